@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 Core tables, engines, migrations and repositories."""

@@ -1,0 +1,54 @@
+"""Engines for SQLite (default, embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_DB = "arrears.db"
+ENV_DB = "ARREARS_DB"
+
+
+def database_url(db: str | None = None) -> str:
+    """Resolve ``--db`` / ``ARREARS_DB`` / ``./arrears.db`` into a SQLAlchemy URL.
+
+    A value with ``://`` is a URL (``postgresql://...``); anything else is a SQLite file path.
+    """
+    raw = db or os.environ.get(ENV_DB) or DEFAULT_DB
+    if "://" in raw:
+        if raw.startswith("postgresql://") or raw.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; make the plain URL select it.
+            return "postgresql+psycopg://" + raw.split("://", 1)[1]
+        return raw
+    return f"sqlite:///{Path(raw)}"
+
+
+def make_engine(db: str | None = None) -> Engine:
+    url = database_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin, so that a
+            # BEGIN IMMEDIATE takes the write lock up front (serialises concurrent payments).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,15 @@
+"""Alembic environment: migrations run on the connection the caller hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from arrears.store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - we always migrate programmatically
+    raise RuntimeError("run migrations through arrears.store.migrate.upgrade(engine)")
+
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,134 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; this module names it.
+
+Money columns are BIGINT minor units (fen). Rates are exact decimal strings. Dates are DATE.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", String(64), primary_key=True),
+    Column("spec", Text, nullable=False),  # the Product settings as canonical JSON
+)
+
+borrowers = Table(
+    "borrowers",
+    metadata,
+    Column("borrower_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(40), nullable=False),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("loan_id", String(64), primary_key=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("product_id", String(64), ForeignKey("products.product_id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal", BigInteger, nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("rate_basis", String(10), nullable=False),
+    Column("months", Integer, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("disbursed_on", Date, nullable=False),
+    Column("due_day", Integer, nullable=False),
+    # Bumped by every write to the loan's money; payments lock the row (see ledger service).
+    Column("version", Integer, nullable=False, server_default="0"),
+    Index("ix_loans_borrower", "borrower_id"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", Integer, primary_key=True, autoincrement=True),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    Column("ref", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("reversed_ref", String(128), nullable=True),  # set on a reversal: the ref it undoes
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("ref", name="uq_payments_ref"),
+    Index("ix_payments_loan", "loan_id"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # idempotency key: the same key applies once
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("memo", Text, nullable=False, server_default=""),
+    UniqueConstraint("key", name="uq_journal_entries_key"),
+    Index("ix_journal_entries_loan", "loan_id"),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("posting_id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey("journal_entries.entry_id"), nullable=False),
+    Column("account", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # debit positive, credit negative
+    Index("ix_postings_entry", "entry_id"),
+    Index("ix_postings_account", "account"),
+)
+
+# The loan's aged state as of a date: a cache of the pure replay, rewritten by the close and by
+# payments. It is derived (the journal and payments are the truth) and checked against a replay.
+loan_state = Table(
+    "loan_state",
+    metadata,
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("bucket", String(4), nullable=False),
+    Column("classification", String(20), nullable=False),
+    Column("overdue_principal", BigInteger, nullable=False),
+    Column("overdue_interest", BigInteger, nullable=False),
+    Column("overdue_penalty", BigInteger, nullable=False),
+    Column("outstanding_principal", BigInteger, nullable=False),
+    Column("outstanding_interest", BigInteger, nullable=False),
+    Column("outstanding_penalty", BigInteger, nullable=False),
+    Column("consecutive_overdue", Integer, nullable=False),
+    Index("ix_loan_state_as_of", "as_of"),
+)
+
+close_runs = Table(
+    "close_runs",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("status", String(10), nullable=False),  # started | done
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("loans", Integer, nullable=False, server_default="0"),
+    Column("summary", Text, nullable=False, server_default="{}"),
+)

@@ -1,0 +1,8 @@
+from sqlalchemy import Engine, inspect
+
+from arrears.store.tables import metadata
+
+
+def test_migrations_create_every_table(engine: Engine) -> None:
+    names = set(inspect(engine).get_table_names())
+    assert set(metadata.tables) <= names
