@@ -1,0 +1,1 @@
+"""Loan products, their settings and repayment schedules (pure)."""
