@@ -1,0 +1,1 @@
+"""Days past due, buckets, five-category classification and amounts owed (pure)."""

@@ -1,0 +1,1 @@
+"""The double-entry journal and the loan account that drives it (pure)."""
