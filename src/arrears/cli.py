@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from arrears.cli_common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    parse_date,
+    print_json,
+)
+from arrears.compliance.cli import app as compliance_app
+from arrears.evidence.cli import app as evidence_app
+from arrears.loans.product import Method
+from arrears.loans.schedule import LoanTerms, schedule_for
+from arrears.money import MoneyError, Rate, RateBasis, fmt, parse_amount
+from arrears.services import events as ev
+from arrears.services.close import close_through
+from arrears.services.importer import import_file
+from arrears.services.reports import loan_json, loan_view, portfolio_summary
 
 app = typer.Typer(
     name="arrears",
@@ -11,6 +37,282 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(evidence_app, name="evidence")
+
+calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
+loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)
+loan_app = typer.Typer(help="One loan.", no_args_is_help=True)
+portfolio_app = typer.Typer(help="The whole portfolio.", no_args_is_help=True)
+app.add_typer(calc_app, name="calc")
+app.add_typer(loans_app, name="loans")
+app.add_typer(loan_app, name="loan")
+app.add_typer(portfolio_app, name="portfolio")
+
+console = Console()
+
+
+@calc_app.command("schedule")
+def calc_schedule(
+    principal: Annotated[str, typer.Option(help="Amount lent, e.g. 10000 or 10000.00")],
+    months: Annotated[int, typer.Option(help="Number of monthly installments")],
+    method: Annotated[Method, typer.Option(help="Repayment method")] = Method.ANNUITY,
+    annual_rate: Annotated[str | None, typer.Option(help="e.g. 4.9% or 0.049")] = None,
+    daily_rate: Annotated[str | None, typer.Option(help="e.g. 0.05% or 0.0005")] = None,
+    start: Annotated[str | None, typer.Option(help="Disbursement date (default today)")] = None,
+    due_day: Annotated[int | None, typer.Option(help="Repayment day of month")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print a repayment schedule."""
+    if (annual_rate is None) == (daily_rate is None):
+        fail("give exactly one of --annual-rate or --daily-rate", EXIT_BAD_INPUT)
+    try:
+        amount = parse_amount(principal)
+        rate = (
+            Rate.parse(annual_rate, RateBasis.ANNUAL)
+            if annual_rate is not None
+            else Rate.parse(str(daily_rate), RateBasis.DAILY)
+        )
+    except MoneyError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    if amount <= 0:
+        fail(f"principal: must be positive, got {principal}", EXIT_BAD_INPUT)
+    if not 1 <= months <= 360:
+        fail(f"months: must be 1..360, got {months}", EXIT_BAD_INPUT)
+    start_on = parse_date(start, "start") if start else date.today()
+    from arrears.loans.product import DEFAULT_PRODUCT
+
+    try:
+        sched = schedule_for(
+            LoanTerms("calc", amount, rate, months, method, start_on, due_day), DEFAULT_PRODUCT
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    total_interest = sum(i.interest for i in sched)
+    if json_out:
+        print_json(
+            {
+                "installments": [
+                    {
+                        "n": i.n,
+                        "due_date": i.due_date.isoformat(),
+                        "principal": fmt(i.principal),
+                        "interest": fmt(i.interest),
+                        "payment": fmt(i.payment),
+                        "balance": fmt(i.balance),
+                    }
+                    for i in sched
+                ],
+                "total_interest": fmt(total_interest),
+                "total_payment": fmt(total_interest + amount),
+            }
+        )
+        return
+    table = Table("n", "due date", "principal", "interest", "payment", "balance")
+    for i in sched:
+        table.add_row(
+            str(i.n),
+            i.due_date.isoformat(),
+            fmt(i.principal),
+            fmt(i.interest),
+            fmt(i.payment),
+            fmt(i.balance),
+        )
+    console.print(table)
+    console.print(
+        f"total interest {fmt(total_interest)}, total paid {fmt(total_interest + amount)}"
+    )
+
+
+@loans_app.command("import")
+def loans_import(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file (columns: see README)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import loans, all or nothing: any bad row writes nothing."""
+    engine = open_db(db)
+    res = import_file(engine, file, dry_run=dry_run)
+    if isinstance(res, list):
+        if json_out:
+            print_json(
+                {"errors": [{"row": e.row, "column": e.column, "reason": e.reason} for e in res]}
+            )
+        else:
+            for e in res:
+                typer.echo(str(e), err=True)
+        fail(f"{len(res)} problem(s) in {file}; nothing was imported", EXIT_BAD_INPUT)
+    if json_out:
+        print_json({"loans": res.loans, "borrowers": res.borrowers, "dry_run": res.dry_run})
+    else:
+        verb = "would import" if res.dry_run else "imported"
+        typer.echo(f"{verb} {res.loans} loans for {res.borrowers} new borrowers")
+
+
+@loan_app.command("show")
+def loan_show(
+    loan_id: str,
+    as_of: Annotated[str | None, typer.Option(help="Read the loan as of this date")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What a loan owes, how overdue it is, and what falls due next."""
+    engine = open_db(db)
+    on = parse_date(as_of, "as_of") if as_of else None
+    with engine.connect() as conn:
+        view = loan_view(conn, loan_id, on)
+    if isinstance(view, ev.Problem):
+        fail(str(view), EXIT_BAD_INPUT if view.field != "loan_id" else 1)
+    data = loan_json(view)
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]{data['loan_id']}[/] as of {data['as_of']}: {data['status']}, "
+        f"DPD {data['dpd']} ({data['bucket']}, {data['classification']})"
+    )
+    for label in ("overdue", "outstanding"):
+        a = data[label]
+        console.print(
+            f"  {label:<12} {a['total']:>12}  (principal {a['principal']}, "
+            f"interest {a['interest']}, penalty {a['penalty']})"
+        )
+    if data["next_due"]:
+        console.print(
+            f"  next due     {data['next_due']['amount']:>12}  on {data['next_due']['date']}"
+        )
+
+
+def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
+    if isinstance(res, ev.Problem):
+        fail(str(res), EXIT_BAD_INPUT)
+    alloc = res.allocation
+    data = {
+        "loan_id": res.loan_id,
+        "ref": res.ref,
+        "kind": res.kind,
+        "already_applied": res.already_applied,
+        "allocation": None
+        if alloc is None
+        else {
+            "penalty": fmt(alloc.penalty),
+            "interest": fmt(alloc.interest + alloc.prepaid_interest),
+            "principal": fmt(alloc.principal + alloc.prepaid_principal),
+            "early_principal": fmt(alloc.prepaid_principal),
+        },
+        "status": res.aged.status,
+        "dpd": res.aged.dpd,
+        "outstanding": fmt(res.aged.outstanding.total),
+    }
+    if json_out:
+        print_json(data)
+    elif res.already_applied:
+        typer.echo(f"{res.kind} {res.ref} was already applied; nothing changed")
+    else:
+        typer.echo(
+            f"{res.kind} {res.ref} applied to {res.loan_id}: now {res.aged.status}, "
+            f"DPD {res.aged.dpd}, outstanding {data['outstanding']}"
+        )
+        if data["allocation"]:
+            a = data["allocation"]
+            typer.echo(
+                f"  penalty {a['penalty']}, interest {a['interest']}, principal {a['principal']}"
+                f" (early {a['early_principal']})"
+            )
+
+
+@app.command("pay")
+def pay(
+    loan_id: str,
+    amount: str,
+    on: Annotated[str, typer.Option("--on", help="Payment date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique payment reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Apply a payment by the product's waterfall; the same --ref twice applies once."""
+    try:
+        minor = parse_amount(amount)
+    except MoneyError as exc:
+        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    _applied(ev.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
+
+
+@app.command("reverse")
+def reverse(
+    payment_ref: Annotated[str, typer.Argument(help="The ref of the payment to reverse")],
+    on: Annotated[str, typer.Option("--on", help="Reversal date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference of this reversal")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Reverse a payment: a new entry undoes it and the loan is re-aged."""
+    _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
+
+
+@app.command("close-day")
+def close_day_cmd(
+    through: Annotated[
+        str | None, typer.Option(help="Close through this date (default yesterday)")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Age every active loan for each date up to --through. Idempotent and resumable."""
+    engine = open_db(db)
+    until = parse_date(through, "through") if through else date.today() - timedelta(days=1)
+    with Progress(
+        TextColumn("closing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=json_out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("close", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        res = close_through(engine, until, progress)
+    data = {
+        "through": until.isoformat(),
+        "loans_aged": res.loans_aged,
+        "loan_days": res.loan_days,
+        "entries_posted": res.entries_posted,
+        "by_bucket": res.by_bucket,
+    }
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(
+            f"closed through {until}: {res.loans_aged} loans aged ({res.loan_days} loan-days), "
+            f"{res.entries_posted} journal entries"
+        )
+
+
+@portfolio_app.command("summary")
+def portfolio_summary_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Counts and amounts by bucket and classification."""
+    engine = open_db(db)
+    with engine.connect() as conn:
+        data = portfolio_summary(conn)
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"as of {data['as_of']}: {data['active']} active loans, outstanding {data['outstanding']},"
+        f" overdue {data['overdue']}"
+    )
+    for key, title in (("by_bucket", "bucket"), ("by_classification", "classification")):
+        table = Table(title, "loans", "outstanding", "overdue")
+        for row in data[key]:
+            table.add_row(row["name"], str(row["loans"]), row["outstanding"], row["overdue"])
+        console.print(table)
 
 
 def main() -> None:

@@ -32,7 +32,9 @@ def minor_per_major(currency: str) -> int:
     try:
         return MINOR_UNITS[currency]
     except KeyError:
-        raise MoneyError(f"unknown currency {currency!r}; known: {', '.join(MINOR_UNITS)}") from None
+        raise MoneyError(
+            f"unknown currency {currency!r}; known: {', '.join(MINOR_UNITS)}"
+        ) from None
 
 
 def round_half_up(value: Fraction) -> int:

@@ -120,9 +120,9 @@ class Product:
         p = cls()
         kw: dict[str, Any] = dict(d)
         if "penalty_multiplier" in kw:
-            kw["penalty_multiplier"] = parse_rate(str(kw["penalty_multiplier"]))
+            kw["penalty_multiplier"] = Fraction(str(kw["penalty_multiplier"]))
         if "lpr_1y" in kw:
-            kw["lpr_1y"] = parse_rate(str(kw["lpr_1y"]))
+            kw["lpr_1y"] = parse_rate(Fraction(str(kw["lpr_1y"])))
         if "penalty_base" in kw:
             kw["penalty_base"] = PenaltyBase(kw["penalty_base"])
         if "lender_type" in kw:

@@ -57,24 +57,28 @@ loans = Table(
     Column("months", Integer, nullable=False),
     Column("method", String(20), nullable=False),
     Column("disbursed_on", Date, nullable=False),
-    Column("due_day", Integer, nullable=False),
+    Column("due_day", Integer, nullable=True),  # None: the drawdown day
     # Bumped by every write to the loan's money; payments lock the row (see ledger service).
     Column("version", Integer, nullable=False, server_default="0"),
     Index("ix_loans_borrower", "borrower_id"),
 )
 
-payments = Table(
-    "payments",
+# Everything that happens to a loan's money after disbursement, in the order recorded.
+# ``ref`` is the caller's idempotency key: the same ref applies once.
+loan_events = Table(
+    "loan_events",
     metadata,
-    Column("payment_id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # payment | reversal | waiver | write_off
     Column("ref", String(128), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("paid_on", Date, nullable=False),
-    Column("reversed_ref", String(128), nullable=True),  # set on a reversal: the ref it undoes
+    Column("amount", BigInteger, nullable=False, server_default="0"),
+    Column("component", String(20), nullable=True),  # waivers: penalty | interest
+    Column("reverses", String(128), nullable=True),  # reversals: the ref undone
+    Column("effective_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("ref", name="uq_payments_ref"),
-    Index("ix_payments_loan", "loan_id"),
+    UniqueConstraint("ref", name="uq_loan_events_ref"),
+    Index("ix_loan_events_loan", "loan_id"),
 )
 
 journal_entries = Table(
@@ -101,14 +105,32 @@ postings = Table(
     Index("ix_postings_account", "account"),
 )
 
-# The loan's aged state as of a date: a cache of the pure replay, rewritten by the close and by
-# payments. It is derived (the journal and payments are the truth) and checked against a replay.
+# The loan's account as of a date: a cache of the pure replay (arrears.ledger.replay), rewritten
+# by the close and by events, and checked against a replay in tests. The journal is the money's
+# truth; these rows hold what the journal cannot (accrued penalty not yet posted, the schedule).
+installments = Table(
+    "installments",
+    metadata,
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("start", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("principal", BigInteger, nullable=False),
+    Column("interest", BigInteger, nullable=False),
+    Column("paid_principal", BigInteger, nullable=False),
+    Column("paid_interest", BigInteger, nullable=False),
+)
+
 loan_state = Table(
     "loan_state",
     metadata,
     Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
     Column("as_of", Date, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("penalty_unposted", BigInteger, nullable=False),
+    Column("penalty_owed", BigInteger, nullable=False),
+    Column("prepaid_principal", BigInteger, nullable=False),
+    # Read-outs of the account on as_of, kept for queries (portfolio summary, queues).
     Column("dpd", Integer, nullable=False),
     Column("bucket", String(4), nullable=False),
     Column("classification", String(20), nullable=False),
@@ -119,7 +141,7 @@ loan_state = Table(
     Column("outstanding_interest", BigInteger, nullable=False),
     Column("outstanding_penalty", BigInteger, nullable=False),
     Column("consecutive_overdue", Integer, nullable=False),
-    Index("ix_loan_state_as_of", "as_of"),
+    Index("ix_loan_state_status_as_of", "status", "as_of"),
 )
 
 close_runs = Table(

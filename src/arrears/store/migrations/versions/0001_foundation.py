@@ -1,4 +1,4 @@
-"""foundation: loans, payments, journal, state, close runs
+"""foundation
 
 Revision ID: 0001
 Revises:
@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("months", sa.Integer(), nullable=False),
         sa.Column("method", sa.String(length=20), nullable=False),
         sa.Column("disbursed_on", sa.Date(), nullable=False),
-        sa.Column("due_day", sa.Integer(), nullable=False),
+        sa.Column("due_day", sa.Integer(), nullable=True),
         sa.Column("version", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["borrower_id"], ["borrowers.borrower_id"], name=op.f("fk_loans_borrower_id_borrowers")
@@ -65,6 +65,21 @@ def upgrade() -> None:
     with op.batch_alter_table("loans", schema=None) as batch_op:
         batch_op.create_index("ix_loans_borrower", ["borrower_id"], unique=False)
 
+    op.create_table(
+        "installments",
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("principal", sa.BigInteger(), nullable=False),
+        sa.Column("interest", sa.BigInteger(), nullable=False),
+        sa.Column("paid_principal", sa.BigInteger(), nullable=False),
+        sa.Column("paid_interest", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.loan_id"], name=op.f("fk_installments_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("loan_id", "n", name=op.f("pk_installments")),
+    )
     op.create_table(
         "journal_entries",
         sa.Column("entry_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -83,10 +98,33 @@ def upgrade() -> None:
         batch_op.create_index("ix_journal_entries_loan", ["loan_id"], unique=False)
 
     op.create_table(
+        "loan_events",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("ref", sa.String(length=128), nullable=False),
+        sa.Column("amount", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("component", sa.String(length=20), nullable=True),
+        sa.Column("reverses", sa.String(length=128), nullable=True),
+        sa.Column("effective_on", sa.Date(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.loan_id"], name=op.f("fk_loan_events_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_loan_events")),
+        sa.UniqueConstraint("ref", name="uq_loan_events_ref"),
+    )
+    with op.batch_alter_table("loan_events", schema=None) as batch_op:
+        batch_op.create_index("ix_loan_events_loan", ["loan_id"], unique=False)
+
+    op.create_table(
         "loan_state",
         sa.Column("loan_id", sa.String(length=64), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("penalty_unposted", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_owed", sa.BigInteger(), nullable=False),
+        sa.Column("prepaid_principal", sa.BigInteger(), nullable=False),
         sa.Column("dpd", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.String(length=4), nullable=False),
         sa.Column("classification", sa.String(length=20), nullable=False),
@@ -103,25 +141,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_loan_state")),
     )
     with op.batch_alter_table("loan_state", schema=None) as batch_op:
-        batch_op.create_index("ix_loan_state_as_of", ["as_of"], unique=False)
-
-    op.create_table(
-        "payments",
-        sa.Column("payment_id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("loan_id", sa.String(length=64), nullable=False),
-        sa.Column("ref", sa.String(length=128), nullable=False),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("paid_on", sa.Date(), nullable=False),
-        sa.Column("reversed_ref", sa.String(length=128), nullable=True),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["loan_id"], ["loans.loan_id"], name=op.f("fk_payments_loan_id_loans")
-        ),
-        sa.PrimaryKeyConstraint("payment_id", name=op.f("pk_payments")),
-        sa.UniqueConstraint("ref", name="uq_payments_ref"),
-    )
-    with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.create_index("ix_payments_loan", ["loan_id"], unique=False)
+        batch_op.create_index("ix_loan_state_status_as_of", ["status", "as_of"], unique=False)
 
     op.create_table(
         "postings",
@@ -150,18 +170,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_postings_account")
 
     op.drop_table("postings")
-    with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.drop_index("ix_payments_loan")
-
-    op.drop_table("payments")
     with op.batch_alter_table("loan_state", schema=None) as batch_op:
-        batch_op.drop_index("ix_loan_state_as_of")
+        batch_op.drop_index("ix_loan_state_status_as_of")
 
     op.drop_table("loan_state")
+    with op.batch_alter_table("loan_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_loan_events_loan")
+
+    op.drop_table("loan_events")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_journal_entries_loan")
 
     op.drop_table("journal_entries")
+    op.drop_table("installments")
     with op.batch_alter_table("loans", schema=None) as batch_op:
         batch_op.drop_index("ix_loans_borrower")
 

@@ -1,0 +1,48 @@
+"""Shared CLI plumbing: the database option, JSON output, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from arrears.store.engine import make_engine
+from arrears.store.migrate import upgrade
+
+# Exit codes: 0 done; 1 failed (not found, refused); 2 bad input.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLite file or database URL [env ARREARS_DB; default ./arrears.db]"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def open_db(db: str | None) -> Engine:
+    """An engine on an up-to-date schema (migrations run on every open; a no-op when current)."""
+    engine = make_engine(db)
+    upgrade(engine)
+    return engine
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{field}: {text!r} is not a date (YYYY-MM-DD)", EXIT_BAD_INPUT)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,236 @@
+"""Loading and saving loan accounts, and posting journal entries idempotently."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from arrears.ageing.status import age
+from arrears.ledger.account import Account, Inst, Status
+from arrears.ledger.journal import Entry
+from arrears.ledger.replay import Event, Payment, Waiver, WriteOff
+from arrears.loans.product import Component, Method, Product
+from arrears.loans.schedule import LoanTerms
+from arrears.money import Rate, RateBasis
+from arrears.store import tables as t
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRecord:
+    terms: LoanTerms
+    borrower_id: str
+    product: Product
+    currency: str
+
+
+def _terms(row: Any) -> LoanTerms:
+    return LoanTerms(
+        row.loan_id,
+        row.principal,
+        Rate(Fraction(row.rate), RateBasis(row.rate_basis)),
+        row.months,
+        Method(row.method),
+        row.disbursed_on,
+        row.due_day,
+    )
+
+
+def products(conn: Connection) -> dict[str, Product]:
+    return {r.product_id: Product.from_json(r.spec) for r in conn.execute(select(t.products))}
+
+
+def load_loan(conn: Connection, loan_id: str, *, lock: bool = False) -> LoanRecord:
+    q = select(t.loans).where(t.loans.c.loan_id == loan_id)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()  # serialises concurrent payments to one loan
+    row = conn.execute(q).one_or_none()
+    if row is None:
+        raise NotFound(f"loan {loan_id!r} not found")
+    spec = conn.execute(
+        select(t.products.c.spec).where(t.products.c.product_id == row.product_id)
+    ).scalar_one()
+    return LoanRecord(_terms(row), row.borrower_id, Product.from_json(spec), row.currency)
+
+
+def load_accounts(
+    conn: Connection, loan_ids: Sequence[str] | None = None
+) -> dict[str, tuple[LoanRecord, Account]]:
+    """Accounts with their stored state, in bulk (three queries, not one per loan)."""
+    prods = products(conn)
+    lq = select(t.loans, t.loan_state).join(
+        t.loan_state, t.loan_state.c.loan_id == t.loans.c.loan_id
+    )
+    iq = select(t.installments).order_by(t.installments.c.loan_id, t.installments.c.n)
+    if loan_ids is not None:
+        lq = lq.where(t.loans.c.loan_id.in_(loan_ids))
+        iq = iq.where(t.installments.c.loan_id.in_(loan_ids))
+    insts: dict[str, list[Inst]] = defaultdict(list)
+    for r in conn.execute(iq):
+        insts[r.loan_id].append(
+            Inst(
+                r.n, r.start, r.due_date, r.principal, r.interest, r.paid_principal, r.paid_interest
+            )
+        )
+    out: dict[str, tuple[LoanRecord, Account]] = {}
+    for r in conn.execute(lq):
+        terms = _terms(r)
+        rec = LoanRecord(terms, r.borrower_id, prods[r.product_id], r.currency)
+        acct = Account(
+            terms,
+            r.as_of,
+            tuple(insts[r.loan_id]),
+            r.penalty_unposted,
+            r.penalty_owed,
+            r.prepaid_principal,
+            Status(r.status),
+        )
+        out[r.loan_id] = (rec, acct)
+    return out
+
+
+def state_row(acct: Account, product: Product) -> dict[str, object]:
+    a = age(acct, product)
+    return {
+        "loan_id": acct.loan_id,
+        "as_of": acct.as_of,
+        "status": acct.status.value,
+        "penalty_unposted": acct.penalty_unposted,
+        "penalty_owed": acct.penalty_owed,
+        "prepaid_principal": acct.prepaid_principal,
+        "dpd": a.dpd,
+        "bucket": a.bucket,
+        "classification": a.classification,
+        "overdue_principal": a.overdue.principal,
+        "overdue_interest": a.overdue.interest,
+        "overdue_penalty": a.overdue.penalty,
+        "outstanding_principal": a.outstanding.principal,
+        "outstanding_interest": a.outstanding.interest,
+        "outstanding_penalty": a.outstanding.penalty,
+        "consecutive_overdue": a.consecutive_overdue,
+    }
+
+
+def installment_rows(acct: Account) -> list[dict[str, object]]:
+    return [
+        {
+            "loan_id": acct.loan_id,
+            "n": i.n,
+            "start": i.start,
+            "due_date": i.due_date,
+            "principal": i.principal,
+            "interest": i.interest,
+            "paid_principal": i.paid_principal,
+            "paid_interest": i.paid_interest,
+        }
+        for i in acct.installments
+    ]
+
+
+def save_accounts(conn: Connection, accounts: Iterable[tuple[Account, Product]]) -> int:
+    """Replace the stored state of these accounts (bulk: one delete and one insert per table)."""
+    items = list(accounts)
+    if not items:
+        return 0
+    ids = [a.loan_id for a, _ in items]
+    for chunk in _chunks(ids, 5000):
+        conn.execute(delete(t.installments).where(t.installments.c.loan_id.in_(chunk)))
+        conn.execute(delete(t.loan_state).where(t.loan_state.c.loan_id.in_(chunk)))
+    inst_rows = [r for a, _ in items for r in installment_rows(a)]
+    if inst_rows:
+        conn.execute(insert(t.installments), inst_rows)
+    conn.execute(insert(t.loan_state), [state_row(a, p) for a, p in items])
+    return len(items)
+
+
+def _chunks(seq: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for k in range(0, len(seq), size):
+        yield seq[k : k + size]
+
+
+def existing_keys(conn: Connection, loan_id: str) -> set[str]:
+    q = select(t.journal_entries.c.key).where(t.journal_entries.c.loan_id == loan_id)
+    return set(conn.execute(q).scalars())
+
+
+def post_entries(conn: Connection, entries: Sequence[Entry]) -> int:
+    """Insert entries and their postings. Keys are unique: the caller drops ones already there."""
+    if not entries:
+        return 0
+    rows = [
+        {
+            "key": e.key,
+            "loan_id": e.loan_id,
+            "kind": e.kind.value,
+            "effective_on": e.effective_on,
+            "memo": e.memo,
+        }
+        for e in entries
+    ]
+    # RETURNING with executemany keeps parameter order (SQLAlchemy "insertmanyvalues").
+    ids = (
+        conn.execute(
+            insert(t.journal_entries).returning(
+                t.journal_entries.c.entry_id, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(
+        insert(t.postings),
+        [
+            {"entry_id": entry_id, "account": p.account, "amount": p.amount}
+            for entry_id, e in zip(ids, entries, strict=True)
+            for p in e.postings
+        ],
+    )
+    return len(entries)
+
+
+def loan_balances(conn: Connection, loan_id: str) -> dict[str, int]:
+    """This loan's contribution to every account, summed from its postings."""
+    q = (
+        select(t.postings.c.account, func.sum(t.postings.c.amount))
+        .join(t.journal_entries, t.journal_entries.c.entry_id == t.postings.c.entry_id)
+        .where(t.journal_entries.c.loan_id == loan_id)
+        .group_by(t.postings.c.account)
+    )
+    return {a: int(v) for a, v in conn.execute(q).all() if int(v) != 0}
+
+
+def load_events(conn: Connection, loan_id: str) -> list[Event]:
+    """The loan's live events in recorded order; reversed payments and reversals drop out."""
+    rows = conn.execute(
+        select(t.loan_events)
+        .where(t.loan_events.c.loan_id == loan_id)
+        .order_by(t.loan_events.c.seq)
+    ).all()
+    reversed_refs = {r.reverses for r in rows if r.kind == "reversal"}
+    out: list[Event] = []
+    for r in rows:
+        if r.ref in reversed_refs or r.kind == "reversal":
+            continue
+        if r.kind == "payment":
+            out.append(Payment(r.ref, r.amount, r.effective_on))
+        elif r.kind == "waiver":
+            out.append(Waiver(r.ref, Component(r.component), r.amount, r.effective_on))
+        elif r.kind == "write_off":
+            out.append(WriteOff(r.ref, r.effective_on))
+        else:  # pragma: no cover - the table admits only the kinds above
+            raise AssertionError(f"unknown event kind {r.kind}")
+    return out
+
+
+def last_day(conn: Connection) -> date | None:
+    return conn.execute(select(func.max(t.loan_state.c.as_of))).scalar()
