@@ -1,0 +1,464 @@
+"""The evidence log's database shell: append, load, verify, seal a root, export.
+
+Every function takes a ``Connection`` and runs inside the caller's transaction: the record of a
+contact commits together with the contact (or neither does). Nothing here commits.
+
+Concurrency: two writers must never both extend the same chain from the same head. On
+PostgreSQL ``append``/``append_many`` take a transaction-scoped advisory lock per borrower
+before reading the head (a row lock on the head would not cover a chain's first record, which has
+no row yet). On SQLite, engines from ``arrears.store.engine.make_engine`` open every transaction
+with ``BEGIN IMMEDIATE``, which already serialises writers. The primary key (borrower_id, seq)
+and the link trigger are the last line: a fork fails to insert rather than being written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text
+
+from arrears.evidence import chain
+from arrears.evidence.chain import Code, Entry, Head, Problem, Record
+from arrears.evidence.table import evidence_records, evidence_root_heads, evidence_roots
+
+# Namespace (classid) of our two-key advisory locks: ASCII "EVD1". Two-key locks never collide
+# with one-key (bigint) locks other parts of the system may take.
+_LOCK_NAMESPACE = 0x45564431
+_CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+_STREAM = 1000  # rows fetched per round trip when streaming
+
+R = evidence_records
+RH = evidence_root_heads
+
+
+def _lock_key(borrower_id: str) -> int:
+    # A stable 32-bit key per borrower; a collision only makes two borrowers wait for each other.
+    return int.from_bytes(hashlib.sha256(borrower_id.encode()).digest()[:4], "big", signed=True)
+
+
+def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE holds the database's single write lock already
+    keys = sorted({_lock_key(b) for b in borrower_ids})
+    # Ascending key order in every transaction, so two batches cannot deadlock on each other.
+    for i in range(0, len(keys), _CHUNK):
+        conn.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(:ns, k)) FROM "
+                "(SELECT k FROM unnest(CAST(:keys AS integer[])) AS u(k) ORDER BY k) AS s"
+            ),
+            {"ns": _LOCK_NAMESPACE, "keys": keys[i : i + _CHUNK]},
+        )
+
+
+def _by_borrower(conn: Connection, column: ColumnElement[str]) -> ColumnElement[str]:
+    # Chains and roots are ordered by code point; PostgreSQL's default collation is not that.
+    # (SQLite's default BINARY collation compares UTF-8 bytes, which is code point order.)
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
+def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
+    """The current head of each of ``borrower_ids`` that has a chain."""
+    ids = sorted(set(borrower_ids))
+    out: dict[str, Head] = {}
+    for i in range(0, len(ids), _CHUNK):
+        last = (
+            select(R.c.borrower_id, func.max(R.c.seq).label("seq"))
+            .where(R.c.borrower_id.in_(ids[i : i + _CHUNK]))
+            .group_by(R.c.borrower_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(R.c.borrower_id, R.c.seq, R.c.hash).select_from(
+                R.join(last, and_(R.c.borrower_id == last.c.borrower_id, R.c.seq == last.c.seq))
+            )
+        )
+        for borrower_id, seq, digest in rows:
+            out[borrower_id] = Head(borrower_id, seq, digest)
+    return out
+
+
+def _row(record: Record) -> dict[str, Any]:
+    return {
+        "borrower_id": record.borrower_id,
+        "seq": record.seq,
+        "at": record.at_text,
+        "kind": record.kind,
+        "payload": record.payload_json(),
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+    }
+
+
+def append(
+    conn: Connection, borrower_id: str, kind: str, payload: dict[str, Any], at: datetime
+) -> Record:
+    """Append one record to ``borrower_id``'s chain and return it."""
+    _lock(conn, [borrower_id])
+    head = heads(conn, [borrower_id]).get(borrower_id)
+    record = chain.append(head, borrower_id, kind, payload, at)
+    conn.execute(insert(R), [_row(record)])
+    return record
+
+
+def append_many(conn: Connection, entries: Iterable[Entry]) -> list[Record]:
+    """Append ``entries`` in order (any mix of borrowers): one head read, one insert batch."""
+    batch = list(entries)
+    if not batch:
+        return []
+    ids = {e.borrower_id for e in batch}
+    _lock(conn, ids)
+    records = chain.append_all(heads(conn, ids), batch)
+    conn.execute(insert(R), [_row(r) for r in records])
+    return records
+
+
+def _record(row: Any) -> Record:
+    # A row that cannot even be parsed becomes a record that fails verification as MALFORMED
+    # (its hash can then not match), rather than an exception that hides the other chains.
+    try:
+        at = chain.parse_at(row.at)
+        payload = json.loads(row.payload)
+    except (chain.EvidenceError, ValueError):
+        return _Unreadable(row.borrower_id, row.seq, row.at, row.prev_hash, row.hash)
+    return Record(row.borrower_id, row.seq, at, row.kind, payload, row.prev_hash, row.hash)
+
+
+class _Unreadable(Record):
+    """A stored row whose ``at`` or ``payload`` text cannot be parsed."""
+
+    def __init__(self, borrower_id: str, seq: int, at: str, prev_hash: str, digest: str) -> None:
+        super().__init__(borrower_id, seq, datetime.min, "", {}, prev_hash, digest)
+        object.__setattr__(self, "_raw_at", at)
+
+    def computed_hash(self) -> str:
+        raise chain.EvidenceError("stored at or payload text cannot be parsed")
+
+
+def iter_records(conn: Connection, borrower_id: str | None = None) -> Iterator[Record]:
+    """Records in chain order (borrower by code point, then seq), streamed from the database."""
+    query = select(R).order_by(_by_borrower(conn, R.c.borrower_id), R.c.seq)
+    if borrower_id is not None:
+        query = query.where(R.c.borrower_id == borrower_id)
+    for row in conn.execution_options(yield_per=_STREAM).execute(query):
+        yield _record(row)
+
+
+def load_chain(conn: Connection, borrower_id: str) -> list[Record]:
+    return list(iter_records(conn, borrower_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Roots
+
+
+@dataclass(frozen=True)
+class StoredRoot:
+    root_id: int
+    label: str
+    root: str
+    chains: int
+    records: int
+    created_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "root": self.root,
+            "chains": self.chains,
+            "records": self.records,
+            "created_at": self.created_at,
+        }
+
+
+def _stored_root(row: Any) -> StoredRoot:
+    return StoredRoot(row.root_id, row.label, row.root, row.chains, row.records, row.created_at)
+
+
+def get_root(conn: Connection, label: str | None = None) -> StoredRoot | None:
+    """The root stored under ``label``, or the latest root (None if there is none)."""
+    query = select(evidence_roots)
+    if label is not None:
+        query = query.where(evidence_roots.c.label == label)
+    row = conn.execute(query.order_by(evidence_roots.c.root_id.desc()).limit(1)).first()
+    return None if row is None else _stored_root(row)
+
+
+def _current_heads_query(conn: Connection) -> Any:
+    last = (
+        select(R.c.borrower_id, func.max(R.c.seq).label("seq")).group_by(R.c.borrower_id).subquery()
+    )
+    sealed = (
+        select(RH.c.borrower_id, func.max(RH.c.seq).label("seq"))
+        .group_by(RH.c.borrower_id)
+        .subquery()
+    )
+    return (
+        select(R.c.borrower_id, R.c.seq, R.c.hash, sealed.c.seq.label("sealed_seq"))
+        .select_from(
+            R.join(
+                last, and_(R.c.borrower_id == last.c.borrower_id, R.c.seq == last.c.seq)
+            ).outerjoin(sealed, sealed.c.borrower_id == R.c.borrower_id)
+        )
+        .order_by(_by_borrower(conn, R.c.borrower_id))
+    )
+
+
+def _heads_at(conn: Connection, root_id: int, borrower_id: str | None = None) -> Any:
+    """The heads root ``root_id`` committed to: per borrower, its latest row up to that root."""
+    last = select(RH.c.borrower_id, func.max(RH.c.seq).label("seq")).where(RH.c.root_id <= root_id)
+    if borrower_id is not None:
+        last = last.where(RH.c.borrower_id == borrower_id)
+    sub = last.group_by(RH.c.borrower_id).subquery()
+    return (
+        select(RH.c.borrower_id, RH.c.seq, RH.c.hash)
+        .select_from(
+            RH.join(sub, and_(RH.c.borrower_id == sub.c.borrower_id, RH.c.seq == sub.c.seq))
+        )
+        .where(RH.c.root_id <= root_id)
+        .order_by(_by_borrower(conn, RH.c.borrower_id))
+    )  # one row per borrower: a head is only re-sealed when its seq has grown
+
+
+def store_root(conn: Connection, label: str, at: datetime) -> StoredRoot:
+    """Seal the current heads of all chains into a root under ``label`` (e.g. the business date).
+
+    Idempotent: if ``label`` already has a root, that root is returned unchanged (a rerun close
+    must not re-seal a different state under the same date).
+    """
+    if not 1 <= len(label) <= 64:
+        raise chain.EvidenceError(f"label: {label!r} must be 1..64 characters")
+    if conn.dialect.name == "postgresql":
+        # One sealer at a time, so root ids and head snapshots are taken in the same order.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _LOCK_NAMESPACE + 1})
+    existing = get_root(conn, label)
+    if existing is not None:
+        return existing
+    current: list[Head] = []
+    changed: list[Head] = []
+    for borrower_id, seq, digest, sealed_seq in conn.execute(_current_heads_query(conn)):
+        head = Head(borrower_id, seq, digest)
+        current.append(head)
+        if sealed_seq is None or seq > sealed_seq:
+            changed.append(head)
+    stored = StoredRoot(
+        root_id=0,
+        label=label,
+        root=chain.root(current),
+        chains=len(current),
+        records=sum(h.seq for h in current),  # seq starts at 1, so the head's seq is the count
+        created_at=chain.format_at(at),
+    )
+    result = conn.execute(insert(evidence_roots).values(**stored.as_dict()))
+    assert result.inserted_primary_key is not None
+    root_id = int(result.inserted_primary_key[0])
+    for i in range(0, len(changed), _STREAM * 10):
+        conn.execute(
+            insert(RH),
+            [
+                {"root_id": root_id, "borrower_id": h.borrower_id, "seq": h.seq, "hash": h.hash}
+                for h in changed[i : i + _STREAM * 10]
+            ],
+        )
+    return StoredRoot(root_id, label, stored.root, stored.chains, stored.records, stored.created_at)
+
+
+def root_heads(conn: Connection, stored: StoredRoot) -> list[Head]:
+    """The heads ``stored`` committed to, sorted by borrower_id."""
+    return [Head(b, s, h) for b, s, h in conn.execute(_heads_at(conn, stored.root_id))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``verify_db`` looked at and what it found (first bad record per chain)."""
+
+    chains: int
+    records: int
+    root: StoredRoot | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "chains": self.chains,
+            "records": self.records,
+            "root": None if self.root is None else self.root.as_dict(),
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def verify_report(
+    conn: Connection,
+    borrower_id: str | None = None,
+    *,
+    root_label: str | None = None,
+    expected_root: str | None = None,
+) -> Report:
+    """Verify chains (all, or one borrower's) against the latest root (or ``root_label``'s).
+
+    Streams chain by chain: memory is one record plus one expected head at a time. The root's
+    own value is recomputed from its head snapshot (and compared with ``expected_root``, a value
+    published outside this database, when given); then each chain is walked and checked against
+    the head the root committed to, which catches records removed from the end.
+    """
+    problems: list[Problem] = []
+    stored = get_root(conn, root_label)
+    if root_label is not None and stored is None:
+        raise chain.EvidenceError(f"no evidence root labelled {root_label!r}")
+    if stored is not None:
+        if borrower_id is None:
+            recomputed = chain.root(
+                Head(b, s, h) for b, s, h in conn.execute(_heads_at(conn, stored.root_id))
+            )
+            if recomputed != stored.root:
+                problems.append(
+                    Problem(
+                        None,
+                        None,
+                        Code.ROOT_MISMATCH,
+                        f"root {stored.label!r} does not match its stored heads",
+                    )
+                )
+        if expected_root is not None and expected_root.lower() != stored.root:
+            problems.append(
+                Problem(
+                    None,
+                    None,
+                    Code.ROOT_MISMATCH,
+                    f"root {stored.label!r} is {stored.root}, not the expected {expected_root}",
+                )
+            )
+    chains = records = 0
+    heads_iter = (
+        iter(
+            Head(b, s, h) for b, s, h in conn.execute(_heads_at(conn, stored.root_id, borrower_id))
+        )
+        if stored is not None
+        else iter(())
+    )
+    # Merge the two borrower-ordered streams: the chains, and the heads the root names.
+    pending: Head | None = next(heads_iter, None)
+    for chain_id, group in itertools.groupby(
+        iter_records(conn, borrower_id), key=lambda r: r.borrower_id
+    ):
+        while pending is not None and pending.borrower_id < chain_id:
+            problems.append(_missing(pending))
+            pending = next(heads_iter, None)
+        head = pending if pending is not None and pending.borrower_id == chain_id else None
+        if head is not None:
+            pending = next(heads_iter, None)
+        counted = _Counter(group)
+        problem = chain.verify_chain(counted, borrower_id=chain_id, expected=head)
+        chains += 1
+        for _ in counted:  # drain what a walk that stopped early left, to count it
+            pass
+        records += counted.count
+        if problem is not None:
+            problems.append(problem)
+    while pending is not None:
+        problems.append(_missing(pending))
+        pending = next(heads_iter, None)
+    return Report(chains, records, stored, tuple(problems))
+
+
+def _missing(head: Head) -> Problem:
+    problem = chain.verify_chain([], expected=head)
+    assert problem is not None
+    return problem
+
+
+class _Counter:
+    """An iterator that counts what it hands out (to report how many records were checked)."""
+
+    def __init__(self, items: Iterable[Record]) -> None:
+        self._it = iter(items)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        item = next(self._it)
+        self.count += 1
+        return item
+
+
+def verify_db(conn: Connection, borrower_id: str | None = None) -> list[Problem]:
+    """The first bad record of every broken chain (empty list: the log is intact)."""
+    return list(verify_report(conn, borrower_id).problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def export_chain(conn: Connection, borrower_id: str) -> Iterator[str]:
+    """The borrower's chain as JSON lines (one canonical record per line, seq order), then,
+    when the latest root covers this borrower, one ``{"anchor": ...}`` line: the root, the head
+    it committed to and the inclusion proof, so the borrower can check the chain was not cut
+    short against a root value published elsewhere. ``verify_export`` checks the file.
+    """
+    for record in iter_records(conn, borrower_id):
+        yield record.to_json()
+    stored = get_root(conn)
+    if stored is None:
+        return
+    committed = root_heads(conn, stored)
+    if not any(h.borrower_id == borrower_id for h in committed):
+        return
+    proof = chain.prove(committed, borrower_id)
+    yield chain.canonical_json(
+        {
+            "anchor": {
+                "label": stored.label,
+                "root": stored.root,
+                "created_at": stored.created_at,
+                "head": {
+                    "borrower_id": proof.head.borrower_id,
+                    "seq": proof.head.seq,
+                    "hash": proof.head.hash,
+                },
+                "index": proof.index,
+                "size": proof.size,
+                "path": list(proof.path),
+            }
+        }
+    )
+
+
+def borrowers(conn: Connection) -> Sequence[str]:
+    """Every borrower with a chain, by code point."""
+    query = select(R.c.borrower_id).distinct().order_by(_by_borrower(conn, R.c.borrower_id))
+    return [row[0] for row in conn.execute(query)]
+
+
+__all__ = [
+    "Report",
+    "StoredRoot",
+    "append",
+    "append_many",
+    "borrowers",
+    "export_chain",
+    "get_root",
+    "heads",
+    "iter_records",
+    "load_chain",
+    "root_heads",
+    "store_root",
+    "verify_db",
+    "verify_report",
+]
