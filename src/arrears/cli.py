@@ -28,6 +28,7 @@ from arrears.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.services import events as ev
 from arrears.services.close import close_through
 from arrears.services.importer import import_file
+from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
 
 app = typer.Typer(
@@ -293,6 +294,69 @@ def close_day_cmd(
             f"closed through {until}: {res.loans_aged} loans aged ({res.loan_days} loan-days), "
             f"{res.entries_posted} journal entries"
         )
+
+
+payments_app = typer.Typer(help="Payments in bulk.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+
+DATA = Path(__file__).with_name("data")
+DEMO_AS_OF = date(2026, 11, 28)
+
+
+@payments_app.command("import")
+def payments_import(
+    file: Annotated[Path, typer.Argument(help="CSV with loan_id, amount, paid_on, ref")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Apply a file of payments, all or nothing; refs already applied are skipped."""
+    res = import_payments(open_db(db), file)
+    problems = [r for r in res if not isinstance(r, ev.Applied)]
+    if problems:
+        for p in problems:
+            typer.echo(str(p), err=True)
+        fail(f"{len(problems)} problem(s) in {file}; no payment was applied", EXIT_BAD_INPUT)
+    applied = [r for r in res if isinstance(r, ev.Applied)]
+    new = sum(1 for r in applied if not r.already_applied)
+    if json_out:
+        print_json({"applied": new, "already_applied": len(applied) - new})
+    else:
+        typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
+
+
+@app.command("demo")
+def demo(
+    db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
+) -> None:
+    """Create a database, import the bundled sample portfolio and its payments, close, summarise."""
+    path = Path(db)
+    if "://" not in db:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    engine = open_db(db)
+    res = import_file(engine, DATA / "sample_portfolio.csv")
+    if isinstance(res, list):
+        fail("; ".join(map(str, res)))
+    typer.echo(f"imported {res.loans} loans for {res.borrowers} borrowers into {db}")
+    paid = import_payments(engine, DATA / "sample_payments.csv")
+    if any(not isinstance(r, ev.Applied) for r in paid):
+        fail("; ".join(map(str, paid)))
+    typer.echo(f"applied {len(paid)} payments")
+    with Progress(
+        TextColumn("closing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("close", total=None)
+        closed = close_through(
+            engine, DEMO_AS_OF, lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    typer.echo(f"closed through {DEMO_AS_OF}: {closed.loans_aged} loans aged")
+    portfolio_summary_cmd(db=db, json_out=False)
+    typer.echo(f"try: arrears loan show L000005 --db {db}")
 
 
 @portfolio_app.command("summary")

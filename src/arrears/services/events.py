@@ -89,58 +89,116 @@ def _record(
     loan_id: str,
     want: dict[str, object],
     reversal_of: str | None = None,
-    recorded_at: datetime | None = None,
 ) -> Applied | Problem:
-    ref = str(want["ref"])
-    kind = str(want["kind"])
-    on = want["effective_on"]
-    assert isinstance(on, date)
-    with engine.begin() as conn:
-        try:
-            rec = load_loan(conn, loan_id, lock=True)
-        except NotFound as exc:
-            return Problem(f"loan {loan_id}", "loan_id", str(exc))
+    with engine.connect() as conn:
+        res = apply_to_loan(conn, loan_id, [want], reversal_of)
+        if isinstance(res, Problem):
+            return res  # leaving without a commit rolls everything back
+        conn.commit()
+        return res[0]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def pay_many(
+    engine: Engine, payments: list[tuple[str, int, date, str]]
+) -> list[Applied] | list[Problem]:
+    """Apply many (loan_id, amount, on, ref) payments in one transaction, all or nothing.
+
+    Each loan is replayed once with all of its new payments, so a bulk load costs one
+    replay per loan rather than one per payment.
+    """
+    by_loan: dict[str, list[dict[str, object]]] = {}
+    problems: list[Problem] = []
+    for loan_id, amount, on, ref in payments:
+        if amount <= 0:
+            problems.append(Problem(f"ref {ref}", "amount", f"must be positive, got {amount}"))
+        want = {"kind": "payment", "ref": ref, "amount": amount, "effective_on": on}
+        by_loan.setdefault(loan_id, []).append(want)
+    if problems:
+        return problems
+    applied: list[Applied] = []
+    with engine.connect() as conn:
+        for loan_id, wants in by_loan.items():
+            res = apply_to_loan(conn, loan_id, wants)
+            if isinstance(res, Problem):
+                problems.append(res)
+            else:
+                applied.extend(res)
+        if problems:
+            return problems
+        conn.commit()
+    return applied
+
+
+def apply_to_loan(
+    conn: Connection,
+    loan_id: str,
+    wants: list[dict[str, object]],
+    reversal_of: str | None = None,
+) -> list[Applied] | Problem:
+    """Record new events on one loan and re-age it; a Problem means the caller must roll back."""
+    try:
+        rec = load_loan(conn, loan_id, lock=True)
+    except NotFound as exc:
+        return Problem(f"loan {loan_id}", "loan_id", str(exc))
+    stored = load_accounts(conn, [loan_id])[loan_id][1]
+    done: list[Applied] = []
+    fresh: list[dict[str, object]] = []
+    for want in wants:
+        ref = str(want["ref"])
+        on = want["effective_on"]
+        assert isinstance(on, date)
         prior = conn.execute(select(t.loan_events).where(t.loan_events.c.ref == ref)).one_or_none()
         if prior is not None:
             if prior.loan_id == loan_id and _same(prior, want):
-                stored = load_accounts(conn, [loan_id])[loan_id][1]
-                return Applied(loan_id, ref, kind, True, None, age(stored, rec.product))
+                done.append(
+                    Applied(loan_id, ref, str(want["kind"]), True, None, age(stored, rec.product))
+                )
+                continue
             return Problem(
                 f"ref {ref}",
                 "ref",
                 f"already used for a {prior.kind} of {prior.amount} fen to loan {prior.loan_id}"
                 f" on {prior.effective_on}",
             )
+        if any(f["ref"] == ref for f in fresh):
+            return Problem(f"ref {ref}", "ref", "appears twice in one request")
         if on < rec.terms.disbursed_on:
             return Problem(
                 f"loan {loan_id}", "on", f"{on} is before disbursement {rec.terms.disbursed_on}"
             )
-        extra: list[Entry] = []
-        if reversal_of is not None:
-            problem = _check_reversal(conn, loan_id, reversal_of)
-            if problem:
-                return problem
-            extra = _reversal_entries(conn, loan_id, reversal_of, ref, on)
-        events = [ev for ev in load_events(conn, loan_id) if ev.ref != reversal_of]
-        new = _event(want)
-        if new is not None:
-            events.append(new)
-        stored = load_accounts(conn, [loan_id])[loan_id][1]
-        result = replay(rec.terms, rec.product, events, max(stored.as_of, on))
-        if isinstance(result, EventRefused):
-            return Problem(f"ref {result.ref}", result.field, result.reason)
-        row = {**want, "loan_id": loan_id, "recorded_at": recorded_at or _now()}
-        conn.execute(insert(t.loan_events), [row])
-        reconcile(conn, loan_id, result, f"{kind}:{ref}", extra)
-        save_accounts(conn, [(result.account, rec.product)])
-        return Applied(
-            loan_id,
-            ref,
-            kind,
-            False,
-            result.allocations.get(ref),
-            age(result.account, rec.product),
-        )
+        fresh.append(want)
+    if not fresh:
+        return done
+    extra: list[Entry] = []
+    if reversal_of is not None:
+        problem = _check_reversal(conn, loan_id, reversal_of)
+        if problem:
+            return problem
+        on = fresh[0]["effective_on"]
+        assert isinstance(on, date)
+        extra = _reversal_entries(conn, loan_id, reversal_of, str(fresh[0]["ref"]), on)
+    events = [ev for ev in load_events(conn, loan_id) if ev.ref != reversal_of]
+    events += [e for e in map(_event, fresh) if e is not None]
+    latest = max(d for d in (f["effective_on"] for f in fresh) if isinstance(d, date))
+    result = replay(rec.terms, rec.product, events, max(stored.as_of, latest))
+    if isinstance(result, EventRefused):
+        return Problem(f"ref {result.ref}", result.field, result.reason)
+    now = _now()
+    conn.execute(
+        insert(t.loan_events), [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
+    )
+    trigger = f"{fresh[0]['kind']}:{fresh[0]['ref']}"
+    reconcile(conn, loan_id, result, trigger, extra)
+    save_accounts(conn, [(result.account, rec.product)])
+    aged = age(result.account, rec.product)
+    for f in fresh:
+        ref = str(f["ref"])
+        done.append(Applied(loan_id, ref, str(f["kind"]), False, result.allocations.get(ref), aged))
+    return done
 
 
 def reconcile(

@@ -1,0 +1,1 @@
+"""Synthetic portfolios and borrower behaviour, deterministic for a seed."""
