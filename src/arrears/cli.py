@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -189,7 +189,7 @@ def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
     if isinstance(res, ev.Problem):
         fail(str(res), EXIT_BAD_INPUT)
     alloc = res.allocation
-    data = {
+    data: dict[str, Any] = {
         "loan_id": res.loan_id,
         "ref": res.ref,
         "kind": res.kind,
