@@ -45,6 +45,9 @@ def round_half_up(value: Fraction) -> int:
 
 
 _AMOUNT_RE = re.compile(r"^[+-]?(\d+)(\.\d+)?$")
+# Thousands separators are accepted only in proper groups of three: "1,234.56" yes; "12,34"
+# (a European decimal comma) and "1,2,3" no, since guessing would be a 100x error.
+_GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def parse_amount(text: str | int | Decimal, currency: str = DEFAULT_CURRENCY) -> int:
@@ -56,7 +59,11 @@ def parse_amount(text: str | int | Decimal, currency: str = DEFAULT_CURRENCY) ->
     unit = minor_per_major(currency)
     if isinstance(text, int):
         return text * unit
-    raw = str(text).strip().replace(",", "").replace("_", "")
+    raw = str(text).strip()
+    if "," in raw:
+        if not _GROUPED_RE.match(raw):
+            raise MoneyError(f"{text!r} is not an amount (commas only between groups of three)")
+        raw = raw.replace(",", "")
     if not _AMOUNT_RE.match(raw):
         raise MoneyError(f"{text!r} is not an amount (expected digits like 1234.56)")
     try:
@@ -157,6 +164,7 @@ def parse_rate(text: str | float | Decimal | Fraction) -> Fraction:
             value /= 100
     if value < 0:
         raise MoneyError(f"rate {text!r} is negative")
-    if value >= 10:
+    # A fraction of 1 or more (100%+) is almost surely a percent typed without its sign.
+    if value >= 1:
         raise MoneyError(f"rate {text!r} is implausibly large (write 4.9% or 0.049, not 4.9)")
     return value

@@ -46,7 +46,8 @@ def due_dates(
 def whole_months(start: date, end: date) -> int | None:
     """The number of whole calendar months from ``start`` to ``end``, or None if broken.
 
-    Month-end dates count as whole: Jan 31 -> Feb 28 -> Mar 31 on repayment day 31.
+    A start clamped to a short month's end still begins a whole month: on repayment day 29,
+    30 or 31, Feb 28 -> Mar 29 (or Mar 31) is one month, as Jan 31 -> Feb 28 is.
     """
     months = (end.year - start.year) * 12 + end.month - start.month
     if months <= 0:
@@ -54,6 +55,6 @@ def whole_months(start: date, end: date) -> int | None:
     if add_months(start, months) == end:
         return months
     start_is_month_end = month_day(start.year, start.month, 31) == start
-    if start_is_month_end and end == month_day(end.year, end.month, 31):
+    if start_is_month_end and end.day > start.day and add_months(start, months, end.day) == end:
         return months
     return None

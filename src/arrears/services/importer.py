@@ -37,6 +37,7 @@ REQUIRED = (
     "disbursed_on",
 )
 OPTIONAL = ("due_day", "product", "currency")
+MAX_LENGTH = {"loan_id": 64, "borrower_id": 64, "borrower_name": 200, "product": 64}
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
 MAX_MONTHS = 360
 # Plausibility bounds that catch a percent typed as a fraction: 24% a year is the upper end
@@ -110,6 +111,9 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
     for col in REQUIRED:
         if not v[col]:
             err(col, "is empty")
+    for col, limit in MAX_LENGTH.items():
+        if len(v[col]) > limit:
+            err(col, f"is longer than {limit} characters")
     if errors:
         return errors
     product_id = v["product"] or DEFAULT_PRODUCT.product_id
