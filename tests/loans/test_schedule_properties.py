@@ -284,16 +284,6 @@ def test_daily_rate_31_day_month_costs_31_days(principal: int, rate: int) -> Non
 # --- a known bug, pinned --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: on an annual-rate loan repaid on the 29th, the period 2023-02-28 -> 2023-03-29 "
-        "is a regular monthly period, but whole_months(2023-02-28, 2023-03-29) returns None "
-        "(Feb 28 is clamped from the 29th), so period_interest charges 29 days at annual/360 "
-        "instead of annual/12. 100,000.00 at 12% over 3 months from 2023-01-29: month-2 "
-        "interest expected 669.98 (66,997.79 x 1%), actual 647.65 (66,997.79 x 12% x 29/360)."
-    ),
-)
 def test_due_day_29_after_common_february_charges_a_whole_month() -> None:
     loan = Loan(10_000_000, "0.12", "annual", 3, Method.ANNUITY, date(2023, 1, 29), None)
     s = loan.schedule()
