@@ -47,12 +47,10 @@ def read_payments(path: Path) -> list[tuple[str, int, date, str]] | list[RowErro
     return errors or out
 
 
-def import_payments(engine: Engine, path: Path) -> list[Applied] | list[RowError | Problem]:
+def import_payments(engine: Engine, path: Path) -> list[Applied | RowError | Problem]:
     rows = read_payments(path)
-    if rows and isinstance(rows[0], RowError):
-        return [r for r in rows if isinstance(r, RowError)]
+    errors: list[Applied | RowError | Problem] = [r for r in rows if isinstance(r, RowError)]
+    if errors:
+        return errors
     payments = [r for r in rows if not isinstance(r, RowError)]
-    res = pay_many(engine, payments)
-    if res and isinstance(res[0], Problem):
-        return [r for r in res if isinstance(r, Problem)]
-    return [r for r in res if isinstance(r, Applied)]
+    return list(pay_many(engine, payments))
