@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import arrears.evidence.table  # noqa: F401  (registers the evidence tables on the metadata)
 from arrears.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
