@@ -18,7 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arrears.loans.product import Method, Product
@@ -103,11 +103,21 @@ def last_day(d: date) -> int:
 
 
 def one_month_after(start: date, end: date) -> bool:
-    """True when ``end`` is one calendar month after ``start`` (clamped, or month end)."""
+    """True when ``end`` is one calendar month after ``start``.
+
+    Either the same day next month (clamped to a short month), or, from a month's last day, any
+    later day of next month up to its last: on repayment day 29-31, Feb 28 -> Mar 29/30/31 is
+    one month, as Jan 31 -> Feb 28 is (the convention documented on
+    arrears.loans.calendar.whole_months since commit 9c54adb).
+    """
     y, m = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
     same_day = date(y, m, min(start.day, calendar.monthrange(y, m)[1]))
-    month_ends = start.day == last_day(start) and end == date(y, m, calendar.monthrange(y, m)[1])
-    return end == same_day or month_ends
+    from_month_end = (
+        start.day == last_day(start)
+        and (end.year, end.month) == (y, m)
+        and end.day >= min(start.day, last_day(end))
+    )
+    return end == same_day or from_month_end
 
 
 def expected_interest(loan: Loan, balance: int, start: date, end: date, first: bool) -> int:
@@ -129,18 +139,6 @@ def expected_payment(loan: Loan) -> int:
             return half_up(Decimal(loan.principal) / loan.months)
         g = (1 + r) ** loan.months
         return half_up(Decimal(loan.principal) * r * g / (g - 1))
-
-
-def hits_day_29_february_bug(loan: Loan, s: tuple[Installment, ...]) -> bool:
-    """A period Feb 28 (common year) -> Mar 29 on an annual-rate loan: the known bug pinned by
-    test_due_day_29_after_common_february_charges_a_whole_month (xfail) below."""
-    return loan.basis == "annual" and any(
-        i.start.month == 2
-        and i.start.day == 28
-        and not calendar.isleap(i.start.year)
-        and i.due_date.day == 29
-        for i in s
-    )
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -230,7 +228,6 @@ def test_bullet_is_one_installment_on_the_last_due_date(loan: Loan) -> None:
 @given(loans())
 def test_interest_is_balance_times_rate_for_the_period(loan: Loan) -> None:
     s = loan.schedule()
-    assume(not hits_day_29_february_bug(loan, s))
     balance = loan.principal
     for k, i in enumerate(s):
         first = k == 0
@@ -281,7 +278,7 @@ def test_daily_rate_31_day_month_costs_31_days(principal: int, rate: int) -> Non
         assert apr.schedule()[0].interest == half_up(per_day * 30)  # Apr 10 -> May 10
 
 
-# --- a known bug, pinned --------------------------------------------------------------------
+# --- regressions and a known edge ---------------------------------------------------------
 
 
 def test_due_day_29_after_common_february_charges_a_whole_month() -> None:
@@ -316,3 +313,13 @@ def test_long_high_rate_annuity_has_no_zero_installments() -> None:
     s = loan.schedule()
     assert len(s) == 360
     assert all(i.payment > 0 for i in s)
+
+
+def test_drawdown_on_common_february_end_with_due_day_29_is_a_whole_first_month() -> None:
+    # The month-end convention applied to a first period: drawn down 2023-02-28, repayable on
+    # the 29th, first due 2023-03-29 (29 days, not fewer than 15) is charged one whole month:
+    # 100,000.00 x 12% / 12 = 1,000.00 (by days it would be 29/360 x 12% = 966.67).
+    loan = Loan(10_000_000, "0.12", "annual", 2, Method.INTEREST_FIRST, date(2023, 2, 28), 29)
+    s = loan.schedule()
+    assert [i.due_date for i in s] == [date(2023, 3, 29), date(2023, 4, 29)]
+    assert [i.interest for i in s] == [100000, 100000]
