@@ -9,8 +9,8 @@ All amounts are integer minor units (fen). Where rounding happens, in this order
 3. Principal of a period = rounded payment - rounded interest; the final period takes whatever
    principal remains, so principal always sums to the amount lent and the last payment absorbs
    the rounding. Total interest is therefore the sum of rounded period interest, which differs
-   by a few fen from totals that banks publish from the unrounded payment
-   (see :func:`annuity_total_interest_unrounded`).
+   from totals that banks publish from the unrounded payment (1.07 less on 1,000,000 over 30
+   years at 4.9%: 910,615.12 against 910,616.19; see :func:`annuity_total_interest_unrounded`).
 
 Period interest: annual-rate products charge annual/12 for a whole calendar month and
 annual/days_per_year per day for a broken period (a long first period, or after an early
