@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from arrears.ledger.account import receivable_balances
@@ -194,8 +194,8 @@ def is_postgres(url: str) -> bool:
     return "://" in url and url.split("://", 1)[0].startswith("postgres")
 
 
-@pytest.fixture
-def other_db_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def second_database(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A second migrated, empty database on the same backend as ``db_url``."""
     if not is_postgres(db_url):
         url = str(tmp_path / "other.db")

@@ -348,9 +348,19 @@ def test_licensed_default_product_has_no_lpr_cap(engine: Engine, tmp_path: Path)
     assert res == ImportReport(1, 1, False)
 
 
-def test_overlong_loan_id_is_a_row_error(engine: Engine, tmp_path: Path) -> None:
-    rows = [loan_row("L1"), loan_row("X" * 65, borrower_id="B2")]
+@pytest.mark.parametrize(
+    ("column", "limit"), [("loan_id", 64), ("borrower_id", 64), ("borrower_name", 200)]
+)
+def test_overlong_text_is_a_row_error_on_every_backend(
+    engine: Engine, tmp_path: Path, column: str, limit: int
+) -> None:
+    # the schema's column widths: PostgreSQL would refuse the insert, SQLite would store it
+    fits = loan_row("L1")
+    fits[column] = "x" * limit
+    too_long = loan_row("L2")
+    too_long[column] = "y" * (limit + 1)
     before = counts(engine)
-    errors = _errors(import_file(engine, write_csv(tmp_path / "long.csv", rows)))
-    assert [(e.row, e.column) for e in errors] == [(2, "loan_id")]
+    errors = _errors(import_file(engine, write_csv(tmp_path / "long.csv", [fits, too_long])))
+    assert [(e.row, e.column) for e in errors] == [(2, column)]
     assert counts(engine) == before
+    assert import_file(engine, write_csv(tmp_path / "ok.csv", [fits])) == ImportReport(1, 1, False)
