@@ -140,11 +140,6 @@ def test_many_payments_to_one_loan_lose_nothing(loans: Engine) -> None:
     assert_journal_consistent(loans)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on PostgreSQL the ref check and the insert are not atomic across loans: the "
-    "second payment dies with IntegrityError (uq_loan_events_ref) instead of a Problem",
-)
 def test_same_ref_on_two_loans_at_once_is_refused_not_crashed(
     loans: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,11 +164,6 @@ def test_same_ref_on_two_loans_at_once_is_refused_not_crashed(
     assert counts(loans)["loan_events"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="close_through reads accounts without locking the loans on PostgreSQL, so a "
-    "payment committed while a chunk is in flight is overwritten by the chunk's stale state",
-)
 def test_payment_during_the_close_is_not_lost(
     loans: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,25 +172,33 @@ def test_payment_during_the_close_is_not_lost(
     close_through(loans, date(2024, 2, 20))
     real = close_mod.advance
     paid: list[Any] = []
+    threads: list[threading.Thread] = []
 
     def advance_with_payment(acct: Any, product: Any, through: date) -> Any:
-        if not paid and acct.loan_id == "L1":
-            # a payment arrives while this chunk is being aged (not yet saved)
+        if not threads and acct.loan_id == "L1":
+            # a payment arrives while this chunk is being aged (not yet saved); the close
+            # holds the loan, so the payment must wait for it rather than be overwritten
             th = threading.Thread(
                 target=lambda: paid.append(
                     ev.pay(loans, "L1", 41200, date(2024, 2, 20), "during-close")
                 )
             )
+            threads.append(th)
             th.start()
-            th.join(timeout=20)
+            th.join(timeout=2)
+            assert not paid, "the payment went through while the close held the loan"
         return real(acct, product, through)
 
     monkeypatch.setattr(close_mod, "advance", advance_with_payment)
     res = close_through(loans, date(2024, 2, 25))
+    threads[0].join(timeout=30)
     assert res.loans_aged == 2
     assert paid and isinstance(paid[0], ev.Applied), paid
-    # the payment settled installment 1 in full; the stored state must still say so
+    # The payment (dated 2024-02-20) is applied after the close and re-ages the loan: penalty
+    # first, 5 days (02-16..02-20) x round(41,200 x 12%/360 x 1.5 = 20.6) = 105 fen, then the
+    # installment's interest 1,200, then principal. The stored state must show all of it.
     acct = stored_account(loans, "L1")
     assert acct.as_of == date(2024, 2, 25)
-    assert acct.installments[0].unpaid == 0
+    assert acct.installments[0].paid_interest == 1200
+    assert acct.installments[0].paid_principal == 41200 - 105 - 1200
     assert_journal_consistent(loans)

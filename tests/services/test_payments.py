@@ -330,11 +330,6 @@ def test_waivers_and_write_off(loan: Engine) -> None:
     assert_journal_consistent(loan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a ref longer than loan_events.ref's 128 characters is not validated: SQLite "
-    "stores it, PostgreSQL raises DataError (StringDataRightTruncation) out of pay()",
-)
 def test_overlong_ref_is_refused_on_every_backend(loan: Engine) -> None:
     before = counts(loan)
     res = ev.pay(loan, "L1", 1000, DUE1, "r" * 129)

@@ -74,6 +74,15 @@ def close_through(
     for k in range(0, total, CHUNK):
         chunk = ids[k : k + CHUNK]
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Hold the chunk's loans (in id order, as payments lock one loan at a time, so
+                # no deadlock) so that a payment committed mid-chunk is not overwritten.
+                conn.execute(
+                    select(t.loans.c.loan_id)
+                    .where(t.loans.c.loan_id.in_(chunk))
+                    .order_by(t.loans.c.loan_id)
+                    .with_for_update()
+                )
             loaded = load_accounts(conn, chunk)
             saved = []
             entries: list[Entry] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from arrears.ageing.status import Aged, age
 from arrears.ledger.account import Allocation
@@ -98,8 +99,7 @@ def _record(
         return res[0]
 
 
-class _Rollback(Exception):
-    pass
+MAX_REF = 128  # the loan_events.ref column
 
 
 def pay_many(
@@ -149,6 +149,8 @@ def apply_to_loan(
     fresh: list[dict[str, object]] = []
     for want in wants:
         ref = str(want["ref"])
+        if not ref.strip() or len(ref) > MAX_REF:
+            return Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters")
         on = want["effective_on"]
         assert isinstance(on, date)
         prior = conn.execute(select(t.loan_events).where(t.loan_events.c.ref == ref)).one_or_none()
@@ -188,9 +190,14 @@ def apply_to_loan(
     if isinstance(result, EventRefused):
         return Problem(f"ref {result.ref}", result.field, result.reason)
     now = _now()
-    conn.execute(
-        insert(t.loan_events), [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
-    )
+    rows = [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
+    try:
+        with conn.begin_nested():  # a savepoint: a clash fails this loan, not the session
+            conn.execute(insert(t.loan_events), rows)
+    except IntegrityError:
+        # Another transaction recorded the same ref (on another loan) since we looked.
+        refs = ", ".join(str(f["ref"]) for f in fresh)
+        return Problem(f"ref {refs}", "ref", "already used by a payment recorded at the same time")
     trigger = f"{fresh[0]['kind']}:{fresh[0]['ref']}"
     reconcile(conn, loan_id, result, trigger, extra)
     save_accounts(conn, [(result.account, rec.product)])
