@@ -42,8 +42,8 @@ PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
 MAX_MONTHS = 360
 # Plausibility bounds that catch a percent typed as a fraction: 24% a year is the upper end
 # of licensed consumer lending in China; 1% a day is far beyond any lawful product.
-MAX_ANNUAL = Fraction(1)
-MAX_DAILY = Fraction(1, 100)
+MAX_ANNUAL: Fraction = Fraction(1)
+MAX_DAILY: Fraction = Fraction(1, 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
     except MoneyError as exc:
         err("rate", str(exc))
     if basis is not None and not errors:
-        limit = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
+        limit: Fraction = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
         if rate_value > limit:
             err("rate", f"{v['rate']} {basis.value} is beyond any lawful consumer loan")
         cap = product.rate_cap_annual
