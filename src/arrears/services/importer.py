@@ -111,9 +111,9 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
     for col in REQUIRED:
         if not v[col]:
             err(col, "is empty")
-    for col, limit in MAX_LENGTH.items():
-        if len(v[col]) > limit:
-            err(col, f"is longer than {limit} characters")
+    for col, max_len in MAX_LENGTH.items():
+        if len(v[col]) > max_len:
+            err(col, f"is longer than {max_len} characters")
     if errors:
         return errors
     product_id = v["product"] or DEFAULT_PRODUCT.product_id
@@ -144,7 +144,7 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
     except MoneyError as exc:
         err("rate", str(exc))
     if basis is not None and not errors:
-        limit: Fraction = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
+        limit = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
         if rate_value > limit:
             err("rate", f"{v['rate']} {basis.value} is beyond any lawful consumer loan")
         cap = product.rate_cap_annual
