@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from arrears.cli_common import (
     EXIT_BAD_INPUT,
@@ -22,11 +23,11 @@ from arrears.cli_common import (
 )
 from arrears.compliance.cli import app as compliance_app
 from arrears.evidence.cli import app as evidence_app
-from arrears.loans.product import Method
+from arrears.loans.product import DEFAULT_PRODUCT, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
 from arrears.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.services import events as ev
-from arrears.services.close import close_through
+from arrears.services.close import CloseResult, close_through
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
@@ -81,8 +82,6 @@ def calc_schedule(
     if not 1 <= months <= 360:
         fail(f"months: must be 1..360, got {months}", EXIT_BAD_INPUT)
     start_on = parse_date(start, "start") if start else date.today()
-    from arrears.loans.product import DEFAULT_PRODUCT
-
     try:
         sched = schedule_for(
             LoanTerms("calc", amount, rate, months, method, start_on, due_day), DEFAULT_PRODUCT
@@ -254,6 +253,23 @@ def reverse(
     _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
 
 
+def _close_with_progress(engine: Engine, through: date, quiet: bool) -> CloseResult:
+    """Run the close with a progress bar on stderr (none when the output is JSON)."""
+    with Progress(
+        TextColumn("closing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("close", total=None)
+        return close_through(
+            engine, through, lambda done, total: bar.update(task, completed=done, total=total)
+        )
+
+
 @app.command("close-day")
 def close_day_cmd(
     through: Annotated[
@@ -265,21 +281,7 @@ def close_day_cmd(
     """Age every active loan for each date up to --through. Idempotent and resumable."""
     engine = open_db(db)
     until = parse_date(through, "through") if through else date.today() - timedelta(days=1)
-    with Progress(
-        TextColumn("closing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=json_out,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("close", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        res = close_through(engine, until, progress)
+    res = _close_with_progress(engine, until, quiet=json_out)
     data = {
         "through": until.isoformat(),
         "loans_aged": res.loans_aged,
@@ -342,18 +344,7 @@ def demo(
     if any(not isinstance(r, ev.Applied) for r in paid):
         fail("; ".join(map(str, paid)))
     typer.echo(f"applied {len(paid)} payments")
-    with Progress(
-        TextColumn("closing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("close", total=None)
-        closed = close_through(
-            engine, DEMO_AS_OF, lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    closed = _close_with_progress(engine, DEMO_AS_OF, quiet=False)
     typer.echo(f"closed through {DEMO_AS_OF}: {closed.loans_aged} loans aged")
     portfolio_summary_cmd(db=db, json_out=False)
     typer.echo(f"try: arrears loan show L000005 --db {db}")

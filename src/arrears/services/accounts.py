@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -230,7 +229,3 @@ def load_events(conn: Connection, loan_id: str) -> list[Event]:
         else:  # pragma: no cover - the table admits only the kinds above
             raise AssertionError(f"unknown event kind {r.kind}")
     return out
-
-
-def last_day(conn: Connection) -> date | None:
-    return conn.execute(select(func.max(t.loan_state.c.as_of))).scalar()

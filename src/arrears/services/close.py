@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -31,7 +31,6 @@ class CloseResult:
     loans_aged: int = 0
     loan_days: int = 0
     entries_posted: int = 0
-    already_closed: int = 0
     by_bucket: dict[str, int] = field(default_factory=dict)
 
 
@@ -123,8 +122,3 @@ def close_through(
             ],
         )
     return result
-
-
-def default_through(engine: Engine, today: date) -> date:
-    """Without ``--through``, close yesterday: today's payments may still arrive."""
-    return today - timedelta(days=1)
