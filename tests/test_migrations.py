@@ -1,4 +1,6 @@
 from sqlalchemy import Engine, inspect
+import arrears.evidence.table  # noqa: F401
+import arrears.store.profile_tables  # noqa: F401
 
 from arrears.store.tables import metadata
 

@@ -1,13 +1,13 @@
 """collection: borrower profiles, emergency contacts, collectors, cases, contact attempts, outcomes, promises, visits, agent queue (owner: cases)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

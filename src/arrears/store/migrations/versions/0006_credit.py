@@ -1,4 +1,4 @@
-"""the collection close: stored close reports, policy assignments (owner: engine)
+"""credit reporting: monthly statuses, notices, disputes, bureau exports (owner: credit)
 
 Revision ID: 0006
 Revises: 0005
