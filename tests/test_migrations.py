@@ -1,7 +1,7 @@
 from sqlalchemy import Engine, inspect
-import arrears.evidence.table  # noqa: F401
-import arrears.store.profile_tables  # noqa: F401
 
+import arrears.evidence.table
+import arrears.store.profile_tables  # noqa: F401
 from arrears.store.tables import metadata
 
 

@@ -7,7 +7,7 @@ and enqueues), the channels (which render and deliver) and the agent queue (whic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 from arrears.compliance.model import Channel, Party, Purpose
 
@@ -20,7 +20,8 @@ class PlannedAction:
     policy the borrower is assigned to (champion/challenger): every action carries both so that
     results can be compared by policy. ``template`` is the message template for automated
     channels (sms, email, letter) and the script for calls and visits. ``priority`` orders the
-    agent queue: higher first.
+    agent queue: higher first. ``local_time`` is when, in the borrower's own time zone, the
+    policy wants it made; the engine turns it into an aware instant per zone for the gate.
     """
 
     borrower_id: str
@@ -31,5 +32,6 @@ class PlannedAction:
     channel: Channel
     party: Party
     template: str
+    local_time: time = time(10, 0)
     priority: int = 0
     purpose: Purpose = "collection"

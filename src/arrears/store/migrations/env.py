@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import arrears.evidence.table  # noqa: F401  (registers the evidence tables on the metadata)
+import arrears.evidence.table
 import arrears.store.profile_tables  # noqa: F401  (registers the profile tables)
 from arrears.store.tables import metadata
 

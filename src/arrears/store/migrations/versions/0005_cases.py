@@ -1,4 +1,4 @@
-"""collection: borrower profiles, emergency contacts, collectors, cases, contact attempts, outcomes, promises, visits, agent queue (owner: cases)
+"""cases: collectors, cases, contact attempts, promises, visits, agent queue (owner: cases)
 
 Revision ID: 0005
 Revises: 0004
