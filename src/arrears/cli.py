@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from arrears.cli_common import (
     EXIT_BAD_INPUT,
+    EXIT_FAILED,
     DbOption,
     JsonOption,
     fail,
@@ -23,7 +24,7 @@ from arrears.cli_common import (
 )
 from arrears.compliance.cli import app as compliance_app
 from arrears.evidence.cli import app as evidence_app
-from arrears.loans.product import DEFAULT_PRODUCT, Method
+from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
 from arrears.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.services import events as ev
@@ -163,7 +164,7 @@ def loan_show(
     with engine.connect() as conn:
         view = loan_view(conn, loan_id, on)
     if isinstance(view, ev.Problem):
-        fail(str(view), EXIT_BAD_INPUT if view.field != "loan_id" else 1)
+        fail(str(view), EXIT_FAILED if view.field == "loan_id" else EXIT_BAD_INPUT)
     data = loan_json(view)
     if json_out:
         print_json(data)
@@ -186,7 +187,7 @@ def loan_show(
 
 def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
     if isinstance(res, ev.Problem):
-        fail(str(res), EXIT_BAD_INPUT)
+        fail(str(res), EXIT_FAILED if res.missing else EXIT_BAD_INPUT)
     alloc = res.allocation
     data: dict[str, Any] = {
         "loan_id": res.loan_id,
@@ -251,6 +252,43 @@ def reverse(
 ) -> None:
     """Reverse a payment: a new entry undoes it and the loan is re-aged."""
     _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
+
+
+@app.command("waive")
+def waive(
+    loan_id: str,
+    component: Annotated[str, typer.Argument(help="What to waive: penalty or interest")],
+    amount: str,
+    on: Annotated[str, typer.Option("--on", help="Waiver date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Waive owed penalty or interest (posted to expense:waiver); the same --ref applies once."""
+    if component not in (Component.PENALTY.value, Component.INTEREST.value):
+        fail(f"component: must be penalty or interest, got {component!r}", EXIT_BAD_INPUT)
+    try:
+        minor = parse_amount(amount)
+    except MoneyError as exc:
+        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    res = ev.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
+    _applied(res, json_out)
+
+
+@app.command("write-off")
+def write_off(
+    loan_id: str,
+    on: Annotated[str, typer.Option("--on", help="Write-off date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write the loan off: its receivables go to expense:write-off and it stops ageing."""
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    _applied(ev.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
 
 
 def _close_with_progress(engine: Engine, through: date, quiet: bool) -> CloseResult:

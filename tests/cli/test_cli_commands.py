@@ -242,7 +242,6 @@ def test_pay_json_shape_and_idempotency(imported: str, engine: Engine) -> None:
         ("L1", "-5", "2024-02-15", "x1", "amount"),
         ("L1", "0", "2024-02-15", "x1", "amount"),
         ("L1", "0.00", "2024-02-15", "x1", "amount"),
-        ("NOPE", "10", "2024-02-15", "x1", "NOPE"),
         ("L1", "10", "2024-01-14", "x1", "before disbursement"),
         ("L1", "10", "2024-13-01", "x1", "on"),
         ("L1", "10", "yesterday", "x1", "on"),
@@ -278,7 +277,6 @@ def test_reverse_happy_and_bad(imported: str, engine: Engine) -> None:
     assert counts(engine) == before
     for args in (
         ("p1", "--on", "2024-02-20", "--ref", "r2"),  # already reversed
-        ("nope", "--on", "2024-02-20", "--ref", "r3"),  # unknown payment
         ("r1", "--on", "2024-02-20", "--ref", "r4"),  # a reversal is not a payment
         ("p1", "--on", "20/02/2024", "--ref", "r5"),  # bad date
     ):
@@ -408,3 +406,77 @@ def test_portfolio_summary_json(imported: str) -> None:
     }
     res = run("portfolio", "summary", "--db", imported)
     assert res.exit_code == 0 and "2 active loans" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pay", "NOPE", "10", "--on", "2024-02-15", "--ref", "nf1"),
+        ("reverse", "no-such-payment", "--on", "2024-02-20", "--ref", "nf2"),
+        ("waive", "NOPE", "penalty", "1.00", "--on", "2024-02-20", "--ref", "nf3"),
+        ("write-off", "NOPE", "--on", "2024-02-20", "--ref", "nf4"),
+        ("loan", "show", "NOPE"),
+    ],
+)
+def test_an_unknown_record_is_not_found_exit_1_everywhere(
+    imported: str, engine: Engine, args: tuple[str, ...]
+) -> None:
+    before = counts(engine)
+    res = run(*args, "--db", imported)
+    assert res.exit_code == 1, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert counts(engine) == before
+
+
+def test_waive_and_write_off_from_the_cli(imported: str, engine: Engine) -> None:
+    # L1 is 5 days late by 2024-02-20 (see the reverse test): penalty has accrued.
+    shown = ok_json("loan", "show", "L1", "--as-of", "2024-02-20", "--db", imported)
+    owed_penalty = shown["overdue"]["penalty"]
+    assert owed_penalty != "0.00"
+    w = ok_json(
+        "waive",
+        "L1",
+        "penalty",
+        owed_penalty,
+        "--on",
+        "2024-02-20",
+        "--ref",
+        "w1",
+        "--db",
+        imported,
+    )
+    assert w["kind"] == "waiver" and w["already_applied"] is False
+    again = ok_json(
+        "waive",
+        "L1",
+        "penalty",
+        owed_penalty,
+        "--on",
+        "2024-02-20",
+        "--ref",
+        "w1",
+        "--db",
+        imported,
+    )
+    assert again["already_applied"] is True
+    before = counts(engine)
+    assert_bad_input(
+        run(
+            "waive",
+            "L1",
+            "principal",
+            "1.00",
+            "--on",
+            "2024-02-20",
+            "--ref",
+            "w2",
+            "--db",
+            imported,
+        ),
+        "component",
+    )
+    assert counts(engine) == before
+    off = ok_json("write-off", "L1", "--on", "2024-02-21", "--ref", "wo1", "--db", imported)
+    assert off["status"] == "written_off"
+    assert off["outstanding"] == "0.00"

@@ -47,6 +47,7 @@ class Problem:
     record: str
     field: str
     reason: str
+    missing: bool = False  # the record named does not exist (the CLI exits 1, not 2)
 
     def __str__(self) -> str:
         return f"{self.record}: {self.field}: {self.reason}"
@@ -143,7 +144,7 @@ def apply_to_loan(
     try:
         rec = load_loan(conn, loan_id, lock=True)
     except NotFound as exc:
-        return Problem(f"loan {loan_id}", "loan_id", str(exc))
+        return Problem(f"loan {loan_id}", "loan_id", str(exc), missing=True)
     stored = load_accounts(conn, [loan_id])[loan_id][1]
     done: list[Applied] = []
     fresh: list[dict[str, object]] = []
@@ -269,7 +270,9 @@ def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Applied | P
             select(t.loan_events.c.loan_id).where(t.loan_events.c.ref == payment_ref)
         ).one_or_none()
     if row is None:
-        return Problem(f"ref {payment_ref}", "reverses", f"no payment {payment_ref!r}")
+        return Problem(
+            f"ref {payment_ref}", "reverses", f"no payment {payment_ref!r}", missing=True
+        )
     want = {
         "kind": "reversal",
         "ref": ref,
