@@ -1,0 +1,278 @@
+"""Templates: what each says (checked against literal expectations written from the seed and the
+brief, not from the renderer), what the emergency-contact text must not say, and that every
+rendered message passes the content rules of all three packs through the real gate.
+
+Sources: the seed asks the SMS to state the detailed amount owed and how to repay; Reg F
+§1006.6(e) opt-out wording on texts and emails; §1006.10, GB/T 45251-2025 / NIFA and CONC 7.9:
+no disclosure of the debt to third parties.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from arrears.compliance import Contact, Context, check, get_pack
+from arrears.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
+from arrears.contact.templates import (
+    LANGUAGES,
+    TEMPLATES,
+    THIRD_PARTY_TEMPLATES,
+    BankTransfer,
+    Collector,
+    MessageFacts,
+    TemplateError,
+    mask_name,
+    mask_reference,
+    render,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ZONES = {
+    "cn": SHANGHAI,
+    "us-reg-f": ZoneInfo("America/New_York"),
+    "uk-conc": ZoneInfo("Europe/London"),
+}
+PACKS = tuple(ZONES)
+NAMES = {"zh-CN": "王小明", "en": "John Smith"}
+LENDERS = {"zh-CN": "安心消费金融", "en": "Acme Lending"}  # "Lending" implies a debt on purpose
+
+
+def facts(language: str, **over: object) -> MessageFacts:
+    base = MessageFacts(
+        language=language,
+        lender_name=LENDERS[language],
+        lender_phone="400-820-8888",
+        borrower_name=NAMES[language],
+        loan_ref="JB20260102009876",
+        currency="CNY",
+        overdue_principal=123456,
+        overdue_interest=2345,
+        overdue_penalty=185,
+        days_past_due=5,
+        due_date=date(2026, 3, 2),
+        next_due_date=date(2026, 4, 2),
+        next_due_amount=88800,
+        repay_app="支付宝 > 借呗",
+        bank_transfer=BankTransfer("招商银行", "安心消费金融有限公司", "6225880012345678", "RP-77"),
+        collectors=(Collector("张三", "C001"), Collector("李四", "C002")),
+        visit_start=datetime(2026, 3, 10, 14, 0, tzinfo=SHANGHAI),
+        visit_end=datetime(2026, 3, 10, 16, 0, tzinfo=SHANGHAI),
+        promise_date=date(2026, 3, 12),
+        promise_amount=50000,
+        report_date=date(2026, 4, 1),
+    )
+    return replace(base, **over)  # type: ignore[arg-type]
+
+
+# A second sample: another currency, one day overdue, only the app to pay in.
+SAMPLES = {
+    "full": lambda lang: facts(lang),
+    "usd-app-only": lambda lang: facts(
+        lang,
+        currency="USD",
+        overdue_principal=5000,
+        overdue_interest=0,
+        overdue_penalty=1,
+        days_past_due=1,
+        bank_transfer=None,
+        repay_app="Acme app > Pay",
+        due_date=None,
+        next_due_amount=2500,
+    ),
+}
+
+
+def _proposal(pack: str, template: str, text: str) -> tuple[Contact, Context]:
+    third = template in THIRD_PARTY_TEMPLATES
+    contact = Contact(
+        at=datetime(2026, 3, 3, 10, 0, tzinfo=ZONES[pack]),  # a Tuesday, mid-morning
+        debt_id="L1",
+        channel="email" if template.startswith("email") else "sms",
+        party="emergency_contact" if third else "debtor",
+        number="+8613900000000" if third else "+8613800000000",
+        purpose="plan_reminder" if template == "plan_reminder" else "collection",
+        content=text,
+    )
+    context = Context(
+        timezones=(ZONES[pack],),
+        reachable=not third,  # third parties only when the debtor cannot be reached
+        plan_in_force=template == "plan_reminder",
+    )
+    return contact, context
+
+
+CASES = [(t, lang, s) for t in TEMPLATES for lang in LANGUAGES for s in SAMPLES]
+
+
+@pytest.mark.parametrize(("template", "language", "sample"), CASES)
+@pytest.mark.parametrize("pack", PACKS)
+def test_every_message_passes_the_gate_of_every_pack(
+    template: str, language: str, sample: str, pack: str
+) -> None:
+    rendered = render(template, SAMPLES[sample](language))
+    # What the recipient reads: the subject travels with an email (an SMS carries the body).
+    contact, context = _proposal(pack, template, rendered.subject + "\n" + rendered.body)
+    found = get_pack(pack)
+    assert found is not None
+    decision = check((), contact, context, found)
+    assert decision.allowed, [v.message for v in decision.violations]
+    assert decision.warnings == ()
+
+
+@pytest.mark.parametrize(("template", "language", "sample"), CASES)
+def test_no_prohibited_phrase_in_any_category(template: str, language: str, sample: str) -> None:
+    rendered = render(template, SAMPLES[sample](language))
+    for category in CATEGORIES:
+        assert find(category, rendered.subject + "\n" + rendered.body) == [], category
+
+
+@pytest.mark.parametrize(("template", "language", "sample"), CASES)
+def test_every_message_says_how_to_opt_out_and_masks_the_borrower(
+    template: str, language: str, sample: str
+) -> None:
+    f = SAMPLES[sample](language)
+    rendered = render(template, f)
+    assert has_opt_out(rendered.body)
+    text = rendered.subject + rendered.body
+    assert NAMES[language] not in text
+    assert {"zh-CN": "王**", "en": "J*** S****"}[language] in text
+    assert f.loan_ref not in text
+
+
+def test_the_gate_would_block_an_overdue_sms_sent_to_an_emergency_contact() -> None:
+    # The control for the test above: the same check fails when the words disclose the debt.
+    for language in LANGUAGES:
+        body = render("sms_overdue", facts(language)).body
+        for pack in PACKS:
+            contact, context = _proposal(pack, "emergency_contact", body)
+            found = get_pack(pack)
+            assert found is not None
+            rules = {v.rule for v in check((), contact, context, found).violations}
+            assert any(r.endswith("third-party.no-disclosure") for r in rules), (pack, rules)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_emergency_contact_discloses_nothing_about_the_debt(language: str, sample: str) -> None:
+    f = SAMPLES[sample](language)
+    rendered = render("emergency_contact", f)
+    text = rendered.subject + "\n" + rendered.body
+    assert debt_disclosures(text) == []
+    assert f.lender_name not in text  # "消费金融" / "Lending" would tell them what it is about
+    assert mask_reference(f.loan_ref) not in text
+    assert not re.search(r"\d+[.,]\d\d", text)  # no amount in any format
+    for word in ("逾期", "欠", "还", "贷", "借", "金融", "催"):
+        assert word not in text
+    for word in ("overdue", "late", "debt", "owe", "loan", "pay", "lend", "credit", "arrears"):
+        assert word not in text.lower()
+    # It asks only that the borrower get in touch, on the lender's verified number.
+    assert f.lender_phone in rendered.body
+
+
+def test_sms_overdue_states_each_component_days_and_how_to_repay_zh() -> None:
+    body = render("sms_overdue", facts("zh-CN")).body
+    # 123456 + 2345 + 185 fen = 125986 fen.
+    for part in ("逾期5天", "共¥1,259.86", "本金¥1,234.56", "利息¥23.45", "罚息¥1.85"):
+        assert part in body
+    for part in ("支付宝 > 借呗", "招商银行", "6225880012345678", "附言RP-77", "400-820-8888"):
+        assert part in body
+    assert "尾号9876" in body
+
+
+def test_sms_overdue_states_each_component_days_and_how_to_repay_en() -> None:
+    body = render("sms_overdue", facts("en")).body
+    for part in (
+        "5 days overdue",
+        "CN¥1,259.86",
+        "principal CN¥1,234.56",
+        "interest CN¥23.45",
+        "penalty interest CN¥1.85",
+        "account 6225880012345678",
+        "reference RP-77",
+        "loan ending 9876",
+    ):
+        assert part in body
+    one_day = render("sms_overdue", SAMPLES["usd-app-only"]("en")).body
+    assert "1 day overdue" in one_day
+    assert "$50.01" in one_day and "principal $50.00" in one_day and "$0.01" in one_day
+
+
+def test_dates_money_and_the_visit_in_each_language() -> None:
+    zh = render("visit_notice", facts("zh-CN")).body
+    assert "2026年3月10日 14:00–16:00" in zh
+    assert "张三（工号C001）" in zh and "李四（工号C002）" in zh
+    en = render("visit_notice", facts("en")).body
+    assert "March 10, 2026 from 14:00 to 16:00" in en
+    assert "张三 (ID C001)" in en and "李四 (ID C002)" in en
+    assert "will not enter your home without your consent" in en
+    assert "2026年4月1日" in render("credit_notice", facts("zh-CN")).body
+    assert "April 1, 2026" in render("credit_notice", facts("en")).body
+    promise = render("promise_confirmation", facts("en")).body
+    assert "CN¥500.00 by March 12, 2026" in promise
+    plan = render("plan_reminder", facts("zh-CN")).body
+    assert "¥888.00" in plan and "2026年4月2日" in plan
+    assert "¥888.00" in render("reminder_before_due", facts("zh-CN")).body
+
+
+def test_masking() -> None:
+    assert mask_name("王小明") == "王**"
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert mask_name("王**") == "王**"
+    assert mask_name("John Smith") == "J*** S****"
+    assert mask_name("J*** S****") == "J*** S****"
+    assert mask_name("  ") == ""
+    assert mask_reference("JB20260102009876") == "9876"
+
+
+def test_unknown_template_or_language_is_a_clear_error() -> None:
+    with pytest.raises(TemplateError, match=r"unknown template 'sms_later'; known: .*sms_overdue"):
+        render("sms_later", facts("en"))
+    with pytest.raises(TemplateError, match=r"language 'fr' is not supported; supported: zh-CN"):
+        render("sms_overdue", replace(facts("en"), language="fr"))
+    with pytest.raises(TemplateError, match=r"currency: unknown currency 'XYZ'"):
+        render("sms_overdue", facts("en", currency="XYZ"))
+
+
+@pytest.mark.parametrize(
+    ("template", "over", "field"),
+    [
+        ("visit_notice", {"collectors": ()}, "collectors"),
+        ("visit_notice", {"visit_start": None}, "visit_start"),
+        ("credit_notice", {"report_date": None}, "report_date"),
+        ("promise_confirmation", {"promise_amount": None}, "promise_amount"),
+        ("reminder_before_due", {"next_due_date": None}, "next_due_date"),
+        ("plan_reminder", {"next_due_amount": None}, "next_due_amount"),
+        ("sms_overdue", {"repay_app": "", "bank_transfer": None}, "repay_app"),
+        ("sms_overdue", {"days_past_due": 0}, "days_past_due"),
+        (
+            "email_overdue",
+            {"overdue_principal": 0, "overdue_interest": 0, "overdue_penalty": 0},
+            "overdue amounts",
+        ),
+    ],
+)
+def test_a_missing_fact_names_template_and_fact(
+    template: str, over: dict[str, object], field: str
+) -> None:
+    with pytest.raises(TemplateError, match=rf"template '{template}'.*{field}"):
+        render(template, facts("en", **over))
+
+
+def test_a_visit_that_ends_before_it_starts_is_refused() -> None:
+    f = facts("zh-CN", visit_end=datetime(2026, 3, 10, 13, 0, tzinfo=SHANGHAI))
+    with pytest.raises(TemplateError, match="visit_end"):
+        render("visit_notice", f)
+
+
+def test_facts_refuse_negative_amounts_and_naive_times() -> None:
+    with pytest.raises(ValueError, match="overdue_interest"):
+        facts("en", overdue_interest=-1)
+    with pytest.raises(ValueError, match="promise_amount"):
+        facts("en", promise_amount=0)
+    with pytest.raises(ValueError, match="visit_start"):
+        facts("en", visit_start=datetime(2026, 3, 10, 14, 0))
