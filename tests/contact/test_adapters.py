@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
@@ -113,8 +114,9 @@ class WebhookReceiver:
         return 200, answer, 0.6 if action == "slow" else 0.0
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
+@contextmanager
+def running_receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on a free local port, for as long as the block runs."""
     state = WebhookReceiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -138,9 +140,17 @@ def receiver() -> Iterator[WebhookReceiver]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with running_receiver() as state:
+        yield state
 
 
 def webhook(url: str, secret: str = SECRET, **over: Any) -> WebhookAdapter:
