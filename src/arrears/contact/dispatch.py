@@ -1,11 +1,12 @@
 """The dispatcher: claim due outbox rows, send each through its channel's adapter, mark it.
 
-Delivery is at least once. Each row goes through three steps, each in its own transaction
-except the send, which is outside any: (1) claim (commit), (2) ``adapter.send``, (3) mark sent,
-retry or failed, and on delivery append a CONTACT_ATTEMPT evidence record (commit). A crash
-after (2) and before (3) leaves the row ``sending`` until its lease runs out; the next pass
-claims it again and sends it again with the same key, and the receiver drops the duplicate.
-A crash before (1) commits sends nothing. No path loses a message.
+Delivery is at least once. Rows go in batches through three steps: (1) claim the batch
+(commit), (2) ``adapter.send`` each row, outside any transaction, (3) mark each row sent, retry
+or failed and append a CONTACT_ATTEMPT evidence record per delivered row, in one transaction
+for the batch (commit). A crash after (2) and before (3) commits leaves the batch ``sending``
+until its lease runs out; the next pass claims those rows again and sends them again with the
+same keys, and the receiver drops the duplicates. A crash before (1) commits sends nothing.
+No path loses a message.
 
 Retry policy (``RetryPolicy``): a failed attempt that may pass later is retried after
 ``base * 2**(attempts-1)``, capped at ``cap``, until ``max_attempts``; a permanent failure (a
@@ -22,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from arrears.contact import outbox
 from arrears.contact.adapters.base import Adapter, Delivery
 from arrears.contact.outbox import OutboxRow
 from arrears.evidence import log
-from arrears.evidence.chain import Kind
+from arrears.evidence.chain import Entry, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,10 @@ class RetryPolicy:
     max_attempts: int = 8
     base: timedelta = timedelta(minutes=1)
     cap: timedelta = timedelta(hours=6)
-    # How long a claim holds a row. Longer than any one send can take (the webhook's own
-    # retries included), or a slow send would be claimed again while it is still going.
-    lease: timedelta = timedelta(minutes=5)
+    # How long a claim holds a batch. It must outlast sending the whole batch (batch size x the
+    # slowest send: a webhook's worst case is 3 x 10 s timeouts + 1.5 s backoff, so 50 rows take
+    # at most ~26 min), or rows still in flight would be claimed again and sent twice.
+    lease: timedelta = timedelta(minutes=30)
 
     def delay(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt: 1, 2, 4, ... minutes, capped."""
@@ -115,46 +117,62 @@ def dispatch(
     the number of rows finished after each one."""
     rules = policy or RetryPolicy()
     channels = sorted(adapters)
-    claimed = sent = retrying = failed = expired = lost = 0
+    counts: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
     errors: list[tuple[str, str]] = []
-    while claimed < limit:
+    while counts["claimed"] < limit:
         with engine.begin() as conn:
-            rows = outbox.claim(conn, channels, now, min(batch, limit - claimed), rules.lease)
+            want = min(batch, limit - counts["claimed"])
+            rows = outbox.claim(conn, channels, now, want, rules.lease)
         if not rows:
             break
-        claimed += len(rows)
+        counts["claimed"] += len(rows)
+        results: list[tuple[OutboxRow, Delivery | None]] = []
         for row in rows:
             m = row.message
-            if m.expires_at is not None and m.expires_at <= now:
-                with engine.begin() as conn:
-                    done = outbox.mark_failed(conn, row, "expired before it could be sent")
-                expired += done
-                lost += not done
-            else:
-                adapter = adapters[m.channel]
-                delivery = _send(adapter, row)
-                with engine.begin() as conn:
-                    if delivery.delivered:
-                        done = outbox.mark_sent(conn, row, delivery.provider_id, now)
-                        if done:
-                            payload = evidence_payload(row, adapter.name, delivery)
-                            log.append(conn, m.borrower_id, Kind.CONTACT_ATTEMPT, payload, now)
-                            sent += 1
-                            by_channel[m.channel] += 1
-                    else:
-                        error = delivery.error or "not delivered"
-                        errors.append((m.key, error))
-                        if delivery.permanent or row.attempts >= rules.max_attempts:
-                            done = outbox.mark_failed(conn, row, error)
-                            failed += done
-                        else:
-                            retry_at = now + rules.delay(row.attempts)
-                            done = outbox.mark_retry(conn, row, error, retry_at)
-                            retrying += done
-                lost += not done
+            expired = m.expires_at is not None and m.expires_at <= now
+            results.append((row, None if expired else _send(adapters[m.channel], row)))
             if progress is not None:
                 progress(1)
+        # One transaction marks the whole batch and appends its evidence: a crash before it
+        # commits re-sends at most this batch, with the same keys.
+        with engine.begin() as conn:
+            entries: list[Entry] = []
+            for row, delivery in results:
+                outcome = _mark(conn, row, delivery, now, rules)
+                counts[outcome] += 1
+                m = row.message
+                if delivery is not None and not delivery.delivered and outcome != "lost_claims":
+                    errors.append((m.key, delivery.error or "not delivered"))
+                if outcome == "sent" and delivery is not None:
+                    payload = evidence_payload(row, adapters[m.channel].name, delivery)
+                    entries.append(Entry(m.borrower_id, Kind.CONTACT_ATTEMPT, payload, now))
+                    by_channel[m.channel] += 1
+            log.append_many(conn, entries)
     return DispatchReport(
-        claimed, sent, retrying, failed, expired, lost, dict(by_channel), tuple(errors)
+        counts["claimed"],
+        counts["sent"],
+        counts["retrying"],
+        counts["failed"],
+        counts["expired"],
+        counts["lost_claims"],
+        dict(by_channel),
+        tuple(errors),
     )
+
+
+def _mark(
+    conn: Connection, row: OutboxRow, delivery: Delivery | None, now: datetime, rules: RetryPolicy
+) -> str:
+    """Record one row's result; the DispatchReport counter it falls in."""
+    if delivery is None:
+        done, outcome = outbox.mark_failed(conn, row, "expired before it could be sent"), "expired"
+    elif delivery.delivered:
+        done, outcome = outbox.mark_sent(conn, row, delivery.provider_id, now), "sent"
+    elif delivery.permanent or row.attempts >= rules.max_attempts:
+        done, outcome = outbox.mark_failed(conn, row, delivery.error or "not delivered"), "failed"
+    else:
+        retry_at = now + rules.delay(row.attempts)
+        error = delivery.error or "not delivered"
+        done, outcome = outbox.mark_retry(conn, row, error, retry_at), "retrying"
+    return outcome if done else "lost_claims"

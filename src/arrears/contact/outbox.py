@@ -25,7 +25,7 @@ from arrears.store.outbox_tables import insert_new, outbox
 
 Status = Literal["queued", "sending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-_CHUNK = 1000  # rows per INSERT batch; insertmanyvalues splits further to the driver's limits
+_CHUNK = 50_000  # rows per bulk insert: bounds the memory of one statement's batch
 
 T = outbox
 
@@ -153,7 +153,7 @@ def enqueue(
     rows = [_to_row(m, at) for m in unique.values()]
     added = 0
     for i in range(0, len(rows), _CHUNK):
-        added += len(insert_new(conn, outbox, rows[i : i + _CHUNK]))
+        added += insert_new(conn, outbox, rows[i : i + _CHUNK])
     return added
 
 

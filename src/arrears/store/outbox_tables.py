@@ -15,11 +15,12 @@ converts to UTC first and every reader treats a naive value as UTC (``outbox.as_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Date, DateTime, Index, Integer, String, Table, Text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from arrears.store.tables import metadata
 
@@ -68,21 +69,72 @@ mailbox = Table(
 )
 
 
-def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Insert ``rows``, skipping any whose ``message_key`` is already there; the keys inserted.
+def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert ``rows``, skipping any whose ``message_key`` is already there; how many were new.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (batched by SQLAlchemy's
-    insertmanyvalues) on both SQLite and PostgreSQL: no read-then-write race between two
-    writers, and a row that exists is never touched.
+    ``INSERT ... ON CONFLICT DO NOTHING`` on both databases: no read-then-write race between two
+    writers, and a row that exists is never touched. Bulk paths, since a close enqueues for the
+    whole portfolio: SQLite runs one prepared statement over all rows (the driver's
+    ``executemany``, whose row count is exact); PostgreSQL COPYs the rows into a temporary table
+    and inserts from it in one statement (an ``executemany`` there reports no row count).
+    Both run in the caller's transaction.
     """
     if not rows:
-        return []
+        return 0
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["message_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["message_key"])
-    else:  # pragma: no cover - the two databases we support
+    if dialect == "sqlite":
+        return _sqlite_insert(conn, table, rows)
+    if dialect != "postgresql":  # pragma: no cover - the two databases we support
         raise NotImplementedError(dialect)
-    result = conn.execute(stmt.returning(table.c.message_key), list(rows))
-    return [key for (key,) in result]
+    if len(rows) == 1:
+        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["message_key"])
+        return len(conn.execute(stmt.returning(table.c.message_key), dict(rows[0])).all())
+    return _copy_insert(conn, table, rows)
+
+
+def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    staging = f"{table.name}_incoming"
+    columns = ", ".join(f'"{n}"' for n in names)
+    conn.exec_driver_sql(
+        f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS)'
+    )
+    cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{staging}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[n] for n in names])
+    # DISTINCT ON: two rows with one key inside a batch would make the INSERT fail, not skip.
+    inserted = conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({columns}) SELECT DISTINCT ON (message_key) {columns} '
+        f'FROM "{staging}" ORDER BY message_key ON CONFLICT (message_key) DO NOTHING'
+    ).rowcount
+    conn.exec_driver_sql(f'DROP TABLE "{staging}"')
+    return int(inserted)
+
+
+@lru_cache(maxsize=4096)  # a batch shares a handful of instants and dates
+def _sqlite_text(value: date) -> str:
+    # The text SQLAlchemy's SQLite DATE and DATETIME types store and compare against: binding
+    # through SQLAlchemy per row costs more than the insert itself at close-sized batches.
+    if isinstance(value, datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat()
+
+
+def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
+    sql = (
+        f'INSERT INTO "{table.name}" ({", ".join(names)}) '
+        f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT (message_key) DO NOTHING"
+    )
+    timed = [isinstance(c.type, Date | DateTime) for c in columns]
+    values: list[list[Any]] = []
+    for name, is_time in zip(names, timed, strict=True):
+        column = [row[name] for row in rows]
+        values.append(
+            [None if v is None else _sqlite_text(v) for v in column] if is_time else column
+        )
+    return int(conn.exec_driver_sql(sql, list(zip(*values, strict=True))).rowcount)
