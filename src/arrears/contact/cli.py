@@ -120,17 +120,18 @@ def list_command(
     if json_out:
         print_json({"counts": by_status, "messages": [r.as_dict(with_body=False) for r in found]})
         return
-    table = Table("key", "borrower", "channel", "template", "status", "tries", "next / sent")
+    table = Table("borrower", "channel", "template", "status", "tries", "next / sent")
+    table.add_column("key", overflow="fold")  # keys are long; never truncate what `show` needs
     for r in found:
         when = r.sent_at if r.sent_at else r.next_attempt_at
         table.add_row(
-            r.message.key,
             r.message.borrower_id,
             r.message.channel,
             r.message.template,
             r.status,
             str(r.attempts),
             when.strftime("%Y-%m-%d %H:%M:%SZ"),
+            r.message.key,
         )
     Console().print(table)
     typer.echo(", ".join(f"{s} {n}" for s, n in by_status.items()))
