@@ -407,6 +407,9 @@ def test_compose_renders_the_action_and_keys_it_stably() -> None:
     assert m.key == message_key(
         action.business_date, "L000001", "sms_day1", "debtor", "+8613800000001"
     )
+    assert compose(action, facts, "+86138", key="2026-03-02:B1:sms_day1").key == (
+        "2026-03-02:B1:sms_day1"
+    )
     assert "principal CN¥1.00" in m.body and m.template == "sms_overdue" and m.policy == "champion"
     with pytest.raises(ValueError, match="not_before must be timezone-aware"):
         compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10))

@@ -83,14 +83,21 @@ def compose(
     recipient: str,
     not_before: datetime | None = None,
     expires_at: datetime | None = None,
+    key: str | None = None,
 ) -> OutboundMessage:
     """Render ``action.template`` for ``recipient`` (raises ``TemplateError`` as ``render``).
 
     ``not_before``/``expires_at``: the instants the gate approved (see ``OutboundMessage``).
+    ``key``: the caller's idempotency key for this message (e.g. the engine's action key);
+    default ``message_key(...)``. Whatever it is, it must be the same on every rerun.
     """
     rendered = render(action.template, facts)
+    if key is None:
+        key = message_key(
+            action.business_date, action.loan_id, action.step, action.party, recipient
+        )
     return OutboundMessage(
-        key=message_key(action.business_date, action.loan_id, action.step, action.party, recipient),
+        key=key,
         borrower_id=action.borrower_id,
         loan_id=action.loan_id,
         channel=action.channel,
