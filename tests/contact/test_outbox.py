@@ -65,7 +65,7 @@ def attempts_in_evidence(engine: Engine) -> list[dict[str, object]]:
 
 
 def hook(url: str, **over: object) -> WebhookAdapter:
-    return WebhookAdapter(WebhookConfig(url, SECRET, **{"timeout": 2.0, "backoff": 0.01, **over}))  # type: ignore[arg-type]
+    return WebhookAdapter(WebhookConfig(url, SECRET, **{"timeout": 10.0, "backoff": 0.01, **over}))  # type: ignore[arg-type]
 
 
 class Crash(BaseException):
