@@ -27,7 +27,7 @@ from arrears.contact.adapters import Adapter, Delivery, MailboxAdapter, WebhookA
 from arrears.contact.adapters.webhook import WebhookConfig
 from arrears.contact.dispatch import DispatchReport, RetryPolicy, dispatch
 from arrears.contact.messages import OutboundMessage, compose, message_key
-from arrears.contact.templates import MessageFacts
+from arrears.contact.templates import MessageFacts, TemplateError
 from arrears.evidence import log
 from arrears.evidence.chain import Kind
 from arrears.store.outbox_tables import mailbox
@@ -413,6 +413,14 @@ def test_compose_renders_the_action_and_keys_it_stably() -> None:
     assert "principal CN¥1.00" in m.body and m.template == "sms_overdue" and m.policy == "champion"
     with pytest.raises(ValueError, match="not_before must be timezone-aware"):
         compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10))
+    to_contact = replace(action, party="emergency_contact")
+    with pytest.raises(
+        TemplateError,
+        match="'sms_overdue' is for the borrower and may not go to the emergency_contact",
+    ):
+        compose(to_contact, facts, "+8613900000000")
+    safe = compose(replace(to_contact, template="emergency_contact"), facts, "+8613900000000")
+    assert safe.party == "emergency_contact" and "Li Lei" not in safe.body
 
 
 def test_outbound_message_refuses_malformed_fields() -> None:

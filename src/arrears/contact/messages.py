@@ -15,7 +15,13 @@ from datetime import date, datetime
 
 from arrears.compliance.model import CHANNELS, PARTIES, Channel, Party
 from arrears.contact.action import PlannedAction
-from arrears.contact.templates import LANGUAGES, MessageFacts, render
+from arrears.contact.templates import (
+    LANGUAGES,
+    THIRD_PARTY_TEMPLATES,
+    MessageFacts,
+    TemplateError,
+    render,
+)
 from arrears.store.outbox_tables import KEY_LENGTH
 
 
@@ -85,12 +91,21 @@ def compose(
     expires_at: datetime | None = None,
     key: str | None = None,
 ) -> OutboundMessage:
-    """Render ``action.template`` for ``recipient`` (raises ``TemplateError`` as ``render``).
+    """Render ``action.template`` for ``recipient``.
+
+    Raises ``TemplateError`` as ``render`` does, and for a borrower's template addressed to a
+    third party.
 
     ``not_before``/``expires_at``: the instants the gate approved (see ``OutboundMessage``).
     ``key``: the caller's idempotency key for this message (e.g. the engine's action key);
     default ``message_key(...)``. Whatever it is, it must be the same on every rerun.
     """
+    if action.party != "debtor" and action.template not in THIRD_PARTY_TEMPLATES:
+        # The gate would block the words too; this stops a misconfigured policy earlier.
+        raise TemplateError(
+            f"template {action.template!r} is for the borrower and may not go to the "
+            f"{action.party}; third parties get only: {', '.join(sorted(THIRD_PARTY_TEMPLATES))}"
+        )
     rendered = render(action.template, facts)
     if key is None:
         key = message_key(
