@@ -183,6 +183,16 @@ def test_dispatch_to_the_mailbox_records_evidence(engine: Engine) -> None:
     assert dispatch(engine, {"sms": MailboxAdapter(engine)}, NOW).claimed == 0
 
 
+def test_the_mailbox_keeps_one_copy_per_key(engine: Engine) -> None:
+    adapter = MailboxAdapter(engine, clock=lambda: NOW)
+    first, again = adapter.send(message()), adapter.send(message())
+    assert first.delivered and again == first
+    other = adapter.send(message(key="other"))
+    assert other.delivered and other.provider_id != first.provider_id
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(mailbox)).scalar_one() == 2
+
+
 def test_crash_after_send_before_mark_resends_the_same_key_once_applied(
     engine: Engine, gateway: WebhookReceiver
 ) -> None:

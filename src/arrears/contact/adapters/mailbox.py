@@ -45,7 +45,9 @@ class MailboxAdapter:
         }
         try:
             with self._engine.begin() as conn:
-                insert_new(conn, mailbox, [row])  # a key already there is a duplicate: dropped
+                # A key already there is a duplicate (a re-send after a crash): dropped, and
+                # answered with the id the first copy got.
+                insert_new(conn, mailbox, [row])
                 mailbox_id = conn.execute(
                     select(mailbox.c.mailbox_id).where(mailbox.c.message_key == message.key)
                 ).scalar_one()
