@@ -50,8 +50,11 @@ def assign_series(borrower_ids: pl.Series, policies: PolicySet) -> pl.Series:
     buckets = pl.Series("bucket", _buckets(borrower_ids.to_list(), policies.total), pl.Int64)
     uppers = _uppers(policies)
     b = pl.col("bucket")
-    expr = pl.when(b < uppers[0]).then(pl.lit(policies.members[0].policy.name))
-    for member, upper in zip(policies.members[1:], uppers[1:], strict=True):
-        expr = expr.when(b < upper).then(pl.lit(member.policy.name))
-    named = expr.otherwise(pl.lit(None, dtype=pl.String)).alias("policy")
+    lowers = [0, *uppers[:-1]]
+    named = pl.coalesce(
+        [
+            pl.when((b >= lo) & (b < hi)).then(pl.lit(m.policy.name))
+            for m, lo, hi in zip(policies.members, lowers, uppers, strict=True)
+        ]
+    ).alias("policy")
     return pl.DataFrame([buckets]).select(named).to_series()

@@ -145,7 +145,7 @@ def parse_case(data: Any) -> CaseView | tuple[CaseError, ...]:
         if value is not None:
             try:
                 if not isinstance(value, str):
-                    raise MoneyError("write amounts as strings, e.g. \"1234.50\"")
+                    raise MoneyError('write amounts as strings, e.g. "1234.50"')
                 out[name] = parse_amount(value)
                 if out[name] < 0:
                     raise MoneyError("must not be negative")

@@ -116,8 +116,12 @@ def _timing(case: CaseView, step: Step, jump: bool) -> str | None:
 
 
 def evaluate_step(
-    case: CaseView, policy: Policy, step: Step, segment: str | None,
-    paused_by: tuple[str, ...], broken: bool,
+    case: CaseView,
+    policy: Policy,
+    step: Step,
+    segment: str | None,
+    paused_by: tuple[str, ...],
+    broken: bool,
 ) -> StepTrace:
     failed: list[str] = []
     if step.purpose == "plan_reminder":
@@ -147,7 +151,8 @@ def evaluate_step(
         return StepTrace(step.name, "skipped", tuple(failed))
     if step.channel == "visit" and step.requires_approval and not case.visit_approved:
         return StepTrace(step.name, "routing", (visit_reason(step),))
-    why = "broken promise: jumped to this step" if jump and timing is None else "all conditions hold"
+    jumped = jump and _timing(case, step, False) is not None
+    why = "a promise was broken: jumped to this step" if jumped else "all conditions hold"
     return StepTrace(step.name, "action", (why,))
 
 
@@ -175,7 +180,9 @@ def explain(case: CaseView, policies: PolicySet) -> Explanation:
     raise_by = policy.broken_promise.raise_priority if broken else 0
 
     def routing(kind: RoutingKind, reason: str) -> Routing:
-        return Routing(case.borrower_id, case.loan_id, case.business_date, policy.name, kind, reason)
+        return Routing(
+            case.borrower_id, case.loan_id, case.business_date, policy.name, kind, reason
+        )
 
     routings: list[Routing] = []
     if case.dispute:
@@ -215,7 +222,12 @@ def explain(case: CaseView, policies: PolicySet) -> Explanation:
     ):
         routings.append(routing("legal", legal_reason(policy)))
     return Explanation(
-        policy.name, segment, paused_by, broken, tuple(traces), Choice(tuple(actions), tuple(routings))
+        policy.name,
+        segment,
+        paused_by,
+        broken,
+        tuple(traces),
+        Choice(tuple(actions), tuple(routings)),
     )
 
 

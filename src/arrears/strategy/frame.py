@@ -91,10 +91,8 @@ def _segment_expr(segments: tuple[Segment, ...]) -> pl.Expr:
             cond = cond & ((pl.col("prior_cases") == 0) == s.first_time)
         return cond
 
-    expr = pl.when(match(segments[0])).then(pl.lit(segments[0].name))
-    for s in segments[1:]:
-        expr = expr.when(match(s)).then(pl.lit(s.name))
-    return expr.otherwise(pl.lit(None, dtype=pl.String))
+    # The first matching segment wins: coalesce takes the first non-null.
+    return pl.coalesce([pl.when(match(s)).then(pl.lit(s.name)) for s in segments])
 
 
 def _paused(policy: Policy) -> pl.Expr:
@@ -114,10 +112,7 @@ def _last_col(step: str) -> str:
 
 def _fires(policy: Policy, step: Step) -> pl.Expr:
     """The step's conditions except the policy match and the approval split."""
-    if step.purpose == "plan_reminder":
-        ok = pl.col("plan_in_force")
-    else:
-        ok = ~pl.col("__paused")
+    ok = pl.col("plan_in_force") if step.purpose == "plan_reminder" else ~pl.col("__paused")
     dpd = pl.col("dpd")
     if step.dpd_from is None:
         timing = (dpd == 0) & pl.col("days_to_due").is_in(list(step.before_due)).fill_null(False)
@@ -180,7 +175,9 @@ def choose_frame(
         )
         raise_by = policy.broken_promise.raise_priority
 
-        def routing(where: pl.Expr, kind: str, reason: str, order: int) -> pl.DataFrame:
+        def routing(
+            where: pl.Expr, kind: str, reason: str, order: int, flags: pl.DataFrame = flags
+        ) -> pl.DataFrame:
             return flags.filter(where).select(
                 *key,
                 pl.lit(kind).alias("kind"),
@@ -194,8 +191,12 @@ def choose_frame(
             fires = pl.col(f"__fires{i}")
             if step.channel == "visit" and step.requires_approval:
                 routings.append(
-                    routing(fires & ~pl.col("visit_approved"), "visit_approval",
-                            visit_reason(step), 2 + i)
+                    routing(
+                        fires & ~pl.col("visit_approved"),
+                        "visit_approval",
+                        visit_reason(step),
+                        2 + i,
+                    )
                 )
                 fires = fires & pl.col("visit_approved")
             bump = pl.lit(0)
@@ -229,11 +230,7 @@ def _finish(parts: list[pl.DataFrame], schema: Mapping[str, pl.DataType]) -> pl.
     typed = [p.select([pl.col(c).cast(t) for c, t in full.items()]) for p in parts if p.height]
     if not typed:
         return pl.DataFrame(schema=dict(schema))
-    return (
-        pl.concat(typed)
-        .sort(["borrower_id", _ORDER], maintain_order=True)
-        .drop(_ORDER)
-    )
+    return pl.concat(typed).sort(["borrower_id", _ORDER], maintain_order=True).drop(_ORDER)
 
 
 __all__ = ["ACTION_SCHEMA", "ROUTING_SCHEMA", "CaseFrameError", "choose_frame"]

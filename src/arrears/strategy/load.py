@@ -46,7 +46,11 @@ class PolicyError:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.reason}" if self.path else f"{self.file}: {self.reason}"
+        return (
+            f"{self.file}: {self.path}: {self.reason}"
+            if self.path
+            else f"{self.file}: {self.reason}"
+        )
 
 
 class _Reader:
@@ -69,8 +73,14 @@ class _Reader:
         return value
 
     def get(
-        self, data: dict[str, Any], path: str, key: str, parse: Callable[[Any, str], T | None],
-        default: T, *, required: bool = False,
+        self,
+        data: dict[str, Any],
+        path: str,
+        key: str,
+        parse: Callable[[Any, str], T | None],
+        default: T,
+        *,
+        required: bool = False,
     ) -> T:
         where = _join(path, key)
         if key not in data or data[key] is None:
@@ -81,7 +91,9 @@ class _Reader:
         return default if parsed is None else parsed
 
     # -- scalar parsers: return None after recording an error ---------------------------
-    def integer(self, lo: int | None = None, hi: int | None = None) -> Callable[[Any, str], int | None]:
+    def integer(
+        self, lo: int | None = None, hi: int | None = None
+    ) -> Callable[[Any, str], int | None]:
         def parse(value: Any, where: str) -> int | None:
             if type(value) is not int:
                 self.error(where, f"must be a whole number, not {value!r}")
@@ -114,7 +126,9 @@ class _Reader:
 
     def money(self, value: Any, where: str) -> int | None:
         if not isinstance(value, str):
-            self.error(where, f'write amounts in yuan as quoted strings, e.g. "500.00", not {value!r}')
+            self.error(
+                where, f'write amounts in yuan as quoted strings, e.g. "500.00", not {value!r}'
+            )
             return None
         try:
             fen = parse_amount(value)
@@ -129,7 +143,9 @@ class _Reader:
     def clock(self, value: Any, where: str) -> time | None:
         if isinstance(value, int) and not isinstance(value, bool):
             # YAML 1.1 reads an unquoted 09:00 as the sexagesimal number 540.
-            self.error(where, f'write the time quoted, e.g. "09:00" (YAML read it as the number {value})')
+            self.error(
+                where, f'write the time quoted, e.g. "09:00" (YAML read it as the number {value})'
+            )
             return None
         if not isinstance(value, str) or not _TIME_RE.match(value):
             self.error(where, f'must be a local time "HH:MM", not {value!r}')
@@ -160,13 +176,32 @@ def _join(path: str, key: str) -> str:
 
 
 _POLICY_KEYS = (
-    "name", "description", "rule_pack", "segments", "steps", "promises", "hardship", "legal",
+    "name",
+    "description",
+    "rule_pack",
+    "segments",
+    "steps",
+    "promises",
+    "hardship",
+    "legal",
 )
 _SEGMENT_KEYS = ("name", "overdue_from", "overdue_to", "first_time", "risk_from", "risk_to")
 _STEP_KEYS = (
-    "name", "channel", "party", "template", "at", "dpd_from", "dpd_to", "before_due",
-    "cadence_days", "min_overdue", "segments", "unreachable_days_at_least",
-    "requires_approval", "priority", "purpose",
+    "name",
+    "channel",
+    "party",
+    "template",
+    "at",
+    "dpd_from",
+    "dpd_to",
+    "before_due",
+    "cadence_days",
+    "min_overdue",
+    "segments",
+    "unreachable_days_at_least",
+    "requires_approval",
+    "priority",
+    "purpose",
 )
 
 
@@ -199,8 +234,14 @@ def parse_policy(data: Any, file: str) -> Policy | tuple[PolicyError, ...]:
     if r.errors:
         return tuple(r.errors)
     return Policy(
-        name=name, steps=steps, segments=segments, broken_promise=broken,
-        hardship_pauses_contact=pause, legal=legal, rule_pack=rule_pack, source=file,
+        name=name,
+        steps=steps,
+        segments=segments,
+        broken_promise=broken,
+        hardship_pauses_contact=pause,
+        legal=legal,
+        rule_pack=rule_pack,
+        source=file,
     )
 
 
@@ -356,21 +397,35 @@ def load_policy(path: Path) -> Policy | tuple[PolicyError, ...]:
     return parse_policy(data, str(path))
 
 
-def policy_set(members: Sequence[tuple[Policy, int]], file: str = "(policy set)") -> PolicySet | tuple[PolicyError, ...]:
+def policy_set(
+    members: Sequence[tuple[Policy, int]], file: str = "(policy set)"
+) -> PolicySet | tuple[PolicyError, ...]:
     """Check shares (positive integers summing to 100 or 10000) and distinct names."""
     errors: list[PolicyError] = []
     seen: set[str] = set()
     for i, (policy, share) in enumerate(members):
         if policy.name in seen:
-            errors.append(PolicyError(file, f"policies[{i}]", f"policy name {policy.name!r} is used twice"))
+            errors.append(
+                PolicyError(file, f"policies[{i}]", f"policy name {policy.name!r} is used twice")
+            )
         seen.add(policy.name)
         if type(share) is not int or share <= 0:
-            errors.append(PolicyError(file, f"policies[{i}].share", f"must be a positive whole number, not {share!r}"))
+            errors.append(
+                PolicyError(
+                    file, f"policies[{i}].share", f"must be a positive whole number, not {share!r}"
+                )
+            )
     total = sum(s for _, s in members if type(s) is int)
     if not members:
         errors.append(PolicyError(file, "policies", "must name at least one policy"))
     elif not errors and total not in SHARE_TOTALS:
-        errors.append(PolicyError(file, "policies", f"shares sum to {total}; they must sum to 100 (percent) or 10000 (basis points)"))
+        errors.append(
+            PolicyError(
+                file,
+                "policies",
+                f"shares sum to {total}; they must sum to 100 (percent) or 10000 (basis points)",
+            )
+        )
     if errors:
         return tuple(errors)
     return PolicySet(tuple(Member(p, s) for p, s in members), total)

@@ -26,9 +26,7 @@ def calls_per_window(step: Step, window_days: int) -> int:
     """The most calls this step alone makes in any `window_days` consecutive days."""
     if step.dpd_from is None:
         offsets = sorted(step.before_due)
-        return max(
-            sum(1 for o in offsets if first - window_days < o <= first) for first in offsets
-        )
+        return max(sum(1 for o in offsets if first - window_days < o <= first) for first in offsets)
     return -(-window_days // step.cadence_days)
 
 
@@ -52,31 +50,46 @@ def _policy_warnings(policy: Policy, pack: Pack) -> list[PolicyWarning]:
             start = lim.visit_day_start or lim.day_start
             end = lim.visit_day_end or lim.day_end
             if _outside(step.at, start, end):
-                warn(step.name, "visit_hours",
-                     f"visit at {_hhmm(step.at)} is outside {pack.id} visit hours "
-                     f"{_hhmm(start) if start else '00:00'}-{_hhmm(end) if end else '24:00'}; "
-                     "every one would be blocked")
+                warn(
+                    step.name,
+                    "visit_hours",
+                    f"visit at {_hhmm(step.at)} is outside {pack.id} visit hours "
+                    f"{_hhmm(start) if start else '00:00'}-{_hhmm(end) if end else '24:00'}; "
+                    "every one would be blocked",
+                )
             if not step.requires_approval:
-                warn(step.name, "visit_approval",
-                     "a visit step without requires_approval: visits need a supervisor's "
-                     "approval on record")
+                warn(
+                    step.name,
+                    "visit_approval",
+                    "a visit step without requires_approval: visits need a supervisor's "
+                    "approval on record",
+                )
         elif _outside(step.at, lim.day_start, lim.day_end):
-            warn(step.name, "hours",
-                 f"{step.channel} at {_hhmm(step.at)} is outside {pack.id} contact hours "
-                 f"{_hhmm(lim.day_start) if lim.day_start else '00:00'}-"
-                 f"{_hhmm(lim.day_end) if lim.day_end else '24:00'}; every one would be blocked "
-                 "unless the borrower consented to late contact")
+            warn(
+                step.name,
+                "hours",
+                f"{step.channel} at {_hhmm(step.at)} is outside {pack.id} contact hours "
+                f"{_hhmm(lim.day_start) if lim.day_start else '00:00'}-"
+                f"{_hhmm(lim.day_end) if lim.day_end else '24:00'}; every one would be blocked "
+                "unless the borrower consented to late contact",
+            )
         if step.party == "emergency_contact" and step.unreachable_days_at_least < 1:
-            warn(step.name, "emergency_unreachable",
-                 "an emergency-contact step without unreachable_days_at_least: third parties "
-                 "may be contacted only when the debtor cannot be reached")
+            warn(
+                step.name,
+                "emergency_unreachable",
+                "an emergency-contact step without unreachable_days_at_least: third parties "
+                "may be contacted only when the debtor cannot be reached",
+            )
         cap, window = lim.max_calls_per_window, lim.call_window_days
         if step.channel == "call" and cap is not None and window is not None:
             n = calls_per_window(step, window)
             if n > cap:
-                warn(step.name, "call_cap",
-                     f"cadence of {step.cadence_days} day(s) makes up to {n} calls in "
-                     f"{window} days; {pack.id} allows {cap}, so the rest would be blocked")
+                warn(
+                    step.name,
+                    "call_cap",
+                    f"cadence of {step.cadence_days} day(s) makes up to {n} calls in "
+                    f"{window} days; {pack.id} allows {cap}, so the rest would be blocked",
+                )
     cap, window = lim.max_calls_per_window, lim.call_window_days
     if cap is not None and window is not None:
         calls = [s for s in policy.steps if s.channel == "call" and s.party == "debtor"]
@@ -85,9 +98,12 @@ def _policy_warnings(policy: Policy, pack: Pack) -> list[PolicyWarning]:
             total = sum(calls_per_window(s, window) for s in together)
             if len(together) > 1 and total > cap:
                 names = ", ".join(s.name for s in together)
-                warn(None, "call_cap",
-                     f"call steps {names} overlap in DPD and together make up to {total} "
-                     f"calls in {window} days; {pack.id} allows {cap}")
+                warn(
+                    None,
+                    "call_cap",
+                    f"call steps {names} overlap in DPD and together make up to {total} "
+                    f"calls in {window} days; {pack.id} allows {cap}",
+                )
     return out
 
 
