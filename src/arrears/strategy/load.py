@@ -142,9 +142,9 @@ class _Reader:
 
     def clock(self, value: Any, where: str) -> time | None:
         if isinstance(value, int) and not isinstance(value, bool):
-            # YAML 1.1 reads an unquoted 09:00 as the sexagesimal number 540.
+            # YAML 1.1 reads an unquoted 10:00 as the sexagesimal number 600 (09:00 stays a string).
             self.error(
-                where, f'write the time quoted, e.g. "09:00" (YAML read it as the number {value})'
+                where, f'write the time quoted, e.g. "10:00" (YAML read it as the number {value})'
             )
             return None
         if not isinstance(value, str) or not _TIME_RE.match(value):
