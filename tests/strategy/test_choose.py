@@ -58,71 +58,153 @@ SCENARIOS: list[tuple[str, dict[str, Any], Result]] = [
     ("D-1 reminder", {"days_to_due": 1}, ([("sms_pre_due", 0)], [])),
     ("D-1 already sent today", {"days_to_due": 1, "last_sent": {"sms_pre_due": TODAY}}, ([], [])),
     ("DPD 1 first-time: SMS only", {"dpd": 1}, ([("sms_overdue", 0)], [])),
-    ("DPD 1 high risk: SMS and early call", {"dpd": 1, "risk_score": 700},
-     ([("sms_overdue", 0), ("call_early", 20)], [])),
-    ("DPD 3 repeat borrower: early call", {"dpd": 3, "prior_cases": 2},
-     ([("sms_overdue", 0), ("call_early", 20)], [])),
+    (
+        "DPD 1 high risk: SMS and early call",
+        {"dpd": 1, "risk_score": 700},
+        ([("sms_overdue", 0), ("call_early", 20)], []),
+    ),
+    (
+        "DPD 3 repeat borrower: early call",
+        {"dpd": 3, "prior_cases": 2},
+        ([("sms_overdue", 0), ("call_early", 20)], []),
+    ),
     ("DPD 4: daily call for everyone", {"dpd": 4}, ([("sms_overdue", 0), ("call_debtor", 10)], [])),
-    ("SMS cadence 3: sent 2 days ago", {"dpd": 6, "last_sent": {"sms_overdue": ago(2)}},
-     ([("call_debtor", 10)], [])),
-    ("SMS cadence 3: sent 3 days ago", {"dpd": 6, "last_sent": {"sms_overdue": ago(3)}},
-     ([("sms_overdue", 0), ("call_debtor", 10)], [])),
-    ("last_sent after the business date does not fire", {"dpd": 6, "last_sent": {"sms_overdue": ago(-1)}},
-     ([("call_debtor", 10)], [])),
-    ("emergency contact once unreachable 10 days",
-     {"dpd": 15, "unreachable_days": 10, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10), ("sms_emergency_contact", 5)], [])),
-    ("emergency contact: unreachable 9 days is too soon",
-     {"dpd": 15, "unreachable_days": 9, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("emergency contact: none on file",
-     {"dpd": 15, "unreachable_days": 30, "emergency_contacts": 0, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("emergency contact: DPD 14 is too early",
-     {"dpd": 14, "unreachable_days": 30, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("visit due, not approved: routing, no visit",
-     {"dpd": 60, "overdue_amount": fen(3000), "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], ["visit_approval"])),
-    ("visit due and approved",
-     {"dpd": 60, "overdue_amount": fen(3000), "visit_approved": True, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10), ("home_visit", 30)], [])),
-    ("visit: 2999.99 overdue is below the bar",
-     {"dpd": 60, "overdue_amount": fen(3000) - 1, "visit_approved": True, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("visit cadence 30 days",
-     {"dpd": 80, "overdue_amount": fen(3000), "visit_approved": True,
-      "last_sent": {"sms_overdue": ago(1), "home_visit": ago(29)}},
-     ([("call_debtor", 10)], [])),
-    ("legal referral at DPD 120 and 1000.00",
-     {"dpd": 120, "overdue_amount": fen(1000), "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], ["legal"])),
-    ("no legal referral at DPD 119",
-     {"dpd": 119, "overdue_amount": fen(1000), "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("no legal referral below 1000.00",
-     {"dpd": 150, "overdue_amount": fen(1000) - 1, "last_sent": {"sms_overdue": ago(1)}},
-     ([("call_debtor", 10)], [])),
-    ("open promise (through today) pauses collection and legal",
-     {"dpd": 130, "overdue_amount": fen(5000), "promise_until": TODAY}, ([], [])),
-    ("promise expired yesterday: collection resumes",
-     {"dpd": 5, "promise_until": ago(1)}, ([("sms_overdue", 0), ("call_debtor", 10)], [])),
-    ("promise broken 5 days ago at DPD 2: jump to daily calls, priority raised",
-     {"dpd": 2, "promise_broken_on": ago(5)}, ([("sms_overdue", 20), ("call_debtor", 30)], [])),
-    ("promise broken 14 days ago still escalates",
-     {"dpd": 2, "promise_broken_on": ago(14)}, ([("sms_overdue", 20), ("call_debtor", 30)], [])),
-    ("promise broken 15 days ago no longer escalates",
-     {"dpd": 2, "promise_broken_on": ago(15)}, ([("sms_overdue", 0)], [])),
-    ("hardship: forbearance, contact paused",
-     {"dpd": 30, "hardship": True, "unreachable_days": 30}, ([], ["forbearance"])),
-    ("dispute: review, contact and legal paused",
-     {"dpd": 200, "overdue_amount": fen(9000), "dispute": True}, ([], ["dispute_review"])),
-    ("plan in force: plan reminder instead of pre-due reminder",
-     {"days_to_due": 3, "plan_in_force": True}, ([("plan_reminder", 0)], [])),
+    (
+        "SMS cadence 3: sent 2 days ago",
+        {"dpd": 6, "last_sent": {"sms_overdue": ago(2)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "SMS cadence 3: sent 3 days ago",
+        {"dpd": 6, "last_sent": {"sms_overdue": ago(3)}},
+        ([("sms_overdue", 0), ("call_debtor", 10)], []),
+    ),
+    (
+        "last_sent after the business date does not fire",
+        {"dpd": 6, "last_sent": {"sms_overdue": ago(-1)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "emergency contact once unreachable 10 days",
+        {"dpd": 15, "unreachable_days": 10, "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10), ("sms_emergency_contact", 5)], []),
+    ),
+    (
+        "emergency contact: unreachable 9 days is too soon",
+        {"dpd": 15, "unreachable_days": 9, "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "emergency contact: none on file",
+        {
+            "dpd": 15,
+            "unreachable_days": 30,
+            "emergency_contacts": 0,
+            "last_sent": {"sms_overdue": ago(1)},
+        },
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "emergency contact: DPD 14 is too early",
+        {"dpd": 14, "unreachable_days": 30, "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "visit due, not approved: routing, no visit",
+        {"dpd": 60, "overdue_amount": fen(3000), "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], ["visit_approval"]),
+    ),
+    (
+        "visit due and approved",
+        {
+            "dpd": 60,
+            "overdue_amount": fen(3000),
+            "visit_approved": True,
+            "last_sent": {"sms_overdue": ago(1)},
+        },
+        ([("call_debtor", 10), ("home_visit", 30)], []),
+    ),
+    (
+        "visit: 2999.99 overdue is below the bar",
+        {
+            "dpd": 60,
+            "overdue_amount": fen(3000) - 1,
+            "visit_approved": True,
+            "last_sent": {"sms_overdue": ago(1)},
+        },
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "visit cadence 30 days",
+        {
+            "dpd": 80,
+            "overdue_amount": fen(3000),
+            "visit_approved": True,
+            "last_sent": {"sms_overdue": ago(1), "home_visit": ago(29)},
+        },
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "legal referral at DPD 120 and 1000.00",
+        {"dpd": 120, "overdue_amount": fen(1000), "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], ["legal"]),
+    ),
+    (
+        "no legal referral at DPD 119",
+        {"dpd": 119, "overdue_amount": fen(1000), "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "no legal referral below 1000.00",
+        {"dpd": 150, "overdue_amount": fen(1000) - 1, "last_sent": {"sms_overdue": ago(1)}},
+        ([("call_debtor", 10)], []),
+    ),
+    (
+        "open promise (through today) pauses collection and legal",
+        {"dpd": 130, "overdue_amount": fen(5000), "promise_until": TODAY},
+        ([], []),
+    ),
+    (
+        "promise expired yesterday: collection resumes",
+        {"dpd": 5, "promise_until": ago(1)},
+        ([("sms_overdue", 0), ("call_debtor", 10)], []),
+    ),
+    (
+        "promise broken 5 days ago at DPD 2: jump to daily calls, priority raised",
+        {"dpd": 2, "promise_broken_on": ago(5)},
+        ([("sms_overdue", 20), ("call_debtor", 30)], []),
+    ),
+    (
+        "promise broken 14 days ago still escalates",
+        {"dpd": 2, "promise_broken_on": ago(14)},
+        ([("sms_overdue", 20), ("call_debtor", 30)], []),
+    ),
+    (
+        "promise broken 15 days ago no longer escalates",
+        {"dpd": 2, "promise_broken_on": ago(15)},
+        ([("sms_overdue", 0)], []),
+    ),
+    (
+        "hardship: forbearance, contact paused",
+        {"dpd": 30, "hardship": True, "unreachable_days": 30},
+        ([], ["forbearance"]),
+    ),
+    (
+        "dispute: review, contact and legal paused",
+        {"dpd": 200, "overdue_amount": fen(9000), "dispute": True},
+        ([], ["dispute_review"]),
+    ),
+    (
+        "plan in force: plan reminder instead of pre-due reminder",
+        {"days_to_due": 3, "plan_in_force": True},
+        ([("plan_reminder", 0)], []),
+    ),
     ("plan in force, overdue: collection paused", {"dpd": 10, "plan_in_force": True}, ([], [])),
-    ("plan in force with a dispute: plan reminders still go",
-     {"days_to_due": 1, "plan_in_force": True, "dispute": True},
-     ([("plan_reminder", 0)], ["dispute_review"])),
+    (
+        "plan in force with a dispute: plan reminders still go",
+        {"days_to_due": 1, "plan_in_force": True, "dispute": True},
+        ([("plan_reminder", 0)], ["dispute_review"]),
+    ),
 ]
 
 
@@ -191,7 +273,11 @@ def test_actions_carry_policy_step_template_time_and_purpose() -> None:
     got = choose(case(dpd=60, overdue_amount=fen(3000), visit_approved=True), DEFAULT)
     visit = next(a for a in got.actions if a.step == "home_visit")
     assert (visit.policy, visit.channel, visit.party, visit.template, visit.local_time) == (
-        "default", "visit", "debtor", "home_visit_script", time(10, 0)
+        "default",
+        "visit",
+        "debtor",
+        "home_visit_script",
+        time(10, 0),
     )
     assert (visit.borrower_id, visit.loan_id, visit.business_date) == ("B1", "L1", TODAY)
     got = choose(case(dpd=0, days_to_due=1, plan_in_force=True), DEFAULT)
@@ -244,8 +330,15 @@ def test_never_paying_borrower_escalates_in_the_seed_order() -> None:
             first.setdefault(r.kind, offset)
             if r.kind == "visit_approval":
                 approved = True  # a supervisor approves the next morning
-    order = ["sms_pre_due", "sms_overdue", "call_debtor", "sms_emergency_contact",
-             "visit_approval", "home_visit", "legal"]
+    order = [
+        "sms_pre_due",
+        "sms_overdue",
+        "call_debtor",
+        "sms_emergency_contact",
+        "visit_approval",
+        "home_visit",
+        "legal",
+    ]
     assert [first[k] for k in order] == [-3, 1, 4, 15, 60, 61, 120]
     assert counts["sms_pre_due"] == 2  # D-3 and D-1
     assert counts["call_debtor"] == 127  # daily from DPD 4 to 130

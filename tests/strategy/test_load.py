@@ -71,7 +71,11 @@ def test_minimal_policy_defaults() -> None:
     assert isinstance(p, Policy)
     s = p.steps[0]
     assert (s.party, s.cadence_days, s.priority, s.purpose, s.min_overdue) == (
-        "debtor", 1, 0, "collection", 0
+        "debtor",
+        1,
+        0,
+        "collection",
+        0,
     )
     assert s.at == time(10, 0) and p.hardship_pauses_contact and p.legal is None
 
@@ -110,9 +114,13 @@ def test_bad_step_fields_are_named(fields: dict[str, object], path: str, reason_
 
 def test_yaml_unquoted_time_is_explained() -> None:
     # YAML 1.1 reads an unquoted 10:00 as 600; the error must say so rather than "not a time".
-    data = yaml.safe_load("name: p\nsteps:\n  - {name: a, channel: sms, template: t, at: 10:00, dpd_from: 1}\n")
+    data = yaml.safe_load(
+        "name: p\nsteps:\n  - {name: a, channel: sms, template: t, at: 10:00, dpd_from: 1}\n"
+    )
     errs = errors_of(data)
-    assert errs == [("steps[0].at", 'write the time quoted, e.g. "10:00" (YAML read it as the number 600)')]
+    assert errs == [
+        ("steps[0].at", 'write the time quoted, e.g. "10:00" (YAML read it as the number 600)')
+    ]
 
 
 def test_all_errors_reported_at_once() -> None:
@@ -120,7 +128,14 @@ def test_all_errors_reported_at_once() -> None:
         "name": "p",
         "rule_pack": "mars",
         "steps": [
-            {"name": "a", "channel": "sms", "template": "t", "at": "10:00", "dpd_from": 1, "cadence_days": -1},
+            {
+                "name": "a",
+                "channel": "sms",
+                "template": "t",
+                "at": "10:00",
+                "dpd_from": 1,
+                "cadence_days": -1,
+            },
             {"name": "a", "channel": "sms", "template": "t", "at": "10:00", "dpd_from": 1},
         ],
         "legal": {"dpd_from": 0},
@@ -143,7 +158,10 @@ def test_all_errors_reported_at_once() -> None:
         ({"steps": MINIMAL["steps"]}, "name"),
         ({"name": "p"}, "steps"),
         ({"name": "p", "steps": []}, "steps"),
-        ({**MINIMAL, "segments": [{"name": "a", "risk_from": 800, "risk_to": 100}]}, "segments[0].risk_to"),
+        (
+            {**MINIMAL, "segments": [{"name": "a", "risk_from": 800, "risk_to": 100}]},
+            "segments[0].risk_to",
+        ),
         ({**MINIMAL, "segments": [{"name": "a", "risk_from": 1001}]}, "segments[0].risk_from"),
         ({**MINIMAL, "segments": [{"name": "a"}, {"name": "a"}]}, "segments[1].name"),
         ({**MINIMAL, "hardship": {"pause_contact": "yes please"}}, "hardship.pause_contact"),
