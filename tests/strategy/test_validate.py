@@ -21,11 +21,36 @@ def codes(ps: PolicySet, pack: str) -> list[tuple[str | None, str]]:
 
 
 @pytest.mark.parametrize("pack", sorted(PACKS))
-def test_shipped_policies_are_clean_under_every_pack(pack: str) -> None:
-    assert validate(default_policy_set(), PACKS[pack]) == []
+def test_shipped_policies_under_every_pack(pack: str) -> None:
+    """Clean, except that Reg F's once-per-third-party rule (§1006.10) stops repeats of the
+    weekly emergency-contact text: the first goes, the gate blocks the rest."""
     split = load_policy_set(bundled_policy_path("split"))
     assert isinstance(split, PolicySet)
-    assert validate(split, PACKS[pack]) == []
+    expected = [("sms_emergency_contact", "third_party_once")] * 2 if pack == "us-reg-f" else []
+    assert codes(split, pack) == expected
+    assert codes(default_policy_set(), pack) == expected[:1]
+
+
+def test_third_party_once_only_warns_for_repeating_steps() -> None:
+    once = step(
+        "ec",
+        party="emergency_contact",
+        unreachable_days_at_least=5,
+        dpd_from=20,
+        dpd_to=26,
+        cadence_days=7,
+    )
+    twice = step(
+        "ec",
+        party="emergency_contact",
+        unreachable_days_at_least=5,
+        dpd_from=20,
+        dpd_to=27,
+        cadence_days=7,
+    )
+    assert codes(one(once), "us-reg-f") == []
+    assert codes(one(twice), "us-reg-f") == [("ec", "third_party_once")]
+    assert codes(one(twice), "cn") == [] and codes(one(twice), "uk-conc") == []
 
 
 @pytest.mark.parametrize(
@@ -92,5 +117,11 @@ def test_emergency_contact_needs_unreachable_condition_and_visit_needs_approval(
         step("ec_ok", party="emergency_contact", unreachable_days_at_least=7),
         step("v", channel="visit"),
     )
-    for pack in PACKS:
+    for pack in ("cn", "uk-conc"):
         assert codes(ps, pack) == [("ec", "emergency_unreachable"), ("v", "visit_approval")]
+    assert codes(ps, "us-reg-f") == [
+        ("ec", "emergency_unreachable"),
+        ("ec", "third_party_once"),
+        ("ec_ok", "third_party_once"),
+        ("v", "visit_approval"),
+    ]

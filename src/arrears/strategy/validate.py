@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import time
 
 from arrears.compliance.pack import Pack
+from arrears.compliance.rules.parties import location_once
 from arrears.strategy.model import Policy, PolicySet, PolicyWarning, Step
 
 
@@ -28,6 +29,13 @@ def calls_per_window(step: Step, window_days: int) -> int:
         offsets = sorted(step.before_due)
         return max(sum(1 for o in offsets if first - window_days < o <= first) for first in offsets)
     return -(-window_days // step.cadence_days)
+
+
+def repeats(step: Step) -> bool:
+    """Whether the step can fire more than once in one episode."""
+    if step.dpd_from is None:
+        return len(step.before_due) > 1
+    return step.dpd_to is None or step.dpd_to - step.dpd_from >= step.cadence_days
 
 
 def _busiest_dpd(policy: Policy, window: int) -> tuple[int, list[Step], int] | None:
@@ -53,6 +61,8 @@ def _busiest_dpd(policy: Policy, window: int) -> tuple[int, list[Step], int] | N
 
 def _policy_warnings(policy: Policy, pack: Pack) -> list[PolicyWarning]:
     lim = pack.limits
+    # Which rule a pack applies is data in the pack; look for the rule function, not its id.
+    once_per_third_party = any(r.evaluate is location_once for r in pack.rules)
     out: list[PolicyWarning] = []
 
     def warn(step: str | None, code: str, message: str) -> None:
@@ -92,6 +102,14 @@ def _policy_warnings(policy: Policy, pack: Pack) -> list[PolicyWarning]:
                 "emergency_unreachable",
                 "an emergency-contact step without unreachable_days_at_least: third parties "
                 "may be contacted only when the debtor cannot be reached",
+            )
+        if step.party == "emergency_contact" and once_per_third_party and repeats(step):
+            warn(
+                step.name,
+                "third_party_once",
+                f"{pack.id} allows one contact with each third party unless they ask for "
+                f"more; this step repeats every {step.cadence_days} day(s), and every repeat "
+                "would be blocked",
             )
         cap, window = lim.max_calls_per_window, lim.call_window_days
         if step.channel == "call" and cap is not None and window is not None:
