@@ -33,6 +33,7 @@ from arrears.services.close import CloseResult, close_through
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
+from arrears.strategy.cli import app as policy_app
 
 app = typer.Typer(
     name="arrears",
@@ -44,6 +45,7 @@ app = typer.Typer(
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(policy_app, name="policy")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)
