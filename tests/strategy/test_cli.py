@@ -61,7 +61,7 @@ def test_validate_warnings_exit_zero(tmp_path: Path) -> None:
                     {
                         "name": "late_call",
                         "channel": "call",
-                        "template": "t",
+                        "template": "sms_overdue",
                         "at": "22:30",
                         "dpd_from": 1,
                     },
@@ -83,7 +83,8 @@ def test_validate_invalid_exits_2_with_path(tmp_path: Path) -> None:
     f = tmp_path / "bad.yaml"
     f.write_text(
         "name: bad\nsteps:\n"
-        "  - {name: a, channel: sms, template: t, at: '10:00', dpd_from: 1, cadence_days: 0}\n"
+        "  - {name: a, channel: sms, template: sms_overdue, at: '10:00', dpd_from: 1,"
+        " cadence_days: 0}\n"
     )
     r = runner.invoke(app, ["policy", "validate", DEFAULT, str(f)])
     assert r.exit_code == 2

@@ -22,7 +22,9 @@ from arrears.strategy import (
 
 MINIMAL = {
     "name": "p",
-    "steps": [{"name": "sms", "channel": "sms", "template": "t", "at": "10:00", "dpd_from": 1}],
+    "steps": [
+        {"name": "sms", "channel": "sms", "template": "sms_overdue", "at": "10:00", "dpd_from": 1}
+    ],
 }
 
 
@@ -115,7 +117,8 @@ def test_bad_step_fields_are_named(fields: dict[str, object], path: str, reason_
 def test_yaml_unquoted_time_is_explained() -> None:
     # YAML 1.1 reads an unquoted 10:00 as 600; the error must say so rather than "not a time".
     data = yaml.safe_load(
-        "name: p\nsteps:\n  - {name: a, channel: sms, template: t, at: 10:00, dpd_from: 1}\n"
+        "name: p\nsteps:\n"
+        "  - {name: a, channel: sms, template: sms_overdue, at: 10:00, dpd_from: 1}\n"
     )
     errs = errors_of(data)
     assert errs == [
@@ -131,12 +134,18 @@ def test_all_errors_reported_at_once() -> None:
             {
                 "name": "a",
                 "channel": "sms",
-                "template": "t",
+                "template": "sms_overdue",
                 "at": "10:00",
                 "dpd_from": 1,
                 "cadence_days": -1,
             },
-            {"name": "a", "channel": "sms", "template": "t", "at": "10:00", "dpd_from": 1},
+            {
+                "name": "a",
+                "channel": "sms",
+                "template": "sms_overdue",
+                "at": "10:00",
+                "dpd_from": 1,
+            },
         ],
         "legal": {"dpd_from": 0},
         "promises": {"broken": {"within_days": 7, "jump_to": ["zzz"]}},
@@ -177,7 +186,13 @@ def test_jump_to_must_name_a_collection_band_step() -> None:
     data = {
         "name": "p",
         "steps": [
-            {"name": "pre", "channel": "sms", "template": "t", "at": "10:00", "before_due": [1]},
+            {
+                "name": "pre",
+                "channel": "sms",
+                "template": "sms_overdue",
+                "at": "10:00",
+                "before_due": [1],
+            },
         ],
         "promises": {"broken": {"within_days": 3, "jump_to": ["pre"]}},
     }
@@ -229,3 +244,23 @@ def test_policy_set_shares_checked_in_code() -> None:
     bad = policy_set([(p, 99)])
     assert isinstance(bad, tuple) and isinstance(bad[0], PolicyError)
     assert isinstance(policy_set([]), tuple)
+
+
+def test_a_message_step_must_name_a_known_template() -> None:
+    data = {
+        "name": "p",
+        "steps": [
+            {"name": "sms", "channel": "sms", "template": "nope", "at": "10:00", "dpd_from": 1},
+            # Calls and visits carry a script name, which the channels do not render.
+            {
+                "name": "call",
+                "channel": "call",
+                "template": "any_script",
+                "at": "14:00",
+                "dpd_from": 4,
+            },
+        ],
+    }
+    errs = errors_of(data)
+    assert [p for p, _ in errs] == ["steps[0].template"]
+    assert "sms_overdue" in errs[0][1]  # the error lists the templates there are

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from arrears.compliance.packs import PACKS
+from arrears.contact.templates import TEMPLATES
 from arrears.money import MoneyError, parse_amount
 from arrears.strategy.model import (
     POLICY_PURPOSES,
@@ -326,6 +327,9 @@ def _offsets(r: _Reader) -> Callable[[Any, str], tuple[int, ...] | None]:
     return parse
 
 
+MESSAGE_CHANNELS = frozenset({"sms", "email", "letter"})
+
+
 def _check_step(r: _Reader, p: str, m: dict[str, Any], step: Step, segment_names: set[str]) -> None:
     band = m.get("dpd_from") is not None
     pre = m.get("before_due") is not None
@@ -346,6 +350,12 @@ def _check_step(r: _Reader, p: str, m: dict[str, Any], step: Step, segment_names
     for j, seg in enumerate(step.segments):
         if seg not in segment_names:
             r.error(f"{p}.segments[{j}]", f"no segment named {seg!r}")
+    if step.channel in MESSAGE_CHANNELS and step.template not in TEMPLATES:
+        # A message step is rendered by the channels; an unknown template would fail at send
+        # time, night after night, so it is refused when the policy is loaded.
+        r.error(
+            f"{p}.template", f"no message template {step.template!r}; known: {', '.join(TEMPLATES)}"
+        )
 
 
 def _promises(r: _Reader, raw: Any, steps: tuple[Step, ...]) -> BrokenPromise:
