@@ -20,7 +20,9 @@ from arrears.ledger.journal import Entry, EntryKind, Posting
 from arrears.loans.product import PenaltyBase, Product
 from arrears.loans.schedule import LoanTerms
 
-BASE_COLUMNS = [c for c in STATE_SCHEMA if c not in ("pen_base",) and not c.startswith(("od_", "os_"))]
+BASE_COLUMNS = [
+    c for c in STATE_SCHEMA if c not in ("pen_base",) and not c.startswith(("od_", "os_"))
+]
 
 
 def product_columns(terms: LoanTerms, product: Product) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -133,13 +134,6 @@ def empty_entries() -> pl.DataFrame:
     return pl.DataFrame(schema=ENTRY_SCHEMA)
 
 
-def _slice(insts: pl.DataFrame, due: int) -> pl.DataFrame:
-    col = insts["due"]
-    lo = int(col.search_sorted(due, "left"))
-    hi = int(col.search_sorted(due, "right"))
-    return insts.slice(lo, hi - lo)
-
-
 def _rows(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
     return frame["row"].to_numpy().astype(np.int64)
 
@@ -152,35 +146,42 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
 
     ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
+    The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
+    columns that change are new in the returned frame.
     """
-    as_of = state["as_of"]
-    all_move = as_of.len() > 0 and as_of.min() == day - 1 == as_of.max()
-    moving_np: npt.NDArray[np.bool_] = (
-        np.ones(state.height, dtype=np.bool_)
-        if all_move
-        else (as_of.to_numpy() == day - 1)
+    as_of = state["as_of"].to_numpy()
+    all_move = state.height > 0 and int(as_of.min()) == day - 1 == int(as_of.max())
+    moving: npt.NDArray[np.bool_] = (
+        np.ones(state.height, dtype=np.bool_) if all_move else (as_of == day - 1)
     )
-    moved = int(moving_np.sum())
+    moved = int(moving.sum())
     if moved == 0:
         return DayResult(state, empty_entries(), 0)
-    active_np = (state["status"].to_physical().to_numpy() == 0) & moving_np
-    grace_np = state["grace_days"].to_numpy()
+    active = state["status"].to_physical().to_numpy() == 0
+    if not all_move:
+        active = active & moving
+    grace = state["grace_days"].to_numpy()
+    due_np = insts["due"].to_numpy()
+
+    def window(d: int) -> pl.DataFrame:
+        lo, hi = np.searchsorted(due_np, [d, d + 1])
+        return insts.slice(int(lo), int(hi - lo))
 
     # --- installments crossing a line today (small slices; rows unique within each) ---
-    updates: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.int32]] = {}
+    updates: dict[str, Any] = {}
 
-    def col(name: str) -> npt.NDArray[np.int64] | npt.NDArray[np.int32]:
+    def col(name: str) -> Any:
         if name not in updates:
             updates[name] = state[name].to_numpy().copy()
         return updates[name]
 
     # due yesterday: now overdue (due < day)
-    s = _slice(insts, day - 1)
+    s = window(day - 1)
     if s.height:
         r = _rows(s)
         up = s["unpaid_principal"].to_numpy()
         ui = s["unpaid_interest"].to_numpy()
-        keep = moving_np[r] & ((up + ui) > 0)
+        keep = moving[r] & ((up + ui) > 0)
         r, up, ui = r[keep], up[keep], ui[keep]
         if r.size:
             np.add.at(col("od_principal"), r, up)
@@ -188,92 +189,79 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
             np.add.at(col("od_count"), r, 1)
             np.minimum.at(col("od_oldest"), r, day - 1)
     # due + grace yesterday: now in the penalty base (due < day - grace)
-    base_interest_np = state["base_interest"].to_numpy()
-    for g in sorted({int(x) for x in np.unique(grace_np[moving_np])}):
-        s = _slice(insts, day - 1 - g)
+    base_interest = state["base_interest"].to_numpy()
+    for g in np.flatnonzero(np.bincount(grace if all_move else grace[moving])):
+        s = window(day - 1 - int(g))
         if not s.height:
             continue
         r = _rows(s)
-        keep = moving_np[r] & (grace_np[r] == g)
+        keep = moving[r] & (grace[r] == g)
         if not keep.any():
             continue
         r = r[keep]
         add = s["unpaid_principal"].to_numpy()[keep] + np.where(
-            base_interest_np[r], s["unpaid_interest"].to_numpy()[keep], 0
+            base_interest[r], s["unpaid_interest"].to_numpy()[keep], 0
         )
         np.add.at(col("pen_base"), r, add)
     # due today: interest falls due
-    today = _slice(insts, day)
+    today = window(day)
     interest_rows = today.head(0)
     if today.height:
         r = _rows(today)
-        keep = moving_np[r]
+        keep = moving[r]
         np.add.at(col("os_interest"), r[keep], today["unpaid_interest"].to_numpy()[keep])
-        keep_entry = active_np[r] & (today["interest"].to_numpy() != 0)
+        keep_entry = active[r] & (today["interest"].to_numpy() != 0)
         interest_rows = today.filter(pl.Series(keep_entry))
 
-    if updates:
-        state = state.with_columns(
-            pl.Series(name, arr, dtype=STATE_SCHEMA[name]) for name, arr in updates.items()
-        )
-
-    # --- accrual: one int64 expression, overflow checked first ---
-    accrue = active_np & (state["pen_base"].to_numpy() > 0)
-    bad = _overflow_rows(state, accrue)
-    accrue_s = pl.Series("accrue", accrue & ~bad)
-    base, num, den = pl.col("pen_base"), pl.col("rate_num"), pl.col("rate_den")
-    accrued = (
-        state.select(
-            pl.when(accrue_s).then((2 * base * num + den) // (2 * den)).otherwise(0).alias("a")
-        )
-        .to_series()
-        .cast(pl.Int64)
-    )
-    if bad.any():
-        fixed = accrued.to_numpy().copy()
-        idx = np.flatnonzero(bad)
-        b, nn, dd = (state[c].gather(idx).to_list() for c in ("pen_base", "rate_num", "rate_den"))
-        exact = [_exact_penalty(x, y, z) for x, y, z in zip(b, nn, dd, strict=True)]
-        if max(exact) > INT64_MAX:
-            raise OverflowError(f"penalty of one day exceeds int64 on day {day_date(day)}")
-        fixed[idx] = exact
-        accrued = pl.Series("a", fixed, dtype=pl.Int64)
-    unposted = state["penalty_unposted"] + accrued
-    owed = state["penalty_owed"]
+    # --- accrual, on the accruing rows only, overflow checked first ---
+    pen_base = updates["pen_base"] if "pen_base" in updates else state["pen_base"].to_numpy()
+    idx = np.flatnonzero(active & (pen_base > 0))
+    unposted = state["penalty_unposted"].to_numpy().copy()
+    if idx.size:
+        base = pen_base[idx]
+        num = state["rate_num"].to_numpy()[idx]
+        den = state["rate_den"].to_numpy()[idx]
+        bad = _overflow(base, num, den)
+        accrued = np.zeros(idx.size, dtype=np.int64)
+        ok = ~bad
+        accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
+        if bad.any():
+            exact = [
+                _exact_penalty(int(b), int(n), int(d))
+                for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
+            ]
+            if max(exact) > INT64_MAX:
+                raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
+            accrued[bad] = exact
+        unposted[idx] += accrued
     entries = [_interest_entries(state, interest_rows, day)]
+    new: dict[str, Any] = {"penalty_unposted": unposted}
     if is_month_end(day):
-        post = pl.Series(np.where(active_np, unposted.to_numpy(), 0), dtype=pl.Int64)
-        owed = owed + post
-        unposted = unposted - post
-        entries.append(_penalty_entries(state, post, day))
-    new_as_of = (
-        pl.repeat(day, state.height, dtype=pl.Int32, eager=True)
+        posting = np.flatnonzero(active & (unposted != 0))
+        if posting.size:
+            amounts = unposted[posting]
+            owed = state["penalty_owed"].to_numpy().copy()
+            owed[posting] += amounts
+            unposted[posting] = 0
+            new["penalty_owed"] = owed
+            entries.append(_penalty_entries(state, posting, amounts, day))
+    new["as_of"] = (
+        np.full(state.height, day, dtype=np.int32)
         if all_move
-        else pl.Series(np.where(moving_np, day, as_of.to_numpy()), dtype=pl.Int32)
+        else np.where(moving, day, as_of).astype(np.int32)
     )
-    state = state.with_columns(
-        new_as_of.alias("as_of"),
-        unposted.alias("penalty_unposted"),
-        owed.alias("penalty_owed"),
-    )
+    new.update(updates)
+    state = state.with_columns(pl.Series(c, a, dtype=STATE_SCHEMA[c]) for c, a in new.items())
     return DayResult(state, pl.concat(entries), moved)
 
 
-def _overflow_rows(state: pl.DataFrame, accrue: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+def _overflow(
+    base: npt.NDArray[np.int64], num: npt.NDArray[np.int64], den: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
     """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check)."""
-    none = np.zeros(state.height, dtype=np.bool_)
-    if not accrue.any():
-        return none
-    mask = pl.Series(accrue)
-    hi = state.filter(mask).select(
-        pl.col("pen_base").max(), pl.col("rate_num").max(), pl.col("rate_den").max()
-    )
-    b, n, d = (int(hi[c][0]) for c in ("pen_base", "rate_num", "rate_den"))
-    if 2 * b * n + d <= INT64_MAX:  # the worst case fits, so every row does
-        return none
-    # per row: base > (MAX - den) // (2 * num), computed without overflow
-    lim = (INT64_MAX - state["rate_den"]) // (2 * state["rate_num"].clip(lower_bound=1))
-    over: npt.NDArray[np.bool_] = (state["pen_base"] > lim).to_numpy() & accrue
+    if 2 * int(base.max()) * int(num.max()) + int(den.max()) <= INT64_MAX:
+        return np.zeros(base.size, dtype=np.bool_)  # the worst case fits, so every row does
+    over: npt.NDArray[np.bool_] = base > (INT64_MAX - den) // (2 * np.maximum(num, 1))
     return over
 
 
@@ -295,12 +283,11 @@ def _interest_entries(state: pl.DataFrame, rows: pl.DataFrame, day: int) -> pl.D
     )
 
 
-def _penalty_entries(state: pl.DataFrame, post: pl.Series, day: int) -> pl.DataFrame:
-    idx = post.ne(0).arg_true()
-    if not idx.len():
-        return empty_entries()
-    ids = state["loan_id"].gather(idx)
-    n = idx.len()
+def _penalty_entries(
+    state: pl.DataFrame, rows: npt.NDArray[np.int64], amounts: npt.NDArray[np.int64], day: int
+) -> pl.DataFrame:
+    ids = state["loan_id"].gather(rows)
+    n = rows.size
     return pl.DataFrame(
         {
             "key": ids + f":penalty:{day_date(day).isoformat()}",
@@ -309,49 +296,52 @@ def _penalty_entries(state: pl.DataFrame, post: pl.Series, day: int) -> pl.DataF
             "effective_on": pl.repeat(day_date(day), n, eager=True),
             "debit": "loan:" + ids + ":penalty",
             "credit": pl.repeat("income:penalty", n, eager=True),
-            "amount": post.gather(idx),
+            "amount": amounts,
         },
         schema=ENTRY_SCHEMA,
     )
 
 
 def readouts(state: pl.DataFrame) -> pl.DataFrame:
-    """The ageing read-outs of every loan on its ``as_of`` (:data:`READOUT_SCHEMA`)."""
-    wo = pl.col("status") == "written_off"
-    dpd = pl.when(pl.col("od_count") > 0).then(pl.col("as_of") - pl.col("od_oldest")).otherwise(0)
-    bucket_code = pl.when(dpd <= 0).then(0).otherwise(pl.min_horizontal((dpd + 29) // 30, 7))
-    level = sum(
-        ((dpd > pl.col(t)).cast(pl.UInt8) for t in ("t1", "t2", "t3", "t4")), pl.lit(0, pl.UInt8)
-    )
-    class_code = pl.when(wo).then(4).otherwise(level)
-    penalty = pl.col("penalty_owed") + pl.col("penalty_unposted")
+    """The ageing read-outs of every loan on its ``as_of`` (:data:`READOUT_SCHEMA`).
 
-    def live(e: pl.Expr) -> pl.Expr:
-        return pl.when(wo).then(0).otherwise(e)
+    Plain column arithmetic (numpy over the frame's buffers, no copies in or out).
+    """
+    as_of = state["as_of"].to_numpy()
+    wo = state["status"].to_physical().to_numpy() == STATUSES.index("written_off")
+    od_count = state["od_count"].to_numpy()
+    dpd = np.where(od_count > 0, as_of - state["od_oldest"].to_numpy(), 0).astype(np.int32)
+    bucket_code = np.where(dpd <= 0, 0, np.minimum((dpd + 29) // 30, 7)).astype(np.uint32)
+    level = np.zeros(state.height, dtype=np.uint32)
+    for t in ("t1", "t2", "t3", "t4"):
+        level += dpd > state[t].to_numpy()
+    level[wo] = CLASSES.index("loss")
+    penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
+    any_wo = bool(wo.any())
 
-    out = state.select(
-        "loan_id",
-        pl.col("as_of").cast(pl.Date),
-        "status",
-        "penalty_unposted",
-        "penalty_owed",
-        "prepaid_principal",
-        dpd.cast(pl.Int32).alias("dpd"),
-        bucket_code.cast(pl.UInt32).alias("bucket"),
-        class_code.cast(pl.UInt32).alias("classification"),
-        live(pl.col("od_principal")).cast(pl.Int64).alias("overdue_principal"),
-        live(pl.col("od_interest")).cast(pl.Int64).alias("overdue_interest"),
-        live(penalty).cast(pl.Int64).alias("overdue_penalty"),
-        live(pl.col("os_principal")).cast(pl.Int64).alias("outstanding_principal"),
-        live(pl.col("os_interest")).cast(pl.Int64).alias("outstanding_interest"),
-        live(penalty).cast(pl.Int64).alias("outstanding_penalty"),
-        live(pl.col("od_count")).cast(pl.Int32).alias("consecutive_overdue"),
-    )
-    buckets = pl.Series(BUCKETS, dtype=BucketDtype)
-    classes = pl.Series(CLASSES, dtype=ClassDtype)
-    return out.with_columns(
-        buckets.gather(out["bucket"]).alias("bucket"),
-        classes.gather(out["classification"]).alias("classification"),
+    def live(a: npt.NDArray[np.int64] | npt.NDArray[np.int32]) -> Any:
+        return np.where(wo, 0, a) if any_wo else a
+
+    return pl.DataFrame(
+        {
+            "loan_id": state["loan_id"],
+            "as_of": state["as_of"].cast(pl.Date),
+            "status": state["status"],
+            "penalty_unposted": state["penalty_unposted"],
+            "penalty_owed": state["penalty_owed"],
+            "prepaid_principal": state["prepaid_principal"],
+            "dpd": dpd,
+            "bucket": pl.Series(BUCKETS, dtype=BucketDtype).gather(bucket_code),
+            "classification": pl.Series(CLASSES, dtype=ClassDtype).gather(level),
+            "overdue_principal": live(state["od_principal"].to_numpy()),
+            "overdue_interest": live(state["od_interest"].to_numpy()),
+            "overdue_penalty": live(penalty),
+            "outstanding_principal": live(state["os_principal"].to_numpy()),
+            "outstanding_interest": live(state["os_interest"].to_numpy()),
+            "outstanding_penalty": live(penalty),
+            "consecutive_overdue": live(od_count),
+        },
+        schema=READOUT_SCHEMA,
     )
 
 
@@ -376,7 +366,9 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
     od = (due < a) & ((up + ui) > 0)
     pen = due < a - pl.col("_grace")
     agg = x.group_by("row").agg(
-        pl.when(pen).then(up + pl.when(pl.col("_bi")).then(ui).otherwise(0)).otherwise(0)
+        pl.when(pen)
+        .then(up + pl.when(pl.col("_bi")).then(ui).otherwise(0))
+        .otherwise(0)
         .sum()
         .alias("pen_base"),
         pl.when(od).then(up).otherwise(0).sum().alias("od_principal"),

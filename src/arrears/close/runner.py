@@ -169,8 +169,7 @@ def pending_ranges(engine: Engine, through: date, chunk: int) -> list[tuple[str,
     db = _Db(engine)
     try:
         ids = db.query(
-            "SELECT loan_id FROM loan_state WHERE as_of < ? AND status = 'active' "
-            "ORDER BY loan_id",
+            "SELECT loan_id FROM loan_state WHERE as_of < ? AND status = 'active' ORDER BY loan_id",
             (db.day(through),),
         )["loan_id"]
         db.rollback()
@@ -185,9 +184,7 @@ def pending_ranges(engine: Engine, through: date, chunk: int) -> list[tuple[str,
 
 def _products(db: _Db) -> dict[str, Product]:
     rows = db.query("SELECT product_id, spec FROM products")
-    return {
-        r["product_id"]: Product.from_json(r["spec"]) for r in rows.iter_rows(named=True)
-    }
+    return {r["product_id"]: Product.from_json(r["spec"]) for r in rows.iter_rows(named=True)}
 
 
 def _settings(loans: pl.DataFrame, prods: dict[str, Product]) -> pl.DataFrame:
@@ -278,9 +275,7 @@ def _post(db: _Db, entries: pl.DataFrame) -> int:
     """Insert the entries whose keys the journal lacks, and their two postings each."""
     if not entries.height:
         return 0
-    heads = entries.select(
-        "key", "loan_id", "kind", "effective_on", pl.lit("").alias("memo")
-    )
+    heads = entries.select("key", "loan_id", "kind", "effective_on", pl.lit("").alias("memo"))
     legs = pl.concat(
         [
             entries.select("key", pl.col("debit").alias("account"), "amount"),
@@ -332,4 +327,3 @@ def run(
         if after_chunk:
             after_chunk(k)
     return counts
-
