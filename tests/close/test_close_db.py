@@ -274,3 +274,15 @@ def test_concurrent_state_change_is_not_overwritten_on_rerun(
     with engine.connect() as conn:
         after = conn.execute(select(t.loan_state).where(t.loan_state.c.loan_id == lid)).one()
     assert after == before
+
+
+def test_close_day_refuses_an_unknown_engine(db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from arrears.cli import app
+
+    res = CliRunner().invoke(
+        app, ["close-day", "--through", "2026-01-01", "--db", db_url, "--engine", "spark"]
+    )
+    assert res.exit_code == 2
+    assert "--engine" in res.output and "spark" in res.output

@@ -164,7 +164,8 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     due_np = insts["due"].to_numpy()
 
     def window(d: int) -> pl.DataFrame:
-        lo, hi = np.searchsorted(due_np, [d, d + 1])
+        # the needle in the column's own dtype, or numpy converts the whole column first
+        lo, hi = np.searchsorted(due_np, np.array([d, d + 1], dtype=due_np.dtype))
         return insts.slice(int(lo), int(hi - lo))
 
     # --- installments crossing a line today (small slices; rows unique within each) ---
@@ -317,10 +318,15 @@ def readouts(state: pl.DataFrame) -> pl.DataFrame:
         level += dpd > state[t].to_numpy()
     level[wo] = CLASSES.index("loss")
     penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
-    any_wo = bool(wo.any())
+    wo_rows = np.flatnonzero(wo)
 
     def live(a: npt.NDArray[np.int64] | npt.NDArray[np.int32]) -> Any:
-        return np.where(wo, 0, a) if any_wo else a
+        """Written-off loans read zero (a copy only when there are any)."""
+        if not wo_rows.size:
+            return a
+        out = a.copy()
+        out[wo_rows] = 0
+        return out
 
     return pl.DataFrame(
         {
