@@ -29,7 +29,7 @@ from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
 from arrears.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.services import events as ev
-from arrears.services.close import CloseResult, close_through
+from arrears.services.close import KERNELS, CloseResult, Kernel, close_through
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
@@ -295,7 +295,13 @@ def write_off(
     _applied(ev.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
 
 
-def _close_with_progress(engine: Engine, through: date, quiet: bool) -> CloseResult:
+def _close_with_progress(
+    engine: Engine,
+    through: date,
+    quiet: bool,
+    kernel: Kernel = "polars",
+    chunk_size: int | None = None,
+) -> CloseResult:
     """Run the close with a progress bar on stderr (none when the output is JSON)."""
     with Progress(
         TextColumn("closing"),
@@ -307,8 +313,16 @@ def _close_with_progress(engine: Engine, through: date, quiet: bool) -> CloseRes
         transient=True,
     ) as bar:
         task = bar.add_task("close", total=None)
+        if chunk_size is not None:
+            import arrears.close.runner as runner
+            import arrears.services.close as reference
+
+            runner.CHUNK = reference.CHUNK = chunk_size
         return close_through(
-            engine, through, lambda done, total: bar.update(task, completed=done, total=total)
+            engine,
+            through,
+            lambda done, total: bar.update(task, completed=done, total=total),
+            kernel=kernel,
         )
 
 
@@ -319,11 +333,25 @@ def close_day_cmd(
     ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="polars (columnar, default) or reference (per loan)")
+    ] = "polars",
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", min=1, help="Loans per transaction")
+    ] = None,
 ) -> None:
     """Age every active loan for each date up to --through. Idempotent and resumable."""
+    if engine_name not in KERNELS:
+        fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
     engine = open_db(db)
     until = parse_date(through, "through") if through else date.today() - timedelta(days=1)
-    res = _close_with_progress(engine, until, quiet=json_out)
+    res = _close_with_progress(
+        engine,
+        until,
+        quiet=json_out,
+        kernel="polars" if engine_name == "polars" else "reference",
+        chunk_size=chunk_size,
+    )
     data = {
         "through": until.isoformat(),
         "loans_aged": res.loans_aged,

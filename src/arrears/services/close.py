@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -23,6 +24,8 @@ from arrears.services.accounts import load_accounts, post_entries, save_accounts
 from arrears.store import tables as t
 
 CHUNK = 1000
+Kernel = Literal["reference", "polars"]
+KERNELS: tuple[Kernel, ...] = ("polars", "reference")
 
 
 @dataclass(slots=True)
@@ -64,10 +67,37 @@ def close_through(
     through: date,
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
+    kernel: Kernel = "reference",
 ) -> CloseResult:
-    """Age every active loan through ``through``. ``after_chunk`` exists for crash tests."""
+    """Age every active loan through ``through``. ``after_chunk`` exists for crash tests.
+
+    ``kernel="polars"`` runs the columnar engine (``arrears.close``) on large chunks (the CLI's
+    default); ``"reference"`` the per-loan engine below. Both leave the same tables.
+    """
     result = CloseResult(through)
     started = datetime.now(UTC)
+    if kernel == "polars":
+        from arrears.close.runner import run  # the columnar engine imports this module
+
+        counts = run(engine, through, progress, after_chunk)
+        result.loans_aged = counts.loans_aged
+        result.loan_days = counts.loan_days
+        result.entries_posted = counts.entries_posted
+    elif kernel == "reference":
+        _reference_chunks(engine, through, result, progress, after_chunk)
+    else:
+        raise ValueError(f"unknown close kernel {kernel!r}")
+    _finish(engine, through, result, started)
+    return result
+
+
+def _reference_chunks(
+    engine: Engine,
+    through: date,
+    result: CloseResult,
+    progress: Progress | None,
+    after_chunk: Callable[[int], None] | None,
+) -> None:
     ids = pending_loans(engine, through)
     total = len(ids)
     for k in range(0, total, CHUNK):
@@ -100,6 +130,9 @@ def close_through(
             progress(min(k + CHUNK, total), total)
         if after_chunk:
             after_chunk(k // CHUNK)
+
+
+def _finish(engine: Engine, through: date, result: CloseResult, started: datetime) -> None:
     with engine.begin() as conn:
         rows = conn.execute(
             select(t.loan_state.c.bucket, func.count())
@@ -121,4 +154,3 @@ def close_through(
                 }
             ],
         )
-    return result

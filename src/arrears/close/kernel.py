@@ -1,0 +1,431 @@
+"""The columnar close: one business day for a whole portfolio, as column arithmetic.
+
+Same rules as :func:`arrears.ledger.account.close_day` and :func:`arrears.ageing.status.age`
+(the per-loan reference); property tests hold the two equal to the fen.
+
+Why the state carries aggregates. The close never changes an installment; it only asks, per
+loan, which installments are overdue, which accrue penalty and which fall due today. Each of
+those sets grows by at most one installment a day, on a known date. So the state carries the
+sums (penalty base, overdue principal and interest, their count and oldest due date,
+outstanding principal and interest) as of ``as_of``, and a day touches only the installments
+whose due date is D (interest falls due), D-1 (they become overdue) or D-1-grace (they start
+accruing penalty). The installments are sorted by due date, so each of those is a binary
+search and a slice, not a scan.
+
+Dates are Int32 days since 1970-01-01; money is Int64 fen.
+
+Penalty: ``round_half_up(base * num / den)`` as ``(2*base*num + den) // (2*den)`` in int64,
+with ``num/den`` the reduced :func:`arrears.ledger.account.penalty_rate`. Before that, one
+vectorised check finds every row whose product would not fit in int64; those rows are
+computed exactly with Python integers instead (never wrapped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from arrears.ageing.status import BUCKETS, CLASSES
+
+EPOCH = date(1970, 1, 1)
+INT64_MAX = 2**63 - 1
+NO_DUE = 2**31 - 1  # od_oldest when nothing is overdue
+
+STATUSES = ("active", "settled", "written_off")
+StatusDtype = pl.Enum(STATUSES)
+BucketDtype = pl.Enum(BUCKETS)
+ClassDtype = pl.Enum(CLASSES)
+
+# One row per loan. The carried aggregates (last block) describe the loan as of ``as_of``.
+STATE_SCHEMA: dict[str, pl.DataType] = {
+    "loan_id": pl.String(),
+    "as_of": pl.Int32(),
+    "status": StatusDtype,
+    "penalty_unposted": pl.Int64(),
+    "penalty_owed": pl.Int64(),
+    "prepaid_principal": pl.Int64(),
+    # product settings, joined per loan
+    "grace_days": pl.Int32(),
+    "base_interest": pl.Boolean(),  # penalty base includes overdue interest
+    "rate_num": pl.Int64(),  # penalty rate per day = rate_num / rate_den, reduced
+    "rate_den": pl.Int64(),
+    "t1": pl.Int32(),  # classification thresholds: dpd strictly above each
+    "t2": pl.Int32(),
+    "t3": pl.Int32(),
+    "t4": pl.Int32(),
+    # carried aggregates as of as_of
+    "pen_base": pl.Int64(),  # base for the penalty of day as_of: due < as_of - grace
+    "od_principal": pl.Int64(),  # unpaid principal of installments due < as_of
+    "od_interest": pl.Int64(),
+    "od_count": pl.Int32(),  # installments due < as_of with something unpaid
+    "od_oldest": pl.Int32(),  # the oldest such due date, NO_DUE when none
+    "os_principal": pl.Int64(),  # unpaid principal of all installments
+    "os_interest": pl.Int64(),  # unpaid interest of installments due <= as_of
+}
+
+# One row per installment, sorted by ``due``; ``row`` is the loan's row in the state frame.
+INST_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "n": pl.Int32(),
+    "due": pl.Int32(),
+    "interest": pl.Int64(),
+    "unpaid_principal": pl.Int64(),
+    "unpaid_interest": pl.Int64(),
+}
+
+# What ``state_row`` reads out, per loan.
+READOUT_SCHEMA: dict[str, pl.DataType] = {
+    "loan_id": pl.String(),
+    "as_of": pl.Date(),
+    "status": StatusDtype,
+    "penalty_unposted": pl.Int64(),
+    "penalty_owed": pl.Int64(),
+    "prepaid_principal": pl.Int64(),
+    "dpd": pl.Int32(),
+    "bucket": BucketDtype,
+    "classification": ClassDtype,
+    "overdue_principal": pl.Int64(),
+    "overdue_interest": pl.Int64(),
+    "overdue_penalty": pl.Int64(),
+    "outstanding_principal": pl.Int64(),
+    "outstanding_interest": pl.Int64(),
+    "outstanding_penalty": pl.Int64(),
+    "consecutive_overdue": pl.Int32(),
+}
+
+# The day's journal entries: every close entry has one debit leg and one credit leg.
+ENTRY_SCHEMA: dict[str, pl.DataType] = {
+    "key": pl.String(),
+    "loan_id": pl.String(),
+    "kind": pl.String(),  # interest_due | penalty
+    "effective_on": pl.Date(),
+    "debit": pl.String(),  # receives +amount
+    "credit": pl.String(),  # receives -amount
+    "amount": pl.Int64(),
+}
+
+
+def day_number(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def day_date(n: int) -> date:
+    return EPOCH + timedelta(days=n)
+
+
+def is_month_end(n: int) -> bool:
+    d = day_date(n)
+    return (d + timedelta(days=1)).month != d.month
+
+
+@dataclass(frozen=True, slots=True)
+class DayResult:
+    state: pl.DataFrame  # STATE_SCHEMA, as of the day (loans not due to move are unchanged)
+    entries: pl.DataFrame  # ENTRY_SCHEMA
+    moved: int  # loans advanced by this day
+
+
+def empty_entries() -> pl.DataFrame:
+    return pl.DataFrame(schema=ENTRY_SCHEMA)
+
+
+def _rows(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
+    return frame["row"].to_numpy().astype(np.int64)
+
+
+def _exact_penalty(base: int, num: int, den: int) -> int:
+    return (2 * base * num + den) // (2 * den)
+
+
+def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
+    """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
+
+    ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
+    The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
+    columns that change are new in the returned frame.
+    """
+    as_of = state["as_of"].to_numpy()
+    all_move = state.height > 0 and int(as_of.min()) == day - 1 == int(as_of.max())
+    moving: npt.NDArray[np.bool_] = (
+        np.ones(state.height, dtype=np.bool_) if all_move else (as_of == day - 1)
+    )
+    moved = int(moving.sum())
+    if moved == 0:
+        return DayResult(state, empty_entries(), 0)
+    active = state["status"].to_physical().to_numpy() == 0
+    if not all_move:
+        active = active & moving
+    grace = state["grace_days"].to_numpy()
+    due_np = insts["due"].to_numpy()
+
+    def window(d: int) -> pl.DataFrame:
+        # the needle in the column's own dtype, or numpy converts the whole column first
+        lo, hi = np.searchsorted(due_np, np.array([d, d + 1], dtype=due_np.dtype))
+        return insts.slice(int(lo), int(hi - lo))
+
+    # --- installments crossing a line today (small slices; rows unique within each) ---
+    updates: dict[str, Any] = {}
+
+    def col(name: str) -> Any:
+        if name not in updates:
+            updates[name] = state[name].to_numpy().copy()
+        return updates[name]
+
+    # due yesterday: now overdue (due < day)
+    s = window(day - 1)
+    if s.height:
+        r = _rows(s)
+        up = s["unpaid_principal"].to_numpy()
+        ui = s["unpaid_interest"].to_numpy()
+        keep = moving[r] & ((up + ui) > 0)
+        r, up, ui = r[keep], up[keep], ui[keep]
+        if r.size:
+            np.add.at(col("od_principal"), r, up)
+            np.add.at(col("od_interest"), r, ui)
+            np.add.at(col("od_count"), r, 1)
+            np.minimum.at(col("od_oldest"), r, day - 1)
+    # due + grace yesterday: now in the penalty base (due < day - grace)
+    base_interest = state["base_interest"].to_numpy()
+    for g in np.flatnonzero(np.bincount(grace if all_move else grace[moving])):
+        s = window(day - 1 - int(g))
+        if not s.height:
+            continue
+        r = _rows(s)
+        keep = moving[r] & (grace[r] == g)
+        if not keep.any():
+            continue
+        r = r[keep]
+        add = s["unpaid_principal"].to_numpy()[keep] + np.where(
+            base_interest[r], s["unpaid_interest"].to_numpy()[keep], 0
+        )
+        np.add.at(col("pen_base"), r, add)
+    # due today: interest falls due
+    today = window(day)
+    interest_rows = today.head(0)
+    if today.height:
+        r = _rows(today)
+        keep = moving[r]
+        np.add.at(col("os_interest"), r[keep], today["unpaid_interest"].to_numpy()[keep])
+        keep_entry = active[r] & (today["interest"].to_numpy() != 0)
+        interest_rows = today.filter(pl.Series(keep_entry))
+
+    # --- accrual, on the accruing rows only, overflow checked first ---
+    pen_base = updates["pen_base"] if "pen_base" in updates else state["pen_base"].to_numpy()
+    idx = np.flatnonzero(active & (pen_base > 0))
+    unposted = state["penalty_unposted"].to_numpy().copy()
+    if idx.size:
+        base = pen_base[idx]
+        num = state["rate_num"].to_numpy()[idx]
+        den = state["rate_den"].to_numpy()[idx]
+        bad = _overflow(base, num, den)
+        accrued = np.zeros(idx.size, dtype=np.int64)
+        ok = ~bad
+        accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
+        if bad.any():
+            exact = [
+                _exact_penalty(int(b), int(n), int(d))
+                for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
+            ]
+            if max(exact) > INT64_MAX:
+                raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
+            accrued[bad] = exact
+        unposted[idx] += accrued
+    entries = [_interest_entries(state, interest_rows, day)]
+    new: dict[str, Any] = {"penalty_unposted": unposted}
+    if is_month_end(day):
+        posting = np.flatnonzero(active & (unposted != 0))
+        if posting.size:
+            amounts = unposted[posting]
+            owed = state["penalty_owed"].to_numpy().copy()
+            owed[posting] += amounts
+            unposted[posting] = 0
+            new["penalty_owed"] = owed
+            entries.append(_penalty_entries(state, posting, amounts, day))
+    new["as_of"] = (
+        np.full(state.height, day, dtype=np.int32)
+        if all_move
+        else np.where(moving, day, as_of).astype(np.int32)
+    )
+    new.update(updates)
+    state = state.with_columns(pl.Series(c, a, dtype=STATE_SCHEMA[c]) for c, a in new.items())
+    return DayResult(state, pl.concat(entries), moved)
+
+
+def _overflow(
+    base: npt.NDArray[np.int64], num: npt.NDArray[np.int64], den: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check)."""
+    if 2 * int(base.max()) * int(num.max()) + int(den.max()) <= INT64_MAX:
+        return np.zeros(base.size, dtype=np.bool_)  # the worst case fits, so every row does
+    over: npt.NDArray[np.bool_] = base > (INT64_MAX - den) // (2 * np.maximum(num, 1))
+    return over
+
+
+def _interest_entries(state: pl.DataFrame, rows: pl.DataFrame, day: int) -> pl.DataFrame:
+    if not rows.height:
+        return empty_entries()
+    ids = state["loan_id"].gather(rows["row"])
+    return pl.DataFrame(
+        {
+            "key": ids + ":interest:" + rows["n"].cast(pl.String),
+            "loan_id": ids,
+            "kind": pl.repeat("interest_due", rows.height, eager=True),
+            "effective_on": pl.repeat(day_date(day), rows.height, eager=True),
+            "debit": "loan:" + ids + ":interest",
+            "credit": pl.repeat("income:interest", rows.height, eager=True),
+            "amount": rows["interest"],
+        },
+        schema=ENTRY_SCHEMA,
+    )
+
+
+def _penalty_entries(
+    state: pl.DataFrame, rows: npt.NDArray[np.int64], amounts: npt.NDArray[np.int64], day: int
+) -> pl.DataFrame:
+    ids = state["loan_id"].gather(rows)
+    n = rows.size
+    return pl.DataFrame(
+        {
+            "key": ids + f":penalty:{day_date(day).isoformat()}",
+            "loan_id": ids,
+            "kind": pl.repeat("penalty", n, eager=True),
+            "effective_on": pl.repeat(day_date(day), n, eager=True),
+            "debit": "loan:" + ids + ":penalty",
+            "credit": pl.repeat("income:penalty", n, eager=True),
+            "amount": amounts,
+        },
+        schema=ENTRY_SCHEMA,
+    )
+
+
+def readouts(state: pl.DataFrame) -> pl.DataFrame:
+    """The ageing read-outs of every loan on its ``as_of`` (:data:`READOUT_SCHEMA`).
+
+    Plain column arithmetic (numpy over the frame's buffers, no copies in or out).
+    """
+    as_of = state["as_of"].to_numpy()
+    wo = state["status"].to_physical().to_numpy() == STATUSES.index("written_off")
+    od_count = state["od_count"].to_numpy()
+    dpd = np.where(od_count > 0, as_of - state["od_oldest"].to_numpy(), 0).astype(np.int32)
+    bucket_code = np.where(dpd <= 0, 0, np.minimum((dpd + 29) // 30, 7)).astype(np.uint32)
+    level = np.zeros(state.height, dtype=np.uint32)
+    for t in ("t1", "t2", "t3", "t4"):
+        level += dpd > state[t].to_numpy()
+    level[wo] = CLASSES.index("loss")
+    penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
+    wo_rows = np.flatnonzero(wo)
+
+    def live(a: npt.NDArray[np.int64] | npt.NDArray[np.int32]) -> Any:
+        """Written-off loans read zero (a copy only when there are any)."""
+        if not wo_rows.size:
+            return a
+        out = a.copy()
+        out[wo_rows] = 0
+        return out
+
+    return pl.DataFrame(
+        {
+            "loan_id": state["loan_id"],
+            "as_of": state["as_of"].cast(pl.Date),
+            "status": state["status"],
+            "penalty_unposted": state["penalty_unposted"],
+            "penalty_owed": state["penalty_owed"],
+            "prepaid_principal": state["prepaid_principal"],
+            "dpd": dpd,
+            "bucket": pl.Series(BUCKETS, dtype=BucketDtype).gather(bucket_code),
+            "classification": pl.Series(CLASSES, dtype=ClassDtype).gather(level),
+            "overdue_principal": live(state["od_principal"].to_numpy()),
+            "overdue_interest": live(state["od_interest"].to_numpy()),
+            "overdue_penalty": live(penalty),
+            "outstanding_principal": live(state["os_principal"].to_numpy()),
+            "outstanding_interest": live(state["os_interest"].to_numpy()),
+            "outstanding_penalty": live(penalty),
+            "consecutive_overdue": live(od_count),
+        },
+        schema=READOUT_SCHEMA,
+    )
+
+
+def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
+    """Derive the carried aggregates from the installments (one pass; the per-day work doesn't).
+
+    ``base`` is :data:`STATE_SCHEMA` without the aggregate block.
+    """
+    cols = base.select("as_of", "grace_days", "base_interest")
+    r = insts["row"]
+    x = insts.with_columns(
+        cols["as_of"].gather(r).alias("_as_of"),
+        cols["grace_days"].gather(r).alias("_grace"),
+        cols["base_interest"].gather(r).alias("_bi"),
+    )
+    up, ui, due, a = (
+        pl.col("unpaid_principal"),
+        pl.col("unpaid_interest"),
+        pl.col("due"),
+        pl.col("_as_of"),
+    )
+    od = (due < a) & ((up + ui) > 0)
+    pen = due < a - pl.col("_grace")
+    agg = x.group_by("row").agg(
+        pl.when(pen)
+        .then(up + pl.when(pl.col("_bi")).then(ui).otherwise(0))
+        .otherwise(0)
+        .sum()
+        .alias("pen_base"),
+        pl.when(od).then(up).otherwise(0).sum().alias("od_principal"),
+        pl.when(od).then(ui).otherwise(0).sum().alias("od_interest"),
+        od.sum().cast(pl.Int32).alias("od_count"),
+        pl.when(od).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
+        up.sum().alias("os_principal"),
+        pl.when(due <= a).then(ui).otherwise(0).sum().alias("os_interest"),
+    )
+    out = (
+        base.with_row_index("row")
+        .join(agg, on="row", how="left")
+        .drop("row")
+        .with_columns(
+            pl.col("od_oldest").fill_null(NO_DUE),
+            *(
+                pl.col(c).fill_null(0)
+                for c in (
+                    "pen_base",
+                    "od_principal",
+                    "od_interest",
+                    "od_count",
+                    "os_principal",
+                    "os_interest",
+                )
+            ),
+        )
+    )
+    return out.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    state: pl.DataFrame  # STATE_SCHEMA, every loan at ``through`` or beyond
+    entries: pl.DataFrame  # ENTRY_SCHEMA, every day's entries
+    loan_days: int
+
+
+def advance(state: pl.DataFrame, insts: pl.DataFrame, through: int) -> Advanced:
+    """Close day by day until every loan is at ``through`` (loans already there are skipped).
+
+    The same result as :func:`arrears.services.close.advance` on each loan.
+    """
+    entries: list[pl.DataFrame] = []
+    loan_days = 0
+    if state.height:
+        start = int(state["as_of"].min()) + 1  # type: ignore[arg-type]
+        for day in range(start, through + 1):
+            res = close_day(state, insts, day)
+            state = res.state
+            loan_days += res.moved
+            if res.entries.height:
+                entries.append(res.entries)
+    return Advanced(state, pl.concat(entries) if entries else empty_entries(), loan_days)
