@@ -408,6 +408,60 @@ def portfolio_summary_cmd(db: DbOption = None, json_out: JsonOption = False) -> 
         console.print(table)
 
 
+@portfolio_app.command("generate")
+def portfolio_generate(
+    loans: Annotated[int, typer.Option("--loans", help="Number of loans", min=1)],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes")],
+    out: Annotated[Path, typer.Option("--out", help="Loans file, .parquet or .csv")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Payments up to this date (default today)")
+    ] = None,
+    payments_out: Annotated[
+        Path | None, typer.Option("--payments-out", help="Payments file, .parquet or .csv")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
+    from arrears.sim.generate import generate, write_table
+
+    on = parse_date(as_of, "as_of") if as_of else date.today()
+    for path in (out, payments_out):
+        if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+            fail(f"{path}: unknown format {path.suffix!r}: use .csv or .parquet", EXIT_BAD_INPUT)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=json_out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"generating {loans} loans", total=3)
+        portfolio = generate(loans, seed, on)
+        bar.update(task, advance=1, description=f"writing {out}")
+        write_table(portfolio.loans, out)
+        bar.update(task, advance=1)
+        if payments_out is not None:
+            bar.update(task, description=f"writing {payments_out}")
+            write_table(portfolio.payments, payments_out)
+        bar.update(task, advance=1)
+    data = {
+        "loans": portfolio.loans.height,
+        "borrowers": portfolio.loans["borrower_id"].n_unique(),
+        "payments": portfolio.payments.height if payments_out is not None else 0,
+        "as_of": on.isoformat(),
+        "out": str(out),
+        "payments_out": None if payments_out is None else str(payments_out),
+    }
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(
+            f"wrote {data['loans']} loans for {data['borrowers']} borrowers to {out}"
+            + (f" and {data['payments']} payments to {payments_out}" if payments_out else "")
+        )
+
+
 def main() -> None:
     app()
 
