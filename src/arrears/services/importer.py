@@ -669,7 +669,24 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
         conn,
         t.loan_state,
         [
-            (x.loan_id, x.disbursed_on, "active", 0, 0, 0, 0, "C", normal, 0, 0, 0, x.principal, 0, 0, 0)
+            (
+                x.loan_id,
+                x.disbursed_on,
+                "active",
+                0,
+                0,
+                0,
+                0,
+                "C",
+                normal,
+                0,
+                0,
+                0,
+                x.principal,
+                0,
+                0,
+                0,
+            )
             for x in terms
         ],
     )
