@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -134,7 +136,8 @@ def loans_import(
 ) -> None:
     """Import loans, all or nothing: any bad row writes nothing."""
     engine = open_db(db)
-    res = import_file(engine, file, dry_run=dry_run)
+    with _phase_bar(quiet=json_out) as report:
+        res = import_file(engine, file, dry_run=dry_run, progress=report)
     if isinstance(res, list):
         if json_out:
             print_json(
@@ -308,6 +311,26 @@ def _close_with_progress(engine: Engine, through: date, quiet: bool) -> CloseRes
         )
 
 
+@contextmanager
+def _phase_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr fed by ``report(phase, done, total)`` (none for JSON output)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def report(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        yield report
+
+
 @app.command("close-day")
 def close_day_cmd(
     through: Annotated[
@@ -350,7 +373,8 @@ def payments_import(
     json_out: JsonOption = False,
 ) -> None:
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
-    res = import_payments(open_db(db), file)
+    with _phase_bar(quiet=json_out) as report:
+        res = import_payments(open_db(db), file, progress=report)
     problems = [r for r in res if not isinstance(r, ev.Applied)]
     if problems:
         for p in problems:

@@ -27,7 +27,7 @@ from zoneinfo import available_timezones
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Date, Engine, Table, insert, select
 
 from arrears.ageing.status import classify
 from arrears.ledger.account import open_account
@@ -692,16 +692,15 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
     )
 
 
-def _dates(days: np.ndarray[Any, np.dtype[np.int64]]) -> list[date]:
-    base = sc.EPOCH.toordinal()
-    cache: dict[int, date] = {}
-    out: list[date] = []
-    for d in days.tolist():
-        v = cache.get(d)
-        if v is None:
-            v = cache[d] = date.fromordinal(base + d)
-        out.append(v)
-    return out
+def _dates(days: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
+    """Epoch days as ISO dates, the text both SQLite (as stored) and COPY (as parsed) take."""
+    text: list[str] = np.datetime_as_string(days.astype("datetime64[D]")).tolist()
+    return text
+
+
+@lru_cache(maxsize=65536)
+def _iso(d: date) -> str:
+    return d.isoformat()
 
 
 # Columns written by bulk_insert, in the order the row tuples give them.
@@ -721,6 +720,9 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
         "paid_interest",
     ),
     "journal_entries": ("key", "loan_id", "kind", "effective_on", "memo"),
+    "loan_events": (
+        "loan_id", "kind", "ref", "amount", "component", "reverses", "effective_on", "recorded_at",
+    ),
     "postings": ("entry_id", "account", "amount"),
     "loan_state": (
         "loan_id", "as_of", "status", "penalty_unposted", "penalty_owed", "prepaid_principal",
@@ -752,11 +754,18 @@ def bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]])
         sql = (
             f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
         )
+        dated = [k for k, c in enumerate(cols) if isinstance(table.c[c].type, Date)]
         lite = raw.cursor()
         try:
             batch: list[tuple[Any, ...]] = []
             for r in rows:
-                batch.append(tuple(x.isoformat() if isinstance(x, date) else x for x in r))
+                if dated:  # SQLAlchemy stores SQLite dates as ISO text; do the same
+                    cells = list(r)
+                    for k in dated:
+                        if isinstance(cells[k], date):
+                            cells[k] = _iso(cells[k])
+                    r = tuple(cells)
+                batch.append(r)
                 if len(batch) >= CHUNK:
                     lite.executemany(sql, batch)
                     count += len(batch)

@@ -285,6 +285,18 @@ def _fake_phones(rng: np.random.Generator, pack: npt.NDArray[np.int64]) -> pl.Se
     )
 
 
+def _other_phones(
+    rng: np.random.Generator, pack: npt.NDArray[np.int64], avoid: pl.Series
+) -> pl.Series:
+    """Fake phones, none equal to ``avoid`` at the same position (the fiction ranges are small)."""
+    out = _fake_phones(rng, pack)
+    clash = (out == avoid).to_numpy()
+    while clash.any():
+        out = _where(~clash, out, _fake_phones(rng, pack))
+        clash = (out == avoid).to_numpy()
+    return out
+
+
 def _names(rng: np.random.Generator, pack: npt.NDArray[np.int64]) -> pl.Series:
     n = len(pack)
     zh = pl.Series(SURNAMES).gather(rng.integers(0, len(SURNAMES), size=n)) + pl.Series(
@@ -344,11 +356,13 @@ def _borrower_profiles(
         "vulnerable": vulnerable,
         "rule_pack": pl.Series([p for p, _ in RULE_PACKS]).gather(pack),
     }
+    phones = out["phone"]
+    assert isinstance(phones, pl.Series)
     for k in (1, 2):
         has = contacts >= k
         rel = np.array(RELATIONS, dtype=object)[rng.integers(0, len(RELATIONS), size=nb)]
         out[f"emergency{k}_name"] = _where(has, _names(rng, pack))
-        out[f"emergency{k}_phone"] = _where(has, _fake_phones(rng, pack))
+        out[f"emergency{k}_phone"] = _where(has, _other_phones(rng, pack, phones))
         out[f"emergency{k}_relation"] = _where(has, pl.Series(rel.tolist(), dtype=pl.Utf8))
     return pl.DataFrame(out)
 
