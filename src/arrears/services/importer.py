@@ -759,6 +759,8 @@ def bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]])
         try:
             batch: list[tuple[Any, ...]] = []
             for r in rows:
+                if dated and not any(isinstance(r[k], date) for k in dated):
+                    dated = []  # the caller passes ISO text already: a call is all one way
                 if dated:  # SQLAlchemy stores SQLite dates as ISO text; do the same
                     cells = list(r)
                     for k in dated:
