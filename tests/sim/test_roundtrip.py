@@ -154,5 +154,6 @@ def test_a_bad_payment_in_a_generated_file_writes_nothing(engine: Engine, tmp_pa
     res = import_payments(engine, pays_path)
     problems = [str(r) for r in res if not isinstance(r, Applied)]
     assert any("loan L999999: loan_id:" in p for p in problems), problems
+    assert any(getattr(r, "missing", False) for r in res)  # the CLI exits 1 for it
     assert any(f"ref {first[3]}: ref: already used" in p for p in problems), problems
     assert counts(engine) == before

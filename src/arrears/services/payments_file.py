@@ -157,7 +157,7 @@ def _apply_chunk(
         found = accounts.get(loan_id)
         if found is None:
             run.problems.append(
-                Problem(f"loan {loan_id}", "loan_id", f"loan {loan_id!r} not found")
+                Problem(f"loan {loan_id}", "loan_id", f"loan {loan_id!r} not found", missing=True)
             )
             continue
         rec, stored = found
