@@ -150,14 +150,9 @@ def read_frame(path: Path) -> pl.DataFrame | RowError:
         df = df.rename({c: c.lstrip("\ufeff") for c in df.columns})
     else:
         return RowError(0, "file", f"unknown format {suffix!r}: use .csv or .parquet")
-    return df.select(
-        [
-            (pl.col(c).cast(pl.Date).cast(pl.Utf8) if df.schema[c] == pl.Datetime else pl.col(c))
-            .cast(pl.Utf8)
-            .fill_null("")
-            for c in df.columns
-        ]
-    )
+    # A timestamp stays a timestamp in text, so a date column holding times is refused rather
+    # than silently cut to its date.
+    return df.select([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns])
 
 
 def read_rows(path: Path) -> list[dict[str, str]] | RowError:
