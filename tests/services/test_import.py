@@ -494,3 +494,15 @@ def test_same_borrower_with_another_profile_within_file(engine: Engine, tmp_path
     assert [(e.row, e.column) for e in errors] == [(2, "risk_score")]
     assert "row 1" in errors[0].reason
     assert counts(engine) == {k: 0 for k in counts(engine)}
+
+
+def test_parquet_timestamp_in_a_date_column_is_refused(engine: Engine, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    row = loan_row()
+    cols: dict[str, list[object]] = {c: [row[c]] for c in REQUIRED}
+    cols["disbursed_on"] = [datetime(2024, 1, 15, 9, 30)]
+    pq.write_table(pa.table(cols), tmp_path / "ts.parquet")
+    errors = _errors(import_file(engine, tmp_path / "ts.parquet"))
+    assert [(e.row, e.column) for e in errors] == [(1, "disbursed_on")]
+    assert counts(engine) == {k: 0 for k in counts(engine)}
