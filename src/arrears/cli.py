@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -138,7 +140,8 @@ def loans_import(
 ) -> None:
     """Import loans, all or nothing: any bad row writes nothing."""
     engine = open_db(db)
-    res = import_file(engine, file, dry_run=dry_run)
+    with _phase_bar(quiet=json_out) as report:
+        res = import_file(engine, file, dry_run=dry_run, progress=report)
     if isinstance(res, list):
         if json_out:
             print_json(
@@ -326,6 +329,26 @@ def _close_with_progress(
         )
 
 
+@contextmanager
+def _phase_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr fed by ``report(phase, done, total)`` (none for JSON output)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def report(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        yield report
+
+
 @app.command("close-day")
 def close_day_cmd(
     through: Annotated[
@@ -382,7 +405,8 @@ def payments_import(
     json_out: JsonOption = False,
 ) -> None:
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
-    res = import_payments(open_db(db), file)
+    with _phase_bar(quiet=json_out) as report:
+        res = import_payments(open_db(db), file, progress=report)
     problems = [r for r in res if not isinstance(r, ev.Applied)]
     if problems:
         for p in problems:
@@ -438,6 +462,60 @@ def portfolio_summary_cmd(db: DbOption = None, json_out: JsonOption = False) -> 
         for row in data[key]:
             table.add_row(row["name"], str(row["loans"]), row["outstanding"], row["overdue"])
         console.print(table)
+
+
+@portfolio_app.command("generate")
+def portfolio_generate(
+    loans: Annotated[int, typer.Option("--loans", help="Number of loans", min=1)],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes")],
+    out: Annotated[Path, typer.Option("--out", help="Loans file, .parquet or .csv")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Payments up to this date (default today)")
+    ] = None,
+    payments_out: Annotated[
+        Path | None, typer.Option("--payments-out", help="Payments file, .parquet or .csv")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
+    from arrears.sim.generate import generate, write_table
+
+    on = parse_date(as_of, "as_of") if as_of else date.today()
+    for path in (out, payments_out):
+        if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+            fail(f"{path}: unknown format {path.suffix!r}: use .csv or .parquet", EXIT_BAD_INPUT)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=json_out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"generating {loans} loans", total=3)
+        portfolio = generate(loans, seed, on)
+        bar.update(task, advance=1, description=f"writing {out}")
+        write_table(portfolio.loans, out)
+        bar.update(task, advance=1)
+        if payments_out is not None:
+            bar.update(task, description=f"writing {payments_out}")
+            write_table(portfolio.payments, payments_out)
+        bar.update(task, advance=1)
+    data = {
+        "loans": portfolio.loans.height,
+        "borrowers": portfolio.loans["borrower_id"].n_unique(),
+        "payments": portfolio.payments.height if payments_out is not None else 0,
+        "as_of": on.isoformat(),
+        "out": str(out),
+        "payments_out": None if payments_out is None else str(payments_out),
+    }
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(
+            f"wrote {data['loans']} loans for {data['borrowers']} borrowers to {out}"
+            + (f" and {data['payments']} payments to {payments_out}" if payments_out else "")
+        )
 
 
 def main() -> None:

@@ -364,3 +364,145 @@ def test_overlong_text_is_a_row_error_on_every_backend(
     assert [(e.row, e.column) for e in errors] == [(2, column)]
     assert counts(engine) == before
     assert import_file(engine, write_csv(tmp_path / "ok.csv", [fits])) == ImportReport(1, 1, False)
+
+
+# --- Borrower profile and emergency-contact columns (issue 3, item 2) ---
+
+PROFILE_ROW = {
+    "language": "en",
+    "timezones": "America/New_York,America/Los_Angeles",
+    "email": "b1@example.com",
+    "address": "1 Example Street, Springfield",
+    "risk_score": "720",
+    "vulnerable": "true",
+    "rule_pack": "us-reg-f",
+    "emergency1_name": "Pat Doe",
+    "emergency1_phone": "+1 212 555 0101",
+    "emergency1_relation": "spouse",
+    "emergency2_name": "",
+    "emergency2_phone": "",
+    "emergency2_relation": "",
+}
+PROFILE_COLUMNS = [*REQUIRED, "due_day", "product", "currency", *PROFILE_ROW]
+
+
+def _with_profile(loan_id: str, **overrides: str) -> dict[str, str]:
+    return {**loan_row(loan_id), **PROFILE_ROW, **overrides}
+
+
+def _profile_counts(engine: Engine) -> tuple[int, int]:
+    from arrears.store import profile_tables as pt
+
+    with engine.connect() as conn:
+        return (
+            len(conn.execute(select(pt.borrower_profiles)).all()),
+            len(conn.execute(select(pt.emergency_contacts)).all()),
+        )
+
+
+def test_profile_and_contacts_are_written(engine: Engine, tmp_path: Path) -> None:
+    from arrears.store import profile_tables as pt
+
+    rows = [
+        _with_profile("L1"),
+        _with_profile("L2", borrower_id="B-L1", borrower_name="Borrower L1"),
+    ]
+    res = import_file(engine, write_csv(tmp_path / "p.csv", rows, PROFILE_COLUMNS))
+    assert res == ImportReport(2, 1, False)
+    with engine.connect() as conn:
+        p = conn.execute(select(pt.borrower_profiles)).one()
+        c = conn.execute(select(pt.emergency_contacts)).one()
+    assert p.borrower_id == "B-L1"
+    assert (p.language, p.timezones, p.email, p.risk_score, bool(p.vulnerable), p.rule_pack) == (
+        "en",
+        "America/New_York,America/Los_Angeles",
+        "b1@example.com",
+        720,
+        True,
+        "us-reg-f",
+    )
+    assert (c.seq, c.name, c.phone, c.relation) == (1, "Pat Doe", "+1 212 555 0101", "spouse")
+
+
+def test_older_file_without_profile_columns_gets_default_profiles(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from arrears.store import profile_tables as pt
+
+    import_rows(engine, tmp_path, [loan_row("L1"), loan_row("L2")])
+    with engine.connect() as conn:
+        rows = conn.execute(select(pt.borrower_profiles).order_by("borrower_id")).all()
+    # The defaults of migration 0003: zh-CN, Asia/Shanghai, score 500, not vulnerable, cn.
+    assert [tuple(r)[1:] for r in rows] == [
+        ("zh-CN", "Asia/Shanghai", None, None, 500, False, "cn")
+    ] * 2
+    assert _profile_counts(engine)[1] == 0
+
+
+@pytest.mark.parametrize("flag", ["true", "True", "1", "yes", "false", "0", "no", ""])
+def test_vulnerable_accepts_common_spellings(engine: Engine, tmp_path: Path, flag: str) -> None:
+    from arrears.store import profile_tables as pt
+
+    path = write_csv(tmp_path / "v.csv", [_with_profile("L1", vulnerable=flag)], PROFILE_COLUMNS)
+    assert isinstance(import_file(engine, path), ImportReport)
+    with engine.connect() as conn:
+        stored = conn.execute(select(pt.borrower_profiles.c.vulnerable)).scalar_one()
+    assert bool(stored) is (flag.lower() in ("true", "1", "yes"))
+
+
+BAD_PROFILE = [
+    ("language", "fr", "not one of zh-CN, en"),
+    ("timezones", "Mars/Olympus", "not an IANA time zone"),
+    ("timezones", "Asia/Shanghai,Nowhere/City", "'Nowhere/City' is not an IANA time zone"),
+    ("email", "not-an-email", "not an email address"),
+    ("risk_score", "1001", "must be 0..1000"),
+    ("risk_score", "-1", "must be 0..1000"),
+    ("risk_score", "high", "not a whole number"),
+    ("vulnerable", "maybe", "not true or false"),
+    ("rule_pack", "de-bgb", "not one of cn, us-reg-f, uk-conc"),
+    ("emergency1_phone", "call me", "not a phone number"),
+    ("emergency1_phone", "13800138000", "the borrower's own phone"),
+    ("emergency1_relation", "", "is empty while the contact's other columns are set"),
+    ("emergency2_name", "Lee Roe", "is empty"),  # a name without phone and relation
+    ("address", "x" * 501, "longer than 500 characters"),
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"), BAD_PROFILE, ids=[f"{c}={v[:12]!r}" for c, v, _ in BAD_PROFILE]
+)
+def test_bad_profile_value_names_row_column_reason_and_writes_nothing(
+    engine: Engine, tmp_path: Path, column: str, value: str, reason: str
+) -> None:
+    rows = [_with_profile("L1"), _with_profile("L2", **{column: value}), _with_profile("L3")]
+    before = counts(engine), _profile_counts(engine)
+    errors = _errors(import_file(engine, write_csv(tmp_path / "bad.csv", rows, PROFILE_COLUMNS)))
+    assert {e.row for e in errors} == {2}, [str(e) for e in errors]
+    expected_col = column if column != "emergency2_name" else "emergency2_phone"
+    assert any(e.column == expected_col for e in errors), [str(e) for e in errors]
+    assert any(reason in str(e) for e in errors), [str(e) for e in errors]
+    assert (counts(engine), _profile_counts(engine)) == before
+
+
+def test_same_borrower_with_another_profile_within_file(engine: Engine, tmp_path: Path) -> None:
+    rows = [
+        _with_profile("L1", borrower_id="B1", borrower_name="Wang Fang"),
+        _with_profile("L2", borrower_id="B1", borrower_name="Wang Fang", risk_score="100"),
+    ]
+    path = write_csv(tmp_path / "b.csv", rows, PROFILE_COLUMNS)
+    errors = _errors(import_file(engine, path))
+    assert [(e.row, e.column) for e in errors] == [(2, "risk_score")]
+    assert "row 1" in errors[0].reason
+    assert counts(engine) == {k: 0 for k in counts(engine)}
+
+
+def test_parquet_timestamp_in_a_date_column_is_refused(engine: Engine, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    row = loan_row()
+    cols: dict[str, list[object]] = {c: [row[c]] for c in REQUIRED}
+    cols["disbursed_on"] = [datetime(2024, 1, 15, 9, 30)]
+    pq.write_table(pa.table(cols), tmp_path / "ts.parquet")
+    errors = _errors(import_file(engine, tmp_path / "ts.parquet"))
+    assert [(e.row, e.column) for e in errors] == [(1, "disbursed_on")]
+    assert counts(engine) == {k: 0 for k in counts(engine)}

@@ -2,26 +2,42 @@
 at all.
 
 Columns (README, "Import format"): ``loan_id, borrower_id, borrower_name, phone, principal,
-rate, rate_basis, months, method, disbursed_on`` and optionally ``due_day, product, currency``.
+rate, rate_basis, months, method, disbursed_on`` and optionally ``due_day, product, currency``,
+the borrower profile (``language, timezones, email, address, risk_score, vulnerable,
+rule_pack``) and up to two emergency contacts (``emergency{1,2}_{name,phone,relation}``).
+Other columns (``behaviour`` from the generator) are ignored.
+
+Speed: values repeat (rates, dates, amounts), so their parsing is cached by text; schedules
+are built for all loans at once (``sim.columns``, equal to ``schedule_for``) and every table
+is written in bulk: ``COPY`` on PostgreSQL, one ``executemany`` per table on SQLite, all in
+the one transaction that keeps the import all-or-nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import available_timezones
 
-from sqlalchemy import Connection, Engine, insert, select
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, Date, Engine, Table, insert, select
 
+from arrears.ageing.status import classify
 from arrears.ledger.account import open_account
-from arrears.loans.product import DEFAULT_PRODUCT, Method, Product
+from arrears.ledger.journal import CASH, receivable
+from arrears.loans.product import DEFAULT_PRODUCT, Component, Method, Product
 from arrears.loans.schedule import LoanTerms
 from arrears.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
 from arrears.services.accounts import post_entries, products, save_accounts
+from arrears.sim import columns as sc
+from arrears.store import profile_tables as pt
 from arrears.store import tables as t
 
 REQUIRED = (
@@ -36,8 +52,23 @@ REQUIRED = (
     "method",
     "disbursed_on",
 )
-OPTIONAL = ("due_day", "product", "currency")
-MAX_LENGTH = {"loan_id": 64, "borrower_id": 64, "borrower_name": 200, "product": 64}
+PROFILE = ("language", "timezones", "email", "address", "risk_score", "vulnerable", "rule_pack")
+CONTACTS = tuple(f"emergency{k}_{f}" for k in (1, 2) for f in ("name", "phone", "relation"))
+OPTIONAL = ("due_day", "product", "currency", *PROFILE, *CONTACTS)
+MAX_LENGTH = {
+    "loan_id": 64,
+    "borrower_id": 64,
+    "borrower_name": 200,
+    "product": 64,
+    "email": 200,
+    "address": 500,
+    **{f"emergency{k}_name": 200 for k in (1, 2)},
+    **{f"emergency{k}_relation": 40 for k in (1, 2)},
+}
+LANGUAGES = ("zh-CN", "en")
+RULE_PACKS = ("cn", "us-reg-f", "uk-conc")
+TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
 MAX_MONTHS = 360
 # Plausibility bounds that catch a percent typed as a fraction: 24% a year is the upper end
@@ -58,6 +89,27 @@ class RowError:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """A borrower's contact profile; an empty cell takes the table's default."""
+
+    language: str = "zh-CN"
+    timezones: str = "Asia/Shanghai"
+    email: str | None = None
+    address: str | None = None
+    risk_score: int = 500
+    vulnerable: bool = False
+    rule_pack: str = "cn"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    seq: int
+    name: str
+    phone: str
+    relation: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoanRow:
     terms: LoanTerms
     borrower_id: str
@@ -65,6 +117,8 @@ class LoanRow:
     phone: str
     product_id: str
     currency: str
+    profile: Profile = Profile()
+    contacts: tuple[Contact, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,31 +128,150 @@ class ImportReport:
     dry_run: bool
 
 
-def read_rows(path: Path) -> list[dict[str, str]] | RowError:
-    """Every data row as column -> text. Parquet values are turned into their text form."""
+def read_frame(path: Path) -> pl.DataFrame | RowError:
+    """The file as a frame of text columns (nulls as empty text)."""
     if not path.exists():
         return RowError(0, "file", f"{path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         try:
-            table = pq.read_table(path)
-        except Exception as exc:  # pyarrow raises many types for a bad file
+            df = pl.read_parquet(path)
+        except Exception as exc:  # polars raises many types for a bad file
             return RowError(0, "file", f"not a readable Parquet file: {exc}")
-        cols = table.column_names
-        data = table.to_pydict()
-        return [
-            {c: "" if data[c][k] is None else str(data[c][k]) for c in cols}
-            for k in range(table.num_rows)
-        ]
-    if suffix in (".csv", ".txt"):
+    elif suffix in (".csv", ".txt"):
         try:
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                return [dict(r) for r in csv.DictReader(fh)]
-        except UnicodeDecodeError as exc:
-            return RowError(0, "file", f"not UTF-8 text: {exc}")
-    return RowError(0, "file", f"unknown format {suffix!r}: use .csv or .parquet")
+            df = pl.read_csv(path, infer_schema=False, encoding="utf8", truncate_ragged_lines=True)
+        except pl.exceptions.NoDataError:
+            return RowError(0, "file", "has no data rows")
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+                return RowError(0, "file", f"not UTF-8 text: {str(exc).splitlines()[0]}")
+            return RowError(0, "file", f"not a readable CSV file: {str(exc).splitlines()[0]}")
+        df = df.rename({c: c.lstrip("\ufeff") for c in df.columns})
+    else:
+        return RowError(0, "file", f"unknown format {suffix!r}: use .csv or .parquet")
+    # A timestamp stays a timestamp in text, so a date column holding times is refused rather
+    # than silently cut to its date.
+    return df.select([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns])
+
+
+def read_rows(path: Path) -> list[dict[str, str]] | RowError:
+    """Every data row as column -> text. Parquet values are turned into their text form."""
+    df = read_frame(path)
+    if isinstance(df, RowError):
+        return df
+    return df.to_dicts()
+
+
+@lru_cache(maxsize=65536)
+def _amount(text: str, currency: str) -> int | str:
+    try:
+        return parse_amount(text, currency)
+    except MoneyError as exc:
+        return str(exc)
+
+
+@lru_cache(maxsize=4096)
+def _rate(text: str) -> Fraction | str:
+    try:
+        return parse_rate(text)
+    except MoneyError as exc:
+        return str(exc)
+
+
+@lru_cache(maxsize=65536)
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _whole(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=4096)
+def _rate_check(text: str, basis: RateBasis, product: Product) -> tuple[Fraction, str | None]:
+    """The rate and, if it is unacceptable for the product, why."""
+    value = _rate(text)
+    assert isinstance(value, Fraction)
+    limit = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
+    if value > limit:
+        return value, f"{text} {basis.value} is beyond any lawful consumer loan"
+    cap = product.rate_cap_annual
+    if cap is not None:
+        rate = Rate(value, basis)
+        overdue = rate.annual(product.days_per_year) * product.penalty_multiplier
+        worst = max(rate.annual(product.days_per_year), overdue)
+        if worst > cap:
+            return value, (
+                f"agreed or overdue rate ({float(worst):.2%} a year) exceeds the cap of "
+                f"{float(cap):.2%} (4x LPR) for non-licensed lender product {product.product_id}"
+            )
+    return value, None
+
+
+def parse_profile(
+    v: dict[str, str], err: Callable[[str, str], None]
+) -> tuple[Profile, tuple[Contact, ...]]:
+    """The profile and emergency contacts of a row; problems go to ``err(column, reason)``."""
+    language = v["language"] or "zh-CN"
+    if language not in LANGUAGES:
+        err("language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
+    timezones = v["timezones"] or "Asia/Shanghai"
+    zones = [z.strip() for z in timezones.split(",")]
+    for z in zones:
+        if z not in _zones():
+            err("timezones", f"{z!r} is not an IANA time zone (e.g. Asia/Shanghai)")
+            break
+    email = v["email"] or None
+    if email is not None and not EMAIL.match(email):
+        err("email", f"{email!r} is not an email address")
+    risk = 500
+    if v["risk_score"]:
+        score = _whole(v["risk_score"])
+        if score is None:
+            err("risk_score", f"{v['risk_score']!r} is not a whole number")
+        elif not 0 <= score <= 1000:
+            err("risk_score", f"must be 0..1000, got {score}")
+        else:
+            risk = score
+    vulnerable = False
+    flag = v["vulnerable"].lower()
+    if flag in TRUE:
+        vulnerable = True
+    elif flag and flag not in FALSE:
+        err("vulnerable", f"{v['vulnerable']!r} is not true or false")
+    rule_pack = v["rule_pack"] or "cn"
+    if rule_pack not in RULE_PACKS:
+        err("rule_pack", f"{rule_pack!r} is not one of {', '.join(RULE_PACKS)}")
+    contacts: list[Contact] = []
+    for k in (1, 2):
+        name, phone, relation = (v[f"emergency{k}_{f}"] for f in ("name", "phone", "relation"))
+        if not (name or phone or relation):
+            continue
+        for col, val in (("name", name), ("phone", phone), ("relation", relation)):
+            if not val:
+                err(f"emergency{k}_{col}", "is empty while the contact's other columns are set")
+        if phone and not PHONE.match(phone):
+            err(f"emergency{k}_phone", f"{phone!r} is not a phone number")
+        elif phone and phone == v["phone"]:
+            err(f"emergency{k}_phone", "is the borrower's own phone")
+        contacts.append(Contact(k, name, phone, relation))
+    profile = Profile(
+        language, ",".join(zones), email, v["address"] or None, risk, vulnerable, rule_pack
+    )
+    return profile, tuple(contacts)
 
 
 def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow | list[RowError]:
@@ -108,6 +281,16 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
         errors.append(RowError(n, col, reason))
 
     v = {k: (raw.get(k) or "").strip() for k in (*REQUIRED, *OPTIONAL)}
+    return _parse(n, v, prods, errors, err)
+
+
+def _parse(
+    n: int,
+    v: dict[str, str],
+    prods: dict[str, Product],
+    errors: list[RowError],
+    err: Callable[[str, str], None],
+) -> LoanRow | list[RowError]:
     for col in REQUIRED:
         if not v[col]:
             err(col, "is empty")
@@ -126,70 +309,63 @@ def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow
         err("currency", f"{currency} differs from product {product_id}'s {product.currency}")
     if not PHONE.match(v["phone"]):
         err("phone", f"{v['phone']!r} is not a phone number")
-    principal = 0
-    try:
-        principal = parse_amount(v["principal"], product.currency)
-        if principal <= 0:
-            err("principal", f"must be positive, got {v['principal']}")
-    except MoneyError as exc:
-        err("principal", str(exc))
+    principal = _amount(v["principal"], product.currency)
+    if isinstance(principal, str):
+        err("principal", principal)
+        principal = 0
+    elif principal <= 0:
+        err("principal", f"must be positive, got {v['principal']}")
     basis: RateBasis | None = None
     try:
         basis = RateBasis(v["rate_basis"])
     except ValueError:
         err("rate_basis", f"{v['rate_basis']!r} is not annual or daily")
-    rate_value = Fraction(0)
-    try:
-        rate_value = parse_rate(v["rate"])
-    except MoneyError as exc:
-        err("rate", str(exc))
-    if basis is not None and not errors:
-        limit = MAX_ANNUAL if basis is RateBasis.ANNUAL else MAX_DAILY
-        if rate_value > limit:
-            err("rate", f"{v['rate']} {basis.value} is beyond any lawful consumer loan")
-        cap = product.rate_cap_annual
-        if cap is not None:
-            rate = Rate(rate_value, basis)
-            overdue = rate.annual(product.days_per_year) * product.penalty_multiplier
-            worst = max(rate.annual(product.days_per_year), overdue)
-            if worst > cap:
-                err(
-                    "rate",
-                    f"agreed or overdue rate ({float(worst):.2%} a year) exceeds the cap of "
-                    f"{float(cap):.2%} (4x LPR) for non-licensed lender product {product_id}",
-                )
-    months = 0
-    try:
-        months = int(v["months"])
-        if not 1 <= months <= MAX_MONTHS:
-            err("months", f"must be 1..{MAX_MONTHS}, got {months}")
-    except ValueError:
+    rate_value = _rate(v["rate"])
+    if isinstance(rate_value, str):
+        err("rate", rate_value)
+        rate_value = Fraction(0)
+    elif basis is not None and not errors:
+        rate_value, problem = _rate_check(v["rate"], basis, product)
+        if problem:
+            err("rate", problem)
+    months = _whole(v["months"])
+    if months is None:
         err("months", f"{v['months']!r} is not a whole number")
+        months = 0
+    elif not 1 <= months <= MAX_MONTHS:
+        err("months", f"must be 1..{MAX_MONTHS}, got {months}")
     method: Method | None = None
     try:
         method = Method(v["method"])
     except ValueError:
         err("method", f"{v['method']!r} is not one of {', '.join(m.value for m in Method)}")
-    disbursed = None
-    try:
-        disbursed = date.fromisoformat(v["disbursed_on"])
-    except ValueError:
+    disbursed = _date(v["disbursed_on"])
+    if disbursed is None:
         err("disbursed_on", f"{v['disbursed_on']!r} is not a date (YYYY-MM-DD)")
     due_day: int | None = None
     if v["due_day"]:
-        try:
-            due_day = int(v["due_day"])
-            if not 1 <= due_day <= 31:
-                err("due_day", f"must be 1..31, got {due_day}")
-        except ValueError:
+        due_day = _whole(v["due_day"])
+        if due_day is None:
             err("due_day", f"{v['due_day']!r} is not a day of the month")
+        elif not 1 <= due_day <= 31:
+            err("due_day", f"must be 1..31, got {due_day}")
+    profile, contacts = parse_profile(v, err)
     if errors:
         return errors
     assert basis is not None and method is not None and disbursed is not None
     terms = LoanTerms(
         v["loan_id"], principal, Rate(rate_value, basis), months, method, disbursed, due_day
     )
-    return LoanRow(terms, v["borrower_id"], v["borrower_name"], v["phone"], product_id, currency)
+    return LoanRow(
+        terms,
+        v["borrower_id"],
+        v["borrower_name"],
+        v["phone"],
+        product_id,
+        currency,
+        profile,
+        contacts,
+    )
 
 
 def ensure_default_product(conn: Connection) -> None:
@@ -203,24 +379,47 @@ def ensure_default_product(conn: Connection) -> None:
         )
 
 
+def _profile_clash(a: LoanRow, b: LoanRow) -> str | None:
+    """The first profile or contact column on which two rows of one borrower differ."""
+    for col in PROFILE:
+        if getattr(a.profile, col) != getattr(b.profile, col):
+            return col
+    if a.contacts != b.contacts:
+        seqs = {c.seq for c in a.contacts} ^ {c.seq for c in b.contacts}
+        pairs = zip(a.contacts, b.contacts, strict=False)
+        k = min(seqs) if seqs else next(x.seq for x, y in pairs if x != y)
+        return f"emergency{k}_name"
+    return None
+
+
 def validate(
-    conn: Connection, rows: Iterable[dict[str, str]]
+    conn: Connection, rows: pl.DataFrame | Iterable[dict[str, str]]
 ) -> tuple[list[LoanRow], list[RowError]]:
     """Parse every row and check it against the file and the database; (loans, errors)."""
     prods = products(conn)
     prods.setdefault(DEFAULT_PRODUCT.product_id, DEFAULT_PRODUCT)
-    rows = list(rows)
-    if not rows:
+    if not isinstance(rows, pl.DataFrame):
+        listed = list(rows)
+        rows = pl.DataFrame(listed, schema=list(listed[0]) if listed else None)
+    if rows.height == 0:
         return [], [RowError(0, "file", "has no data rows")]
-    missing = [c for c in REQUIRED if c not in rows[0]]
+    missing = [c for c in REQUIRED if c not in rows.columns]
     if missing:
         return [], [RowError(0, c, "column is missing") for c in missing]
+    wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in rows.columns]
+    absent = {c: "" for c in OPTIONAL if c not in rows.columns}
     good: list[LoanRow] = []
     errors: list[RowError] = []
     seen_loans: dict[str, int] = {}
-    borrowers: dict[str, tuple[str, str, int]] = {}
-    for n, raw in enumerate(rows, start=1):
-        res = parse_row(n, raw, prods)
+    borrowers: dict[str, tuple[LoanRow, int]] = {}
+    for n, values in enumerate(rows.select(wanted).iter_rows(), start=1):
+        v = {c: (x or "").strip() for c, x in zip(wanted, values, strict=True)} | absent
+        row_errors: list[RowError] = []
+
+        def err(col: str, reason: str, n: int = n, out: list[RowError] = row_errors) -> None:
+            out.append(RowError(n, col, reason))
+
+        res = _parse(n, v, prods, row_errors, err)
         if isinstance(res, list):
             errors.extend(res)
             continue
@@ -229,10 +428,17 @@ def validate(
             continue
         seen_loans[res.terms.loan_id] = n
         prior = borrowers.get(res.borrower_id)
-        if prior and prior[:2] != (res.borrower_name, res.phone):
-            errors.append(RowError(n, "borrower_id", f"name or phone differ from row {prior[2]}"))
-            continue
-        borrowers.setdefault(res.borrower_id, (res.borrower_name, res.phone, n))
+        if prior:
+            first, at = prior
+            if (first.borrower_name, first.phone) != (res.borrower_name, res.phone):
+                errors.append(RowError(n, "borrower_id", f"name or phone differ from row {at}"))
+                continue
+            clash = _profile_clash(first, res)
+            if clash:
+                errors.append(RowError(n, clash, f"differs from row {at} for the same borrower"))
+                continue
+        else:
+            borrowers[res.borrower_id] = (res, n)
         good.append(res)
     ids = list(seen_loans)
     for k in range(0, len(ids), 5000):
@@ -245,8 +451,8 @@ def validate(
     for k in range(0, len(bids), 5000):
         chunk = bids[k : k + 5000]
         for r in conn.execute(select(t.borrowers).where(t.borrowers.c.borrower_id.in_(chunk))):
-            name, phone, n = borrowers[r.borrower_id]
-            if (r.name, r.phone) != (name, phone):
+            first, n = borrowers[r.borrower_id]
+            if (r.name, r.phone) != (first.borrower_name, first.phone):
                 errors.append(
                     RowError(n, "borrower_id", f"{r.borrower_id} exists with another name or phone")
                 )
@@ -254,59 +460,320 @@ def validate(
     return good, errors
 
 
-def import_file(engine: Engine, path: Path, dry_run: bool = False) -> ImportReport | list[RowError]:
-    rows = read_rows(path)
-    if isinstance(rows, RowError):
-        return [rows]
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+def import_file(
+    engine: Engine, path: Path, dry_run: bool = False, progress: Progress = _quiet
+) -> ImportReport | list[RowError]:
+    """Validate the whole file, then write it in one transaction, or report every bad row.
+
+    ``progress(phase, done, total)`` is told how far validation and writing have got.
+    """
+    frame = read_frame(path)
+    if isinstance(frame, RowError):
+        return [frame]
     # No commit unless every row is good: leaving the block without one rolls back.
     with engine.connect() as conn:
         ensure_default_product(conn)
-        good, errors = validate(conn, rows)
+        progress("validating", 0, frame.height)
+        good, errors = validate(conn, frame)
+        progress("validating", frame.height, frame.height)
         if errors:
             return errors
         if dry_run:
             return ImportReport(len(good), len({g.borrower_id for g in good}), True)
-        report = ImportReport(*write(conn, good), False)
+        report = ImportReport(*write(conn, good, progress), False)
         conn.commit()
         return report
 
 
-def write(conn: Connection, good: list[LoanRow]) -> tuple[int, int]:
+CHUNK = 50_000
+
+
+def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) -> tuple[int, int]:
+    """Write validated loans: borrowers and profiles, loans, schedules, journal and state."""
     prods = products(conn)
-    known = set(
-        conn.execute(
-            select(t.borrowers.c.borrower_id).where(
-                t.borrowers.c.borrower_id.in_({g.borrower_id for g in good})
-            )
-        ).scalars()
-    )
-    new_borrowers = {
-        g.borrower_id: {"borrower_id": g.borrower_id, "name": g.borrower_name, "phone": g.phone}
-        for g in good
-        if g.borrower_id not in known
-    }
-    if new_borrowers:
-        conn.execute(insert(t.borrowers), list(new_borrowers.values()))
-    conn.execute(
-        insert(t.loans),
+    known: set[str] = set()
+    bids = list({g.borrower_id: None for g in good})
+    for k in range(0, len(bids), 5000):
+        known.update(
+            conn.execute(
+                select(t.borrowers.c.borrower_id).where(
+                    t.borrowers.c.borrower_id.in_(bids[k : k + 5000])
+                )
+            ).scalars()
+        )
+    new: dict[str, LoanRow] = {}
+    for g in good:
+        if g.borrower_id not in known and g.borrower_id not in new:
+            new[g.borrower_id] = g
+    total = len(good)
+    progress("writing", 0, total)
+    bulk_insert(conn, t.borrowers, [(b, g.borrower_name, g.phone) for b, g in new.items()])
+    # A borrower's profile is set when the borrower is first imported; later files leave it.
+    bulk_insert(
+        conn,
+        pt.borrower_profiles,
         [
-            {
-                "loan_id": g.terms.loan_id,
-                "borrower_id": g.borrower_id,
-                "product_id": g.product_id,
-                "currency": g.currency,
-                "principal": g.terms.principal,
-                "rate": str(g.terms.rate.value),
-                "rate_basis": g.terms.rate.basis.value,
-                "months": g.terms.months,
-                "method": g.terms.method.value,
-                "disbursed_on": g.terms.disbursed_on,
-                "due_day": g.terms.due_day,
-            }
+            (
+                b,
+                p.language,
+                p.timezones,
+                p.email,
+                p.address,
+                p.risk_score,
+                p.vulnerable,
+                p.rule_pack,
+            )
+            for b, g in new.items()
+            for p in (g.profile,)
+        ],
+    )
+    bulk_insert(
+        conn,
+        pt.emergency_contacts,
+        [(b, c.seq, c.name, c.phone, c.relation) for b, g in new.items() for c in g.contacts],
+    )
+    for k in range(0, total, CHUNK):
+        chunk = good[k : k + CHUNK]
+        _write_loans(conn, chunk, prods)
+        progress("writing", k + len(chunk), total)
+    return total, len(new)
+
+
+def _write_loans(conn: Connection, good: Sequence[LoanRow], prods: dict[str, Product]) -> None:
+    bulk_insert(
+        conn,
+        t.loans,
+        [
+            (
+                g.terms.loan_id,
+                g.borrower_id,
+                g.product_id,
+                g.currency,
+                g.terms.principal,
+                str(g.terms.rate.value),
+                g.terms.rate.basis.value,
+                g.terms.months,
+                g.terms.method.value,
+                g.terms.disbursed_on,
+                g.terms.due_day,
+                0,
+            )
             for g in good
         ],
     )
-    opened = [open_account(g.terms, prods[g.product_id]) for g in good]
-    post_entries(conn, [e for _, es in opened for e in es])
-    save_accounts(conn, [(a, prods[g.product_id]) for (a, _), g in zip(opened, good, strict=True)])
-    return len(good), len(new_borrowers)
+    fast = [g for g in good if _columnar_ok(g)]
+    slow = [g for g in good if not _columnar_ok(g)]
+    if slow:  # the reference path, for terms beyond the int64 kernel's safe range
+        opened = [open_account(g.terms, prods[g.product_id]) for g in slow]
+        post_entries(conn, [e for _, es in opened for e in es])
+        save_accounts(
+            conn, [(a, prods[g.product_id]) for (a, _), g in zip(opened, slow, strict=True)]
+        )
+    if not fast:
+        return
+    by_product: dict[str, list[LoanRow]] = {}
+    for g in fast:
+        by_product.setdefault(g.product_id, []).append(g)
+    for product_id, rows in by_product.items():
+        _write_fast(conn, rows, prods[product_id])
+
+
+# Beyond these the int64 interest numerator could overflow or the float annuity lose the fen.
+MAX_FAST_PRINCIPAL = 10**9  # fen: 10 million yuan
+MAX_FAST_RATE_PART = 10**6
+
+
+def _columnar_ok(g: LoanRow) -> bool:
+    r = g.terms.rate.value
+    return (
+        g.terms.principal <= MAX_FAST_PRINCIPAL
+        and r.numerator <= MAX_FAST_RATE_PART
+        and r.denominator <= MAX_FAST_RATE_PART
+    )
+
+
+def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> None:
+    """Disbursement entries, schedules and opening state, as ``open_account`` would write them."""
+    terms = [g.terms for g in rows]
+    epoch = sc.EPOCH.toordinal()
+    cols = sc.LoanColumns(
+        np.array([x.principal for x in terms], dtype=np.int64),
+        np.array([x.rate.value.numerator for x in terms], dtype=np.int64),
+        np.array([x.rate.value.denominator for x in terms], dtype=np.int64),
+        np.array([x.rate.basis is RateBasis.DAILY for x in terms], dtype=np.bool_),
+        np.array([x.months for x in terms], dtype=np.int64),
+        np.array([sc.METHOD_CODES[x.method.value] for x in terms], dtype=np.int64),
+        np.array([x.disbursed_on.toordinal() - epoch for x in terms], dtype=np.int64),
+        np.array([x.due_day or 0 for x in terms], dtype=np.int64),
+    )
+    s = sc.schedules(cols, product.days_per_year, product.min_first_period_days)
+    ids = [x.loan_id for x in terms]
+    dates = _dates(np.concatenate([s.start, s.due]))
+    half = len(s.start)
+    bulk_insert(
+        conn,
+        t.installments,
+        zip(
+            [ids[i] for i in s.loan.tolist()],
+            s.n.tolist(),
+            dates[:half],
+            dates[half:],
+            s.principal.tolist(),
+            s.interest.tolist(),
+            [0] * half,
+            [0] * half,
+            strict=True,
+        ),
+    )
+    # The disbursement entry open_account posts: principal receivable debited, cash credited.
+    bulk_insert(
+        conn,
+        t.journal_entries,
+        [
+            (f"{x.loan_id}:disbursement", x.loan_id, "disbursement", x.disbursed_on, "")
+            for x in terms
+        ],
+    )
+    entry_ids: dict[str, int] = {}
+    for k in range(0, len(ids), 5000):
+        q = select(t.journal_entries.c.loan_id, t.journal_entries.c.entry_id).where(
+            t.journal_entries.c.key.in_([f"{i}:disbursement" for i in ids[k : k + 5000]])
+        )
+        entry_ids.update({r.loan_id: r.entry_id for r in conn.execute(q)})
+    bulk_insert(
+        conn,
+        t.postings,
+        [
+            leg
+            for x in terms
+            for leg in (
+                (entry_ids[x.loan_id], receivable(x.loan_id, Component.PRINCIPAL), x.principal),
+                (entry_ids[x.loan_id], CASH, -x.principal),
+            )
+        ],
+    )
+    normal = classify(0, product.classification_thresholds)
+    bulk_insert(
+        conn,
+        t.loan_state,
+        [
+            (
+                x.loan_id,
+                x.disbursed_on,
+                "active",
+                0,
+                0,
+                0,
+                0,
+                "C",
+                normal,
+                0,
+                0,
+                0,
+                x.principal,
+                0,
+                0,
+                0,
+            )
+            for x in terms
+        ],
+    )
+
+
+def _dates(days: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
+    """Epoch days as ISO dates, the text both SQLite (as stored) and COPY (as parsed) take."""
+    text: list[str] = np.datetime_as_string(days.astype("datetime64[D]")).tolist()
+    return text
+
+
+@lru_cache(maxsize=65536)
+def _iso(d: date) -> str:
+    return d.isoformat()
+
+
+# Columns written by bulk_insert, in the order the row tuples give them.
+BULK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "borrowers": ("borrower_id", "name", "phone"),
+    "borrower_profiles": (
+        "borrower_id", "language", "timezones", "email", "address", "risk_score", "vulnerable",
+        "rule_pack",
+    ),
+    "emergency_contacts": ("borrower_id", "seq", "name", "phone", "relation"),
+    "loans": (
+        "loan_id", "borrower_id", "product_id", "currency", "principal", "rate", "rate_basis",
+        "months", "method", "disbursed_on", "due_day", "version",
+    ),
+    "installments": (
+        "loan_id", "n", "start", "due_date", "principal", "interest", "paid_principal",
+        "paid_interest",
+    ),
+    "journal_entries": ("key", "loan_id", "kind", "effective_on", "memo"),
+    "loan_events": (
+        "loan_id", "kind", "ref", "amount", "component", "reverses", "effective_on", "recorded_at",
+    ),
+    "postings": ("entry_id", "account", "amount"),
+    "loan_state": (
+        "loan_id", "as_of", "status", "penalty_unposted", "penalty_owed", "prepaid_principal",
+        "dpd", "bucket", "classification", "overdue_principal", "overdue_interest",
+        "overdue_penalty", "outstanding_principal", "outstanding_interest", "outstanding_penalty",
+        "consecutive_overdue",
+    ),
+}  # fmt: skip
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> int:
+    """Insert rows in the connection's transaction: COPY on PostgreSQL, executemany on SQLite."""
+    cols = BULK_COLUMNS[table.name]
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    count = 0
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{c}"' for c in cols)
+        cur: Any = raw.cursor()  # psycopg's, which has copy()
+        try:
+            with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as cp:
+                for r in rows:
+                    cp.write_row(r)
+                    count += 1
+        finally:
+            cur.close()
+        return count
+    if conn.dialect.name == "sqlite":
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
+        )
+        dated = [k for k, c in enumerate(cols) if isinstance(table.c[c].type, Date)]
+        lite = raw.cursor()
+        try:
+            batch: list[tuple[Any, ...]] = []
+            for r in rows:
+                if dated and not any(isinstance(r[k], date) for k in dated):
+                    dated = []  # the caller passes ISO text already: a call is all one way
+                if dated:  # SQLAlchemy stores SQLite dates as ISO text; do the same
+                    cells = list(r)
+                    for k in dated:
+                        if isinstance(cells[k], date):
+                            cells[k] = _iso(cells[k])
+                    r = tuple(cells)
+                batch.append(r)
+                if len(batch) >= CHUNK:
+                    lite.executemany(sql, batch)
+                    count += len(batch)
+                    batch = []
+            if batch:
+                lite.executemany(sql, batch)
+                count += len(batch)
+        finally:
+            lite.close()
+        return count
+    listed = [dict(zip(cols, r, strict=True)) for r in rows]  # any other dialect
+    if listed:
+        conn.execute(insert(table), listed)
+    return len(listed)
