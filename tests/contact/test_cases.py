@@ -21,7 +21,7 @@ from arrears.services.cases import (
     sync_cases,
 )
 from arrears.services.collection_outcomes import OutcomeRecorded, record_outcome
-from arrears.services.collection_queue import enqueue_calls, next_item
+from arrears.services.collection_queue import enqueue_calls
 from arrears.services.collection_store import Problem
 from arrears.store.case_tables import cases, contact_attempts, promises, queue_items
 from arrears.store.tables import loan_state

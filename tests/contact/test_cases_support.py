@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from factories import import_rows, loan_row
 from sqlalchemy import Engine, insert
 
 from arrears.contact.action import PlannedAction
 from arrears.services.close import close_through
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+from factories import import_rows, loan_row
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # loan_row: 1,200.00 over 3 months from 2024-01-15, so installments fall due on the 15th of
