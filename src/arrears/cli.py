@@ -23,6 +23,7 @@ from arrears.cli_common import (
     print_json,
 )
 from arrears.compliance.cli import app as compliance_app
+from arrears.contact import cases_cli
 from arrears.evidence.cli import app as evidence_app
 from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
@@ -42,6 +43,12 @@ app = typer.Typer(
 )
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(cases_cli.case_app, name="case")
+app.add_typer(cases_cli.queue_app, name="queue")
+app.add_typer(cases_cli.outcome_app, name="outcome")
+app.add_typer(cases_cli.promise_app, name="promise")
+app.add_typer(cases_cli.visit_app, name="visit")
+app.add_typer(cases_cli.collector_app, name="collector")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)
