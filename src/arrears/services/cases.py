@@ -305,6 +305,22 @@ def contact_from_row(r: Any) -> Contact:
     )
 
 
+_HISTORY_COLUMNS = (
+    A.c.borrower_id,
+    A.c.at,
+    A.c.debt_id,
+    A.c.channel,
+    A.c.party,
+    A.c.number,
+    A.c.connected,
+    A.c.conversation,
+    A.c.consent_until,
+    A.c.outcome,
+    A.c.collectors,
+    A.c.purpose,
+)
+
+
 def history_for(
     conn: Connection, borrower_ids: Iterable[str], since: datetime | None = None
 ) -> dict[str, list[Contact]]:
@@ -316,11 +332,27 @@ def history_for(
     ids = sorted(set(borrower_ids))
     out: dict[str, list[Contact]] = {b: [] for b in ids}
     for batch in chunks(ids):
-        q = select(A).where(A.c.borrower_id.in_(batch))
+        q = select(*_HISTORY_COLUMNS).where(A.c.borrower_id.in_(batch))
         if since is not None:
             q = q.where(A.c.at >= to_utc(since))
-        for r in conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id)):
-            out[r.borrower_id].append(contact_from_row(r))
+        rows = conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id))
+        # Positional unpacking: attribute access on 100k+ rows costs more than the query.
+        for b, at, debt, channel, party, number, conn_, conv, consent, outcome, coll, purp in rows:
+            out[b].append(
+                Contact(
+                    at=at.replace(tzinfo=UTC) if at.tzinfo is None else at,
+                    debt_id=debt,
+                    channel=channel,
+                    party=party,
+                    number=number,
+                    connected=bool(conn_),
+                    conversation=bool(conv),
+                    consent_until=maybe_from_db(consent),
+                    outcome=outcome,
+                    collectors=tuple(coll.split(",")) if coll else (),
+                    purpose=purp,
+                )
+            )
     return out
 
 
@@ -473,152 +505,183 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
     ``days_to_due`` counts to the nearest unpaid installment due on or after the date (None
     if there is none). Case fields are None/False for borrowers without an open case.
     ``last_step_on`` maps each policy step to the last business date it was actioned.
+
+    Two queries whatever the portfolio size: every per-borrower fact as a grouped subquery
+    joined on the borrower, then the (borrower, step) last dates.
     """
-    ls, ln = t.loan_state, t.loans
-    loans_q = (
+    ls, ln, inst = t.loan_state, t.loans, t.installments
+    od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
+    os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+    active = ls.join(ln, ln.c.loan_id == ls.c.loan_id)
+    # One pass over the active loans: window aggregates per borrower, and the lead loan as the
+    # first by (DPD desc, overdue desc, id). Joining a separate GROUP BY to it instead makes
+    # SQLite nest two scans of unindexed subqueries.
+    per_loan = (
         select(
-            ln.c.borrower_id,
-            ln.c.loan_id,
-            ls.c.dpd,
-            (ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty).label("od"),
-            (
-                ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
-            ).label("os"),
+            ln.c.borrower_id.label("b"),
+            ln.c.loan_id.label("loan_id"),
+            func.row_number()
+            .over(
+                partition_by=ln.c.borrower_id, order_by=(ls.c.dpd.desc(), od.desc(), ln.c.loan_id)
+            )
+            .label("rank"),
+            func.count().over(partition_by=ln.c.borrower_id).label("loans"),
+            func.max(ls.c.dpd).over(partition_by=ln.c.borrower_id).label("dpd"),
+            func.sum(od).over(partition_by=ln.c.borrower_id).label("overdue"),
+            func.sum(os_).over(partition_by=ln.c.borrower_id).label("outstanding"),
         )
-        .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
+        .select_from(active)
         .where(ls.c.status == "active")
+        .subquery()
     )
-    views: dict[str, dict[str, Any]] = {}
-    lead: dict[str, tuple[int, int, str]] = {}
-    for b, loan_id, dpd, od, os_ in conn.execute(loans_q):
-        v = views.get(b)
-        if v is None:
-            v = views[b] = _blank_view(b)
-        v["loans"] += 1
-        v["dpd"] = max(v["dpd"], int(dpd))
-        v["overdue"] += int(od)
-        v["outstanding"] += int(os_)
-        rank = (-int(dpd), -int(od), loan_id)
-        if b not in lead or rank < lead[b]:
-            lead[b] = rank
-            v["loan_id"] = loan_id
-    if not views:
-        return []
-    inst = t.installments
-    due_q = (
-        select(ln.c.borrower_id, func.min(inst.c.due_date))
+    money = per_loan
+    next_due = (
+        select(ln.c.borrower_id.label("b"), func.min(inst.c.due_date).label("d"))
         .select_from(inst.join(ln, ln.c.loan_id == inst.c.loan_id))
         .where(
             inst.c.due_date >= business_date,
             or_(inst.c.paid_principal < inst.c.principal, inst.c.paid_interest < inst.c.interest),
         )
         .group_by(ln.c.borrower_id)
+        .subquery()
     )
-    for b, d in conn.execute(due_q):
-        if b in views:
-            views[b]["days_to_due"] = (d - business_date).days
-    for b, score in conn.execute(
-        select(borrower_profiles.c.borrower_id, borrower_profiles.c.risk_score)
-    ):
-        if b in views:
-            views[b]["risk_score"] = int(score)
-    prior_q = (
-        select(cases.c.borrower_id, func.count())
+    prior = (
+        select(cases.c.borrower_id.label("b"), func.count().label("n"))
         .where(cases.c.closed_on.is_not(None))
         .group_by(cases.c.borrower_id)
+        .subquery()
     )
-    for b, n in conn.execute(prior_q):
-        if b in views:
-            views[b]["prior_cases"] = int(n)
-    for r in conn.execute(select(cases).where(cases.c.closed_on.is_(None))):
-        v = views.get(r.borrower_id)
-        if v is None:
-            continue
-        v["case_id"] = r.case_id
-        v["case_opened_on"] = r.opened_on
-        v["priority"] = r.priority
-        v["hardship"] = bool(r.hardship)
-        v["dispute"] = bool(r.dispute)
-        v["plan_in_force"] = bool(r.plan_in_force)
-        v["assigned_agent"] = r.assigned_agent
-    open_q = (
-        select(promises.c.borrower_id, func.max(promises.c.due_on))
+    current = select(cases).where(cases.c.closed_on.is_(None)).subquery()
+    promised = (
+        select(promises.c.borrower_id.label("b"), func.max(promises.c.due_on).label("d"))
         .where(promises.c.status == "open")
         .group_by(promises.c.borrower_id)
+        .subquery()
     )
-    for b, d in conn.execute(open_q):
-        if b in views:
-            views[b]["promise_until"] = d
-    broken_q = (
-        select(promises.c.borrower_id, func.max(promises.c.due_on))
+    broken = (
+        select(promises.c.borrower_id.label("b"), func.max(promises.c.due_on).label("d"))
         .where(promises.c.status.in_(("broken", "partly_kept")))
         .group_by(promises.c.borrower_id)
+        .subquery()
     )
-    for b, d in conn.execute(broken_q):
-        if b in views:
-            views[b]["promise_broken_on"] = d
-    talk_q = (
-        select(A.c.borrower_id, func.max(A.c.on_date))
+    talked = (
+        select(A.c.borrower_id.label("b"), func.max(A.c.on_date).label("d"))
         .where(A.c.party == "debtor", A.c.conversation.is_(True))
         .group_by(A.c.borrower_id)
+        .subquery()
     )
-    talked = {b: d for b, d in conn.execute(talk_q)}
+    ecs = (
+        select(emergency_contacts.c.borrower_id.label("b"), func.count().label("n"))
+        .group_by(emergency_contacts.c.borrower_id)
+        .subquery()
+    )
+    approved = (
+        select(visits.c.borrower_id.label("b"), func.count().label("n"))
+        .where(visits.c.status.in_(("approved", "assigned", "noticed")))
+        .group_by(visits.c.borrower_id)
+        .subquery()
+    )
+    bp = borrower_profiles
+    b = money.c.b
+    query = (
+        select(
+            b,
+            per_loan.c.loan_id,
+            money.c.loans,
+            money.c.dpd,
+            money.c.overdue,
+            money.c.outstanding,
+            next_due.c.d,
+            bp.c.risk_score,
+            prior.c.n,
+            current.c.case_id,
+            current.c.opened_on,
+            current.c.priority,
+            current.c.assigned_agent,
+            current.c.hardship,
+            current.c.dispute,
+            current.c.plan_in_force,
+            promised.c.d,
+            broken.c.d,
+            talked.c.d,
+            ecs.c.n,
+            approved.c.n,
+        )
+        .select_from(
+            money.outerjoin(next_due, next_due.c.b == b)
+            .outerjoin(bp, bp.c.borrower_id == b)
+            .outerjoin(prior, prior.c.b == b)
+            .outerjoin(current, current.c.borrower_id == b)
+            .outerjoin(promised, promised.c.b == b)
+            .outerjoin(broken, broken.c.b == b)
+            .outerjoin(talked, talked.c.b == b)
+            .outerjoin(ecs, ecs.c.b == b)
+            .outerjoin(approved, approved.c.b == b)
+        )
+        .where(per_loan.c.rank == 1)
+    )
+    views: dict[str, dict[str, Any]] = {}
+    for (
+        borrower,
+        loan_id,
+        loans,
+        dpd,
+        overdue,
+        outstanding,
+        due,
+        risk,
+        prior_n,
+        case_id,
+        opened_on,
+        priority,
+        agent,
+        hardship,
+        dispute,
+        plan,
+        promise_until,
+        broken_on,
+        talked_on,
+        ec_n,
+        approved_n,
+    ) in conn.execute(query):
+        in_case = case_id is not None
+        views[borrower] = {
+            "borrower_id": borrower,
+            "loan_id": loan_id,
+            "loans": int(loans),
+            "dpd": int(dpd),
+            "days_to_due": None if due is None else (due - business_date).days,
+            "overdue": int(overdue),
+            "outstanding": int(outstanding),
+            "risk_score": 500 if risk is None else int(risk),
+            "prior_cases": int(prior_n or 0),
+            "case_id": case_id,
+            "case_opened_on": opened_on,
+            "priority": int(priority or 0),
+            "assigned_agent": agent,
+            "promise_until": promise_until,
+            "promise_broken_on": broken_on,
+            "hardship": bool(hardship),
+            "dispute": bool(dispute),
+            "plan_in_force": bool(plan),
+            "unreachable_days": unreachable_days(talked_on, opened_on, business_date)
+            if in_case
+            else 0,
+            "last_conversation_on": talked_on,
+            "visit_approved": bool(approved_n),
+            "emergency_contacts": int(ec_n or 0),
+            "last_step_on": {},
+        }
     steps_q = (
         select(A.c.borrower_id, A.c.step, func.max(A.c.on_date))
         .where(A.c.step.is_not(None))
         .group_by(A.c.borrower_id, A.c.step)
     )
-    for b, step, d in conn.execute(steps_q):
-        if b in views:
-            views[b]["last_step_on"][step] = d
-    ec_q = select(emergency_contacts.c.borrower_id, func.count()).group_by(
-        emergency_contacts.c.borrower_id
-    )
-    for b, n in conn.execute(ec_q):
-        if b in views:
-            views[b]["emergency_contacts"] = int(n)
-    approved_q = select(visits.c.borrower_id).where(
-        visits.c.status.in_(("approved", "assigned", "noticed"))
-    )
-    for b in conn.execute(approved_q).scalars():
-        if b in views:
-            views[b]["visit_approved"] = True
-    for b, v in views.items():
-        v["last_conversation_on"] = talked.get(b)
-        v["unreachable_days"] = (
-            unreachable_days(talked.get(b), v["case_opened_on"], business_date)
-            if v["case_id"] is not None
-            else 0
-        )
-    return [views[b] for b in sorted(views)]
-
-
-def _blank_view(borrower_id: str) -> dict[str, Any]:
-    return {
-        "borrower_id": borrower_id,
-        "loan_id": None,
-        "loans": 0,
-        "dpd": 0,
-        "days_to_due": None,
-        "overdue": 0,
-        "outstanding": 0,
-        "risk_score": 500,
-        "prior_cases": 0,
-        "case_id": None,
-        "case_opened_on": None,
-        "priority": 0,
-        "assigned_agent": None,
-        "promise_until": None,
-        "promise_broken_on": None,
-        "hardship": False,
-        "dispute": False,
-        "plan_in_force": False,
-        "unreachable_days": 0,
-        "last_conversation_on": None,
-        "visit_approved": False,
-        "emergency_contacts": 0,
-        "last_step_on": {},
-    }
+    for borrower, step, last in conn.execute(steps_q):
+        view = views.get(borrower)
+        if view is not None:
+            view["last_step_on"][step] = last
+    return [views[k] for k in sorted(views)]
 
 
 def set_case_flag(conn: Connection, borrower_id: str, flag: str, value: bool = True) -> bool:
