@@ -506,35 +506,12 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
     if there is none). Case fields are None/False for borrowers without an open case.
     ``last_step_on`` maps each policy step to the last business date it was actioned.
 
-    Two queries whatever the portfolio size: every per-borrower fact as a grouped subquery
-    joined on the borrower, then the (borrower, step) last dates.
+    A fixed number of queries whatever the portfolio size (one per fact, each one scan).
     """
     ls, ln, inst = t.loan_state, t.loans, t.installments
     od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
     os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
     active = ls.join(ln, ln.c.loan_id == ls.c.loan_id)
-    # One pass over the active loans: window aggregates per borrower, and the lead loan as the
-    # first by (DPD desc, overdue desc, id). Joining a separate GROUP BY to it instead makes
-    # SQLite nest two scans of unindexed subqueries.
-    per_loan = (
-        select(
-            ln.c.borrower_id.label("b"),
-            ln.c.loan_id.label("loan_id"),
-            func.row_number()
-            .over(
-                partition_by=ln.c.borrower_id, order_by=(ls.c.dpd.desc(), od.desc(), ln.c.loan_id)
-            )
-            .label("rank"),
-            func.count().over(partition_by=ln.c.borrower_id).label("loans"),
-            func.max(ls.c.dpd).over(partition_by=ln.c.borrower_id).label("dpd"),
-            func.sum(od).over(partition_by=ln.c.borrower_id).label("overdue"),
-            func.sum(os_).over(partition_by=ln.c.borrower_id).label("outstanding"),
-        )
-        .select_from(active)
-        .where(ls.c.status == "active")
-        .subquery()
-    )
-    money = per_loan
     next_due = (
         select(ln.c.borrower_id.label("b"), func.min(inst.c.due_date).label("d"))
         .select_from(inst.join(ln, ln.c.loan_id == inst.c.loan_id))
@@ -551,7 +528,6 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
         .group_by(cases.c.borrower_id)
         .subquery()
     )
-    current = select(cases).where(cases.c.closed_on.is_(None)).subquery()
     promised = (
         select(promises.c.borrower_id.label("b"), func.max(promises.c.due_on).label("d"))
         .where(promises.c.status == "open")
@@ -581,97 +557,55 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
         .group_by(visits.c.borrower_id)
         .subquery()
     )
-    bp = borrower_profiles
-    b = money.c.b
-    query = (
-        select(
-            b,
-            per_loan.c.loan_id,
-            money.c.loans,
-            money.c.dpd,
-            money.c.overdue,
-            money.c.outstanding,
-            next_due.c.d,
-            bp.c.risk_score,
-            prior.c.n,
-            current.c.case_id,
-            current.c.opened_on,
-            current.c.priority,
-            current.c.assigned_agent,
-            current.c.hardship,
-            current.c.dispute,
-            current.c.plan_in_force,
-            promised.c.d,
-            broken.c.d,
-            talked.c.d,
-            ecs.c.n,
-            approved.c.n,
-        )
-        .select_from(
-            money.outerjoin(next_due, next_due.c.b == b)
-            .outerjoin(bp, bp.c.borrower_id == b)
-            .outerjoin(prior, prior.c.b == b)
-            .outerjoin(current, current.c.borrower_id == b)
-            .outerjoin(promised, promised.c.b == b)
-            .outerjoin(broken, broken.c.b == b)
-            .outerjoin(talked, talked.c.b == b)
-            .outerjoin(ecs, ecs.c.b == b)
-            .outerjoin(approved, approved.c.b == b)
-        )
-        .where(per_loan.c.rank == 1)
+    # One scan per fact, merged here by borrower: SQLite nests scans of materialised groups
+    # when they are joined, and window functions sort the portfolio once per window.
+    loans_q = (
+        select(ln.c.borrower_id, ln.c.loan_id, ls.c.dpd, od, os_)
+        .select_from(active)
+        .where(ls.c.status == "active")
     )
+    cases_q = select(
+        cases.c.borrower_id,
+        cases.c.case_id,
+        cases.c.opened_on,
+        cases.c.priority,
+        cases.c.assigned_agent,
+        cases.c.hardship,
+        cases.c.dispute,
+        cases.c.plan_in_force,
+    ).where(cases.c.closed_on.is_(None))
+    open_cases = {row[0]: row[1:] for row in conn.execute(cases_q)}
+    risk = {
+        k: v
+        for k, v in conn.execute(
+            select(borrower_profiles.c.borrower_id, borrower_profiles.c.risk_score)
+        )
+    }
+    facts: dict[str, dict[Any, Any]] = {}
+    for name, sub in (
+        ("due", next_due),
+        ("prior", prior),
+        ("promised", promised),
+        ("broken", broken),
+        ("talked", talked),
+        ("ecs", ecs),
+        ("approved", approved),
+    ):
+        facts[name] = {k: v for k, v in conn.execute(select(sub.c[0], sub.c[1]))}
     views: dict[str, dict[str, Any]] = {}
-    for (
-        borrower,
-        loan_id,
-        loans,
-        dpd,
-        overdue,
-        outstanding,
-        due,
-        risk,
-        prior_n,
-        case_id,
-        opened_on,
-        priority,
-        agent,
-        hardship,
-        dispute,
-        plan,
-        promise_until,
-        broken_on,
-        talked_on,
-        ec_n,
-        approved_n,
-    ) in conn.execute(query):
-        in_case = case_id is not None
-        views[borrower] = {
-            "borrower_id": borrower,
-            "loan_id": loan_id,
-            "loans": int(loans),
-            "dpd": int(dpd),
-            "days_to_due": None if due is None else (due - business_date).days,
-            "overdue": int(overdue),
-            "outstanding": int(outstanding),
-            "risk_score": 500 if risk is None else int(risk),
-            "prior_cases": int(prior_n or 0),
-            "case_id": case_id,
-            "case_opened_on": opened_on,
-            "priority": int(priority or 0),
-            "assigned_agent": agent,
-            "promise_until": promise_until,
-            "promise_broken_on": broken_on,
-            "hardship": bool(hardship),
-            "dispute": bool(dispute),
-            "plan_in_force": bool(plan),
-            "unreachable_days": unreachable_days(talked_on, opened_on, business_date)
-            if in_case
-            else 0,
-            "last_conversation_on": talked_on,
-            "visit_approved": bool(approved_n),
-            "emergency_contacts": int(ec_n or 0),
-            "last_step_on": {},
-        }
+    lead: dict[str, tuple[int, int, str]] = {}
+    for borrower, loan_id, dpd, overdue, outstanding in conn.execute(loans_q):
+        view = views.get(borrower)
+        if view is None:
+            view = views[borrower] = _view(borrower, business_date, facts, open_cases, risk)
+        view["loans"] += 1
+        view["dpd"] = max(view["dpd"], int(dpd))
+        view["overdue"] += int(overdue)
+        view["outstanding"] += int(outstanding)
+        rank = (-int(dpd), -int(overdue), loan_id)
+        if borrower not in lead or rank < lead[borrower]:
+            lead[borrower] = rank
+            view["loan_id"] = loan_id
     steps_q = (
         select(A.c.borrower_id, A.c.step, func.max(A.c.on_date))
         .where(A.c.step.is_not(None))
@@ -682,6 +616,45 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
         if view is not None:
             view["last_step_on"][step] = last
     return [views[k] for k in sorted(views)]
+
+
+def _view(
+    borrower: str,
+    on: date,
+    facts: Mapping[str, Mapping[Any, Any]],
+    open_cases: Mapping[str, Any],
+    risk: Mapping[str, Any],
+) -> dict[str, Any]:
+    case = open_cases.get(borrower)
+    case_id, opened_on, priority, agent, hardship, dispute, plan = case or (None,) * 7
+    due = facts["due"].get(borrower)
+    talked_on = facts["talked"].get(borrower)
+    score = risk.get(borrower)
+    return {
+        "borrower_id": borrower,
+        "loan_id": None,
+        "loans": 0,
+        "dpd": 0,
+        "days_to_due": None if due is None else (due - on).days,
+        "overdue": 0,
+        "outstanding": 0,
+        "risk_score": 500 if score is None else int(score),
+        "prior_cases": int(facts["prior"].get(borrower, 0)),
+        "case_id": case_id,
+        "case_opened_on": opened_on,
+        "priority": int(priority or 0),
+        "assigned_agent": agent,
+        "promise_until": facts["promised"].get(borrower),
+        "promise_broken_on": facts["broken"].get(borrower),
+        "hardship": bool(hardship),
+        "dispute": bool(dispute),
+        "plan_in_force": bool(plan),
+        "unreachable_days": unreachable_days(talked_on, opened_on, on) if case else 0,
+        "last_conversation_on": talked_on,
+        "visit_approved": bool(facts["approved"].get(borrower)),
+        "emergency_contacts": int(facts["ecs"].get(borrower, 0)),
+        "last_step_on": {},
+    }
 
 
 def set_case_flag(conn: Connection, borrower_id: str, flag: str, value: bool = True) -> bool:
