@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from arrears.compliance.model import Party
-from arrears.contact.action import PlannedAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +42,3 @@ def order_key(item: QueueItem) -> tuple[int, int, int, str]:
 
 def ordered(items: Iterable[QueueItem]) -> list[QueueItem]:
     return sorted(items, key=order_key)
-
-
-def action_key(action: PlannedAction) -> str:
-    """The idempotency key of a planned action: one per date, policy step, loan and party.
-
-    The close can be rerun for a date; the same action then maps to the same key and is
-    enqueued (or recorded as attempted) once.
-    """
-    return (
-        f"{action.business_date.isoformat()}/{action.policy}/{action.step}/"
-        f"{action.loan_id}/{action.party}/{action.channel}"
-    )
