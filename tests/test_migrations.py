@@ -1,6 +1,7 @@
 from sqlalchemy import Engine, inspect
 
 import arrears.evidence.table
+import arrears.store.case_tables
 import arrears.store.close_tables
 import arrears.store.outbox_tables
 import arrears.store.profile_tables  # noqa: F401

@@ -25,6 +25,7 @@ from arrears.cli_common import (
     print_json,
 )
 from arrears.compliance.cli import app as compliance_app
+from arrears.contact import cases_cli
 from arrears.contact.cli import app as outbox_app
 from arrears.evidence.cli import app as evidence_app
 from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
@@ -48,6 +49,12 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")
+app.add_typer(cases_cli.case_app, name="case")
+app.add_typer(cases_cli.queue_app, name="queue")
+app.add_typer(cases_cli.outcome_app, name="outcome")
+app.add_typer(cases_cli.promise_app, name="promise")
+app.add_typer(cases_cli.visit_app, name="visit")
+app.add_typer(cases_cli.collector_app, name="collector")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)

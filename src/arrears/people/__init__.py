@@ -1,0 +1,1 @@
+"""People who collect: collectors (the lender's staff and agencies'), registration, training."""

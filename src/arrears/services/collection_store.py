@@ -1,0 +1,67 @@
+"""Small database helpers shared by the collection services: instants in UTC, chunked IN lists,
+row locks that only PostgreSQL needs, and the Problem value every service returns on bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select
+
+CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Bad input or a refused change: which record, which field, why. Nothing was written."""
+
+    record: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.field}: {self.reason}"
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware instant in UTC, as stored. Naive values are a caller's bug."""
+    if value.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def from_db(value: datetime) -> datetime:
+    """SQLite returns stored UTC instants naive; PostgreSQL returns them aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def maybe_from_db(value: datetime | None) -> datetime | None:
+    return None if value is None else from_db(value)
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def for_update(conn: Connection, query: Select[Any]) -> Select[Any]:
+    """Lock the selected rows on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises."""
+    return query.with_for_update() if conn.dialect.name == "postgresql" else query
+
+
+def split_ids(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(",") if x)
+
+
+def join_ids(ids: Sequence[str]) -> str:
+    return ",".join(ids)

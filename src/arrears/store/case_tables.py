@@ -1,0 +1,172 @@
+"""Collection work tables: collectors and training, cases, contact attempts (the compliance
+gate's history), promises to pay, field visits and the agent work queue. Migration 0005
+creates them.
+
+Times that the gate reads (``contact_attempts.at``, visit windows, notices) are stored as UTC
+instants (``DateTime(timezone=True)``); SQLite keeps them naive, so the readers in
+``arrears.services.collection_store`` re-attach UTC. ``on_date`` columns hold the business
+date the row belongs to, so "when was this step last done" needs no time-zone arithmetic.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from arrears.store.tables import metadata
+
+collectors = Table(
+    "collectors",
+    metadata,
+    Column("collector_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("agency", String(200), nullable=True),  # None: the lender's own staff
+    Column("registered", Boolean, nullable=False),
+    Column("credential_no", String(64), nullable=False),
+    UniqueConstraint("credential_no", name="uq_collectors_credential_no"),
+)
+
+collector_training = Table(
+    "collector_training",
+    metadata,
+    Column("collector_id", String(64), ForeignKey("collectors.collector_id"), primary_key=True),
+    Column("trained_on", Date, primary_key=True),
+    Column("course", String(200), primary_key=True),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", Integer, primary_key=True, autoincrement=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("closed_on", Date, nullable=True),
+    Column("close_reason", String(40), nullable=True),
+    Column("assigned_agent", String(64), nullable=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("hardship", Boolean, nullable=False, server_default="0"),
+    Column("dispute", Boolean, nullable=False, server_default="0"),
+    Column("plan_in_force", Boolean, nullable=False, server_default="0"),
+    Column("visit_approved_by", String(64), nullable=True),
+    Column("visit_approved_at", DateTime(timezone=True), nullable=True),
+    # At most one open case per borrower: a partial unique index on both databases.
+    Index(
+        "uq_cases_open_borrower",
+        "borrower_id",
+        unique=True,
+        sqlite_where=text("closed_on IS NULL"),
+        postgresql_where=text("closed_on IS NULL"),
+    ),
+    Index("ix_cases_borrower", "borrower_id", "opened_on"),
+)
+
+contact_attempts = Table(
+    "contact_attempts",
+    metadata,
+    Column("attempt_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the action key: one attempt per key
+    Column("borrower_id", String(64), nullable=False),
+    Column("debt_id", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("on_date", Date, nullable=False),  # business date of the action
+    Column("channel", String(10), nullable=True),
+    Column("party", String(20), nullable=False),
+    Column("number", String(200), nullable=False, server_default=""),
+    Column("connected", Boolean, nullable=False),
+    Column("conversation", Boolean, nullable=False),
+    Column("consent_until", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(40), nullable=True),
+    Column("content_sha256", String(64), nullable=True),
+    Column("collectors", Text, nullable=False, server_default=""),  # comma-separated ids
+    Column("purpose", String(20), nullable=False, server_default="collection"),
+    Column("policy", String(64), nullable=True),
+    Column("step", String(64), nullable=True),
+    Column("agent", String(64), nullable=True),
+    Column("recording_location", Text, nullable=True),
+    Column("recording_sha256", String(64), nullable=True),
+    UniqueConstraint("key", name="uq_contact_attempts_key"),
+    Index("ix_contact_attempts_borrower_at", "borrower_id", "at"),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("promise_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("borrower_id", String(64), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    Column("promised_on", Date, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(12), nullable=False),  # open | kept | partly_kept | broken
+    Column("checked_on", Date, nullable=True),
+    Column("paid", BigInteger, nullable=False, server_default="0"),
+    Column("attempt_key", String(200), nullable=True),
+    UniqueConstraint("key", name="uq_promises_key"),
+    Index("ix_promises_status_due", "status", "due_on"),
+    Index("ix_promises_borrower", "borrower_id"),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("visit_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    # requested | approved | assigned | noticed | reported | cancelled
+    Column("status", String(12), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("approved_by", String(64), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("collectors", Text, nullable=False, server_default=""),  # comma-separated ids
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("address", Text, nullable=True),
+    Column("notice_sent_at", DateTime(timezone=True), nullable=True),
+    Column("reported_at", DateTime(timezone=True), nullable=True),
+    Column("report", Text, nullable=True),
+    Column("outcome", String(40), nullable=True),
+    UniqueConstraint("key", name="uq_visits_key"),
+    Index("ix_visits_borrower", "borrower_id"),
+)
+
+queue_items = Table(
+    "queue_items",
+    metadata,
+    Column("item_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the action key: enqueued once
+    Column("borrower_id", String(64), nullable=False),
+    Column("loan_id", String(64), nullable=False),
+    Column("on_date", Date, nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("party", String(20), nullable=False),
+    Column("number", String(200), nullable=False),
+    Column("script", Text, nullable=False, server_default=""),
+    Column("priority", Integer, nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),  # overdue amount, fen, when enqueued
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(40), nullable=True),
+    UniqueConstraint("key", name="uq_queue_items_key"),
+    Index("ix_queue_items_open", "done_at", "claimed_by"),
+)

@@ -1,0 +1,218 @@
+"""Field visits: request, approval, assignment to two registered trained collectors, notice,
+report, each judged by the compliance gate's visit rules and each on the evidence log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from arrears.compliance import Context, get_pack
+from arrears.contact.visits import VisitPlan, validate_visit
+from arrears.evidence import log
+from arrears.people.collectors import Collector, Training
+from arrears.services.cases import history_for
+from arrears.services.collection_people import add_collector, add_training
+from arrears.services.collection_store import Problem
+from arrears.services.collection_visits import (
+    Visit,
+    approve_visit,
+    assign_visit,
+    record_visit_notice,
+    report_visit,
+    request_visit,
+)
+from arrears.store.case_tables import visits
+
+from .test_cases_support import SHANGHAI, overdue_loans, sh
+
+CN = get_pack("cn")
+assert CN is not None
+VISIT_DAY = date(2024, 3, 20)
+
+
+def _people(engine: Engine) -> None:
+    """c1, c2 trained 2023-06-01 (within 12 months of the visit); old trained 2023-02-19 (13
+    months before); new never trained; ghost not registered."""
+    people = [
+        (Collector("c1", "张一", "CRED-1"), date(2023, 6, 1)),
+        (Collector("c2", "张二", "CRED-2", agency="Agency A"), date(2023, 6, 1)),
+        (Collector("old", "老王", "CRED-3"), date(2023, 2, 19)),
+        (Collector("new", "小李", "CRED-4"), None),
+        (Collector("ghost", "无名", "CRED-5", registered=False), date(2023, 6, 1)),
+    ]
+    with engine.begin() as conn:
+        for c, trained in people:
+            assert add_collector(conn, c) is True
+            if trained is not None:
+                assert (
+                    add_training(conn, Training(c.collector_id, trained, "合规催收"), VISIT_DAY)
+                    is True
+                )
+
+
+def _approved(engine: Engine, tmp_path: Path, vulnerable: bool = False) -> int:
+    overdue_loans(
+        engine,
+        tmp_path,
+        ["L1"],
+        profiles={"B-L1": {"vulnerable": vulnerable, "address": "上海市某路1号"}},
+    )
+    _people(engine)
+    with engine.begin() as conn:
+        v = request_visit(
+            conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable 30 days"
+        )
+        assert isinstance(v, Visit)
+        assert isinstance(
+            approve_visit(conn, v.visit_id, "supervisor1", sh("2024-03-11 09:00")), Visit
+        )
+        return v.visit_id
+
+
+def _assign(
+    engine: Engine,
+    visit_id: int,
+    collectors: tuple[str, ...],
+    start: str = "2024-03-20 10:00",
+    end: str = "2024-03-20 12:00",
+) -> Visit | Problem:
+    with engine.begin() as conn:
+        return assign_visit(conn, visit_id, collectors, sh(start), sh(end), sh("2024-03-12 09:00"))
+
+
+def test_a_visit_from_request_to_report(engine: Engine, tmp_path: Path) -> None:
+    visit_id = _approved(engine, tmp_path)
+    assigned = _assign(engine, visit_id, ("c1", "c2"))
+    assert isinstance(assigned, Visit) and assigned.status == "assigned"
+    assert assigned.address == "上海市某路1号"
+    with engine.begin() as conn:
+        late = record_visit_notice(conn, visit_id, sh("2024-03-20 10:00"))  # not before
+    assert isinstance(late, Problem) and "cn.visit.notice" in late.reason
+    with engine.begin() as conn:
+        noticed = record_visit_notice(conn, visit_id, sh("2024-03-13 09:00"))
+        assert isinstance(noticed, Visit) and noticed.status == "noticed"
+        early = report_visit(conn, visit_id, sh("2024-03-20 09:00"), "…", "met")
+        assert isinstance(early, Problem) and early.field == "at"
+    with engine.begin() as conn:
+        done = report_visit(
+            conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+        )
+        assert isinstance(done, Visit) and done.status == "reported"
+        again = report_visit(
+            conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+        )
+        assert isinstance(again, Visit)
+        (visited,) = history_for(conn, ["B-L1"])["B-L1"]
+        chain = log.load_chain(conn, "B-L1")
+        assert log.verify_db(conn) == []
+    assert (visited.channel, visited.collectors, visited.conversation) == (
+        "visit",
+        ("c1", "c2"),
+        True,
+    )
+    events = [r.payload.get("event") for r in chain if r.kind == "visit"]
+    assert events == ["requested", "approved", "assigned", "notice_sent", "reported"]
+    assert [r.kind for r in chain][-2:] == ["contact.attempt", "visit"]
+
+
+@pytest.mark.parametrize(
+    ("collectors", "rule"),
+    [
+        (("c1",), "cn.visit.collectors"),  # one collector
+        (("c1", "new"), "cn.visit.collectors"),  # never trained
+        (("c1", "old"), "cn.visit.collectors"),  # trained 13 months before the visit
+        (("c1", "ghost"), "cn.visit.collectors"),  # not registered
+        (("c1", "nobody"), "cn.visit.collectors"),  # unknown
+    ],
+)
+def test_assignment_refused_without_two_qualified_collectors(
+    engine: Engine, tmp_path: Path, collectors: tuple[str, ...], rule: str
+) -> None:
+    visit_id = _approved(engine, tmp_path)
+    got = _assign(engine, visit_id, collectors)
+    assert isinstance(got, Problem) and rule in got.reason, got
+    with engine.connect() as conn:
+        status = conn.execute(select(visits.c.status)).scalar()
+        kinds = [r.payload.get("event") for r in log.load_chain(conn, "B-L1") if r.kind == "visit"]
+    assert status == "approved" and kinds == ["requested", "approved"]
+
+
+def test_trained_exactly_12_months_before_is_still_qualified(
+    engine: Engine, tmp_path: Path
+) -> None:
+    visit_id = _approved(engine, tmp_path)
+    with engine.begin() as conn:
+        assert add_training(conn, Training("old", date(2023, 3, 20), "复训"), VISIT_DAY) is True
+    assert isinstance(_assign(engine, visit_id, ("c1", "old")), Visit)
+
+
+def test_assignment_refused_for_a_vulnerable_borrower(engine: Engine, tmp_path: Path) -> None:
+    visit_id = _approved(engine, tmp_path, vulnerable=True)
+    got = _assign(engine, visit_id, ("c1", "c2"))
+    assert isinstance(got, Problem) and "cn.visit.vulnerable" in got.reason
+
+
+def test_assignment_refused_at_night(engine: Engine, tmp_path: Path) -> None:
+    """CN: no collection contact 22:00-08:00; a window ending at 22:00 is the last allowed."""
+    visit_id = _approved(engine, tmp_path)
+    got = _assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:01")
+    assert isinstance(got, Problem) and "cn.visit.hours" in got.reason
+    assert isinstance(
+        _assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:00"), Visit
+    )
+
+
+def test_approval_rules(engine: Engine, tmp_path: Path) -> None:
+    overdue_loans(engine, tmp_path, ["L1"])
+    _people(engine)
+    with engine.begin() as conn:
+        v = request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"))
+        assert isinstance(v, Visit)
+        same = request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:05"))
+        assert isinstance(same, Visit) and same.visit_id == v.visit_id
+        own = approve_visit(conn, v.visit_id, "agent7", sh("2024-03-11 09:00"))
+        assert isinstance(own, Problem) and own.field == "approved_by"
+        unapproved = assign_visit(
+            conn,
+            v.visit_id,
+            ("c1", "c2"),
+            sh("2024-03-20 10:00"),
+            sh("2024-03-20 11:00"),
+            sh("2024-03-12 09:00"),
+        )
+        assert isinstance(unapproved, Problem) and unapproved.field == "status"
+        missing = request_visit(conn, "visit-2", "NOPE", "agent7", sh("2024-03-10 09:00"))
+        assert isinstance(missing, Problem) and missing.field == "loan_id"
+
+
+def test_validate_visit_pure_missing_notice_and_all_good() -> None:
+    plan = VisitPlan(
+        "B",
+        "L",
+        ("c1", "c2"),
+        datetime(2024, 3, 20, 10, tzinfo=SHANGHAI),
+        datetime(2024, 3, 20, 12, tzinfo=SHANGHAI),
+    )
+    trained = {"c1": date(2023, 6, 1), "c2": date(2023, 6, 1)}
+    ctx = Context(timezones=(SHANGHAI,), collectors=trained, visit_approved=True)
+    missing = validate_visit(plan, ctx, CN)
+    assert [p.rule for p in missing] == ["cn.visit.notice"]
+    assert validate_visit(plan, ctx, CN, require_notice=False) == []
+    noticed = Context(
+        timezones=(SHANGHAI,),
+        collectors=trained,
+        visit_approved=True,
+        visit_notice_at=plan.window_start - timedelta(days=1),
+    )
+    assert validate_visit(plan, noticed, CN) == []
+    unapproved = Context(
+        timezones=(SHANGHAI,),
+        collectors=trained,
+        visit_notice_at=plan.window_start - timedelta(days=1),
+    )
+    assert [p.rule for p in validate_visit(plan, unapproved, CN)] == ["cn.visit.approval"]
+    backwards = VisitPlan("B", "L", ("c1", "c2"), plan.window_end, plan.window_start)
+    assert [p.rule for p in validate_visit(backwards, noticed, CN)] == ["visit.window"]
