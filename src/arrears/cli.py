@@ -27,6 +27,7 @@ from arrears.cli_common import (
 from arrears.compliance.cli import app as compliance_app
 from arrears.contact import cases_cli
 from arrears.contact.cli import app as outbox_app
+from arrears.credit.cli import app as credit_app
 from arrears.evidence.cli import app as evidence_app
 from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
@@ -55,6 +56,7 @@ app.add_typer(cases_cli.outcome_app, name="outcome")
 app.add_typer(cases_cli.promise_app, name="promise")
 app.add_typer(cases_cli.visit_app, name="visit")
 app.add_typer(cases_cli.collector_app, name="collector")
+app.add_typer(credit_app, name="credit")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)
