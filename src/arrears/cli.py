@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,12 +20,17 @@ from arrears.cli_common import (
     fail,
     open_db,
     parse_date,
+    phase_bar,
     print_json,
 )
 from arrears.compliance.cli import app as compliance_app
 from arrears.contact import cases_cli
 from arrears.contact.cli import app as outbox_app
 from arrears.credit.cli import app as credit_app
+from arrears.engine.cli import PolicyOption, audit_cmd, load_policies, print_report, simulate_cmd
+from arrears.engine.day import EngineConfig
+from arrears.engine.day import close_day as close_business_day
+from arrears.engine.report import CloseReport
 from arrears.evidence.cli import app as evidence_app
 from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
@@ -38,6 +41,7 @@ from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
 from arrears.strategy.cli import app as policy_app
+from arrears.strategy.load import default_policy_set
 
 app = typer.Typer(
     name="arrears",
@@ -149,7 +153,7 @@ def loans_import(
 ) -> None:
     """Import loans, all or nothing: any bad row writes nothing."""
     engine = open_db(db)
-    with _phase_bar(quiet=json_out) as report:
+    with phase_bar(quiet=json_out) as report:
         res = import_file(engine, file, dry_run=dry_run, progress=report)
     if isinstance(res, list):
         if json_out:
@@ -338,30 +342,11 @@ def _close_with_progress(
         )
 
 
-@contextmanager
-def _phase_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar on stderr fed by ``report(phase, done, total)`` (none for JSON output)."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def report(phase: str, done: int, total: int) -> None:
-            bar.update(task, description=phase, completed=done, total=total)
-
-        yield report
-
-
 @app.command("close-day")
 def close_day_cmd(
     through: Annotated[
-        str | None, typer.Option(help="Close through this date (default yesterday)")
+        str | None,
+        typer.Option(help="The business date to close (default: today). Loans catch up to it."),
     ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
@@ -369,42 +354,71 @@ def close_day_cmd(
         str, typer.Option("--engine", help="polars (columnar, default) or reference (per loan)")
     ] = "polars",
     chunk_size: Annotated[
-        int | None, typer.Option("--chunk-size", min=1, help="Loans per transaction")
+        int | None, typer.Option("--chunk-size", min=1, help="Loans per accrual transaction")
     ] = None,
+    policy: PolicyOption = None,
+    collect: Annotated[
+        bool,
+        typer.Option(
+            "--collect/--no-collect",
+            help="Choose, gate and enqueue today's contacts (default) or only accrue and age",
+        ),
+    ] = True,
 ) -> None:
-    """Age every active loan for each date up to --through. Idempotent and resumable."""
+    """Close a business day: accrue and age every loan; then choose today's contacts by the
+    policy, check each with the compliance gate, enqueue the allowed ones and record the
+    blocked ones; print the close report. Idempotent and resumable."""
     if engine_name not in KERNELS:
         fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
+    kernel: Kernel = "polars" if engine_name == "polars" else "reference"
+    policies = load_policies(policy)
     engine = open_db(db)
-    until = parse_date(through, "through") if through else date.today() - timedelta(days=1)
-    res = _close_with_progress(
-        engine,
-        until,
-        quiet=json_out,
-        kernel="polars" if engine_name == "polars" else "reference",
-        chunk_size=chunk_size,
-    )
-    data = {
-        "through": until.isoformat(),
-        "loans_aged": res.loans_aged,
-        "loan_days": res.loan_days,
-        "entries_posted": res.entries_posted,
-        "by_bucket": res.by_bucket,
-    }
-    if json_out:
-        print_json(data)
-    else:
-        typer.echo(
-            f"closed through {until}: {res.loans_aged} loans aged ({res.loan_days} loan-days), "
-            f"{res.entries_posted} journal entries"
+    until = parse_date(through, "through") if through else date.today()
+    if chunk_size is not None:
+        import arrears.close.runner as runner
+        import arrears.services.close as reference
+
+        runner.CHUNK = reference.CHUNK = chunk_size
+    if not collect:
+        res = _close_with_progress(engine, until, quiet=json_out, kernel=kernel)
+        data = {
+            "through": until.isoformat(),
+            "loans_aged": res.loans_aged,
+            "loan_days": res.loan_days,
+            "entries_posted": res.entries_posted,
+            "by_bucket": res.by_bucket,
+        }
+        if json_out:
+            print_json(data)
+        else:
+            typer.echo(
+                f"closed through {until}: {res.loans_aged} loans aged "
+                f"({res.loan_days} loan-days), {res.entries_posted} journal entries"
+            )
+        return
+    with phase_bar(quiet=json_out) as progress:
+        report = close_business_day(
+            engine, until, EngineConfig(policies, kernel=kernel), progress=progress
         )
+    if json_out:
+        print_json(
+            {
+                "through": until.isoformat(),
+                "by_bucket": {b.bucket: b.loans for b in report.buckets},
+                **report.as_dict(),
+            }
+        )
+    else:
+        print_report(report)
+
+
+app.command("audit")(audit_cmd)
+app.command("simulate")(simulate_cmd)
 
 
 payments_app = typer.Typer(help="Payments in bulk.", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
 
-DATA = Path(__file__).with_name("data")
-DEMO_AS_OF = date(2026, 11, 28)
 
 
 @payments_app.command("import")
@@ -414,7 +428,7 @@ def payments_import(
     json_out: JsonOption = False,
 ) -> None:
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
-    with _phase_bar(quiet=json_out) as report:
+    with phase_bar(quiet=json_out) as report:
         res = import_payments(open_db(db), file, progress=report)
     problems = [r for r in res if not isinstance(r, ev.Applied)]
     if problems:
@@ -429,28 +443,67 @@ def payments_import(
         typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
 
 
+DEMO_START = date(2026, 11, 1)
+DEMO_DAYS = 28  # through 2026-11-28
+
+
 @app.command("demo")
 def demo(
     db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
+    loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 300,
+    days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
 ) -> None:
-    """Create a database, import the bundled sample portfolio and its payments, close, summarise."""
+    """A seeded portfolio run through four weeks of collection with simulated borrowers.
+
+    Creates the database, generates and imports a portfolio with its payment history and
+    collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
+    queue, visits, promises, evidence) day by day, and prints the last close report."""
+    from arrears.sim import scenario
+    from arrears.sim.run import simulate
+
     path = Path(db)
     if "://" not in db:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     engine = open_db(db)
-    res = import_file(engine, DATA / "sample_portfolio.csv")
-    if isinstance(res, list):
-        fail("; ".join(map(str, res)))
-    typer.echo(f"imported {res.loans} loans for {res.borrowers} borrowers into {db}")
-    paid = import_payments(engine, DATA / "sample_payments.csv")
-    if any(not isinstance(r, ev.Applied) for r in paid):
-        fail("; ".join(map(str, paid)))
-    typer.echo(f"applied {len(paid)} payments")
-    closed = _close_with_progress(engine, DEMO_AS_OF, quiet=False)
-    typer.echo(f"closed through {DEMO_AS_OF}: {closed.loans_aged} loans aged")
-    portfolio_summary_cmd(db=db, json_out=False)
-    typer.echo(f"try: arrears loan show L000005 --db {db}")
+    with phase_bar(quiet=False) as progress:
+        progress("import", 0, 1)
+        sc = scenario.build(engine, DEMO_START, loans=loans, seed=7, pack="cn", days=days)
+        progress("import", 1, 1)
+        reports: list[CloseReport] = []
+
+        def tick(day: date, report: CloseReport) -> None:
+            reports.append(report)
+            progress("days", (day - DEMO_START).days + 1, days)
+
+        result = simulate(
+            engine,
+            DEMO_START,
+            days,
+            EngineConfig(default_policy_set()),
+            sc.behaviours,
+            sc.payments,
+            seed=7,
+            on_day=tick,
+        )
+    last = DEMO_START + timedelta(days=days - 1)
+    typer.echo(
+        f"{db}: {len(sc.behaviours)} borrowers, {DEMO_START} to {last}: "
+        f"{sum(sum(r.actions.values()) for r in reports)} contacts enqueued, "
+        f"{sum(sum(r.blocked.values()) for r in reports)} blocked by the gate, "
+        f"{result.calls} calls, {result.promises} promises, {result.payments} payments, "
+        f"{result.visits_reported} home visits"
+    )
+    print_report(reports[-1])
+    typer.echo(
+        "\ntry:\n"
+        f"  arrears loan show {sc.never_loan} --db {db}\n"
+        f"  arrears evidence show {scenario.NEVER} --db {db}    (the seed's escalation)\n"
+        f"  arrears audit --db {db}                        (every contact re-checked)\n"
+        f"  arrears queue list --db {db}\n"
+        f"  arrears outbox list --db {db}\n"
+        f"  arrears credit history {sc.never_loan} --db {db}"
+    )
 
 
 @portfolio_app.command("summary")

@@ -35,3 +35,12 @@ class PlannedAction:
     local_time: time = time(10, 0)
     priority: int = 0
     purpose: Purpose = "collection"
+
+
+def action_key(action: PlannedAction) -> str:
+    """The idempotency key of an action: one per borrower, step and business day.
+
+    The close, the agent queue and the contact history all key on it, so a rerun close, a
+    redelivered callback or a second dispatcher each apply an action once.
+    """
+    return f"{action.business_date.isoformat()}:{action.borrower_id}:{action.step}"

@@ -13,12 +13,7 @@ from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from arrears.compliance import Contact, Context, Decision, LenderSettings, Pack, check
-from arrears.contact.action import PlannedAction
-
-
-def action_key(action: PlannedAction) -> str:
-    """The idempotency key of an action: one per borrower, step and business day."""
-    return f"{action.business_date.isoformat()}:{action.borrower_id}:{action.step}"
+from arrears.contact.action import PlannedAction, action_key
 
 
 def local_instant(day: date, at: time, zones: Sequence[tzinfo]) -> datetime:

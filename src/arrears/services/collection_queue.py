@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from arrears.contact.action import PlannedAction
+from arrears.contact.action import PlannedAction, action_key
 from arrears.contact.queue import QueueItem, ordered
-from arrears.engine.gating import action_key
 from arrears.services.cases import DEFAULT_ZONE, zones
 from arrears.services.collection_store import (
     Problem,
@@ -78,7 +77,7 @@ def _numbers(conn: Connection, ids: list[str]) -> tuple[dict[str, str], dict[str
 
 def enqueue_calls(conn: Connection, actions: Sequence[PlannedAction]) -> tuple[int, list[Problem]]:
     """Put the policy's call actions on the agent queue, once per action key (the engine's
-    ``engine.gating.action_key``, so the close and the queue agree on what "once" means).
+    ``contact.action.action_key``, so the close and the queue agree on what "once" means).
 
     Returns (items added, actions that could not be queued, e.g. an emergency-contact call for
     a borrower without an emergency contact who has not refused). DPD and overdue amount are

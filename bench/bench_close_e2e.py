@@ -1,0 +1,162 @@
+"""End-to-end close of one business day on SQLite and PostgreSQL, with the split by phase.
+
+    .venv/bin/python bench/bench_close_e2e.py [--loans 1000000] [--backends sqlite,postgresql]
+        [--reference-loans 100000]
+
+For each backend: a generated portfolio is imported with its payment history and closed up to
+the day before (set-up, timed but not the figure); then one business day is closed end to end
+(`arrears.engine.day.close_day`: accrual, cases and promises, the policy's choice, the gate and
+the enqueue of every contact, the report and the evidence root), timed per phase. At
+``--reference-loans`` the same day is also closed with the per-loan reference accrual on a copy,
+so that the ratio of the two is measured in the same run. PostgreSQL: a scratch database on
+``--pg-admin`` (default postgresql://postgres@127.0.0.1:5432/postgres) is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Engine
+
+from arrears.engine.day import EngineConfig, close_day
+from arrears.services.close import close_through
+from arrears.services.importer import import_file
+from arrears.services.payments_file import import_payments
+from arrears.sim.generate import generate, write_table
+from arrears.store.engine import make_engine
+from arrears.store.migrate import upgrade
+from arrears.strategy.load import default_policy_set
+
+AS_OF = date(2026, 11, 27)
+DAY = AS_OF + timedelta(days=1)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    dt = time.perf_counter() - t0
+    log(f"  {label}: {dt:.1f}s")
+    return out, dt
+
+
+def fresh_pg(admin: str, name: str) -> str:
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        c.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(url: str, loans: Path, pays: Path) -> tuple[Engine, dict[str, float]]:
+    engine = make_engine(url)
+    upgrade(engine)
+    setup: dict[str, float] = {}
+    res, setup["import_loans"] = timed("import loans", import_file, engine, loans)
+    assert not isinstance(res, list), res[:3]
+    _, setup["import_payments"] = timed("import payments", import_payments, engine, pays)
+    _, setup["catch_up_close"] = timed(
+        "close up to the day before (catch-up)", close_through, engine, AS_OF, kernel="polars"
+    )
+    return engine, setup
+
+
+def one_day(engine: Engine, kernel: str) -> dict[str, object]:
+    config = EngineConfig(default_policy_set(), kernel=kernel)  # type: ignore[arg-type]
+    report, total = timed(f"close {DAY} ({kernel})", close_day, engine, DAY, config)
+    return {
+        "total_s": round(total, 2),
+        "phases_s": {k: round(v, 2) for k, v in report.phases.items()},
+        "actions": sum(report.actions.values()),
+        "blocked": sum(report.blocked.values()),
+        "loans_aged": report.loans_aged,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loans", type=int, default=1_000_000)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--reference-loans", type=int, default=100_000)
+    ap.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    results: dict[str, object] = {"loans": args.loans, "day": DAY.isoformat()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for n in sorted({args.loans, args.reference_loans}):
+            log(f"generating {n:,} loans")
+            p, _ = timed("generate", generate, n, args.seed, AS_OF)
+            write_table(p.loans, work / f"loans-{n}.parquet")
+            write_table(p.payments, work / f"payments-{n}.parquet")
+        runs = list(
+            dict.fromkeys(
+                [
+                    (args.loans, "polars"),
+                    (args.reference_loans, "polars"),
+                    (args.reference_loans, "reference"),
+                ]
+            )
+        )
+        for backend in args.backends.split(","):
+            for n, kernel in runs:
+                log(f"{backend}, {n:,} loans, {kernel}")
+                name = f"arrears_bench_{n}_{kernel}"
+                if backend == "sqlite":
+                    url = f"sqlite:///{work / name}.db"
+                else:
+                    url = fresh_pg(args.pg_admin, name)
+                engine, setup = prepare(
+                    url, work / f"loans-{n}.parquet", work / f"payments-{n}.parquet"
+                )
+                out = one_day(engine, kernel)
+                out["setup_s"] = {k: round(v, 1) for k, v in setup.items()}
+                results[f"{backend}/{n}/{kernel}"] = out
+                engine.dispose()
+                if backend == "postgresql":
+                    drop_pg(args.pg_admin, name)
+                else:
+                    Path(f"{work / name}.db").unlink(missing_ok=True)
+    print(json.dumps(results, indent=2))
+    print_table(results, args)
+
+
+def print_table(results: dict[str, object], args: argparse.Namespace) -> None:
+    print("\n| backend | loans | accrual | close, one day | phases (s) | contacts enqueued |")
+    print("|---|---:|---|---:|---|---:|")
+    for key, val in results.items():
+        if not isinstance(val, dict):
+            continue
+        backend, n, kernel = key.split("/")
+        phases = ", ".join(f"{k} {v}" for k, v in val["phases_s"].items())
+        print(
+            f"| {backend} | {int(n):,} | {kernel} | {val['total_s']} s | {phases} "
+            f"| {val['actions']:,} |"
+        )
+    for backend in args.backends.split(","):
+        ref = results.get(f"{backend}/{args.reference_loans}/reference")
+        pol = results.get(f"{backend}/{args.reference_loans}/polars")
+        if isinstance(ref, dict) and isinstance(pol, dict):
+            ratio = ref["phases_s"]["accrual"] / max(pol["phases_s"]["accrual"], 1e-9)
+            print(
+                f"\n{backend}, {args.reference_loans:,} loans: accrual phase reference / polars = "
+                f"{ratio:.1f}x (whole day {ref['total_s']} s vs {pol['total_s']} s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
