@@ -15,7 +15,7 @@ and whenever the visit is listed for the field team.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from arrears.compliance import Contact, Context, Pack, check
@@ -83,7 +83,3 @@ def validate_visit(
 
 def _problem(v: Violation) -> VisitProblem:
     return VisitProblem(v.rule, v.message)
-
-
-def with_notice(context: Context, notice_at: datetime | None) -> Context:
-    return replace(context, visit_notice_at=notice_at, visit_approved=context.visit_approved)

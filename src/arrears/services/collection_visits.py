@@ -22,7 +22,7 @@ from arrears.compliance.model import Contact
 from arrears.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.evidence import log
 from arrears.evidence.chain import Kind
-from arrears.services.cases import Attempt, context_for, history_for, record_attempts
+from arrears.services.cases import Attempt, context_for, history_for, record_attempts, zones
 from arrears.services.collection_store import (
     Problem,
     for_update,
@@ -367,9 +367,14 @@ def report_visit(
         outcome=outcome,
         collectors=v.collectors,
     )
+    zone_names = conn.execute(
+        select(borrower_profiles.c.timezones).where(
+            borrower_profiles.c.borrower_id == v.borrower_id
+        )
+    ).scalar()
+    local_day = v.window_start.astimezone(zones(zone_names or "")[0]).date()
     record_attempts(
-        conn,
-        [Attempt(f"visit/{v.key}", v.borrower_id, visited, v.window_start.date(), step="visit")],
+        conn, [Attempt(f"visit/{v.key}", v.borrower_id, visited, local_day, step="visit")]
     )
     _evidence(
         conn, v, "reported", at, collectors=list(v.collectors), report=report, outcome=outcome
