@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, delete, insert
 
 from arrears.contact.action import PlannedAction
 from arrears.services.close import close_through
@@ -45,8 +45,11 @@ def overdue_loans(
             b = f"B-{lid}"
             values: dict[str, Any] = {"borrower_id": b, "timezones": "Asia/Shanghai"}
             values.update((profiles or {}).get(b, {}))
+            # The importer may already have written a default profile: replace it.
+            conn.execute(delete(borrower_profiles).where(borrower_profiles.c.borrower_id == b))
             conn.execute(insert(borrower_profiles).values(**values))
         for b, phones in (emergency or {}).items():
+            conn.execute(delete(emergency_contacts).where(emergency_contacts.c.borrower_id == b))
             for seq, phone in enumerate(phones, start=1):
                 conn.execute(
                     insert(emergency_contacts).values(
