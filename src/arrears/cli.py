@@ -24,6 +24,7 @@ from arrears.cli_common import (
 )
 from arrears.compliance.cli import app as compliance_app
 from arrears.contact.cli import app as outbox_app
+from arrears.credit.cli import app as credit_app
 from arrears.evidence.cli import app as evidence_app
 from arrears.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.loans.schedule import LoanTerms, schedule_for
@@ -46,6 +47,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")
+app.add_typer(credit_app, name="credit")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)

@@ -6,6 +6,7 @@ from alembic import context
 
 import arrears.evidence.table
 import arrears.store.close_tables
+import arrears.store.credit_tables
 import arrears.store.outbox_tables
 import arrears.store.profile_tables  # noqa: F401  (registers the profile tables)
 from arrears.store.tables import metadata

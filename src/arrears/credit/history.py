@@ -1,0 +1,257 @@
+"""A loan's monthly credit status, derived from its ledger (PBOC style), and its read-out.
+
+The reporting date of a month is the loan's repayment day in that month (clamped to a short
+month's end), or the month's last day for a loan without a repayment day (``due_day`` not set).
+A month's status reads the account at the end of its reporting date (``walk``):
+
+* closed on or before the reporting date: ``C`` settled by payment, ``D`` when the payment that
+  settled it was marked as by a guarantor, ``Z`` as settled with assets, ``G`` written off. The
+  closing month is the account's last month.
+* an installment due on or before the reporting date still unpaid: ``1``-``7`` by days past due
+  of the oldest such installment (``codes.overdue_code``; at least ``1`` on the due date itself).
+* otherwise, an installment that fell due in the month (after the previous reporting date, up to
+  this one) and was not paid in full by the end of its due date: ``1`` (matters for month-end
+  reporting, when it was paid late but before the month ended).
+* otherwise ``N`` if an installment fell due in the month, ``*`` if none did.
+* ``#`` when the ledger refused one of the loan's events on or before the date.
+
+Amounts are fen. ``overdue_amount`` is the unpaid principal and interest of the installments due
+on or before the reporting date (penalty excluded: it is a charge on the arrears, not an
+installment). ``balance`` adds the principal not yet due and the unpaid penalty.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from arrears.ageing.status import classify
+from arrears.credit.codes import NEGATIVE, OVERDUE, SETTLEMENT_CODES, Code, overdue_code
+from arrears.credit.walk import Reading, Snapshot, Unknown, walk
+from arrears.ledger.account import Status
+from arrears.ledger.replay import Event
+from arrears.loans.calendar import due_dates, month_day
+from arrears.loans.product import Method, Product
+from arrears.loans.schedule import LoanTerms
+
+
+@dataclass(frozen=True, slots=True)
+class MonthStatus:
+    month: str  # YYYY-MM
+    reporting_date: date
+    status: Code
+    dpd: int  # days from the oldest unpaid due installment to the reporting date
+    overdue_amount: int
+    overdue_periods: int  # installments due and unpaid at the reporting date
+    balance: int
+    scheduled: int  # principal and interest of the installments falling due in the month
+    last_payment_on: date | None
+    first_delinquency: date | None  # due date of the oldest unpaid installment, if any
+    closed_on: date | None
+    corrected_from: Code | None = None  # set when a dispute corrected this month's status
+
+
+@dataclass(frozen=True, slots=True)
+class CreditHistory:
+    loan_id: str
+    as_of: date
+    months: tuple[MonthStatus, ...]  # oldest first
+    dpd: int  # on the as-of date, for the classification
+    classification: str
+
+    @property
+    def status_string(self) -> str:
+        return "".join(m.status for m in self.months)
+
+    @property
+    def overdue_periods(self) -> int:
+        return self.months[-1].overdue_periods if self.months else 0
+
+    @property
+    def max_overdue_periods(self) -> int:
+        return max((m.overdue_periods for m in self.months), default=0)
+
+    @property
+    def largest_overdue_amount(self) -> int:
+        return max((m.overdue_amount for m in self.months), default=0)
+
+    def last(self, n: int | None) -> CreditHistory:
+        """The same history limited to its last ``n`` months (the 24- or 60-month window)."""
+        return self if n is None else replace(self, months=self.months[-n:] if n else ())
+
+
+def month_key(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def reporting_date(terms: LoanTerms, year: int, month: int) -> date:
+    if terms.due_day is None:
+        return date(year, month, calendar.monthrange(year, month)[1])
+    return month_day(year, month, terms.due_day)
+
+
+def reporting_dates(terms: LoanTerms, start: date, through: date) -> list[date]:
+    """Reporting dates on or after ``start`` (and the disbursement) and on or before ``through``."""
+    first = max(start, terms.disbursed_on)
+    y, m = first.year, first.month
+    out: list[date] = []
+    while True:
+        r = reporting_date(terms, y, m)
+        if r > through:
+            return out
+        if r >= first:
+            out.append(r)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
+def contract_due_dates(terms: LoanTerms, product: Product) -> tuple[date, ...]:
+    dates = due_dates(
+        terms.disbursed_on, terms.months, terms.due_day, product.min_first_period_days
+    )
+    return dates[-1:] if terms.method is Method.BULLET else dates
+
+
+def _unknown_month(r: date) -> MonthStatus:
+    return MonthStatus(month_key(r), r, "#", 0, 0, 0, 0, 0, None, None, None)
+
+
+def month_statuses(
+    terms: LoanTerms,
+    readings: Mapping[date, Reading],
+    rep_dates: Sequence[date],
+    settlements: Mapping[str, str],
+) -> list[MonthStatus]:
+    """One status per reporting date, up to and including the month the account closed.
+
+    ``readings`` must hold every reporting date and every installment due date up to the last
+    reporting date; ``settlements`` maps a payment ref to ``guarantor`` or ``assets``.
+    """
+    out: list[MonthStatus] = []
+    prev = terms.disbursed_on
+    for k, r in enumerate(rep_dates):
+        reading = readings[r]
+        if isinstance(reading, Unknown):
+            out.append(_unknown_month(r))
+            prev = r
+            continue
+        acct = reading.account
+        start = prev if k else date.min  # the first month also covers the disbursement day
+        due = [i for i in acct.installments if i.due_date <= r and i.unpaid > 0]
+        in_month = [i for i in acct.installments if start < i.due_date <= r]
+        overdue_amount = sum(i.unpaid for i in due)
+        penalty = acct.penalty_owed + acct.penalty_unposted
+        balance = (
+            sum(i.unpaid_principal for i in acct.installments)
+            + sum(i.unpaid_interest for i in acct.installments if i.due_date <= r)
+            + penalty
+        )
+        dpd = (r - due[0].due_date).days if due else 0
+        status: Code
+        if acct.status is Status.WRITTEN_OFF:
+            status = "G"
+        elif acct.status is Status.SETTLED:
+            kind = settlements.get(reading.closed_by or "")
+            status = SETTLEMENT_CODES.get(kind or "", "C")
+        elif due:
+            status = overdue_code(dpd)
+        elif any(_missed(readings, i.n, i.due_date) for i in in_month):
+            status = "1"
+        elif in_month:
+            status = "N"
+        else:
+            status = "*"
+        out.append(
+            MonthStatus(
+                month_key(r),
+                r,
+                status,
+                dpd,
+                overdue_amount,
+                len(due),
+                balance,
+                sum(i.principal + i.interest for i in in_month),
+                reading.last_payment_on,
+                due[0].due_date if due else None,
+                reading.closed_on,
+            )
+        )
+        prev = r
+        if acct.status is not Status.ACTIVE:
+            break
+    return out
+
+
+def _missed(readings: Mapping[date, Reading], n: int, due: date) -> bool:
+    """Was installment ``n`` still unpaid at the end of its due date?"""
+    reading = readings.get(due)
+    if not isinstance(reading, Snapshot):
+        return False
+    return any(i.n == n and i.unpaid > 0 for i in reading.account.installments)
+
+
+def wanted_dates(terms: LoanTerms, product: Product, rep_dates: Sequence[date]) -> list[date]:
+    if not rep_dates:
+        return []
+    last = rep_dates[-1]
+    return sorted({*rep_dates, *(d for d in contract_due_dates(terms, product) if d <= last)})
+
+
+def credit_history(
+    terms: LoanTerms,
+    product: Product,
+    events: Sequence[Event],
+    as_of: date,
+    settlements: Mapping[str, str] | None = None,
+    *,
+    engine: str = "daily",
+) -> CreditHistory:
+    """Every month of the loan up to ``as_of``, from its terms and the events dated by then."""
+    live = [e for e in events if e.on <= as_of]
+    reps = reporting_dates(terms, terms.disbursed_on, as_of)
+    dates = [*wanted_dates(terms, product, reps), as_of]
+    readings = walk(terms, product, live, dates, engine=engine)
+    months = month_statuses(terms, readings, reps, settlements or {})
+    now = readings.get(as_of)
+    dpd = 0
+    classification = "normal"
+    if isinstance(now, Snapshot):
+        acct = now.account
+        overdue = [i for i in acct.installments if i.due_date < as_of and i.unpaid > 0]
+        dpd = (as_of - overdue[0].due_date).days if overdue else 0
+        if acct.status is Status.WRITTEN_OFF:
+            classification = "loss"
+        else:
+            classification = classify(dpd, product.classification_thresholds)
+    return CreditHistory(terms.loan_id, as_of, tuple(months), dpd, classification)
+
+
+def forecast(
+    terms: LoanTerms,
+    product: Product,
+    events: Sequence[Event],
+    as_of: date,
+    months: int,
+    settlements: Mapping[str, str] | None = None,
+) -> list[MonthStatus]:
+    """What the next ``months`` reporting dates after ``as_of`` will read if nothing is paid."""
+    live = [e for e in events if e.on <= as_of]
+    y, m = as_of.year, as_of.month + months
+    y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    horizon = reporting_date(terms, y, m)
+    reps = reporting_dates(terms, terms.disbursed_on, horizon)
+    readings = walk(terms, product, live, wanted_dates(terms, product, reps), engine="fast")
+    return [
+        s
+        for s in month_statuses(terms, readings, reps, settlements or {})
+        if s.reporting_date > as_of
+    ]
+
+
+def is_negative(status: str) -> bool:
+    return status in NEGATIVE
+
+
+def is_overdue(status: str) -> bool:
+    return status in OVERDUE
