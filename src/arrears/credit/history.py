@@ -234,8 +234,11 @@ def forecast(
     as_of: date,
     months: int,
     settlements: Mapping[str, str] | None = None,
+    *,
+    include_past: bool = False,
 ) -> list[MonthStatus]:
-    """What the next ``months`` reporting dates after ``as_of`` will read if nothing is paid."""
+    """What the next ``months`` reporting dates after ``as_of`` will read if nothing is paid
+    (preceded by the months already read, with ``include_past``)."""
     live = [e for e in events if e.on <= as_of]
     y, m = as_of.year, as_of.month + months
     y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
@@ -245,7 +248,7 @@ def forecast(
     return [
         s
         for s in month_statuses(terms, readings, reps, settlements or {})
-        if s.reporting_date > as_of
+        if include_past or s.reporting_date > as_of
     ]
 
 

@@ -31,12 +31,14 @@ class LoanOutlook:
     loan_id: str
     borrower_id: str
     rules: CreditRules
-    coming: tuple[MonthStatus, ...]  # reporting dates after the business date, oldest first
+    # The loan's months, oldest first: those read already and those coming if nothing is paid.
+    # A negative item already passed without a notice makes the notice due at once.
+    months: tuple[MonthStatus, ...]
     channel: Channel | None = None  # None: the pack's default channel
 
     @property
     def first_negative(self) -> MonthStatus | None:
-        return next((m for m in self.coming if m.status in NEGATIVE), None)
+        return next((m for m in self.months if m.status in NEGATIVE), None)
 
     @property
     def notice_due(self) -> date | None:

@@ -245,7 +245,9 @@ def outlooks(conn: Connection, as_of: date, months: int = 2) -> list[LoanOutlook
     for f in load_facts(conn, ids).values():
         if f.terms.disbursed_on > as_of:
             continue
-        coming = forecast(f.terms, f.product, f.events, as_of, months, f.settlements)
+        coming = forecast(
+            f.terms, f.product, f.events, as_of, months, f.settlements, include_past=True
+        )
         out.append(LoanOutlook(f.terms.loan_id, f.borrower_id, f.rules, tuple(coming)))
     return out
 
