@@ -88,6 +88,7 @@ def export(
     format: Annotated[str, typer.Option("--format", help="jsonl or metro2")],
     out: Annotated[Path, typer.Option(help="File to write (whole or not at all)")],
     furnisher: Annotated[str, typer.Option(help="Metro 2 identification number")] = "ARREARS",
+    workers: Annotated[int, typer.Option(help="Processes reading loans (same bytes)")] = 1,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -115,6 +116,7 @@ def export(
             out,
             furnisher,
             lambda done, total: bar.update(task, completed=done, total=total),
+            workers,
         )
     if isinstance(res, svc.Problem):
         fail(str(res), EXIT_BAD_INPUT)

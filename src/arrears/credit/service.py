@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from fractions import Fraction
@@ -524,6 +525,13 @@ def write_atomically(path: Path, lines: Sequence[str]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _export_chunk(
+    args: tuple[list[LoanFacts], str, Format, str],
+) -> tuple[list[str], list[Withheld]]:
+    facts, month, fmt, furnisher = args
+    return export_lines(facts, month, fmt, furnisher)
+
+
 def export_month(
     engine: Engine,
     month: str,
@@ -531,7 +539,13 @@ def export_month(
     out: Path,
     furnisher: str = "ARREARS",
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> ExportSummary | Problem:
+    """Write the month's bureau file (whole or not at all) and say which records were withheld.
+
+    ``workers`` > 1 reads loans in that many processes; chunks are joined in loan order, so the
+    bytes do not depend on it.
+    """
     ym = parse_month(month)
     if isinstance(ym, Problem):
         return ym
@@ -539,11 +553,27 @@ def export_month(
         return Problem(f"format {fmt!r}", "format", "must be jsonl or metro2")
     if fmt == "metro2" and (not furnisher.isascii() or not 1 <= len(furnisher) <= 20):
         return Problem(f"furnisher {furnisher!r}", "furnisher", "1..20 ASCII characters")
+    if workers < 1:
+        return Problem(f"workers {workers}", "workers", "must be at least 1")
     with engine.connect() as conn:
         facts = load_facts(conn)
-    lines, withheld = export_lines(
-        facts.values(), month, fmt, furnisher, progress=progress, total=len(facts)
-    )
+    ordered = sorted(facts.values(), key=lambda f: f.terms.loan_id)
+    if workers == 1:
+        lines, withheld = export_lines(
+            ordered, month, fmt, furnisher, progress=progress, total=len(ordered)
+        )
+    else:
+        size = 2000
+        chunks = [
+            (ordered[k : k + size], month, fmt, furnisher) for k in range(0, len(ordered), size)
+        ]
+        lines, withheld = [], []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for k, (part, held) in enumerate(pool.map(_export_chunk, chunks), 1):
+                lines.extend(part)
+                withheld.extend(held)
+                if progress is not None:
+                    progress(min(k * size, len(ordered)), len(ordered))
     digest = write_atomically(out, lines)
     records = len(lines) - (len(withheld) if fmt == "jsonl" else 0)
     return ExportSummary(month, fmt, out, records, tuple(withheld), digest)
