@@ -1,0 +1,157 @@
+"""Credit export benchmark: a generated portfolio, one month's bureau file, and a check that the
+file matches ``credit history`` (reference engine) on a sample of accounts.
+
+    .venv/bin/python bench/bench_credit.py --loans 100000 --workers 2 [--db URL]
+
+Set-up writes loans and payments straight into a fresh SQLite file (bulk inserts of
+``sim.sample_portfolio`` rows; no ledger replay at load time, because the export replays every
+loan from its events anyway). Only the export is timed. Prints one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from arrears.credit import service as svc
+from arrears.credit.history import reporting_date
+from arrears.credit.report import history_json, read_history
+from arrears.money import parse_amount, parse_rate
+from arrears.services.importer import ensure_default_product
+from arrears.sim.sample import sample_portfolio
+from arrears.store import credit_tables as ct
+from arrears.store import tables as t
+from arrears.store.engine import make_engine
+from arrears.store.migrate import upgrade
+
+AS_OF = date(2026, 6, 30)
+MONTH = "2026-05"
+
+
+def setup(url: str, n: int, seed: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    rows, pays = sample_portfolio(n, seed, AS_OF)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        ensure_default_product(conn)
+        borrowers = {r["borrower_id"]: r for r in rows}
+        conn.execute(
+            insert(t.borrowers),
+            [
+                {"borrower_id": b, "name": r["borrower_name"], "phone": r["phone"]}
+                for b, r in borrowers.items()
+            ],
+        )
+        conn.execute(
+            insert(t.loans),
+            [
+                {
+                    "loan_id": r["loan_id"],
+                    "borrower_id": r["borrower_id"],
+                    "product_id": "default",
+                    "currency": "CNY",
+                    "principal": parse_amount(r["principal"]),
+                    "rate": str(parse_rate(r["rate"])),
+                    "rate_basis": r["rate_basis"],
+                    "months": int(r["months"]),
+                    "method": r["method"],
+                    "disbursed_on": date.fromisoformat(r["disbursed_on"]),
+                    "due_day": None,
+                }
+                for r in rows
+            ],
+        )
+        conn.execute(
+            insert(t.loan_events),
+            [
+                {
+                    "loan_id": p.loan_id,
+                    "kind": "payment",
+                    "ref": p.ref,
+                    "amount": p.amount,
+                    "effective_on": p.on,
+                    "recorded_at": now,
+                }
+                for p in pays
+            ],
+        )
+        # Notices for most loans, so most negative records are reported, some withheld.
+        rng = random.Random(seed)
+        conn.execute(
+            insert(ct.credit_notices),
+            [
+                {
+                    "key": f"N-{r['loan_id']}",
+                    "loan_id": r["loan_id"],
+                    "sent_at": datetime(2025, 1, 1, tzinfo=UTC),
+                    "channel": "sms",
+                }
+                for r in rows
+                if rng.random() < 0.8
+            ],
+        )
+    engine.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loans", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--sample", type=int, default=200, help="accounts checked against history")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--format", default="metro2", choices=("jsonl", "metro2"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.path.join(tmp, "bench.db")
+        t0 = time.perf_counter()
+        setup(url, args.loans, args.seed)
+        set_up = time.perf_counter() - t0
+        engine = make_engine(url)
+        out = Path(tmp) / f"{MONTH}.{args.format}"
+        t0 = time.perf_counter()
+        res = svc.export_month(engine, MONTH, args.format, out, workers=args.workers)
+        took = time.perf_counter() - t0
+        assert not isinstance(res, svc.Problem), res
+        # Check: the jsonl records of a sample equal `credit history` with the reference engine.
+        jl = Path(tmp) / f"{MONTH}.jsonl"
+        check = svc.export_month(engine, MONTH, "jsonl", jl, workers=args.workers)
+        assert not isinstance(check, svc.Problem)
+        records = [json.loads(x) for x in jl.read_text(encoding="utf-8").splitlines()]
+        accounts = [r for r in records if r["record"] == "account"]
+        sample = random.Random(args.seed).sample(accounts, min(args.sample, len(accounts)))
+        with engine.connect() as conn:
+            facts = svc.load_facts(conn, [r["history"]["loan_id"] for r in sample])
+        for r in sample:
+            f = facts[r["history"]["loan_id"]]
+            when = reporting_date(f.terms, int(MONTH[:4]), int(MONTH[5:]))
+            want = history_json(read_history(f, when, 24, engine="daily"), f.currency)
+            assert r["history"] == want, f.terms.loan_id
+        print(
+            json.dumps(
+                {
+                    "loans": args.loans,
+                    "format": args.format,
+                    "workers": args.workers,
+                    "cpus": os.cpu_count(),
+                    "setup_s": round(set_up, 1),
+                    "export_s": round(took, 1),
+                    "ms_per_loan": round(took / args.loans * 1000, 3),
+                    "records": res.records,
+                    "withheld": len(res.withheld),
+                    "sample_matched": len(sample),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
