@@ -74,7 +74,9 @@ def test_export_matches_history_for_every_account(engine: Engine, tmp_path: Path
     assert seen == expected
 
 
-def test_same_month_twice_gives_the_same_bytes_with_any_workers(engine: Engine, tmp_path: Path) -> None:
+def test_same_month_twice_gives_the_same_bytes_with_any_workers(
+    engine: Engine, tmp_path: Path
+) -> None:
     load_sample(engine, tmp_path, 15)
     for fmt in ("jsonl", "metro2"):
         a, b = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
