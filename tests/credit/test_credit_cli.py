@@ -115,3 +115,23 @@ def test_notices_dispute_and_view(engine: Engine, db_url: str, tmp_path: Path) -
     assert loan["disputes"][0]["outcome"] == "upheld"
     res = run("credit", "notices", "--on", "2025-03-31", "--json", "--db", db_url)
     assert res.exit_code == 0 and json.loads(res.stdout) == {"actions": []}
+
+
+def test_notices_are_planned_from_the_database(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    scenario(engine, tmp_path)  # first installment Jan 10, 2025; CN gives notice 7 days before
+    res = run("credit", "notices", "--on", "2025-01-02", "--json", "--db", db_url)
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"actions": []}
+    res = run("credit", "notices", "--on", "2025-01-03", "--json", "--db", db_url)
+    (action,) = json.loads(res.stdout)["actions"]
+    assert action == {
+        "borrower_id": "B-L1",
+        "loan_id": "L1",
+        "business_date": "2025-01-03",
+        "channel": "sms",
+        "template": "credit_notice",
+        "party": "debtor",
+        "purpose": "collection",
+    }
+    run("credit", "notice-sent", "L1", "--channel", "sms", "--key", "K", "--db", db_url)
+    res = run("credit", "notices", "--on", "2025-01-03", "--json", "--db", db_url)
+    assert json.loads(res.stdout) == {"actions": []}
