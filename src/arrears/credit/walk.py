@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from fractions import Fraction
 
 from arrears.ledger.account import (
     ONE_DAY,
@@ -64,13 +65,12 @@ class Unknown:
 Reading = Snapshot | Unknown
 
 
-def _advance_fast(acct: Account, product: Product, through: date) -> Account:
+def _advance_fast(acct: Account, product: Product, through: date, rate: Fraction) -> Account:
     """The account closed through ``through`` (no events in between), by spans of one base."""
     if through <= acct.as_of:
         return acct
     if acct.status is not Status.ACTIVE:
         return replace(acct, as_of=through)
-    rate = penalty_rate(acct.terms, product)
     grace = timedelta(days=product.grace_days)
     # Days on which an installment starts to count in the base: the day after due + grace.
     changes = sorted({i.due_date + grace + ONE_DAY for i in acct.installments})
@@ -88,7 +88,7 @@ def _advance_fast(acct: Account, product: Product, through: date) -> Account:
     return replace(acct, as_of=through, penalty_unposted=acct.penalty_unposted + accrued)
 
 
-def _advance_daily(acct: Account, product: Product, through: date) -> Account:
+def _advance_daily(acct: Account, product: Product, through: date, rate: Fraction) -> Account:
     while acct.as_of < through:
         acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
     return acct
@@ -108,6 +108,7 @@ def walk(
     given order within a date (as ``replay`` does). Dates before disbursement are left out.
     """
     advance = _advance_fast if engine == "fast" else _advance_daily
+    rate = penalty_rate(terms, product)  # constant for the loan: computed once
     wanted = sorted({d for d in dates if d >= terms.disbursed_on})
     out: dict[date, Reading] = {}
     if not wanted:
@@ -126,7 +127,7 @@ def walk(
     for day in wanted:
         while k < len(pending) and pending[k].on <= day:
             ev = pending[k]
-            acct = advance(acct, product, ev.on)
+            acct = advance(acct, product, ev.on, rate)
             res = apply_event(acct, product, ev)
             if isinstance(res, Refused):
                 unknown = Unknown(ev.on, ev.ref, res.field, res.reason)
@@ -139,6 +140,6 @@ def walk(
             if was_active and acct.status is not Status.ACTIVE:
                 closed_on, closed_by = ev.on, ev.ref
             k += 1
-        acct = advance(acct, product, day)
+        acct = advance(acct, product, day, rate)
         out[day] = Snapshot(acct, last_paid, closed_on, closed_by)
     return out
