@@ -135,3 +135,17 @@ def test_notices_are_planned_from_the_database(engine: Engine, db_url: str, tmp_
     run("credit", "notice-sent", "L1", "--channel", "sms", "--key", "K", "--db", db_url)
     res = run("credit", "notices", "--on", "2025-01-03", "--json", "--db", db_url)
     assert json.loads(res.stdout) == {"actions": []}
+
+
+def test_not_found_exits_1_everywhere(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    scenario(engine, tmp_path)
+    for args in (
+        ("credit", "notice-sent", "NOPE", "--channel", "sms", "--key", "K"),
+        ("credit", "settlement", "L1", "NOPE", "--kind", "guarantor"),
+        ("credit", "dispute", "open", "NOPE", "--month", "2025-02", "--reason", "r", "--key", "K"),
+        ("credit", "dispute", "resolve", "99", "--outcome", "upheld", "--reason", "r"),
+        ("credit", "view", "NOPE"),
+    ):
+        res = run(*args, "--db", db_url)
+        assert res.exit_code == 1, (args, res.output)
+        assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1

@@ -273,7 +273,7 @@ def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str)
         )
     ).first()
     if row is None or row.kind != "payment":
-        return Problem(rec, "payment_ref", "no such payment")
+        return Problem(rec, "payment_ref", "payment not found")
     if row.loan_id != loan_id:
         return Problem(rec, "loan_id", f"the payment belongs to loan {row.loan_id}")
     have = conn.execute(
