@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -102,6 +103,13 @@ def setup(url: str, n: int, seed: int) -> None:
     engine.dispose()
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the export's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loans", type=int, default=100_000)
@@ -117,9 +125,9 @@ def main() -> None:
         set_up = time.perf_counter() - t0
         engine = make_engine(url)
         out = Path(tmp) / f"{MONTH}.{args.format}"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         res = svc.export_month(engine, MONTH, args.format, out, workers=args.workers)
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, _cpu() - c0
         assert not isinstance(res, svc.Problem), res
         # Check: the jsonl records of a sample equal `credit history` with the reference engine.
         jl = Path(tmp) / f"{MONTH}.jsonl"
@@ -145,6 +153,8 @@ def main() -> None:
                     "setup_s": round(set_up, 1),
                     "export_s": round(took, 1),
                     "ms_per_loan": round(took / args.loans * 1000, 3),
+                    "cpu_s": round(cpu, 1),
+                    "cpu_ms_per_loan": round(cpu / args.loans * 1000, 3),
                     "records": res.records,
                     "withheld": len(res.withheld),
                     "sample_matched": len(sample),
