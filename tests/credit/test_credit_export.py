@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from credit_helpers import due_on
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from arrears.credit import service as svc
 from arrears.credit.history import reporting_date
@@ -18,6 +18,7 @@ from arrears.credit.report import history_json, read_history
 from arrears.services import events as ev
 from arrears.services.importer import import_file
 from arrears.sim.sample import sample_portfolio, write_csv
+from arrears.store import credit_tables as ct
 from arrears.store import profile_tables as pt
 from factories import import_rows, loan_row
 
@@ -184,3 +185,34 @@ def test_bad_month_and_format_are_refused(engine: Engine, tmp_path: Path) -> Non
     res = svc.export_month(engine, "2025-01", "csv", tmp_path / "x")  # type: ignore[arg-type]
     assert isinstance(res, svc.Problem) and res.field == "format"
     assert not (tmp_path / "x").exists()
+
+
+def test_resuming_from_checkpoints_gives_the_same_bytes(engine: Engine, tmp_path: Path) -> None:
+    load_sample(engine, tmp_path, 30)
+    for month in ("2026-01", "2026-02", "2026-03"):
+        for fmt in ("jsonl", "metro2"):
+            fresh, resumed = tmp_path / f"f-{month}.{fmt}", tmp_path / f"r-{month}.{fmt}"
+            assert not isinstance(
+                svc.export_month(engine, month, fmt, fresh, resume=False),
+                svc.Problem,  # type: ignore[arg-type]
+            )
+            assert not isinstance(svc.export_month(engine, month, fmt, resumed), svc.Problem)  # type: ignore[arg-type]
+            assert fresh.read_bytes() == resumed.read_bytes(), (month, fmt)
+    with engine.connect() as conn:
+        facts = svc.load_facts(conn)
+        stored = dict(
+            conn.execute(
+                select(ct.credit_checkpoints.c.loan_id, ct.credit_checkpoints.c.state)
+            ).all()
+        )
+    assert stored  # checkpoints were kept
+    # A back-dated payment, a settlement mark and a correction invalidate or overlay them.
+    lid = next(i for i, f in facts.items() if f.events and f.terms.disbursed_on < date(2025, 12, 1))
+    assert isinstance(ev.pay(engine, lid, 100, date(2026, 1, 5), "BACKDATED"), ev.Applied)
+    with engine.begin() as conn:
+        svc.mark_settlement(conn, lid, "BACKDATED", "guarantor")
+    for month in ("2026-04", "2026-03"):
+        fresh, resumed = tmp_path / f"f2-{month}.jsonl", tmp_path / f"r2-{month}.jsonl"
+        svc.export_month(engine, month, "jsonl", fresh, resume=False)
+        svc.export_month(engine, month, "jsonl", resumed, workers=2)
+        assert fresh.read_bytes() == resumed.read_bytes(), month

@@ -25,10 +25,10 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from arrears.ageing.status import classify
-from arrears.credit.codes import NEGATIVE, OVERDUE, SETTLEMENT_CODES, Code, overdue_code
+from arrears.credit.codes import CLOSING, NEGATIVE, OVERDUE, SETTLEMENT_CODES, Code, overdue_code
 from arrears.credit.walk import Reading, Snapshot, Unknown, walk
 from arrears.ledger.account import Status
 from arrears.ledger.replay import Event
@@ -122,6 +122,7 @@ def month_statuses(
     readings: Mapping[date, Reading],
     rep_dates: Sequence[date],
     settlements: Mapping[str, str],
+    prev: date | None = None,
 ) -> list[MonthStatus]:
     """One status per reporting date, up to and including the month the account closed.
 
@@ -129,7 +130,8 @@ def month_statuses(
     reporting date; ``settlements`` maps a payment ref to ``guarantor`` or ``assets``.
     """
     out: list[MonthStatus] = []
-    prev = terms.disbursed_on
+    first = prev is None  # the first month also covers the disbursement day
+    prev = terms.disbursed_on if prev is None else prev
     for k, r in enumerate(rep_dates):
         reading = readings[r]
         if isinstance(reading, Unknown):
@@ -137,7 +139,7 @@ def month_statuses(
             prev = r
             continue
         acct = reading.account
-        start = prev if k else date.min  # the first month also covers the disbursement day
+        start = date.min if first and k == 0 else prev
         due = [i for i in acct.installments if i.due_date <= r and i.unpaid > 0]
         in_month = [i for i in acct.installments if start < i.due_date <= r]
         overdue_amount = sum(i.unpaid for i in due)
@@ -208,11 +210,42 @@ def credit_history(
     engine: str = "daily",
 ) -> CreditHistory:
     """Every month of the loan up to ``as_of``, from its terms and the events dated by then."""
+    return history_and_reading(terms, product, events, as_of, settlements, engine=engine)[0]
+
+
+def history_and_reading(
+    terms: LoanTerms,
+    product: Product,
+    events: Sequence[Event],
+    as_of: date,
+    settlements: Mapping[str, str] | None = None,
+    *,
+    engine: str = "daily",
+    start: Snapshot | None = None,
+    months_before: Sequence[MonthStatus] = (),
+) -> tuple[CreditHistory, Reading | None]:
+    """``credit_history`` and the account read on ``as_of``.
+
+    With ``start`` (the account read on the last reporting date of ``months_before``, from the
+    same events), only the months after it are derived: the result is the same history.
+    """
     live = [e for e in events if e.on <= as_of]
-    reps = reporting_dates(terms, terms.disbursed_on, as_of)
+    if start is None:
+        reps = reporting_dates(terms, terms.disbursed_on, as_of)
+        prev = None
+    else:
+        prev = start.account.as_of
+        reps = reporting_dates(terms, prev + timedelta(days=1), as_of)
+    closed = bool(months_before) and months_before[-1].status in CLOSING
+    if closed:
+        reps = []
     dates = [*wanted_dates(terms, product, reps), as_of]
-    readings = walk(terms, product, live, dates, engine=engine)
-    months = month_statuses(terms, readings, reps, settlements or {})
+    if start is not None:
+        dates = [d for d in dates if d > start.account.as_of]
+    readings = walk(terms, product, live, dates, engine=engine, start=start)
+    if start is not None:
+        readings[start.account.as_of] = start
+    months = [*months_before, *month_statuses(terms, readings, reps, settlements or {}, prev)]
     now = readings.get(as_of)
     dpd = 0
     classification = "normal"
@@ -224,7 +257,7 @@ def credit_history(
             classification = "loss"
         else:
             classification = classify(dpd, product.classification_thresholds)
-    return CreditHistory(terms.loan_id, as_of, tuple(months), dpd, classification)
+    return CreditHistory(terms.loan_id, as_of, tuple(months), dpd, classification), now
 
 
 def forecast(

@@ -7,7 +7,7 @@ so exporting a past month again gives the same record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -62,11 +62,15 @@ def read_history(
     facts: LoanFacts, as_of: date, months: int | None, *, engine: str = "daily"
 ) -> CreditHistory:
     """The read-out: the ledger's history, corrections applied, expired items left out."""
-    at = instant_after(as_of)
     h = credit_history(
         facts.terms, facts.product, facts.events, as_of, facts.settlements, engine=engine
     )
-    h = apply_corrections(h, facts.disputes, at)
+    return finish_history(facts, h, months)
+
+
+def finish_history(facts: LoanFacts, h: CreditHistory, months: int | None) -> CreditHistory:
+    """The ledger's history as shown: corrections applied, expired items left out, windowed."""
+    h = apply_corrections(h, facts.disputes, instant_after(h.as_of))
     return retained(h, facts.rules.retention_years).last(months)
 
 
@@ -89,14 +93,26 @@ def gate_reasons(facts: LoanFacts, at: datetime) -> tuple[str, ...]:
 
 
 def month_record(
-    facts: LoanFacts, month: str, *, window: int = 24, engine: str = "fast"
+    facts: LoanFacts,
+    month: str,
+    *,
+    window: int = 24,
+    engine: str = "fast",
+    ledger_history: Callable[[date], CreditHistory] | None = None,
 ) -> Reported | Withheld | None:
-    """The loan's record for ``month`` (YYYY-MM); None when the loan has no such month."""
+    """The loan's record for ``month`` (YYYY-MM); None when the loan has no such month.
+
+    ``ledger_history(reporting_date)`` may supply the ledger's history (e.g. resumed from a
+    checkpoint); by default it is derived here with ``engine``.
+    """
     year, mon = int(month[:4]), int(month[5:7])
     r = reporting_date(facts.terms, year, mon)
     if r < facts.terms.disbursed_on:
         return None
-    history = read_history(facts, r, window, engine=engine)
+    if ledger_history is None:
+        history = read_history(facts, r, window, engine=engine)
+    else:
+        history = finish_history(facts, ledger_history(r), window)
     if not history.months or history.months[-1].month != month:
         return None  # closed in an earlier month, or this month's item has expired
     at = instant_after(r)

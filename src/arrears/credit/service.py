@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,12 +18,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from arrears.contact.action import PlannedAction
+from arrears.credit import checkpoint
 from arrears.credit.codes import CODES, Code
 from arrears.credit.disputes import Dispute, Outcome
-from arrears.credit.history import forecast, reporting_date
+from arrears.credit.history import CreditHistory, forecast, reporting_date
 from arrears.credit.metro2 import Metro2Account, base_segment
 from arrears.credit.notices import LoanOutlook, plan_notices
 from arrears.credit.report import (
@@ -462,12 +463,18 @@ def export_lines(
     engine: str = "fast",
     progress: Progress | None = None,
     total: int = 0,
-) -> tuple[list[str], list[Withheld]]:
-    """The file's lines (loan order) and the records withheld, with their reasons."""
+    checkpoints: Mapping[str, str] | None = None,
+) -> tuple[list[str], list[Withheld], dict[str, str]]:
+    """The file's lines (loan order), the records withheld with their reasons, and the encoded
+    checkpoints to keep (only when ``checkpoints`` is given: resume from those still valid)."""
     lines: list[str] = []
     withheld: list[Withheld] = []
+    kept: dict[str, str] = {}
     for k, f in enumerate(sorted(facts, key=lambda f: f.terms.loan_id), 1):
-        rec = month_record(f, month, engine=engine)
+        if checkpoints is None:
+            rec = month_record(f, month, engine=engine)
+        else:
+            rec = month_record(f, month, ledger_history=_resumer(f, checkpoints, kept))
         if rec is not None:
             if isinstance(rec, Withheld):
                 withheld.append(rec)
@@ -479,7 +486,24 @@ def export_lines(
                 lines.append(base_segment(_metro2(rec, furnisher)))
         if progress is not None and (k % 1000 == 0 or k == total):
             progress(k, total)
-    return lines, withheld
+    return lines, withheld, kept
+
+
+def _resumer(
+    f: LoanFacts, checkpoints: Mapping[str, str], kept: dict[str, str]
+) -> Callable[[date], CreditHistory]:
+    def ledger_history(as_of: date) -> CreditHistory:
+        loan_id = f.terms.loan_id
+        text = checkpoints.get(loan_id)
+        cp = None if text is None else checkpoint.decode(f.terms, text)
+        history, new = checkpoint.history_with_checkpoint(
+            f.terms, f.product, f.events, as_of, f.settlements, cp
+        )
+        if new is not None:
+            kept[loan_id] = checkpoint.encode(new)
+        return history
+
+    return ledger_history
 
 
 def _json_line(data: dict[str, Any]) -> str:
@@ -526,10 +550,10 @@ def write_atomically(path: Path, lines: Sequence[str]) -> str:
 
 
 def _export_chunk(
-    args: tuple[list[LoanFacts], str, Format, str],
-) -> tuple[list[str], list[Withheld]]:
-    facts, month, fmt, furnisher = args
-    return export_lines(facts, month, fmt, furnisher)
+    args: tuple[list[LoanFacts], str, Format, str, dict[str, str] | None],
+) -> tuple[list[str], list[Withheld], dict[str, str]]:
+    facts, month, fmt, furnisher, checkpoints = args
+    return export_lines(facts, month, fmt, furnisher, checkpoints=checkpoints)
 
 
 def export_month(
@@ -540,11 +564,14 @@ def export_month(
     furnisher: str = "ARREARS",
     progress: Progress | None = None,
     workers: int = 1,
+    resume: bool = True,
 ) -> ExportSummary | Problem:
     """Write the month's bureau file (whole or not at all) and say which records were withheld.
 
     ``workers`` > 1 reads loans in that many processes; chunks are joined in loan order, so the
-    bytes do not depend on it.
+    bytes do not depend on it. With ``resume`` each loan resumes from its checkpoint (where it
+    stood at the last export) when still valid, and the new checkpoints are stored after the
+    file is in place; the bytes do not depend on it either.
     """
     ym = parse_month(month)
     if isinstance(ym, Problem):
@@ -557,23 +584,52 @@ def export_month(
         return Problem(f"workers {workers}", "workers", "must be at least 1")
     with engine.connect() as conn:
         facts = load_facts(conn)
+        stored: dict[str, str] | None = None
+        if resume:
+            stored = {r.loan_id: r.state for r in conn.execute(select(ct.credit_checkpoints))}
     ordered = sorted(facts.values(), key=lambda f: f.terms.loan_id)
+    kept: dict[str, str] = {}
     if workers == 1:
-        lines, withheld = export_lines(
-            ordered, month, fmt, furnisher, progress=progress, total=len(ordered)
-        )
+        lines, withheld, kept = export_lines(
+            ordered, month, fmt, furnisher, progress=progress, total=len(ordered),
+            checkpoints=stored,
+        )  # fmt: skip
     else:
         size = 2000
-        chunks = [
-            (ordered[k : k + size], month, fmt, furnisher) for k in range(0, len(ordered), size)
-        ]
+        chunks = []
+        for k in range(0, len(ordered), size):
+            part = ordered[k : k + size]
+            mine = None if stored is None else {
+                f.terms.loan_id: stored[f.terms.loan_id]
+                for f in part
+                if f.terms.loan_id in stored
+            }  # fmt: skip
+            chunks.append((part, month, fmt, furnisher, mine))
         lines, withheld = [], []
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for k, (part, held) in enumerate(pool.map(_export_chunk, chunks), 1):
-                lines.extend(part)
+            for k, (got, held, cps) in enumerate(pool.map(_export_chunk, chunks), 1):
+                lines.extend(got)
                 withheld.extend(held)
+                kept.update(cps)
                 if progress is not None:
                     progress(min(k * size, len(ordered)), len(ordered))
     digest = write_atomically(out, lines)
+    if resume and kept:
+        save_checkpoints(engine, kept)
     records = len(lines) - (len(withheld) if fmt == "jsonl" else 0)
     return ExportSummary(month, fmt, out, records, tuple(withheld), digest)
+
+
+def save_checkpoints(engine: Engine, states: Mapping[str, str]) -> None:
+    """Replace the stored checkpoints of these loans (a cache: losing it only costs time)."""
+    ids = sorted(states)
+    with engine.begin() as conn:
+        for k in range(0, len(ids), 2000):
+            chunk = ids[k : k + 2000]
+            conn.execute(
+                delete(ct.credit_checkpoints).where(ct.credit_checkpoints.c.loan_id.in_(chunk))
+            )
+            conn.execute(
+                insert(ct.credit_checkpoints),
+                [{"loan_id": i, "state": states[i]} for i in chunk],
+            )

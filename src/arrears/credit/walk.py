@@ -101,24 +101,33 @@ def walk(
     dates: Sequence[date],
     *,
     engine: str = "fast",
+    start: Snapshot | None = None,
 ) -> dict[date, Reading]:
     """The account at the end of each of ``dates`` on or after disbursement.
 
     Events dated after the last wanted date are ignored; events apply in date order, and in the
     given order within a date (as ``replay`` does). Dates before disbursement are left out.
+    With ``start`` (a reading made earlier from the same events), the walk resumes from it: only
+    dates and events after its day are taken.
     """
     advance = _advance_fast if engine == "fast" else _advance_daily
     rate = penalty_rate(terms, product)  # constant for the loan: computed once
-    wanted = sorted({d for d in dates if d >= terms.disbursed_on})
+    first = terms.disbursed_on if start is None else start.account.as_of + ONE_DAY
+    wanted = sorted({d for d in dates if d >= first})
     out: dict[date, Reading] = {}
     if not wanted:
         return out
     last = wanted[-1]
-    pending = sorted((ev for ev in events if ev.on <= last), key=lambda ev: ev.on)
-    acct, _ = open_account(terms, product)
-    last_paid: date | None = None
-    closed_on: date | None = None
-    closed_by: str | None = None
+    after = date.min if start is None else start.account.as_of
+    pending = sorted((ev for ev in events if after < ev.on <= last), key=lambda ev: ev.on)
+    if start is None:
+        acct, _ = open_account(terms, product)
+        last_paid: date | None = None
+        closed_on: date | None = None
+        closed_by: str | None = None
+    else:
+        acct = start.account
+        last_paid, closed_on, closed_by = start.last_payment_on, start.closed_on, start.closed_by
     k = 0
     for ev in pending:
         if ev.on < terms.disbursed_on:

@@ -7,6 +7,7 @@
   rather than in it: the money movement is an ordinary payment either way.
 * ``credit_disputes``: a borrower's objection (异议) to one month of one loan, its deadline and
   outcome. The outcome and its reason also go to the evidence log.
+* ``credit_checkpoints``: a cache of where each loan's history stood at the last export.
 
 Times are stored as UTC; SQLite drops the zone, so readers treat a naive value as UTC.
 """
@@ -52,4 +53,13 @@ credit_disputes = Table(
     Column("corrected_status", String(1), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Index("ix_credit_disputes_loan", "loan_id"),
+)
+
+# Where each loan's credit history stood at the last export (``arrears.credit.checkpoint``): a
+# cache, keyed by what it was derived from, so the next month's export walks one month forward.
+credit_checkpoints = Table(
+    "credit_checkpoints",
+    metadata,
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("state", Text, nullable=False),
 )

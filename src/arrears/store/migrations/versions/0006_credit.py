@@ -1,4 +1,5 @@
-"""credit reporting: notices, settlements by guarantor or assets, disputes (owner: credit)
+"""credit reporting: notices, settlements by guarantor or assets, disputes, export checkpoints
+(owner: credit)
 
 Revision ID: 0006
 Revises: 0005
@@ -61,9 +62,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_credit_disputes_key")),
     )
     op.create_index("ix_credit_disputes_loan", "credit_disputes", ["loan_id"])
+    op.create_table(
+        "credit_checkpoints",
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.loan_id"], name=op.f("fk_credit_checkpoints_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_credit_checkpoints")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("credit_checkpoints")
     op.drop_table("credit_disputes")
     op.drop_table("credit_settlements")
     op.drop_table("credit_notices")
