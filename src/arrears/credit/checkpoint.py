@@ -10,6 +10,7 @@ from the start again. Tests hold an export from checkpoints byte-equal to one wi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -33,12 +34,17 @@ class Checkpoint:
     months: tuple[MonthStatus, ...]
 
 
+@functools.lru_cache(maxsize=64)
+def _product_json(product: Product) -> str:
+    return product.to_json()  # products are few and frozen; their JSON is costly to build
+
+
 def key_for(
     product: Product, events: Sequence[Event], settlements: Mapping[str, str], through: date
 ) -> str:
     basis = repr(
         (
-            product.to_json(),
+            _product_json(product),
             [e for e in events if e.on <= through],
             sorted(settlements.items()),
         )
@@ -46,25 +52,26 @@ def key_for(
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
-def _d(x: date | None) -> str | None:
-    return None if x is None else x.isoformat()
+# Dates are stored as proleptic ordinals: several times cheaper to write and read than ISO text.
+def _d(x: date | None) -> int | None:
+    return None if x is None else x.toordinal()
 
 
-def _p(x: str | None) -> date | None:
-    return None if x is None else date.fromisoformat(x)
+def _p(x: int | None) -> date | None:
+    return None if x is None else date.fromordinal(x)
 
 
 def encode(cp: Checkpoint) -> str:
     a = cp.snapshot.account
     data: dict[str, Any] = {
-        "through": cp.through.isoformat(),
+        "through": cp.through.toordinal(),
         "key": cp.key,
-        "as_of": a.as_of.isoformat(),
+        "as_of": a.as_of.toordinal(),
         "installments": [
             [
                 i.n,
-                i.start.isoformat(),
-                i.due_date.isoformat(),
+                i.start.toordinal(),
+                i.due_date.toordinal(),
                 i.principal,
                 i.interest,
                 i.paid_principal,
@@ -82,7 +89,7 @@ def encode(cp: Checkpoint) -> str:
         "months": [
             [
                 m.month,
-                m.reporting_date.isoformat(),
+                m.reporting_date.toordinal(),
                 m.status,
                 m.dpd,
                 m.overdue_amount,
@@ -101,27 +108,21 @@ def encode(cp: Checkpoint) -> str:
 
 def decode(terms: LoanTerms, text: str) -> Checkpoint:
     data = json.loads(text)
+    day = date.fromordinal
     insts = tuple(
-        Inst(n, date.fromisoformat(s), date.fromisoformat(d), p, i, pp, pi)
-        for n, s, d, p, i, pp, pi in data["installments"]
+        Inst(n, day(s), day(d), p, i, pp, pi) for n, s, d, p, i, pp, pi in data["installments"]
     )
     unposted, owed, prepaid = data["penalty"]
     acct = Account(
-        terms,
-        date.fromisoformat(data["as_of"]),
-        insts,
-        unposted,
-        owed,
-        prepaid,
-        Status(data["status"]),
+        terms, day(data["as_of"]), insts, unposted, owed, prepaid, Status(data["status"])
     )
     paid, closed_on, closed_by = data["extra"]
     months = tuple(
-        MonthStatus(m, date.fromisoformat(r), st, dpd, amt, per, bal, sch, _p(lp), _p(fd), _p(co))
+        MonthStatus(m, day(r), st, dpd, amt, per, bal, sch, _p(lp), _p(fd), _p(co))
         for m, r, st, dpd, amt, per, bal, sch, lp, fd, co in data["months"]
     )
     snap = Snapshot(acct, _p(paid), _p(closed_on), closed_by)
-    return Checkpoint(date.fromisoformat(data["through"]), data["key"], snap, months)
+    return Checkpoint(day(data["through"]), data["key"], snap, months)
 
 
 def history_with_checkpoint(
