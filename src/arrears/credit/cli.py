@@ -89,6 +89,9 @@ def export(
     out: Annotated[Path, typer.Option(help="File to write (whole or not at all)")],
     furnisher: Annotated[str, typer.Option(help="Metro 2 identification number")] = "ARREARS",
     workers: Annotated[int, typer.Option(help="Processes reading loans (same bytes)")] = 1,
+    full: Annotated[
+        bool, typer.Option("--full", help="Replay every loan; ignore the checkpoints")
+    ] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -117,6 +120,7 @@ def export(
             furnisher,
             lambda done, total: bar.update(task, completed=done, total=total),
             workers,
+            resume=not full,
         )
     if isinstance(res, svc.Problem):
         fail(str(res), EXIT_BAD_INPUT)
