@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from arrears.ageing.status import classify
-from arrears.credit.codes import CLOSING, NEGATIVE, OVERDUE, SETTLEMENT_CODES, Code, overdue_code
+from arrears.credit.codes import CLOSING, SETTLEMENT_CODES, Code, overdue_code
 from arrears.credit.walk import Reading, Snapshot, Unknown, walk
 from arrears.ledger.account import Status
 from arrears.ledger.replay import Event
@@ -283,11 +283,3 @@ def forecast(
         for s in month_statuses(terms, readings, reps, settlements or {})
         if include_past or s.reporting_date > as_of
     ]
-
-
-def is_negative(status: str) -> bool:
-    return status in NEGATIVE
-
-
-def is_overdue(status: str) -> bool:
-    return status in OVERDUE

@@ -7,7 +7,7 @@ so exporting a past month again gives the same record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -178,9 +178,3 @@ def record_json(rec: Reported | Withheld, month: str) -> dict[str, Any]:
         ],
         "history": history_json(rec.history, f.currency),
     }
-
-
-def sort_key(records: Sequence[Reported | Withheld]) -> list[Reported | Withheld]:
-    return sorted(
-        records, key=lambda r: r.loan_id if isinstance(r, Withheld) else r.facts.terms.loan_id
-    )
