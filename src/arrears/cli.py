@@ -420,7 +420,6 @@ payments_app = typer.Typer(help="Payments in bulk.", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
 
 
-
 @payments_app.command("import")
 def payments_import(
     file: Annotated[Path, typer.Argument(help="CSV with loan_id, amount, paid_on, ref")],
