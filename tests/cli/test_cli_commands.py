@@ -289,19 +289,28 @@ def test_reverse_happy_and_bad(imported: str, engine: Engine) -> None:
 
 def test_close_day_json_and_bad_date(imported: str, engine: Engine) -> None:
     data = ok_json("close-day", "--through", "2024-02-20", "--db", imported)
-    assert set(data) == {"through", "loans_aged", "loan_days", "entries_posted", "by_bucket"}
+    assert {"through", "loans_aged", "loan_days", "entries_posted", "by_bucket"} <= set(data)
+    assert data["already_closed"] is False
     # 2 loans x 36 days (01-16 .. 02-20); one interest-due entry each on 02-15; no penalty
     # entry (posted at month end; nothing was overdue on 01-31)
     assert (data["through"], data["loans_aged"], data["loan_days"]) == ("2024-02-20", 2, 72)
     assert data["entries_posted"] == 2
     assert data["by_bucket"] == {"M1": 2}
+    # A closed day is not closed again: the rerun reports the stored close and changes nothing.
+    before_rerun = counts(engine)
     again = ok_json("close-day", "--through", "2024-02-20", "--db", imported)
-    assert (again["loans_aged"], again["entries_posted"]) == (0, 0)
+    assert again["already_closed"] is True
+    assert {k: again[k] for k in data if k not in ("already_closed", "phases")} == {
+        k: data[k] for k in data if k not in ("already_closed", "phases")
+    }
+    assert counts(engine) == before_rerun
     before = counts(engine)
     assert_bad_input(run("close-day", "--through", "2024-02-31", "--db", imported), "through")
     assert counts(engine) == before
     res = run("close-day", "--through", "2024-02-21", "--db", imported)
-    assert res.exit_code == 0 and "closed through 2024-02-21" in res.stdout
+    assert res.exit_code == 0 and "close 2024-02-21" in res.stdout and "actions" in res.stdout
+    res = run("close-day", "--through", "2024-02-22", "--no-collect", "--db", imported)
+    assert res.exit_code == 0 and "closed through 2024-02-22" in res.stdout
 
 
 def test_loan_show_json(imported: str) -> None:

@@ -491,7 +491,7 @@ def close_day(
             summary = conn.execute(
                 select(t.close_runs.c.summary).where(t.close_runs.c.business_date == day)
             ).scalar_one()
-            return report_from_json(json.loads(summary))
+            return replace(report_from_json(json.loads(summary)), already_closed=True)
         before = _bucket_snapshot(conn)
 
     t0 = clock.perf_counter()

@@ -62,6 +62,7 @@ class CloseReport:
     promises: PromiseCounts = PromiseCounts()
     cases_open: int = 0
     phases: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+    already_closed: bool = False  # a rerun of a finished close: this is the stored report
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +106,7 @@ class CloseReport:
             },
             "cases_open": self.cases_open,
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
+            "already_closed": self.already_closed,
         }
 
 
