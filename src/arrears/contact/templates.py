@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, TypeVar, get_args
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
 
@@ -36,7 +37,9 @@ from arrears.money import MoneyError, minor_per_major, to_decimal
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
-_LOCALE: Mapping[str, str] = {"zh-CN": "zh_CN", "en": "en"}
+# Parsed once: Babel re-parses a locale given by name on every call, which was most of the
+# cost of rendering a message.
+_LOCALE: Mapping[str, Locale] = {"zh-CN": Locale.parse("zh_CN"), "en": Locale.parse("en")}
 _T = TypeVar("_T")
 
 
