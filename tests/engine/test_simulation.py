@@ -104,9 +104,10 @@ def test_a_never_paying_borrower_sees_the_seeds_escalation_order(run: Run) -> No
         records = log.load_chain(conn, scenario.NEVER)
     events = [(r.kind, r.payload.get("event")) for r in records]
     approved = events.index((Kind.VISIT, "approved"))
-    noticed = events.index((Kind.VISIT, "noticed"))
+    assigned = events.index((Kind.VISIT, "assigned"))
+    noticed = events.index((Kind.VISIT, "notice_sent"))
     reported = events.index((Kind.VISIT, "reported"))
-    assert approved < noticed < reported
+    assert approved < assigned < noticed < reported
     visited = next(
         r for r in records if r.kind == Kind.VISIT and r.payload.get("event") == "reported"
     )

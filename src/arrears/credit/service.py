@@ -239,10 +239,15 @@ def record_notice(
     return NoticeRecorded(loan_id, key, at, channel, False)
 
 
-def outlooks(conn: Connection, as_of: date, months: int = 2) -> list[LoanOutlook]:
-    """Every active loan's coming reporting dates, if nothing is paid after ``as_of``."""
-    active = select(t.loan_state.c.loan_id).where(t.loan_state.c.status == "active")
-    ids = list(conn.execute(active).scalars())
+def outlooks(
+    conn: Connection, as_of: date, months: int = 2, loan_ids: Sequence[str] | None = None
+) -> list[LoanOutlook]:
+    """Every active loan's (or these loans') coming reporting dates, if nothing is paid."""
+    if loan_ids is None:
+        active = select(t.loan_state.c.loan_id).where(t.loan_state.c.status == "active")
+        ids = list(conn.execute(active).scalars())
+    else:
+        ids = list(loan_ids)
     out: list[LoanOutlook] = []
     for f in load_facts(conn, ids).values():
         if f.terms.disbursed_on > as_of:

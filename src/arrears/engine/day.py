@@ -36,6 +36,10 @@ from arrears.contact.action import PlannedAction
 from arrears.contact.messages import OutboundMessage, compose
 from arrears.contact.outbox import enqueue
 from arrears.contact.templates import BankTransfer, Collector, MessageFacts
+from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
+from arrears.credit.notices import plan_notices
+from arrears.credit.service import Problem as CreditProblem
+from arrears.credit.service import outlooks, record_notice
 from arrears.engine.gating import Gated, blocked_payload, gate_action
 from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
 from arrears.evidence import log
@@ -62,6 +66,8 @@ from arrears.services.collection_visits import (
 from arrears.store import tables as t
 from arrears.store.case_tables import collectors, visits
 from arrears.store.close_tables import close_progress
+from arrears.store.credit_tables import credit_notices
+from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 from arrears.strategy.case import CASE_SCHEMA, LAST_SENT_SCHEMA
 from arrears.strategy.frame import choose_frame
@@ -299,6 +305,7 @@ def _gate_chunk(
     config: EngineConfig,
     tally: _Tally,
     now: datetime,
+    report_dates: Mapping[str, date],
 ) -> None:
     ids = sorted({a.borrower_id for a in actions} | {r["borrower_id"] for r in routings})
     if not ids:
@@ -327,7 +334,10 @@ def _gate_chunk(
         msg = None
         content = ""
         if a.channel in AUTOMATED:
-            msg = compose(a, _facts(who, loans[a.loan_id], a.loan_id, config.lender), recipient)
+            facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender)
+            if a.template == CREDIT_TEMPLATE:
+                facts = replace(facts, report_date=report_dates.get(a.loan_id))
+            msg = compose(a, facts, recipient)
             content = msg.body
         history = histories.setdefault(a.borrower_id, [])
         g = gate_action(
@@ -467,6 +477,51 @@ def _visit(
     tally.actions[("visit", a.policy)] += 1
 
 
+# --- credit notices ------------------------------------------------------------------------
+
+
+def _record_delivered_notices(conn: Connection) -> int:
+    """Credit notices the outbox has delivered, on the credit record (idempotent by key)."""
+    o, n = outbox, credit_notices
+    rows = conn.execute(
+        select(o.c.key, o.c.loan_id, o.c.channel, o.c.sent_at).where(
+            o.c.template == CREDIT_TEMPLATE,
+            o.c.status == "sent",
+            o.c.key.not_in(select(n.c.key)),
+        )
+    ).all()
+    for r in rows:
+        sent = r.sent_at if r.sent_at.tzinfo else r.sent_at.replace(tzinfo=UTC)
+        done = record_notice(conn, r.loan_id, sent, r.channel, r.key)
+        assert not isinstance(done, CreditProblem), done
+    return len(rows)
+
+
+def _credit_notices(conn: Connection, day: date) -> tuple[list[PlannedAction], dict[str, date]]:
+    """Notices due before a loan's first negative credit item, and each one's reporting date.
+
+    Only loans already overdue and without a notice are forecast: a loan that is current has
+    nothing negative to report yet, and forecasting every loan every day would cost a replay
+    per loan. A loan that falls overdue within the notice period of its reporting date gets
+    its notice late; the bureau export then withholds the item and says why (docs/credit.md).
+    """
+    ls, n = t.loan_state, credit_notices
+    ids = list(
+        conn.execute(
+            select(ls.c.loan_id).where(
+                ls.c.status == "active", ls.c.dpd > 0, ls.c.loan_id.not_in(select(n.c.loan_id))
+            )
+        ).scalars()
+    )
+    if not ids:
+        return [], {}
+    looks = outlooks(conn, day, loan_ids=ids)
+    dates = {
+        o.loan_id: o.first_negative.reporting_date for o in looks if o.first_negative is not None
+    }
+    return plan_notices(looks, {}, day), dates
+
+
 # --- the whole day ---------------------------------------------------------------------------
 
 
@@ -509,6 +564,7 @@ def close_day(
         # The close opens the business day: promises are judged once their date has ended,
         # so today's close settles the promises that fell due yesterday.
         promised = check_promises(conn, day - timedelta(days=1))
+        _record_delivered_notices(conn)
     phases["cases"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
@@ -519,6 +575,7 @@ def close_day(
                 close_progress.c.business_date == day, close_progress.c.phase == "collection"
             )
         ).scalar()
+        notices, report_dates = _credit_notices(conn, day)
     cases, sent = _frames(views, day)
     chosen, routed = choose_frame(cases, sent, config.policies)
     phases["choose"] = clock.perf_counter() - t0
@@ -526,7 +583,7 @@ def close_day(
     t0 = clock.perf_counter()
     tally = _Tally()
     by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
-    for act in _actions(chosen):
+    for act in [*_actions(chosen), *notices]:
         by_borrower[act.borrower_id].append(act)
     routes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in routed.iter_rows(named=True):
@@ -545,6 +602,7 @@ def close_day(
                 config,
                 tally,
                 now,
+                report_dates,
             )
             _mark(conn, day, "collection", chunk[-1], now)
         if progress:
