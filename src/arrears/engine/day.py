@@ -292,6 +292,26 @@ class _Tally:
     blocked: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "actions": [[c, p, n] for (c, p), n in sorted(self.actions.items())],
+                "routings": [[k, p, n] for (k, p), n in sorted(self.routings.items())],
+                "blocked": sorted(self.blocked.items()),
+                "problems": self.problems[-100:],  # a sample; the evidence log has them all
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> _Tally:
+        d = json.loads(text or "{}")
+        return cls(
+            Counter({(c, p): n for c, p, n in d.get("actions", [])}),
+            Counter({(k, p): n for k, p, n in d.get("routings", [])}),
+            Counter(dict(d.get("blocked", []))),
+            list(d.get("problems", [])),
+        )
+
 
 def _blocked_entry(g: Gated, pack: Pack) -> Entry:
     return Entry(g.action.borrower_id, Kind.CONTACT_BLOCKED, blocked_payload(g, pack), g.contact.at)
@@ -484,15 +504,15 @@ def _record_delivered_notices(conn: Connection) -> int:
     """Credit notices the outbox has delivered, on the credit record (idempotent by key)."""
     o, n = outbox, credit_notices
     rows = conn.execute(
-        select(o.c.key, o.c.loan_id, o.c.channel, o.c.sent_at).where(
+        select(o.c.message_key, o.c.loan_id, o.c.channel, o.c.sent_at).where(
             o.c.template == CREDIT_TEMPLATE,
             o.c.status == "sent",
-            o.c.key.not_in(select(n.c.key)),
+            o.c.message_key.not_in(select(n.c.key)),
         )
     ).all()
     for r in rows:
         sent = r.sent_at if r.sent_at.tzinfo else r.sent_at.replace(tzinfo=UTC)
-        done = record_notice(conn, r.loan_id, sent, r.channel, r.key)
+        done = record_notice(conn, r.loan_id, sent, r.channel, r.message_key)
         assert not isinstance(done, CreditProblem), done
     return len(rows)
 
@@ -547,15 +567,37 @@ def close_day(
                 select(t.close_runs.c.summary).where(t.close_runs.c.business_date == day)
             ).scalar_one()
             return replace(report_from_json(json.loads(summary)), already_closed=True)
-        before = _bucket_snapshot(conn)
+        accrued = conn.execute(
+            select(close_progress.c.tally).where(
+                close_progress.c.business_date == day, close_progress.c.phase == "accrual"
+            )
+        ).scalar()
+        before = _bucket_snapshot(conn) if accrued is None else {}
 
     t0 = clock.perf_counter()
-    accrual = close_through(
-        engine,
-        day,
-        (lambda d, n: progress("accrual", d, n)) if progress else None,
-        kernel=config.kernel,
-    )
+    if accrued is None:
+        res = close_through(
+            engine,
+            day,
+            (lambda d, n: progress("accrual", d, n)) if progress else None,
+            kernel=config.kernel,
+        )
+        with engine.begin() as conn:
+            moves: Counter[tuple[str, str]] = Counter(
+                (before[lid], b) for lid, b in _bucket_snapshot(conn).items() if lid in before
+            )
+            # Kept with the day, so that a close resumed after a crash still reports the
+            # accrual and the roll rates of the whole day.
+            accrued = json.dumps(
+                {
+                    "loans_aged": res.loans_aged,
+                    "loan_days": res.loan_days,
+                    "entries_posted": res.entries_posted,
+                    "moves": [[a, b, n] for (a, b), n in sorted(moves.items())],
+                }
+            )
+            _mark(conn, day, "accrual", "", now, accrued)
+    accrual = json.loads(accrued)
     phases["accrual"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
@@ -570,18 +612,19 @@ def close_day(
     t0 = clock.perf_counter()
     with engine.connect() as conn:
         views = case_views(conn, day)
-        resume_after = conn.execute(
-            select(close_progress.c.last_key).where(
+        resumed = conn.execute(
+            select(close_progress.c.last_key, close_progress.c.tally).where(
                 close_progress.c.business_date == day, close_progress.c.phase == "collection"
             )
-        ).scalar()
+        ).first()
         notices, report_dates = _credit_notices(conn, day)
     cases, sent = _frames(views, day)
     chosen, routed = choose_frame(cases, sent, config.policies)
     phases["choose"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
-    tally = _Tally()
+    tally = _Tally.from_json(resumed.tally) if resumed is not None else _Tally()
+    resume_after = resumed.last_key if resumed is not None else None
     by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
     for act in [*_actions(chosen), *notices]:
         by_borrower[act.borrower_id].append(act)
@@ -604,7 +647,7 @@ def close_day(
                 now,
                 report_dates,
             )
-            _mark(conn, day, "collection", chunk[-1], now)
+            _mark(conn, day, "collection", chunk[-1], now, tally.to_json())
         if progress:
             progress("gate", min(k + CHUNK, len(ids)), len(ids))
         if after_chunk:
@@ -629,11 +672,11 @@ def close_day(
         report = CloseReport(
             business_date=day,
             engine=config.kernel,
-            loans_aged=accrual.loans_aged,
-            loan_days=accrual.loan_days,
-            entries_posted=accrual.entries_posted,
+            loans_aged=accrual["loans_aged"],
+            loan_days=accrual["loan_days"],
+            entries_posted=accrual["entries_posted"],
             buckets=bucket_lines((b, 1, int(o), int(s)) for _, b, o, s in after),
-            rolls=roll_rates((before[lid], b, 1) for lid, b, _, _ in after if lid in before),
+            rolls=roll_rates((a, b, n) for a, b, n in accrual["moves"]),
             actions=dict(tally.actions),
             routings=dict(tally.routings),
             blocked=dict(tally.blocked),
@@ -654,16 +697,20 @@ def close_day(
     return replace(report, phases=dict(phases))
 
 
-def _mark(conn: Connection, day: date, phase: str, last_key: str, now: datetime) -> None:
+def _mark(
+    conn: Connection, day: date, phase: str, last_key: str, now: datetime, tally: str = "{}"
+) -> None:
     cp = close_progress
     hit = conn.execute(
         update(cp)
         .where(and_(cp.c.business_date == day, cp.c.phase == phase))
-        .values(last_key=last_key, updated_at=now)
+        .values(last_key=last_key, updated_at=now, tally=tally)
     )
     if hit.rowcount == 0:
         conn.execute(
-            cp.insert().values(business_date=day, phase=phase, last_key=last_key, updated_at=now)
+            cp.insert().values(
+                business_date=day, phase=phase, last_key=last_key, updated_at=now, tally=tally
+            )
         )
 
 

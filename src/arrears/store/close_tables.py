@@ -8,7 +8,7 @@ Migration 0007 creates the table.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, String, Table
+from sqlalchemy import Column, Date, DateTime, String, Table, Text
 
 from arrears.store.tables import metadata
 
@@ -18,5 +18,8 @@ close_progress = Table(
     Column("business_date", Date, primary_key=True),
     Column("phase", String(20), primary_key=True),  # collection | done
     Column("last_key", String(64), nullable=False),  # the last borrower id committed
+    # What the committed chunks did so far (counts by channel, rule, ...), as JSON, so that a
+    # resumed close reports the whole day and not just the part after the crash.
+    Column("tally", Text, nullable=False, server_default="{}"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("phase", sa.String(length=20), nullable=False),
         sa.Column("last_key", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tally", sa.Text(), server_default="{}", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "phase", name=op.f("pk_close_progress")),
     )
 
