@@ -30,5 +30,18 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# Every benchmark at the sizes the issues name (about half an hour on 2 cores); figures and the
+# command lines are in BENCHMARKS.md. BENCH_QUICK=1 runs small sizes to check they work.
+bench: $(STAMP)
+ifdef BENCH_QUICK
+	$(BIN)/python bench/bench_kernel.py --quick
+	$(BIN)/python bench/bench_close_e2e.py --loans 20000 --reference-loans 5000
+	$(BIN)/python bench/bench_credit.py --loans 2000 --sample 20
+else
+	$(BIN)/python bench/bench_kernel.py
+	$(BIN)/python bench/bench_close_e2e.py
+	$(BIN)/python bench/bench_credit.py --workers 2
+endif
+
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
