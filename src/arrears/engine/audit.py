@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import Connection, select
@@ -27,6 +27,7 @@ from arrears.services.cases import (
 )
 from arrears.services.collection_store import maybe_from_db
 from arrears.store.case_tables import cases, contact_attempts, visits
+from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles
 
 
@@ -89,10 +90,20 @@ def audit(
         (r.borrower_id, maybe_from_db(r.window_start)): r
         for r in conn.execute(select(visits).where(visits.c.borrower_id.in_(ids)))
     }
+    # The history keeps a message's SHA-256, not its words; the words are in the outbox, and
+    # the content rules (threats, disclosure, opt-out wording) need them.
+    bodies = dict(
+        conn.execute(
+            select(outbox.c.message_key, outbox.c.body).where(outbox.c.borrower_id.in_(ids))
+        ).all()
+    )
     registry = collector_registry(conn)
     by_borrower = defaultdict(list)
     for r in rows:
-        by_borrower[r.borrower_id].append((r, contact_from_row(r)))
+        contact = contact_from_row(r)
+        if r.key in bodies:
+            contact = replace(contact, content=bodies[r.key])
+        by_borrower[r.borrower_id].append((r, contact))
     findings: list[Finding] = []
     for b, items in by_borrower.items():
         prof = profiles.get(b)

@@ -326,15 +326,17 @@ def history_for(
 ) -> dict[str, list[Contact]]:
     """Each borrower's contacts (lender and agencies, every debt), oldest first.
 
-    ``since`` trims old history for speed: the caps look back at most 7 days, and refusals
-    reach the gate through ``context_for`` (``Context.refused``), so a week is enough.
+    ``since`` trims the debtor's old contacts for speed: the caps look back at most 7 days,
+    and refusals reach the gate through ``context_for`` (``Context.refused``). Contacts with
+    third parties are kept whatever their age: Regulation F allows one location contact per
+    person, ever, unless they ask for another, and only the whole history can show that.
     """
     ids = sorted(set(borrower_ids))
     out: dict[str, list[Contact]] = {b: [] for b in ids}
     for batch in chunks(ids):
         q = select(*_HISTORY_COLUMNS).where(A.c.borrower_id.in_(batch))
         if since is not None:
-            q = q.where(A.c.at >= to_utc(since))
+            q = q.where(or_(A.c.at >= to_utc(since), A.c.party != "debtor"))
         rows = conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id))
         # Positional unpacking: attribute access on 100k+ rows costs more than the query.
         for b, at, debt, channel, party, number, conn_, conv, consent, outcome, coll, purp in rows:

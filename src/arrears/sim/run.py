@@ -42,6 +42,9 @@ class PlannedPayment:
     amount: int  # fen
     on: date
     ref: str
+    # A borrower keeping a promise to "pay what is overdue" pays what is overdue on the day,
+    # penalty since the call included, and at least what was promised.
+    clear_overdue: bool = False
 
 
 @dataclass
@@ -100,7 +103,8 @@ def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
     if acct.status is not Status.ACTIVE:
         return  # repaid already (early, or on a promise)
     acct = advance(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
-    amount = min(p.amount, payoff_amount(acct, rec.product, p.on))
+    wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
+    amount = min(wanted, payoff_amount(acct, rec.product, p.on))
     res = ev.pay(engine, p.loan_id, amount, p.on, p.ref)
     if isinstance(res, ev.Problem):
         result.refused_payments.append(str(res))
@@ -168,7 +172,7 @@ def _work_queue(
             if keeps_promise(seed, item.borrower_id, behaviour, on):
                 payable = min(amount, _overdue(engine, item.loan_id)) or amount
                 ref = f"promise:{item.key}"
-                planned[on].append(PlannedPayment(item.loan_id, payable, on, ref))
+                planned[on].append(PlannedPayment(item.loan_id, payable, on, ref, True))
 
 
 def _visits(engine: Engine, day: date, result: SimResult) -> None:

@@ -1,0 +1,52 @@
+"""The gate's history: a week of the debtor's contacts, every contact with a third party.
+
+Regulation F §1006.10(b)(2): a location contact with a third party once, unless they ask to be
+contacted again. A history trimmed to a week would let a second text through nine days later.
+"""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from arrears.compliance import Contact, Context, check, get_pack
+from arrears.services.cases import Attempt, history_for, record_attempts
+
+T0 = datetime(2026, 1, 30, 15, 0, tzinfo=UTC)
+
+
+def attempt(key: str, at: datetime, party: str, number: str) -> Attempt:
+    c = Contact(at=at, debt_id="L1", channel="sms", party=party, number=number)  # type: ignore[arg-type]
+    return Attempt(key, "B1", c, at.date())
+
+
+def test_old_third_party_contacts_stay_in_the_history(engine: Engine) -> None:
+    with engine.begin() as conn:
+        record_attempts(
+            conn,
+            [
+                attempt("a", T0, "emergency_contact", "+86 100 0000 0009"),
+                attempt("b", T0, "debtor", "+86 100 0000 0001"),
+                attempt("c", T0 + timedelta(days=8), "debtor", "+86 100 0000 0001"),
+            ],
+        )
+    later = T0 + timedelta(days=9)
+    with engine.connect() as conn:
+        history = history_for(conn, ["B1"], since=later - timedelta(days=8))["B1"]
+    assert [(c.party, c.at) for c in history] == [
+        ("emergency_contact", T0),  # nine days old, kept: it is a third party
+        ("debtor", T0 + timedelta(days=8)),  # the debtor's week
+    ]
+    us = get_pack("us-reg-f")
+    assert us is not None
+    again = Contact(
+        at=later,
+        debt_id="L1",
+        channel="sms",
+        party="emergency_contact",
+        number="+86 100 0000 0009",
+        content="Please ask Sam to call us. Reply STOP to opt out.",
+    )
+    ctx = Context(timezones=(ZoneInfo("America/New_York"),), reachable=False)
+    decision = check(history, again, ctx, us)
+    assert [v.rule for v in decision.violations] == ["us.third-party.once"]
