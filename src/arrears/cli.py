@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -312,33 +312,12 @@ def write_off(
 
 
 def _close_with_progress(
-    engine: Engine,
-    through: date,
-    quiet: bool,
-    kernel: Kernel = "polars",
-    chunk_size: int | None = None,
+    engine: Engine, through: date, quiet: bool, kernel: Kernel = "polars"
 ) -> CloseResult:
-    """Run the close with a progress bar on stderr (none when the output is JSON)."""
-    with Progress(
-        TextColumn("closing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("close", total=None)
-        if chunk_size is not None:
-            import arrears.close.runner as runner
-            import arrears.services.close as reference
-
-            runner.CHUNK = reference.CHUNK = chunk_size
+    """Run the accrual alone, with a progress bar on stderr (none when the output is JSON)."""
+    with phase_bar(quiet) as progress:
         return close_through(
-            engine,
-            through,
-            lambda done, total: bar.update(task, completed=done, total=total),
-            kernel=kernel,
+            engine, through, lambda done, total: progress("accrual", done, total), kernel=kernel
         )
 
 
