@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from credit_helpers import due_on
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select, update
 
 from arrears.credit import service as svc
 from arrears.credit.history import reporting_date
@@ -119,7 +119,12 @@ def scenario(engine: Engine, tmp_path: Path, pack: str = "cn") -> None:
     )
     if pack != "cn":
         with engine.begin() as conn:
-            conn.execute(insert(pt.borrower_profiles), [{"borrower_id": "B-L1", "rule_pack": pack}])
+            # The import gave the borrower the default profile; this one reports under `pack`.
+            conn.execute(
+                update(pt.borrower_profiles)
+                .where(pt.borrower_profiles.c.borrower_id == "B-L1")
+                .values(rule_pack=pack)
+            )
     with engine.connect() as conn:
         f = svc.loan_facts(conn, "L1")
     assert not isinstance(f, svc.Problem)
