@@ -37,9 +37,15 @@ R = evidence_records
 RH = evidence_root_heads
 
 
+# Borrowers share LOCK_BUCKETS advisory locks. One lock per borrower ran PostgreSQL out of
+# shared lock memory (max_locks_per_transaction) when one transaction appended for tens of
+# thousands of borrowers, as the first close of a large book does when it opens their cases.
+# Sharing only makes two writers to the same bucket wait for each other.
+LOCK_BUCKETS = 1024
+
+
 def _lock_key(borrower_id: str) -> int:
-    # A stable 32-bit key per borrower; a collision only makes two borrowers wait for each other.
-    return int.from_bytes(hashlib.sha256(borrower_id.encode()).digest()[:4], "big", signed=True)
+    return int.from_bytes(hashlib.sha256(borrower_id.encode()).digest()[:4], "big") % LOCK_BUCKETS
 
 
 def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
