@@ -476,7 +476,7 @@ def demo(
     typer.echo(
         "\ntry:\n"
         f"  arrears loan show {sc.never_loan} --db {db}\n"
-        f"  arrears evidence show {scenario.NEVER} --db {db}    (the seed's escalation)\n"
+        f"  arrears evidence show --borrower {scenario.NEVER} --db {db}  (the escalation)\n"
         f"  arrears audit --db {db}                        (every contact re-checked)\n"
         f"  arrears queue list --db {db}\n"
         f"  arrears outbox list --db {db}\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from arrears.sim.run import SimResult, simulate
 from arrears.store.case_tables import cases, contact_attempts, promises
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
+from arrears.store.outbox_tables import outbox
 from arrears.strategy.load import default_policy_set
 
 START = date(2026, 1, 5)
@@ -147,3 +148,23 @@ def test_the_close_report_counts_what_happened(run: Run) -> None:
     assert all(r.loans <= r.of for r in last.rolls)
     promised_due = sum(r.promises.due for r in run.result.reports)
     assert promised_due >= 1
+
+
+def test_every_message_was_delivered_inside_its_window(run: Run) -> None:
+    o, a = outbox, contact_attempts
+    with run.engine.connect() as conn:
+        rows = conn.execute(
+            select(o.c.status, o.c.sent_at, o.c.expires_at, a.c.at).select_from(
+                o.outerjoin(a, a.c.key == o.c.message_key)
+            )
+        ).all()
+    assert rows and run.result.dispatched == len(rows)
+
+    def aware(x: datetime) -> datetime:
+        return x if x.tzinfo else x.replace(tzinfo=UTC)
+
+    for status, sent, expires, gated_at in rows:
+        assert status == "sent"
+        assert aware(sent) < aware(expires)
+        if gated_at is not None:  # visit notices have no contact attempt of their own
+            assert aware(gated_at) <= aware(sent)

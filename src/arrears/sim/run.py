@@ -55,6 +55,7 @@ class SimResult:
     calls: int = 0
     promises: int = 0
     visits_reported: int = 0
+    dispatched: int = 0
 
 
 def _end_of(day: date) -> datetime:
@@ -85,7 +86,11 @@ def simulate(
         day = start + timedelta(days=k)
         report = close_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
         result.reports.append(report)
-        dispatch(engine, adapters, now=_end_of(day), limit=100_000)
+        # The dispatcher runs all day; every two hours is often enough for the simulation to
+        # send each message inside its window (10:00 to 20:00 local) in every zone we serve.
+        for hour in range(1, 24, 2):
+            at = datetime.combine(day, time(hour, 0), UTC)
+            result.dispatched += dispatch(engine, adapters, now=at, limit=100_000).sent
         _work_queue(engine, day, behaviours, seed, planned, attempts, result)
         _visits(engine, day, result)
         for p in planned.pop(day, []):
