@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -45,6 +45,22 @@ def parse_date(text: str, field: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         fail(f"{field}: {text!r} is not a date (YYYY-MM-DD)", EXIT_BAD_INPUT)
+
+
+def parse_instant(text: str | None, field: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (the gate never guesses a zone); None is now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{field}: {text!r} is not an ISO 8601 date-time", EXIT_BAD_INPUT)
+    if value.utcoffset() is None:
+        fail(
+            f"{field}: {text!r} has no offset: give a UTC offset, e.g. 2026-03-02T10:00+08:00",
+            EXIT_BAD_INPUT,
+        )
+    return value
 
 
 def print_json(data: Any) -> None:

@@ -28,6 +28,7 @@ from arrears.cli_common import (
     fail,
     open_db,
     parse_date,
+    parse_instant,
     print_json,
 )
 from arrears.contact.queue import QueueItem
@@ -79,18 +80,6 @@ def _ok(result: T | Problem) -> T:
         not_found = result.reason.startswith("no such")
         fail(str(result), EXIT_FAILED if not_found or result.field == "status" else EXIT_BAD_INPUT)
     return result
-
-
-def _instant(text: str | None, field: str) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{field}: {text!r} is not an ISO 8601 time", EXIT_BAD_INPUT)
-    if value.utcoffset() is None:
-        fail(f"{field}: {text!r} has no offset (e.g. +08:00)", EXIT_BAD_INPUT)
-    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -304,7 +293,7 @@ def queue_next(
     """Claim the next due item (or show the one this agent already holds)."""
     if not agent.strip():
         fail("agent: must not be empty", EXIT_BAD_INPUT)
-    now = _instant(at, "at")
+    now = parse_instant(at, "at")
     with _tx(db) as conn:
         item = next_item(conn, agent, now)
     if json_out:
@@ -359,7 +348,7 @@ def outcome_record(
     """Record a call's outcome; the same outcome twice applies once."""
     if (item is None) == (attempt is None):
         fail("item: give exactly one of --item or --attempt", EXIT_BAD_INPUT)
-    when = _instant(at, "at")
+    when = parse_instant(at, "at")
     promise: tuple[date, int] | None = None
     if (promise_date is None) != (promise_amount is None):
         fail("promise: give both --promise-date and --promise-amount", EXIT_BAD_INPUT)
@@ -486,7 +475,7 @@ def visit_request(
     json_out: JsonOption = False,
 ) -> None:
     """Ask for a home visit (needs a supervisor's approval)."""
-    when = _instant(at, "at")
+    when = parse_instant(at, "at")
     _visit_cmd(json_out, "requested", db, lambda c: request_visit(c, key, loan, by, when, reason))
 
 
@@ -499,7 +488,7 @@ def visit_approve(
     json_out: JsonOption = False,
 ) -> None:
     """Approve a requested visit."""
-    when = _instant(at, "at")
+    when = parse_instant(at, "at")
     _visit_cmd(json_out, "approved", db, lambda c: approve_visit(c, visit_id, by, when))
 
 
@@ -515,7 +504,7 @@ def visit_assign(
     json_out: JsonOption = False,
 ) -> None:
     """Assign collectors and a time window; checked by the compliance gate."""
-    s, e, when = _instant(start, "start"), _instant(end, "end"), _instant(at, "at")
+    s, e, when = parse_instant(start, "start"), parse_instant(end, "end"), parse_instant(at, "at")
     _visit_cmd(
         json_out,
         "assigned",
@@ -534,7 +523,7 @@ def visit_notice(
     json_out: JsonOption = False,
 ) -> None:
     """Record that the borrower was told who is coming and when."""
-    when = _instant(sent_at, "sent_at")
+    when = parse_instant(sent_at, "sent_at")
     _visit_cmd(json_out, "notice recorded", db, lambda c: record_visit_notice(c, visit_id, when))
 
 
@@ -550,7 +539,7 @@ def visit_report(
     json_out: JsonOption = False,
 ) -> None:
     """File the visit report."""
-    when = _instant(at, "at")
+    when = parse_instant(at, "at")
     _visit_cmd(json_out, "reported", db, lambda c: report_visit(c, visit_id, when, report, outcome))
 
 

@@ -20,7 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
-from arrears.cli_common import EXIT_BAD_INPUT, DbOption, JsonOption, fail, open_db, print_json
+from arrears.cli_common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    parse_instant,
+    print_json,
+)
 from arrears.compliance.model import CHANNELS
 from arrears.contact import outbox
 from arrears.contact.adapters import (
@@ -85,18 +93,6 @@ def build_adapters(
                 shared[name] = WebhookAdapter(hook)
         built[channel] = shared[name]
     return built
-
-
-def _parse_at(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"--at: {text!r} is not an ISO date-time", EXIT_BAD_INPUT)
-    if at.utcoffset() is None:
-        fail(f"--at: {text!r} needs a UTC offset, e.g. 2026-03-02T10:00+08:00", EXIT_BAD_INPUT)
-    return as_utc(at)
 
 
 @app.command("list")
@@ -177,7 +173,7 @@ def dispatch(
 
     Receivers drop duplicates by the message key.
     """
-    now = _parse_at(at)
+    now = as_utc(parse_instant(at, "--at"))
     chosen = parse_adapters(adapter or [], os.environ)
     if isinstance(chosen, str):
         fail(chosen, EXIT_BAD_INPUT)

@@ -3,7 +3,7 @@ borrower's view."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from arrears.cli_common import (
     fail,
     open_db,
     parse_date,
+    parse_instant,
     print_json,
 )
 from arrears.credit import service as svc
@@ -34,18 +35,6 @@ dispute_app = typer.Typer(
     help="Borrowers' disputes (异议) of reported items.", no_args_is_help=True
 )
 app.add_typer(dispute_app, name="dispute")
-
-
-def _instant(text: str | None, field: str) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{field}: {text!r} is not an ISO 8601 date-time", EXIT_BAD_INPUT)
-    if at.utcoffset() is None:
-        fail(f"{field}: {text!r} needs a UTC offset (e.g. +08:00)", EXIT_BAD_INPUT)
-    return at
 
 
 def _problem(p: svc.Problem) -> None:
@@ -183,7 +172,7 @@ def notice_sent(
     json_out: JsonOption = False,
 ) -> None:
     """Record that a credit notice reached the borrower."""
-    sent = _instant(at, "at")
+    sent = parse_instant(at, "at")
     with open_db(db).begin() as conn:
         res = svc.record_notice(conn, loan_id, sent, channel, key)
     if isinstance(res, svc.Problem):
@@ -249,7 +238,7 @@ def dispute_open(
     json_out: JsonOption = False,
 ) -> None:
     """Open a dispute of one month's item; it is flagged in exports until answered."""
-    opened = _instant(at, "at")
+    opened = parse_instant(at, "at")
     with open_db(db).begin() as conn:
         res = svc.open_dispute(conn, loan_id, month, reason, opened, key, days)
     if isinstance(res, svc.Problem):
@@ -272,7 +261,7 @@ def dispute_resolve(
     json_out: JsonOption = False,
 ) -> None:
     """Record a dispute's outcome; a correction is re-reported in later exports."""
-    resolved = _instant(at, "at")
+    resolved = parse_instant(at, "at")
     with open_db(db).begin() as conn:
         res = svc.resolve_dispute(conn, dispute_id, outcome, reason, resolved, status)
     if isinstance(res, svc.Problem):
