@@ -47,7 +47,6 @@ from arrears.evidence.chain import Entry, Kind
 from arrears.services.cases import (
     Attempt,
     case_views,
-    collector_registry,
     context_for,
     history_for,
     record_attempts,
@@ -447,9 +446,10 @@ def _visit(
     if not approved:
         return  # already assigned, noticed or done: nothing new today
     visit = approved[-1]
-    registry = collector_registry(conn)
     fresh = sorted(
-        c for c, trained in registry.items() if trained > a.business_date - timedelta(days=365)
+        c
+        for c, trained in ctx.collectors.items()
+        if trained > a.business_date - timedelta(days=365)
     )
     zone = ctx.timezones[0]
     when = a.business_date + timedelta(days=VISIT_LEAD_DAYS)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from arrears.loans.product import DEFAULT_PRODUCT
 from arrears.loans.schedule import schedule_for
+from arrears.money import parse_amount
 from arrears.people.collectors import Collector, Training
 from arrears.services.accounts import load_loan
 from arrears.services.collection_people import add_collector, add_training
@@ -126,7 +127,7 @@ def build(engine: Engine, start: date, loans: int, seed: int, pack: str, days: i
             add_collector(conn, Collector(f"C{k:03d}", f"Collector {k}", f"CRED-2026-{k:04d}"))
             add_training(conn, Training(f"C{k:03d}", start - timedelta(days=60), "conduct"))
     planned = [
-        PlannedPayment(r["loan_id"], _fen(r["amount"]), r["paid_on"], r["ref"])
+        PlannedPayment(r["loan_id"], parse_amount(r["amount"]), r["paid_on"], r["ref"])
         for r in after.iter_rows(named=True)
     ]
     with engine.connect() as conn:
@@ -139,9 +140,3 @@ def build(engine: Engine, start: date, loans: int, seed: int, pack: str, days: i
             )
     behaviours = dict(zip(book["borrower_id"], book["behaviour"], strict=True))
     return Scenario(start, behaviours, tuple(planned), "L-NEVER", "L-PROMISE")
-
-
-def _fen(text: str) -> int:
-    from arrears.money import parse_amount
-
-    return parse_amount(text)
