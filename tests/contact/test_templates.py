@@ -15,6 +15,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arrears.compliance import Contact, Context, check, get_pack
 from arrears.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
@@ -26,10 +28,13 @@ from arrears.contact.templates import (
     Collector,
     MessageFacts,
     TemplateError,
+    babel_money,
     mask_name,
     mask_reference,
+    money,
     render,
 )
+from arrears.money import MINOR_UNITS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZONES = {
@@ -276,3 +281,17 @@ def test_facts_refuse_negative_amounts_and_naive_times() -> None:
         facts("en", promise_amount=0)
     with pytest.raises(ValueError, match="visit_start"):
         facts("en", visit_start=datetime(2026, 3, 10, 14, 0))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    minor=st.integers(min_value=-(10**13), max_value=10**13),
+    currency=st.sampled_from(sorted(MINOR_UNITS)),
+    language=st.sampled_from(LANGUAGES),
+)
+def test_money_is_written_exactly_as_babel_writes_it(
+    minor: int, currency: str, language: str
+) -> None:
+    # The fast path reads the shape of Babel's output once; Babel itself is the reference.
+    facts = MessageFacts(language, "L", "1", "B", "R", currency=currency)
+    assert money(minor, facts) == babel_money(minor, currency, language)
