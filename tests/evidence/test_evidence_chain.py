@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from arrears.evidence.chain import (
     Record,
     append,
     append_all,
+    body_json,
     canonical_json,
     check_proof,
     format_at,
@@ -430,3 +432,31 @@ def test_a_wrong_proof_fails() -> None:
     assert not check_proof(Proof(proof.head, 9, 6, proof.path, proof.root))
     with pytest.raises(EvidenceError, match="no head"):
         prove(heads, "nobody")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    payloads,
+    st.text(min_size=1, max_size=12),
+    st.integers(1, 2**53 - 1),
+    st.sampled_from(["visit", "contact.attempt", "a.b.c"]),
+)
+def test_the_hashed_body_is_the_canonical_json_of_the_six_fields(
+    payload: dict[str, Any], borrower_id: str, seq: int, kind: str
+) -> None:
+    # The record's text is written around its payload's canonical text; the reference is the
+    # plain canonical dump of the whole object, as docs/evidence.md defines it.
+    at_text = format_at(T0)
+    fields = {
+        "at": at_text,
+        "borrower_id": borrower_id,
+        "kind": kind,
+        "payload": payload,
+        "prev_hash": ZEROS,
+        "seq": seq,
+    }
+    expected = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert body_json(borrower_id, seq, at_text, kind, payload, ZEROS) == expected
+    head = Head(borrower_id, seq - 1, ZEROS) if seq > 1 else None
+    record = append(head, borrower_id, kind, payload, T0)
+    assert record.hash == sha(expected) and record.at == T0

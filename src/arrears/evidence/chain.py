@@ -189,6 +189,22 @@ def body_json(
     )
 
 
+def _new_body(
+    borrower_id: str, seq: int, at_text: str, kind: str, payload_text: str, prev_hash: str
+) -> str:
+    # What body_json gives, for a record being appended: written around the payload's own
+    # canonical text, so the payload is checked and dumped once instead of twice (a nested
+    # object's canonical text is the same alone or inside its parent). Only for fields append
+    # has checked: at_text (format_at), kind (_KIND_RE) and prev_hash (hex) are plain ASCII, so
+    # their JSON is the text in quotes; verification always uses body_json.
+    canonical_json(seq)
+    borrower_j = canonical_json(borrower_id)
+    return (
+        f'{{"at":"{at_text}","borrower_id":{borrower_j},"kind":"{kind}","payload":{payload_text},'
+        f'"prev_hash":"{prev_hash}","seq":{seq}}}'
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Records
 
@@ -300,13 +316,13 @@ def append(
         seq, prev_hash = head.seq + 1, head.hash
     at_text = format_at(at)
     payload_text = canonical_json(dict(payload))
-    digest = sha256_hex(body_json(borrower_id, seq, at_text, kind, dict(payload), prev_hash))
+    digest = sha256_hex(_new_body(borrower_id, seq, at_text, kind, payload_text, prev_hash))
     # The record keeps a fresh copy decoded from the canonical text, so later changes to the
     # caller's dict cannot make the record disagree with its hash.
     return Record(
         borrower_id=borrower_id,
         seq=seq,
-        at=parse_at(at_text),
+        at=at.astimezone(UTC),  # what parse_at(at_text) gives: format_at keeps every microsecond
         kind=kind,
         payload=json.loads(payload_text),
         prev_hash=prev_hash,
