@@ -18,11 +18,13 @@ from arrears.services.collection_people import add_collector, add_training
 from arrears.services.collection_store import Problem
 from arrears.services.collection_visits import (
     Visit,
+    VisitRequest,
     approve_visit,
     assign_visit,
     record_visit_notice,
     report_visit,
     request_visit,
+    request_visits,
 )
 from arrears.store.case_tables import visits
 
@@ -216,3 +218,56 @@ def test_validate_visit_pure_missing_notice_and_all_good() -> None:
     assert [p.rule for p in validate_visit(plan, unapproved, CN)] == ["cn.visit.approval"]
     backwards = VisitPlan("B", "L", ("c1", "c2"), plan.window_end, plan.window_start)
     assert [p.rule for p in validate_visit(backwards, noticed, CN)] == ["visit.window"]
+
+
+def test_requests_in_bulk_answer_each_request_as_one_at_a_time_would(
+    engine: Engine, tmp_path: Path
+) -> None:
+    overdue_loans(engine, tmp_path, ["L1", "L2"])
+    at = sh("2024-03-10 09:00")
+    with engine.begin() as conn:
+        first = request_visit(conn, "visit-1", "L1", "agent7", at)
+        assert isinstance(first, Visit)
+        out = request_visits(
+            conn,
+            [
+                VisitRequest("visit-1", "L1", "agent7", at),  # the same request again
+                VisitRequest("visit-1b", "L2", "agent7", at, "60 days"),  # new
+                VisitRequest("visit-2", "NOPE", "agent7", at),  # unknown loan
+                VisitRequest(" ", "L2", "agent7", at),  # bad key
+                VisitRequest("visit-3", "L2", "", at),  # nobody asked
+                VisitRequest("visit-4", "L2", "agent7", at.replace(tzinfo=None)),  # naive time
+            ],
+        )
+        reused = request_visits(conn, [VisitRequest("visit-1b", "L1", "agent8", at)])
+        with pytest.raises(ValueError, match="duplicate keys"):
+            request_visits(
+                conn, [VisitRequest("k", "L1", "a", at), VisitRequest("k", "L1", "a", at)]
+            )
+    same, new, *problems = out
+    assert isinstance(same, Visit) and same.visit_id == first.visit_id
+    assert isinstance(new, Visit) and (new.loan_id, new.status, new.reason) == (
+        "L2",
+        "requested",
+        "60 days",
+    )
+    assert [p.field for p in problems if isinstance(p, Problem)] == [
+        "loan_id",
+        "key",
+        "requested_by",
+        "at",
+    ]
+    assert isinstance(reused[0], Problem) and reused[0].field == "key"
+    with engine.connect() as conn:
+        keys = sorted(conn.execute(select(visits.c.key)).scalars())
+        assert keys == ["visit-1", "visit-1b"]
+        # One evidence record per visit actually requested, on the borrower's chain.
+        owner = new.borrower_id
+        events = [r.payload for r in log.load_chain(conn, owner) if r.kind == "visit"]
+        assert {
+            "event": "requested",
+            "visit_key": "visit-1b",
+            "loan_id": "L2",
+            "requested_by": "agent7",
+            "reason": "60 days",
+        } in events

@@ -57,10 +57,11 @@ from arrears.services.collection_promises import check_promises
 from arrears.services.collection_queue import enqueue_calls
 from arrears.services.collection_store import Problem
 from arrears.services.collection_visits import (
+    VisitRequest,
     assign_visit,
     list_visits,
     record_visit_notice,
-    request_visit,
+    request_visits,
 )
 from arrears.store import tables as t
 from arrears.store.case_tables import collectors, visits
@@ -381,15 +382,14 @@ def _gate_chunk(
             calls.append(a)
     pending = _visits_in_progress(conn, ids)
     routed: list[Entry] = []
+    asked: list[VisitRequest] = []
     for r in routings:
         tally.routings[(r["kind"], r["policy"])] += 1
         if r["kind"] == "visit_approval":
             if r["borrower_id"] in pending:
                 continue  # one request at a time: it waits for the supervisor
             key = f"{day.isoformat()}:{r['borrower_id']}:visit_request"
-            res = request_visit(conn, key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"])
-            if isinstance(res, Problem):
-                tally.problems.append(str(res))
+            asked.append(VisitRequest(key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"]))
         else:  # forbearance, dispute review, legal: on the case file, for people to act on
             payload = {
                 "kind": r["kind"],
@@ -399,6 +399,9 @@ def _gate_chunk(
                 "business_date": day.isoformat(),
             }
             routed.append(Entry(r["borrower_id"], "case.routed", payload, now))
+    for res in request_visits(conn, asked):
+        if isinstance(res, Problem):
+            tally.problems.append(str(res))
     if messages:
         enqueue(conn, messages, now)
     if attempts:

@@ -11,6 +11,7 @@ changes nothing; anything else out of order is refused with the visit, field and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,10 +22,11 @@ from arrears.compliance import get_pack
 from arrears.compliance.model import Contact
 from arrears.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.evidence import log
-from arrears.evidence.chain import Kind
+from arrears.evidence.chain import Entry, Kind
 from arrears.services.cases import Attempt, context_for, history_for, record_attempts, zones
 from arrears.services.collection_store import (
     Problem,
+    chunks,
     for_update,
     from_db,
     join_ids,
@@ -104,10 +106,23 @@ def list_visits(conn: Connection, borrower_id: str | None = None) -> list[Visit]
     return [_visit(r) for r in conn.execute(q)]
 
 
-def _evidence(conn: Connection, v: Visit, event: str, at: datetime, **extra: Any) -> None:
+def _evidence_entry(v: Visit, event: str, at: datetime, **extra: Any) -> Entry:
     payload: dict[str, Any] = {"event": event, "visit_key": v.key, "loan_id": v.loan_id}
     payload.update({k: x for k, x in extra.items() if x is not None})
-    log.append(conn, v.borrower_id, Kind.VISIT, payload, at)
+    return Entry(v.borrower_id, Kind.VISIT, payload, at)
+
+
+def _evidence(conn: Connection, v: Visit, event: str, at: datetime, **extra: Any) -> None:
+    log.append_many(conn, [_evidence_entry(v, event, at, **extra)])
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRequest:
+    key: str
+    loan_id: str
+    by: str
+    at: datetime
+    reason: str = ""
 
 
 def request_visit(
@@ -118,41 +133,90 @@ def request_visit(
     at: datetime,
     reason: str = "",
 ) -> Visit | Problem:
-    record = f"visit {key}"
-    if not key.strip() or len(key) > 200:
+    [out] = request_visits(conn, [VisitRequest(key, loan_id, by, at, reason)])
+    return out
+
+
+def _request_problem(r: VisitRequest) -> Problem | None:
+    record = f"visit {r.key}"
+    if not r.key.strip() or len(r.key) > 200:
         return Problem(record, "key", "must be 1-200 characters")
-    if not by.strip():
+    if not r.by.strip():
         return Problem(record, "requested_by", "must not be empty")
-    if at.utcoffset() is None:
+    if r.at.utcoffset() is None:
         return Problem(record, "at", "must carry a time-zone offset")
-    existing = conn.execute(select(V).where(V.c.key == key)).first()
-    if existing is not None:
-        v = _visit(existing)
-        if (v.loan_id, v.requested_by) == (loan_id, by):
-            return v
-        return Problem(record, "key", "already used for another request")
-    borrower = conn.execute(
-        select(t.loans.c.borrower_id).where(t.loans.c.loan_id == loan_id)
-    ).scalar()
-    if borrower is None:
-        return Problem(record, "loan_id", f"no such loan {loan_id}")
-    res = conn.execute(
-        insert(V).values(
-            key=key,
-            borrower_id=borrower,
-            loan_id=loan_id,
-            status="requested",
-            requested_by=by,
-            requested_at=to_utc(at),
-            reason=reason,
+    return None
+
+
+def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[Visit | Problem]:
+    """Request visits in bulk (the close asks for many at once); one result per request.
+
+    A key already on record returns that visit when it was the same request (a rerun) and a
+    problem when it was another; keys are unique within ``requests`` too. Each new request
+    appends a ``visit`` evidence record.
+    """
+    keys = [r.key for r in requests]
+    if len(set(keys)) != len(keys):
+        raise ValueError("request_visits: duplicate keys in one batch")
+    existing: dict[str, Visit] = {}
+    for batch in chunks(keys):
+        existing.update(
+            (row.key, _visit(row)) for row in conn.execute(select(V).where(V.c.key.in_(batch)))
         )
+    owners: dict[str, str] = {}
+    for batch in chunks(sorted({r.loan_id for r in requests})):
+        owners.update(
+            conn.execute(
+                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(t.loans.c.loan_id.in_(batch))
+            ).all()
+        )
+    out: list[Visit | Problem | None] = []
+    new: list[VisitRequest] = []
+    for r in requests:
+        problem = _request_problem(r)
+        if problem is None and r.key in existing:
+            v = existing[r.key]
+            if (v.loan_id, v.requested_by) == (r.loan_id, r.by):
+                out.append(v)
+            else:
+                out.append(Problem(f"visit {r.key}", "key", "already used for another request"))
+            continue
+        if problem is None and r.loan_id not in owners:
+            problem = Problem(f"visit {r.key}", "loan_id", f"no such loan {r.loan_id}")
+        out.append(problem)
+        if problem is None:
+            new.append(r)
+    if not new:
+        return [res for res in out if res is not None]
+    rows: list[dict[str, Any]] = [
+        {
+            "key": r.key,
+            "borrower_id": owners[r.loan_id],
+            "loan_id": r.loan_id,
+            "status": "requested",
+            "requested_by": r.by,
+            "requested_at": to_utc(r.at),
+            "reason": r.reason,
+        }
+        for r in new
+    ]
+    for row_batch in chunks(rows, 2000):
+        conn.execute(insert(V), row_batch)
+    made: dict[str, Visit] = {}
+    for key_batch in chunks([r.key for r in new]):
+        q = select(V).where(V.c.key.in_(key_batch))
+        made.update((row.key, _visit(row)) for row in conn.execute(q))
+    log.append_many(
+        conn,
+        (
+            _evidence_entry(
+                made[r.key], "requested", r.at, requested_by=r.by, reason=r.reason or None
+            )
+            for r in new
+        ),
     )
-    pk = res.inserted_primary_key
-    assert pk is not None
-    made = get_visit(conn, int(pk[0]))
-    assert made is not None
-    _evidence(conn, made, "requested", at, requested_by=by, reason=reason or None)
-    return made
+    fresh = iter(new)
+    return [res if res is not None else made[next(fresh).key] for res in out]
 
 
 def _load(conn: Connection, visit_id: int) -> Visit | Problem:
