@@ -7,7 +7,13 @@ US: FDCPA §806-808 and Reg F §1006.14/18/22; §1006.6(e) opt-out wording on te
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arrears.compliance.rules.content import CATEGORIES, digit_blind, find, matching_categories
 
 from .helpers import LONDON, NEW_YORK, SHANGHAI, at, call, context, decide, rule_ids
 
@@ -120,3 +126,40 @@ def test_us_pack_has_no_borrow_to_repay_rule() -> None:
 def test_opt_out_wording_is_a_us_rule_only() -> None:
     proposed = call(at("2026-03-02 10:00"), channel="sms", content="您的账单已到期。")
     assert decide("cn", proposed).allowed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "blind"),
+    [
+        (r"\d[\d,.]*\s*(元|块)", True),
+        (r"[0-9a-z]+", True),
+        (r"\b(court|police)\b.{0,30}", True),
+        (r"1\d", False),  # a digit literal
+        (r"[0-5]", False),  # part of the digits
+        (r"[^5]", False),
+        (r"(a)\1", False),  # a backreference compares the very characters
+        (r"(?=7)x", False),
+        (r"(?:x|3)", False),
+    ],
+)
+def test_digit_blind_patterns_are_recognised(pattern: str, blind: bool) -> None:
+    assert digit_blind(re.compile(pattern)) is blind
+
+
+_FRAGMENTS = [text for _, text in BAD] + [
+    "逾期15天，本金¥1,234.56",
+    "you owe ¥1,234.56",
+    "3 police officers",
+    "call 110",
+    "Reply STOP to opt out",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=12), max_size=5).map(" ".join),
+    st.sampled_from(sorted(CATEGORIES)),
+)
+def test_screening_by_shape_finds_what_the_patterns_find(text: str, category: str) -> None:
+    # The patterns one by one over the text itself are the reference.
+    assert (category in matching_categories(text)) == bool(find(category, text))
