@@ -460,3 +460,6 @@ def test_the_hashed_body_is_the_canonical_json_of_the_six_fields(
     head = Head(borrower_id, seq - 1, ZEROS) if seq > 1 else None
     record = append(head, borrower_id, kind, payload, T0)
     assert record.hash == sha(expected) and record.at == T0
+    assert record.payload_json() == canonical_json(payload)
+    # A copy with another payload writes its own text, not the original's.
+    assert dataclasses.replace(record, payload={"x": 1}).payload_json() == '{"x":1}'

@@ -78,7 +78,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -238,6 +238,9 @@ class Record:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    # The payload's canonical text when this record was just appended (it was written to
+    # compute the hash); not an init field, so a copy made by dataclasses.replace recomputes it.
+    _payload_text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def at_text(self) -> str:
@@ -248,7 +251,9 @@ class Record:
         return Head(self.borrower_id, self.seq, self.hash)
 
     def payload_json(self) -> str:
-        return canonical_json(self.payload)
+        return (
+            self._payload_text if self._payload_text is not None else canonical_json(self.payload)
+        )
 
     def computed_hash(self) -> str:
         """The hash this record's content calls for (differs from ``hash`` if it was altered)."""
@@ -319,7 +324,7 @@ def append(
     digest = sha256_hex(_new_body(borrower_id, seq, at_text, kind, payload_text, prev_hash))
     # The record keeps a fresh copy decoded from the canonical text, so later changes to the
     # caller's dict cannot make the record disagree with its hash.
-    return Record(
+    record = Record(
         borrower_id=borrower_id,
         seq=seq,
         at=at.astimezone(UTC),  # what parse_at(at_text) gives: format_at keeps every microsecond
@@ -328,6 +333,8 @@ def append(
         prev_hash=prev_hash,
         hash=digest,
     )
+    object.__setattr__(record, "_payload_text", payload_text)
+    return record
 
 
 def append_all(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[Record]:
