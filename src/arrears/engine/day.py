@@ -21,82 +21,68 @@ a backlog of yesterday's reminders is not worth sending today.
 from __future__ import annotations
 
 import json
+import os
 import time as clock
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, select, update
 
-from arrears.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.compliance import LenderSettings
 from arrears.contact.action import PlannedAction
-from arrears.contact.messages import OutboundMessage, compose
-from arrears.contact.outbox import enqueue
-from arrears.contact.templates import BankTransfer, Collector, MessageFacts
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.credit.notices import plan_notices
 from arrears.credit.service import Problem as CreditProblem
 from arrears.credit.service import outlooks, record_notice
-from arrears.engine.gating import Gated, blocked_payload, gate_action
+from arrears.engine.gate_phase import (
+    CHUNK,
+    ChunkInput,
+    GateConfig,
+    Lender,
+    Tally,
+    apply_chunk,
+    plan_chunk,
+    plans,
+)
 from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
 from arrears.evidence import log
-from arrears.evidence.chain import Entry, Kind
-from arrears.services.cases import (
-    Attempt,
-    case_views,
-    context_for,
-    history_for,
-    record_attempts,
-    sync_cases,
-)
+from arrears.services.cases import case_views, sync_cases
 from arrears.services.close import Kernel, close_through
 from arrears.services.collection_promises import check_promises
-from arrears.services.collection_queue import enqueue_calls
-from arrears.services.collection_store import Problem
-from arrears.services.collection_visits import (
-    VisitRequest,
-    assign_visit,
-    list_visits,
-    record_visit_notice,
-    request_visits,
-)
 from arrears.store import tables as t
-from arrears.store.case_tables import collectors, visits
 from arrears.store.close_tables import close_progress
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
-from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 from arrears.strategy.case import CASE_SCHEMA, LAST_SENT_SCHEMA
 from arrears.strategy.frame import choose_frame
 from arrears.strategy.model import PolicySet
 
-AUTOMATED = frozenset({"sms", "email", "letter"})
-CHUNK = 2000  # borrowers per gate transaction
-HISTORY_DAYS = 8  # the caps look back at most 7 days; refusals come through the context
-VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
-VISIT_WINDOW = (time(10, 0), time(12, 0))
+__all__ = ["CHUNK", "EngineConfig", "Lender", "close_day", "default_workers"]
 
 
-@dataclass(frozen=True)
-class Lender:
-    """Who the borrower hears from and how they repay; on every message."""
-
-    name: str = "Arrears Demo Lender"
-    phone: str = "400-000-0000"
-    repay_app: str = "the lender's app: Me > Loans > Repay"
-    bank: BankTransfer | None = None
+def default_workers() -> int:
+    """Planning processes for the gate phase: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     policies: PolicySet
-    lender: Lender = Lender()
+    lender: Lender = field(default_factory=Lender)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
     kernel: Kernel = "polars"
     default_pack: str = "cn"
+    # Processes that plan gate chunks while this one writes (1: plan and write in turn, in
+    # one transaction per chunk). More than one pays off from a few chunks of work.
+    workers: int = 1
+
+    @property
+    def gate(self) -> GateConfig:
+        return GateConfig(self.lender, dict(self.settings), self.default_pack)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -165,339 +151,6 @@ def _actions(frame: pl.DataFrame) -> list[PlannedAction]:
         )
         for r in frame.iter_rows(named=True)
     ]
-
-
-@dataclass(frozen=True)
-class _Who:
-    """What the engine needs to address and word a borrower's messages."""
-
-    name: str
-    phone: str
-    language: str
-    email: str | None
-    address: str | None
-    rule_pack: str
-    emergency_phone: str | None
-
-
-def _people(conn: Connection, ids: Sequence[str], default_pack: str) -> dict[str, _Who]:
-    b, p, e = t.borrowers, borrower_profiles, emergency_contacts
-    q = (
-        select(
-            b.c.borrower_id,
-            b.c.name,
-            b.c.phone,
-            p.c.language,
-            p.c.email,
-            p.c.address,
-            p.c.rule_pack,
-        )
-        .select_from(b.outerjoin(p, p.c.borrower_id == b.c.borrower_id))
-        .where(b.c.borrower_id.in_(ids))
-    )
-    first = {
-        r.borrower_id: r.phone
-        for r in conn.execute(
-            select(e.c.borrower_id, e.c.phone).where(e.c.borrower_id.in_(ids), e.c.seq == 1)
-        )
-    }
-    return {
-        r.borrower_id: _Who(
-            r.name,
-            r.phone,
-            r.language or "zh-CN",
-            r.email,
-            r.address,
-            r.rule_pack or default_pack,
-            first.get(r.borrower_id),
-        )
-        for r in conn.execute(q)
-    }
-
-
-def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
-    """Overdue by component, DPD, the oldest missed due date and the next due, per loan."""
-    ls, i = t.loan_state, t.installments
-    out: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(select(ls).where(ls.c.loan_id.in_(loan_ids))):
-        out[r.loan_id] = {
-            "principal": r.overdue_principal,
-            "interest": r.overdue_interest,
-            "penalty": r.overdue_penalty,
-            "dpd": r.dpd,
-            "due_date": None,
-            "next_due_date": None,
-            "next_due_amount": None,
-        }
-    unpaid = (i.c.paid_principal < i.c.principal) | (i.c.paid_interest < i.c.interest)
-    oldest = (
-        select(i.c.loan_id, func.min(i.c.due_date))
-        .where(i.c.loan_id.in_(loan_ids), unpaid, i.c.due_date < day)
-        .group_by(i.c.loan_id)
-    )
-    for lid, d in conn.execute(oldest):
-        out[lid]["due_date"] = d
-    upcoming = (
-        select(
-            i.c.loan_id,
-            i.c.due_date,
-            i.c.principal + i.c.interest - i.c.paid_principal - i.c.paid_interest,
-        )
-        .where(i.c.loan_id.in_(loan_ids), unpaid, i.c.due_date >= day)
-        .order_by(i.c.loan_id, i.c.due_date)
-    )
-    for lid, d, amount in conn.execute(upcoming):
-        if out[lid]["next_due_date"] is None:
-            out[lid]["next_due_date"] = d
-            out[lid]["next_due_amount"] = int(amount)
-    return out
-
-
-def _facts(who: _Who, loan: dict[str, Any], loan_id: str, lender: Lender) -> MessageFacts:
-    return MessageFacts(
-        language=who.language,
-        lender_name=lender.name,
-        lender_phone=lender.phone,
-        borrower_name=who.name,
-        loan_ref=loan_id,
-        overdue_principal=loan["principal"],
-        overdue_interest=loan["interest"],
-        overdue_penalty=loan["penalty"],
-        days_past_due=loan["dpd"],
-        due_date=loan["due_date"],
-        next_due_date=loan["next_due_date"],
-        next_due_amount=loan["next_due_amount"],
-        repay_app=lender.repay_app,
-        bank_transfer=lender.bank,
-    )
-
-
-def _recipient(a: PlannedAction, who: _Who) -> str | None:
-    if a.party == "emergency_contact":
-        return who.emergency_phone
-    if a.channel == "email":
-        return who.email
-    if a.channel == "letter":
-        return who.address
-    return who.phone
-
-
-# --- the gate phase, one chunk of borrowers -------------------------------------------------
-
-
-@dataclass
-class _Tally:
-    actions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    routings: Counter[tuple[str, str]] = field(default_factory=Counter)
-    blocked: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "actions": [[c, p, n] for (c, p), n in sorted(self.actions.items())],
-                "routings": [[k, p, n] for (k, p), n in sorted(self.routings.items())],
-                "blocked": sorted(self.blocked.items()),
-                "problems": self.problems[-100:],  # a sample; the evidence log has them all
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> _Tally:
-        d = json.loads(text or "{}")
-        return cls(
-            Counter({(c, p): n for c, p, n in d.get("actions", [])}),
-            Counter({(k, p): n for k, p, n in d.get("routings", [])}),
-            Counter(dict(d.get("blocked", []))),
-            list(d.get("problems", [])),
-        )
-
-
-def _blocked_entry(g: Gated, pack: Pack) -> Entry:
-    return Entry(g.action.borrower_id, Kind.CONTACT_BLOCKED, blocked_payload(g, pack), g.contact.at)
-
-
-def _gate_chunk(
-    conn: Connection,
-    day: date,
-    actions: Sequence[PlannedAction],
-    routings: Sequence[dict[str, Any]],
-    config: EngineConfig,
-    tally: _Tally,
-    now: datetime,
-    report_dates: Mapping[str, date],
-) -> None:
-    ids = sorted({a.borrower_id for a in actions} | {r["borrower_id"] for r in routings})
-    if not ids:
-        return
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    people = _people(conn, ids, config.default_pack)
-    contexts = context_for(conn, ids, start)
-    histories = history_for(conn, ids, since=start - timedelta(days=HISTORY_DAYS))
-    loans = _loan_facts(conn, sorted({a.loan_id for a in actions}), day)
-    messages: list[OutboundMessage] = []
-    attempts: list[Attempt] = []
-    calls: list[PlannedAction] = []
-    blocked: list[Entry] = []
-    for a in actions:
-        who = people[a.borrower_id]
-        pack = get_pack(who.rule_pack) or get_pack(config.default_pack)
-        assert pack is not None
-        ctx = contexts[a.borrower_id]
-        if a.channel == "visit":
-            _visit(conn, a, who, ctx, loans[a.loan_id], config, tally, now, messages)
-            continue
-        recipient = _recipient(a, who)
-        if recipient is None:
-            tally.problems.append(f"{a.borrower_id}/{a.step}: no {a.party} {a.channel} address")
-            continue
-        msg = None
-        content = ""
-        if a.channel in AUTOMATED:
-            facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender)
-            if a.template == CREDIT_TEMPLATE:
-                facts = replace(facts, report_date=report_dates.get(a.loan_id))
-            msg = compose(a, facts, recipient)
-            content = msg.body
-        history = histories.setdefault(a.borrower_id, [])
-        g = gate_action(
-            a,
-            history,
-            ctx,
-            pack,
-            number=recipient,
-            content=content,
-            settings=config.settings.get(pack.id),
-        )
-        if not g.decision.allowed:
-            blocked.append(_blocked_entry(g, pack))
-            tally.blocked.update(v.rule for v in g.decision.violations)
-            continue
-        tally.actions[(a.channel, a.policy)] += 1
-        if msg is not None:
-            messages.append(replace(msg, not_before=g.contact.at, expires_at=_expiry(g.contact.at)))
-            attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
-            history.append(g.contact)
-        else:
-            calls.append(a)
-    pending = _visits_in_progress(conn, ids)
-    routed: list[Entry] = []
-    asked: list[VisitRequest] = []
-    for r in routings:
-        tally.routings[(r["kind"], r["policy"])] += 1
-        if r["kind"] == "visit_approval":
-            if r["borrower_id"] in pending:
-                continue  # one request at a time: it waits for the supervisor
-            key = f"{day.isoformat()}:{r['borrower_id']}:visit_request"
-            asked.append(VisitRequest(key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"]))
-        else:  # forbearance, dispute review, legal: on the case file, for people to act on
-            payload = {
-                "kind": r["kind"],
-                "loan_id": r["loan_id"],
-                "policy": r["policy"],
-                "reason": r["reason"],
-                "business_date": day.isoformat(),
-            }
-            routed.append(Entry(r["borrower_id"], "case.routed", payload, now))
-    for res in request_visits(conn, asked):
-        if isinstance(res, Problem):
-            tally.problems.append(str(res))
-    if messages:
-        enqueue(conn, messages, now)
-    if attempts:
-        record_attempts(conn, attempts)
-    if calls:
-        _, problems = enqueue_calls(conn, calls)
-        tally.problems.extend(str(p) for p in problems)
-    if blocked or routed:
-        log.append_many(conn, blocked + routed)
-
-
-def _expiry(at: datetime) -> datetime:
-    """A message the gate allowed at ``at`` may go out until 20:00 that local day, inside every
-    pack's hours; later, the dispatcher lets it expire rather than text at night."""
-    late = at.replace(hour=20, minute=0, second=0, microsecond=0)
-    return late if late > at else at + timedelta(hours=1)
-
-
-def _visits_in_progress(conn: Connection, ids: Sequence[str]) -> set[str]:
-    """Borrowers with a visit requested, approved, assigned or noticed (not yet reported)."""
-    q = select(visits.c.borrower_id).where(
-        visits.c.borrower_id.in_(ids),
-        visits.c.status.in_(("requested", "approved", "assigned", "noticed")),
-    )
-    return set(conn.execute(q).scalars())
-
-
-def _visit(
-    conn: Connection,
-    a: PlannedAction,
-    who: _Who,
-    ctx: Context,
-    loan: dict[str, Any],
-    config: EngineConfig,
-    tally: _Tally,
-    now: datetime,
-    messages: list[OutboundMessage],
-) -> None:
-    """An approved visit: two trained collectors, a daytime window, the borrower told first.
-
-    ``assign_visit`` checks the plan with the compliance gate; a refusal is evidence like any
-    blocked contact.
-    """
-    approved = [v for v in list_visits(conn, a.borrower_id) if v.status == "approved"]
-    if not approved:
-        return  # already assigned, noticed or done: nothing new today
-    visit = approved[-1]
-    fresh = sorted(
-        c
-        for c, trained in ctx.collectors.items()
-        if trained > a.business_date - timedelta(days=365)
-    )
-    zone = ctx.timezones[0]
-    when = a.business_date + timedelta(days=VISIT_LEAD_DAYS)
-    start = datetime.combine(when, VISIT_WINDOW[0], tzinfo=zone)
-    end = datetime.combine(when, VISIT_WINDOW[1], tzinfo=zone)
-    team = tuple(fresh[:2])
-    res = assign_visit(conn, visit.visit_id, team, start, end, now, who.address)
-    if isinstance(res, Problem):
-        tally.blocked["visit.assignment"] += 1
-        log.append(
-            conn,
-            a.borrower_id,
-            Kind.CONTACT_BLOCKED,
-            {
-                "key": f"{a.business_date.isoformat()}:{a.borrower_id}:{a.step}",
-                "loan_id": a.loan_id,
-                "policy": a.policy,
-                "step": a.step,
-                "channel": "visit",
-                "party": a.party,
-                "rules": ["visit.assignment"],
-                "reason": str(res),
-            },
-            now,
-        )
-        return
-    notice_action = replace(a, channel="sms", step=f"{a.step}_notice", template="visit_notice")
-    names = dict(
-        conn.execute(
-            select(collectors.c.collector_id, collectors.c.name).where(
-                collectors.c.collector_id.in_(team)
-            )
-        ).all()
-    )
-    facts = replace(
-        _facts(who, loan, a.loan_id, config.lender),
-        visit_start=start,
-        visit_end=end,
-        collectors=tuple(Collector(names[c], c) for c in team),
-    )
-    told = datetime.combine(a.business_date, a.local_time, tzinfo=zone)
-    msg = compose(notice_action, facts, who.phone, not_before=told, expires_at=_expiry(told))
-    messages.append(msg)
-    record_visit_notice(conn, visit.visit_id, now)
-    tally.actions[("visit", a.policy)] += 1
 
 
 # --- credit notices ------------------------------------------------------------------------
@@ -626,7 +279,7 @@ def close_day(
     phases["choose"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
-    tally = _Tally.from_json(resumed.tally) if resumed is not None else _Tally()
+    tally = Tally.from_json(resumed.tally) if resumed is not None else Tally()
     resume_after = resumed.last_key if resumed is not None else None
     by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
     for act in [*_actions(chosen), *notices]:
@@ -637,24 +290,29 @@ def close_day(
     ids = sorted(set(by_borrower) | set(routes))
     if resume_after is not None:
         ids = [b for b in ids if b > resume_after]
+    chunks = []
     for k in range(0, len(ids), CHUNK):
-        chunk = ids[k : k + CHUNK]
-        with engine.begin() as conn:
-            _gate_chunk(
-                conn,
+        part = ids[k : k + CHUNK]
+        actions = [a for b in part for a in by_borrower.get(b, ())]
+        chunks.append(
+            ChunkInput(
                 day,
-                [a for b in chunk for a in by_borrower.get(b, ())],
-                [r for b in chunk for r in routes.get(b, ())],
-                config,
-                tally,
+                actions,
+                [r for b in part for r in routes.get(b, ())],
+                {a.loan_id: report_dates[a.loan_id] for a in actions if a.loan_id in report_dates},
                 now,
-                report_dates,
             )
-            _mark(conn, day, "collection", chunk[-1], now, tally.to_json())
+        )
+    gate = config.gate
+    for n, (chunk, plan) in enumerate(plans(engine, chunks, gate, config.workers)):
+        with engine.begin() as conn:
+            planned = plan if plan is not None else plan_chunk(conn, chunk, gate)
+            tally.add(apply_chunk(conn, chunk, planned, gate))
+            _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
         if progress:
-            progress("gate", min(k + CHUNK, len(ids)), len(ids))
+            progress("gate", min((n + 1) * CHUNK, len(ids)), len(ids))
         if after_chunk:
-            after_chunk(k // CHUNK)
+            after_chunk(n)
     phases["gate"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()

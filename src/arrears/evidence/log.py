@@ -48,6 +48,12 @@ def _lock_key(borrower_id: str) -> int:
     return int.from_bytes(hashlib.sha256(borrower_id.encode()).digest()[:4], "big") % LOCK_BUCKETS
 
 
+def lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
+    """Hold the chains of ``borrower_ids`` for the rest of the transaction (no other writer
+    appends to them until it ends); taking them again later in it is harmless."""
+    _lock(conn, borrower_ids)
+
+
 def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
     if conn.dialect.name != "postgresql":
         return  # SQLite: BEGIN IMMEDIATE holds the database's single write lock already

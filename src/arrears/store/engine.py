@@ -26,7 +26,9 @@ def database_url(db: str | None = None) -> str:
     return f"sqlite:///{Path(raw)}"
 
 
-def make_engine(db: str | None = None) -> Engine:
+def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
+    """``read_only``: for a process that only reads (the close's planning workers). On SQLite
+    its transactions then begin DEFERRED, reading a snapshot without taking the write lock."""
     url = database_url(db)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -44,7 +46,7 @@ def make_engine(db: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -1,0 +1,518 @@
+"""The gate phase of the close: each planned action checked, composed and queued, in chunks.
+
+A chunk of borrowers is *planned* and then *applied*:
+
+* ``plan_chunk`` reads what the gate needs (people, contexts, histories, loan facts, evidence
+  heads) and decides: messages composed, every action checked by the borrower's rule pack,
+  blocked ones turned into evidence entries, routings gathered. It writes nothing, so it can
+  run in a worker process beside the others (``GatePool``).
+* ``apply_chunk`` writes a plan in one transaction: visit requests, approved visits (assigned
+  and noticed; these read and gate again themselves), the outbox, the attempts with their
+  evidence, the agent queue, the blocked and routed evidence. It first checks that no
+  borrower of the chunk has had a new evidence record since the plan read their heads (every
+  contact, outcome, promise or request appends one); if any has, the chunk is planned again
+  inside the transaction, so a decision never rests on a history that has moved.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from arrears.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.contact.action import PlannedAction
+from arrears.contact.messages import OutboundMessage, compose
+from arrears.contact.outbox import enqueue
+from arrears.contact.templates import BankTransfer, Collector, MessageFacts
+from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
+from arrears.engine.gating import Gated, blocked_payload, gate_action
+from arrears.evidence import log
+from arrears.evidence.chain import Entry, Head, Kind
+from arrears.services.cases import Attempt, context_for, history_for, record_attempts
+from arrears.services.collection_queue import enqueue_calls
+from arrears.services.collection_store import Problem
+from arrears.services.collection_visits import (
+    VisitRequest,
+    assign_visit,
+    list_visits,
+    record_visit_notice,
+    request_visits,
+)
+from arrears.store import tables as t
+from arrears.store.case_tables import collectors, visits
+from arrears.store.engine import make_engine
+from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+
+AUTOMATED = frozenset({"sms", "email", "letter"})
+CHUNK = 2000  # borrowers per gate transaction
+HISTORY_DAYS = 8  # the caps look back at most 7 days; refusals come through the context
+VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
+VISIT_WINDOW = (time(10, 0), time(12, 0))
+
+
+@dataclass(frozen=True)
+class Lender:
+    """Who the borrower hears from and how they repay; on every message."""
+
+    name: str = "Arrears Demo Lender"
+    phone: str = "400-000-0000"
+    repay_app: str = "the lender's app: Me > Loans > Repay"
+    bank: BankTransfer | None = None
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """What the gate phase needs of the engine's configuration (plain data: it goes to workers)."""
+
+    lender: Lender = Lender()
+    settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
+    default_pack: str = "cn"
+
+
+@dataclass(frozen=True)
+class _Who:
+    """What the engine needs to address and word a borrower's messages."""
+
+    name: str
+    phone: str
+    language: str
+    email: str | None
+    address: str | None
+    rule_pack: str
+    emergency_phone: str | None
+
+
+def _people(conn: Connection, ids: Sequence[str], default_pack: str) -> dict[str, _Who]:
+    b, p, e = t.borrowers, borrower_profiles, emergency_contacts
+    q = (
+        select(
+            b.c.borrower_id,
+            b.c.name,
+            b.c.phone,
+            p.c.language,
+            p.c.email,
+            p.c.address,
+            p.c.rule_pack,
+        )
+        .select_from(b.outerjoin(p, p.c.borrower_id == b.c.borrower_id))
+        .where(b.c.borrower_id.in_(ids))
+    )
+    first = {
+        r.borrower_id: r.phone
+        for r in conn.execute(
+            select(e.c.borrower_id, e.c.phone).where(e.c.borrower_id.in_(ids), e.c.seq == 1)
+        )
+    }
+    return {
+        r.borrower_id: _Who(
+            r.name,
+            r.phone,
+            r.language or "zh-CN",
+            r.email,
+            r.address,
+            r.rule_pack or default_pack,
+            first.get(r.borrower_id),
+        )
+        for r in conn.execute(q)
+    }
+
+
+def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
+    """Overdue by component, DPD, the oldest missed due date and the next due, per loan."""
+    ls, i = t.loan_state, t.installments
+    out: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(select(ls).where(ls.c.loan_id.in_(loan_ids))):
+        out[r.loan_id] = {
+            "principal": r.overdue_principal,
+            "interest": r.overdue_interest,
+            "penalty": r.overdue_penalty,
+            "dpd": r.dpd,
+            "due_date": None,
+            "next_due_date": None,
+            "next_due_amount": None,
+        }
+    unpaid = (i.c.paid_principal < i.c.principal) | (i.c.paid_interest < i.c.interest)
+    oldest = (
+        select(i.c.loan_id, func.min(i.c.due_date))
+        .where(i.c.loan_id.in_(loan_ids), unpaid, i.c.due_date < day)
+        .group_by(i.c.loan_id)
+    )
+    for lid, d in conn.execute(oldest):
+        out[lid]["due_date"] = d
+    upcoming = (
+        select(
+            i.c.loan_id,
+            i.c.due_date,
+            i.c.principal + i.c.interest - i.c.paid_principal - i.c.paid_interest,
+        )
+        .where(i.c.loan_id.in_(loan_ids), unpaid, i.c.due_date >= day)
+        .order_by(i.c.loan_id, i.c.due_date)
+    )
+    for lid, d, amount in conn.execute(upcoming):
+        if out[lid]["next_due_date"] is None:
+            out[lid]["next_due_date"] = d
+            out[lid]["next_due_amount"] = int(amount)
+    return out
+
+
+def _facts(who: _Who, loan: dict[str, Any], loan_id: str, lender: Lender) -> MessageFacts:
+    return MessageFacts(
+        language=who.language,
+        lender_name=lender.name,
+        lender_phone=lender.phone,
+        borrower_name=who.name,
+        loan_ref=loan_id,
+        overdue_principal=loan["principal"],
+        overdue_interest=loan["interest"],
+        overdue_penalty=loan["penalty"],
+        days_past_due=loan["dpd"],
+        due_date=loan["due_date"],
+        next_due_date=loan["next_due_date"],
+        next_due_amount=loan["next_due_amount"],
+        repay_app=lender.repay_app,
+        bank_transfer=lender.bank,
+    )
+
+
+def _recipient(a: PlannedAction, who: _Who) -> str | None:
+    if a.party == "emergency_contact":
+        return who.emergency_phone
+    if a.channel == "email":
+        return who.email
+    if a.channel == "letter":
+        return who.address
+    return who.phone
+
+
+# --- the gate phase, one chunk of borrowers -------------------------------------------------
+
+
+@dataclass
+class Tally:
+    actions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    routings: Counter[tuple[str, str]] = field(default_factory=Counter)
+    blocked: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "actions": [[c, p, n] for (c, p), n in sorted(self.actions.items())],
+                "routings": [[k, p, n] for (k, p), n in sorted(self.routings.items())],
+                "blocked": sorted(self.blocked.items()),
+                "problems": self.problems[-100:],  # a sample; the evidence log has them all
+            }
+        )
+
+    def add(self, other: Tally) -> None:
+        self.actions.update(other.actions)
+        self.routings.update(other.routings)
+        self.blocked.update(other.blocked)
+        self.problems.extend(other.problems)
+
+    @classmethod
+    def from_json(cls, text: str) -> Tally:
+        d = json.loads(text or "{}")
+        return cls(
+            Counter({(c, p): n for c, p, n in d.get("actions", [])}),
+            Counter({(k, p): n for k, p, n in d.get("routings", [])}),
+            Counter(dict(d.get("blocked", []))),
+            list(d.get("problems", [])),
+        )
+
+
+def _blocked_entry(g: Gated, pack: Pack) -> Entry:
+    return Entry(g.action.borrower_id, Kind.CONTACT_BLOCKED, blocked_payload(g, pack), g.contact.at)
+
+
+@dataclass
+class ChunkPlan:
+    """What the gate decided for one chunk of borrowers; written by ``apply_chunk``."""
+
+    borrower_ids: list[str]
+    heads: dict[str, Head]  # evidence heads the decisions rest on
+    messages: list[OutboundMessage] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    calls: list[PlannedAction] = field(default_factory=list)
+    visits: list[PlannedAction] = field(default_factory=list)  # approved: assigned at apply
+    visit_requests: list[VisitRequest] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)  # blocked contacts and routings
+    tally: Tally = field(default_factory=lambda: Tally())
+    pending_visits: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    """One chunk's share of the day's choice (plain data: it goes to workers)."""
+
+    day: date
+    actions: list[PlannedAction]
+    routings: list[dict[str, Any]]
+    report_dates: dict[str, date]
+    now: datetime
+
+    @property
+    def borrower_ids(self) -> list[str]:
+        return sorted(
+            {a.borrower_id for a in self.actions} | {r["borrower_id"] for r in self.routings}
+        )
+
+
+def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> ChunkPlan:
+    """Decide every action of the chunk; reads only."""
+    day, now = chunk.day, chunk.now
+    ids = chunk.borrower_ids
+    plan = ChunkPlan(ids, log.heads(conn, ids))
+    if not ids:
+        return plan
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    people = _people(conn, ids, config.default_pack)
+    contexts = context_for(conn, ids, start)
+    histories = history_for(conn, ids, since=start - timedelta(days=HISTORY_DAYS))
+    loans = _loan_facts(conn, sorted({a.loan_id for a in chunk.actions}), day)
+    tally = plan.tally
+    for a in chunk.actions:
+        who = people[a.borrower_id]
+        pack = get_pack(who.rule_pack) or get_pack(config.default_pack)
+        assert pack is not None
+        ctx = contexts[a.borrower_id]
+        if a.channel == "visit":
+            plan.visits.append(a)
+            continue
+        recipient = _recipient(a, who)
+        if recipient is None:
+            tally.problems.append(f"{a.borrower_id}/{a.step}: no {a.party} {a.channel} address")
+            continue
+        msg = None
+        content = ""
+        if a.channel in AUTOMATED:
+            facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender)
+            if a.template == CREDIT_TEMPLATE:
+                facts = replace(facts, report_date=chunk.report_dates.get(a.loan_id))
+            msg = compose(a, facts, recipient)
+            content = msg.body
+        history = histories.setdefault(a.borrower_id, [])
+        g = gate_action(
+            a,
+            history,
+            ctx,
+            pack,
+            number=recipient,
+            content=content,
+            settings=config.settings.get(pack.id),
+        )
+        if not g.decision.allowed:
+            plan.evidence.append(_blocked_entry(g, pack))
+            tally.blocked.update(v.rule for v in g.decision.violations)
+            continue
+        tally.actions[(a.channel, a.policy)] += 1
+        if msg is not None:
+            plan.messages.append(
+                replace(msg, not_before=g.contact.at, expires_at=_expiry(g.contact.at))
+            )
+            plan.attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
+            history.append(g.contact)
+        else:
+            plan.calls.append(a)
+    pending = _visits_in_progress(conn, ids)
+    for r in chunk.routings:
+        tally.routings[(r["kind"], r["policy"])] += 1
+        if r["kind"] == "visit_approval":
+            if r["borrower_id"] in pending:
+                continue  # one request at a time: it waits for the supervisor
+            key = f"{day.isoformat()}:{r['borrower_id']}:visit_request"
+            plan.visit_requests.append(
+                VisitRequest(key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"])
+            )
+        else:  # forbearance, dispute review, legal: on the case file, for people to act on
+            payload = {
+                "kind": r["kind"],
+                "loan_id": r["loan_id"],
+                "policy": r["policy"],
+                "reason": r["reason"],
+                "business_date": day.isoformat(),
+            }
+            plan.evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
+    return plan
+
+
+def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: GateConfig) -> Tally:
+    """Write ``plan`` in the caller's (write) transaction; the chunk's tally.
+
+    If any of the chunk's borrowers has a new evidence record since the plan was made (a
+    contact recorded, a request made meanwhile), the chunk is planned again here first.
+    """
+    log.lock(conn, plan.borrower_ids)
+    if log.heads(conn, plan.borrower_ids) != plan.heads:
+        plan = plan_chunk(conn, chunk, config)
+    tally = plan.tally
+    if plan.visits:
+        people = _people(conn, sorted({a.borrower_id for a in plan.visits}), config.default_pack)
+        contexts = context_for(
+            conn, sorted(people), datetime.combine(chunk.day, time(0), tzinfo=UTC)
+        )
+        loans = _loan_facts(conn, sorted({a.loan_id for a in plan.visits}), chunk.day)
+        for a in plan.visits:
+            _visit(
+                conn,
+                a,
+                people[a.borrower_id],
+                contexts[a.borrower_id],
+                loans[a.loan_id],
+                config,
+                tally,
+                chunk.now,
+                plan.messages,
+            )
+    for res in request_visits(conn, plan.visit_requests):
+        if isinstance(res, Problem):
+            tally.problems.append(str(res))
+    if plan.messages:
+        enqueue(conn, plan.messages, chunk.now)
+    if plan.attempts:
+        record_attempts(conn, plan.attempts)
+    if plan.calls:
+        _, problems = enqueue_calls(conn, plan.calls)
+        tally.problems.extend(str(p) for p in problems)
+    if plan.evidence:
+        log.append_many(conn, plan.evidence)
+    return tally
+
+
+# --- planning in worker processes -------------------------------------------------------------
+
+_worker_engine: Engine | None = None
+_worker_config: GateConfig | None = None
+
+
+def _worker_init(url: str, config: GateConfig) -> None:
+    global _worker_engine, _worker_config
+    _worker_engine = make_engine(url, read_only=True)
+    _worker_config = config
+
+
+def _worker_plan(chunk: ChunkInput) -> ChunkPlan:
+    assert _worker_engine is not None and _worker_config is not None
+    with _worker_engine.connect() as conn:
+        return plan_chunk(conn, chunk, _worker_config)
+
+
+def plans(
+    engine: Engine, chunks: Sequence[ChunkInput], config: GateConfig, workers: int
+) -> Iterator[tuple[ChunkInput, ChunkPlan | None]]:
+    """Each chunk with its plan, in order. With one worker (or an in-memory database) the plan
+    is None: the caller plans inside its write transaction, as the only writer."""
+    url = engine.url.render_as_string(hide_password=False)
+    if workers <= 1 or len(chunks) < 2 or engine.url.database in (None, "", ":memory:"):
+        for c in chunks:
+            yield c, None
+        return
+    # spawn: a fork would copy the parent's open connections and Polars' thread pool.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, ctx, initializer=_worker_init, initargs=(url, config)
+    ) as pool:
+        ahead = workers + 1  # plans in flight: enough to keep every worker busy, bounded memory
+        futures: dict[int, Future[ChunkPlan]] = {
+            k: pool.submit(_worker_plan, c) for k, c in enumerate(chunks[:ahead])
+        }
+        for k, c in enumerate(chunks):
+            plan = futures.pop(k).result()
+            if k + ahead < len(chunks):
+                futures[k + ahead] = pool.submit(_worker_plan, chunks[k + ahead])
+            yield c, plan
+
+
+def _expiry(at: datetime) -> datetime:
+    """A message the gate allowed at ``at`` may go out until 20:00 that local day, inside every
+    pack's hours; later, the dispatcher lets it expire rather than text at night."""
+    late = at.replace(hour=20, minute=0, second=0, microsecond=0)
+    return late if late > at else at + timedelta(hours=1)
+
+
+def _visits_in_progress(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Borrowers with a visit requested, approved, assigned or noticed (not yet reported)."""
+    q = select(visits.c.borrower_id).where(
+        visits.c.borrower_id.in_(ids),
+        visits.c.status.in_(("requested", "approved", "assigned", "noticed")),
+    )
+    return set(conn.execute(q).scalars())
+
+
+def _visit(
+    conn: Connection,
+    a: PlannedAction,
+    who: _Who,
+    ctx: Context,
+    loan: dict[str, Any],
+    config: GateConfig,
+    tally: Tally,
+    now: datetime,
+    messages: list[OutboundMessage],
+) -> None:
+    """An approved visit: two trained collectors, a daytime window, the borrower told first.
+
+    ``assign_visit`` checks the plan with the compliance gate; a refusal is evidence like any
+    blocked contact.
+    """
+    approved = [v for v in list_visits(conn, a.borrower_id) if v.status == "approved"]
+    if not approved:
+        return  # already assigned, noticed or done: nothing new today
+    visit = approved[-1]
+    fresh = sorted(
+        c
+        for c, trained in ctx.collectors.items()
+        if trained > a.business_date - timedelta(days=365)
+    )
+    zone = ctx.timezones[0]
+    when = a.business_date + timedelta(days=VISIT_LEAD_DAYS)
+    start = datetime.combine(when, VISIT_WINDOW[0], tzinfo=zone)
+    end = datetime.combine(when, VISIT_WINDOW[1], tzinfo=zone)
+    team = tuple(fresh[:2])
+    res = assign_visit(conn, visit.visit_id, team, start, end, now, who.address)
+    if isinstance(res, Problem):
+        tally.blocked["visit.assignment"] += 1
+        log.append(
+            conn,
+            a.borrower_id,
+            Kind.CONTACT_BLOCKED,
+            {
+                "key": f"{a.business_date.isoformat()}:{a.borrower_id}:{a.step}",
+                "loan_id": a.loan_id,
+                "policy": a.policy,
+                "step": a.step,
+                "channel": "visit",
+                "party": a.party,
+                "rules": ["visit.assignment"],
+                "reason": str(res),
+            },
+            now,
+        )
+        return
+    notice_action = replace(a, channel="sms", step=f"{a.step}_notice", template="visit_notice")
+    names = dict(
+        conn.execute(
+            select(collectors.c.collector_id, collectors.c.name).where(
+                collectors.c.collector_id.in_(team)
+            )
+        ).all()
+    )
+    facts = replace(
+        _facts(who, loan, a.loan_id, config.lender),
+        visit_start=start,
+        visit_end=end,
+        collectors=tuple(Collector(names[c], c) for c in team),
+    )
+    told = datetime.combine(a.business_date, a.local_time, tzinfo=zone)
+    msg = compose(notice_action, facts, who.phone, not_before=told, expires_at=_expiry(told))
+    messages.append(msg)
+    record_visit_notice(conn, visit.visit_id, now)
+    tally.actions[("visit", a.policy)] += 1
