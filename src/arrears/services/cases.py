@@ -12,6 +12,7 @@ commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -362,6 +363,7 @@ def history_for(
 # The gate's context
 
 
+@functools.lru_cache(maxsize=1024)
 def zones(text: str) -> tuple[tzinfo, ...]:
     """The profile's comma-separated IANA zones; an unknown name falls back to the default so
     that a typo cannot make a borrower uncontactable by crashing the close."""
