@@ -33,7 +33,7 @@ from arrears.contact.messages import OutboundMessage, compose
 from arrears.contact.outbox import enqueue
 from arrears.contact.templates import BankTransfer, Collector, MessageFacts
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
-from arrears.engine.gating import Gated, blocked_payload, gate_action
+from arrears.engine.gating import Gated, blocked_payload, gate_action, local_instant
 from arrears.evidence import log
 from arrears.evidence.chain import Entry, Head, Kind
 from arrears.services.cases import Attempt, context_for, history_for, record_attempts
@@ -163,7 +163,13 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
     return out
 
 
-def _facts(who: _Who, loan: dict[str, Any], loan_id: str, lender: Lender) -> MessageFacts:
+def _facts(
+    who: _Who,
+    loan: dict[str, Any],
+    loan_id: str,
+    lender: Lender,
+    report_date: date | None = None,
+) -> MessageFacts:
     return MessageFacts(
         language=who.language,
         lender_name=lender.name,
@@ -179,6 +185,7 @@ def _facts(who: _Who, loan: dict[str, Any], loan_id: str, lender: Lender) -> Mes
         next_due_amount=loan["next_due_amount"],
         repay_app=lender.repay_app,
         bank_transfer=lender.bank,
+        report_date=report_date,
     )
 
 
@@ -294,10 +301,14 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         msg = None
         content = ""
         if a.channel in AUTOMATED:
-            facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender)
-            if a.template == CREDIT_TEMPLATE:
-                facts = replace(facts, report_date=chunk.report_dates.get(a.loan_id))
-            msg = compose(a, facts, recipient)
+            report_date = (
+                chunk.report_dates.get(a.loan_id) if a.template == CREDIT_TEMPLATE else None
+            )
+            facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender, report_date)
+            # The instant the gate will check (gate_action's contact.at): the message may go
+            # out from then until the day's expiry.
+            at = local_instant(a.business_date, a.local_time, ctx.timezones)
+            msg = compose(a, facts, recipient, not_before=at, expires_at=_expiry(at))
             content = msg.body
         history = histories.setdefault(a.borrower_id, [])
         g = gate_action(
@@ -315,9 +326,8 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             continue
         tally.actions[(a.channel, a.policy)] += 1
         if msg is not None:
-            plan.messages.append(
-                replace(msg, not_before=g.contact.at, expires_at=_expiry(g.contact.at))
-            )
+            assert msg.not_before == g.contact.at
+            plan.messages.append(msg)
             plan.attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
             history.append(g.contact)
         else:

@@ -115,7 +115,23 @@ class Kind(StrEnum):
 def _check_json(value: Any, path: str) -> None:
     # Walk before dumping: json.dumps would happily write floats and non-string keys (coerced),
     # and both make the bytes depend on the implementation that wrote them.
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return
+    if kind is dict:
+        # Most payloads are flat: their plain values are checked here without building a path
+        # (paths are only written out for what is nested or wrong).
+        for key, item in value.items():
+            if type(key) is not str:
+                raise EvidenceError(f"{path}: object key {key!r} is not a string")
+            leaf = type(item)
+            if leaf is str or leaf is bool or item is None:
+                continue
+            if leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                continue
+            _check_json(item, f"{path}.{key}")
+        return
+    if isinstance(value, bool | str):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INT:
