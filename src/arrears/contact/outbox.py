@@ -144,13 +144,22 @@ def enqueue(
     its status. The same key twice in one call with different contents is a caller's bug and
     raises ``ValueError`` before anything is written.
     """
-    at = as_utc(now or datetime.now(UTC))
+    return insert_rows(conn, rows_for(messages, now or datetime.now(UTC)))
+
+
+def rows_for(messages: Iterable[OutboundMessage], now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of ``messages`` (pure): what ``enqueue`` inserts, built ahead."""
+    at = as_utc(now)
     unique: dict[str, OutboundMessage] = {}
     for m in messages:
         seen = unique.setdefault(m.key, m)
         if seen != m:
             raise ValueError(f"message {m.key}: enqueued twice with different contents")
-    rows = [_to_row(m, at) for m in unique.values()]
+    return [_to_row(m, at) for m in unique.values()]
+
+
+def insert_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows from ``rows_for`` (keys already there are left as they are); how many new."""
     added = 0
     for i in range(0, len(rows), _CHUNK):
         added += insert_new(conn, outbox, rows[i : i + _CHUNK])

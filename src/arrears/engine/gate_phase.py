@@ -4,14 +4,15 @@ A chunk of borrowers is *planned* and then *applied*:
 
 * ``plan_chunk`` reads what the gate needs (people, contexts, histories, loan facts, evidence
   heads) and decides: messages composed, every action checked by the borrower's rule pack,
-  blocked ones turned into evidence entries, routings gathered. It writes nothing, so it can
-  run in a worker process beside the others (``GatePool``).
-* ``apply_chunk`` writes a plan in one transaction: visit requests, approved visits (assigned
-  and noticed; these read and gate again themselves), the outbox, the attempts with their
-  evidence, the agent queue, the blocked and routed evidence. It first checks that no
-  borrower of the chunk has had a new evidence record since the plan read their heads (every
-  contact, outcome, promise or request appends one); if any has, the chunk is planned again
-  inside the transaction, so a decision never rests on a history that has moved.
+  blocked ones turned into evidence entries, routings gathered; then builds the rows to write
+  and chains the evidence records after the heads it read. It writes nothing, so it can run in
+  a worker process beside the others (``plans``).
+* ``apply_chunk`` writes a plan in one transaction. It first locks the chunk's chains and
+  checks that no borrower of the chunk has had a new evidence record since the plan read the
+  heads (every contact, outcome, promise or request appends one); if any has, the chunk is
+  planned again inside the transaction, so a decision never rests on a history that has
+  moved. Then it inserts: evidence, outbox, attempts, agent queue; and does what must read
+  and write as it goes: approved visits (assigned and noticed, gated again) and visit requests.
 """
 
 from __future__ import annotations
@@ -28,16 +29,23 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from arrears.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.contact import outbox
 from arrears.contact.action import PlannedAction
 from arrears.contact.messages import OutboundMessage, compose
-from arrears.contact.outbox import enqueue
 from arrears.contact.templates import BankTransfer, Collector, MessageFacts
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.engine.gating import Gated, blocked_payload, gate_action, local_instant
-from arrears.evidence import log
-from arrears.evidence.chain import Entry, Head, Kind
-from arrears.services.cases import Attempt, context_for, history_for, record_attempts
-from arrears.services.collection_queue import enqueue_calls
+from arrears.evidence import chain, log
+from arrears.evidence.chain import Entry, Head, Kind, Record
+from arrears.services.cases import (
+    Attempt,
+    attempt_entries,
+    context_for,
+    history_for,
+    insert_attempts,
+    new_attempts,
+)
+from arrears.services.collection_queue import insert_queue_rows, queue_rows
 from arrears.services.collection_store import Problem
 from arrears.services.collection_visits import (
     VisitRequest,
@@ -253,7 +261,13 @@ class ChunkPlan:
     visit_requests: list[VisitRequest] = field(default_factory=list)
     evidence: list[Entry] = field(default_factory=list)  # blocked contacts and routings
     tally: Tally = field(default_factory=lambda: Tally())
-    pending_visits: set[str] = field(default_factory=set)
+    # Built ahead from the above, so that writing is inserting: the outbox rows, the new
+    # attempts' rows, the queue rows, and every evidence record (attempts, then blocked and
+    # routed) chained after ``heads``.
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    attempt_rows: list[tuple[Attempt, dict[str, Any]]] = field(default_factory=list)
+    queue_rows: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -351,6 +365,11 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 "business_date": day.isoformat(),
             }
             plan.evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
+    plan.outbox_rows = outbox.rows_for(plan.messages, now)
+    plan.attempt_rows = new_attempts(conn, plan.attempts)
+    plan.queue_rows, problems = queue_rows(conn, plan.calls)
+    tally.problems.extend(str(p) for p in problems)
+    plan.records = chain.append_all(plan.heads, attempt_entries(plan.attempt_rows) + plan.evidence)
     return plan
 
 
@@ -364,7 +383,13 @@ def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: Ga
     if log.heads(conn, plan.borrower_ids) != plan.heads:
         plan = plan_chunk(conn, chunk, config)
     tally = plan.tally
+    # The records follow the heads checked above; visits then append after them.
+    log.insert_records(conn, plan.records)
+    outbox.insert_rows(conn, plan.outbox_rows)
+    insert_attempts(conn, plan.attempt_rows)
+    insert_queue_rows(conn, plan.queue_rows)
     if plan.visits:
+        notices: list[OutboundMessage] = []
         people = _people(conn, sorted({a.borrower_id for a in plan.visits}), config.default_pack)
         contexts = context_for(
             conn, sorted(people), datetime.combine(chunk.day, time(0), tzinfo=UTC)
@@ -380,20 +405,12 @@ def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: Ga
                 config,
                 tally,
                 chunk.now,
-                plan.messages,
+                notices,
             )
+        outbox.enqueue(conn, notices, chunk.now)
     for res in request_visits(conn, plan.visit_requests):
         if isinstance(res, Problem):
             tally.problems.append(str(res))
-    if plan.messages:
-        enqueue(conn, plan.messages, chunk.now)
-    if plan.attempts:
-        record_attempts(conn, plan.attempts)
-    if plan.calls:
-        _, problems = enqueue_calls(conn, plan.calls)
-        tally.problems.extend(str(p) for p in problems)
-    if plan.evidence:
-        log.append_many(conn, plan.evidence)
     return tally
 
 

@@ -269,25 +269,39 @@ def record_attempts(conn: Connection, attempts: Sequence[Attempt]) -> int:
     Keys already recorded (a rerun close, a redelivered callback) are skipped, so the same
     attempt is recorded once. Keys repeated inside ``attempts`` are a caller's bug.
     """
+    new = new_attempts(conn, attempts)
+    if not new:
+        return 0
+    insert_attempts(conn, new)
+    log.append_many(conn, attempt_entries(new))
+    return len(new)
+
+
+def new_attempts(
+    conn: Connection, attempts: Sequence[Attempt]
+) -> list[tuple[Attempt, dict[str, Any]]]:
+    """The attempts whose key is not on record yet, each with its row."""
     keys = [a.key for a in attempts]
     if len(set(keys)) != len(keys):
         raise ValueError("record_attempts: duplicate keys in one batch")
     seen: set[str] = set()
     for key_batch in chunks(keys):
         seen.update(conn.execute(select(A.c.key).where(A.c.key.in_(key_batch))).scalars())
-    rows = [_attempt_row(a) for a in attempts if a.key not in seen]
-    if not rows:
-        return 0
+    return [(a, _attempt_row(a)) for a in attempts if a.key not in seen]
+
+
+def insert_attempts(conn: Connection, new: Sequence[tuple[Attempt, dict[str, Any]]]) -> None:
+    rows = [row for _, row in new]
     for row_batch in chunks(rows, 2000):
         conn.execute(insert(A), row_batch)
-    log.append_many(
-        conn,
-        (
-            Entry(a.borrower_id, Kind.CONTACT_ATTEMPT, attempt_payload(r), a.contact.at)
-            for a, r in zip((a for a in attempts if a.key not in seen), rows, strict=True)
-        ),
-    )
-    return len(rows)
+
+
+def attempt_entries(new: Sequence[tuple[Attempt, dict[str, Any]]]) -> list[Entry]:
+    """The evidence record of each attempt."""
+    return [
+        Entry(a.borrower_id, Kind.CONTACT_ATTEMPT, attempt_payload(row), a.contact.at)
+        for a, row in new
+    ]
 
 
 def contact_from_row(r: Any) -> Contact:

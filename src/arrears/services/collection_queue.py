@@ -83,6 +83,20 @@ def enqueue_calls(conn: Connection, actions: Sequence[PlannedAction]) -> tuple[i
     a borrower without an emergency contact who has not refused). DPD and overdue amount are
     taken from ``loan_state`` now, for ordering. Non-call actions are a caller's bug.
     """
+    rows, problems = queue_rows(conn, actions)
+    insert_queue_rows(conn, rows)
+    return len(rows), problems
+
+
+def insert_queue_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for row_batch in chunks(list(rows), 2000):
+        conn.execute(insert(Q), row_batch)
+
+
+def queue_rows(
+    conn: Connection, actions: Sequence[PlannedAction]
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """The queue rows ``enqueue_calls`` would insert (reads only), and the actions it cannot."""
     if any(a.channel != "call" for a in actions):
         raise ValueError("enqueue_calls: only call actions go on the agent queue")
     ids = sorted({a.borrower_id for a in actions})
@@ -141,9 +155,7 @@ def enqueue_calls(conn: Connection, actions: Sequence[PlannedAction]) -> tuple[i
                 "due_at": to_utc(due),
             }
         )
-    for row_batch in chunks(rows, 2000):
-        conn.execute(insert(Q), row_batch)
-    return len(rows), problems
+    return rows, problems
 
 
 def _order(conn: Connection) -> list[Any]:
