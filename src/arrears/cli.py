@@ -28,7 +28,7 @@ from arrears.contact import cases_cli
 from arrears.contact.cli import app as outbox_app
 from arrears.credit.cli import app as credit_app
 from arrears.engine.cli import PolicyOption, audit_cmd, load_policies, print_report, simulate_cmd
-from arrears.engine.day import EngineConfig
+from arrears.engine.day import EngineConfig, default_workers
 from arrears.engine.day import close_day as close_business_day
 from arrears.engine.report import CloseReport
 from arrears.evidence.cli import app as evidence_app
@@ -343,6 +343,15 @@ def close_day_cmd(
             help="Choose, gate and enqueue today's contacts (default) or only accrue and age",
         ),
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes planning the gate's chunks while this one writes "
+            "(default: one per core, at most 4; 1 plans and writes in turn)",
+        ),
+    ] = None,
 ) -> None:
     """Close a business day: accrue and age every loan; then choose today's contacts by the
     policy, check each with the compliance gate, enqueue the allowed ones and record the
@@ -377,7 +386,10 @@ def close_day_cmd(
         return
     with phase_bar(quiet=json_out) as progress:
         report = close_business_day(
-            engine, until, EngineConfig(policies, kernel=kernel), progress=progress
+            engine,
+            until,
+            EngineConfig(policies, kernel=kernel, workers=workers or default_workers()),
+            progress=progress,
         )
     if json_out:
         print_json(
