@@ -36,7 +36,7 @@ from arrears.contact.templates import BankTransfer, Collector, MessageFacts
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.engine.gating import Gated, blocked_payload, gate_action, local_instant
 from arrears.evidence import chain, log
-from arrears.evidence.chain import Entry, Head, Kind, Record
+from arrears.evidence.chain import Entry, Kind
 from arrears.services.cases import (
     Attempt,
     attempt_entries,
@@ -249,25 +249,40 @@ def _blocked_entry(g: Gated, pack: Pack) -> Entry:
 
 
 @dataclass
+class Rows:
+    """Rows of one table, column names once and values as tuples: compact between processes
+    (a plan sent back as dicts and objects cost the writer more to unpickle than to write)."""
+
+    columns: tuple[str, ...] = ()
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, dicts: Sequence[Mapping[str, Any]]) -> Rows:
+        if not dicts:
+            return cls()
+        columns = tuple(dicts[0])
+        return cls(columns, [tuple(d[c] for c in columns) for d in dicts])
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, v, strict=True)) for v in self.values]
+
+
+@dataclass
 class ChunkPlan:
-    """What the gate decided for one chunk of borrowers; written by ``apply_chunk``."""
+    """What the gate decided for one chunk of borrowers, as the rows ``apply_chunk`` writes:
+    the outbox, the new attempts, the agent queue, and every evidence record (attempts, then
+    blocked contacts and routings) chained after the heads the plan read (``heads``, their
+    digest). Visits and visit requests read and write as they go, so they are done there."""
 
     borrower_ids: list[str]
-    heads: dict[str, Head]  # evidence heads the decisions rest on
-    messages: list[OutboundMessage] = field(default_factory=list)
-    attempts: list[Attempt] = field(default_factory=list)
-    calls: list[PlannedAction] = field(default_factory=list)
+    heads: str
+    tally: Tally = field(default_factory=lambda: Tally())
+    outbox: Rows = field(default_factory=Rows)
+    attempts: Rows = field(default_factory=Rows)
+    queue: Rows = field(default_factory=Rows)
+    evidence: Rows = field(default_factory=Rows)
     visits: list[PlannedAction] = field(default_factory=list)  # approved: assigned at apply
     visit_requests: list[VisitRequest] = field(default_factory=list)
-    evidence: list[Entry] = field(default_factory=list)  # blocked contacts and routings
-    tally: Tally = field(default_factory=lambda: Tally())
-    # Built ahead from the above, so that writing is inserting: the outbox rows, the new
-    # attempts' rows, the queue rows, and every evidence record (attempts, then blocked and
-    # routed) chained after ``heads``.
-    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
-    attempt_rows: list[tuple[Attempt, dict[str, Any]]] = field(default_factory=list)
-    queue_rows: list[dict[str, Any]] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -291,9 +306,14 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     """Decide every action of the chunk; reads only."""
     day, now = chunk.day, chunk.now
     ids = chunk.borrower_ids
-    plan = ChunkPlan(ids, log.heads(conn, ids))
+    heads = log.heads(conn, ids)
+    plan = ChunkPlan(ids, log.heads_digest(heads))
     if not ids:
         return plan
+    messages: list[OutboundMessage] = []
+    attempts: list[Attempt] = []
+    calls: list[PlannedAction] = []
+    evidence: list[Entry] = []
     start = datetime.combine(day, time(0), tzinfo=UTC)
     people = _people(conn, ids, config.default_pack)
     contexts = context_for(conn, ids, start)
@@ -335,17 +355,17 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             settings=config.settings.get(pack.id),
         )
         if not g.decision.allowed:
-            plan.evidence.append(_blocked_entry(g, pack))
+            evidence.append(_blocked_entry(g, pack))
             tally.blocked.update(v.rule for v in g.decision.violations)
             continue
         tally.actions[(a.channel, a.policy)] += 1
         if msg is not None:
             assert msg.not_before == g.contact.at
-            plan.messages.append(msg)
-            plan.attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
+            messages.append(msg)
+            attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
             history.append(g.contact)
         else:
-            plan.calls.append(a)
+            calls.append(a)
     pending = _visits_in_progress(conn, ids)
     for r in chunk.routings:
         tally.routings[(r["kind"], r["policy"])] += 1
@@ -364,12 +384,15 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 "reason": r["reason"],
                 "business_date": day.isoformat(),
             }
-            plan.evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
-    plan.outbox_rows = outbox.rows_for(plan.messages, now)
-    plan.attempt_rows = new_attempts(conn, plan.attempts)
-    plan.queue_rows, problems = queue_rows(conn, plan.calls)
+            evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
+    plan.outbox = Rows.of(outbox.rows_for(messages, now))
+    fresh = new_attempts(conn, attempts)
+    plan.attempts = Rows.of([row for _, row in fresh])
+    queued, problems = queue_rows(conn, calls)
+    plan.queue = Rows.of(queued)
     tally.problems.extend(str(p) for p in problems)
-    plan.records = chain.append_all(plan.heads, attempt_entries(plan.attempt_rows) + plan.evidence)
+    records = chain.append_all(heads, attempt_entries(fresh) + evidence)
+    plan.evidence = Rows.of([log.record_row(r) for r in records])
     return plan
 
 
@@ -380,14 +403,14 @@ def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: Ga
     contact recorded, a request made meanwhile), the chunk is planned again here first.
     """
     log.lock(conn, plan.borrower_ids)
-    if log.heads(conn, plan.borrower_ids) != plan.heads:
+    if log.heads_digest(log.heads(conn, plan.borrower_ids)) != plan.heads:
         plan = plan_chunk(conn, chunk, config)
     tally = plan.tally
     # The records follow the heads checked above; visits then append after them.
-    log.insert_records(conn, plan.records)
-    outbox.insert_rows(conn, plan.outbox_rows)
-    insert_attempts(conn, plan.attempt_rows)
-    insert_queue_rows(conn, plan.queue_rows)
+    log.insert_record_rows(conn, plan.evidence.dicts())
+    outbox.insert_rows(conn, plan.outbox.dicts())
+    insert_attempts(conn, plan.attempts.dicts())
+    insert_queue_rows(conn, plan.queue.dicts())
     if plan.visits:
         notices: list[OutboundMessage] = []
         people = _people(conn, sorted({a.borrower_id for a in plan.visits}), config.default_pack)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,6 +96,11 @@ def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
     return out
 
 
+def record_row(record: Record) -> dict[str, Any]:
+    """The table row of a record."""
+    return _row(record)
+
+
 def _row(record: Record) -> dict[str, Any]:
     return {
         "borrower_id": record.borrower_id,
@@ -138,8 +143,19 @@ def insert_records(conn: Connection, records: Sequence[Record]) -> None:
     hold ``lock`` on those borrowers and have seen ``heads`` unchanged since it chained them;
     a record that does not follow its head then fails the table's unique (borrower, seq).
     """
-    for i in range(0, len(records), _CHUNK):
-        conn.execute(insert(R), [_row(r) for r in records[i : i + _CHUNK]])
+    insert_record_rows(conn, [_row(r) for r in records])
+
+
+def insert_record_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``insert_records`` for records already written out as rows (``record_row``)."""
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(insert(R), list(rows[i : i + _CHUNK]))
+
+
+def heads_digest(found: Mapping[str, Head]) -> str:
+    """One fingerprint of many chains' heads: equal exactly when no chain has moved."""
+    text = "\n".join(f"{b}\t{h.seq}\t{h.hash}" for b, h in sorted(found.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _record(row: Any) -> Record:

@@ -272,7 +272,7 @@ def record_attempts(conn: Connection, attempts: Sequence[Attempt]) -> int:
     new = new_attempts(conn, attempts)
     if not new:
         return 0
-    insert_attempts(conn, new)
+    insert_attempts(conn, [row for _, row in new])
     log.append_many(conn, attempt_entries(new))
     return len(new)
 
@@ -290,9 +290,8 @@ def new_attempts(
     return [(a, _attempt_row(a)) for a in attempts if a.key not in seen]
 
 
-def insert_attempts(conn: Connection, new: Sequence[tuple[Attempt, dict[str, Any]]]) -> None:
-    rows = [row for _, row in new]
-    for row_batch in chunks(rows, 2000):
+def insert_attempts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for row_batch in chunks(list(rows), 2000):
         conn.execute(insert(A), row_batch)
 
 
