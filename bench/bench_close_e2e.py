@@ -76,8 +76,8 @@ def prepare(url: str, loans: Path, pays: Path | None) -> tuple[Engine, dict[str,
     return engine, setup
 
 
-def one_day(engine: Engine, kernel: str) -> dict[str, object]:
-    config = EngineConfig(default_policy_set(), kernel=kernel)  # type: ignore[arg-type]
+def one_day(engine: Engine, kernel: str, workers: int) -> dict[str, object]:
+    config = EngineConfig(default_policy_set(), kernel=kernel, workers=workers)  # type: ignore[arg-type]
     report, total = timed(f"close {DAY} ({kernel})", close_day, engine, DAY, config)
     return {
         "total_s": round(total, 2),
@@ -96,6 +96,9 @@ def main() -> None:
     ap.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
+        "--workers", type=int, default=2, help="gate planning processes (close-day --workers)"
+    )
+    ap.add_argument(
         "--no-payments",
         action="store_true",
         help="skip the payment history (its import replays every loan and takes long): nobody "
@@ -106,6 +109,7 @@ def main() -> None:
         "loans": args.loans,
         "day": DAY.isoformat(),
         "payments": not args.no_payments,
+        "workers": args.workers,
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -133,7 +137,7 @@ def main() -> None:
                     url = fresh_pg(args.pg_admin, name)
                 pays = None if args.no_payments else work / f"payments-{n}.parquet"
                 engine, setup = prepare(url, work / f"loans-{n}.parquet", pays)
-                out = one_day(engine, kernel)
+                out = one_day(engine, kernel, args.workers)
                 out["setup_s"] = {k: round(v, 1) for k, v in setup.items()}
                 results[f"{backend}/{n}/{kernel}"] = out
                 engine.dispose()

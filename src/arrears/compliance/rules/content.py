@@ -159,7 +159,7 @@ def digit_blind(pattern: re.Pattern[str]) -> bool:
 assert all(digit_blind(p) for ps in CATEGORIES.values() for p in ps), "a pattern sees digits"
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=1 << 17)  # a large book has tens of thousands of shapes
 def _matching_categories(shape: str) -> frozenset[str]:
     return frozenset(c for c, ps in CATEGORIES.items() if any(p.search(shape) for p in ps))
 
