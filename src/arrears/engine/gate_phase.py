@@ -37,15 +37,15 @@ from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.engine.gating import Gated, blocked_payload, gate_action, local_instant
 from arrears.evidence import chain, log
 from arrears.evidence.chain import Entry, Kind
+from arrears.evidence.table import evidence_records
 from arrears.services.cases import (
     Attempt,
     attempt_entries,
     context_for,
     history_for,
-    insert_attempts,
     new_attempts,
 )
-from arrears.services.collection_queue import insert_queue_rows, queue_rows
+from arrears.services.collection_queue import queue_rows
 from arrears.services.collection_store import Problem
 from arrears.services.collection_visits import (
     VisitRequest,
@@ -54,8 +54,9 @@ from arrears.services.collection_visits import (
     record_visit_notice,
     request_visits,
 )
+from arrears.store import bulk
 from arrears.store import tables as t
-from arrears.store.case_tables import collectors, visits
+from arrears.store.case_tables import collectors, contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 
@@ -407,10 +408,13 @@ def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: Ga
         plan = plan_chunk(conn, chunk, config)
     tally = plan.tally
     # The records follow the heads checked above; visits then append after them.
-    log.insert_record_rows(conn, plan.evidence.dicts())
+    for table, rows in (
+        (evidence_records, plan.evidence),
+        (contact_attempts, plan.attempts),
+        (queue_items, plan.queue),
+    ):
+        bulk.insert_rows(conn, table, rows.columns, rows.values)
     outbox.insert_rows(conn, plan.outbox.dicts())
-    insert_attempts(conn, plan.attempts.dicts())
-    insert_queue_rows(conn, plan.queue.dicts())
     if plan.visits:
         notices: list[OutboundMessage] = []
         people = _people(conn, sorted({a.borrower_id for a in plan.visits}), config.default_pack)

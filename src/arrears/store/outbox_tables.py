@@ -15,13 +15,12 @@ converts to UTC first and every reader treats a naive value as UTC (``outbox.as_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Date, DateTime, Index, Integer, String, Table, Text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from arrears.store.bulk import sqlite_text
 from arrears.store.tables import metadata
 
 KEY_LENGTH = 200
@@ -112,17 +111,6 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     return int(inserted)
 
 
-@lru_cache(maxsize=4096)  # a batch shares a handful of instants and dates
-def _sqlite_text(value: date) -> str:
-    # The text SQLAlchemy's SQLite DATE and DATETIME types store and compare against: binding
-    # through SQLAlchemy per row costs more than the insert itself at close-sized batches.
-    if isinstance(value, datetime):
-        if value.utcoffset() is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value.isoformat()
-
-
 def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     columns = [c for c in table.columns if c.name in rows[0]]
     names = [c.name for c in columns]
@@ -135,6 +123,6 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
     for name, is_time in zip(names, timed, strict=True):
         column = [row[name] for row in rows]
         values.append(
-            [None if v is None else _sqlite_text(v) for v in column] if is_time else column
+            [None if v is None else sqlite_text(v) for v in column] if is_time else column
         )
     return int(conn.exec_driver_sql(sql, list(zip(*values, strict=True))).rowcount)
