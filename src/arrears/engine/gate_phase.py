@@ -465,7 +465,9 @@ def plans(
     """Each chunk with its plan, in order. With one worker (or an in-memory database) the plan
     is None: the caller plans inside its write transaction, as the only writer."""
     url = engine.url.render_as_string(hide_password=False)
-    if workers <= 1 or len(chunks) < 2 or engine.url.database in (None, "", ":memory:"):
+    # Starting a process costs about a second (imports): not worth it for a few chunks.
+    few = len(chunks) < 2 * workers
+    if workers <= 1 or few or engine.url.database in (None, "", ":memory:"):
         for c in chunks:
             yield c, None
         return
