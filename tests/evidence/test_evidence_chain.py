@@ -32,6 +32,7 @@ from arrears.evidence.chain import (
     canonical_json,
     check_proof,
     format_at,
+    links,
     parse_at,
     prove,
     root,
@@ -463,3 +464,17 @@ def test_the_hashed_body_is_the_canonical_json_of_the_six_fields(
     assert record.payload_json() == canonical_json(payload)
     # A copy with another payload writes its own text, not the original's.
     assert dataclasses.replace(record, payload={"x": 1}).payload_json() == '{"x":1}'
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["b1", "b2", "b3"]), payloads), max_size=8))
+def test_links_are_the_stored_form_of_append_all(items: list[tuple[str, dict[str, Any]]]) -> None:
+    # The engine writes links in bulk; the chain must be the one append_all builds.
+    heads = {"b2": make_chain("b2", 2)[-1]}
+    entries = [Entry(b, "visit", p, T0 + timedelta(seconds=i)) for i, (b, p) in enumerate(items)]
+    records = append_all(heads, entries)
+    stored = links(heads, entries)
+    assert [
+        (r.borrower_id, r.seq, r.at_text, r.kind, r.payload_json(), r.prev_hash, r.hash)
+        for r in records
+    ] == [tuple(s) for s in stored]

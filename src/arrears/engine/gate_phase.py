@@ -255,7 +255,7 @@ class Rows:
     (a plan sent back as dicts and objects cost the writer more to unpickle than to write)."""
 
     columns: tuple[str, ...] = ()
-    values: list[tuple[Any, ...]] = field(default_factory=list)
+    values: Sequence[tuple[Any, ...]] = field(default_factory=list)
 
     @classmethod
     def of(cls, dicts: Sequence[Mapping[str, Any]]) -> Rows:
@@ -392,8 +392,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     queued, problems = queue_rows(conn, calls)
     plan.queue = Rows.of(queued)
     tally.problems.extend(str(p) for p in problems)
-    records = chain.append_all(heads, attempt_entries(fresh) + evidence)
-    plan.evidence = Rows.of([log.record_row(r) for r in records])
+    plan.evidence = Rows(chain.Link._fields, chain.links(heads, attempt_entries(fresh) + evidence))
     return plan
 
 

@@ -81,7 +81,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 GENESIS_HASH = "0" * 64
 MAX_SAFE_INT = 2**53 - 1
@@ -315,14 +315,27 @@ def _check_kind(kind: str) -> None:
         )
 
 
-def append(
+class Link(NamedTuple):
+    """A record as it is stored: its fields as text (the row, column for column) and the hash
+    over them. What the engine writes in bulk without building a ``Record``."""
+
+    borrower_id: str
+    seq: int
+    at: str
+    kind: str
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+def link(
     head: HasHead | None,
     borrower_id: str,
     kind: str,
     payload: Mapping[str, Any],
     at: datetime,
-) -> Record:
-    """The record that follows ``head`` (``None``: the chain's first record)."""
+) -> Link:
+    """The stored form of the record that follows ``head`` (``None``: the chain's first)."""
     _check_borrower_id(borrower_id)
     _check_kind(kind)
     if not isinstance(payload, Mapping):
@@ -338,18 +351,30 @@ def append(
     at_text = format_at(at)
     payload_text = canonical_json(dict(payload))
     digest = sha256_hex(_new_body(borrower_id, seq, at_text, kind, payload_text, prev_hash))
+    return Link(borrower_id, seq, at_text, kind, payload_text, prev_hash, digest)
+
+
+def append(
+    head: HasHead | None,
+    borrower_id: str,
+    kind: str,
+    payload: Mapping[str, Any],
+    at: datetime,
+) -> Record:
+    """The record that follows ``head`` (``None``: the chain's first record)."""
+    stored = link(head, borrower_id, kind, payload, at)
     # The record keeps a fresh copy decoded from the canonical text, so later changes to the
     # caller's dict cannot make the record disagree with its hash.
     record = Record(
         borrower_id=borrower_id,
-        seq=seq,
+        seq=stored.seq,
         at=at.astimezone(UTC),  # what parse_at(at_text) gives: format_at keeps every microsecond
         kind=kind,
-        payload=json.loads(payload_text),
-        prev_hash=prev_hash,
-        hash=digest,
+        payload=json.loads(stored.payload),
+        prev_hash=stored.prev_hash,
+        hash=stored.hash,
     )
-    object.__setattr__(record, "_payload_text", payload_text)
+    object.__setattr__(record, "_payload_text", stored.payload)
     return record
 
 
@@ -366,6 +391,19 @@ def append_all(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[R
         )
         current[entry.borrower_id] = record
         out.append(record)
+    return out
+
+
+def links(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[Link]:
+    """``append_all`` in stored form: the same chain, the same hashes."""
+    current: dict[str, HasHead] = dict(heads)
+    out: list[Link] = []
+    for entry in entries:
+        stored = link(
+            current.get(entry.borrower_id), entry.borrower_id, entry.kind, entry.payload, entry.at
+        )
+        current[entry.borrower_id] = stored
+        out.append(stored)
     return out
 
 

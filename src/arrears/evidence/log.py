@@ -96,11 +96,6 @@ def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
     return out
 
 
-def record_row(record: Record) -> dict[str, Any]:
-    """The table row of a record."""
-    return _row(record)
-
-
 def _row(record: Record) -> dict[str, Any]:
     return {
         "borrower_id": record.borrower_id,
@@ -143,13 +138,8 @@ def insert_records(conn: Connection, records: Sequence[Record]) -> None:
     hold ``lock`` on those borrowers and have seen ``heads`` unchanged since it chained them;
     a record that does not follow its head then fails the table's unique (borrower, seq).
     """
-    insert_record_rows(conn, [_row(r) for r in records])
-
-
-def insert_record_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``insert_records`` for records already written out as rows (``record_row``)."""
-    for i in range(0, len(rows), _CHUNK):
-        conn.execute(insert(R), list(rows[i : i + _CHUNK]))
+    for i in range(0, len(records), _CHUNK):
+        conn.execute(insert(R), [_row(r) for r in records[i : i + _CHUNK]])
 
 
 def heads_digest(found: Mapping[str, Head]) -> str:
