@@ -204,6 +204,70 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
     return acct, entries
 
 
+def close_through(acct: Account, product: Product, through: date) -> Step:
+    """Age the account through ``through``: the same account and entries as one
+    :func:`close_day` per day from ``acct.as_of + 1`` to ``through``, without the days between.
+
+    Only three kinds of day can do anything but add the same penalty as the day before: a due
+    date (interest falls due), the first day an installment counts in the penalty base (the
+    day after its due date + grace) and a month end (the penalty is posted). Those days are
+    closed with :func:`close_day` itself; on every day between them the base is the same, so
+    the penalty of ``k`` such days is ``k x`` the day's rounded penalty, the sum the daily
+    close makes (it rounds each day on its own, and each day's figure is the same).
+    """
+    if through <= acct.as_of:
+        return acct, []
+    if acct.status is not Status.ACTIVE:
+        return replace(acct, as_of=through), []
+    grace = timedelta(days=product.grace_days)
+    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
+    start = acct.as_of
+    points: set[date] = set()
+    for i in acct.installments:
+        if start < i.due_date <= through:
+            points.add(i.due_date)
+        counts_from = i.due_date + grace + ONE_DAY
+        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
+        if owed and start < counts_from <= through:
+            points.add(counts_from)
+    # Month ends post the penalty accrued; on one that is not also a point above, the day's
+    # penalty is that of the quiet days before it.
+    month_ends: list[date] = []
+    month = date(start.year, start.month, 1)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = month - ONE_DAY
+        if end > through:
+            break
+        if end > start and end not in points:
+            month_ends.append(end)
+    entries: list[Entry] = []
+    rate = penalty_rate(acct.terms, product)
+    stops = sorted([(d, True) for d in points] + [(d, False) for d in month_ends])
+    for day, full in stops:
+        if full:
+            acct = _quiet_days(acct, product, day - ONE_DAY, rate)
+            acct, new = close_day(acct, product, day)
+            entries.extend(new)
+        else:
+            acct = _quiet_days(acct, product, day, rate)
+            acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:{day.isoformat()}", day)
+            if e:
+                entries.append(e)
+    return _quiet_days(acct, product, through, rate), entries
+
+
+def _quiet_days(acct: Account, product: Product, through: date, rate: Fraction) -> Account:
+    """Close the days up to ``through``, none of which is a due date, a month end or a day an
+    installment starts to count in the base: each adds the penalty of the first of them."""
+    days = (through - acct.as_of).days
+    if days <= 0:
+        return acct
+    base = penalty_base(acct, product, acct.as_of + ONE_DAY)
+    accrued = days * round_half_up(base * rate) if base else 0
+    return replace(acct, as_of=through, penalty_unposted=acct.penalty_unposted + accrued)
+
+
 def _settle_if_done(acct: Account) -> Account:
     if acct.penalty_owed or acct.penalty_unposted:
         return acct

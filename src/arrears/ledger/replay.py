@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from arrears.ledger.account import (
-    ONE_DAY,
     Account,
     Allocation,
     Refused,
     apply_payment,
-    close_day,
+    close_through,
     open_account,
     waive,
     write_off,
@@ -96,21 +95,18 @@ def replay(
             return EventRefused(
                 ev.ref, "on", f"{ev.on} is before disbursement {terms.disbursed_on}"
             )
-    k = 0
-    day = terms.disbursed_on
-    while True:
-        while k < len(pending) and pending[k].on == day:
-            res = apply_event(acct, product, pending[k])
-            if isinstance(res, Refused):
-                return EventRefused(pending[k].ref, res.field, res.reason)
-            acct, new, alloc = res
-            entries.extend(new)
-            if alloc is not None:
-                allocations[pending[k].ref] = alloc
-            k += 1
-        if day >= through:
-            break
-        day += ONE_DAY
-        acct, new = close_day(acct, product, day)
+    # Close from event date to event date in one step each (close_through equals one
+    # close_day per day), applying each date's events after its close.
+    for ev in pending:
+        acct, new = close_through(acct, product, ev.on)
         entries.extend(new)
+        res = apply_event(acct, product, ev)
+        if isinstance(res, Refused):
+            return EventRefused(ev.ref, res.field, res.reason)
+        acct, new, alloc = res
+        entries.extend(new)
+        if alloc is not None:
+            allocations[ev.ref] = alloc
+    acct, new = close_through(acct, product, through)
+    entries.extend(new)
     return Replayed(acct, entries, allocations)
