@@ -14,6 +14,7 @@ from arrears.ledger.account import (
     Account,
     Allocation,
     Refused,
+    Step,
     apply_payment,
     close_through,
     open_account,
@@ -79,13 +80,20 @@ def apply_event(
 
 
 def replay(
-    terms: LoanTerms, product: Product, events: list[Event], through: date
+    terms: LoanTerms,
+    product: Product,
+    events: list[Event],
+    through: date,
+    *,
+    opened: Step | None = None,
 ) -> Replayed | EventRefused:
     """The account closed through ``through`` with every event dated on or before it applied.
 
-    Events apply in date order, and in the order given within a date.
+    Events apply in date order, and in the order given within a date. ``opened`` is what
+    ``open_account(terms, product)`` returns, for a caller that has built it already (in bulk).
     """
-    acct, entries = open_account(terms, product)
+    acct, first = open_account(terms, product) if opened is None else opened
+    entries = list(first)
     allocations: dict[str, Allocation] = {}
     pending = sorted(
         (ev for ev in events if ev.on <= through), key=lambda ev: ev.on

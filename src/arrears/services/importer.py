@@ -590,20 +590,24 @@ MAX_FAST_PRINCIPAL = 10**9  # fen: 10 million yuan
 MAX_FAST_RATE_PART = 10**6
 
 
-def _columnar_ok(g: LoanRow) -> bool:
-    r = g.terms.rate.value
+def columnar_ok(terms: LoanTerms) -> bool:
+    """Whether ``sim.columns.schedules`` builds these terms' schedule exactly."""
+    r = terms.rate.value
     return (
-        g.terms.principal <= MAX_FAST_PRINCIPAL
+        terms.principal <= MAX_FAST_PRINCIPAL
         and r.numerator <= MAX_FAST_RATE_PART
         and r.denominator <= MAX_FAST_RATE_PART
     )
 
 
-def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> None:
-    """Disbursement entries, schedules and opening state, as ``open_account`` would write them."""
-    terms = [g.terms for g in rows]
+def _columnar_ok(g: LoanRow) -> bool:
+    return columnar_ok(g.terms)
+
+
+def loan_columns(terms: Sequence[LoanTerms]) -> sc.LoanColumns:
+    """Terms as the columns ``sim.columns.schedules`` takes."""
     epoch = sc.EPOCH.toordinal()
-    cols = sc.LoanColumns(
+    return sc.LoanColumns(
         np.array([x.principal for x in terms], dtype=np.int64),
         np.array([x.rate.value.numerator for x in terms], dtype=np.int64),
         np.array([x.rate.value.denominator for x in terms], dtype=np.int64),
@@ -613,6 +617,12 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
         np.array([x.disbursed_on.toordinal() - epoch for x in terms], dtype=np.int64),
         np.array([x.due_day or 0 for x in terms], dtype=np.int64),
     )
+
+
+def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> None:
+    """Disbursement entries, schedules and opening state, as ``open_account`` would write them."""
+    terms = [g.terms for g in rows]
+    cols = loan_columns(terms)
     s = sc.schedules(cols, product.days_per_year, product.min_first_period_days)
     ids = [x.loan_id for x in terms]
     dates = _dates(np.concatenate([s.start, s.due]))

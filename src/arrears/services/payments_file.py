@@ -21,13 +21,16 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, select
 
 from arrears.ageing.status import age
-from arrears.ledger.account import Account
-from arrears.ledger.journal import Entry, EntryKind, balances, difference, entry
+from arrears.ledger.account import Account, Inst, Step, open_account
+from arrears.ledger.journal import CASH, Entry, EntryKind, balances, difference, entry, receivable
 from arrears.ledger.replay import Event, EventRefused, Payment, replay
+from arrears.loans.product import Component, Product
+from arrears.loans.schedule import LoanTerms
 from arrears.money import MoneyError, parse_amount
 from arrears.services.accounts import LoanRecord, load_accounts, load_events, save_accounts
 from arrears.services.events import MAX_REF, Applied, Problem
-from arrears.services.importer import RowError, bulk_insert, read_frame
+from arrears.services.importer import RowError, bulk_insert, columnar_ok, loan_columns, read_frame
+from arrears.sim import columns as sc
 from arrears.store import tables as t
 
 COLUMNS = ("loan_id", "amount", "paid_on", "ref")
@@ -147,6 +150,14 @@ def _apply_chunk(
         )
     }
     events = _events(conn, ids)
+    found_ids = [i for i in ids if i in accounts]
+    openings = dict(
+        zip(
+            found_ids,
+            open_accounts([(accounts[i][0].terms, accounts[i][0].product) for i in found_ids]),
+            strict=True,
+        )
+    )
     keys = _keys(conn, ids)
     held = _balances(conn, ids)
     now = datetime.now(UTC)
@@ -208,7 +219,9 @@ def _apply_chunk(
         evs: list[Event] = [*events.get(loan_id, [])]
         evs += [Payment(ref, amount, on) for amount, on, ref in fresh]
         latest = max(on for _, on, _ in fresh)
-        result = replay(rec.terms, rec.product, evs, max(stored.as_of, latest))
+        result = replay(
+            rec.terms, rec.product, evs, max(stored.as_of, latest), opened=openings[loan_id]
+        )
         if isinstance(result, EventRefused):
             run.problems.append(Problem(f"ref {result.ref}", result.field, result.reason))
             continue
@@ -274,6 +287,56 @@ def post_bulk(conn: Connection, entries: Sequence[Entry]) -> None:
         t.postings,
         [(ids[e.key], p.account, p.amount) for e in entries for p in e.postings],
     )
+
+
+def open_accounts(opening: Sequence[tuple[LoanTerms, Product]]) -> list[Step]:
+    """``open_account`` for many loans, with the schedules built at once in numpy
+    (``sim.columns.schedules``, equal to ``schedule_for``) where the terms allow it.
+
+    The per-loan ``Fraction`` schedule was a third of the payments import's time.
+    """
+    out: list[Step | None] = [None] * len(opening)
+    by_product: dict[Product, list[int]] = {}
+    for k, (terms, product) in enumerate(opening):
+        if columnar_ok(terms):
+            by_product.setdefault(product, []).append(k)
+        else:
+            out[k] = open_account(terms, product)
+    epoch = sc.EPOCH.toordinal()
+    days: dict[int, date] = {}
+    for product, ks in by_product.items():
+        terms_list = [opening[k][0] for k in ks]
+        s = sc.schedules(
+            loan_columns(terms_list), product.days_per_year, product.min_first_period_days
+        )
+        insts: list[list[Inst]] = [[] for _ in ks]
+        for i, n, start, due, principal, interest in zip(
+            s.loan.tolist(),
+            s.n.tolist(),
+            s.start.tolist(),
+            s.due.tolist(),
+            s.principal.tolist(),
+            s.interest.tolist(),
+            strict=True,
+        ):
+            d0 = days.get(start) or days.setdefault(start, date.fromordinal(epoch + start))
+            d1 = days.get(due) or days.setdefault(due, date.fromordinal(epoch + due))
+            insts[i].append(Inst(n, d0, d1, principal, interest))
+        for k, terms, rows in zip(ks, terms_list, insts, strict=True):
+            acct = Account(terms, terms.disbursed_on, tuple(rows))
+            legs = {
+                receivable(terms.loan_id, Component.PRINCIPAL): terms.principal,
+                CASH: -terms.principal,
+            }
+            e = entry(
+                f"{terms.loan_id}:disbursement",
+                terms.loan_id,
+                EntryKind.DISBURSEMENT,
+                terms.disbursed_on,
+                legs,
+            )
+            out[k] = (acct, [e] if e else [])
+    return [o for o in out if o is not None]
 
 
 def _events(conn: Connection, ids: list[str]) -> dict[str, list[Event]]:
