@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 
 from arrears.ledger.journal import (
     CASH,
@@ -44,7 +45,7 @@ from arrears.ledger.journal import (
 )
 from arrears.loans.product import Component, PenaltyBase, Product
 from arrears.loans.schedule import LoanTerms, build_schedule, period_interest, schedule_for
-from arrears.money import round_half_up
+from arrears.money import Rate, round_half_up
 
 ONE_DAY = timedelta(days=1)
 
@@ -135,7 +136,13 @@ Step = tuple[Account, list[Entry]]
 
 
 def penalty_rate(terms: LoanTerms, product: Product) -> Fraction:
-    return terms.rate.daily(product.days_per_year) * product.penalty_multiplier
+    return _penalty_rate(terms.rate, product.days_per_year, product.penalty_multiplier)
+
+
+@lru_cache(maxsize=4096)
+def _penalty_rate(rate: Rate, days_per_year: int, multiplier: Fraction) -> Fraction:
+    # Few distinct rates in a book, and Fraction arithmetic is dear: computed once each.
+    return rate.daily(days_per_year) * multiplier
 
 
 def open_account(terms: LoanTerms, product: Product) -> Step:

@@ -704,7 +704,8 @@ def _dates(days: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
-def _iso(d: date) -> str:
+def iso(d: date) -> str:
+    """A date as ISO text, cached: bulk writes give SQLite and COPY dates as text."""
     return d.isoformat()
 
 
@@ -770,7 +771,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]])
                     cells = list(r)
                     for k in dated:
                         if isinstance(cells[k], date):
-                            cells[k] = _iso(cells[k])
+                            cells[k] = iso(cells[k])
                     r = tuple(cells)
                 batch.append(r)
                 if len(batch) >= CHUNK:
