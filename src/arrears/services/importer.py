@@ -15,8 +15,10 @@ the one transaction that keeps the import all-or-nothing.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -463,6 +465,24 @@ def validate(
 Progress = Callable[[str, int, int], None]
 
 
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector during a bulk import.
+
+    An import allocates millions of small acyclic objects (parsed rows, accounts, entries)
+    that reference counting frees; with the collector on, its full passes over the growing
+    heap cost a third of the payments import's CPU and grow faster than the file. Nothing
+    here relies on it, and it is restored afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _quiet(_phase: str, _done: int, _total: int) -> None:
     return None
 
@@ -478,7 +498,7 @@ def import_file(
     if isinstance(frame, RowError):
         return [frame]
     # No commit unless every row is good: leaving the block without one rolls back.
-    with engine.connect() as conn:
+    with engine.connect() as conn, no_cycle_collection():
         ensure_default_product(conn)
         progress("validating", 0, frame.height)
         good, errors = validate(conn, frame)

@@ -11,10 +11,8 @@ already applied with the same loan, amount and date is skipped, so a retried fil
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,6 +35,7 @@ from arrears.services.importer import (
     columnar_ok,
     iso,
     loan_columns,
+    no_cycle_collection,
     read_frame,
 )
 from arrears.sim import columns as sc
@@ -123,7 +122,7 @@ def apply_payments(
         return bad
     loans = list(by_loan)
     run = _Run({}, [], [])
-    with engine.connect() as conn, _no_cycle_collection():
+    with engine.connect() as conn, no_cycle_collection():
         progress("applying", 0, len(loans))
         for k in range(0, len(loans), CHUNK):
             chunk = loans[k : k + CHUNK]
@@ -133,23 +132,6 @@ def apply_payments(
             return run.problems  # leaving without a commit rolls everything back
         conn.commit()
     return run.applied
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector while the file is applied.
-
-    The import allocates millions of small acyclic objects (accounts, entries, rows) that
-    reference counting frees; with the collector on, its full passes over the growing heap
-    took about a third of the CPU time. Nothing here relies on it, and it is restored after.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _apply_chunk(
