@@ -729,6 +729,8 @@ def iso(d: date) -> str:
     return d.isoformat()
 
 
+# Primary keys a caller may give itself (bulk_insert's ``with_id``).
+ID_COLUMNS: dict[str, str] = {"journal_entries": "entry_id"}
 # Columns written by bulk_insert, in the order the row tuples give them.
 BULK_COLUMNS: dict[str, tuple[str, ...]] = {
     "borrowers": ("borrower_id", "name", "phone"),
@@ -759,9 +761,16 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]]) -> int:
-    """Insert rows in the connection's transaction: COPY on PostgreSQL, executemany on SQLite."""
+def bulk_insert(
+    conn: Connection, table: Table, rows: Iterable[tuple[Any, ...]], *, with_id: bool = False
+) -> int:
+    """Insert rows in the connection's transaction: COPY on PostgreSQL, executemany on SQLite.
+
+    ``with_id``: each row starts with the table's primary key (``ID_COLUMNS``).
+    """
     cols = BULK_COLUMNS[table.name]
+    if with_id:
+        cols = (ID_COLUMNS[table.name], *cols)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     count = 0

@@ -330,21 +330,30 @@ def save_bulk(conn: Connection, saved: Sequence[tuple[Account, Aged]]) -> None:
 
 
 def post_bulk(conn: Connection, entries: Sequence[Entry]) -> None:
-    """Insert entries, then their postings, in bulk (ids read back by the unique key)."""
+    """Insert entries, then their postings, in bulk.
+
+    On SQLite the entry ids are given, counting on from the highest: this transaction has
+    written already (the events), so it holds the database's one write lock and nobody else
+    can take an id meanwhile; the ids are the ones SQLite would assign. Elsewhere (COPY on
+    PostgreSQL takes the sequence's ids) they are read back by the unique key.
+    """
     if not entries:
         return
-    bulk_insert(
-        conn,
-        t.journal_entries,
-        [(e.key, e.loan_id, e.kind.value, iso(e.effective_on), e.memo) for e in entries],
-    )
+    rows = [(e.key, e.loan_id, e.kind.value, iso(e.effective_on), e.memo) for e in entries]
     ids: dict[str, int] = {}
-    keys = [e.key for e in entries]
-    for k in range(0, len(keys), 5000):
-        q = select(t.journal_entries.c.key, t.journal_entries.c.entry_id).where(
-            t.journal_entries.c.key.in_(keys[k : k + 5000])
-        )
-        ids.update({r.key: r.entry_id for r in conn.execute(q)})
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(select(func.max(t.journal_entries.c.entry_id))).scalar() or 0
+        numbered = [(top + k, *r) for k, r in enumerate(rows, start=1)]
+        bulk_insert(conn, t.journal_entries, numbered, with_id=True)
+        ids = {r[0]: top + k for k, r in enumerate(rows, start=1)}
+    else:
+        bulk_insert(conn, t.journal_entries, rows)
+        keys = [e.key for e in entries]
+        for k in range(0, len(keys), 5000):
+            q = select(t.journal_entries.c.key, t.journal_entries.c.entry_id).where(
+                t.journal_entries.c.key.in_(keys[k : k + 5000])
+            )
+            ids.update({r.key: r.entry_id for r in conn.execute(q)})
     bulk_insert(
         conn,
         t.postings,
