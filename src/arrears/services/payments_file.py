@@ -27,7 +27,8 @@ from arrears.ledger.replay import Event, EventRefused, Payment, replay
 from arrears.loans.product import Component, Product
 from arrears.loans.schedule import LoanTerms
 from arrears.money import MoneyError, parse_amount
-from arrears.services.accounts import load_accounts, load_events
+from arrears.services.accounts import LoanRecord, load_accounts, load_events, products
+from arrears.services.accounts import _terms as loan_terms
 from arrears.services.events import MAX_REF, Applied, Problem
 from arrears.services.importer import (
     RowError,
@@ -140,7 +141,7 @@ def _apply_chunk(
     ids = list(wants)
     if conn.dialect.name == "postgresql":  # serialise with single payments, as pay() does
         conn.execute(select(t.loans.c.loan_id).where(t.loans.c.loan_id.in_(ids)).with_for_update())
-    accounts = load_accounts(conn, ids)
+    records = _records(conn, ids)
     refs = [ref for ws in wants.values() for _, _, ref in ws]
     priors = {
         r.ref: (r.loan_id, r.kind, int(r.amount), r.effective_on)
@@ -157,12 +158,16 @@ def _apply_chunk(
             ).where(t.loan_events.c.ref.in_(refs[k : k + 5000]))
         )
     }
+    # The stored account is read only where a ref was applied before (to report its ageing);
+    # every other loan is replayed from its terms.
+    again = [i for i in ids if i in records and any(ref in priors for _, _, ref in wants[i])]
+    stored = load_accounts(conn, again) if again else {}
     events = _events(conn, ids)
-    found_ids = [i for i in ids if i in accounts]
+    found_ids = [i for i in ids if i in records]
     openings = dict(
         zip(
             found_ids,
-            open_accounts([(accounts[i][0].terms, accounts[i][0].product) for i in found_ids]),
+            open_accounts([(records[i][0].terms, records[i][0].product) for i in found_ids]),
             strict=True,
         )
     )
@@ -173,13 +178,13 @@ def _apply_chunk(
     entries: list[Entry] = []
     saved: list[tuple[Account, Aged]] = []
     for loan_id, ws in wants.items():
-        found = accounts.get(loan_id)
+        found = records.get(loan_id)
         if found is None:
             run.problems.append(
                 Problem(f"loan {loan_id}", "loan_id", f"loan {loan_id!r} not found", missing=True)
             )
             continue
-        rec, stored = found
+        rec, as_of = found
         done: list[Applied] = []
         fresh: list[tuple[int, date, str]] = []
         problem: Problem | None = None
@@ -193,7 +198,14 @@ def _apply_chunk(
                 p_loan, p_kind, p_amount, p_on = prior
                 if p_loan == loan_id and p_kind == "payment" and (p_amount, p_on) == (amount, on):
                     done.append(
-                        Applied(loan_id, ref, "payment", True, None, age(stored, rec.product))
+                        Applied(
+                            loan_id,
+                            ref,
+                            "payment",
+                            True,
+                            None,
+                            age(stored[loan_id][1], rec.product),
+                        )
                     )
                     continue
                 problem = Problem(
@@ -227,9 +239,7 @@ def _apply_chunk(
         evs: list[Event] = [*events.get(loan_id, [])]
         evs += [Payment(ref, amount, on) for amount, on, ref in fresh]
         latest = max(on for _, on, _ in fresh)
-        result = replay(
-            rec.terms, rec.product, evs, max(stored.as_of, latest), opened=openings[loan_id]
-        )
+        result = replay(rec.terms, rec.product, evs, max(as_of, latest), opened=openings[loan_id])
         if isinstance(result, EventRefused):
             run.problems.append(Problem(f"ref {result.ref}", result.field, result.reason))
             continue
@@ -409,6 +419,23 @@ def open_accounts(opening: Sequence[tuple[LoanTerms, Product]]) -> list[Step]:
             )
             out[k] = (acct, [e] if e else [])
     return [o for o in out if o is not None]
+
+
+def _records(conn: Connection, ids: list[str]) -> dict[str, tuple[LoanRecord, date]]:
+    """Each loan's terms and product, and the day its stored state is closed through."""
+    prods = products(conn)
+    q = (
+        select(t.loans, t.loan_state.c.as_of)
+        .join(t.loan_state, t.loan_state.c.loan_id == t.loans.c.loan_id)
+        .where(t.loans.c.loan_id.in_(ids))
+    )
+    return {
+        r.loan_id: (
+            LoanRecord(loan_terms(r), r.borrower_id, prods[r.product_id], r.currency),
+            r.as_of,
+        )
+        for r in conn.execute(q)
+    }
 
 
 def _events(conn: Connection, ids: list[str]) -> dict[str, list[Event]]:
