@@ -1,10 +1,11 @@
 """A loan's account: its schedule, what has been paid, and the penalty it has accrued.
 
-The account is advanced one business day at a time (:func:`close_day`) and changed by events
-(payments, waivers, write-offs). Each step returns the new account and the journal entries it
-posts. Interest falls due on the due date; penalty accrues daily into the account and is posted
-at month end and before any payment, waiver or write-off, so the journal grows by events, not by
-one row per loan per day.
+The account is advanced one business day at a time (:func:`close_day`), or over many days at
+once with exactly the same result (:func:`close_through`, which the replay uses between
+events), and changed by events (payments, waivers, write-offs). Each step returns the new
+account and the journal entries it posts. Interest falls due on the due date; penalty accrues
+daily into the account and is posted at month end and before any payment, waiver or
+write-off, so the journal grows by events, not by one row per loan per day.
 
 Conventions (REFERENCES.md, issue 2):
 
