@@ -1,10 +1,11 @@
 """A loan's account: its schedule, what has been paid, and the penalty it has accrued.
 
-The account is advanced one business day at a time (:func:`close_day`) and changed by events
-(payments, waivers, write-offs). Each step returns the new account and the journal entries it
-posts. Interest falls due on the due date; penalty accrues daily into the account and is posted
-at month end and before any payment, waiver or write-off, so the journal grows by events, not by
-one row per loan per day.
+The account is advanced one business day at a time (:func:`close_day`), or over many days at
+once with exactly the same result (:func:`close_through`, which the replay uses between
+events), and changed by events (payments, waivers, write-offs). Each step returns the new
+account and the journal entries it posts. Interest falls due on the due date; penalty accrues
+daily into the account and is posted at month end and before any payment, waiver or
+write-off, so the journal grows by events, not by one row per loan per day.
 
 Conventions (REFERENCES.md, issue 2):
 
@@ -25,10 +26,11 @@ Conventions (REFERENCES.md, issue 2):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 
 from arrears.ledger.journal import (
     CASH,
@@ -38,12 +40,13 @@ from arrears.ledger.journal import (
     INCOME_PENALTY,
     Entry,
     EntryKind,
+    Posting,
     entry,
     receivable,
 )
 from arrears.loans.product import Component, PenaltyBase, Product
 from arrears.loans.schedule import LoanTerms, build_schedule, period_interest, schedule_for
-from arrears.money import round_half_up
+from arrears.money import Rate, round_half_up
 
 ONE_DAY = timedelta(days=1)
 
@@ -134,7 +137,13 @@ Step = tuple[Account, list[Entry]]
 
 
 def penalty_rate(terms: LoanTerms, product: Product) -> Fraction:
-    return terms.rate.daily(product.days_per_year) * product.penalty_multiplier
+    return _penalty_rate(terms.rate, product.days_per_year, product.penalty_multiplier)
+
+
+@lru_cache(maxsize=4096)
+def _penalty_rate(rate: Rate, days_per_year: int, multiplier: Fraction) -> Fraction:
+    # Few distinct rates in a book, and Fraction arithmetic is dear: computed once each.
+    return rate.daily(days_per_year) * multiplier
 
 
 def open_account(terms: LoanTerms, product: Product) -> Step:
@@ -162,7 +171,7 @@ def _penalty_entry(acct: Account, key: str, on: date) -> tuple[Account, Entry | 
     amount = acct.penalty_unposted
     legs = {receivable(acct.loan_id, Component.PENALTY): amount, INCOME_PENALTY: -amount}
     e = entry(key, acct.loan_id, EntryKind.PENALTY, on, legs)
-    return replace(acct, penalty_unposted=0, penalty_owed=acct.penalty_owed + amount), e
+    return _with(acct, penalty_unposted=0, penalty_owed=acct.penalty_owed + amount), e
 
 
 def penalty_base(acct: Account, product: Product, day: date) -> int:
@@ -181,7 +190,7 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
     """Age the account through ``day``: interest falling due, the day's penalty, month end."""
     assert day == acct.as_of + ONE_DAY, (acct.loan_id, acct.as_of, day)
     if acct.status is not Status.ACTIVE:
-        return replace(acct, as_of=day), []
+        return _with(acct, as_of=day), []
     entries: list[Entry] = []
     for i in acct.installments:
         if i.due_date == day:
@@ -196,7 +205,7 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
                 entries.append(e)
     base = penalty_base(acct, product, day)
     accrued = round_half_up(base * penalty_rate(acct.terms, product)) if base else 0
-    acct = replace(acct, as_of=day, penalty_unposted=acct.penalty_unposted + accrued)
+    acct = _with(acct, as_of=day, penalty_unposted=acct.penalty_unposted + accrued)
     if _is_month_end(day):
         acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:{day.isoformat()}", day)
         if e:
@@ -204,12 +213,117 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
     return acct, entries
 
 
+def close_through(acct: Account, product: Product, through: date) -> Step:
+    """Age the account through ``through``: the same account and entries as one
+    :func:`close_day` per day from ``acct.as_of + 1`` to ``through``, without the days between.
+
+    Between events nothing about the installments changes, so the day's penalty can change
+    only on the day an installment starts to count in the base (the day after its due date +
+    grace), and a day posts an entry only if an installment falls due on it (interest) or it
+    is a month end (the penalty accrued). Only those days are visited; the penalty of the
+    ``k`` days since the last one is ``k x`` the day's penalty, rounded half-up per day as the
+    daily close rounds it, in integers: ``round_half_up(base x p/q) = (2 base p + q) // 2q``.
+    """
+    start = acct.as_of
+    if through <= start:
+        return acct, []
+    if acct.status is not Status.ACTIVE:
+        return _with(acct, as_of=through), []
+    grace = timedelta(days=product.grace_days)
+    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
+    base = 0
+    counts: dict[date, int] = {}  # day -> what starts to count in the base that day
+    dues: dict[date, list[Inst]] = {}  # day -> installments whose interest falls due
+    for i in acct.installments:
+        if start < i.due_date <= through and i.interest:
+            dues.setdefault(i.due_date, []).append(i)
+        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
+        if owed:
+            counts_from = i.due_date + grace + ONE_DAY
+            if counts_from <= start:
+                base += owed
+            elif counts_from <= through:
+                counts[counts_from] = counts.get(counts_from, 0) + owed
+    month_ends = set[date]()
+    month = date(start.year, start.month, 1)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = month - ONE_DAY
+        if end > through:
+            break
+        month_ends.add(end)
+    rate = penalty_rate(acct.terms, product)
+    p, q = rate.numerator, rate.denominator
+    daily = (2 * base * p + q) // (2 * q)
+    unposted, owed_penalty = acct.penalty_unposted, acct.penalty_owed
+    loan_id = acct.loan_id
+    interest_account = receivable(loan_id, Component.INTEREST)
+    penalty_account = receivable(loan_id, Component.PENALTY)
+    entries: list[Entry] = []
+    last = start
+    for day in sorted(counts.keys() | dues.keys() | month_ends):
+        if day <= start:
+            continue
+        unposted += ((day - last).days - 1) * daily  # the days in between
+        for i in dues.get(day, ()):
+            entries.append(
+                Entry(
+                    f"{loan_id}:interest:{i.n}",
+                    loan_id,
+                    EntryKind.INTEREST_DUE,
+                    day,
+                    (Posting(interest_account, i.interest), Posting(INCOME_INTEREST, -i.interest)),
+                )
+            )
+        if day in counts:
+            base += counts[day]
+            daily = (2 * base * p + q) // (2 * q)
+        unposted += daily
+        if unposted and day in month_ends:
+            entries.append(
+                Entry(
+                    f"{loan_id}:penalty:{day.isoformat()}",
+                    loan_id,
+                    EntryKind.PENALTY,
+                    day,
+                    (Posting(penalty_account, unposted), Posting(INCOME_PENALTY, -unposted)),
+                )
+            )
+            owed_penalty += unposted
+            unposted = 0
+        last = day
+    unposted += (through - last).days * daily
+    return _with(acct, as_of=through, penalty_unposted=unposted, penalty_owed=owed_penalty), entries
+
+
+def _with(
+    acct: Account,
+    *,
+    as_of: date | None = None,
+    installments: tuple[Inst, ...] | None = None,
+    penalty_unposted: int | None = None,
+    penalty_owed: int | None = None,
+    prepaid_principal: int | None = None,
+    status: Status | None = None,
+) -> Account:
+    """``dataclasses.replace`` for the account, without its cost (it is called per event)."""
+    return Account(
+        acct.terms,
+        acct.as_of if as_of is None else as_of,
+        acct.installments if installments is None else installments,
+        acct.penalty_unposted if penalty_unposted is None else penalty_unposted,
+        acct.penalty_owed if penalty_owed is None else penalty_owed,
+        acct.prepaid_principal if prepaid_principal is None else prepaid_principal,
+        acct.status if status is None else status,
+    )
+
+
 def _settle_if_done(acct: Account) -> Account:
     if acct.penalty_owed or acct.penalty_unposted:
         return acct
     if any(i.unpaid for i in acct.installments):
         return acct
-    return replace(acct, status=Status.SETTLED)
+    return _with(acct, status=Status.SETTLED)
 
 
 def _pay_installments(
@@ -222,17 +336,23 @@ def _pay_installments(
     paid_int = paid_prin = 0
     out: list[Inst] = []
     for i in insts:
-        if i.due_date <= on and amount > 0:
+        if (
+            i.due_date <= on
+            and amount > 0
+            and (i.paid_interest < i.interest or i.paid_principal < i.principal)
+        ):
+            p_int, p_prin = i.paid_interest, i.paid_principal
             for comp in order:
                 if comp is Component.INTEREST:
-                    take = min(amount, i.unpaid_interest)
-                    i = replace(i, paid_interest=i.paid_interest + take)
+                    take = min(amount, i.interest - p_int)
+                    p_int += take
                     paid_int += take
                 else:
-                    take = min(amount, i.unpaid_principal)
-                    i = replace(i, paid_principal=i.paid_principal + take)
+                    take = min(amount, i.principal - p_prin)
+                    p_prin += take
                     paid_prin += take
                 amount -= take
+            i = Inst(i.n, i.start, i.due_date, i.principal, i.interest, p_prin, p_int)
         out.append(i)
     return tuple(out), paid_int, paid_prin, amount
 
@@ -266,7 +386,17 @@ def apply_payment(
         return Refused("amount", f"must be positive, got {amount}")
     if acct.status is not Status.ACTIVE:
         return Refused("loan_id", f"loan {acct.loan_id} is {acct.status.value}")
-    payoff = payoff_amount(acct, product, on)
+    # The payoff is at least what is due, the penalty and the principal not yet due (the
+    # accrued interest on top is never negative): only an amount above that needs it exactly.
+    due = principal = 0
+    for i in acct.installments:
+        if i.due_date <= on:
+            due += i.interest - i.paid_interest + i.principal - i.paid_principal
+        else:
+            principal += i.principal - i.paid_principal
+    payoff = due + acct.penalty_owed + acct.penalty_unposted + principal
+    if amount > payoff:
+        payoff = payoff_amount(acct, product, on)
     if amount > payoff:
         return Refused(
             "amount", f"{amount} fen exceeds the payoff of {payoff} fen on {on.isoformat()}"
@@ -286,7 +416,7 @@ def apply_payment(
     if not penalty_first:
         pen = min(left, acct.penalty_owed)
         left -= pen
-    acct = replace(acct, installments=insts, penalty_owed=acct.penalty_owed - pen)
+    acct = _with(acct, installments=insts, penalty_owed=acct.penalty_owed - pen)
     pre_int = pre_prin = 0
     if left > 0:
         acct, pre_int, pre_prin, accrued_entry = _prepay(acct, product, ref, left, on)
@@ -343,7 +473,7 @@ def _prepay(
     e = entry(
         f"{acct.loan_id}:interest:prepay:{ref}", acct.loan_id, EntryKind.INTEREST_DUE, on, legs
     )
-    acct = replace(
+    acct = _with(
         acct,
         installments=(*done, *new_future),
         prepaid_principal=acct.prepaid_principal + repaid,
@@ -363,7 +493,7 @@ def waive(acct: Account, ref: str, component: Component, amount: int, on: date) 
     if component is Component.PENALTY:
         if amount > acct.penalty_owed:
             return Refused("amount", f"{amount} fen exceeds the penalty owed, {acct.penalty_owed}")
-        acct = replace(acct, penalty_owed=acct.penalty_owed - amount)
+        acct = _with(acct, penalty_owed=acct.penalty_owed - amount)
     elif component is Component.INTEREST:
         due = sum(i.unpaid_interest for i in acct.installments if i.due_date <= on)
         if amount > due:
@@ -372,7 +502,7 @@ def waive(acct: Account, ref: str, component: Component, amount: int, on: date) 
             acct.installments, on, amount, (Component.INTEREST,)
         )
         assert paid == amount and left == 0
-        acct = replace(acct, installments=insts)
+        acct = _with(acct, installments=insts)
     else:
         return Refused("component", "principal is not waived; restructure the loan instead")
     if e:
@@ -400,7 +530,7 @@ def write_off(acct: Account, ref: str, on: date) -> Step | Refused:
     w = entry(f"{acct.loan_id}:write-off:{ref}", acct.loan_id, EntryKind.WRITE_OFF, on, legs)
     if w:
         entries.append(w)
-    return replace(acct, status=Status.WRITTEN_OFF), entries
+    return _with(acct, status=Status.WRITTEN_OFF), entries
 
 
 def receivable_balances(acct: Account) -> dict[str, int]:

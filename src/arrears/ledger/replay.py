@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from arrears.ledger.account import (
-    ONE_DAY,
     Account,
     Allocation,
     Refused,
+    Step,
     apply_payment,
-    close_day,
+    close_through,
     open_account,
     waive,
     write_off,
@@ -80,13 +80,20 @@ def apply_event(
 
 
 def replay(
-    terms: LoanTerms, product: Product, events: list[Event], through: date
+    terms: LoanTerms,
+    product: Product,
+    events: list[Event],
+    through: date,
+    *,
+    opened: Step | None = None,
 ) -> Replayed | EventRefused:
     """The account closed through ``through`` with every event dated on or before it applied.
 
-    Events apply in date order, and in the order given within a date.
+    Events apply in date order, and in the order given within a date. ``opened`` is what
+    ``open_account(terms, product)`` returns, for a caller that has built it already (in bulk).
     """
-    acct, entries = open_account(terms, product)
+    acct, first = open_account(terms, product) if opened is None else opened
+    entries = list(first)
     allocations: dict[str, Allocation] = {}
     pending = sorted(
         (ev for ev in events if ev.on <= through), key=lambda ev: ev.on
@@ -96,21 +103,18 @@ def replay(
             return EventRefused(
                 ev.ref, "on", f"{ev.on} is before disbursement {terms.disbursed_on}"
             )
-    k = 0
-    day = terms.disbursed_on
-    while True:
-        while k < len(pending) and pending[k].on == day:
-            res = apply_event(acct, product, pending[k])
-            if isinstance(res, Refused):
-                return EventRefused(pending[k].ref, res.field, res.reason)
-            acct, new, alloc = res
-            entries.extend(new)
-            if alloc is not None:
-                allocations[pending[k].ref] = alloc
-            k += 1
-        if day >= through:
-            break
-        day += ONE_DAY
-        acct, new = close_day(acct, product, day)
+    # Close from event date to event date in one step each (close_through equals one
+    # close_day per day), applying each date's events after its close.
+    for ev in pending:
+        acct, new = close_through(acct, product, ev.on)
         entries.extend(new)
+        res = apply_event(acct, product, ev)
+        if isinstance(res, Refused):
+            return EventRefused(ev.ref, res.field, res.reason)
+        acct, new, alloc = res
+        entries.extend(new)
+        if alloc is not None:
+            allocations[ev.ref] = alloc
+    acct, new = close_through(acct, product, through)
+    entries.extend(new)
     return Replayed(acct, entries, allocations)
