@@ -362,14 +362,17 @@ def append(
     at: datetime,
 ) -> Record:
     """The record that follows ``head`` (``None``: the chain's first record)."""
-    stored = link(head, borrower_id, kind, payload, at)
+    return _record(link(head, borrower_id, kind, payload, at), at)
+
+
+def _record(stored: Link, at: datetime) -> Record:
     # The record keeps a fresh copy decoded from the canonical text, so later changes to the
     # caller's dict cannot make the record disagree with its hash.
     record = Record(
-        borrower_id=borrower_id,
+        borrower_id=stored.borrower_id,
         seq=stored.seq,
         at=at.astimezone(UTC),  # what parse_at(at_text) gives: format_at keeps every microsecond
-        kind=kind,
+        kind=stored.kind,
         payload=json.loads(stored.payload),
         prev_hash=stored.prev_hash,
         hash=stored.hash,
@@ -383,15 +386,8 @@ def append_all(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[R
 
     ``heads`` holds the current head of every borrower that already has a chain.
     """
-    current: dict[str, HasHead] = dict(heads)
-    out: list[Record] = []
-    for entry in entries:
-        record = append(
-            current.get(entry.borrower_id), entry.borrower_id, entry.kind, entry.payload, entry.at
-        )
-        current[entry.borrower_id] = record
-        out.append(record)
-    return out
+    batch = list(entries)
+    return [_record(stored, e.at) for stored, e in zip(links(heads, batch), batch, strict=True)]
 
 
 def links(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[Link]:

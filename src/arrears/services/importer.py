@@ -29,7 +29,7 @@ from zoneinfo import available_timezones
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Date, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert, select
 
 from arrears.ageing.status import classify
 from arrears.ledger.account import open_account
@@ -39,6 +39,7 @@ from arrears.loans.schedule import LoanTerms
 from arrears.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
 from arrears.services.accounts import post_entries, products, save_accounts
 from arrears.sim import columns as sc
+from arrears.store import bulk
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t
 
@@ -771,49 +772,4 @@ def bulk_insert(
     cols = BULK_COLUMNS[table.name]
     if with_id:
         cols = (ID_COLUMNS[table.name], *cols)
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    count = 0
-    if conn.dialect.name == "postgresql":
-        names = ", ".join(f'"{c}"' for c in cols)
-        cur: Any = raw.cursor()  # psycopg's, which has copy()
-        try:
-            with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as cp:
-                for r in rows:
-                    cp.write_row(r)
-                    count += 1
-        finally:
-            cur.close()
-        return count
-    if conn.dialect.name == "sqlite":
-        sql = (
-            f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
-        )
-        dated = [k for k, c in enumerate(cols) if isinstance(table.c[c].type, Date)]
-        lite = raw.cursor()
-        try:
-            batch: list[tuple[Any, ...]] = []
-            for r in rows:
-                if dated and not any(isinstance(r[k], date) for k in dated):
-                    dated = []  # the caller passes ISO text already: a call is all one way
-                if dated:  # SQLAlchemy stores SQLite dates as ISO text; do the same
-                    cells = list(r)
-                    for k in dated:
-                        if isinstance(cells[k], date):
-                            cells[k] = iso(cells[k])
-                    r = tuple(cells)
-                batch.append(r)
-                if len(batch) >= CHUNK:
-                    lite.executemany(sql, batch)
-                    count += len(batch)
-                    batch = []
-            if batch:
-                lite.executemany(sql, batch)
-                count += len(batch)
-        finally:
-            lite.close()
-        return count
-    listed = [dict(zip(cols, r, strict=True)) for r in rows]  # any other dialect
-    if listed:
-        conn.execute(insert(table), listed)
-    return len(listed)
+    return bulk.insert_rows(conn, table, cols, rows)
