@@ -148,7 +148,13 @@ def _penalty_rate(rate: Rate, days_per_year: int, multiplier: Fraction) -> Fract
 
 def open_account(terms: LoanTerms, product: Product) -> Step:
     sched = schedule_for(terms, product)
-    insts = tuple(Inst(i.n, i.start, i.due_date, i.principal, i.interest) for i in sched)
+    return opened(
+        terms, tuple(Inst(i.n, i.start, i.due_date, i.principal, i.interest) for i in sched)
+    )
+
+
+def opened(terms: LoanTerms, insts: tuple[Inst, ...]) -> Step:
+    """An account on the day of disbursement, with its installments, and the disbursement."""
     acct = Account(terms, terms.disbursed_on, insts)
     legs = {receivable(terms.loan_id, Component.PRINCIPAL): terms.principal, CASH: -terms.principal}
     e = entry(

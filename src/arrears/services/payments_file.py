@@ -21,10 +21,10 @@ import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from arrears.ageing.status import Aged, age
-from arrears.ledger.account import Account, Inst, Step, open_account
-from arrears.ledger.journal import CASH, Entry, EntryKind, balances, difference, entry, receivable
+from arrears.ledger.account import Account, Inst, Step, open_account, opened
+from arrears.ledger.journal import Entry, EntryKind, balances, difference, entry
 from arrears.ledger.replay import Event, EventRefused, Payment, replay
-from arrears.loans.product import Component, Product
+from arrears.loans.product import Product
 from arrears.loans.schedule import LoanTerms
 from arrears.money import MoneyError, parse_amount
 from arrears.services.accounts import LoanRecord, load_accounts, load_events, products
@@ -405,19 +405,7 @@ def open_accounts(opening: Sequence[tuple[LoanTerms, Product]]) -> list[Step]:
             d1 = days.get(due) or days.setdefault(due, date.fromordinal(epoch + due))
             insts[i].append(Inst(n, d0, d1, principal, interest))
         for k, terms, rows in zip(ks, terms_list, insts, strict=True):
-            acct = Account(terms, terms.disbursed_on, tuple(rows))
-            legs = {
-                receivable(terms.loan_id, Component.PRINCIPAL): terms.principal,
-                CASH: -terms.principal,
-            }
-            e = entry(
-                f"{terms.loan_id}:disbursement",
-                terms.loan_id,
-                EntryKind.DISBURSEMENT,
-                terms.disbursed_on,
-                legs,
-            )
-            out[k] = (acct, [e] if e else [])
+            out[k] = opened(terms, tuple(rows))
     return [o for o in out if o is not None]
 
 
