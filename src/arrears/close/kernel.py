@@ -98,15 +98,19 @@ READOUT_SCHEMA: dict[str, pl.DataType] = {
     "consecutive_overdue": pl.Int32(),
 }
 
-# The day's journal entries: every close entry has one debit leg and one credit leg.
+# The day's journal entries, as integer codes: the strings (key, loan id, accounts) are built
+# by whoever writes them (the runner's SQL, :func:`arrears.close.frames.entries_to_domain`),
+# because building ~200k strings per million loans on a month end cost as much as the rest of
+# the day. Every close entry has one debit leg, the loan's receivable for the kind's
+# component (``loan:<id>:<component>``), and one credit leg, the kind's income account.
+ENTRY_KINDS = ("interest_due", "penalty")  # ``kind`` is an index into this
+KIND_INTEREST, KIND_PENALTY = 0, 1
 ENTRY_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String(),
-    "loan_id": pl.String(),
-    "kind": pl.String(),  # interest_due | penalty
-    "effective_on": pl.Date(),
-    "debit": pl.String(),  # receives +amount
-    "credit": pl.String(),  # receives -amount
-    "amount": pl.Int64(),
+    "row": pl.UInt32(),  # the loan's row in the state frame
+    "kind": pl.UInt8(),
+    "n": pl.Int32(),  # the installment's number for interest_due; 0 for penalty
+    "day": pl.Int32(),  # effective_on, days since 1970-01-01
+    "amount": pl.Int64(),  # debit leg +amount, credit leg -amount
 }
 
 
@@ -206,13 +210,23 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         np.add.at(col("pen_base"), r, add)
     # due today: interest falls due
     today = window(day)
-    interest_rows = today.head(0)
+    entries = []
     if today.height:
         r = _rows(today)
         keep = moving[r]
         np.add.at(col("os_interest"), r[keep], today["unpaid_interest"].to_numpy()[keep])
-        keep_entry = active[r] & (today["interest"].to_numpy() != 0)
-        interest_rows = today.filter(pl.Series(keep_entry))
+        interest = today["interest"].to_numpy()
+        keep_entry = active[r] & (interest != 0)
+        if keep_entry.any():
+            entries.append(
+                _entries(
+                    r[keep_entry],
+                    KIND_INTEREST,
+                    today["n"].to_numpy()[keep_entry],
+                    day,
+                    interest[keep_entry],
+                )
+            )
 
     # --- accrual, on the accruing rows only, overflow checked first ---
     pen_base = updates["pen_base"] if "pen_base" in updates else state["pen_base"].to_numpy()
@@ -235,7 +249,6 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
                 raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
             accrued[bad] = exact
         unposted[idx] += accrued
-    entries = [_interest_entries(state, interest_rows, day)]
     new: dict[str, Any] = {"penalty_unposted": unposted}
     if is_month_end(day):
         posting = np.flatnonzero(active & (unposted != 0))
@@ -245,7 +258,7 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
             owed[posting] += amounts
             unposted[posting] = 0
             new["penalty_owed"] = owed
-            entries.append(_penalty_entries(state, posting, amounts, day))
+            entries.append(_entries(posting, KIND_PENALTY, 0, day, amounts))
     new["as_of"] = (
         np.full(state.height, day, dtype=np.int32)
         if all_move
@@ -253,7 +266,8 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     )
     new.update(updates)
     state = state.with_columns(pl.Series(c, a, dtype=STATE_SCHEMA[c]) for c, a in new.items())
-    return DayResult(state, pl.concat(entries), moved)
+    out = entries[0] if len(entries) == 1 else pl.concat(entries) if entries else empty_entries()
+    return DayResult(state, out, moved)
 
 
 def _overflow(
@@ -266,37 +280,21 @@ def _overflow(
     return over
 
 
-def _interest_entries(state: pl.DataFrame, rows: pl.DataFrame, day: int) -> pl.DataFrame:
-    if not rows.height:
-        return empty_entries()
-    ids = state["loan_id"].gather(rows["row"])
-    return pl.DataFrame(
-        {
-            "key": ids + ":interest:" + rows["n"].cast(pl.String),
-            "loan_id": ids,
-            "kind": pl.repeat("interest_due", rows.height, eager=True),
-            "effective_on": pl.repeat(day_date(day), rows.height, eager=True),
-            "debit": "loan:" + ids + ":interest",
-            "credit": pl.repeat("income:interest", rows.height, eager=True),
-            "amount": rows["interest"],
-        },
-        schema=ENTRY_SCHEMA,
-    )
-
-
-def _penalty_entries(
-    state: pl.DataFrame, rows: npt.NDArray[np.int64], amounts: npt.NDArray[np.int64], day: int
+def _entries(
+    rows: npt.NDArray[np.int64],
+    kind: int,
+    n: npt.NDArray[np.int32] | int,
+    day: int,
+    amounts: npt.NDArray[np.int64],
 ) -> pl.DataFrame:
-    ids = state["loan_id"].gather(rows)
-    n = rows.size
+    """Entry rows (:data:`ENTRY_SCHEMA`) of one kind, all effective on ``day``."""
+    size = rows.size
     return pl.DataFrame(
         {
-            "key": ids + f":penalty:{day_date(day).isoformat()}",
-            "loan_id": ids,
-            "kind": pl.repeat("penalty", n, eager=True),
-            "effective_on": pl.repeat(day_date(day), n, eager=True),
-            "debit": "loan:" + ids + ":penalty",
-            "credit": pl.repeat("income:penalty", n, eager=True),
+            "row": rows.astype(np.uint32),
+            "kind": np.full(size, kind, dtype=np.uint8),
+            "n": n if isinstance(n, np.ndarray) else np.full(size, n, dtype=np.int32),
+            "day": np.full(size, day, dtype=np.int32),
             "amount": amounts,
         },
         schema=ENTRY_SCHEMA,

@@ -27,13 +27,16 @@ from sqlalchemy import Engine
 from arrears.close.frames import BASE_COLUMNS, settings_columns
 from arrears.close.kernel import (
     INST_SCHEMA,
+    KIND_INTEREST,
+    KIND_PENALTY,
     STATE_SCHEMA,
     advance,
     day_number,
     readouts,
     with_aggregates,
 )
-from arrears.loans.product import Product
+from arrears.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
+from arrears.loans.product import Component, Product
 from arrears.money import Rate, RateBasis
 
 CHUNK = 100_000
@@ -262,7 +265,8 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     out = readouts(adv.state).with_columns(
         pl.col(c).cast(pl.String) for c in ("status", "bucket", "classification")
     )
-    db.ingest("_close_state", _dates_out(out, ["as_of"], db.pg))
+    # row_no: the entries name their loan by its row in the chunk's state
+    db.ingest("_close_state", _dates_out(out.with_row_index("row_no"), ["as_of"], db.pg))
     sets = ", ".join(f"{c} = t.{c}" for c in STATE_COLUMNS)
     db.execute(
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
@@ -275,15 +279,20 @@ def _post(db: _Db, entries: pl.DataFrame) -> int:
     """Insert the entries whose keys the journal lacks, and their two postings each."""
     if not entries.height:
         return 0
-    heads = entries.select("key", "loan_id", "kind", "effective_on", pl.lit("").alias("memo"))
-    legs = pl.concat(
-        [
-            entries.select("key", pl.col("debit").alias("account"), "amount"),
-            entries.select("key", pl.col("credit").alias("account"), -pl.col("amount")),
-        ]
+    db.ingest("_close_raw", entries.rename({"row": "row_no"}))
+    days = entries["day"].unique()
+    db.ingest(
+        "_close_days",
+        _dates_out(
+            pl.DataFrame({"day": days, "on_date": days.cast(pl.Date)}).with_columns(
+                pl.col("on_date").dt.to_string("%Y-%m-%d").alias("iso")
+            ),
+            ["on_date"],
+            db.pg,
+        ),
     )
-    db.ingest("_close_entries", _dates_out(heads, ["effective_on"], db.pg))
-    db.ingest("_close_postings", legs)
+    db.execute("DROP TABLE IF EXISTS _close_entries")
+    db.execute(_ENTRIES_SQL)
     db.execute(
         "DELETE FROM _close_entries WHERE EXISTS "
         "(SELECT 1 FROM journal_entries j WHERE j.key = _close_entries.key)"
@@ -294,10 +303,58 @@ def _post(db: _Db, entries: pl.DataFrame) -> int:
     )
     db.execute(
         "INSERT INTO postings (entry_id, account, amount) "
-        "SELECT j.entry_id, p.account, p.amount FROM _close_postings p "
-        "JOIN _close_entries e ON e.key = p.key JOIN journal_entries j ON j.key = p.key"
+        "SELECT j.entry_id, e.debit, e.amount FROM _close_entries e "
+        "JOIN journal_entries j ON j.key = e.key "
+        "UNION ALL "
+        "SELECT j.entry_id, e.credit, -e.amount FROM _close_entries e "
+        "JOIN journal_entries j ON j.key = e.key"
     )
     return posted
+
+
+def _case(parts: dict[int, str]) -> str:
+    """A SQL CASE on the entry's kind code."""
+    whens = " ".join(f"WHEN {code} THEN {sql}" for code, sql in parts.items())
+    return f"CASE e.kind {whens} END"
+
+
+def _receivable(component: Component) -> str:
+    """The loan's receivable account in SQL, spelled by :func:`ledger.journal.receivable`."""
+    before, after = receivable("\0", component).split("\0")
+    return f"'{before}' || s.loan_id || '{after}'"
+
+
+# The kernel's entries carry integer codes; the strings are spelled here, as
+# ``ledger.account.close_day`` spells them: key ``<loan>:interest:<n>`` or
+# ``<loan>:penalty:<ISO date>``, debit the loan's receivable, credit the kind's income.
+_ENTRIES_SQL = (
+    "CREATE TEMP TABLE _close_entries AS SELECT s.loan_id || "
+    + _case(
+        {
+            KIND_INTEREST: "':interest:' || CAST(e.n AS TEXT)",
+            KIND_PENALTY: "':penalty:' || d.iso",
+        }
+    )
+    + " AS key, s.loan_id AS loan_id, "
+    + _case(
+        {
+            KIND_INTEREST: f"'{EntryKind.INTEREST_DUE.value}'",
+            KIND_PENALTY: f"'{EntryKind.PENALTY.value}'",
+        }
+    )
+    + " AS kind, d.on_date AS effective_on, '' AS memo, "
+    + _case(
+        {
+            KIND_INTEREST: _receivable(Component.INTEREST),
+            KIND_PENALTY: _receivable(Component.PENALTY),
+        }
+    )
+    + " AS debit, "
+    + _case({KIND_INTEREST: f"'{INCOME_INTEREST}'", KIND_PENALTY: f"'{INCOME_PENALTY}'"})
+    + " AS credit, e.amount AS amount "
+    "FROM _close_raw e JOIN _close_state s ON s.row_no = e.row_no "
+    "JOIN _close_days d ON d.day = e.day"
+)
 
 
 Progress = Callable[[int, int], None]
