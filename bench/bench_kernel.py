@@ -48,7 +48,9 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     status = rng.choice(3, size=n, p=[0.97, 0.02, 0.01]).astype(np.uint32)
     installment = rng.choice([50_000, 100_000, 200_000, 500_000, 1_000_000], size=n)
-    od_count = np.where(dpd > 0, dpd // 30 + 1, 0).astype(np.int32)
+    # a written-off loan carries zero amounts (the state's invariant; its DPD still counts)
+    live = status != k.STATUSES.index("written_off")
+    od_count = np.where(live & (dpd > 0), dpd // 30 + 1, 0).astype(np.int32)
     od_principal = (od_count * installment * 9 // 10).astype(np.int64)
     od_interest = (od_count * installment // 10).astype(np.int64)
     grace = rng.integers(0, 4, n).astype(np.int32)
@@ -82,7 +84,7 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
             "od_interest": od_interest,
             "od_count": od_count,
             "od_oldest": np.where(dpd > 0, d - 1 - dpd, k.NO_DUE).astype(np.int32),
-            "os_principal": od_principal + installment * 6,
+            "os_principal": np.where(live, od_principal + installment * 6, 0),
             "os_interest": od_interest,
         },
         schema=k.STATE_SCHEMA,

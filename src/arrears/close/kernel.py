@@ -58,7 +58,9 @@ STATE_SCHEMA: dict[str, pl.DataType] = {
     "t2": pl.Int32(),
     "t3": pl.Int32(),
     "t4": pl.Int32(),
-    # carried aggregates as of as_of
+    # carried aggregates as of as_of. The amounts and the count of a written-off loan are kept
+    # at zero (what it reads out), so the read-outs pass these columns through uncopied;
+    # od_oldest is kept (its DPD still counts).
     "pen_base": pl.Int64(),  # base for the penalty of day as_of: due < as_of - grace
     "od_principal": pl.Int64(),  # unpaid principal of installments due < as_of
     "od_interest": pl.Int64(),
@@ -161,9 +163,11 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     moved = int(moving.sum())
     if moved == 0:
         return DayResult(state, empty_entries(), 0)
-    active = state["status"].to_physical().to_numpy() == 0
+    status = state["status"].to_physical().to_numpy()
+    active = status == 0
     if not all_move:
         active = active & moving
+    written_off = STATUSES.index("written_off")
     grace = state["grace_days"].to_numpy()
     due_np = insts["due"].to_numpy()
 
@@ -189,10 +193,12 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         keep = moving[r] & ((up + ui) > 0)
         r, up, ui = r[keep], up[keep], ui[keep]
         if r.size:
+            np.minimum.at(col("od_oldest"), r, day - 1)
+            live = status[r] != written_off  # their amounts stay zero
+            r, up, ui = r[live], up[live], ui[live]
             np.add.at(col("od_principal"), r, up)
             np.add.at(col("od_interest"), r, ui)
             np.add.at(col("od_count"), r, 1)
-            np.minimum.at(col("od_oldest"), r, day - 1)
     # due + grace yesterday: now in the penalty base (due < day - grace)
     base_interest = state["base_interest"].to_numpy()
     for g in np.flatnonzero(np.bincount(grace if all_move else grace[moving])):
@@ -213,7 +219,7 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     entries = []
     if today.height:
         r = _rows(today)
-        keep = moving[r]
+        keep = moving[r] & (status[r] != written_off)
         np.add.at(col("os_interest"), r[keep], today["unpaid_interest"].to_numpy()[keep])
         interest = today["interest"].to_numpy()
         keep_entry = active[r] & (interest != 0)
@@ -301,31 +307,39 @@ def _entries(
     )
 
 
+_BUCKET_EDGES = np.array([1, 31, 61, 91, 121, 151, 181], dtype=np.int32)  # first dpd of M1..M7
+_BUCKET_ENUM = pl.Series(BUCKETS, dtype=BucketDtype)
+_CLASS_ENUM = pl.Series(CLASSES, dtype=ClassDtype)
+
+
 def readouts(state: pl.DataFrame) -> pl.DataFrame:
     """The ageing read-outs of every loan on its ``as_of`` (:data:`READOUT_SCHEMA`).
 
-    Plain column arithmetic (numpy over the frame's buffers, no copies in or out).
+    Numpy over the frame's buffers. The amount columns pass through without a copy: the state
+    already holds zero amounts for written-off loans (see :data:`STATE_SCHEMA`). DPD, bucket
+    and class are computed on the overdue loans only (most loans are current: DPD 0, bucket C,
+    class normal, as thresholds are never negative).
     """
+    n = state.height
     as_of = state["as_of"].to_numpy()
-    wo = state["status"].to_physical().to_numpy() == STATUSES.index("written_off")
-    od_count = state["od_count"].to_numpy()
-    dpd = np.where(od_count > 0, as_of - state["od_oldest"].to_numpy(), 0).astype(np.int32)
-    bucket_code = np.where(dpd <= 0, 0, np.minimum((dpd + 29) // 30, 7)).astype(np.uint32)
-    level = np.zeros(state.height, dtype=np.uint32)
-    for t in ("t1", "t2", "t3", "t4"):
-        level += dpd > state[t].to_numpy()
-    level[wo] = CLASSES.index("loss")
+    oldest = state["od_oldest"].to_numpy()
+    od = np.flatnonzero(oldest != NO_DUE)
+    dpd = np.zeros(n, dtype=np.int32)
+    bucket = np.zeros(n, dtype=np.uint8)
+    level = np.zeros(n, dtype=np.uint8)
+    if od.size:
+        d = as_of[od] - oldest[od]
+        dpd[od] = d
+        bucket[od] = np.searchsorted(_BUCKET_EDGES, d, side="right")
+        lv = np.zeros(od.size, dtype=np.uint8)
+        for t in ("t1", "t2", "t3", "t4"):
+            lv += d > state[t].to_numpy()[od]
+        level[od] = lv
     penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
-    wo_rows = np.flatnonzero(wo)
-
-    def live(a: npt.NDArray[np.int64] | npt.NDArray[np.int32]) -> Any:
-        """Written-off loans read zero (a copy only when there are any)."""
-        if not wo_rows.size:
-            return a
-        out = a.copy()
-        out[wo_rows] = 0
-        return out
-
+    wo = np.flatnonzero(state["status"].to_physical().to_numpy() == STATUSES.index("written_off"))
+    if wo.size:
+        level[wo] = CLASSES.index("loss")
+        penalty[wo] = 0  # a fresh array: zeroed in place
     return pl.DataFrame(
         {
             "loan_id": state["loan_id"],
@@ -335,15 +349,15 @@ def readouts(state: pl.DataFrame) -> pl.DataFrame:
             "penalty_owed": state["penalty_owed"],
             "prepaid_principal": state["prepaid_principal"],
             "dpd": dpd,
-            "bucket": pl.Series(BUCKETS, dtype=BucketDtype).gather(bucket_code),
-            "classification": pl.Series(CLASSES, dtype=ClassDtype).gather(level),
-            "overdue_principal": live(state["od_principal"].to_numpy()),
-            "overdue_interest": live(state["od_interest"].to_numpy()),
-            "overdue_penalty": live(penalty),
-            "outstanding_principal": live(state["os_principal"].to_numpy()),
-            "outstanding_interest": live(state["os_interest"].to_numpy()),
-            "outstanding_penalty": live(penalty),
-            "consecutive_overdue": live(od_count),
+            "bucket": _BUCKET_ENUM.gather(bucket),
+            "classification": _CLASS_ENUM.gather(level),
+            "overdue_principal": state["od_principal"],
+            "overdue_interest": state["od_interest"],
+            "overdue_penalty": penalty,
+            "outstanding_principal": state["os_principal"],
+            "outstanding_interest": state["os_interest"],
+            "outstanding_penalty": penalty,
+            "consecutive_overdue": state["od_count"],
         },
         schema=READOUT_SCHEMA,
     )
@@ -354,12 +368,13 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
 
     ``base`` is :data:`STATE_SCHEMA` without the aggregate block.
     """
-    cols = base.select("as_of", "grace_days", "base_interest")
+    cols = base.select("as_of", "grace_days", "base_interest", "status")
     r = insts["row"]
     x = insts.with_columns(
         cols["as_of"].gather(r).alias("_as_of"),
         cols["grace_days"].gather(r).alias("_grace"),
         cols["base_interest"].gather(r).alias("_bi"),
+        (cols["status"].gather(r) != "written_off").alias("_live"),
     )
     up, ui, due, a = (
         pl.col("unpaid_principal"),
@@ -368,6 +383,7 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.col("_as_of"),
     )
     od = (due < a) & ((up + ui) > 0)
+    live_od = od & pl.col("_live")
     pen = due < a - pl.col("_grace")
     agg = x.group_by("row").agg(
         pl.when(pen)
@@ -375,12 +391,12 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         .otherwise(0)
         .sum()
         .alias("pen_base"),
-        pl.when(od).then(up).otherwise(0).sum().alias("od_principal"),
-        pl.when(od).then(ui).otherwise(0).sum().alias("od_interest"),
-        od.sum().cast(pl.Int32).alias("od_count"),
+        pl.when(live_od).then(up).otherwise(0).sum().alias("od_principal"),
+        pl.when(live_od).then(ui).otherwise(0).sum().alias("od_interest"),
+        live_od.sum().cast(pl.Int32).alias("od_count"),
         pl.when(od).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
-        up.sum().alias("os_principal"),
-        pl.when(due <= a).then(ui).otherwise(0).sum().alias("os_interest"),
+        pl.when(pl.col("_live")).then(up).otherwise(0).sum().alias("os_principal"),
+        pl.when((due <= a) & pl.col("_live")).then(ui).otherwise(0).sum().alias("os_interest"),
     )
     out = (
         base.with_row_index("row")
