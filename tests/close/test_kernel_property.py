@@ -16,6 +16,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arrears.ageing.status import BUCKETS, CLASSES
 from arrears.close import kernel as k
 from arrears.close.frames import entries_to_domain, frames_from_accounts
 from arrears.ledger.account import (
@@ -115,8 +116,8 @@ def reference_row(acct: Account, product: Product) -> dict[str, Any]:
 def kernel_rows(state: pl.DataFrame) -> dict[str, dict[str, Any]]:
     out = k.readouts(state).with_columns(
         pl.col("status").cast(pl.String),
-        pl.col("bucket").cast(pl.String),
-        pl.col("classification").cast(pl.String),
+        pl.col("bucket").replace_strict(list(range(len(BUCKETS))), list(BUCKETS)),
+        pl.col("classification").replace_strict(list(range(len(CLASSES))), list(CLASSES)),
     )
     return {r["loan_id"]: r for r in out.iter_rows(named=True)}
 

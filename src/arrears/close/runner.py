@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from arrears.ageing.status import BUCKETS, CLASSES
 from arrears.close.frames import BASE_COLUMNS, settings_columns
 from arrears.close.kernel import (
     INST_SCHEMA,
@@ -58,6 +59,18 @@ STATE_COLUMNS = [
     "outstanding_penalty",
     "consecutive_overdue",
 ]
+
+
+def _spell(column: str, names: tuple[str, ...]) -> str:
+    """SQL for a read-out code column as its name (the kernel reads out indices)."""
+    whens = " ".join(f"WHEN {code} THEN '{name}'" for code, name in enumerate(names))
+    return f"CASE t.{column} {whens} END"
+
+
+_SPELLED = {
+    "bucket": _spell("bucket", BUCKETS),
+    "classification": _spell("classification", CLASSES),
+}
 
 
 @dataclass(slots=True)
@@ -262,12 +275,10 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     )
     state = with_aggregates(base, inst)
     adv = advance(state, inst, day_number(through))
-    out = readouts(adv.state).with_columns(
-        pl.col(c).cast(pl.String) for c in ("status", "bucket", "classification")
-    )
+    out = readouts(adv.state).with_columns(pl.col("status").cast(pl.String))
     # row_no: the entries name their loan by its row in the chunk's state
     db.ingest("_close_state", _dates_out(out.with_row_index("row_no"), ["as_of"], db.pg))
-    sets = ", ".join(f"{c} = t.{c}" for c in STATE_COLUMNS)
+    sets = ", ".join(f"{c} = {_SPELLED.get(c, f't.{c}')}" for c in STATE_COLUMNS)
     db.execute(
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
     )
