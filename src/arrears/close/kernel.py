@@ -194,16 +194,19 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         keep = moving[r] & ((up + ui) > 0)
         r, up, ui = r[keep], up[keep], ui[keep]
         if r.size:
-            np.minimum.at(col("od_oldest"), r, day - 1)
+            # scalars in the column's dtype: a Python int sends ufunc.at down its slow path
+            np.minimum.at(col("od_oldest"), r, np.int32(day - 1))
             live = status[r] != written_off  # their amounts stay zero
             r, up, ui = r[live], up[live], ui[live]
             np.add.at(col("od_principal"), r, up)
             np.add.at(col("od_interest"), r, ui)
-            np.add.at(col("od_count"), r, 1)
+            np.add.at(col("od_count"), r, np.int32(1))
     # due + grace yesterday: now in the penalty base (due < day - grace)
     base_interest = state["base_interest"].to_numpy()
-    for g in np.flatnonzero(np.bincount(grace if all_move else grace[moving])):
-        s = window(day - 1 - int(g))
+    # every grace from the least to the most (a bincount converts the column to int64 first,
+    # ten times the cost of min and max); a grace no loan has finds nothing below
+    for g in range(int(grace.min()), int(grace.max()) + 1):
+        s = window(day - 1 - g)
         if not s.height:
             continue
         r = _rows(s)
@@ -244,17 +247,20 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         num = state["rate_num"].to_numpy()[idx]
         den = state["rate_den"].to_numpy()[idx]
         bad = _overflow(base, num, den)
-        accrued = np.zeros(idx.size, dtype=np.int64)
-        ok = ~bad
-        accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
-        if bad.any():
-            exact = [
-                _exact_penalty(int(b), int(n), int(d))
-                for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
-            ]
-            if max(exact) > INT64_MAX:
-                raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
-            accrued[bad] = exact
+        if bad is None:  # the usual case: no masks, no copies through them
+            accrued = (2 * base * num + den) // (2 * den)
+        else:
+            accrued = np.zeros(idx.size, dtype=np.int64)
+            ok = ~bad
+            accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
+            if bad.any():
+                exact = [
+                    _exact_penalty(int(b), int(n), int(d))
+                    for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
+                ]
+                if max(exact) > INT64_MAX:
+                    raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
+                accrued[bad] = exact
         unposted[idx] += accrued
     new: dict[str, Any] = {"penalty_unposted": unposted}
     if is_month_end(day):
@@ -279,10 +285,13 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
 
 def _overflow(
     base: npt.NDArray[np.int64], num: npt.NDArray[np.int64], den: npt.NDArray[np.int64]
-) -> npt.NDArray[np.bool_]:
-    """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check)."""
+) -> npt.NDArray[np.bool_] | None:
+    """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check).
+
+    None when the worst case fits, so every row does.
+    """
     if 2 * int(base.max()) * int(num.max()) + int(den.max()) <= INT64_MAX:
-        return np.zeros(base.size, dtype=np.bool_)  # the worst case fits, so every row does
+        return None
     over: npt.NDArray[np.bool_] = base > (INT64_MAX - den) // (2 * np.maximum(num, 1))
     return over
 
