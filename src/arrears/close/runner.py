@@ -31,6 +31,7 @@ from arrears.close.kernel import (
     KIND_INTEREST,
     KIND_PENALTY,
     STATE_SCHEMA,
+    STATUSES,
     advance,
     day_number,
     readouts,
@@ -68,6 +69,7 @@ def _spell(column: str, names: tuple[str, ...]) -> str:
 
 
 _SPELLED = {
+    "status": _spell("status", STATUSES),
     "bucket": _spell("bucket", BUCKETS),
     "classification": _spell("classification", CLASSES),
 }
@@ -275,33 +277,43 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     )
     state = with_aggregates(base, inst)
     adv = advance(state, inst, day_number(through))
-    out = readouts(adv.state).with_columns(pl.col("status").cast(pl.String))
-    # row_no: the entries name their loan by its row in the chunk's state
-    db.ingest("_close_state", _dates_out(out.with_row_index("row_no"), ["as_of"], db.pg))
+    frames = writer_frames(adv.state, adv.entries, db.pg)
+    for name, frame in frames.items():
+        db.ingest(name, frame)
     sets = ", ".join(f"{c} = {_SPELLED.get(c, f't.{c}')}" for c in STATE_COLUMNS)
     db.execute(
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
     )
-    posted = _post(db, adv.entries)
-    return ChunkCounts(out.height, adv.loan_days, posted)
+    posted = _post(db) if "_close_raw" in frames else 0
+    return ChunkCounts(adv.state.height, adv.loan_days, posted)
 
 
-def _post(db: _Db, entries: pl.DataFrame) -> int:
-    """Insert the entries whose keys the journal lacks, and their two postings each."""
-    if not entries.height:
-        return 0
-    db.ingest("_close_raw", entries.rename({"row": "row_no"}))
-    days = entries["day"].unique()
-    db.ingest(
-        "_close_days",
-        _dates_out(
+def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[str, pl.DataFrame]:
+    """The temporary tables the SQL below reads, by name: all the Python work of the write.
+
+    ``_close_state``: the read-outs (codes; the SQL spells them) and ``row_no``, the row by
+    which the entries name their loan. ``_close_raw``: the entries as the kernel gives them.
+    ``_close_days``: each entry day as a date and as ISO text, for the keys. The kernel
+    benchmark times this with the kernel, since it is work the kernel's codes leave to the
+    writer.
+    """
+    out = readouts(state).with_columns(pl.col("status").to_physical())
+    frames = {"_close_state": _dates_out(out.with_row_index("row_no"), ["as_of"], pg)}
+    if entries.height:
+        frames["_close_raw"] = entries.rename({"row": "row_no"})
+        days = entries["day"].unique()
+        frames["_close_days"] = _dates_out(
             pl.DataFrame({"day": days, "on_date": days.cast(pl.Date)}).with_columns(
                 pl.col("on_date").dt.to_string("%Y-%m-%d").alias("iso")
             ),
             ["on_date"],
-            db.pg,
-        ),
-    )
+            pg,
+        )
+    return frames
+
+
+def _post(db: _Db) -> int:
+    """Insert the entries whose keys the journal lacks, and their two postings each."""
     db.execute("DROP TABLE IF EXISTS _close_entries")
     db.execute(_ENTRIES_SQL)
     db.execute(
