@@ -203,9 +203,7 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
             np.add.at(col("od_count"), r, np.int32(1))
     # due + grace yesterday: now in the penalty base (due < day - grace)
     base_interest = state["base_interest"].to_numpy()
-    # every grace from the least to the most (a bincount converts the column to int64 first,
-    # ten times the cost of min and max); a grace no loan has finds nothing below
-    for g in range(int(grace.min()), int(grace.max()) + 1):
+    for g in _graces(grace):
         s = window(day - 1 - g)
         if not s.height:
             continue
@@ -281,6 +279,16 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     state = state.with_columns(pl.Series(c, a, dtype=STATE_SCHEMA[c]) for c, a in new.items())
     out = entries[0] if len(entries) == 1 else pl.concat(entries) if entries else empty_entries()
     return DayResult(state, out, moved)
+
+
+def _graces(grace: npt.NDArray[np.int32]) -> list[int]:
+    """The grace periods to look at: every one from the least to the most when that range is
+    short (a bincount converts the whole column to int64 first, ten times the cost of min and
+    max; a grace no loan has just finds no rows), else only those present."""
+    lo, hi = int(grace.min()), int(grace.max())
+    if hi - lo < 64:
+        return list(range(lo, hi + 1))
+    return [int(g) + lo for g in np.flatnonzero(np.bincount(grace - lo))]
 
 
 def _overflow(
