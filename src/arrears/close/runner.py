@@ -314,6 +314,8 @@ def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[
 
 def _post(db: _Db) -> int:
     """Insert the entries whose keys the journal lacks, and their two postings each."""
+    if db.pg:  # temporary tables have no statistics until analysed
+        db.execute("ANALYZE _close_state, _close_raw, _close_days")
     db.execute("DROP TABLE IF EXISTS _close_entries")
     db.execute(_ENTRIES_SQL)
     db.execute(
@@ -324,13 +326,15 @@ def _post(db: _Db) -> int:
         "INSERT INTO journal_entries (key, loan_id, kind, effective_on, memo) "
         "SELECT key, loan_id, kind, effective_on, memo FROM _close_entries"
     )
+    if db.pg:
+        db.execute("ANALYZE _close_entries")
+    # both legs from one join with the journal (VALUES columns are column1 on both backends)
     db.execute(
         "INSERT INTO postings (entry_id, account, amount) "
-        "SELECT j.entry_id, e.debit, e.amount FROM _close_entries e "
-        "JOIN journal_entries j ON j.key = e.key "
-        "UNION ALL "
-        "SELECT j.entry_id, e.credit, -e.amount FROM _close_entries e "
-        "JOIN journal_entries j ON j.key = e.key"
+        "SELECT j.entry_id, CASE l.column1 WHEN 0 THEN e.debit ELSE e.credit END, "
+        "CASE l.column1 WHEN 0 THEN e.amount ELSE -e.amount END "
+        "FROM _close_entries e JOIN journal_entries j ON j.key = e.key "
+        "CROSS JOIN (VALUES (0), (1)) AS l"
     )
     return posted
 
