@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
 from arrears.close.kernel import (
+    ENTRY_KINDS,
     INST_SCHEMA,
     STATE_SCHEMA,
+    day_date,
     day_number,
     with_aggregates,
 )
 from arrears.ledger.account import Account, penalty_rate
-from arrears.ledger.journal import Entry, EntryKind, Posting
-from arrears.loans.product import PenaltyBase, Product
+from arrears.ledger.journal import (
+    INCOME_INTEREST,
+    INCOME_PENALTY,
+    Entry,
+    EntryKind,
+    Posting,
+    receivable,
+)
+from arrears.loans.product import Component, PenaltyBase, Product
 from arrears.loans.schedule import LoanTerms
 
 BASE_COLUMNS = [
@@ -80,18 +88,24 @@ def frames_from_accounts(
     return with_aggregates(base, insts), insts
 
 
-def entries_to_domain(entries: pl.DataFrame) -> list[Entry]:
-    """Kernel entry rows as ledger entries (receivable leg first, as ``close_day`` builds them)."""
+def entries_to_domain(entries: pl.DataFrame, loan_ids: Sequence[str]) -> list[Entry]:
+    """Kernel entry rows as ledger entries, keys and accounts spelled as ``close_day`` spells them.
+
+    ``loan_ids`` is the state frame's ``loan_id`` column (entries name loans by row).
+    """
     out = []
     for r in entries.iter_rows(named=True):
-        on: date = r["effective_on"]
+        loan_id = loan_ids[r["row"]]
+        on = day_date(r["day"])
+        kind = EntryKind(ENTRY_KINDS[r["kind"]])
+        if kind is EntryKind.INTEREST_DUE:
+            key = f"{loan_id}:interest:{r['n']}"
+            debit, credit = receivable(loan_id, Component.INTEREST), INCOME_INTEREST
+        else:
+            key = f"{loan_id}:penalty:{on.isoformat()}"
+            debit, credit = receivable(loan_id, Component.PENALTY), INCOME_PENALTY
+        amount = r["amount"]
         out.append(
-            Entry(
-                r["key"],
-                r["loan_id"],
-                EntryKind(r["kind"]),
-                on,
-                (Posting(r["debit"], r["amount"]), Posting(r["credit"], -r["amount"])),
-            )
+            Entry(key, loan_id, kind, on, (Posting(debit, amount), Posting(credit, -amount)))
         )
     return out

@@ -38,8 +38,6 @@ NO_DUE = 2**31 - 1  # od_oldest when nothing is overdue
 
 STATUSES = ("active", "settled", "written_off")
 StatusDtype = pl.Enum(STATUSES)
-BucketDtype = pl.Enum(BUCKETS)
-ClassDtype = pl.Enum(CLASSES)
 
 # One row per loan. The carried aggregates (last block) describe the loan as of ``as_of``.
 STATE_SCHEMA: dict[str, pl.DataType] = {
@@ -58,7 +56,9 @@ STATE_SCHEMA: dict[str, pl.DataType] = {
     "t2": pl.Int32(),
     "t3": pl.Int32(),
     "t4": pl.Int32(),
-    # carried aggregates as of as_of
+    # carried aggregates as of as_of. The amounts and the count of a written-off loan are kept
+    # at zero (what it reads out), so the read-outs pass these columns through uncopied;
+    # od_oldest is kept (its DPD still counts).
     "pen_base": pl.Int64(),  # base for the penalty of day as_of: due < as_of - grace
     "od_principal": pl.Int64(),  # unpaid principal of installments due < as_of
     "od_interest": pl.Int64(),
@@ -87,8 +87,11 @@ READOUT_SCHEMA: dict[str, pl.DataType] = {
     "penalty_owed": pl.Int64(),
     "prepaid_principal": pl.Int64(),
     "dpd": pl.Int32(),
-    "bucket": BucketDtype,
-    "classification": ClassDtype,
+    # codes, indices into ageing.status.BUCKETS and CLASSES: an Enum built from codes is a
+    # gather (polars casts no integers to Enum), the costliest step of the read-outs at 10M
+    # loans; the writer spells them in SQL
+    "bucket": pl.UInt8(),
+    "classification": pl.UInt8(),
     "overdue_principal": pl.Int64(),
     "overdue_interest": pl.Int64(),
     "overdue_penalty": pl.Int64(),
@@ -98,15 +101,19 @@ READOUT_SCHEMA: dict[str, pl.DataType] = {
     "consecutive_overdue": pl.Int32(),
 }
 
-# The day's journal entries: every close entry has one debit leg and one credit leg.
+# The day's journal entries, as integer codes: the strings (key, loan id, accounts) are built
+# by whoever writes them (the runner's SQL, :func:`arrears.close.frames.entries_to_domain`),
+# because building ~200k strings per million loans on a month end cost as much as the rest of
+# the day. Every close entry has one debit leg, the loan's receivable for the kind's
+# component (``loan:<id>:<component>``), and one credit leg, the kind's income account.
+ENTRY_KINDS = ("interest_due", "penalty")  # ``kind`` is an index into this
+KIND_INTEREST, KIND_PENALTY = 0, 1
 ENTRY_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String(),
-    "loan_id": pl.String(),
-    "kind": pl.String(),  # interest_due | penalty
-    "effective_on": pl.Date(),
-    "debit": pl.String(),  # receives +amount
-    "credit": pl.String(),  # receives -amount
-    "amount": pl.Int64(),
+    "row": pl.UInt32(),  # the loan's row in the state frame
+    "kind": pl.UInt8(),
+    "n": pl.Int32(),  # the installment's number for interest_due; 0 for penalty
+    "day": pl.Int32(),  # effective_on, days since 1970-01-01
+    "amount": pl.Int64(),  # debit leg +amount, credit leg -amount
 }
 
 
@@ -157,9 +164,11 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     moved = int(moving.sum())
     if moved == 0:
         return DayResult(state, empty_entries(), 0)
-    active = state["status"].to_physical().to_numpy() == 0
+    status = state["status"].to_physical().to_numpy()
+    active = status == 0
     if not all_move:
         active = active & moving
+    written_off = STATUSES.index("written_off")
     grace = state["grace_days"].to_numpy()
     due_np = insts["due"].to_numpy()
 
@@ -185,14 +194,17 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         keep = moving[r] & ((up + ui) > 0)
         r, up, ui = r[keep], up[keep], ui[keep]
         if r.size:
+            # scalars in the column's dtype: a Python int sends ufunc.at down its slow path
+            np.minimum.at(col("od_oldest"), r, np.int32(day - 1))
+            live = status[r] != written_off  # their amounts stay zero
+            r, up, ui = r[live], up[live], ui[live]
             np.add.at(col("od_principal"), r, up)
             np.add.at(col("od_interest"), r, ui)
-            np.add.at(col("od_count"), r, 1)
-            np.minimum.at(col("od_oldest"), r, day - 1)
+            np.add.at(col("od_count"), r, np.int32(1))
     # due + grace yesterday: now in the penalty base (due < day - grace)
     base_interest = state["base_interest"].to_numpy()
-    for g in np.flatnonzero(np.bincount(grace if all_move else grace[moving])):
-        s = window(day - 1 - int(g))
+    for g in _graces(grace):
+        s = window(day - 1 - g)
         if not s.height:
             continue
         r = _rows(s)
@@ -206,13 +218,23 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         np.add.at(col("pen_base"), r, add)
     # due today: interest falls due
     today = window(day)
-    interest_rows = today.head(0)
+    entries = []
     if today.height:
         r = _rows(today)
-        keep = moving[r]
+        keep = moving[r] & (status[r] != written_off)
         np.add.at(col("os_interest"), r[keep], today["unpaid_interest"].to_numpy()[keep])
-        keep_entry = active[r] & (today["interest"].to_numpy() != 0)
-        interest_rows = today.filter(pl.Series(keep_entry))
+        interest = today["interest"].to_numpy()
+        keep_entry = active[r] & (interest != 0)
+        if keep_entry.any():
+            entries.append(
+                _entries(
+                    r[keep_entry],
+                    KIND_INTEREST,
+                    today["n"].to_numpy()[keep_entry],
+                    day,
+                    interest[keep_entry],
+                )
+            )
 
     # --- accrual, on the accruing rows only, overflow checked first ---
     pen_base = updates["pen_base"] if "pen_base" in updates else state["pen_base"].to_numpy()
@@ -223,19 +245,21 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
         num = state["rate_num"].to_numpy()[idx]
         den = state["rate_den"].to_numpy()[idx]
         bad = _overflow(base, num, den)
-        accrued = np.zeros(idx.size, dtype=np.int64)
-        ok = ~bad
-        accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
-        if bad.any():
-            exact = [
-                _exact_penalty(int(b), int(n), int(d))
-                for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
-            ]
-            if max(exact) > INT64_MAX:
-                raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
-            accrued[bad] = exact
+        if bad is None:  # the usual case: no masks, no copies through them
+            accrued = (2 * base * num + den) // (2 * den)
+        else:
+            accrued = np.zeros(idx.size, dtype=np.int64)
+            ok = ~bad
+            accrued[ok] = (2 * base[ok] * num[ok] + den[ok]) // (2 * den[ok])
+            if bad.any():
+                exact = [
+                    _exact_penalty(int(b), int(n), int(d))
+                    for b, n, d in zip(base[bad], num[bad], den[bad], strict=True)
+                ]
+                if max(exact) > INT64_MAX:
+                    raise OverflowError(f"penalty of one day exceeds int64 on {day_date(day)}")
+                accrued[bad] = exact
         unposted[idx] += accrued
-    entries = [_interest_entries(state, interest_rows, day)]
     new: dict[str, Any] = {"penalty_unposted": unposted}
     if is_month_end(day):
         posting = np.flatnonzero(active & (unposted != 0))
@@ -245,7 +269,7 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
             owed[posting] += amounts
             unposted[posting] = 0
             new["penalty_owed"] = owed
-            entries.append(_penalty_entries(state, posting, amounts, day))
+            entries.append(_entries(posting, KIND_PENALTY, 0, day, amounts))
     new["as_of"] = (
         np.full(state.height, day, dtype=np.int32)
         if all_move
@@ -253,50 +277,48 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
     )
     new.update(updates)
     state = state.with_columns(pl.Series(c, a, dtype=STATE_SCHEMA[c]) for c, a in new.items())
-    return DayResult(state, pl.concat(entries), moved)
+    out = entries[0] if len(entries) == 1 else pl.concat(entries) if entries else empty_entries()
+    return DayResult(state, out, moved)
+
+
+def _graces(grace: npt.NDArray[np.int32]) -> list[int]:
+    """The grace periods to look at: every one from the least to the most when that range is
+    short (a bincount converts the whole column to int64 first, ten times the cost of min and
+    max; a grace no loan has just finds no rows), else only those present."""
+    lo, hi = int(grace.min()), int(grace.max())
+    if hi - lo < 64:
+        return list(range(lo, hi + 1))
+    return [int(g) + lo for g in np.flatnonzero(np.bincount(grace - lo))]
 
 
 def _overflow(
     base: npt.NDArray[np.int64], num: npt.NDArray[np.int64], den: npt.NDArray[np.int64]
-) -> npt.NDArray[np.bool_]:
-    """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check)."""
+) -> npt.NDArray[np.bool_] | None:
+    """Rows where ``2*base*num + den`` would not fit in int64 (a vectorised check).
+
+    None when the worst case fits, so every row does.
+    """
     if 2 * int(base.max()) * int(num.max()) + int(den.max()) <= INT64_MAX:
-        return np.zeros(base.size, dtype=np.bool_)  # the worst case fits, so every row does
+        return None
     over: npt.NDArray[np.bool_] = base > (INT64_MAX - den) // (2 * np.maximum(num, 1))
     return over
 
 
-def _interest_entries(state: pl.DataFrame, rows: pl.DataFrame, day: int) -> pl.DataFrame:
-    if not rows.height:
-        return empty_entries()
-    ids = state["loan_id"].gather(rows["row"])
-    return pl.DataFrame(
-        {
-            "key": ids + ":interest:" + rows["n"].cast(pl.String),
-            "loan_id": ids,
-            "kind": pl.repeat("interest_due", rows.height, eager=True),
-            "effective_on": pl.repeat(day_date(day), rows.height, eager=True),
-            "debit": "loan:" + ids + ":interest",
-            "credit": pl.repeat("income:interest", rows.height, eager=True),
-            "amount": rows["interest"],
-        },
-        schema=ENTRY_SCHEMA,
-    )
-
-
-def _penalty_entries(
-    state: pl.DataFrame, rows: npt.NDArray[np.int64], amounts: npt.NDArray[np.int64], day: int
+def _entries(
+    rows: npt.NDArray[np.int64],
+    kind: int,
+    n: npt.NDArray[np.int32] | int,
+    day: int,
+    amounts: npt.NDArray[np.int64],
 ) -> pl.DataFrame:
-    ids = state["loan_id"].gather(rows)
-    n = rows.size
+    """Entry rows (:data:`ENTRY_SCHEMA`) of one kind, all effective on ``day``."""
+    size = rows.size
     return pl.DataFrame(
         {
-            "key": ids + f":penalty:{day_date(day).isoformat()}",
-            "loan_id": ids,
-            "kind": pl.repeat("penalty", n, eager=True),
-            "effective_on": pl.repeat(day_date(day), n, eager=True),
-            "debit": "loan:" + ids + ":penalty",
-            "credit": pl.repeat("income:penalty", n, eager=True),
+            "row": rows.astype(np.uint32),
+            "kind": np.full(size, kind, dtype=np.uint8),
+            "n": n if isinstance(n, np.ndarray) else np.full(size, n, dtype=np.int32),
+            "day": np.full(size, day, dtype=np.int32),
             "amount": amounts,
         },
         schema=ENTRY_SCHEMA,
@@ -306,28 +328,31 @@ def _penalty_entries(
 def readouts(state: pl.DataFrame) -> pl.DataFrame:
     """The ageing read-outs of every loan on its ``as_of`` (:data:`READOUT_SCHEMA`).
 
-    Plain column arithmetic (numpy over the frame's buffers, no copies in or out).
+    Numpy over the frame's buffers. The amount columns pass through without a copy: the state
+    already holds zero amounts for written-off loans (see :data:`STATE_SCHEMA`). DPD, bucket
+    and class are computed on the overdue loans only (most loans are current: DPD 0, bucket C,
+    class normal, as thresholds are never negative).
     """
+    n = state.height
     as_of = state["as_of"].to_numpy()
-    wo = state["status"].to_physical().to_numpy() == STATUSES.index("written_off")
-    od_count = state["od_count"].to_numpy()
-    dpd = np.where(od_count > 0, as_of - state["od_oldest"].to_numpy(), 0).astype(np.int32)
-    bucket_code = np.where(dpd <= 0, 0, np.minimum((dpd + 29) // 30, 7)).astype(np.uint32)
-    level = np.zeros(state.height, dtype=np.uint32)
-    for t in ("t1", "t2", "t3", "t4"):
-        level += dpd > state[t].to_numpy()
-    level[wo] = CLASSES.index("loss")
+    oldest = state["od_oldest"].to_numpy()
+    od = np.flatnonzero(oldest != NO_DUE)
+    dpd = np.zeros(n, dtype=np.int32)
+    bucket = np.zeros(n, dtype=np.uint8)
+    level = np.zeros(n, dtype=np.uint8)
+    if od.size:
+        d = as_of[od] - oldest[od]
+        dpd[od] = d
+        bucket[od] = np.minimum((d + 29) // 30, len(BUCKETS) - 1)  # as ageing.status.bucket
+        lv = np.zeros(od.size, dtype=np.uint8)
+        for t in ("t1", "t2", "t3", "t4"):
+            lv += d > state[t].to_numpy()[od]
+        level[od] = lv
     penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
-    wo_rows = np.flatnonzero(wo)
-
-    def live(a: npt.NDArray[np.int64] | npt.NDArray[np.int32]) -> Any:
-        """Written-off loans read zero (a copy only when there are any)."""
-        if not wo_rows.size:
-            return a
-        out = a.copy()
-        out[wo_rows] = 0
-        return out
-
+    wo = np.flatnonzero(state["status"].to_physical().to_numpy() == STATUSES.index("written_off"))
+    if wo.size:
+        level[wo] = CLASSES.index("loss")
+        penalty[wo] = 0  # a fresh array: zeroed in place
     return pl.DataFrame(
         {
             "loan_id": state["loan_id"],
@@ -337,15 +362,15 @@ def readouts(state: pl.DataFrame) -> pl.DataFrame:
             "penalty_owed": state["penalty_owed"],
             "prepaid_principal": state["prepaid_principal"],
             "dpd": dpd,
-            "bucket": pl.Series(BUCKETS, dtype=BucketDtype).gather(bucket_code),
-            "classification": pl.Series(CLASSES, dtype=ClassDtype).gather(level),
-            "overdue_principal": live(state["od_principal"].to_numpy()),
-            "overdue_interest": live(state["od_interest"].to_numpy()),
-            "overdue_penalty": live(penalty),
-            "outstanding_principal": live(state["os_principal"].to_numpy()),
-            "outstanding_interest": live(state["os_interest"].to_numpy()),
-            "outstanding_penalty": live(penalty),
-            "consecutive_overdue": live(od_count),
+            "bucket": bucket,
+            "classification": level,
+            "overdue_principal": state["od_principal"],
+            "overdue_interest": state["od_interest"],
+            "overdue_penalty": penalty,
+            "outstanding_principal": state["os_principal"],
+            "outstanding_interest": state["os_interest"],
+            "outstanding_penalty": penalty,
+            "consecutive_overdue": state["od_count"],
         },
         schema=READOUT_SCHEMA,
     )
@@ -356,12 +381,13 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
 
     ``base`` is :data:`STATE_SCHEMA` without the aggregate block.
     """
-    cols = base.select("as_of", "grace_days", "base_interest")
+    cols = base.select("as_of", "grace_days", "base_interest", "status")
     r = insts["row"]
     x = insts.with_columns(
         cols["as_of"].gather(r).alias("_as_of"),
         cols["grace_days"].gather(r).alias("_grace"),
         cols["base_interest"].gather(r).alias("_bi"),
+        (cols["status"].gather(r) != "written_off").alias("_live"),
     )
     up, ui, due, a = (
         pl.col("unpaid_principal"),
@@ -370,6 +396,7 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.col("_as_of"),
     )
     od = (due < a) & ((up + ui) > 0)
+    live_od = od & pl.col("_live")
     pen = due < a - pl.col("_grace")
     agg = x.group_by("row").agg(
         pl.when(pen)
@@ -377,12 +404,12 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         .otherwise(0)
         .sum()
         .alias("pen_base"),
-        pl.when(od).then(up).otherwise(0).sum().alias("od_principal"),
-        pl.when(od).then(ui).otherwise(0).sum().alias("od_interest"),
-        od.sum().cast(pl.Int32).alias("od_count"),
+        pl.when(live_od).then(up).otherwise(0).sum().alias("od_principal"),
+        pl.when(live_od).then(ui).otherwise(0).sum().alias("od_interest"),
+        live_od.sum().cast(pl.Int32).alias("od_count"),
         pl.when(od).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
-        up.sum().alias("os_principal"),
-        pl.when(due <= a).then(ui).otherwise(0).sum().alias("os_interest"),
+        pl.when(pl.col("_live")).then(up).otherwise(0).sum().alias("os_principal"),
+        pl.when((due <= a) & pl.col("_live")).then(ui).otherwise(0).sum().alias("os_interest"),
     )
     out = (
         base.with_row_index("row")

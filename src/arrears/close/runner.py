@@ -24,16 +24,21 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from arrears.ageing.status import BUCKETS, CLASSES
 from arrears.close.frames import BASE_COLUMNS, settings_columns
 from arrears.close.kernel import (
     INST_SCHEMA,
+    KIND_INTEREST,
+    KIND_PENALTY,
     STATE_SCHEMA,
+    STATUSES,
     advance,
     day_number,
     readouts,
     with_aggregates,
 )
-from arrears.loans.product import Product
+from arrears.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
+from arrears.loans.product import Component, Product
 from arrears.money import Rate, RateBasis
 
 CHUNK = 100_000
@@ -55,6 +60,19 @@ STATE_COLUMNS = [
     "outstanding_penalty",
     "consecutive_overdue",
 ]
+
+
+def _spell(column: str, names: tuple[str, ...]) -> str:
+    """SQL for a read-out code column as its name (the kernel reads out indices)."""
+    whens = " ".join(f"WHEN {code} THEN '{name}'" for code, name in enumerate(names))
+    return f"CASE t.{column} {whens} END"
+
+
+_SPELLED = {
+    "status": _spell("status", STATUSES),
+    "bucket": _spell("bucket", BUCKETS),
+    "classification": _spell("classification", CLASSES),
+}
 
 
 @dataclass(slots=True)
@@ -259,31 +277,47 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     )
     state = with_aggregates(base, inst)
     adv = advance(state, inst, day_number(through))
-    out = readouts(adv.state).with_columns(
-        pl.col(c).cast(pl.String) for c in ("status", "bucket", "classification")
-    )
-    db.ingest("_close_state", _dates_out(out, ["as_of"], db.pg))
-    sets = ", ".join(f"{c} = t.{c}" for c in STATE_COLUMNS)
+    frames = writer_frames(adv.state, adv.entries, db.pg)
+    for name, frame in frames.items():
+        db.ingest(name, frame)
+    sets = ", ".join(f"{c} = {_SPELLED.get(c, f't.{c}')}" for c in STATE_COLUMNS)
     db.execute(
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
     )
-    posted = _post(db, adv.entries)
-    return ChunkCounts(out.height, adv.loan_days, posted)
+    posted = _post(db) if "_close_raw" in frames else 0
+    return ChunkCounts(adv.state.height, adv.loan_days, posted)
 
 
-def _post(db: _Db, entries: pl.DataFrame) -> int:
+def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[str, pl.DataFrame]:
+    """The temporary tables the SQL below reads, by name: all the Python work of the write.
+
+    ``_close_state``: the read-outs (codes; the SQL spells them) and ``row_no``, the row by
+    which the entries name their loan. ``_close_raw``: the entries as the kernel gives them.
+    ``_close_days``: each entry day as a date and as ISO text, for the keys. The kernel
+    benchmark times this with the kernel, since it is work the kernel's codes leave to the
+    writer.
+    """
+    out = readouts(state).with_columns(pl.col("status").to_physical())
+    frames = {"_close_state": _dates_out(out.with_row_index("row_no"), ["as_of"], pg)}
+    if entries.height:
+        frames["_close_raw"] = entries.rename({"row": "row_no"})
+        days = entries["day"].unique()
+        frames["_close_days"] = _dates_out(
+            pl.DataFrame({"day": days, "on_date": days.cast(pl.Date)}).with_columns(
+                pl.col("on_date").dt.to_string("%Y-%m-%d").alias("iso")
+            ),
+            ["on_date"],
+            pg,
+        )
+    return frames
+
+
+def _post(db: _Db) -> int:
     """Insert the entries whose keys the journal lacks, and their two postings each."""
-    if not entries.height:
-        return 0
-    heads = entries.select("key", "loan_id", "kind", "effective_on", pl.lit("").alias("memo"))
-    legs = pl.concat(
-        [
-            entries.select("key", pl.col("debit").alias("account"), "amount"),
-            entries.select("key", pl.col("credit").alias("account"), -pl.col("amount")),
-        ]
-    )
-    db.ingest("_close_entries", _dates_out(heads, ["effective_on"], db.pg))
-    db.ingest("_close_postings", legs)
+    if db.pg:  # temporary tables have no statistics until analysed
+        db.execute("ANALYZE _close_state, _close_raw, _close_days")
+    db.execute("DROP TABLE IF EXISTS _close_entries")
+    db.execute(_ENTRIES_SQL)
     db.execute(
         "DELETE FROM _close_entries WHERE EXISTS "
         "(SELECT 1 FROM journal_entries j WHERE j.key = _close_entries.key)"
@@ -292,12 +326,62 @@ def _post(db: _Db, entries: pl.DataFrame) -> int:
         "INSERT INTO journal_entries (key, loan_id, kind, effective_on, memo) "
         "SELECT key, loan_id, kind, effective_on, memo FROM _close_entries"
     )
+    if db.pg:
+        db.execute("ANALYZE _close_entries")
+    # both legs from one join with the journal (VALUES columns are column1 on both backends)
     db.execute(
         "INSERT INTO postings (entry_id, account, amount) "
-        "SELECT j.entry_id, p.account, p.amount FROM _close_postings p "
-        "JOIN _close_entries e ON e.key = p.key JOIN journal_entries j ON j.key = p.key"
+        "SELECT j.entry_id, CASE l.column1 WHEN 0 THEN e.debit ELSE e.credit END, "
+        "CASE l.column1 WHEN 0 THEN e.amount ELSE -e.amount END "
+        "FROM _close_entries e JOIN journal_entries j ON j.key = e.key "
+        "CROSS JOIN (VALUES (0), (1)) AS l"
     )
     return posted
+
+
+def _case(parts: dict[int, str]) -> str:
+    """A SQL CASE on the entry's kind code."""
+    whens = " ".join(f"WHEN {code} THEN {sql}" for code, sql in parts.items())
+    return f"CASE e.kind {whens} END"
+
+
+def _receivable(component: Component) -> str:
+    """The loan's receivable account in SQL, spelled by :func:`ledger.journal.receivable`."""
+    before, after = receivable("\0", component).split("\0")
+    return f"'{before}' || s.loan_id || '{after}'"
+
+
+# The kernel's entries carry integer codes; the strings are spelled here, as
+# ``ledger.account.close_day`` spells them: key ``<loan>:interest:<n>`` or
+# ``<loan>:penalty:<ISO date>``, debit the loan's receivable, credit the kind's income.
+_ENTRIES_SQL = (
+    "CREATE TEMP TABLE _close_entries AS SELECT s.loan_id || "
+    + _case(
+        {
+            KIND_INTEREST: "':interest:' || CAST(e.n AS TEXT)",
+            KIND_PENALTY: "':penalty:' || d.iso",
+        }
+    )
+    + " AS key, s.loan_id AS loan_id, "
+    + _case(
+        {
+            KIND_INTEREST: f"'{EntryKind.INTEREST_DUE.value}'",
+            KIND_PENALTY: f"'{EntryKind.PENALTY.value}'",
+        }
+    )
+    + " AS kind, d.on_date AS effective_on, '' AS memo, "
+    + _case(
+        {
+            KIND_INTEREST: _receivable(Component.INTEREST),
+            KIND_PENALTY: _receivable(Component.PENALTY),
+        }
+    )
+    + " AS debit, "
+    + _case({KIND_INTEREST: f"'{INCOME_INTEREST}'", KIND_PENALTY: f"'{INCOME_PENALTY}'"})
+    + " AS credit, e.amount AS amount "
+    "FROM _close_raw e JOIN _close_state s ON s.row_no = e.row_no "
+    "JOIN _close_days d ON d.day = e.day"
+)
 
 
 Progress = Callable[[int, int], None]
