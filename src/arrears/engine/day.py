@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from arrears.compliance import Context, LenderSettings, Pack, get_pack
 from arrears.contact.action import PlannedAction
@@ -73,7 +73,6 @@ from arrears.strategy.model import PolicySet
 
 AUTOMATED = frozenset({"sms", "email", "letter"})
 CHUNK = 2000  # borrowers per gate transaction
-NOTICE_BATCH = 10_000  # delivered credit notices per insert
 HISTORY_DAYS = 8  # the caps look back at most 7 days; refusals come through the context
 VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
 VISIT_WINDOW = (time(10, 0), time(12, 0))
@@ -479,34 +478,39 @@ def _visit(
 def _record_delivered_notices(conn: Connection) -> int:
     """Credit notices the outbox has delivered, on the credit record (idempotent by key).
 
-    In bulk: one read, one insert. Each row meets what ``credit.service.record_notice``
-    requires (a key of 1..128 characters not yet used, an SMS or a letter, a loan on file, a
-    time with a zone), so a row that does not is a bug upstream and stops the close, as the
-    per-notice call did.
+    In SQL, as one ``INSERT ... SELECT``. Each row must meet what
+    ``credit.service.record_notice`` requires (a key of 1..128 characters not yet used, an
+    SMS or a letter, a loan on file; the outbox keeps UTC instants): one that does not is a
+    bug upstream and stops the close, as the per-notice call did.
     """
     o, n, ln = outbox, credit_notices, t.loans
-    rows = conn.execute(
-        select(o.c.message_key, o.c.loan_id, o.c.channel, o.c.sent_at, ln.c.loan_id.label("known"))
+    delivered = and_(
+        o.c.template == CREDIT_TEMPLATE,
+        o.c.status == "sent",
+        o.c.message_key.not_in(select(n.c.key)),
+    )
+    bad = conn.execute(
+        select(o.c.message_key, o.c.loan_id, o.c.channel)
         .select_from(o.outerjoin(ln, ln.c.loan_id == o.c.loan_id))
         .where(
-            o.c.template == CREDIT_TEMPLATE,
-            o.c.status == "sent",
-            o.c.message_key.not_in(select(n.c.key)),
+            delivered,
+            or_(
+                func.length(o.c.message_key) > 128,
+                func.trim(o.c.message_key) == "",
+                o.c.channel.not_in(("sms", "letter")),
+                ln.c.loan_id.is_(None),
+            ),
         )
-        .order_by(o.c.sent_at, o.c.message_key)
-    ).all()
-    notices = []
-    for r in rows:
-        assert len(r.message_key.strip()) > 0 and len(r.message_key) <= 128, r.message_key
-        assert r.channel in ("sms", "letter"), (r.message_key, r.channel)
-        assert r.known is not None, (r.message_key, r.loan_id)
-        sent = (r.sent_at if r.sent_at.tzinfo else r.sent_at.replace(tzinfo=UTC)).astimezone(UTC)
-        notices.append(
-            {"key": r.message_key, "loan_id": r.loan_id, "sent_at": sent, "channel": r.channel}
+        .limit(1)
+    ).first()
+    assert bad is None, f"credit notice {tuple(bad)} cannot be recorded"
+    done = conn.execute(
+        n.insert().from_select(
+            ["key", "loan_id", "sent_at", "channel"],
+            select(o.c.message_key, o.c.loan_id, o.c.sent_at, o.c.channel).where(delivered),
         )
-    for k in range(0, len(notices), NOTICE_BATCH):
-        conn.execute(n.insert(), notices[k : k + NOTICE_BATCH])
-    return len(rows)
+    )
+    return int(done.rowcount)
 
 
 def _credit_notices(conn: Connection, day: date) -> tuple[list[PlannedAction], dict[str, date]]:
