@@ -508,7 +508,8 @@ def _record_delivered_notices(conn: Connection) -> int:
         n.insert().from_select(
             ["key", "loan_id", "sent_at", "channel"],
             select(o.c.message_key, o.c.loan_id, o.c.sent_at, o.c.channel).where(delivered),
-        )
+        ),
+        execution_options={"preserve_rowcount": True},  # an INSERT's count, on every driver
     )
     return int(done.rowcount)
 

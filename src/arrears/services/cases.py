@@ -22,7 +22,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from arrears.compliance.model import Contact, Context
 from arrears.contact.cases import CLOSE_REASONS, CaseInput, OpenCase, case_changes, cases_to_close
@@ -112,7 +123,23 @@ def _insert_cases(conn: Connection, business_date: date, to_open: Sequence[CaseI
 
 
 def _set_priorities(conn: Connection, moved: Sequence[tuple[int, int]]) -> None:
-    """(case id, new priority) pairs, as one statement run for many parameter sets."""
+    """(case id, new priority) pairs: every open case moves each day its borrower's DPD grows.
+
+    PostgreSQL: one statement over two arrays (``executemany`` would still run one UPDATE per
+    row on the server). SQLite: one statement run for many parameter sets, a C loop in-process.
+    """
+    if not moved:
+        return
+    if conn.dialect.name == "postgresql":
+        for batch in chunks(moved, _WRITE_BATCH * 10):
+            conn.execute(
+                text(
+                    "UPDATE cases SET priority = m.p FROM unnest(CAST(:ids AS integer[]), "
+                    "CAST(:ps AS integer[])) AS m(id, p) WHERE cases.case_id = m.id"
+                ),
+                {"ids": [c for c, _ in batch], "ps": [p for _, p in batch]},
+            )
+        return
     stmt = (
         update(cases)
         .where(cases.c.case_id == bindparam("moved_case"))
