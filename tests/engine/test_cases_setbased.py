@@ -31,6 +31,7 @@ from typing import Any
 
 import close_reference as ref
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import Connection, Engine, delete, select, update
 
@@ -53,6 +54,8 @@ START = date(2026, 1, 5)
 DAYS = 45
 LOANS = 60
 SEED = 11
+
+pytestmark = pytest.mark.slow
 
 
 def _state(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -167,9 +170,7 @@ def _stir(engine: Engine, day: date, report: CloseReport) -> None:
                 flag = rng.choice(("hardship", "dispute", "plan_in_force"))
                 cases_mod.set_case_flag(conn, b, flag, rng.random() < 0.7)
             elif roll < 0.06:
-                conn.execute(
-                    delete(borrower_profiles).where(borrower_profiles.c.borrower_id == b)
-                )
+                conn.execute(delete(borrower_profiles).where(borrower_profiles.c.borrower_id == b))
             elif roll < 0.08:
                 conn.execute(
                     delete(emergency_contacts).where(emergency_contacts.c.borrower_id == b)
