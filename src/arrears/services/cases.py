@@ -625,7 +625,9 @@ def read_frame(
 
     Straight from the driver's cursor: SQLAlchemy's per-row objects and result processors cost
     more than the query itself on a million rows. SQLite hands dates back as ISO text and
-    booleans as 0/1; they are converted here, a column at a time.
+    booleans as 0/1; they are converted here, a column at a time. The query's values are
+    rendered inline (dates, status names: no parameter style to translate per driver), so
+    this is for the close's fixed queries, not for values a user typed.
     """
     sqlite = conn.dialect.name == "sqlite"
     if not conn.in_transaction():
@@ -634,9 +636,12 @@ def read_frame(
     sql = query.compile(
         dialect=conn.dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
     )
+    text_ = str(sql)
+    if "%" in text_:  # psycopg would read it as a placeholder escape: not for this helper
+        raise ValueError("read_frame: '%' in the query")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(str(sql))
+        cursor.execute(text_)
         rows = cursor.fetchall()
     finally:
         cursor.close()
