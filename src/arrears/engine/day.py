@@ -23,21 +23,20 @@ from __future__ import annotations
 import json
 import os
 import time as clock
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from arrears.compliance import LenderSettings
 from arrears.contact.action import PlannedAction
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.credit.notices import plan_notices
-from arrears.credit.service import Problem as CreditProblem
-from arrears.credit.service import outlooks, record_notice
+from arrears.credit.service import outlooks
 from arrears.engine.gate_phase import (
     CHUNK,
     ChunkInput,
@@ -50,14 +49,13 @@ from arrears.engine.gate_phase import (
 )
 from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
 from arrears.evidence import log
-from arrears.services.cases import case_views, sync_cases
+from arrears.services.cases import case_frames, read_frame, sync_cases
 from arrears.services.close import Kernel, close_through
 from arrears.services.collection_promises import check_promises
 from arrears.store import tables as t
 from arrears.store.close_tables import close_progress
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
-from arrears.strategy.case import CASE_SCHEMA, LAST_SENT_SCHEMA
 from arrears.strategy.frame import choose_frame
 from arrears.strategy.model import PolicySet
 
@@ -91,47 +89,23 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 # --- reading the day's facts ---------------------------------------------------------------
 
 
-def _bucket_snapshot(conn: Connection) -> dict[str, str]:
+def _bucket_snapshot(conn: Connection) -> pl.DataFrame:
+    """(loan_id, bucket) of every active loan, for the roll rates across the accrual."""
     q = select(t.loan_state.c.loan_id, t.loan_state.c.bucket).where(
         t.loan_state.c.status == "active"
     )
-    return {lid: b for lid, b in conn.execute(q)}
+    return read_frame(conn, q, {"loan_id": pl.String(), "bucket": pl.String()})
 
 
-def _frames(views: list[dict[str, Any]], day: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The service's per-borrower views as the policy's case and last-sent frames."""
-    rows = [
-        {
-            "borrower_id": v["borrower_id"],
-            "loan_id": v["loan_id"],
-            "business_date": day,
-            "dpd": v["dpd"],
-            "days_to_due": v["days_to_due"] if v["dpd"] == 0 else None,
-            "overdue_amount": v["overdue"],
-            "outstanding_amount": v["outstanding"],
-            "risk_score": v["risk_score"],
-            "prior_cases": v["prior_cases"],
-            "promise_until": v["promise_until"],
-            "promise_broken_on": v["promise_broken_on"],
-            "hardship": v["hardship"],
-            "dispute": v["dispute"],
-            "plan_in_force": v["plan_in_force"],
-            "unreachable_days": v["unreachable_days"],
-            "visit_approved": v["visit_approved"],
-            "emergency_contacts": v["emergency_contacts"],
-        }
-        for v in views
-    ]
-    cases = pl.DataFrame(rows, schema=dict(CASE_SCHEMA))
-    sent = pl.DataFrame(
-        [
-            {"borrower_id": v["borrower_id"], "step": s, "last_date": d}
-            for v in views
-            for s, d in v["last_step_on"].items()
-        ],
-        schema=dict(LAST_SENT_SCHEMA),
+def _moves(before: pl.DataFrame, after: pl.DataFrame) -> list[list[Any]]:
+    """[bucket before, bucket after, loans] for loans active on both sides, sorted."""
+    moved = (
+        before.join(after, on="loan_id", how="inner", suffix="_after")
+        .group_by("bucket", "bucket_after")
+        .len()
+        .sort("bucket", "bucket_after")
     )
-    return cases, sent
+    return [[a, b, int(n)] for a, b, n in moved.iter_rows()]
 
 
 def _actions(frame: pl.DataFrame) -> list[PlannedAction]:
@@ -157,20 +131,42 @@ def _actions(frame: pl.DataFrame) -> list[PlannedAction]:
 
 
 def _record_delivered_notices(conn: Connection) -> int:
-    """Credit notices the outbox has delivered, on the credit record (idempotent by key)."""
-    o, n = outbox, credit_notices
-    rows = conn.execute(
-        select(o.c.message_key, o.c.loan_id, o.c.channel, o.c.sent_at).where(
-            o.c.template == CREDIT_TEMPLATE,
-            o.c.status == "sent",
-            o.c.message_key.not_in(select(n.c.key)),
+    """Credit notices the outbox has delivered, on the credit record (idempotent by key).
+
+    In SQL, as one ``INSERT ... SELECT``. Each row must meet what
+    ``credit.service.record_notice`` requires (a key of 1..128 characters not yet used, an
+    SMS or a letter, a loan on file; the outbox keeps UTC instants): one that does not is a
+    bug upstream and stops the close, as the per-notice call did.
+    """
+    o, n, ln = outbox, credit_notices, t.loans
+    delivered = and_(
+        o.c.template == CREDIT_TEMPLATE,
+        o.c.status == "sent",
+        o.c.message_key.not_in(select(n.c.key)),
+    )
+    bad = conn.execute(
+        select(o.c.message_key, o.c.loan_id, o.c.channel)
+        .select_from(o.outerjoin(ln, ln.c.loan_id == o.c.loan_id))
+        .where(
+            delivered,
+            or_(
+                func.length(o.c.message_key) > 128,
+                func.trim(o.c.message_key) == "",
+                o.c.channel.not_in(("sms", "letter")),
+                ln.c.loan_id.is_(None),
+            ),
         )
-    ).all()
-    for r in rows:
-        sent = r.sent_at if r.sent_at.tzinfo else r.sent_at.replace(tzinfo=UTC)
-        done = record_notice(conn, r.loan_id, sent, r.channel, r.message_key)
-        assert not isinstance(done, CreditProblem), done
-    return len(rows)
+        .limit(1)
+    ).first()
+    assert bad is None, f"credit notice {tuple(bad)} cannot be recorded"
+    done = conn.execute(
+        n.insert().from_select(
+            ["key", "loan_id", "sent_at", "channel"],
+            select(o.c.message_key, o.c.loan_id, o.c.sent_at, o.c.channel).where(delivered),
+        ),
+        execution_options={"preserve_rowcount": True},  # an INSERT's count, on every driver
+    )
+    return int(done.rowcount)
 
 
 def _credit_notices(conn: Connection, day: date) -> tuple[list[PlannedAction], dict[str, date]]:
@@ -228,7 +224,7 @@ def close_day(
                 close_progress.c.business_date == day, close_progress.c.phase == "accrual"
             )
         ).scalar()
-        before = _bucket_snapshot(conn) if accrued is None else {}
+        before = _bucket_snapshot(conn) if accrued is None else None
 
     t0 = clock.perf_counter()
     if accrued is None:
@@ -238,10 +234,9 @@ def close_day(
             (lambda d, n: progress("accrual", d, n)) if progress else None,
             kernel=config.kernel,
         )
+        assert before is not None
         with engine.begin() as conn:
-            moves: Counter[tuple[str, str]] = Counter(
-                (before[lid], b) for lid, b in _bucket_snapshot(conn).items() if lid in before
-            )
+            moves = _moves(before, _bucket_snapshot(conn))
             # Kept with the day, so that a close resumed after a crash still reports the
             # accrual and the roll rates of the whole day.
             accrued = json.dumps(
@@ -249,7 +244,7 @@ def close_day(
                     "loans_aged": res.loans_aged,
                     "loan_days": res.loan_days,
                     "entries_posted": res.entries_posted,
-                    "moves": [[a, b, n] for (a, b), n in sorted(moves.items())],
+                    "moves": moves,
                 }
             )
             _mark(conn, day, "accrual", "", now, accrued)
@@ -267,15 +262,14 @@ def close_day(
 
     t0 = clock.perf_counter()
     with engine.connect() as conn:
-        views = case_views(conn, day)
+        framed = case_frames(conn, day)
         resumed = conn.execute(
             select(close_progress.c.last_key, close_progress.c.tally).where(
                 close_progress.c.business_date == day, close_progress.c.phase == "collection"
             )
         ).first()
         notices, report_dates = _credit_notices(conn, day)
-    cases, sent = _frames(views, day)
-    chosen, routed = choose_frame(cases, sent, config.policies)
+    chosen, routed = choose_frame(framed.cases, framed.last_sent, config.policies)
     phases["choose"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
@@ -317,26 +311,22 @@ def close_day(
 
     t0 = clock.perf_counter()
     with engine.begin() as conn:
-        after = conn.execute(
-            select(
-                t.loan_state.c.loan_id,
-                t.loan_state.c.bucket,
-                t.loan_state.c.overdue_principal
-                + t.loan_state.c.overdue_interest
-                + t.loan_state.c.overdue_penalty,
-                t.loan_state.c.outstanding_principal
-                + t.loan_state.c.outstanding_interest
-                + t.loan_state.c.outstanding_penalty,
-            ).where(t.loan_state.c.status == "active")
+        ls = t.loan_state
+        overdue = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
+        owed = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+        # One line per bucket, summed in the database (exact: integer fen).
+        buckets = conn.execute(
+            select(ls.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
+            .where(ls.c.status == "active")
+            .group_by(ls.c.bucket)
         ).all()
-        open_cases = sum(1 for v in views if v.get("case_id") is not None)
         report = CloseReport(
             business_date=day,
             engine=config.kernel,
             loans_aged=accrual["loans_aged"],
             loan_days=accrual["loan_days"],
             entries_posted=accrual["entries_posted"],
-            buckets=bucket_lines((b, 1, int(o), int(s)) for _, b, o, s in after),
+            buckets=bucket_lines((b, int(n), int(o), int(s)) for b, n, o, s in buckets),
             rolls=roll_rates((a, b, n) for a, b, n in accrual["moves"]),
             actions=dict(tally.actions),
             routings=dict(tally.routings),
@@ -344,7 +334,7 @@ def close_day(
             promises=PromiseCounts(
                 promised.due, promised.kept, promised.partly_kept, promised.broken
             ),
-            cases_open=open_cases,
+            cases_open=framed.open_cases,
             phases=phases,
         )
         log.store_root(conn, day.isoformat(), now)

@@ -22,11 +22,22 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+import polars as pl
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from arrears.compliance.model import Contact, Context
 from arrears.contact.cases import CLOSE_REASONS, CaseInput, OpenCase, case_changes, cases_to_close
-from arrears.contact.history import is_reachable, unreachable_days
+from arrears.contact.history import is_reachable
 from arrears.evidence import log
 from arrears.evidence.chain import Entry, Kind
 from arrears.services.collection_store import (
@@ -48,10 +59,12 @@ from arrears.store.case_tables import (
     visits,
 )
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+from arrears.strategy.case import LAST_SENT_SCHEMA
 
 A = contact_attempts
 DEFAULT_ZONE = "Asia/Shanghai"
 UNREACHABLE_AFTER_DAYS = 7  # default: the policy can pass its own threshold
+_WRITE_BATCH = 10_000  # rows per bulk statement: bounded memory, few round trips
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +96,88 @@ class CasesSynced:
     closed: int
 
 
+def _insert_cases(conn: Connection, business_date: date, to_open: Sequence[CaseInput]) -> None:
+    """Open cases (bulk insert), one ``case.opened`` evidence record each."""
+    if not to_open:
+        return
+    for batch in chunks(to_open, _WRITE_BATCH):
+        conn.execute(
+            insert(cases),
+            [
+                {"borrower_id": r.borrower_id, "opened_on": business_date, "priority": r.priority}
+                for r in batch
+            ],
+        )
+    log.append_many(
+        conn,
+        (
+            Entry(
+                r.borrower_id,
+                "case.opened",
+                {"opened_on": business_date.isoformat(), "priority": r.priority},
+                _at_end_of(business_date),
+            )
+            for r in to_open
+        ),
+    )
+
+
+def _set_priorities(conn: Connection, case_ids: Sequence[int], priorities: Sequence[int]) -> None:
+    """New priorities of open cases: every one moves each day its borrower's DPD grows.
+
+    PostgreSQL: one statement over two arrays (``executemany`` would still run one UPDATE per
+    row on the server). SQLite: the driver's own ``executemany``, a C loop in-process
+    (through SQLAlchemy, preparing each parameter set cost ten times the update itself).
+    """
+    if not case_ids:
+        return
+    if conn.dialect.name == "postgresql":
+        step = _WRITE_BATCH * 10
+        for k in range(0, len(case_ids), step):
+            conn.execute(
+                text(
+                    "UPDATE cases SET priority = m.p FROM unnest(CAST(:ids AS integer[]), "
+                    "CAST(:ps AS integer[])) AS m(id, p) WHERE cases.case_id = m.id"
+                ),
+                {"ids": list(case_ids[k : k + step]), "ps": list(priorities[k : k + step])},
+            )
+        return
+    if not conn.in_transaction():
+        conn.begin()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(
+            "UPDATE cases SET priority = ? WHERE case_id = ?",
+            zip(priorities, case_ids, strict=True),
+        )
+    finally:
+        cursor.close()
+
+
+def _close(
+    conn: Connection, business_date: date, closing: Sequence[tuple[int, str]], reason: str
+) -> None:
+    """Close (case id, borrower) pairs for ``reason``, one ``case.closed`` record each."""
+    for batch in chunks([c for c, _ in closing]):
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_id.in_(batch))
+            .values(closed_on=business_date, close_reason=reason)
+        )
+    log.append_many(
+        conn,
+        (
+            Entry(
+                b,
+                "case.closed",
+                {"closed_on": business_date.isoformat(), "reason": reason},
+                _at_end_of(business_date),
+            )
+            for _, b in closing
+        ),
+    )
+
+
 def open_or_update_cases(
     conn: Connection, business_date: date, rows: Iterable[CaseInput]
 ) -> CasesSynced:
@@ -90,28 +185,9 @@ def open_or_update_cases(
     wanted = list(rows)
     current = _open_cases(conn, [r.borrower_id for r in wanted])
     changes = case_changes(current, wanted)
-    if changes.to_open:
-        conn.execute(
-            insert(cases),
-            [
-                {"borrower_id": r.borrower_id, "opened_on": business_date, "priority": r.priority}
-                for r in changes.to_open
-            ],
-        )
-        log.append_many(
-            conn,
-            (
-                Entry(
-                    r.borrower_id,
-                    "case.opened",
-                    {"opened_on": business_date.isoformat(), "priority": r.priority},
-                    _at_end_of(business_date),
-                )
-                for r in changes.to_open
-            ),
-        )
-    for case, priority in changes.to_reprioritise:
-        conn.execute(update(cases).where(cases.c.case_id == case.case_id).values(priority=priority))
+    _insert_cases(conn, business_date, changes.to_open)
+    moved = changes.to_reprioritise
+    _set_priorities(conn, [c.case_id for c, _ in moved], [p for _, p in moved])
     return CasesSynced(len(changes.to_open), len(changes.to_reprioritise), 0)
 
 
@@ -136,25 +212,19 @@ def close_cases(
     else:
         overdue = set(still_overdue) if still_overdue is not None else overdue_borrowers(conn)
         closing = cases_to_close(_open_cases(conn), overdue)
-    for batch in chunks([c.case_id for c in closing]):
-        conn.execute(
-            update(cases)
-            .where(cases.c.case_id.in_(batch))
-            .values(closed_on=business_date, close_reason=reason)
-        )
-    log.append_many(
-        conn,
-        (
-            Entry(
-                c.borrower_id,
-                "case.closed",
-                {"closed_on": business_date.isoformat(), "reason": reason},
-                _at_end_of(business_date),
-            )
-            for c in closing
-        ),
-    )
+    _close(conn, business_date, [(c.case_id, c.borrower_id) for c in closing], reason)
     return len(closing)
+
+
+def _overdue_by_borrower() -> Select[Any]:
+    """Borrowers with an active loan past due, and their highest DPD."""
+    ls, ln = t.loan_state, t.loans
+    return (
+        select(ln.c.borrower_id, func.max(ls.c.dpd))
+        .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
+        .where(ls.c.status == "active", ls.c.dpd > 0)
+        .group_by(ln.c.borrower_id)
+    )
 
 
 def overdue_borrowers(conn: Connection) -> set[str]:
@@ -171,18 +241,28 @@ def sync_cases(conn: Connection, business_date: date) -> CasesSynced:
     """Open cases for every overdue borrower in ``loan_state``, close the cured ones.
 
     Priority is the borrower's highest DPD (the policy may pass its own via
-    ``open_or_update_cases``)."""
-    q = (
-        select(t.loans.c.borrower_id, func.max(t.loan_state.c.dpd))
-        .select_from(t.loan_state.join(t.loans, t.loans.c.loan_id == t.loan_state.c.loan_id))
-        .where(t.loan_state.c.status == "active", t.loan_state.c.dpd > 0)
-        .group_by(t.loans.c.borrower_id)
+    ``open_or_update_cases``). Two reads (overdue borrowers, open cases) compared in Polars,
+    then bulk writes: new cases and closed ones in borrower order, each with its evidence
+    record; changed priorities in one statement run for many parameter sets.
+    """
+    s, i64 = pl.String(), pl.Int64()
+    overdue = read_frame(conn, _overdue_by_borrower(), {"borrower_id": s, "priority": i64})
+    current = read_frame(
+        conn,
+        select(cases.c.case_id, cases.c.borrower_id, cases.c.priority).where(
+            cases.c.closed_on.is_(None)
+        ),
+        {"case_id": i64, "borrower_id": s, "current": i64},
     )
-    rows = [CaseInput(b, int(dpd)) for b, dpd in conn.execute(q)]
-    synced = open_or_update_cases(conn, business_date, rows)
-    closed = close_cases(conn, business_date, {r.borrower_id for r in rows})
-    assert not isinstance(closed, Problem)
-    return CasesSynced(synced.opened, synced.reprioritised, closed)
+    to_open = overdue.join(current, on="borrower_id", how="anti").sort("borrower_id")
+    moved = current.join(overdue, on="borrower_id", how="inner").filter(
+        pl.col("priority") != pl.col("current")
+    )
+    closing = current.join(overdue, on="borrower_id", how="anti").sort("borrower_id")
+    _insert_cases(conn, business_date, [CaseInput(b, p) for b, p in to_open.iter_rows()])
+    _set_priorities(conn, moved["case_id"].to_list(), moved["priority"].to_list())
+    _close(conn, business_date, list(closing.select("case_id", "borrower_id").iter_rows()), "cured")
+    return CasesSynced(to_open.height, moved.height, closing.height)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,6 +593,268 @@ def context_for(
 # ---------------------------------------------------------------------------------------------
 # What the policy decides on
 
+# The per-borrower facts ``case_views`` returns, as frame columns (``last_step_on`` is the
+# separate last-sent frame). Amounts are integer fen.
+VIEW_SCHEMA: Mapping[str, pl.DataType] = MappingProxyType(
+    {
+        "borrower_id": pl.String(),
+        "loan_id": pl.String(),
+        "loans": pl.Int64(),
+        "dpd": pl.Int64(),
+        "days_to_due": pl.Int64(),
+        "overdue": pl.Int64(),
+        "outstanding": pl.Int64(),
+        "risk_score": pl.Int64(),
+        "prior_cases": pl.Int64(),
+        "case_id": pl.Int64(),
+        "case_opened_on": pl.Date(),
+        "priority": pl.Int64(),
+        "assigned_agent": pl.String(),
+        "promise_until": pl.Date(),
+        "promise_broken_on": pl.Date(),
+        "hardship": pl.Boolean(),
+        "dispute": pl.Boolean(),
+        "plan_in_force": pl.Boolean(),
+        "unreachable_days": pl.Int64(),
+        "last_conversation_on": pl.Date(),
+        "visit_approved": pl.Boolean(),
+        "emergency_contacts": pl.Int64(),
+    }
+)
+DEFAULT_RISK_SCORE = 500  # a borrower without a profile score
+
+
+@dataclass(frozen=True)
+class CaseFrames:
+    """The policy's input for a business date, as ``strategy.frame.choose_frame`` takes it.
+
+    ``cases``: ``strategy.case.CASE_SCHEMA``, one row per borrower with an active loan, by
+    borrower id (code point order); ``last_sent``: ``LAST_SENT_SCHEMA``; ``open_cases``: how
+    many of those borrowers have an open case (the report's figure).
+    """
+
+    cases: pl.DataFrame
+    last_sent: pl.DataFrame
+    open_cases: int
+
+
+def read_frame(
+    conn: Connection, query: Select[Any], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """A query's rows as a frame with ``schema`` (the query's columns, in that order).
+
+    Straight from the driver's cursor: SQLAlchemy's per-row objects and result processors cost
+    more than the query itself on a million rows. SQLite hands dates back as ISO text and
+    booleans as 0/1; they are converted here, a column at a time. The query's values are
+    rendered inline (dates, status names: no parameter style to translate per driver), so
+    this is for the close's fixed queries, not for values a user typed.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if not conn.in_transaction():
+        conn.begin()  # as ``conn.execute`` would: the reads share one transaction
+    # Values inline (dates, a few status names): no driver-specific parameter styles.
+    sql = query.compile(
+        dialect=conn.dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
+    )
+    text_ = str(sql)
+    if "%" in text_:  # psycopg would read it as a placeholder escape: not for this helper
+        raise ValueError("read_frame: '%' in the query")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(text_)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    stored = {"Date": pl.String(), "Boolean": pl.Int64()} if sqlite else {}
+    raw = {n: stored.get(str(d), d) for n, d in schema.items()}
+    frame = pl.DataFrame(rows, schema=raw, orient="row")
+    fixes = [
+        pl.col(n).str.to_date("%Y-%m-%d") if d == pl.Date() else pl.col(n).cast(d)
+        for n, d in schema.items()
+        if raw[n] != d
+    ]
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def _view_frames(conn: Connection, business_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(views with ``VIEW_SCHEMA``, last-sent with ``LAST_SENT_SCHEMA``) for ``business_date``.
+
+    One query per fact, each a single scan grouped in the database (SQLite nests scans of
+    materialised groups when they are joined, and window functions sort the portfolio once
+    per window); the per-loan rows are folded per borrower and the facts joined in Polars.
+    """
+    ls, ln, inst = t.loan_state, t.loans, t.installments
+    od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
+    os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+    s, i64, day = pl.String(), pl.Int64(), pl.Date()
+    loans = read_frame(
+        conn,
+        select(ln.c.borrower_id, ln.c.loan_id, ls.c.dpd, od, os_)
+        .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
+        .where(ls.c.status == "active"),
+        {"borrower_id": s, "loan_id": s, "dpd": i64, "overdue": i64, "outstanding": i64},
+    )
+
+    def fact(query: Select[Any], name: str, dtype: pl.DataType) -> pl.DataFrame:
+        return read_frame(conn, query, {"borrower_id": s, name: dtype})
+
+    facts = [
+        fact(
+            select(ln.c.borrower_id, func.min(inst.c.due_date))
+            .select_from(inst.join(ln, ln.c.loan_id == inst.c.loan_id))
+            .where(
+                inst.c.due_date >= business_date,
+                or_(
+                    inst.c.paid_principal < inst.c.principal,
+                    inst.c.paid_interest < inst.c.interest,
+                ),
+            )
+            .group_by(ln.c.borrower_id),
+            "next_due",
+            day,
+        ),
+        fact(
+            select(cases.c.borrower_id, func.count())
+            .where(cases.c.closed_on.is_not(None))
+            .group_by(cases.c.borrower_id),
+            "prior_cases",
+            i64,
+        ),
+        fact(
+            select(promises.c.borrower_id, func.max(promises.c.due_on))
+            .where(promises.c.status == "open")
+            .group_by(promises.c.borrower_id),
+            "promise_until",
+            day,
+        ),
+        fact(
+            select(promises.c.borrower_id, func.max(promises.c.due_on))
+            .where(promises.c.status.in_(("broken", "partly_kept")))
+            .group_by(promises.c.borrower_id),
+            "promise_broken_on",
+            day,
+        ),
+        fact(
+            select(A.c.borrower_id, func.max(A.c.on_date))
+            .where(A.c.party == "debtor", A.c.conversation.is_(True))
+            .group_by(A.c.borrower_id),
+            "last_conversation_on",
+            day,
+        ),
+        fact(
+            select(emergency_contacts.c.borrower_id, func.count()).group_by(
+                emergency_contacts.c.borrower_id
+            ),
+            "emergency_contacts",
+            i64,
+        ),
+        fact(
+            select(visits.c.borrower_id, func.count())
+            .where(visits.c.status.in_(("approved", "assigned", "noticed")))
+            .group_by(visits.c.borrower_id),
+            "visits_live",
+            i64,
+        ),
+        fact(
+            select(borrower_profiles.c.borrower_id, borrower_profiles.c.risk_score),
+            "risk",
+            i64,
+        ),
+        read_frame(
+            conn,
+            select(
+                cases.c.borrower_id,
+                cases.c.case_id,
+                cases.c.opened_on,
+                cases.c.priority,
+                cases.c.assigned_agent,
+                cases.c.hardship,
+                cases.c.dispute,
+                cases.c.plan_in_force,
+            ).where(cases.c.closed_on.is_(None)),
+            {
+                "borrower_id": s,
+                "case_id": i64,
+                "case_opened_on": day,
+                "priority": i64,
+                "assigned_agent": s,
+                "hardship": pl.Boolean(),
+                "dispute": pl.Boolean(),
+                "plan_in_force": pl.Boolean(),
+            },
+        ),
+    ]
+    # The lead loan is the most overdue: highest DPD, then largest overdue amount, then id.
+    views = loans.group_by("borrower_id").agg(
+        pl.col("loan_id")
+        .sort_by(["dpd", "overdue", "loan_id"], descending=[True, True, False])
+        .first(),
+        pl.len().cast(pl.Int64).alias("loans"),
+        pl.col("dpd").max(),
+        pl.col("overdue").sum(),
+        pl.col("outstanding").sum(),
+    )
+    for frame in facts:
+        views = views.join(frame, on="borrower_id", how="left")
+    has_case = pl.col("case_id").is_not_null()
+    since = pl.coalesce("last_conversation_on", "case_opened_on")
+    views = views.with_columns(
+        pl.max_horizontal(pl.col("dpd"), pl.lit(0)).alias("dpd"),
+        (pl.col("next_due") - pl.lit(business_date)).dt.total_days().alias("days_to_due"),
+        pl.col("risk").fill_null(DEFAULT_RISK_SCORE).alias("risk_score"),
+        pl.col("prior_cases").fill_null(0),
+        pl.col("priority").fill_null(0),
+        pl.col("hardship").fill_null(False),
+        pl.col("dispute").fill_null(False),
+        pl.col("plan_in_force").fill_null(False),
+        # ``contact.history.unreachable_days``: from the last conversation, else the opening.
+        pl.when(has_case & since.is_not_null())
+        .then(pl.max_horizontal((pl.lit(business_date) - since).dt.total_days(), pl.lit(0)))
+        .otherwise(0)
+        .alias("unreachable_days"),
+        (pl.col("visits_live").fill_null(0) > 0).alias("visit_approved"),
+        pl.col("emergency_contacts").fill_null(0),
+    )
+    views = views.select(pl.col(n).cast(d) for n, d in VIEW_SCHEMA.items()).sort("borrower_id")
+    steps = read_frame(
+        conn,
+        select(A.c.borrower_id, A.c.step, func.max(A.c.on_date))
+        .where(A.c.step.is_not(None))
+        .group_by(A.c.borrower_id, A.c.step),
+        LAST_SENT_SCHEMA,
+    )
+    steps = steps.join(views.select("borrower_id"), on="borrower_id", how="semi")
+    return views, steps
+
+
+def case_frames(conn: Connection, business_date: date) -> CaseFrames:
+    """``case_views`` as the policy's frames (see ``CaseFrames``), without a row in Python.
+
+    ``days_to_due`` is kept only while the borrower is current (DPD 0): the policy's pre-due
+    reminders count to the next due date, overdue steps by DPD.
+    """
+    views, sent = _view_frames(conn, business_date)
+    cases_ = views.select(
+        "borrower_id",
+        "loan_id",
+        pl.lit(business_date, dtype=pl.Date()).alias("business_date"),
+        "dpd",
+        pl.when(pl.col("dpd") == 0).then(pl.col("days_to_due")).alias("days_to_due"),
+        pl.col("overdue").alias("overdue_amount"),
+        pl.col("outstanding").alias("outstanding_amount"),
+        "risk_score",
+        "prior_cases",
+        "promise_until",
+        "promise_broken_on",
+        "hardship",
+        "dispute",
+        "plan_in_force",
+        "unreachable_days",
+        "visit_approved",
+        "emergency_contacts",
+    )
+    return CaseFrames(cases_, sent, int(views["case_id"].is_not_null().sum()))
+
 
 def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
     """One row per borrower with an active loan, sorted by borrower id.
@@ -523,155 +865,17 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
     if there is none). Case fields are None/False for borrowers without an open case.
     ``last_step_on`` maps each policy step to the last business date it was actioned.
 
-    A fixed number of queries whatever the portfolio size (one per fact, each one scan).
+    A fixed number of queries whatever the portfolio size (one per fact, each one scan). The
+    close uses ``case_frames`` (the same facts, never leaving Polars); this is for readers
+    that want rows.
     """
-    ls, ln, inst = t.loan_state, t.loans, t.installments
-    od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
-    os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
-    active = ls.join(ln, ln.c.loan_id == ls.c.loan_id)
-    next_due = (
-        select(ln.c.borrower_id.label("b"), func.min(inst.c.due_date).label("d"))
-        .select_from(inst.join(ln, ln.c.loan_id == inst.c.loan_id))
-        .where(
-            inst.c.due_date >= business_date,
-            or_(inst.c.paid_principal < inst.c.principal, inst.c.paid_interest < inst.c.interest),
-        )
-        .group_by(ln.c.borrower_id)
-        .subquery()
-    )
-    prior = (
-        select(cases.c.borrower_id.label("b"), func.count().label("n"))
-        .where(cases.c.closed_on.is_not(None))
-        .group_by(cases.c.borrower_id)
-        .subquery()
-    )
-    promised = (
-        select(promises.c.borrower_id.label("b"), func.max(promises.c.due_on).label("d"))
-        .where(promises.c.status == "open")
-        .group_by(promises.c.borrower_id)
-        .subquery()
-    )
-    broken = (
-        select(promises.c.borrower_id.label("b"), func.max(promises.c.due_on).label("d"))
-        .where(promises.c.status.in_(("broken", "partly_kept")))
-        .group_by(promises.c.borrower_id)
-        .subquery()
-    )
-    talked = (
-        select(A.c.borrower_id.label("b"), func.max(A.c.on_date).label("d"))
-        .where(A.c.party == "debtor", A.c.conversation.is_(True))
-        .group_by(A.c.borrower_id)
-        .subquery()
-    )
-    ecs = (
-        select(emergency_contacts.c.borrower_id.label("b"), func.count().label("n"))
-        .group_by(emergency_contacts.c.borrower_id)
-        .subquery()
-    )
-    approved = (
-        select(visits.c.borrower_id.label("b"), func.count().label("n"))
-        .where(visits.c.status.in_(("approved", "assigned", "noticed")))
-        .group_by(visits.c.borrower_id)
-        .subquery()
-    )
-    # One scan per fact, merged here by borrower: SQLite nests scans of materialised groups
-    # when they are joined, and window functions sort the portfolio once per window.
-    loans_q = (
-        select(ln.c.borrower_id, ln.c.loan_id, ls.c.dpd, od, os_)
-        .select_from(active)
-        .where(ls.c.status == "active")
-    )
-    cases_q = select(
-        cases.c.borrower_id,
-        cases.c.case_id,
-        cases.c.opened_on,
-        cases.c.priority,
-        cases.c.assigned_agent,
-        cases.c.hardship,
-        cases.c.dispute,
-        cases.c.plan_in_force,
-    ).where(cases.c.closed_on.is_(None))
-    open_cases = {row[0]: row[1:] for row in conn.execute(cases_q)}
-    risk = {
-        k: v
-        for k, v in conn.execute(
-            select(borrower_profiles.c.borrower_id, borrower_profiles.c.risk_score)
-        )
-    }
-    facts: dict[str, dict[Any, Any]] = {}
-    for name, sub in (
-        ("due", next_due),
-        ("prior", prior),
-        ("promised", promised),
-        ("broken", broken),
-        ("talked", talked),
-        ("ecs", ecs),
-        ("approved", approved),
-    ):
-        facts[name] = {k: v for k, v in conn.execute(select(sub.c[0], sub.c[1]))}
-    views: dict[str, dict[str, Any]] = {}
-    lead: dict[str, tuple[int, int, str]] = {}
-    for borrower, loan_id, dpd, overdue, outstanding in conn.execute(loans_q):
-        view = views.get(borrower)
-        if view is None:
-            view = views[borrower] = _view(borrower, business_date, facts, open_cases, risk)
-        view["loans"] += 1
-        view["dpd"] = max(view["dpd"], int(dpd))
-        view["overdue"] += int(overdue)
-        view["outstanding"] += int(outstanding)
-        rank = (-int(dpd), -int(overdue), loan_id)
-        if borrower not in lead or rank < lead[borrower]:
-            lead[borrower] = rank
-            view["loan_id"] = loan_id
-    steps_q = (
-        select(A.c.borrower_id, A.c.step, func.max(A.c.on_date))
-        .where(A.c.step.is_not(None))
-        .group_by(A.c.borrower_id, A.c.step)
-    )
-    for borrower, step, last in conn.execute(steps_q):
-        view = views.get(borrower)
-        if view is not None:
-            view["last_step_on"][step] = last
-    return [views[k] for k in sorted(views)]
-
-
-def _view(
-    borrower: str,
-    on: date,
-    facts: Mapping[str, Mapping[Any, Any]],
-    open_cases: Mapping[str, Any],
-    risk: Mapping[str, Any],
-) -> dict[str, Any]:
-    case = open_cases.get(borrower)
-    case_id, opened_on, priority, agent, hardship, dispute, plan = case or (None,) * 7
-    due = facts["due"].get(borrower)
-    talked_on = facts["talked"].get(borrower)
-    score = risk.get(borrower)
-    return {
-        "borrower_id": borrower,
-        "loan_id": None,
-        "loans": 0,
-        "dpd": 0,
-        "days_to_due": None if due is None else (due - on).days,
-        "overdue": 0,
-        "outstanding": 0,
-        "risk_score": 500 if score is None else int(score),
-        "prior_cases": int(facts["prior"].get(borrower, 0)),
-        "case_id": case_id,
-        "case_opened_on": opened_on,
-        "priority": int(priority or 0),
-        "assigned_agent": agent,
-        "promise_until": facts["promised"].get(borrower),
-        "promise_broken_on": facts["broken"].get(borrower),
-        "hardship": bool(hardship),
-        "dispute": bool(dispute),
-        "plan_in_force": bool(plan),
-        "unreachable_days": unreachable_days(talked_on, opened_on, on) if case else 0,
-        "last_conversation_on": talked_on,
-        "visit_approved": bool(facts["approved"].get(borrower)),
-        "emergency_contacts": int(facts["ecs"].get(borrower, 0)),
-        "last_step_on": {},
-    }
+    views, sent = _view_frames(conn, business_date)
+    steps: dict[str, dict[str, date]] = defaultdict(dict)
+    for borrower, step, last in sent.iter_rows():
+        steps[borrower][step] = last
+    return [
+        {**v, "last_step_on": steps.get(v["borrower_id"], {})} for v in views.iter_rows(named=True)
+    ]
 
 
 def set_case_flag(conn: Connection, borrower_id: str, flag: str, value: bool = True) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from arrears.contact.promises import PaymentMade, Promise, PromiseStatus, check_promise
 from arrears.evidence import log
@@ -22,6 +22,7 @@ from arrears.store import tables as t
 from arrears.store.case_tables import promises
 
 P = promises
+_WRITE_BATCH = 10_000  # rows per bulk statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +69,29 @@ def _end_of_day(d: date) -> datetime:
 
 
 def check_promises(conn: Connection, business_date: date) -> PromiseReport:
-    """Evaluate every open promise at the end of ``business_date``; record the changes."""
+    """Evaluate every open promise at the end of ``business_date``; record the changes.
+
+    One read of the open promises and their loans' payments; the changes go back as two
+    statements run for many parameter sets (status decided; only the paid amount moved).
+    """
     rows = list(conn.execute(select(P).where(P.c.status == "open")))
     if rows:
         since = min(r.promised_on for r in rows)
         paid = payments_by_loan(conn, sorted({r.loan_id for r in rows}), since, business_date)
         entries: list[Entry] = []
+        decided: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
         for r in rows:
             promise = Promise(r.loan_id, r.promised_on, int(r.amount), r.due_on)
             result = check_promise(promise, paid.get(r.loan_id, []), business_date)
-            values: dict[str, Any] = {"paid": result.paid}
             if result.status is not PromiseStatus.OPEN:
-                values.update(status=result.status.value, checked_on=business_date)
+                decided.append(
+                    {
+                        "pid": r.promise_id,
+                        "new_paid": result.paid,
+                        "new_status": result.status.value,
+                    }
+                )
                 entries.append(
                     Entry(
                         r.borrower_id,
@@ -96,8 +108,22 @@ def check_promises(conn: Connection, business_date: date) -> PromiseReport:
                         _end_of_day(business_date),
                     )
                 )
-            if values != {"paid": int(r.paid)}:
-                conn.execute(update(P).where(P.c.promise_id == r.promise_id).values(values))
+            elif result.paid != int(r.paid):
+                moved.append({"pid": r.promise_id, "new_paid": result.paid})
+        by_id = P.c.promise_id == bindparam("pid")
+        for batch in chunks(decided, _WRITE_BATCH):
+            conn.execute(
+                update(P)
+                .where(by_id)
+                .values(
+                    paid=bindparam("new_paid"),
+                    status=bindparam("new_status"),
+                    checked_on=business_date,
+                ),
+                batch,
+            )
+        for batch in chunks(moved, _WRITE_BATCH):
+            conn.execute(update(P).where(by_id).values(paid=bindparam("new_paid")), batch)
         log.append_many(conn, entries)
     return promise_report(conn, business_date)
 
