@@ -29,11 +29,11 @@ from datetime import date, timedelta
 
 from arrears.ageing.status import classify
 from arrears.credit.codes import CLOSING, SETTLEMENT_CODES, Code, overdue_code
-from arrears.credit.walk import Reading, Snapshot, Unknown, walk
+from arrears.credit.walk import Reading, Snapshot, Unknown, contract_due_dates, walk
 from arrears.ledger.account import Status
 from arrears.ledger.replay import Event
-from arrears.loans.calendar import due_dates, month_day
-from arrears.loans.product import Method, Product
+from arrears.loans.calendar import month_day
+from arrears.loans.product import Product
 from arrears.loans.schedule import LoanTerms
 
 
@@ -104,13 +104,6 @@ def reporting_dates(terms: LoanTerms, start: date, through: date) -> list[date]:
         if r >= first:
             out.append(r)
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-
-
-def contract_due_dates(terms: LoanTerms, product: Product) -> tuple[date, ...]:
-    dates = due_dates(
-        terms.disbursed_on, terms.months, terms.due_day, product.min_first_period_days
-    )
-    return dates[-1:] if terms.method is Method.BULLET else dates
 
 
 def _unknown_month(r: date) -> MonthStatus:
