@@ -21,7 +21,7 @@ from typing import Any
 from arrears.credit.history import CreditHistory, MonthStatus, history_and_reading
 from arrears.credit.walk import Snapshot
 from arrears.ledger.account import Account, Inst, Status
-from arrears.ledger.replay import Event
+from arrears.ledger.replay import Event, Payment, Waiver
 from arrears.loans.product import Product
 from arrears.loans.schedule import LoanTerms
 
@@ -39,13 +39,24 @@ def _product_json(product: Product) -> str:
     return product.to_json()  # products are few and frozen; their JSON is costly to build
 
 
+def _event_key(e: Event) -> tuple[object, ...]:
+    # Plain tuples: their repr is several times cheaper than the dataclasses' (dates above all).
+    if isinstance(e, Payment):
+        return ("payment", e.ref, e.amount, e.on.toordinal())
+    if isinstance(e, Waiver):
+        return ("waiver", e.ref, e.component.value, e.amount, e.on.toordinal())
+    return ("write_off", e.ref, e.on.toordinal())
+
+
 def key_for(
     product: Product, events: Sequence[Event], settlements: Mapping[str, str], through: date
 ) -> str:
+    """A digest of everything the history through ``through`` is derived from."""
     basis = repr(
         (
+            2,  # the key's own layout: a new layout never matches an old checkpoint
             _product_json(product),
-            [e for e in events if e.on <= through],
+            [_event_key(e) for e in events if e.on <= through],
             sorted(settlements.items()),
         )
     )
