@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from arrears.ageing.status import classify
 from arrears.credit.codes import CLOSING, SETTLEMENT_CODES, Code, overdue_code
 from arrears.credit.walk import Reading, Snapshot, Unknown, contract_due_dates, walk
-from arrears.ledger.account import Status
+from arrears.ledger.account import Inst, Status
 from arrears.ledger.replay import Event
 from arrears.loans.calendar import month_day
 from arrears.loans.product import Product
@@ -133,23 +133,35 @@ def month_statuses(
             continue
         acct = reading.account
         start = date.min if first and k == 0 else prev
-        due = [i for i in acct.installments if i.due_date <= r and i.unpaid > 0]
-        in_month = [i for i in acct.installments if start < i.due_date <= r]
-        overdue_amount = sum(i.unpaid for i in due)
-        penalty = acct.penalty_owed + acct.penalty_unposted
-        balance = (
-            sum(i.unpaid_principal for i in acct.installments)
-            + sum(i.unpaid_interest for i in acct.installments if i.due_date <= r)
-            + penalty
-        )
-        dpd = (r - due[0].due_date).days if due else 0
+        # One pass over the installments (they are in due-date order): what is due and unpaid,
+        # what fell due in the month, and the balance.
+        due_n = overdue_amount = principal_left = interest_due = scheduled = 0
+        oldest: date | None = None
+        in_month: list[Inst] = []
+        for i in acct.installments:
+            d = i.due_date
+            unpaid_p = i.principal - i.paid_principal
+            principal_left += unpaid_p
+            if d <= r:
+                unpaid_i = i.interest - i.paid_interest
+                interest_due += unpaid_i
+                if unpaid_p + unpaid_i > 0:
+                    if oldest is None:
+                        oldest = d
+                    due_n += 1
+                    overdue_amount += unpaid_p + unpaid_i
+                if d > start:
+                    in_month.append(i)
+                    scheduled += i.principal + i.interest
+        balance = principal_left + interest_due + acct.penalty_owed + acct.penalty_unposted
+        dpd = 0 if oldest is None else (r - oldest).days
         status: Code
         if acct.status is Status.WRITTEN_OFF:
             status = "G"
         elif acct.status is Status.SETTLED:
             kind = settlements.get(reading.closed_by or "")
             status = SETTLEMENT_CODES.get(kind or "", "C")
-        elif due:
+        elif oldest is not None:
             status = overdue_code(dpd)
         elif any(_missed(readings, i.n, i.due_date) for i in in_month):
             status = "1"
@@ -164,11 +176,11 @@ def month_statuses(
                 status,
                 dpd,
                 overdue_amount,
-                len(due),
+                due_n,
                 balance,
-                sum(i.principal + i.interest for i in in_month),
+                scheduled,
                 reading.last_payment_on,
-                due[0].due_date if due else None,
+                oldest,
                 reading.closed_on,
             )
         )
@@ -183,7 +195,10 @@ def _missed(readings: Mapping[date, Reading], n: int, due: date) -> bool:
     reading = readings.get(due)
     if not isinstance(reading, Snapshot):
         return False
-    return any(i.n == n and i.unpaid > 0 for i in reading.account.installments)
+    return any(
+        i.n == n and (i.principal > i.paid_principal or i.interest > i.paid_interest)
+        for i in reading.account.installments
+    )
 
 
 def wanted_dates(terms: LoanTerms, product: Product, rep_dates: Sequence[date]) -> list[date]:

@@ -149,21 +149,12 @@ def open_fast(terms: LoanTerms, product: Product) -> Account:
     return Account(terms, terms.disbursed_on, tuple(insts))
 
 
-def _advance_fast(acct: Account, product: Product, through: date, rate: Fraction) -> Account:
-    """The account closed through ``through`` (no events in between), by spans of one base.
+def _penalty_steps(acct: Account, product: Product) -> list[tuple[int, int]]:
+    """(first day counted, amount) per installment with something unpaid, by day ordinal.
 
-    Day ``d`` counts an installment in the base from ``due + grace + 1`` on (``penalty_base``);
-    between two such days the base is constant, so the span adds ``days x round_half_up(base x
-    rate)``. Integer arithmetic on day ordinals: ``round_half_up(b x n / m)`` for ``b >= 0`` is
-    ``(2bn + m) // 2m``.
+    Day ``d`` counts an installment in the penalty base (``ledger.account.penalty_base``) from
+    ``due + grace + 1`` on.
     """
-    if through <= acct.as_of:
-        return acct
-    if acct.status is not Status.ACTIVE:
-        return _at(acct, through, acct.penalty_unposted)
-    num, den = rate.numerator, rate.denominator
-    first = acct.as_of.toordinal() + 1
-    last = through.toordinal()
     lag = product.grace_days + 1
     with_interest = product.penalty_base is PenaltyBase.INSTALLMENT
     steps: list[tuple[int, int]] = []
@@ -174,9 +165,27 @@ def _advance_fast(acct: Account, product: Product, through: date, rate: Fraction
         if owed:
             steps.append((i.due_date.toordinal() + lag, owed))
     steps.sort()
+    return steps
+
+
+def _advance_fast(
+    acct: Account, through: date, rate: Fraction, steps: list[tuple[int, int]]
+) -> Account:
+    """The account closed through ``through`` (no events in between), by spans of one base.
+
+    ``steps`` are the account's ``_penalty_steps``. Between two of them the base is constant, so
+    a span adds ``days x round_half_up(base x rate)``, the close's own daily rounding summed.
+    Integer arithmetic: ``round_half_up(b x n / m)`` for ``b >= 0`` is ``(2bn + m) // 2m``.
+    """
+    if through <= acct.as_of:
+        return acct
+    if acct.status is not Status.ACTIVE:
+        return _at(acct, through, acct.penalty_unposted)
+    num, den = rate.numerator, rate.denominator
+    last = through.toordinal()
     accrued = 0
     base = 0
-    day = first
+    day = acct.as_of.toordinal() + 1
     for starts, owed in steps:
         if starts > last:
             break
@@ -263,7 +272,7 @@ def pay_within_due(acct: Account, product: Product, amount: int, on: date) -> Ac
     return Account(acct.terms, on, tuple(insts), 0, owed, acct.prepaid_principal, status)
 
 
-def _advance_daily(acct: Account, product: Product, through: date, rate: Fraction) -> Account:
+def _advance_daily(acct: Account, product: Product, through: date) -> Account:
     while acct.as_of < through:
         acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
     return acct
@@ -286,7 +295,16 @@ def walk(
     dates and events after its day are taken.
     """
     fast = engine == "fast"
-    advance = _advance_fast if fast else _advance_daily
+    steps_of: tuple[tuple[Inst, ...] | None, list[tuple[int, int]]] = (None, [])
+
+    def advance(acct: Account, through: date) -> Account:
+        nonlocal steps_of
+        if not fast:
+            return _advance_daily(acct, product, through)
+        if steps_of[0] is not acct.installments:  # they change only when an event applies
+            steps_of = (acct.installments, _penalty_steps(acct, product))
+        return _advance_fast(acct, through, rate, steps_of[1])
+
     rate = penalty_rate(terms, product)  # constant for the loan: computed once
     first = terms.disbursed_on if start is None else start.account.as_of + ONE_DAY
     wanted = sorted({d for d in dates if d >= first})
@@ -312,7 +330,7 @@ def walk(
     for day in wanted:
         while k < len(pending) and pending[k].on <= day:
             ev = pending[k]
-            acct = advance(acct, product, ev.on, rate)
+            acct = advance(acct, ev.on)
             was_active = acct.status is Status.ACTIVE
             paid = None
             if fast and isinstance(ev, Payment):
@@ -331,6 +349,6 @@ def walk(
             if was_active and acct.status is not Status.ACTIVE:
                 closed_on, closed_by = ev.on, ev.ref
             k += 1
-        acct = advance(acct, product, day, rate)
+        acct = advance(acct, day)
         out[day] = Snapshot(acct, last_paid, closed_on, closed_by)
     return out
