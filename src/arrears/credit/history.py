@@ -277,17 +277,32 @@ def forecast(
     settlements: Mapping[str, str] | None = None,
     *,
     include_past: bool = False,
+    start: Snapshot | None = None,
+    months_before: Sequence[MonthStatus] = (),
 ) -> list[MonthStatus]:
     """What the next ``months`` reporting dates after ``as_of`` will read if nothing is paid
-    (preceded by the months already read, with ``include_past``)."""
+    (preceded by the months already read, with ``include_past``).
+
+    With ``start`` (the account read on a reporting date on or before ``as_of``, from the same
+    events) and ``months_before`` (the months through it), only the later months are derived:
+    the result is the same.
+    """
     live = [e for e in events if e.on <= as_of]
     y, m = as_of.year, as_of.month + months
     y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
     horizon = reporting_date(terms, y, m)
-    reps = reporting_dates(terms, terms.disbursed_on, horizon)
-    readings = walk(terms, product, live, wanted_dates(terms, product, reps), engine="fast")
-    return [
-        s
-        for s in month_statuses(terms, readings, reps, settlements or {})
-        if include_past or s.reporting_date > as_of
-    ]
+    if start is None:
+        prev = None
+        reps = reporting_dates(terms, terms.disbursed_on, horizon)
+    else:
+        prev = start.account.as_of
+        closed = bool(months_before) and months_before[-1].status in CLOSING
+        reps = [] if closed else reporting_dates(terms, prev + timedelta(days=1), horizon)
+    dates = wanted_dates(terms, product, reps)
+    if prev is not None:
+        dates = [d for d in dates if d > prev]
+    readings = walk(terms, product, live, dates, engine="fast", start=start)
+    if start is not None and prev is not None:
+        readings[prev] = start
+    coming = month_statuses(terms, readings, reps, settlements or {}, prev)
+    return [s for s in (*months_before, *coming) if include_past or s.reporting_date > as_of]

@@ -25,7 +25,7 @@ from arrears.contact.action import PlannedAction
 from arrears.credit import checkpoint
 from arrears.credit.codes import CODES, Code
 from arrears.credit.disputes import Dispute, Outcome
-from arrears.credit.history import CreditHistory, forecast, reporting_date
+from arrears.credit.history import CreditHistory, reporting_date
 from arrears.credit.metro2 import Metro2Account, base_segment
 from arrears.credit.notices import LoanOutlook, plan_notices
 from arrears.credit.report import (
@@ -275,14 +275,27 @@ def outlooks(
         ids = list(conn.execute(active).scalars())
     else:
         ids = list(loan_ids)
+    raw = read_raw(conn, ids)
+    stored = _checkpoints(conn, [r[0] for r in raw.loans])
     out: list[LoanOutlook] = []
-    for f in load_facts(conn, ids).values():
+    for f in build_facts(raw):
         if f.terms.disbursed_on > as_of:
             continue
-        coming = forecast(
-            f.terms, f.product, f.events, as_of, months, f.settlements, include_past=True
+        text = stored.get(f.terms.loan_id)
+        cp = None if text is None else checkpoint.decode(f.terms, text)
+        coming = checkpoint.forecast_with_checkpoint(
+            f.terms, f.product, f.events, as_of, months, f.settlements, cp
         )
         out.append(LoanOutlook(f.terms.loan_id, f.borrower_id, f.rules, tuple(coming)))
+    return out
+
+
+def _checkpoints(conn: Connection, loan_ids: Sequence[str]) -> dict[str, str]:
+    cp = ct.credit_checkpoints.c
+    out: dict[str, str] = {}
+    for k in range(0, len(loan_ids), 2000):
+        q = select(cp.loan_id, cp.state).where(cp.loan_id.in_(loan_ids[k : k + 2000]))
+        out.update((r[0], r[1]) for r in conn.execute(q))
     return out
 
 
