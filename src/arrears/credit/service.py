@@ -5,13 +5,15 @@ transaction) or an Engine (they open one); nothing else touches the database.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import multiprocessing as mp
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -645,7 +647,6 @@ def export_month(
     stood at the last export) when still valid, and the new checkpoints are stored after the
     file is in place; the bytes do not depend on it either.
     """
-    global _SHARED
     ym = parse_month(month)
     if isinstance(ym, Problem):
         return ym
@@ -655,12 +656,42 @@ def export_month(
         return Problem(f"furnisher {furnisher!r}", "furnisher", "1..20 ASCII characters")
     if workers < 1:
         return Problem(f"workers {workers}", "workers", "must be at least 1")
-    with engine.connect() as conn:
+    with _few_collections(), engine.connect() as conn:
         raw = read_raw(conn)
         stored: dict[str, str] | None = None
         if resume:
             cp = ct.credit_checkpoints.c
             stored = {r[0]: r[1] for r in conn.execute(select(cp.loan_id, cp.state))}
+    with _few_collections():
+        return _export(engine, raw, stored, month, fmt, out, furnisher, progress, workers)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """The export allocates millions of small acyclic objects (rows, accounts, months): with
+    the default thresholds the cycle collector runs thousands of times and rescans the rows
+    each time (about 7% of the CPU). Collect less often while it runs; restore after."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _export(
+    engine: Engine,
+    raw: RawFacts,
+    stored: dict[str, str] | None,
+    month: str,
+    fmt: Format,
+    out: Path,
+    furnisher: str,
+    progress: Progress | None,
+    workers: int,
+) -> ExportSummary:
+    global _SHARED
+    resume = stored is not None
     total = len(raw.loans)
     kept: dict[str, str] = {}
     if workers == 1:
@@ -680,6 +711,7 @@ def export_month(
                 chunks.append(_slice(raw, stored, lo, hi, (month, fmt, furnisher)))
         lines, withheld = [], []
         _SHARED = (raw, stored)
+        gc.freeze()  # the rows the workers inherit: never rescanned, their pages stay shared
         try:
             ctx = mp.get_context("fork") if fork else None
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -690,6 +722,7 @@ def export_month(
                     if progress is not None:
                         progress(min(k * size, total), total)
         finally:
+            gc.unfreeze()
             _SHARED = None
     digest = write_atomically(out, lines)
     if resume and kept:
