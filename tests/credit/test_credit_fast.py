@@ -4,6 +4,8 @@ outlooks equal one forecast per loan.
 * ``open_fast`` (the schedule in integers) equals ``ledger.account.open_account``;
 * ``pay_within_due`` equals ``ledger.account.apply_payment`` whenever it takes a payment, and
   declines exactly the payments larger than what is due (those go to the ledger);
+* ``month_statuses`` (prefix sums per set of installments) equals the rules of docs/credit.md
+  written out installment by installment (``reference_statuses`` below);
 * a forecast resumed from a checkpoint equals one from disbursement;
 * ``service.outlooks`` equals ``history.forecast`` per loan, with and without checkpoints, after
   a back-dated payment, a reversal, a waiver and a write-off, and reads the same live events as
@@ -13,6 +15,7 @@ outlooks equal one forecast per loan.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -25,18 +28,34 @@ from test_credit_walk import portfolio
 
 from arrears.credit import checkpoint
 from arrears.credit import service as svc
-from arrears.credit.history import forecast, reporting_date
-from arrears.credit.walk import open_fast, pay_within_due
+from arrears.credit.history import (
+    MonthStatus,
+    forecast,
+    month_key,
+    month_statuses,
+    reporting_date,
+    reporting_dates,
+    wanted_dates,
+)
+from arrears.credit.walk import Reading, Snapshot, open_fast, pay_within_due, walk
 from arrears.ledger.account import (
     ONE_DAY,
     Account,
+    Inst,
     Refused,
     Status,
     apply_payment,
     close_day,
     open_account,
 )
-from arrears.loans.product import DEFAULT_WATERFALL, Component, Method, PenaltyBase, Product
+from arrears.loans.product import (
+    DEFAULT_PRODUCT,
+    DEFAULT_WATERFALL,
+    Component,
+    Method,
+    PenaltyBase,
+    Product,
+)
 from arrears.loans.schedule import LoanTerms
 from arrears.money import Rate, RateBasis
 from arrears.services import accounts
@@ -117,6 +136,85 @@ def test_payments_within_what_is_due_equal_the_ledgers(
         ledger = apply_payment(acct, product, "R", amount, on)
         if not isinstance(ledger, Refused):
             acct = ledger[0]
+
+
+def reference_statuses(
+    terms: LoanTerms,
+    readings: Mapping[date, Reading],
+    reps: Sequence[date],
+    settlements: Mapping[str, str],
+) -> list[MonthStatus]:
+    """docs/credit.md's monthly status, read installment by installment (from disbursement)."""
+    out: list[MonthStatus] = []
+    prev = date.min
+    for r in reps:
+        reading = readings[r]
+        if not isinstance(reading, Snapshot):
+            out.append(MonthStatus(month_key(r), r, "#", 0, 0, 0, 0, 0, None, None, None))
+            prev = r
+            continue
+        a = reading.account
+        due = [i for i in a.installments if i.due_date <= r and i.unpaid > 0]
+        in_month = [i for i in a.installments if prev < i.due_date <= r]
+        dpd = (r - due[0].due_date).days if due else 0
+
+        def missed(i: Inst) -> bool:
+            then = readings[i.due_date]
+            assert isinstance(then, Snapshot)
+            return any(j.n == i.n and j.unpaid > 0 for j in then.account.installments)
+
+        status: str
+        if a.status is Status.WRITTEN_OFF:
+            status = "G"
+        elif a.status is Status.SETTLED:
+            status = {"guarantor": "D", "assets": "Z"}.get(
+                settlements.get(reading.closed_by or "", ""), "C"
+            )
+        elif due:
+            status = "1234567"[max(1, min(7, (dpd + 29) // 30)) - 1]
+        elif any(missed(i) for i in in_month):
+            status = "1"
+        else:
+            status = "N" if in_month else "*"
+        balance = (
+            sum(i.unpaid_principal for i in a.installments)
+            + sum(i.unpaid_interest for i in a.installments if i.due_date <= r)
+            + a.penalty_owed
+            + a.penalty_unposted
+        )
+        out.append(
+            MonthStatus(
+                month_key(r),
+                r,
+                status,  # type: ignore[arg-type]
+                dpd,
+                sum(i.unpaid for i in due),
+                len(due),
+                balance,
+                sum(i.principal + i.interest for i in in_month),
+                reading.last_payment_on,
+                due[0].due_date if due else None,
+                reading.closed_on,
+            )
+        )
+        prev = r
+        if a.status is not Status.ACTIVE:
+            break
+    return out
+
+
+def test_month_statuses_equal_the_rules_read_installment_by_installment() -> None:
+    seen: set[str] = set()
+    for product in (DEFAULT_PRODUCT, Product(product_id="g3", grace_days=3)):
+        for t, evs in portfolio(80, 33):
+            reps = reporting_dates(t, t.disbursed_on, date(2026, 8, 31))
+            marks = {e.ref: "guarantor" for e in evs[-1:]}  # the last payment may settle it
+            for engine in ("fast", "daily"):
+                readings = walk(t, product, evs, wanted_dates(t, product, reps), engine=engine)
+                got = month_statuses(t, readings, reps, marks)
+                assert got == reference_statuses(t, readings, reps, marks), t.loan_id
+                seen.update(m.status for m in got)
+    assert {"N", "1", "2", "7", "C", "G", "D"} <= seen  # the cases were exercised
 
 
 def test_a_forecast_resumed_from_a_checkpoint_equals_one_from_disbursement() -> None:
