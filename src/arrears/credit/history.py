@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import itertools
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -134,7 +132,6 @@ def month_statuses(
     reporting date; ``settlements`` maps a payment ref to ``guarantor`` or ``assets``.
     """
     out: list[MonthStatus] = []
-    by_insts: dict[int, _Sums] = {}  # readings between two events share their installments
     first = prev is None  # the first month also covers the disbursement day
     prev = terms.disbursed_on if prev is None else prev
     for k, r in enumerate(rep_dates):
@@ -145,22 +142,27 @@ def month_statuses(
             continue
         acct = reading.account
         start = date.min if first and k == 0 else prev
-        sums = by_insts.get(id(acct.installments))
-        if sums is None or sums.installments is not acct.installments:
-            sums = by_insts[id(acct.installments)] = _Sums.of(acct.installments)
-        upto = bisect_right(sums.dues, r)  # installments due on or before r
-        since = bisect_right(sums.dues, start)  # ... and those due by the month's start
-        due_n = sums.unpaid_count[upto]
-        overdue_amount = sums.unpaid[upto]
-        oldest = sums.dues[sums.first_unpaid] if sums.first_unpaid < upto else None
-        in_month = acct.installments[since:upto] if since < upto else ()
-        scheduled = sums.scheduled[upto] - sums.scheduled[min(since, upto)]
-        balance = (
-            sums.principal_left
-            + sums.unpaid_interest[upto]
-            + acct.penalty_owed
-            + acct.penalty_unposted
-        )
+        # One pass over the installments (they are in due-date order): what is due and unpaid,
+        # what fell due in the month, and the balance.
+        due_n = overdue_amount = principal_left = interest_due = scheduled = 0
+        oldest: date | None = None
+        in_month: list[Inst] = []
+        for i in acct.installments:
+            d = i.due_date
+            unpaid_p = i.principal - i.paid_principal
+            principal_left += unpaid_p
+            if d <= r:
+                unpaid_i = i.interest - i.paid_interest
+                interest_due += unpaid_i
+                if unpaid_p + unpaid_i > 0:
+                    if oldest is None:
+                        oldest = d
+                    due_n += 1
+                    overdue_amount += unpaid_p + unpaid_i
+                if d > start:
+                    in_month.append(i)
+                    scheduled += i.principal + i.interest
+        balance = principal_left + interest_due + acct.penalty_owed + acct.penalty_unposted
         dpd = 0 if oldest is None else (r - oldest).days
         status: Code
         if acct.status is Status.WRITTEN_OFF:
@@ -195,41 +197,6 @@ def month_statuses(
         if acct.status is not Status.ACTIVE:
             break
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Sums:
-    """Prefix sums over an account's installments (in due-date order): entry ``k`` covers the
-    first ``k``. A month reads them at the number due by its reporting date."""
-
-    installments: tuple[Inst, ...]
-    dues: list[date]
-    unpaid: list[int]  # principal and interest unpaid
-    unpaid_count: list[int]  # installments with something unpaid
-    unpaid_interest: list[int]
-    scheduled: list[int]  # principal and interest as scheduled
-    first_unpaid: int  # index of the first installment with something unpaid (len if none)
-    principal_left: int  # over all installments
-
-    @staticmethod
-    def of(insts: tuple[Inst, ...]) -> _Sums:
-        dues = [i.due_date for i in insts]
-        if any(a > b for a, b in itertools.pairwise(dues)):
-            raise AssertionError("installments out of due-date order")  # the ledger keeps them
-        unpaid, count, interest, scheduled = [0], [0], [0], [0]
-        first = len(insts)
-        left = 0
-        for k, i in enumerate(insts):
-            up = i.principal - i.paid_principal
-            ui = i.interest - i.paid_interest
-            left += up
-            unpaid.append(unpaid[-1] + up + ui)
-            count.append(count[-1] + (up + ui > 0))
-            interest.append(interest[-1] + ui)
-            scheduled.append(scheduled[-1] + i.principal + i.interest)
-            if up + ui > 0 and first == len(insts):
-                first = k
-        return _Sums(insts, dues, unpaid, count, interest, scheduled, first, left)
 
 
 def _missed(readings: Mapping[date, Reading], n: int, due: date) -> bool:
