@@ -713,7 +713,7 @@ def _export(
         _SHARED = (raw, stored)
         gc.freeze()  # the rows the workers inherit: never rescanned, their pages stay shared
         try:
-            ctx = mp.get_context("fork") if fork else None
+            ctx = mp.get_context("fork" if fork else "spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 for k, (got, held, cps) in enumerate(pool.map(_export_chunk, chunks), 1):
                     lines.extend(got)
