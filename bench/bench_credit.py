@@ -7,7 +7,11 @@ Set-up writes loans and payments straight into a fresh SQLite file (bulk inserts
 ``sim.sample_portfolio`` rows; no ledger replay at load time, because the export replays every
 loan from its events anyway). Timed: the month's export replaying every loan from disbursement
 (``resume=False``), and the same export resumed from the checkpoints the previous month's
-export left (the monthly routine); both files must be byte-identical. Prints one JSON line.
+export left (the monthly routine); both files must be byte-identical. Also timed: the daily
+close's ``outlooks`` (each loan's months if nothing is paid) for the first ``--outlook-loans``
+loans, before any export (every loan walked from disbursement) and after (resumed from the
+checkpoints), each checked equal to ``history.forecast`` per loan on a sample. The load average
+is printed before and after. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert, select
 
 from arrears.credit import service as svc
-from arrears.credit.history import reporting_date
+from arrears.credit.history import forecast, reporting_date
 from arrears.credit.report import history_json, read_history
 from arrears.money import parse_amount, parse_rate
 from arrears.services.importer import ensure_default_product
@@ -113,6 +117,22 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def time_outlooks(engine: Engine, n: int, sample: int, seed: int) -> tuple[float, float]:
+    """Wall and CPU seconds of ``outlooks`` for the first ``n`` loans; checked on a sample."""
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(select(t.loans.c.loan_id)).scalars())[:n]
+        t0, c0 = time.perf_counter(), _cpu()
+        looks = svc.outlooks(conn, AS_OF, loan_ids=ids)
+        took, cpu = time.perf_counter() - t0, _cpu() - c0
+        picked = random.Random(seed).sample(looks, min(sample, len(looks)))
+        facts = svc.load_facts(conn, [o.loan_id for o in picked])
+    for o in picked:
+        f = facts[o.loan_id]
+        want = forecast(f.terms, f.product, f.events, AS_OF, 2, f.settlements, include_past=True)
+        assert o.months == tuple(want), o.loan_id
+    return took, cpu
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loans", type=int, default=100_000)
@@ -120,13 +140,17 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=200, help="accounts checked against history")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--format", default="metro2", choices=("jsonl", "metro2"))
+    ap.add_argument("--outlook-loans", type=int, default=10_000, help="0: skip outlooks")
     args = ap.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         url = os.path.join(tmp, "bench.db")
         t0 = time.perf_counter()
         setup(url, args.loans, args.seed)
         set_up = time.perf_counter() - t0
         engine = make_engine(url)
+        n_look = min(args.outlook_loans, args.loans)
+        cold_look = time_outlooks(engine, n_look, args.sample, args.seed) if n_look else (0, 0)
         out = Path(tmp) / f"{MONTH}.{args.format}"
         t0, c0 = time.perf_counter(), _cpu()
         res = svc.export_month(engine, MONTH, args.format, out, workers=args.workers, resume=False)
@@ -158,6 +182,7 @@ def main() -> None:
             when = reporting_date(f.terms, int(MONTH[:4]), int(MONTH[5:]))
             want = history_json(read_history(f, when, 24, engine="daily"), f.currency)
             assert r["history"] == want, f.terms.loan_id
+        warm_look = time_outlooks(engine, n_look, args.sample, args.seed) if n_look else (0, 0)
         print(
             json.dumps(
                 {
@@ -174,6 +199,15 @@ def main() -> None:
                     "records": res.records,
                     "withheld": len(res.withheld),
                     "sample_matched": len(sample),
+                    "outlook_loans": n_look,
+                    "outlooks_s": round(cold_look[0], 1),
+                    "outlooks_cpu_ms_per_loan": round(cold_look[1] / max(n_look, 1) * 1000, 3),
+                    "outlooks_resumed_s": round(warm_look[0], 1),
+                    "outlooks_resumed_cpu_ms_per_loan": round(
+                        warm_look[1] / max(n_look, 1) * 1000, 3
+                    ),
+                    "load_before": [round(x, 2) for x in load_before],
+                    "load_after": [round(x, 2) for x in os.getloadavg()],
                 }
             )
         )

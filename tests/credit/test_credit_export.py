@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from credit_helpers import due_on
@@ -85,6 +86,28 @@ def test_same_month_twice_gives_the_same_bytes_with_any_workers(
         r2 = svc.export_month(engine, "2026-04", fmt, b, workers=2)  # type: ignore[arg-type]
         assert not isinstance(r1, svc.Problem) and not isinstance(r2, svc.Problem)
         assert a.read_bytes() == b.read_bytes() and r1.sha256 == r2.sha256
+
+
+def test_workers_that_do_not_fork_get_their_rows_and_write_the_same_bytes(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_sample(engine, tmp_path, 12)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert not isinstance(svc.export_month(engine, "2026-04", "jsonl", a), svc.Problem)
+    # Where processes are spawned (macOS, Windows), each chunk carries its own rows.
+    monkeypatch.setattr(svc.mp, "get_all_start_methods", lambda: ["spawn"])
+    sliced: list[int] = []
+    real = svc._slice
+
+    def counted(*args: Any) -> Any:
+        chunk = real(*args)
+        sliced.append(chunk[1])
+        return chunk
+
+    monkeypatch.setattr(svc, "_slice", counted)
+    assert not isinstance(svc.export_month(engine, "2026-04", "jsonl", b, workers=2), svc.Problem)
+    assert a.read_bytes() == b.read_bytes()
+    assert sum(sliced) == 12  # every loan went out in a chunk of its own rows
 
 
 def test_a_failed_export_leaves_the_old_file_and_no_temporary(

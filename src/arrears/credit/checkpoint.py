@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from arrears.credit.history import CreditHistory, MonthStatus, history_and_reading
+from arrears.credit.history import CreditHistory, MonthStatus, forecast, history_and_reading
 from arrears.credit.walk import Snapshot
 from arrears.ledger.account import Account, Inst, Status
-from arrears.ledger.replay import Event
+from arrears.ledger.replay import Event, Payment, Waiver
 from arrears.loans.product import Product
 from arrears.loans.schedule import LoanTerms
 
@@ -39,13 +39,24 @@ def _product_json(product: Product) -> str:
     return product.to_json()  # products are few and frozen; their JSON is costly to build
 
 
+def _event_key(e: Event) -> tuple[object, ...]:
+    # Plain tuples: their repr is several times cheaper than the dataclasses' (dates above all).
+    if isinstance(e, Payment):
+        return ("payment", e.ref, e.amount, e.on.toordinal())
+    if isinstance(e, Waiver):
+        return ("waiver", e.ref, e.component.value, e.amount, e.on.toordinal())
+    return ("write_off", e.ref, e.on.toordinal())
+
+
 def key_for(
     product: Product, events: Sequence[Event], settlements: Mapping[str, str], through: date
 ) -> str:
+    """A digest of everything the history through ``through`` is derived from."""
     basis = repr(
         (
+            2,  # the key's own layout: a new layout never matches an old checkpoint
             _product_json(product),
-            [e for e in events if e.on <= through],
+            [_event_key(e) for e in events if e.on <= through],
             sorted(settlements.items()),
         )
     )
@@ -135,12 +146,7 @@ def history_with_checkpoint(
 ) -> tuple[CreditHistory, Checkpoint | None]:
     """The history as of ``as_of`` (fast engine), resumed from ``cp`` when it is still valid,
     and the checkpoint to keep for the next export (None when the account cannot be read)."""
-    usable = (
-        cp is not None
-        and cp.through <= as_of
-        and cp.key == key_for(product, events, settlements, cp.through)
-    )
-    if usable and cp is not None:
+    if cp is not None and usable(cp, product, events, settlements, as_of):
         history, now = history_and_reading(
             terms,
             product,
@@ -159,3 +165,43 @@ def history_with_checkpoint(
         return history, None
     key = key_for(product, events, settlements, as_of)
     return history, Checkpoint(as_of, key, now, history.months)
+
+
+def usable(
+    cp: Checkpoint | None,
+    product: Product,
+    events: Sequence[Event],
+    settlements: Mapping[str, str],
+    as_of: date,
+) -> bool:
+    """Was ``cp`` derived from the facts as they stand, through a date on or before ``as_of``?"""
+    return (
+        cp is not None
+        and cp.through <= as_of
+        and cp.key == key_for(product, events, settlements, cp.through)
+    )
+
+
+def forecast_with_checkpoint(
+    terms: LoanTerms,
+    product: Product,
+    events: Sequence[Event],
+    as_of: date,
+    months: int,
+    settlements: Mapping[str, str],
+    cp: Checkpoint | None,
+) -> list[MonthStatus]:
+    """``history.forecast(..., include_past=True)``, resumed from ``cp`` when it is usable."""
+    if cp is not None and cp.months and usable(cp, product, events, settlements, as_of):
+        return forecast(
+            terms,
+            product,
+            events,
+            as_of,
+            months,
+            settlements,
+            include_past=True,
+            start=cp.snapshot,
+            months_before=cp.months,
+        )
+    return forecast(terms, product, events, as_of, months, settlements, include_past=True)

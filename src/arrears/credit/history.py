@@ -23,17 +23,18 @@ installment). ``balance`` adds the principal not yet due and the unpaid penalty.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from arrears.ageing.status import classify
 from arrears.credit.codes import CLOSING, SETTLEMENT_CODES, Code, overdue_code
-from arrears.credit.walk import Reading, Snapshot, Unknown, walk
-from arrears.ledger.account import Status
+from arrears.credit.walk import Reading, Snapshot, Unknown, contract_due_dates, walk
+from arrears.ledger.account import Inst, Status
 from arrears.ledger.replay import Event
-from arrears.loans.calendar import due_dates, month_day
-from arrears.loans.product import Method, Product
+from arrears.loans.calendar import month_day
+from arrears.loans.product import Product
 from arrears.loans.schedule import LoanTerms
 
 
@@ -94,23 +95,24 @@ def reporting_date(terms: LoanTerms, year: int, month: int) -> date:
 
 def reporting_dates(terms: LoanTerms, start: date, through: date) -> list[date]:
     """Reporting dates on or after ``start`` (and the disbursement) and on or before ``through``."""
-    first = max(start, terms.disbursed_on)
+    return list(_reporting_dates(terms.due_day, max(start, terms.disbursed_on), through))
+
+
+@functools.lru_cache(maxsize=65536)
+def _reporting_dates(due_day: int | None, first: date, through: date) -> tuple[date, ...]:
+    # Loans share repayment days and dates: the calendar arithmetic is worth caching.
     y, m = first.year, first.month
     out: list[date] = []
     while True:
-        r = reporting_date(terms, y, m)
+        if due_day is None:
+            r = date(y, m, calendar.monthrange(y, m)[1])
+        else:
+            r = month_day(y, m, due_day)
         if r > through:
-            return out
+            return tuple(out)
         if r >= first:
             out.append(r)
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-
-
-def contract_due_dates(terms: LoanTerms, product: Product) -> tuple[date, ...]:
-    dates = due_dates(
-        terms.disbursed_on, terms.months, terms.due_day, product.min_first_period_days
-    )
-    return dates[-1:] if terms.method is Method.BULLET else dates
 
 
 def _unknown_month(r: date) -> MonthStatus:
@@ -140,23 +142,35 @@ def month_statuses(
             continue
         acct = reading.account
         start = date.min if first and k == 0 else prev
-        due = [i for i in acct.installments if i.due_date <= r and i.unpaid > 0]
-        in_month = [i for i in acct.installments if start < i.due_date <= r]
-        overdue_amount = sum(i.unpaid for i in due)
-        penalty = acct.penalty_owed + acct.penalty_unposted
-        balance = (
-            sum(i.unpaid_principal for i in acct.installments)
-            + sum(i.unpaid_interest for i in acct.installments if i.due_date <= r)
-            + penalty
-        )
-        dpd = (r - due[0].due_date).days if due else 0
+        # One pass over the installments (they are in due-date order): what is due and unpaid,
+        # what fell due in the month, and the balance.
+        due_n = overdue_amount = principal_left = interest_due = scheduled = 0
+        oldest: date | None = None
+        in_month: list[Inst] = []
+        for i in acct.installments:
+            d = i.due_date
+            unpaid_p = i.principal - i.paid_principal
+            principal_left += unpaid_p
+            if d <= r:
+                unpaid_i = i.interest - i.paid_interest
+                interest_due += unpaid_i
+                if unpaid_p + unpaid_i > 0:
+                    if oldest is None:
+                        oldest = d
+                    due_n += 1
+                    overdue_amount += unpaid_p + unpaid_i
+                if d > start:
+                    in_month.append(i)
+                    scheduled += i.principal + i.interest
+        balance = principal_left + interest_due + acct.penalty_owed + acct.penalty_unposted
+        dpd = 0 if oldest is None else (r - oldest).days
         status: Code
         if acct.status is Status.WRITTEN_OFF:
             status = "G"
         elif acct.status is Status.SETTLED:
             kind = settlements.get(reading.closed_by or "")
             status = SETTLEMENT_CODES.get(kind or "", "C")
-        elif due:
+        elif oldest is not None:
             status = overdue_code(dpd)
         elif any(_missed(readings, i.n, i.due_date) for i in in_month):
             status = "1"
@@ -171,11 +185,11 @@ def month_statuses(
                 status,
                 dpd,
                 overdue_amount,
-                len(due),
+                due_n,
                 balance,
-                sum(i.principal + i.interest for i in in_month),
+                scheduled,
                 reading.last_payment_on,
-                due[0].due_date if due else None,
+                oldest,
                 reading.closed_on,
             )
         )
@@ -190,7 +204,10 @@ def _missed(readings: Mapping[date, Reading], n: int, due: date) -> bool:
     reading = readings.get(due)
     if not isinstance(reading, Snapshot):
         return False
-    return any(i.n == n and i.unpaid > 0 for i in reading.account.installments)
+    return any(
+        i.n == n and (i.principal > i.paid_principal or i.interest > i.paid_interest)
+        for i in reading.account.installments
+    )
 
 
 def wanted_dates(terms: LoanTerms, product: Product, rep_dates: Sequence[date]) -> list[date]:
@@ -269,17 +286,32 @@ def forecast(
     settlements: Mapping[str, str] | None = None,
     *,
     include_past: bool = False,
+    start: Snapshot | None = None,
+    months_before: Sequence[MonthStatus] = (),
 ) -> list[MonthStatus]:
     """What the next ``months`` reporting dates after ``as_of`` will read if nothing is paid
-    (preceded by the months already read, with ``include_past``)."""
+    (preceded by the months already read, with ``include_past``).
+
+    With ``start`` (the account read on a reporting date on or before ``as_of``, from the same
+    events) and ``months_before`` (the months through it), only the later months are derived:
+    the result is the same.
+    """
     live = [e for e in events if e.on <= as_of]
     y, m = as_of.year, as_of.month + months
     y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
     horizon = reporting_date(terms, y, m)
-    reps = reporting_dates(terms, terms.disbursed_on, horizon)
-    readings = walk(terms, product, live, wanted_dates(terms, product, reps), engine="fast")
-    return [
-        s
-        for s in month_statuses(terms, readings, reps, settlements or {})
-        if include_past or s.reporting_date > as_of
-    ]
+    if start is None:
+        prev = None
+        reps = reporting_dates(terms, terms.disbursed_on, horizon)
+    else:
+        prev = start.account.as_of
+        closed = bool(months_before) and months_before[-1].status in CLOSING
+        reps = [] if closed else reporting_dates(terms, prev + timedelta(days=1), horizon)
+    dates = wanted_dates(terms, product, reps)
+    if prev is not None:
+        dates = [d for d in dates if d > prev]
+    readings = walk(terms, product, live, dates, engine="fast", start=start)
+    if start is not None and prev is not None:
+        readings[prev] = start
+    coming = month_statuses(terms, readings, reps, settlements or {}, prev)
+    return [s for s in (*months_before, *coming) if include_past or s.reporting_date > as_of]

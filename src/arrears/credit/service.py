@@ -5,12 +5,15 @@ transaction) or an Engine (they open one); nothing else touches the database.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +27,7 @@ from arrears.contact.action import PlannedAction
 from arrears.credit import checkpoint
 from arrears.credit.codes import CODES, Code
 from arrears.credit.disputes import Dispute, Outcome
-from arrears.credit.history import CreditHistory, forecast, reporting_date
+from arrears.credit.history import CreditHistory, reporting_date
 from arrears.credit.metro2 import Metro2Account, base_segment
 from arrears.credit.notices import LoanOutlook, plan_notices
 from arrears.credit.report import (
@@ -79,100 +82,126 @@ def parse_month(text: str) -> tuple[int, int] | Problem:
 # Loading
 
 
-def _events(rows: Iterable[Any]) -> dict[str, list[Event]]:
-    """Live events per loan in recorded order (as ``services.accounts.load_events``)."""
-    by_loan: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        by_loan[r.loan_id].append(r)
-    out: dict[str, list[Event]] = {}
-    for loan_id, rs in by_loan.items():
-        reversed_refs = {r.reverses for r in rs if r.kind == "reversal"}
-        evs: list[Event] = []
-        for r in rs:
-            if r.ref in reversed_refs or r.kind == "reversal":
-                continue
-            if r.kind == "payment":
-                evs.append(Payment(r.ref, r.amount, r.effective_on))
-            elif r.kind == "waiver":
-                evs.append(Waiver(r.ref, Component(r.component), r.amount, r.effective_on))
-            elif r.kind == "write_off":
-                evs.append(WriteOff(r.ref, r.effective_on))
-        out[loan_id] = evs
-    return out
+@dataclass(frozen=True, slots=True)
+class RawFacts:
+    """The rows credit facts are built from, as plain tuples: cheap to read, to hand to worker
+    processes and to slice by loan. ``LoanFacts`` are built from them where they are used."""
+
+    products: dict[str, str]  # product_id -> spec (JSON)
+    loans: list[tuple[Any, ...]]  # _LOAN_COLUMNS, in loan id order
+    events: dict[str, list[tuple[Any, ...]]]  # loan_id -> _EVENT_COLUMNS rows, recorded order
+    settlements: dict[str, dict[str, str]]  # loan_id -> payment_ref -> kind
+    notices: dict[str, datetime]  # loan_id -> first notice (UTC)
+    disputes: dict[str, list[Dispute]]  # loan_id -> disputes in id order
 
 
-def load_facts(conn: Connection, loan_ids: Sequence[str] | None = None) -> dict[str, LoanFacts]:
-    """Every loan's credit facts (or those of ``loan_ids``), in a handful of queries."""
-    chunks: list[Sequence[str] | None] = (
-        [None]
-        if loan_ids is None
-        else [loan_ids[k : k + 2000] for k in range(0, len(loan_ids), 2000)]
-    )
-    out: dict[str, LoanFacts] = {}
-    prods = {r.product_id: Product.from_json(r.spec) for r in conn.execute(select(t.products))}
-    for ids in chunks:
-        out.update(_load_chunk(conn, ids, prods))
-    return out
+def _loan_columns() -> list[Any]:
+    c = t.loans.c
+    return [
+        c.loan_id,
+        c.borrower_id,
+        c.product_id,
+        c.currency,
+        c.principal,
+        c.rate,
+        c.rate_basis,
+        c.months,
+        c.method,
+        c.disbursed_on,
+        c.due_day,
+        pt.borrower_profiles.c.rule_pack,
+    ]
 
 
 def _where(q: Any, column: Any, ids: Sequence[str] | None) -> Any:
     return q if ids is None else q.where(column.in_(ids))
 
 
-def _load_chunk(
-    conn: Connection, ids: Sequence[str] | None, prods: dict[str, Product]
-) -> dict[str, LoanFacts]:
-    lq = _where(
-        select(t.loans, pt.borrower_profiles.c.rule_pack).outerjoin(
-            pt.borrower_profiles,
-            pt.borrower_profiles.c.borrower_id == t.loans.c.borrower_id,
-        ),
-        t.loans.c.loan_id,
-        ids,
+def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFacts:
+    """Every loan's rows (or those of ``loan_ids``), in a handful of queries."""
+    chunks: list[Sequence[str] | None] = (
+        [None]
+        if loan_ids is None
+        else [loan_ids[k : k + 2000] for k in range(0, len(loan_ids), 2000)]
     )
-    eq = _where(select(t.loan_events).order_by(t.loan_events.c.seq), t.loan_events.c.loan_id, ids)
-    events = _events(conn.execute(eq))
-    settlements: dict[str, dict[str, str]] = defaultdict(dict)
-    for r in conn.execute(
-        _where(select(ct.credit_settlements), ct.credit_settlements.c.loan_id, ids)
-    ):
-        settlements[r.loan_id][r.payment_ref] = r.kind
-    notices: dict[str, datetime] = {}
-    for r in conn.execute(_where(select(ct.credit_notices), ct.credit_notices.c.loan_id, ids)):
-        at = utc(r.sent_at)
-        if r.loan_id not in notices or at < notices[r.loan_id]:
-            notices[r.loan_id] = at
-    disputes: dict[str, list[Dispute]] = defaultdict(list)
-    dq = _where(
-        select(ct.credit_disputes).order_by(ct.credit_disputes.c.dispute_id),
-        ct.credit_disputes.c.loan_id,
-        ids,
+    products = {r.product_id: r.spec for r in conn.execute(select(t.products))}
+    raw = RawFacts(products, [], defaultdict(list), defaultdict(dict), {}, defaultdict(list))
+    le, cs, cn, cd = (
+        t.loan_events.c,
+        ct.credit_settlements.c,
+        ct.credit_notices.c,
+        ct.credit_disputes.c,
     )
-    for r in conn.execute(dq):
-        disputes[r.loan_id].append(_dispute(r))
-    out: dict[str, LoanFacts] = {}
-    for r in conn.execute(lq):
-        terms = LoanTerms(
-            r.loan_id,
-            r.principal,
-            Rate(Fraction(r.rate), RateBasis(r.rate_basis)),
-            r.months,
-            Method(r.method),
-            r.disbursed_on,
-            r.due_day,
+    for ids in chunks:
+        lq = select(*_loan_columns()).outerjoin(
+            pt.borrower_profiles, pt.borrower_profiles.c.borrower_id == t.loans.c.borrower_id
         )
-        out[r.loan_id] = LoanFacts(
-            terms,
-            prods[r.product_id],
-            r.borrower_id,
-            r.currency,
-            rules_for(r.rule_pack or "cn"),
-            tuple(events.get(r.loan_id, ())),
-            settlements.get(r.loan_id, {}),
-            notices.get(r.loan_id),
-            tuple(disputes.get(r.loan_id, ())),
+        raw.loans.extend(tuple(r) for r in conn.execute(_where(lq, t.loans.c.loan_id, ids)))
+        eq = select(
+            le.loan_id, le.kind, le.ref, le.reverses, le.amount, le.component, le.effective_on
+        ).order_by(le.seq)
+        for r in conn.execute(_where(eq, le.loan_id, ids)):
+            raw.events[r[0]].append(tuple(r))
+        for r in conn.execute(_where(select(cs.loan_id, cs.payment_ref, cs.kind), cs.loan_id, ids)):
+            raw.settlements[r[0]][r[1]] = r[2]
+        for r in conn.execute(_where(select(cn.loan_id, cn.sent_at), cn.loan_id, ids)):
+            at = utc(r[1])
+            if r[0] not in raw.notices or at < raw.notices[r[0]]:
+                raw.notices[r[0]] = at
+        dq = select(ct.credit_disputes).order_by(cd.dispute_id)
+        for r in conn.execute(_where(dq, cd.loan_id, ids)):
+            raw.disputes[r.loan_id].append(_dispute(r))
+    raw.loans.sort(key=lambda r: r[0])
+    return raw
+
+
+def _events(rows: Iterable[tuple[Any, ...]]) -> tuple[Event, ...]:
+    """Live events in recorded order (as ``services.accounts.load_events``)."""
+    rows = list(rows)
+    reversed_refs = {r[3] for r in rows if r[1] == "reversal"}
+    evs: list[Event] = []
+    for _loan, kind, ref, _reverses, amount, component, on in rows:
+        if kind == "reversal" or ref in reversed_refs:
+            continue
+        if kind == "payment":
+            evs.append(Payment(ref, amount, on))
+        elif kind == "waiver":
+            evs.append(Waiver(ref, Component(component), amount, on))
+        elif kind == "write_off":
+            evs.append(WriteOff(ref, on))
+    return tuple(evs)
+
+
+def build_facts(raw: RawFacts, loans: Iterable[tuple[Any, ...]] | None = None) -> list[LoanFacts]:
+    """``LoanFacts`` of ``loans`` (rows of ``raw.loans``; default all), in the order given."""
+    prods = {pid: Product.from_json(spec) for pid, spec in raw.products.items()}
+    rates: dict[tuple[str, str], Rate] = {}  # parsing a rate is costly; portfolios share a few
+    out: list[LoanFacts] = []
+    for row in raw.loans if loans is None else loans:
+        loan_id, borrower, product, currency, principal, rate, basis = row[:7]
+        months, method, disbursed_on, due_day, pack = row[7:]
+        r = rates.get((rate, basis))
+        if r is None:
+            r = rates[rate, basis] = Rate(Fraction(rate), RateBasis(basis))
+        out.append(
+            LoanFacts(
+                LoanTerms(loan_id, principal, r, months, Method(method), disbursed_on, due_day),
+                prods[product],
+                borrower,
+                currency,
+                rules_for(pack or "cn"),
+                _events(raw.events.get(loan_id, ())),
+                raw.settlements.get(loan_id, {}),
+                raw.notices.get(loan_id),
+                tuple(raw.disputes.get(loan_id, ())),
+            )
         )
     return out
+
+
+def load_facts(conn: Connection, loan_ids: Sequence[str] | None = None) -> dict[str, LoanFacts]:
+    """Every loan's credit facts (or those of ``loan_ids``), in a handful of queries."""
+    return {f.terms.loan_id: f for f in build_facts(read_raw(conn, loan_ids))}
 
 
 def _dispute(r: Any) -> Dispute:
@@ -248,14 +277,27 @@ def outlooks(
         ids = list(conn.execute(active).scalars())
     else:
         ids = list(loan_ids)
+    raw = read_raw(conn, ids)
+    stored = _checkpoints(conn, [r[0] for r in raw.loans])
     out: list[LoanOutlook] = []
-    for f in load_facts(conn, ids).values():
+    for f in build_facts(raw):
         if f.terms.disbursed_on > as_of:
             continue
-        coming = forecast(
-            f.terms, f.product, f.events, as_of, months, f.settlements, include_past=True
+        text = stored.get(f.terms.loan_id)
+        cp = None if text is None else checkpoint.decode(f.terms, text)
+        coming = checkpoint.forecast_with_checkpoint(
+            f.terms, f.product, f.events, as_of, months, f.settlements, cp
         )
         out.append(LoanOutlook(f.terms.loan_id, f.borrower_id, f.rules, tuple(coming)))
+    return out
+
+
+def _checkpoints(conn: Connection, loan_ids: Sequence[str]) -> dict[str, str]:
+    cp = ct.credit_checkpoints.c
+    out: dict[str, str] = {}
+    for k in range(0, len(loan_ids), 2000):
+        q = select(cp.loan_id, cp.state).where(cp.loan_id.in_(loan_ids[k : k + 2000]))
+        out.update((r[0], r[1]) for r in conn.execute(q))
     return out
 
 
@@ -554,11 +596,38 @@ def write_atomically(path: Path, lines: Sequence[str]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _export_chunk(
-    args: tuple[list[LoanFacts], str, Format, str, dict[str, str] | None],
-) -> tuple[list[str], list[Withheld], dict[str, str]]:
-    facts, month, fmt, furnisher, checkpoints = args
-    return export_lines(facts, month, fmt, furnisher, checkpoints=checkpoints)
+# What forked workers read (set by ``export_month`` just before its pool forks them): the
+# parent's rows are inherited, not pickled, so only loan index ranges cross the pipe.
+_SHARED: tuple[RawFacts, Mapping[str, str] | None] | None = None
+
+_Chunk = tuple[int, int, str, Format, str, tuple[RawFacts, Mapping[str, str] | None] | None]
+
+
+def _export_chunk(args: _Chunk) -> tuple[list[str], list[Withheld], dict[str, str]]:
+    lo, hi, month, fmt, furnisher, own = args
+    shared = own if own is not None else _SHARED
+    assert shared is not None
+    raw, stored = shared
+    facts = build_facts(raw, raw.loans[lo:hi])
+    return export_lines(facts, month, fmt, furnisher, checkpoints=stored)
+
+
+def _slice(
+    raw: RawFacts, stored: Mapping[str, str] | None, lo: int, hi: int, rest: tuple[str, Format, str]
+) -> _Chunk:
+    """A chunk that carries its own rows (for a start method that does not fork)."""
+    loans = raw.loans[lo:hi]
+    ids = [r[0] for r in loans]
+    part = RawFacts(
+        raw.products,
+        loans,
+        {i: raw.events[i] for i in ids if i in raw.events},
+        {i: raw.settlements[i] for i in ids if i in raw.settlements},
+        {i: raw.notices[i] for i in ids if i in raw.notices},
+        {i: raw.disputes[i] for i in ids if i in raw.disputes},
+    )
+    cps = None if stored is None else {i: stored[i] for i in ids if i in stored}
+    return (0, len(loans), *rest, (part, cps))
 
 
 def export_month(
@@ -587,37 +656,74 @@ def export_month(
         return Problem(f"furnisher {furnisher!r}", "furnisher", "1..20 ASCII characters")
     if workers < 1:
         return Problem(f"workers {workers}", "workers", "must be at least 1")
-    with engine.connect() as conn:
-        facts = load_facts(conn)
+    with _few_collections(), engine.connect() as conn:
+        raw = read_raw(conn)
         stored: dict[str, str] | None = None
         if resume:
-            stored = {r.loan_id: r.state for r in conn.execute(select(ct.credit_checkpoints))}
-    ordered = sorted(facts.values(), key=lambda f: f.terms.loan_id)
+            cp = ct.credit_checkpoints.c
+            stored = {r[0]: r[1] for r in conn.execute(select(cp.loan_id, cp.state))}
+    with _few_collections():
+        return _export(engine, raw, stored, month, fmt, out, furnisher, progress, workers)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """The export allocates millions of small acyclic objects (rows, accounts, months): with
+    the default thresholds the cycle collector runs thousands of times and rescans the rows
+    each time (about 7% of the CPU). Collect less often while it runs; restore after."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _export(
+    engine: Engine,
+    raw: RawFacts,
+    stored: dict[str, str] | None,
+    month: str,
+    fmt: Format,
+    out: Path,
+    furnisher: str,
+    progress: Progress | None,
+    workers: int,
+) -> ExportSummary:
+    global _SHARED
+    resume = stored is not None
+    total = len(raw.loans)
     kept: dict[str, str] = {}
     if workers == 1:
         lines, withheld, kept = export_lines(
-            ordered, month, fmt, furnisher, progress=progress, total=len(ordered),
+            build_facts(raw), month, fmt, furnisher, progress=progress, total=total,
             checkpoints=stored,
         )  # fmt: skip
     else:
         size = 2000
-        chunks = []
-        for k in range(0, len(ordered), size):
-            part = ordered[k : k + size]
-            mine = None if stored is None else {
-                f.terms.loan_id: stored[f.terms.loan_id]
-                for f in part
-                if f.terms.loan_id in stored
-            }  # fmt: skip
-            chunks.append((part, month, fmt, furnisher, mine))
+        fork = "fork" in mp.get_all_start_methods()
+        chunks: list[_Chunk] = []
+        for lo in range(0, total, size):
+            hi = min(lo + size, total)
+            if fork:
+                chunks.append((lo, hi, month, fmt, furnisher, None))
+            else:
+                chunks.append(_slice(raw, stored, lo, hi, (month, fmt, furnisher)))
         lines, withheld = [], []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for k, (got, held, cps) in enumerate(pool.map(_export_chunk, chunks), 1):
-                lines.extend(got)
-                withheld.extend(held)
-                kept.update(cps)
-                if progress is not None:
-                    progress(min(k * size, len(ordered)), len(ordered))
+        _SHARED = (raw, stored)
+        gc.freeze()  # the rows the workers inherit: never rescanned, their pages stay shared
+        try:
+            ctx = mp.get_context("fork" if fork else "spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for k, (got, held, cps) in enumerate(pool.map(_export_chunk, chunks), 1):
+                    lines.extend(got)
+                    withheld.extend(held)
+                    kept.update(cps)
+                    if progress is not None:
+                        progress(min(k * size, total), total)
+        finally:
+            gc.unfreeze()
+            _SHARED = None
     digest = write_atomically(out, lines)
     if resume and kept:
         save_checkpoints(engine, kept)
