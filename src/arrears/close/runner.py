@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -32,10 +32,14 @@ from arrears.close.kernel import (
     KIND_PENALTY,
     STATE_SCHEMA,
     STATUSES,
+    STORED_SCHEMA,
     advance,
+    day_date,
     day_number,
+    from_stored,
+    is_month_end,
     readouts,
-    with_aggregates,
+    window_start,
 )
 from arrears.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
 from arrears.loans.product import Component, Product
@@ -238,6 +242,26 @@ def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
         db.close()
 
 
+def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
+    """Move the chunk's quiet loans from the day before to ``through`` in one UPDATE.
+
+    Quiet: closed yesterday, nothing overdue (DPD 0, so no penalty base either), no
+    installment due yesterday (it would be overdue today) or today (interest falls due), and
+    no unposted penalty to post when today is a month end. For such a loan the day changes
+    ``as_of`` and nothing else: no entry, no amount, and its read-outs stay those of DPD 0.
+    Most loans on most days are quiet; the rest go through the kernel.
+    """
+    month_end = " AND penalty_unposted = 0" if is_month_end(day_number(through)) else ""
+    yesterday = through - timedelta(days=1)
+    return db.execute(
+        "UPDATE loan_state SET as_of = ? WHERE loan_id >= ? AND loan_id <= ? AND as_of = ? "
+        f"AND status = 'active' AND dpd = 0{month_end} AND NOT EXISTS (SELECT 1 FROM "
+        "installments i WHERE i.loan_id = loan_state.loan_id AND i.due_date >= ? "
+        "AND i.due_date <= ?)",
+        (db.day(through), lo, hi, db.day(yesterday), db.day(yesterday), db.day(through)),
+    )
+
+
 def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     params = (lo, hi, db.day(through))
     if db.pg:
@@ -246,27 +270,31 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
             "ORDER BY loan_id FOR UPDATE",
             (lo, hi),
         )
+    quiet = _quiet(db, lo, hi, through)
+    stored = ", ".join(f"s.{c}" for c in STORED_SCHEMA)
     loans = db.query(
         "SELECT s.loan_id, s.as_of, s.status, s.penalty_unposted, s.penalty_owed, "
-        "s.prepaid_principal, l.rate, l.rate_basis, l.product_id "
+        f"s.prepaid_principal, {stored}, l.rate, l.rate_basis, l.product_id "
         f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {RANGE} "
         "ORDER BY s.loan_id",
         params,
     )
     if not loans.height:
-        return ChunkCounts()
+        return ChunkCounts(quiet, quiet)
+    settings = _settings(loans, _products(db))
+    loans = loans.with_columns(_to_days(loans["as_of"]).alias("as_of")).join(
+        settings, on=["rate", "rate_basis", "product_id"], how="left", maintain_order="left"
+    )
+    base = loans.select(pl.col(c).cast(STATE_SCHEMA[c]) for c in BASE_COLUMNS)
+    # only the installments the days can touch (see kernel.window_start), not the loans' all
+    first = day_date(window_start(base))
     insts = db.query(
         "SELECT i.loan_id, i.n, i.due_date, i.interest, "
         "i.principal - i.paid_principal AS unpaid_principal, "
         "i.interest - i.paid_interest AS unpaid_interest "
-        f"FROM installments i JOIN loan_state s ON s.loan_id = i.loan_id WHERE {RANGE}",
-        params,
-    )
-    settings = _settings(loans, _products(db))
-    base = (
-        loans.with_columns(_to_days(loans["as_of"]).alias("as_of"))
-        .join(settings, on=["rate", "rate_basis", "product_id"], how="left", maintain_order="left")
-        .select(pl.col(c).cast(STATE_SCHEMA[c]) for c in BASE_COLUMNS)
+        f"FROM installments i JOIN loan_state s ON s.loan_id = i.loan_id WHERE {RANGE} "
+        "AND i.due_date >= ? AND i.due_date <= ?",
+        (*params, db.day(first), db.day(through)),
     )
     index = base.select("loan_id").with_row_index("row")
     inst = (
@@ -275,7 +303,9 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         .select(pl.col(c).cast(t) for c, t in INST_SCHEMA.items())
         .sort("due", "row")
     )
-    state = with_aggregates(base, inst)
+    state = from_stored(
+        base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
+    )
     adv = advance(state, inst, day_number(through))
     frames = writer_frames(adv.state, adv.entries, db.pg)
     for name, frame in frames.items():
@@ -285,7 +315,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
     )
     posted = _post(db) if "_close_raw" in frames else 0
-    return ChunkCounts(adv.state.height, adv.loan_days, posted)
+    return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
 
 
 def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[str, pl.DataFrame]:
