@@ -322,20 +322,7 @@ def test_window_keeps_installments_in_grace_that_start_accruing() -> None:
     paid = apply_payment(acct, product, "p", 150_000, acct.as_of)
     assert not isinstance(paid, Refused)
     acct = paid[0]
-    other = build_loan(
-        LoanTerms(
-            "Q",
-            500_000,
-            Rate(Fraction(1, 10), RateBasis.ANNUAL),
-            6,
-            Method.ANNUITY,
-            date(2024, 3, 1),
-            20,
-        ),
-        Product(grace_days=1),
-        [(40, ("pay", 1000))],
-    )
-    pairs = [(acct, product), (other, Product(grace_days=1))]
+    pairs = [(acct, product)]
     assert sum(i.due_date < acct.as_of and i.unpaid > 0 for i in acct.installments) == 4
     through = acct.installments[4].due_date + timedelta(days=3)
     assert through.month != acct.as_of.month
