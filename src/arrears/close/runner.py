@@ -1,10 +1,15 @@
 """The close on a database with the columnar kernel: Arrow in, kernel, Arrow out, per chunk.
 
-Each chunk is one transaction on one ADBC connection (SQLite or PostgreSQL): read the chunk's
-loans and installments as Arrow tables, advance them with :func:`arrears.close.kernel.advance`,
-bulk-load the new state and the entries into temporary tables (ADBC ingest; COPY on
-PostgreSQL) and apply them with set-based SQL. A chunk is a range of loan ids, in the
-database's own order, so no id list is shipped back.
+Each chunk is one transaction on one connection (ADBC on PostgreSQL, the engine's own
+``sqlite3`` on SQLite, see :class:`_Db`). First the chunk's quiet loans (closed yesterday,
+nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most
+days that is most loans, and the day changes nothing else about them. The rest are read with
+their stored read-outs, which are the kernel's carried aggregates (see
+:func:`arrears.close.kernel.from_stored`), and only the installments due from ``as_of - grace``
+on (a few per loan on a one-day close, by the index on due date), advanced with
+:func:`arrears.close.kernel.advance`; the new state and the entries are bulk-loaded into
+temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a range of
+loan ids, in the database's own order, so no id list is shipped back.
 
 Same guarantees as the reference (``services/close.py``): a crash loses at most the chunk in
 flight; a rerun skips loans already at the target date; an entry whose key is already in the
