@@ -230,7 +230,18 @@ def _settings(loans: pl.DataFrame, prods: dict[str, Product]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-RANGE = "s.loan_id >= ? AND s.loan_id <= ? AND s.as_of < ? AND s.status = 'active'"
+def _range(db: _Db, s: str, as_of: str = "<") -> str:
+    """The chunk's active loans in ``loan_state`` (as ``s``) by id range and ``as_of``.
+
+    Found by the primary key range: ``status`` and ``as_of`` are written so that no index
+    matches them (SQLite's unary ``+``; an expression on PostgreSQL), else the planner takes
+    the index on (status, as_of) and visits the pending loans of every chunk, each chunk.
+    """
+    if db.pg:
+        status, day = f"{s}.status || '' = 'active'", f"{s}.as_of + 0 {as_of} ?"
+    else:
+        status, day = f"+{s}.status = 'active'", f"+{s}.as_of {as_of} ?"
+    return f"{s}.loan_id >= ? AND {s}.loan_id <= ? AND {day} AND {status}"
 
 
 def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
@@ -263,8 +274,8 @@ def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
     # its statistics say (it planned NOT EXISTS as a nested loop on a fresh import).
     # loan_id is never NULL, so NOT IN means NOT EXISTS.
     update = (
-        "UPDATE loan_state SET as_of = ? WHERE loan_id >= ? AND loan_id <= ? AND as_of = ? "
-        f"AND status = 'active' AND dpd = 0{month_end} AND loan_id NOT IN (SELECT i.loan_id "
+        f"UPDATE loan_state SET as_of = ? WHERE {_range(db, 'loan_state', '=')} "
+        f"AND dpd = 0{month_end} AND loan_id NOT IN (SELECT i.loan_id "
         "FROM installments i WHERE i.due_date >= ? AND i.due_date <= ? "
         "AND i.loan_id >= ? AND i.loan_id <= ?)"
     )
@@ -297,7 +308,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     loans = db.query(
         "SELECT s.loan_id, s.as_of, s.status, s.penalty_unposted, s.penalty_owed, "
         f"s.prepaid_principal, {stored}, l.rate, l.rate_basis, l.product_id "
-        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {RANGE} "
+        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {_range(db, 's')} "
         "ORDER BY s.loan_id",
         params,
     )
