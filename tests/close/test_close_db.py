@@ -36,6 +36,7 @@ from factories import (
     dump,
     import_rows,
     is_postgres,
+    loan_row,
     second_database,
 )
 
@@ -396,5 +397,37 @@ def test_one_day_closes_with_quiet_loans_equal_reference(
         with other.connect() as conn:
             ids = [i for i in conn.execute(select(t.loans.c.loan_id)).scalars() if i != planted]
         assert_journal_consistent(other, ids)
+    finally:
+        other.dispose()
+
+
+def test_one_day_with_nothing_due_in_the_window_equals_reference(
+    engine: Engine, other_db_url: str, tmp_path: Path
+) -> None:
+    """Overdue loans (so not quiet) with no installment due within grace of the day: the
+    kernel runs on an empty window of installments, from the stored read-outs alone."""
+    rows = [loan_row("L1"), loan_row("L2", months="1", method="bullet")]
+    other = make_engine(other_db_url)
+    try:
+        for eng in (engine, other):
+            import_rows(eng, tmp_path, rows)
+        close_through(engine, date(2024, 6, 1), kernel="reference")
+        close_through(other, date(2024, 6, 1), kernel="polars")
+        for through in (date(2024, 6, 2), date(2024, 6, 3)):
+            with other.connect() as conn:
+                due = conn.execute(
+                    select(t.installments.c.loan_id).where(
+                        t.installments.c.due_date >= date(2024, 5, 1),
+                        t.installments.c.due_date <= through,
+                    )
+                ).all()
+            assert due == []
+            ref = close_through(engine, through, kernel="reference")
+            col = close_through(other, through, kernel="polars")
+            assert (col.loans_aged, col.loan_days) == (ref.loans_aged, ref.loan_days) == (2, 2)
+            assert dump(engine, close_runs=False) == dump(other, close_runs=False)
+        # both overdue since their first due date, 2024-02-15, so neither was quiet
+        dpd = (date(2024, 6, 3) - date(2024, 2, 15)).days
+        assert [r.dpd for r in _loans(other, date(2024, 6, 3))] == [dpd, dpd]
     finally:
         other.dispose()

@@ -337,6 +337,8 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         .join(index, on="loan_id", how="inner")
         .select(pl.col(c).cast(t) for c, t in INST_SCHEMA.items())
         .sort("due", "row")
+        if insts.height  # nothing due in the window: SQLite's empty result has no types
+        else pl.DataFrame(schema=INST_SCHEMA)
     )
     state = from_stored(
         base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
