@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
@@ -35,6 +36,7 @@ from factories import (
     dump,
     import_rows,
     is_postgres,
+    loan_row,
     second_database,
 )
 
@@ -56,14 +58,14 @@ def other_db_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def setup(engine: Engine, tmp_path: Path, n: int = 80) -> None:
+def setup(engine: Engine, tmp_path: Path, n: int = 80, as_of: date = AS_OF) -> None:
     """The sample portfolio over three products, its payments, a waiver and a write-off."""
     with engine.begin() as conn:
         conn.execute(
             insert(t.products),
             [{"product_id": p.product_id, "spec": p.to_json()} for p in PRODUCTS],
         )
-    rows, pays = sample_portfolio(n, seed=11, as_of=AS_OF)
+    rows, pays = sample_portfolio(n, seed=11, as_of=as_of)
     for k, r in enumerate(rows):
         if k % 3:
             r["product"] = PRODUCTS[k % 3 - 1].product_id
@@ -71,7 +73,7 @@ def setup(engine: Engine, tmp_path: Path, n: int = 80) -> None:
     path = tmp_path / f"pays-{id(engine)}.csv"
     write_payments(pays, path)
     assert all(isinstance(r, ev.Applied) for r in import_payments(engine, path))
-    res = ev.write_off(engine, rows[5]["loan_id"], AS_OF, "wo-1")
+    res = ev.write_off(engine, rows[5]["loan_id"], as_of, "wo-1")
     assert isinstance(res, ev.Applied), str(res)
     with engine.connect() as conn:
         owing = conn.execute(
@@ -286,3 +288,146 @@ def test_close_day_refuses_an_unknown_engine(db_url: str) -> None:
     )
     assert res.exit_code == 2
     assert "--engine" in res.output and "spark" in res.output
+
+
+def _loans(engine: Engine, on: date) -> list[Any]:
+    """The active loans' stored state on ``on``, in id order."""
+    s = t.loan_state
+    with engine.connect() as conn:
+        q = select(s).where(s.c.status == "active", s.c.as_of == on).order_by(s.c.loan_id)
+        return list(conn.execute(q).all())
+
+
+def _due_between(engine: Engine, first: date, last: date) -> set[str]:
+    with engine.connect() as conn:
+        q = select(t.installments.c.loan_id).where(
+            t.installments.c.due_date >= first, t.installments.c.due_date <= last
+        )
+        return set(conn.execute(q).scalars())
+
+
+def test_one_day_closes_with_quiet_loans_equal_reference(
+    engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Day after day over a month end, with payments, a prepayment and a write-off between
+    the closes: the quiet loans moved by one UPDATE and the rest by the kernel leave what the
+    reference leaves, and the loans the quiet check must turn away were there.
+
+    Turned away: current loans with an installment due yesterday (it goes overdue) or today
+    (its interest falls due), overdue loans, loans just brought up to date, and at the month
+    end a current loan with penalty accrued but not posted. Payments pay the penalty first,
+    so that last one is written into ``loan_state`` directly (on both books).
+    """
+    quiet: list[int] = []
+    real_quiet = runner._quiet
+
+    def counting(db: Any, lo: str, hi: str, through: date) -> int:
+        n = real_quiet(db, lo, hi, through)
+        quiet.append(n)
+        return n
+
+    monkeypatch.setattr(runner, "_quiet", counting)
+    start = date(2026, 3, 26)
+    other = make_engine(other_db_url)
+    planted = ""
+    try:
+        for eng in (engine, other):
+            setup(eng, tmp_path, 60, start - timedelta(days=1))
+        close_through(engine, start, kernel="reference")
+        close_through(other, start, kernel="polars")
+        assert dump(engine) == dump(other)
+        day, due_and_current = start, 0
+        while day < date(2026, 4, 3):
+            loans = _loans(engine, day)
+            current = [r for r in loans if r.dpd == 0]
+            overdue = [r for r in loans if r.dpd > 0]
+            assert current and overdue
+            # between the closes: the same events on both books, on the last closed day
+            events: list[tuple[Any, ...]] = []
+            if day.day % 2:  # bring an overdue loan up to date
+                r = overdue[day.day % len(overdue)]
+                owed = r.overdue_principal + r.overdue_interest + r.overdue_penalty
+                events.append((ev.pay, r.loan_id, owed, day, f"up-{day}"))
+            if day == date(2026, 3, 28):  # pay part of a current loan ahead of its schedule
+                r = current[-1]
+                events.append((ev.pay, r.loan_id, r.outstanding_principal // 2, day, "pre"))
+            if day == date(2026, 3, 29):
+                events.append((ev.write_off, overdue[-1].loan_id, day, "wo-2"))
+            for eng in (engine, other):
+                for fn, *args in events:
+                    res = fn(eng, *args)
+                    assert isinstance(res, ev.Applied), str(res)
+            nxt = day + timedelta(days=1)
+            if (nxt + timedelta(days=1)).month != nxt.month:  # the close of a month end
+                planted = current[0].loan_id
+                s = t.loan_state
+                for eng in (engine, other):
+                    with eng.begin() as conn:
+                        conn.execute(
+                            update(s)
+                            .where(s.c.loan_id == planted)
+                            .values(
+                                penalty_unposted=7,  # and the read-outs that show it
+                                overdue_penalty=s.c.penalty_owed + 7,
+                                outstanding_penalty=s.c.penalty_owed + 7,
+                            )
+                        )
+            assert dump(engine) == dump(other)
+            due_and_current += len({r.loan_id for r in current} & _due_between(other, day, nxt))
+            quiet.clear()
+            ref = close_through(engine, nxt, kernel="reference")
+            col = close_through(other, nxt, kernel="polars")
+            assert (col.loans_aged, col.loan_days, col.entries_posted, col.by_bucket) == (
+                ref.loans_aged,
+                ref.loan_days,
+                ref.entries_posted,
+                ref.by_bucket,
+            ), nxt
+            assert 0 < sum(quiet) < col.loans_aged, nxt  # both paths ran
+            assert dump(engine, close_runs=False) == dump(other, close_runs=False), nxt
+            day = nxt
+        assert due_and_current >= 3
+        with other.connect() as conn:
+            posted = conn.execute(
+                select(t.journal_entries.c.key).where(
+                    t.journal_entries.c.key == f"{planted}:penalty:2026-03-31"
+                )
+            ).all()
+        assert len(posted) == 1  # the planted penalty was posted at the month end
+        with other.connect() as conn:
+            ids = [i for i in conn.execute(select(t.loans.c.loan_id)).scalars() if i != planted]
+        assert_journal_consistent(other, ids)
+    finally:
+        other.dispose()
+
+
+def test_one_day_with_nothing_due_in_the_window_equals_reference(
+    engine: Engine, other_db_url: str, tmp_path: Path
+) -> None:
+    """Overdue loans (so not quiet) with no installment due within grace of the day: the
+    kernel runs on an empty window of installments, from the stored read-outs alone."""
+    rows = [loan_row("L1"), loan_row("L2", months="1", method="bullet")]
+    other = make_engine(other_db_url)
+    try:
+        for eng in (engine, other):
+            import_rows(eng, tmp_path, rows)
+        close_through(engine, date(2024, 6, 1), kernel="reference")
+        close_through(other, date(2024, 6, 1), kernel="polars")
+        for through in (date(2024, 6, 2), date(2024, 6, 3)):
+            with other.connect() as conn:
+                due = conn.execute(
+                    select(t.installments.c.loan_id).where(
+                        t.installments.c.due_date >= date(2024, 5, 1),
+                        t.installments.c.due_date <= through,
+                    )
+                ).all()
+            assert due == []
+            ref = close_through(engine, through, kernel="reference")
+            col = close_through(other, through, kernel="polars")
+            assert (col.loans_aged, col.loan_days) == (ref.loans_aged, ref.loan_days) == (2, 2)
+            assert dump(engine, close_runs=False) == dump(other, close_runs=False)
+        # both overdue since their first due date, 2024-02-15, so neither was quiet
+        dpd = (date(2024, 6, 3) - date(2024, 2, 15)).days
+        assert [r.dpd for r in _loans(other, date(2024, 6, 3))] == [dpd, dpd]
+    finally:
+        other.dispose()

@@ -433,6 +433,84 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
     return out.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
 
 
+# The stored read-outs (``loan_state``) that are the carried aggregates under another name:
+# ``state_row`` reads them off the same installments on the same ``as_of`` (see
+# :func:`readouts`), for every loan, whoever wrote the row (import, payment, close).
+STORED_SCHEMA: dict[str, pl.DataType] = {
+    "dpd": pl.Int32(),
+    "overdue_principal": pl.Int64(),
+    "overdue_interest": pl.Int64(),
+    "consecutive_overdue": pl.Int32(),
+    "outstanding_principal": pl.Int64(),
+    "outstanding_interest": pl.Int64(),
+}
+
+
+def window_start(base: pl.DataFrame) -> int:
+    """The earliest due date :func:`from_stored` and :func:`advance` read: ``as_of - grace``.
+
+    From ``as_of`` on, a day looks only at installments due on it, the day before, or
+    ``grace`` days before that (see :func:`close_day`); the penalty base as of ``as_of`` needs
+    those due in ``[as_of - grace, as_of)`` (see :func:`from_stored`).
+    """
+    return int(base["as_of"].min()) - int(base["grace_days"].max())  # type: ignore[arg-type]
+
+
+def from_stored(base: pl.DataFrame, stored: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
+    """The carried aggregates from the stored read-outs and a window of installments.
+
+    Equal to :func:`with_aggregates` on every loan that is not written off, given ``insts``
+    holds every installment of the loans due on or after :func:`window_start` (others may be
+    left out: that is the point, a quiet day reads a few installments, not all of them).
+    ``stored`` is :data:`STORED_SCHEMA`, row for row with ``base``.
+
+    Six aggregates are the read-outs themselves (the oldest overdue due date is ``as_of -
+    dpd``). The penalty base is what is overdue (principal, and interest when the product
+    counts it) less what fell due within the grace period, ``as_of - grace <= due < as_of``:
+    an installment with nothing unpaid adds nothing to either.
+    """
+    r = insts["row"]
+    x = insts.with_columns(
+        base["as_of"].gather(r).alias("_as_of"),
+        base["grace_days"].gather(r).alias("_grace"),
+        base["base_interest"].gather(r).alias("_bi"),
+    )
+    up, ui, due, a = (
+        pl.col("unpaid_principal"),
+        pl.col("unpaid_interest"),
+        pl.col("due"),
+        pl.col("_as_of"),
+    )
+    in_grace = (due < a) & (due >= a - pl.col("_grace")) & ((up + ui) > 0)
+    grace = x.group_by("row").agg(
+        pl.when(in_grace)
+        .then(up + pl.when(pl.col("_bi")).then(ui).otherwise(0))
+        .otherwise(0)
+        .sum()
+        .alias("_in_grace")
+    )
+    dpd = stored["dpd"].cast(pl.Int32)
+    out = (
+        base.with_columns(
+            od_principal=stored["overdue_principal"],
+            od_interest=stored["overdue_interest"],
+            od_count=stored["consecutive_overdue"],
+            od_oldest=pl.when(dpd > 0).then(pl.col("as_of") - dpd).otherwise(NO_DUE),
+            os_principal=stored["outstanding_principal"],
+            os_interest=stored["outstanding_interest"],
+        )
+        .with_row_index("row")
+        .join(grace, on="row", how="left", maintain_order="left")
+        .drop("row")
+        .with_columns(
+            pen_base=pl.col("od_principal")
+            + pl.when(pl.col("base_interest")).then(pl.col("od_interest")).otherwise(0)
+            - pl.col("_in_grace").fill_null(0)
+        )
+    )
+    return out.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
+
+
 @dataclass(frozen=True, slots=True)
 class Advanced:
     state: pl.DataFrame  # STATE_SCHEMA, every loan at ``through`` or beyond

@@ -1,10 +1,15 @@
 """The close on a database with the columnar kernel: Arrow in, kernel, Arrow out, per chunk.
 
-Each chunk is one transaction on one ADBC connection (SQLite or PostgreSQL): read the chunk's
-loans and installments as Arrow tables, advance them with :func:`arrears.close.kernel.advance`,
-bulk-load the new state and the entries into temporary tables (ADBC ingest; COPY on
-PostgreSQL) and apply them with set-based SQL. A chunk is a range of loan ids, in the
-database's own order, so no id list is shipped back.
+Each chunk is one transaction on one connection (ADBC on PostgreSQL, the engine's own
+``sqlite3`` on SQLite, see :class:`_Db`). First the chunk's quiet loans (closed yesterday,
+nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most
+days that is most loans, and the day changes nothing else about them. The rest are read with
+their stored read-outs, which are the kernel's carried aggregates (see
+:func:`arrears.close.kernel.from_stored`), and only the installments due from ``as_of - grace``
+on (a few per loan on a one-day close, by the index on due date), advanced with
+:func:`arrears.close.kernel.advance`; the new state and the entries are bulk-loaded into
+temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a range of
+loan ids, in the database's own order, so no id list is shipped back.
 
 Same guarantees as the reference (``services/close.py``): a crash loses at most the chunk in
 flight; a rerun skips loans already at the target date; an entry whose key is already in the
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -32,10 +37,14 @@ from arrears.close.kernel import (
     KIND_PENALTY,
     STATE_SCHEMA,
     STATUSES,
+    STORED_SCHEMA,
     advance,
+    day_date,
     day_number,
+    from_stored,
+    is_month_end,
     readouts,
-    with_aggregates,
+    window_start,
 )
 from arrears.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
 from arrears.loans.product import Component, Product
@@ -221,7 +230,18 @@ def _settings(loans: pl.DataFrame, prods: dict[str, Product]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-RANGE = "s.loan_id >= ? AND s.loan_id <= ? AND s.as_of < ? AND s.status = 'active'"
+def _range(db: _Db, s: str, as_of: str = "<") -> str:
+    """The chunk's active loans in ``loan_state`` (as ``s``) by id range and ``as_of``.
+
+    Found by the primary key range: ``status`` and ``as_of`` are written so that no index
+    matches them (SQLite's unary ``+``; an expression on PostgreSQL), else the planner takes
+    the index on (status, as_of) and visits the pending loans of every chunk, each chunk.
+    """
+    if db.pg:
+        status, day = f"{s}.status || '' = 'active'", f"{s}.as_of + 0 {as_of} ?"
+    else:
+        status, day = f"+{s}.status = 'active'", f"+{s}.as_of {as_of} ?"
+    return f"{s}.loan_id >= ? AND {s}.loan_id <= ? AND {day} AND {status}"
 
 
 def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
@@ -238,6 +258,43 @@ def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
         db.close()
 
 
+def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
+    """Move the chunk's quiet loans from the day before to ``through`` in one UPDATE.
+
+    Quiet: closed yesterday, nothing overdue (DPD 0, so no penalty base either), no
+    installment due yesterday (it would be overdue today) or today (interest falls due), and
+    no unposted penalty to post when today is a month end. For such a loan the day changes
+    ``as_of`` and nothing else: no entry, no amount, and its read-outs stay those of DPD 0.
+    Most loans on most days are quiet; the rest go through the kernel.
+    """
+    month_end = " AND penalty_unposted = 0" if is_month_end(day_number(through)) else ""
+    yesterday = through - timedelta(days=1)
+    # NOT IN over the chunk's installments due in the two days (the index on due_date,
+    # loan_id; a few thousand rows): SQLite builds it once, PostgreSQL hashes it, whatever
+    # its statistics say (it planned NOT EXISTS as a nested loop on a fresh import).
+    # loan_id is never NULL, so NOT IN means NOT EXISTS.
+    update = (
+        f"UPDATE loan_state SET as_of = ? WHERE {_range(db, 'loan_state', '=')} "
+        f"AND dpd = 0{month_end} AND loan_id NOT IN (SELECT i.loan_id "
+        "FROM installments i WHERE i.due_date >= ? AND i.due_date <= ? "
+        "AND i.loan_id >= ? AND i.loan_id <= ?)"
+    )
+    params = (
+        db.day(through),
+        lo,
+        hi,
+        db.day(yesterday),
+        db.day(yesterday),
+        db.day(through),
+        lo,
+        hi,
+    )
+    if db.pg:  # ADBC reports no row count for a statement with parameters
+        counted = db.query(f"WITH q AS ({update} RETURNING 1) SELECT count(*) AS n FROM q", params)
+        return int(counted["n"][0])
+    return db.execute(update, params)
+
+
 def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     params = (lo, hi, db.day(through))
     if db.pg:
@@ -246,27 +303,33 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
             "ORDER BY loan_id FOR UPDATE",
             (lo, hi),
         )
+    quiet = _quiet(db, lo, hi, through)
+    stored = ", ".join(f"s.{c}" for c in STORED_SCHEMA)
     loans = db.query(
         "SELECT s.loan_id, s.as_of, s.status, s.penalty_unposted, s.penalty_owed, "
-        "s.prepaid_principal, l.rate, l.rate_basis, l.product_id "
-        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {RANGE} "
+        f"s.prepaid_principal, {stored}, l.rate, l.rate_basis, l.product_id "
+        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {_range(db, 's')} "
         "ORDER BY s.loan_id",
         params,
     )
     if not loans.height:
-        return ChunkCounts()
+        return ChunkCounts(quiet, quiet)
+    settings = _settings(loans, _products(db))
+    loans = loans.with_columns(_to_days(loans["as_of"]).alias("as_of")).join(
+        settings, on=["rate", "rate_basis", "product_id"], how="left", maintain_order="left"
+    )
+    base = loans.select(pl.col(c).cast(STATE_SCHEMA[c]) for c in BASE_COLUMNS)
+    # Only the installments the days can touch (see kernel.window_start), by the index on
+    # (due_date, loan_id): on a one-day close, the chunk's installments due in a few days.
+    # The join below drops those of loans not read above (quiet, or closed already).
+    first = day_date(window_start(base))
     insts = db.query(
         "SELECT i.loan_id, i.n, i.due_date, i.interest, "
         "i.principal - i.paid_principal AS unpaid_principal, "
         "i.interest - i.paid_interest AS unpaid_interest "
-        f"FROM installments i JOIN loan_state s ON s.loan_id = i.loan_id WHERE {RANGE}",
-        params,
-    )
-    settings = _settings(loans, _products(db))
-    base = (
-        loans.with_columns(_to_days(loans["as_of"]).alias("as_of"))
-        .join(settings, on=["rate", "rate_basis", "product_id"], how="left", maintain_order="left")
-        .select(pl.col(c).cast(STATE_SCHEMA[c]) for c in BASE_COLUMNS)
+        "FROM installments i WHERE i.due_date >= ? AND i.due_date <= ? "
+        "AND i.loan_id >= ? AND i.loan_id <= ?",
+        (db.day(first), db.day(through), lo, hi),
     )
     index = base.select("loan_id").with_row_index("row")
     inst = (
@@ -274,8 +337,12 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         .join(index, on="loan_id", how="inner")
         .select(pl.col(c).cast(t) for c, t in INST_SCHEMA.items())
         .sort("due", "row")
+        if insts.height  # nothing due in the window: SQLite's empty result has no types
+        else pl.DataFrame(schema=INST_SCHEMA)
     )
-    state = with_aggregates(base, inst)
+    state = from_stored(
+        base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
+    )
     adv = advance(state, inst, day_number(through))
     frames = writer_frames(adv.state, adv.entries, db.pg)
     for name, frame in frames.items():
@@ -285,7 +352,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
     )
     posted = _post(db) if "_close_raw" in frames else 0
-    return ChunkCounts(adv.state.height, adv.loan_days, posted)
+    return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
 
 
 def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[str, pl.DataFrame]:

@@ -119,6 +119,7 @@ installments = Table(
     Column("interest", BigInteger, nullable=False),
     Column("paid_principal", BigInteger, nullable=False),
     Column("paid_interest", BigInteger, nullable=False),
+    Index("ix_installments_due_date", "due_date", "loan_id"),  # the close's quiet-day check
 )
 
 loan_state = Table(
