@@ -33,6 +33,10 @@ def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], values: Iterable[tuple[Any, ...]]
 ) -> int:
     """INSERT every row (a conflict is an error, as with a plain insert); how many."""
+    if not columns:  # no rows to name columns by (e.g. ``Rows.of([])``): nothing to insert
+        if any(True for _ in values):
+            raise ValueError(f"insert_rows: rows for {table.name} without column names")
+        return 0
     names = ", ".join(f'"{c}"' for c in columns)
     raw: Any = conn.connection.driver_connection
     count = 0
