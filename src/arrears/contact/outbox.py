@@ -203,19 +203,25 @@ def claim(
     SQLite: the transaction began with ``BEGIN IMMEDIATE`` and holds the one write lock.
     """
     at = as_utc(now)
-    due = (
-        select(T.c.message_key)
-        .where(
-            T.c.channel.in_(list(channels)),
-            T.c.status.in_(("queued", "sending")),
-            T.c.next_attempt_at <= at,
+    # One query per status, each read in index order (ix_outbox_due: status, next attempt,
+    # key) and cut at ``limit``; then the first ``limit`` of both. A single query over both
+    # statuses had to gather and sort every due row for each batch.
+    found: list[tuple[datetime, str]] = []
+    for status in ("queued", "sending"):
+        due = (
+            select(T.c.next_attempt_at, T.c.message_key)
+            .where(
+                T.c.status == status,
+                T.c.next_attempt_at <= at,
+                T.c.channel.in_(list(channels)),
+            )
+            .order_by(T.c.next_attempt_at, T.c.message_key)
+            .limit(limit)
         )
-        .order_by(T.c.next_attempt_at, T.c.message_key)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    keys = list(conn.execute(due).scalars())
+        if conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        found.extend((as_utc(when), key) for when, key in conn.execute(due))
+    keys = [key for _, key in sorted(found)[:limit]]
     if not keys:
         return []
     conn.execute(

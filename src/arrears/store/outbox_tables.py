@@ -50,7 +50,7 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("provider_id", String(200), nullable=True),
-    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_due", "status", "next_attempt_at", "message_key"),
     Index("ix_outbox_borrower", "borrower_id"),
 )
 
