@@ -698,17 +698,25 @@ def _view_frames(conn: Connection, business_date: date) -> tuple[pl.DataFrame, p
     def fact(query: Select[Any], name: str, dtype: pl.DataType) -> pl.DataFrame:
         return read_frame(conn, query, {"borrower_id": s, name: dtype})
 
+    # Each loan's next unpaid due date first (read in installment-key order), then the
+    # borrower's: joined the other way round, SQLite searched the due-date index and sorted
+    # every unpaid installment by borrower (17 s against 2 s at a million loans).
+    next_due = (
+        select(inst.c.loan_id, func.min(inst.c.due_date).label("due"))
+        .where(
+            inst.c.due_date >= business_date,
+            or_(
+                inst.c.paid_principal < inst.c.principal,
+                inst.c.paid_interest < inst.c.interest,
+            ),
+        )
+        .group_by(inst.c.loan_id)
+        .subquery()
+    )
     facts = [
         fact(
-            select(ln.c.borrower_id, func.min(inst.c.due_date))
-            .select_from(inst.join(ln, ln.c.loan_id == inst.c.loan_id))
-            .where(
-                inst.c.due_date >= business_date,
-                or_(
-                    inst.c.paid_principal < inst.c.principal,
-                    inst.c.paid_interest < inst.c.interest,
-                ),
-            )
+            select(ln.c.borrower_id, func.min(next_due.c.due))
+            .select_from(next_due.join(ln, ln.c.loan_id == next_due.c.loan_id))
             .group_by(ln.c.borrower_id),
             "next_due",
             day,
