@@ -23,6 +23,7 @@ from arrears.evidence.chain import (
     Entry,
     EvidenceError,
     Head,
+    Kind,
     Problem,
     Proof,
     Record,
@@ -478,3 +479,10 @@ def test_links_are_the_stored_form_of_append_all(items: list[tuple[str, dict[str
         (r.borrower_id, r.seq, r.at_text, r.kind, r.payload_json(), r.prev_hash, r.hash)
         for r in records
     ] == [tuple(s) for s in stored]
+
+
+def test_string_kinds_of_keys_and_values_are_text() -> None:
+    # A StrEnum is a str: as a key or a value it is written as its text, in a plain dict or not.
+    assert canonical_json({Kind.VISIT: Kind.PROMISE, "n": [Kind.VISIT]}) == (
+        '{"n":["visit"],"visit":"promise"}'
+    )

@@ -115,14 +115,13 @@ class Kind(StrEnum):
 def _check_json(value: Any, path: str) -> None:
     # Walk before dumping: json.dumps would happily write floats and non-string keys (coerced),
     # and both make the bytes depend on the implementation that wrote them.
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if value is None or isinstance(value, bool | str):
         return
-    if kind is dict:
-        # Most payloads are flat: their plain values are checked here without building a path
+    if isinstance(value, dict):
+        # Most payloads are flat: their plain values are passed here without building a path
         # (paths are only written out for what is nested or wrong).
         for key, item in value.items():
-            if type(key) is not str:
+            if not isinstance(key, str):
                 raise EvidenceError(f"{path}: object key {key!r} is not a string")
             leaf = type(item)
             if leaf is str or leaf is bool or item is None:
@@ -130,8 +129,6 @@ def _check_json(value: Any, path: str) -> None:
             if leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
                 continue
             _check_json(item, f"{path}.{key}")
-        return
-    if isinstance(value, bool | str):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INT:
@@ -142,12 +139,6 @@ def _check_json(value: Any, path: str) -> None:
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _check_json(item, f"{path}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise EvidenceError(f"{path}: object key {key!r} is not a string")
-            _check_json(item, f"{path}.{key}")
         return
     raise EvidenceError(f"{path}: {type(value).__name__} is not JSON (use str, int, bool, None)")
 
