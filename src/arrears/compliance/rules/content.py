@@ -164,14 +164,14 @@ def _matching_categories(shape: str) -> frozenset[str]:
     return frozenset(c for c, ps in CATEGORIES.items() if any(p.search(shape) for p in ps))
 
 
-_last_shape: list[str] = ["", ""]  # (text, its shape): the rules of one check see one text
+@functools.lru_cache(maxsize=64)  # the category rules of one check ask about one text in turn
+def _shape(text: str) -> str:
+    return _NONZERO_DIGIT.sub("0", text)
 
 
 def matching_categories(text: str) -> frozenset[str]:
     """The categories with a phrase in ``text``, screened by the text's digit-free shape."""
-    if _last_shape[0] is not text:
-        _last_shape[:] = [text, _NONZERO_DIGIT.sub("0", text)]
-    return _matching_categories(_last_shape[1])
+    return _matching_categories(_shape(text))
 
 
 def screen(category: str) -> RuleFn:
