@@ -44,7 +44,6 @@ from arrears.engine.gate_phase import (
     Lender,
     Tally,
     apply_chunk,
-    plan_chunk,
     plans,
 )
 from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
@@ -300,8 +299,7 @@ def close_day(
     gate = config.gate
     for n, (chunk, plan) in enumerate(plans(engine, chunks, gate, config.workers)):
         with engine.begin() as conn:
-            planned = plan if plan is not None else plan_chunk(conn, chunk, gate)
-            tally.add(apply_chunk(conn, chunk, planned, gate))
+            tally.add(apply_chunk(conn, chunk, plan, gate))
             _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
         if progress:
             progress("gate", min((n + 1) * CHUNK, len(ids)), len(ids))

@@ -396,14 +396,17 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     return plan
 
 
-def apply_chunk(conn: Connection, chunk: ChunkInput, plan: ChunkPlan, config: GateConfig) -> Tally:
+def apply_chunk(
+    conn: Connection, chunk: ChunkInput, plan: ChunkPlan | None, config: GateConfig
+) -> Tally:
     """Write ``plan`` in the caller's (write) transaction; the chunk's tally.
 
-    If any of the chunk's borrowers has a new evidence record since the plan was made (a
-    contact recorded, a request made meanwhile), the chunk is planned again here first.
+    ``None``: plan the chunk here, under the lock. A plan made elsewhere is made again here if
+    any of the chunk's borrowers has a new evidence record since it was made (a contact
+    recorded, a request made meanwhile).
     """
-    log.lock(conn, plan.borrower_ids)
-    if log.heads_digest(log.heads(conn, plan.borrower_ids)) != plan.heads:
+    log.lock(conn, chunk.borrower_ids)
+    if plan is None or log.heads_digest(log.heads(conn, plan.borrower_ids)) != plan.heads:
         plan = plan_chunk(conn, chunk, config)
     tally = plan.tally
     # The records follow the heads checked above; visits then append after them.
@@ -462,7 +465,7 @@ def plans(
     engine: Engine, chunks: Sequence[ChunkInput], config: GateConfig, workers: int
 ) -> Iterator[tuple[ChunkInput, ChunkPlan | None]]:
     """Each chunk with its plan, in order. With one worker (or an in-memory database) the plan
-    is None: the caller plans inside its write transaction, as the only writer."""
+    is None: ``apply_chunk`` plans it inside the write transaction."""
     url = engine.url.render_as_string(hide_password=False)
     # Starting a process costs about a second (imports): not worth it for a few chunks.
     few = len(chunks) < 2 * workers

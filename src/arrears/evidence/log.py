@@ -127,19 +127,9 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> list[Record]:
     ids = {e.borrower_id for e in batch}
     _lock(conn, ids)
     records = chain.append_all(heads(conn, ids), batch)
-    insert_records(conn, records)
-    return records
-
-
-def insert_records(conn: Connection, records: Sequence[Record]) -> None:
-    """Store records already chained after the current heads of their borrowers.
-
-    For a writer that built them ahead (the close plans its chunks before it writes): it must
-    hold ``lock`` on those borrowers and have seen ``heads`` unchanged since it chained them;
-    a record that does not follow its head then fails the table's unique (borrower, seq).
-    """
     for i in range(0, len(records), _CHUNK):
         conn.execute(insert(R), [_row(r) for r in records[i : i + _CHUNK]])
+    return records
 
 
 def heads_digest(found: Mapping[str, Head]) -> str:
