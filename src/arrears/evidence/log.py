@@ -26,6 +26,8 @@ from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, te
 from arrears.evidence import chain
 from arrears.evidence.chain import Code, Entry, Head, Problem, Record
 from arrears.evidence.table import evidence_records, evidence_root_heads, evidence_roots
+from arrears.store import bulk
+from arrears.store.membership import batches, one_of
 
 # Namespace (classid) of our two-key advisory locks: ASCII "EVD1". Two-key locks never collide
 # with one-key (bigint) locks other parts of the system may take.
@@ -79,10 +81,10 @@ def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
     """The current head of each of ``borrower_ids`` that has a chain."""
     ids = sorted(set(borrower_ids))
     out: dict[str, Head] = {}
-    for i in range(0, len(ids), _CHUNK):
+    for batch in batches(conn, ids):
         last = (
             select(R.c.borrower_id, func.max(R.c.seq).label("seq"))
-            .where(R.c.borrower_id.in_(ids[i : i + _CHUNK]))
+            .where(one_of(conn, R.c.borrower_id, batch))
             .group_by(R.c.borrower_id)
             .subquery()
         )
@@ -277,14 +279,12 @@ def store_root(conn: Connection, label: str, at: datetime) -> StoredRoot:
     result = conn.execute(insert(evidence_roots).values(**stored.as_dict()))
     assert result.inserted_primary_key is not None
     root_id = int(result.inserted_primary_key[0])
-    for i in range(0, len(changed), _STREAM * 10):
-        conn.execute(
-            insert(RH),
-            [
-                {"root_id": root_id, "borrower_id": h.borrower_id, "seq": h.seq, "hash": h.hash}
-                for h in changed[i : i + _STREAM * 10]
-            ],
-        )
+    bulk.insert_rows(
+        conn,
+        RH,
+        ("root_id", "borrower_id", "seq", "hash"),
+        ((root_id, h.borrower_id, h.seq, h.hash) for h in changed),
+    )
     return StoredRoot(root_id, label, stored.root, stored.chains, stored.records, stored.created_at)
 
 

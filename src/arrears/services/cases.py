@@ -58,6 +58,7 @@ from arrears.store.case_tables import (
     promises,
     visits,
 )
+from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 from arrears.strategy.case import LAST_SENT_SCHEMA
 
@@ -76,8 +77,8 @@ def _open_cases(conn: Connection, borrower_ids: Iterable[str] | None = None) -> 
         cases.c.closed_on.is_(None)
     )
     out: dict[str, OpenCase] = {}
-    batches = [None] if borrower_ids is None else list(chunks(sorted(set(borrower_ids))))
-    for batch in batches:
+    groups = [None] if borrower_ids is None else list(chunks(sorted(set(borrower_ids))))
+    for batch in groups:
         q = query if batch is None else query.where(cases.c.borrower_id.in_(batch))
         for r in conn.execute(q):
             out[r.borrower_id] = OpenCase(r.case_id, r.borrower_id, r.opened_on, r.priority)
@@ -365,8 +366,8 @@ def new_attempts(
     if len(set(keys)) != len(keys):
         raise ValueError("record_attempts: duplicate keys in one batch")
     seen: set[str] = set()
-    for key_batch in chunks(keys):
-        seen.update(conn.execute(select(A.c.key).where(A.c.key.in_(key_batch))).scalars())
+    for key_batch in batches(conn, keys):
+        seen.update(conn.execute(select(A.c.key).where(one_of(conn, A.c.key, key_batch))).scalars())
     return [(a, _attempt_row(a)) for a in attempts if a.key not in seen]
 
 
@@ -427,11 +428,11 @@ def history_for(
     """
     ids = sorted(set(borrower_ids))
     out: dict[str, list[Contact]] = {b: [] for b in ids}
-    for batch in chunks(ids):
-        q = select(*_HISTORY_COLUMNS).where(A.c.borrower_id.in_(batch))
+    for batch in batches(conn, ids):
+        q = select(*_HISTORY_COLUMNS).where(one_of(conn, A.c.borrower_id, batch))
         if since is not None:
             q = q.where(or_(A.c.at >= to_utc(since), A.c.party != "debtor"))
-        rows = conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id))
+        rows = conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id)).all()
         # Positional unpacking: attribute access on 100k+ rows costs more than the query.
         for b, at, debt, channel, party, number, conn_, conv, consent, outcome, coll, purp in rows:
             out[b].append(
@@ -488,43 +489,51 @@ def collector_registry(conn: Connection) -> Mapping[str, date]:
 
 def _profiles(conn: Connection, ids: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for batch in chunks(ids):
-        for r in conn.execute(
-            select(borrower_profiles).where(borrower_profiles.c.borrower_id.in_(batch))
-        ):
-            out[r.borrower_id] = r
+    for batch in batches(conn, ids):
+        q = select(borrower_profiles).where(one_of(conn, borrower_profiles.c.borrower_id, batch))
+        out.update({r.borrower_id: r for r in conn.execute(q).all()})
     return out
 
 
 def _last_conversations(conn: Connection, ids: list[str]) -> dict[str, date]:
     out: dict[str, date] = {}
-    for batch in chunks(ids):
+    for batch in batches(conn, ids):
         q = (
             select(A.c.borrower_id, func.max(A.c.on_date))
-            .where(A.c.borrower_id.in_(batch), A.c.party == "debtor", A.c.conversation.is_(True))
+            .where(
+                one_of(conn, A.c.borrower_id, batch),
+                A.c.party == "debtor",
+                A.c.conversation.is_(True),
+            )
             .group_by(A.c.borrower_id)
         )
-        out.update({b: d for b, d in conn.execute(q)})
+        out.update({b: d for b, d in conn.execute(q).all()})
     return out
 
 
 def _case_rows(conn: Connection, ids: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for batch in chunks(ids):
-        q = select(cases).where(cases.c.borrower_id.in_(batch), cases.c.closed_on.is_(None))
-        out.update({r.borrower_id: r for r in conn.execute(q)})
+    for batch in batches(conn, ids):
+        q = select(cases).where(
+            one_of(conn, cases.c.borrower_id, batch), cases.c.closed_on.is_(None)
+        )
+        out.update({r.borrower_id: r for r in conn.execute(q).all()})
     return out
 
 
 def _refused(conn: Connection, ids: list[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
-    for batch in chunks(ids):
+    for batch in batches(conn, ids):
         q = (
             select(A.c.borrower_id, A.c.number)
-            .where(A.c.borrower_id.in_(batch), A.c.party != "debtor", A.c.outcome == "refused")
+            .where(
+                one_of(conn, A.c.borrower_id, batch),
+                A.c.party != "debtor",
+                A.c.outcome == "refused",
+            )
             .distinct()
         )
-        for b, n in conn.execute(q):
+        for b, n in conn.execute(q).all():
             out[b].add(n)
     return out
 
@@ -532,16 +541,16 @@ def _refused(conn: Connection, ids: list[str]) -> dict[str, set[str]]:
 def _live_visits(conn: Connection, ids: list[str]) -> dict[str, Any]:
     """Each borrower's latest visit that is approved and not yet reported or cancelled."""
     out: dict[str, Any] = {}
-    for batch in chunks(ids):
+    for batch in batches(conn, ids):
         q = (
             select(visits)
             .where(
-                visits.c.borrower_id.in_(batch),
+                one_of(conn, visits.c.borrower_id, batch),
                 visits.c.status.in_(("approved", "assigned", "noticed")),
             )
             .order_by(visits.c.visit_id)
         )
-        out.update({r.borrower_id: r for r in conn.execute(q)})
+        out.update({r.borrower_id: r for r in conn.execute(q).all()})
     return out
 
 

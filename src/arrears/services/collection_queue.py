@@ -25,6 +25,7 @@ from arrears.services.collection_store import (
 )
 from arrears.store import tables as t
 from arrears.store.case_tables import contact_attempts, queue_items
+from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 
 Q = queue_items
@@ -58,18 +59,18 @@ def _numbers(conn: Connection, ids: list[str]) -> tuple[dict[str, str], dict[str
     others: dict[str, list[str]] = {}
     refused: set[tuple[str, str]] = set()
     A = contact_attempts
-    for batch in chunks(ids):
+    for batch in batches(conn, ids):
         bq = select(t.borrowers.c.borrower_id, t.borrowers.c.phone).where(
-            t.borrowers.c.borrower_id.in_(batch)
+            one_of(conn, t.borrowers.c.borrower_id, batch)
         )
-        phones.update({str(b): str(p) for b, p in conn.execute(bq)})
+        phones.update({str(b): str(p) for b, p in conn.execute(bq).all()})
         rq = select(A.c.borrower_id, A.c.number).where(
-            A.c.borrower_id.in_(batch), A.c.party != "debtor", A.c.outcome == "refused"
+            one_of(conn, A.c.borrower_id, batch), A.c.party != "debtor", A.c.outcome == "refused"
         )
-        refused.update((str(b), str(n)) for b, n in conn.execute(rq))
+        refused.update((str(b), str(n)) for b, n in conn.execute(rq).all())
         ec = emergency_contacts
-        q = select(ec.c.borrower_id, ec.c.phone).where(ec.c.borrower_id.in_(batch))
-        for b, phone in conn.execute(q.order_by(ec.c.borrower_id, ec.c.seq)):
+        q = select(ec.c.borrower_id, ec.c.phone).where(one_of(conn, ec.c.borrower_id, batch))
+        for b, phone in conn.execute(q.order_by(ec.c.borrower_id, ec.c.seq)).all():
             if (b, phone) not in refused:
                 others.setdefault(b, []).append(phone)
     return phones, others
@@ -102,25 +103,25 @@ def queue_rows(
     ids = sorted({a.borrower_id for a in actions})
     phones, others = _numbers(conn, ids)
     tz: dict[str, str] = {}
-    for batch in chunks(ids):
+    for batch in batches(conn, ids):
         q = select(borrower_profiles.c.borrower_id, borrower_profiles.c.timezones).where(
-            borrower_profiles.c.borrower_id.in_(batch)
+            one_of(conn, borrower_profiles.c.borrower_id, batch)
         )
-        tz.update({str(b): str(z) for b, z in conn.execute(q)})
+        tz.update({str(b): str(z) for b, z in conn.execute(q).all()})
     state: dict[str, tuple[int, int]] = {}
     ls = t.loan_state
-    for batch in chunks(sorted({a.loan_id for a in actions})):
+    for batch in batches(conn, sorted({a.loan_id for a in actions})):
         sq = select(
             ls.c.loan_id,
             ls.c.dpd,
             ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty,
-        ).where(ls.c.loan_id.in_(batch))
-        for lid, dpd, overdue in conn.execute(sq):
+        ).where(one_of(conn, ls.c.loan_id, batch))
+        for lid, dpd, overdue in conn.execute(sq).all():
             state[str(lid)] = (int(dpd), int(overdue))
     existing: set[str] = set()
     keys = [action_key(a) for a in actions]
-    for batch in chunks(keys):
-        existing.update(conn.execute(select(Q.c.key).where(Q.c.key.in_(batch))).scalars())
+    for batch in batches(conn, keys):
+        existing.update(conn.execute(select(Q.c.key).where(one_of(conn, Q.c.key, batch))).scalars())
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
     for a, key in zip(actions, keys, strict=True):

@@ -36,6 +36,7 @@ from arrears.services.collection_store import (
 )
 from arrears.store import tables as t
 from arrears.store.case_tables import cases, visits
+from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles
 
 V = visits
@@ -159,15 +160,18 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
     if len(set(keys)) != len(keys):
         raise ValueError("request_visits: duplicate keys in one batch")
     existing: dict[str, Visit] = {}
-    for batch in chunks(keys):
+    for batch in batches(conn, keys):
         existing.update(
-            (row.key, _visit(row)) for row in conn.execute(select(V).where(V.c.key.in_(batch)))
+            (row.key, _visit(row))
+            for row in conn.execute(select(V).where(one_of(conn, V.c.key, batch)))
         )
     owners: dict[str, str] = {}
-    for batch in chunks(sorted({r.loan_id for r in requests})):
+    for batch in batches(conn, sorted({r.loan_id for r in requests})):
         owners.update(
             conn.execute(
-                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(t.loans.c.loan_id.in_(batch))
+                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(
+                    one_of(conn, t.loans.c.loan_id, batch)
+                )
             ).all()
         )
     out: list[Visit | Problem | None] = []
@@ -203,8 +207,8 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
     for row_batch in chunks(rows, 2000):
         conn.execute(insert(V), row_batch)
     made: dict[str, Visit] = {}
-    for key_batch in chunks([r.key for r in new]):
-        q = select(V).where(V.c.key.in_(key_batch))
+    for key_batch in batches(conn, [r.key for r in new]):
+        q = select(V).where(one_of(conn, V.c.key, key_batch))
         made.update((row.key, _visit(row)) for row in conn.execute(q))
     log.append_many(
         conn,
