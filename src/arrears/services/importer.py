@@ -42,6 +42,7 @@ from arrears.sim import columns as sc
 from arrears.store import bulk
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t
+from arrears.store.stats import analyze_changed
 
 REQUIRED = (
     "loan_id",
@@ -510,7 +511,8 @@ def import_file(
             return ImportReport(len(good), len({g.borrower_id for g in good}), True)
         report = ImportReport(*write(conn, good, progress), False)
         conn.commit()
-        return report
+    analyze_changed(engine)  # the first close reads the new rows by lists of ids
+    return report
 
 
 CHUNK = 50_000

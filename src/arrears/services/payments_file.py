@@ -41,6 +41,7 @@ from arrears.services.importer import (
 )
 from arrears.sim import columns as sc
 from arrears.store import tables as t
+from arrears.store.stats import analyze_changed
 
 COLUMNS = ("loan_id", "amount", "paid_on", "ref")
 CHUNK = 2000  # loans per round of reads and writes
@@ -132,6 +133,7 @@ def apply_payments(
         if run.problems:
             return run.problems  # leaving without a commit rolls everything back
         conn.commit()
+    analyze_changed(engine)
     return run.applied
 
 

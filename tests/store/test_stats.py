@@ -1,0 +1,51 @@
+"""Bulk writers leave PostgreSQL with statistics for what they wrote (store/stats)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from arrears.evidence import log
+from arrears.evidence.chain import Entry
+from arrears.services.importer import import_file
+from arrears.sim.generate import generate, write_table
+from arrears.store.engine import make_engine
+from arrears.store.stats import analyze_changed, stale_tables
+
+
+def _analyzed(engine: Engine, table: str) -> bool:
+    with engine.connect() as conn:
+        n = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = :t"
+            ),
+            {"t": table},
+        ).scalar_one()
+    return int(n) > 0
+
+
+def test_import_leaves_statistics_and_a_later_bulk_write_is_caught(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(db_url)  # a pool of its own: the import's connection is the one asked
+    try:
+        p = generate(300, 3, date(2026, 6, 30))
+        write_table(p.loans, tmp_path / "loans.parquet")
+        assert not isinstance(import_file(engine, tmp_path / "loans.parquet"), list)
+        if engine.dialect.name != "postgresql":
+            assert analyze_changed(engine) == []  # SQLite: nothing to keep
+            return
+        assert _analyzed(engine, "loans") and _analyzed(engine, "installments")
+        assert analyze_changed(engine) == []  # the import did it already
+        assert not _analyzed(engine, "evidence_records")
+        at = datetime(2026, 7, 1, 9, tzinfo=UTC)
+        with engine.begin() as conn:
+            log.append_many(conn, [Entry(f"B{k}", "note", {"k": k}, at) for k in range(400)])
+        assert "evidence_records" in analyze_changed(engine)
+        assert _analyzed(engine, "evidence_records")
+        with engine.connect() as conn:
+            assert "evidence_records" not in stale_tables(conn)
+    finally:
+        engine.dispose()
