@@ -7,7 +7,7 @@ For each backend and each code version (``--before``: a git revision, exported w
 ``git archive`` to a temporary directory; after: this checkout's ``src``) a child process
 creates a fresh database at the head of that version's migrations, queues ``--messages`` outbox
 rows directly (three channels, about two messages per borrower, all due at once, as a close's
-day leaves them), ANALYZEs (PostgreSQL; a server with autovacuum would have), then times one
+day leaves them), then times one
 ``dispatch`` pass to a ``MailboxAdapter`` with the version's default batch. The slow before code
 sends only its first ``--before-limit`` rows (the rate over the head of the queue, where it is
 fastest: its claim costs grow with the rows already claimed). Each run checks that every row it
@@ -84,13 +84,11 @@ def worker(url: str, messages: int, limit: int, hold: bool) -> dict[str, object]
         )
     with engine.begin() as conn:
         outbox.enqueue(conn, batch, NOW - timedelta(hours=3))
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("COMMIT"))
-            conn.execute(text("ANALYZE"))
     holder = engine.connect() if hold else None
     if holder is not None:
-        holder.execute(text("SELECT txid_current()" if engine.dialect.name == "postgresql" else "SELECT 1"))
+        holder.execute(
+            text("SELECT txid_current()" if engine.dialect.name == "postgresql" else "SELECT 1")
+        )
     mb = MailboxAdapter(engine, clock=lambda: NOW)
     adapters = {c: mb for c in CHANNELS}
     t0 = time.perf_counter()
@@ -105,7 +103,7 @@ def worker(url: str, messages: int, limit: int, hold: bool) -> dict[str, object]
             select(func.count()).where(outbox_table.c.status == "sent")
         ).scalar_one()
         attempts = conn.execute(
-            text("SELECT count(*) FROM evidence_records WHERE kind = 'contact_attempt'")
+            text("SELECT count(*) FROM evidence_records WHERE kind = 'contact.attempt'")
         ).scalar_one()
     ok = report.sent == limit == boxed == sent == attempts
     engine.dispose()
