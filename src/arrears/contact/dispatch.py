@@ -1,12 +1,14 @@
 """The dispatcher: claim due outbox rows, send each through its channel's adapter, mark it.
 
 Delivery is at least once. Rows go in batches through three steps: (1) claim the batch
-(commit), (2) ``adapter.send`` each row, outside any transaction, (3) mark each row sent, retry
-or failed and append a CONTACT_ATTEMPT evidence record per delivered row, in one transaction
-for the batch (commit). A crash after (2) and before (3) commits leaves the batch ``sending``
-until its lease runs out; the next pass claims those rows again and sends them again with the
-same keys, and the receiver drops the duplicates. A crash before (1) commits sends nothing.
-No path loses a message.
+(commit), (2) send its rows outside any transaction: ``adapter.send_many`` with an adapter's
+rows at once where it has one (the mailbox: one transaction of its own), else ``adapter.send``
+each row, (3) mark the rows sent, retry or failed (one guarded UPDATE per kind of mark; a row
+whose claim was lost is left alone and counted) and append a CONTACT_ATTEMPT evidence record per
+delivered row, in one transaction for the batch (commit). A crash after (2) and before (3)
+commits leaves the batch ``sending`` until its lease runs out; the next pass claims those rows
+again and sends them again with the same keys, and the receiver drops the duplicates. A crash
+before (1) commits sends nothing. No path loses a message.
 
 Retry policy (``RetryPolicy``): a failed attempt that may pass later is retried after
 ``base * 2**(attempts-1)``, capped at ``cap``, until ``max_attempts``; a permanent failure (a
@@ -43,7 +45,9 @@ class RetryPolicy:
     cap: timedelta = timedelta(hours=6)
     # How long a claim holds a batch. It must outlast sending the whole batch (batch size x the
     # slowest send: a webhook's worst case is 3 x 10 s timeouts + 1.5 s backoff, so 50 rows take
-    # at most ~26 min), or rows still in flight would be claimed again and sent twice.
+    # at most ~26 min), or rows still in flight would be claimed again and sent twice. A batch
+    # is as large as the smallest ``batch_size`` of the pass's adapters (``batch_size``): the
+    # mailbox's 1,000 rows take about a second, so it holds for them too.
     lease: timedelta = timedelta(minutes=30)
 
     def delay(self, attempts: int) -> timedelta:
