@@ -1,12 +1,14 @@
 """The dispatcher: claim due outbox rows, send each through its channel's adapter, mark it.
 
 Delivery is at least once. Rows go in batches through three steps: (1) claim the batch
-(commit), (2) ``adapter.send`` each row, outside any transaction, (3) mark each row sent, retry
-or failed and append a CONTACT_ATTEMPT evidence record per delivered row, in one transaction
-for the batch (commit). A crash after (2) and before (3) commits leaves the batch ``sending``
-until its lease runs out; the next pass claims those rows again and sends them again with the
-same keys, and the receiver drops the duplicates. A crash before (1) commits sends nothing.
-No path loses a message.
+(commit), (2) send its rows outside any transaction: ``adapter.send_many`` with an adapter's
+rows at once where it has one (the mailbox: one transaction of its own), else ``adapter.send``
+each row, (3) mark the rows sent, retry or failed (one guarded UPDATE per kind of mark; a row
+whose claim was lost is left alone and counted) and append a CONTACT_ATTEMPT evidence record per
+delivered row, in one transaction for the batch (commit). A crash after (2) and before (3)
+commits leaves the batch ``sending`` until its lease runs out; the next pass claims those rows
+again and sends them again with the same keys, and the receiver drops the duplicates. A crash
+before (1) commits sends nothing. No path loses a message.
 
 Retry policy (``RetryPolicy``): a failed attempt that may pass later is retried after
 ``base * 2**(attempts-1)``, capped at ``cap``, until ``max_attempts``; a permanent failure (a
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,10 +28,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from arrears.contact import outbox
-from arrears.contact.adapters.base import Adapter, Delivery
+from arrears.contact.adapters.base import Adapter, BatchAdapter, Delivery
 from arrears.contact.outbox import OutboxRow
 from arrears.evidence import log
 from arrears.evidence.chain import Entry, Kind
+
+# Rows per claimed batch for an adapter that names no ``batch_size`` (the webhook, SMTP): the
+# lease below is sized for 50 of their slowest sends.
+BATCH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +45,9 @@ class RetryPolicy:
     cap: timedelta = timedelta(hours=6)
     # How long a claim holds a batch. It must outlast sending the whole batch (batch size x the
     # slowest send: a webhook's worst case is 3 x 10 s timeouts + 1.5 s backoff, so 50 rows take
-    # at most ~26 min), or rows still in flight would be claimed again and sent twice.
+    # at most ~26 min), or rows still in flight would be claimed again and sent twice. A batch
+    # is as large as the smallest ``batch_size`` of the pass's adapters (``batch_size``): the
+    # mailbox's 1,000 rows take about a second, so it holds for them too.
     lease: timedelta = timedelta(minutes=30)
 
     def delay(self, attempts: int) -> timedelta:
@@ -102,44 +110,60 @@ def _send(adapter: Adapter, row: OutboxRow) -> Delivery:
         return Delivery.failed(f"adapter {adapter.name} raised {type(exc).__name__}: {exc}")
 
 
+def _send_all(adapter: BatchAdapter, rows: Sequence[OutboxRow]) -> list[Delivery]:
+    try:
+        out = adapter.send_many([r.message for r in rows])
+        if len(out) != len(rows):
+            raise ValueError(f"{len(out)} deliveries for {len(rows)} messages")
+    except Exception as exc:  # as in _send: the batch is retried, the pass goes on
+        failed = Delivery.failed(f"adapter {adapter.name} raised {type(exc).__name__}: {exc}")
+        return [failed] * len(rows)
+    return out
+
+
+def batch_size(adapters: Iterable[Adapter]) -> int:
+    """Rows per claimed batch: the smallest any adapter of the pass asks for (``BATCH`` for
+    one without ``batch_size``), since the lease must outlast a batch sent to the slowest."""
+    return min(
+        (a.batch_size if isinstance(a, BatchAdapter) else BATCH for a in adapters), default=BATCH
+    )
+
+
 def dispatch(
     engine: Engine,
     adapters: Mapping[str, Adapter],
     now: datetime,
     limit: int = 1000,
     *,
-    batch: int = 50,
+    batch: int | None = None,
     policy: RetryPolicy | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DispatchReport:
     """One pass: send up to ``limit`` due messages on the channels in ``adapters``
-    (channel -> adapter; rows of other channels are left queued). ``progress`` is called with
-    the number of rows finished after each one."""
+    (channel -> adapter; rows of other channels are left queued), ``batch`` rows per claim
+    (default: ``batch_size(adapters)``). ``progress`` is called with the number of rows
+    finished as they finish."""
     rules = policy or RetryPolicy()
+    size = batch if batch is not None else batch_size(adapters.values())
     channels = sorted(adapters)
     counts: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
     errors: list[tuple[str, str]] = []
+    cursor = outbox.Cursor()
     while counts["claimed"] < limit:
         with engine.begin() as conn:
-            want = min(batch, limit - counts["claimed"])
-            rows = outbox.claim(conn, channels, now, want, rules.lease)
+            want = min(size, limit - counts["claimed"])
+            rows = outbox.claim(conn, channels, now, want, rules.lease, cursor)
         if not rows:
             break
         counts["claimed"] += len(rows)
-        results: list[tuple[OutboxRow, Delivery | None]] = []
-        for row in rows:
-            m = row.message
-            expired = m.expires_at is not None and m.expires_at <= now
-            results.append((row, None if expired else _send(adapters[m.channel], row)))
-            if progress is not None:
-                progress(1)
+        results = _deliver(adapters, rows, now, progress)
         # One transaction marks the whole batch and appends its evidence: a crash before it
         # commits re-sends at most this batch, with the same keys.
         with engine.begin() as conn:
+            outcomes = _mark_all(conn, results, now, rules)
             entries: list[Entry] = []
-            for row, delivery in results:
-                outcome = _mark(conn, row, delivery, now, rules)
+            for (row, delivery), outcome in zip(results, outcomes, strict=True):
                 counts[outcome] += 1
                 m = row.message
                 if delivery is not None and not delivery.delivered and outcome != "lost_claims":
@@ -161,18 +185,74 @@ def dispatch(
     )
 
 
-def _mark(
-    conn: Connection, row: OutboxRow, delivery: Delivery | None, now: datetime, rules: RetryPolicy
-) -> str:
-    """Record one row's result; the DispatchReport counter it falls in."""
-    if delivery is None:
-        done, outcome = outbox.mark_failed(conn, row, "expired before it could be sent"), "expired"
-    elif delivery.delivered:
-        done, outcome = outbox.mark_sent(conn, row, delivery.provider_id, now), "sent"
-    elif delivery.permanent or row.attempts >= rules.max_attempts:
-        done, outcome = outbox.mark_failed(conn, row, delivery.error or "not delivered"), "failed"
-    else:
-        retry_at = now + rules.delay(row.attempts)
-        error = delivery.error or "not delivered"
-        done, outcome = outbox.mark_retry(conn, row, error, retry_at), "retrying"
-    return outcome if done else "lost_claims"
+def _deliver(
+    adapters: Mapping[str, Adapter],
+    rows: Sequence[OutboxRow],
+    now: datetime,
+    progress: Callable[[int], None] | None,
+) -> list[tuple[OutboxRow, Delivery | None]]:
+    """Each row with its delivery (None: expired, not sent), in the batch's order. The rows of
+    one adapter that takes batches go to it at once, whatever their channels; the others one by
+    one."""
+    got: dict[str, Delivery | None] = {}
+    groups: dict[int, tuple[Adapter, list[OutboxRow]]] = {}
+    for row in rows:
+        m = row.message
+        if m.expires_at is not None and m.expires_at <= now:
+            got[m.key] = None
+        else:
+            adapter = adapters[m.channel]
+            groups.setdefault(id(adapter), (adapter, []))[1].append(row)
+    if progress is not None and got:
+        progress(len(got))
+    for adapter, group in groups.values():
+        if isinstance(adapter, BatchAdapter):
+            got.update(
+                (r.message.key, d) for r, d in zip(group, _send_all(adapter, group), strict=True)
+            )
+            if progress is not None:
+                progress(len(group))
+            continue
+        for row in group:
+            got[row.message.key] = _send(adapter, row)
+            if progress is not None:
+                progress(1)
+    return [(row, got[row.message.key]) for row in rows]
+
+
+def _mark_all(
+    conn: Connection,
+    results: Sequence[tuple[OutboxRow, Delivery | None]],
+    now: datetime,
+    rules: RetryPolicy,
+) -> list[str]:
+    """Record a batch's results, one guarded UPDATE per kind of mark; for each row the
+    DispatchReport counter it falls in (``lost_claims`` where the row's claim was lost)."""
+    sent: list[tuple[OutboxRow, str | None]] = []
+    retry: list[tuple[OutboxRow, str, datetime]] = []
+    failed: list[tuple[OutboxRow, str]] = []
+    outcomes: list[str] = []
+    for row, delivery in results:
+        if delivery is None:
+            failed.append((row, "expired before it could be sent"))
+            outcomes.append("expired")
+        elif delivery.delivered:
+            sent.append((row, delivery.provider_id))
+            outcomes.append("sent")
+        elif delivery.permanent or row.attempts >= rules.max_attempts:
+            failed.append((row, delivery.error or "not delivered"))
+            outcomes.append("failed")
+        else:
+            retry.append((row, delivery.error or "not delivered", now + rules.delay(row.attempts)))
+            outcomes.append("retrying")
+    done: set[str] = set()
+    if sent:
+        done |= outbox.mark_sent_many(conn, sent, now)
+    if retry:
+        done |= outbox.mark_retry_many(conn, retry)
+    if failed:
+        done |= outbox.mark_failed_many(conn, failed)
+    return [
+        outcome if row.message.key in done else "lost_claims"
+        for (row, _), outcome in zip(results, outcomes, strict=True)
+    ]
