@@ -40,6 +40,11 @@ def test_import_leaves_statistics_and_a_later_bulk_write_is_caught(
         assert _analyzed(engine, "loans") and _analyzed(engine, "installments")
         assert analyze_changed(engine) == []  # the import did it already
         assert not _analyzed(engine, "evidence_records")
+        with engine.connect() as conn:  # left unanalyzed while empty (reltuples -1, not 0)
+            reltuples = conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'evidence_records'")
+            ).scalar_one()
+        assert reltuples < 0
         at = datetime(2026, 7, 1, 9, tzinfo=UTC)
         with engine.begin() as conn:
             log.append_many(conn, [Entry(f"B{k}", "note", {"k": k}, at) for k in range(400)])

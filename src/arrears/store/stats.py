@@ -31,7 +31,10 @@ def stale_tables(conn: Connection) -> list[str]:
         text(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
             "WHERE s.schemaname = current_schema() "
-            "AND (c.reltuples < 0 "  # never analyzed (or vacuumed): a copied or restored table
+            # never analyzed (or vacuumed), and not empty: a copied or restored table. An empty
+            # one is left alone: analyzed empty, the plans cached while it is still small (the
+            # evidence log's link trigger) would stay table scans as it grows.
+            "AND ((c.reltuples < 0 AND pg_relation_size(c.oid) > 0) "
             "OR s.n_mod_since_analyze > :threshold + :scale * greatest(c.reltuples, 0)) "
             "ORDER BY s.relname"
         ),
