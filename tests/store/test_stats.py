@@ -19,7 +19,8 @@ def _analyzed(engine: Engine, table: str) -> bool:
     with engine.connect() as conn:
         n = conn.execute(
             text(
-                "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = :t"
+                "SELECT count(*) FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = :t"
             ),
             {"t": table},
         ).scalar_one()
