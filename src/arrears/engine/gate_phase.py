@@ -180,10 +180,9 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
     upcoming = select(ranked.c.loan_id, ranked.c.due_date, ranked.c.amount).where(
         ranked.c.rank == 1
     )
-    for lid, d, amount in conn.execute(upcoming).all():
-        if out[lid]["next_due_date"] is None:
-            out[lid]["next_due_date"] = d
-            out[lid]["next_due_amount"] = int(amount)
+    for lid, d, amount in conn.execute(upcoming).all():  # one row a loan: rank 1
+        out[lid]["next_due_date"] = d
+        out[lid]["next_due_amount"] = int(amount)
     return out
 
 
