@@ -141,9 +141,9 @@ def _record_delivered_notices(conn: Connection) -> int:
     bug upstream and stops the close, as the per-notice call did.
     """
     o, n, ln = outbox, credit_notices, t.loans
+    sent = and_(o.c.template == CREDIT_TEMPLATE, o.c.status == "sent")
     delivered = and_(
-        o.c.template == CREDIT_TEMPLATE,
-        o.c.status == "sent",
+        sent,
         # NOT EXISTS, not NOT IN: PostgreSQL runs NOT IN (subquery) as a hashed subplan only
         # while the keys fit in work_mem, and rescans the subquery per row past that.
         ~exists().where(n.c.key == o.c.message_key),
@@ -171,9 +171,7 @@ def _record_delivered_notices(conn: Connection) -> int:
     done = conn.execute(
         insert.from_select(
             ["key", "loan_id", "sent_at", "channel"],
-            select(o.c.message_key, o.c.loan_id, o.c.sent_at, o.c.channel).where(
-                o.c.template == CREDIT_TEMPLATE, o.c.status == "sent"
-            ),
+            select(o.c.message_key, o.c.loan_id, o.c.sent_at, o.c.channel).where(sent),
         ).on_conflict_do_nothing(index_elements=["key"]),
         execution_options={"preserve_rowcount": True},  # an INSERT's count, on every driver
     )
