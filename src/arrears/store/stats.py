@@ -3,11 +3,13 @@
 PostgreSQL plans a read by a list of ids (``borrower_id = ANY(...)``) as an index scan only when
 its statistics say the list picks a small part of the table. A table bulk-loaded since its last
 ``ANALYZE`` has none (or stale ones), and the planner then scans it whole for every chunk of the
-close: at 100k loans the gate's evidence-heads read took 230 ms a chunk instead of 3 ms.
+close: at 100k loans the gate's evidence-heads read took 230 ms a chunk, a parallel scan of
+the whole table.
 Autovacuum analyzes such tables in time on most servers, but it may be off or behind (it is
 off on our test server), and a nightly close must not depend on it. So the bulk writers
-(the importers, the close) end with ``analyze_changed``: every table whose rows changed by more
-than autovacuum's default threshold since its last analyze is analyzed now. On a server where
+(the importers, the close) end with ``analyze_changed``: every table never analyzed and not
+empty, or whose rows changed by more than autovacuum's default threshold since its last
+analyze, is analyzed now. On a server where
 autovacuum has kept up this finds nothing to do. SQLite plans these reads by index without
 statistics: nothing to do there.
 """
