@@ -49,7 +49,12 @@ def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No server-side prepared statements (psycopg prepares a query from its fifth run). A
+    # prepared statement settles on a generic plan made with the statistics of the moment: on
+    # the first close, contact_attempts was empty when the plan was made, and the lookups by a
+    # list of keys stayed sequential scans while the close filled the table (a minute a
+    # chunk at 100k loans). Planned on each run, a query sees the table as it is.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -1,13 +1,23 @@
 """``column IN (values)`` in the form each database runs best, for reads by a list of ids.
 
 SQLite: ``IN (?, ?, ...)`` in batches of ``SQLITE_BATCH`` (well below its parameter limit).
-PostgreSQL: ``column = ANY(CAST($1 AS type[]))`` with the whole list as one parameter, the
-array's text form, in one batch. An ``IN`` list of a few thousand parameters cost the gate's
-readers more than the database's own work: SQLAlchemy renders a placeholder and a cast per
-value, and psycopg re-parses a statement text that differs with every list length (profiled at
-100k loans: about half of the gate's planning CPU). A Python list as an array parameter is
-dumped element by element in Python, still twice the cost of the text form; measured for
-2,000 ids: IN list 24 ms, list parameter 7 ms, text form 3 ms of client CPU.
+PostgreSQL: ``column = ANY(string_to_array($1, $2))``: the whole list as one text parameter,
+its elements joined by the unit separator (U+001F), in one batch.
+
+* Client CPU. An ``IN`` list of a few thousand parameters cost the gate's readers more than
+  the database's own work: SQLAlchemy renders a placeholder and a cast per value, and psycopg
+  re-parses a statement text that differs with every list length (profiled at 100k loans:
+  about half of the gate's planning CPU). A Python list as an array parameter is dumped
+  element by element in Python, still twice the cost of one text (2,000 ids: IN list 24 ms,
+  list parameter 7 ms, text 3 ms of client CPU).
+* Server CPU. ``string_to_array`` is immutable, so the planner folds the call into a constant
+  array, and PostgreSQL (14 and later) probes a constant array through a hash table. The
+  array's text form cast to an array type (``array_in``, only stable) stays an expression, and
+  a sequential scan then compares every row with every element: on the first close, before
+  ``contact_attempts`` had statistics, the planner chose that scan and each lookup of 2,000
+  keys in 55k rows took a minute; hashed, 10 ms.
+
+An element holding the separator itself (no id does) goes as a list parameter instead.
 """
 
 from __future__ import annotations
@@ -15,39 +25,49 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, String, any_, cast, literal
+from sqlalchemy import ColumnElement, Connection, String, any_, cast, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 
 T = TypeVar("T")
 
 SQLITE_BATCH = 500
+SEPARATOR = "\x1f"  # the unit separator: a control character, never in an id
 
 
 def one_of(
     conn: Connection, column: ColumnElement[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """``column`` is one of ``values`` (use with ``batches``, which keeps SQLite's lists short)."""
-    if conn.dialect.name == "postgresql":
-        array = cast(literal(array_text(values), String()), ARRAY(column.type))
-        return column == any_(array)
-    return column.in_(list(values))
+    if conn.dialect.name != "postgresql":
+        return column.in_(list(values))
+    if len(values) == 1:  # string_to_array('', sep) is empty: a lone '' would match nothing
+        return column == _checked(values)[0]
+    text = joined(values)
+    if text is None:
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    array: ColumnElement[Any] = func.string_to_array(
+        literal(text, String()), literal(SEPARATOR, String()), type_=ARRAY(String())
+    )
+    if not isinstance(column.type, String):
+        array = cast(array, ARRAY(column.type))
+    return column == any_(array)
 
 
-def array_text(values: Sequence[Any]) -> str:
-    """PostgreSQL's text form of a one-dimensional array: every element quoted, so that no id
-    (a comma, a brace, whitespace, the word NULL) is read as anything but itself."""
+def joined(values: Sequence[Any]) -> str | None:
+    """The elements joined by ``SEPARATOR``; None when one of them holds it."""
     try:
-        body = '","'.join(values)
+        text = SEPARATOR.join(values)
     except TypeError:  # not all str: integers, or a None (a bug upstream)
-        if any(v is None for v in values):
-            raise ValueError("one_of: None is not an id") from None
-        body = '","'.join(map(str, values))
-    # Only a quote or a backslash inside an element needs escaping (the separators bring
-    # two quotes each); ids almost never have one, so the usual case is two C-level scans.
-    if "\\" in body or body.count('"') != 2 * (len(values) - 1):
-        texts = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
-        body = '","'.join(texts)
-    return '{"' + body + '"}' if values else "{}"
+        text = SEPARATOR.join(map(str, _checked(values)))
+    if text.count(SEPARATOR) != max(len(values) - 1, 0):
+        return None
+    return text
+
+
+def _checked(values: Sequence[Any]) -> Sequence[Any]:
+    if any(v is None for v in values):
+        raise ValueError("one_of: None is not an id")
+    return values
 
 
 def batches(conn: Connection, values: Sequence[T]) -> Iterator[Sequence[T]]:
