@@ -18,7 +18,19 @@ THINGS = Table(
 
 # Ids that would break a naive array literal: separators, braces, quotes, backslashes,
 # whitespace at the ends, the word NULL, an empty string, non-ASCII.
-AWKWARD = [f"a{SEPARATOR}b", "a,b", "{x}", 'say "hi"', "back\\slash", " pad ", "NULL", "null", "", "借呗-1", "a'b"]
+AWKWARD = [
+    f"a{SEPARATOR}b",
+    "a,b",
+    "{x}",
+    'say "hi"',
+    "back\\slash",
+    " pad ",
+    "NULL",
+    "null",
+    "",
+    "借呗-1",
+    "a'b",
+]
 
 
 def _store(engine: Engine, ids: list[str]) -> None:
