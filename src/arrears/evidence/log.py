@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text, true
 
 from arrears.evidence import chain
 from arrears.evidence.chain import Code, Entry, Head, Problem, Record
 from arrears.evidence.table import evidence_records, evidence_root_heads, evidence_roots
 from arrears.store import bulk
-from arrears.store.membership import batches, one_of
+from arrears.store.membership import batches, one_of, pg_array
 
 # Namespace (classid) of our two-key advisory locks: ASCII "EVD1". Two-key locks never collide
 # with one-key (bigint) locks other parts of the system may take.
@@ -80,6 +80,8 @@ def _by_borrower(conn: Connection, column: ColumnElement[str]) -> ColumnElement[
 def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
     """The current head of each of ``borrower_ids`` that has a chain."""
     ids = sorted(set(borrower_ids))
+    if conn.dialect.name == "postgresql":
+        return _pg_heads(conn, ids)
     out: dict[str, Head] = {}
     for batch in batches(conn, ids):
         last = (
@@ -96,6 +98,28 @@ def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
         for borrower_id, seq, digest in rows:
             out[borrower_id] = Head(borrower_id, seq, digest)
     return out
+
+
+def _pg_heads(conn: Connection, ids: Sequence[str]) -> dict[str, Head]:
+    """Each id's last record by one backward probe of the primary key (a LATERAL join over the
+    list). The group-by-and-join form let PostgreSQL scan the whole log and hash it: 126 ms a
+    2,000-borrower chunk at 100k loans, growing with the log; probed, it grows with the list."""
+    wanted = (
+        func.unnest(pg_array(ids, R.c.borrower_id.type))
+        .table_valued("borrower_id")
+        .render_derived()
+    )
+    last = (
+        select(R.c.seq, R.c.hash)
+        .where(R.c.borrower_id == wanted.c.borrower_id)
+        .order_by(R.c.seq.desc())
+        .limit(1)
+        .lateral()
+    )
+    rows = conn.execute(
+        select(wanted.c.borrower_id, last.c.seq, last.c.hash).select_from(wanted.join(last, true()))
+    )
+    return {b: Head(b, seq, digest) for b, seq, digest in rows}
 
 
 def _row(record: Record) -> dict[str, Any]:

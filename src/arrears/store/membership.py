@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, String, any_, cast, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 
@@ -42,15 +43,18 @@ def one_of(
         return column.in_(list(values))
     if len(values) == 1:  # string_to_array('', sep) is empty: a lone '' would match nothing
         return column == _checked(values)[0]
+    return column == any_(pg_array(values, column.type))
+
+
+def pg_array(values: Sequence[Any], of: TypeEngine[Any]) -> ColumnElement[Any]:
+    """``values`` as one constant PostgreSQL array of ``of`` (see the module's notes)."""
     text = joined(values)
     if text is None:
-        return column == any_(literal(list(values), ARRAY(column.type)))
+        return literal(list(values), ARRAY(of))
     array: ColumnElement[Any] = func.string_to_array(
         literal(text, String()), literal(SEPARATOR, String()), type_=ARRAY(String())
     )
-    if not isinstance(column.type, String):
-        array = cast(array, ARRAY(column.type))
-    return column == any_(array)
+    return array if isinstance(of, String) else cast(array, ARRAY(of))
 
 
 def joined(values: Sequence[Any]) -> str | None:
