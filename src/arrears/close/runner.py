@@ -230,18 +230,12 @@ def _settings(loans: pl.DataFrame, prods: dict[str, Product]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _range(db: _Db, s: str, as_of: str = "<") -> str:
-    """The chunk's active loans in ``loan_state`` (as ``s``) by id range and ``as_of``.
-
-    Found by the primary key range: ``status`` and ``as_of`` are written so that no index
-    matches them (SQLite's unary ``+``; an expression on PostgreSQL), else the planner takes
-    the index on (status, as_of) and visits the pending loans of every chunk, each chunk.
-    """
-    if db.pg:
-        status, day = f"{s}.status || '' = 'active'", f"{s}.as_of + 0 {as_of} ?"
-    else:
-        status, day = f"+{s}.status = 'active'", f"+{s}.as_of {as_of} ?"
-    return f"{s}.loan_id >= ? AND {s}.loan_id <= ? AND {day} AND {status}"
+def _range(s: str, as_of: str = "<") -> str:
+    """The chunk's active loans in ``loan_state`` (as ``s``) by id range and ``as_of``: read by
+    the primary key's range (the table has no other index, see migration 0010)."""
+    return (
+        f"{s}.loan_id >= ? AND {s}.loan_id <= ? AND {s}.as_of {as_of} ? AND {s}.status = 'active'"
+    )
 
 
 def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
@@ -274,7 +268,7 @@ def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
     # its statistics say (it planned NOT EXISTS as a nested loop on a fresh import).
     # loan_id is never NULL, so NOT IN means NOT EXISTS.
     update = (
-        f"UPDATE loan_state SET as_of = ? WHERE {_range(db, 'loan_state', '=')} "
+        f"UPDATE loan_state SET as_of = ? WHERE {_range('loan_state', '=')} "
         f"AND dpd = 0{month_end} AND loan_id NOT IN (SELECT i.loan_id "
         "FROM installments i WHERE i.due_date >= ? AND i.due_date <= ? "
         "AND i.loan_id >= ? AND i.loan_id <= ?)"
@@ -308,7 +302,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     loans = db.query(
         "SELECT s.loan_id, s.as_of, s.status, s.penalty_unposted, s.penalty_owed, "
         f"s.prepaid_principal, {stored}, l.rate, l.rate_basis, l.product_id "
-        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {_range(db, 's')} "
+        f"FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id WHERE {_range('s')} "
         "ORDER BY s.loan_id",
         params,
     )
