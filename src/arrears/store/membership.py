@@ -42,7 +42,8 @@ def one_of(
     if conn.dialect.name != "postgresql":
         return column.in_(list(values))
     if len(values) == 1:  # string_to_array('', sep) is empty: a lone '' would match nothing
-        return column == _checked(values)[0]
+        lone: Any = _checked(values)[0]
+        return column == literal(lone, column.type)
     return column == any_(pg_array(values, column.type))
 
 
