@@ -44,8 +44,9 @@ from arrears.services.cases import (
     context_for,
     history_for,
     new_attempts,
+    profile_rows,
 )
-from arrears.services.collection_queue import queue_rows
+from arrears.services.collection_queue import Callee, queue_rows
 from arrears.services.collection_store import Problem
 from arrears.services.collection_visits import (
     VisitRequest,
@@ -59,7 +60,7 @@ from arrears.store import tables as t
 from arrears.store.case_tables import collectors, contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine
 from arrears.store.membership import one_of
-from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+from arrears.store.profile_tables import emergency_contacts
 
 AUTOMATED = frozenset({"sms", "email", "letter"})
 CHUNK = 2000  # borrowers per gate transaction
@@ -97,43 +98,41 @@ class _Who:
     email: str | None
     address: str | None
     rule_pack: str
-    emergency_phone: str | None
+    emergency_phones: tuple[str, ...]  # by seq
+
+    @property
+    def emergency_phone(self) -> str | None:
+        return self.emergency_phones[0] if self.emergency_phones else None
 
 
-def _people(conn: Connection, ids: Sequence[str], default_pack: str) -> dict[str, _Who]:
-    b, p, e = t.borrowers, borrower_profiles, emergency_contacts
-    q = (
-        select(
-            b.c.borrower_id,
-            b.c.name,
-            b.c.phone,
-            p.c.language,
-            p.c.email,
-            p.c.address,
-            p.c.rule_pack,
+def _people(
+    conn: Connection,
+    ids: Sequence[str],
+    default_pack: str,
+    profiles: Mapping[str, Any] | None = None,
+) -> dict[str, _Who]:
+    """``profiles``: the borrowers' profile rows (``cases.profile_rows``), if read already."""
+    b, e = t.borrowers, emergency_contacts
+    if profiles is None:
+        profiles = profile_rows(conn, ids)
+    phones: dict[str, list[str]] = {}
+    contacts = select(e.c.borrower_id, e.c.phone).where(one_of(conn, e.c.borrower_id, ids))
+    for borrower_id, phone in conn.execute(contacts.order_by(e.c.borrower_id, e.c.seq)).all():
+        phones.setdefault(borrower_id, []).append(phone)
+    out: dict[str, _Who] = {}
+    q = select(b.c.borrower_id, b.c.name, b.c.phone).where(one_of(conn, b.c.borrower_id, ids))
+    for borrower_id, name, phone in conn.execute(q).all():
+        p = profiles.get(borrower_id)
+        out[borrower_id] = _Who(
+            name,
+            phone,
+            (p.language if p is not None else None) or "zh-CN",
+            p.email if p is not None else None,
+            p.address if p is not None else None,
+            (p.rule_pack if p is not None else None) or default_pack,
+            tuple(phones.get(borrower_id, ())),
         )
-        .select_from(b.outerjoin(p, p.c.borrower_id == b.c.borrower_id))
-        .where(one_of(conn, b.c.borrower_id, ids))
-    )
-    first = dict(
-        conn.execute(
-            select(e.c.borrower_id, e.c.phone).where(
-                one_of(conn, e.c.borrower_id, ids), e.c.seq == 1
-            )
-        ).all()
-    )
-    return {
-        r.borrower_id: _Who(
-            r.name,
-            r.phone,
-            r.language or "zh-CN",
-            r.email,
-            r.address,
-            r.rule_pack or default_pack,
-            first.get(r.borrower_id),
-        )
-        for r in conn.execute(q).all()
-    }
+    return out
 
 
 def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
@@ -330,10 +329,13 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     calls: list[PlannedAction] = []
     evidence: list[Entry] = []
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    people = _people(conn, ids, config.default_pack)
-    contexts = context_for(conn, ids, start)
+    profiles = profile_rows(conn, ids)
+    people = _people(conn, ids, config.default_pack, profiles)
+    contexts = context_for(conn, ids, start, profiles=profiles)
     histories = history_for(conn, ids, since=start - timedelta(days=HISTORY_DAYS))
-    loans = _loan_facts(conn, sorted({a.loan_id for a in chunk.actions}), day)
+    # Only messages are worded with the loan's figures (calls were most of a day's actions).
+    worded = {a.loan_id for a in chunk.actions if a.channel in AUTOMATED}
+    loans = _loan_facts(conn, sorted(worded), day)
     tally = plan.tally
     for a in chunk.actions:
         who = people[a.borrower_id]
@@ -403,7 +405,15 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     plan.outbox = Rows.of(outbox.rows_for(messages, now))
     fresh = new_attempts(conn, attempts)
     plan.attempts = Rows.of([row for _, row in fresh])
-    queued, problems = queue_rows(conn, calls)
+    callees = {
+        b: Callee(
+            people[b].phone,
+            tuple(p for p in people[b].emergency_phones if p not in contexts[b].refused),
+            contexts[b].timezones[0],
+        )
+        for b in {a.borrower_id for a in calls}
+    }
+    queued, problems = queue_rows(conn, calls, callees)
     plan.queue = Rows.of(queued)
     tally.problems.extend(str(p) for p in problems)
     plan.evidence = Rows(chain.Link._fields, chain.links(heads, attempt_entries(fresh) + evidence))

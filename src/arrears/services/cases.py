@@ -487,7 +487,8 @@ def collector_registry(conn: Connection) -> Mapping[str, date]:
     return MappingProxyType({cid: d for cid, d in conn.execute(q)})
 
 
-def _profiles(conn: Connection, ids: list[str]) -> dict[str, Any]:
+def profile_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
+    """Each borrower's ``borrower_profiles`` row, by id (borrowers without one are left out)."""
     out: dict[str, Any] = {}
     for batch in batches(conn, ids):
         q = select(borrower_profiles).where(one_of(conn, borrower_profiles.c.borrower_id, batch))
@@ -560,14 +561,18 @@ def context_for(
     at: datetime,
     *,
     unreachable_after_days: int = UNREACHABLE_AFTER_DAYS,
+    profiles: Mapping[str, Any] | None = None,
 ) -> dict[str, Context]:
     """The gate's ``Context`` for each borrower as of ``at``, in a handful of bulk queries.
 
-    Not known here (left at their defaults for the owners of those records to fill in):
-    ``consent_late_hours``, ``contact_preferences``, ``credit_notices``, ``entrustments``.
+    ``profiles``: the borrowers' ``borrower_profiles`` rows (``profile_rows``), when the
+    caller has read them already. Not known here (left at their defaults for the owners of
+    those records to fill in): ``consent_late_hours``, ``contact_preferences``,
+    ``credit_notices``, ``entrustments``.
     """
     ids = sorted(set(borrower_ids))
-    profiles = _profiles(conn, ids)
+    if profiles is None:
+        profiles = profile_rows(conn, ids)
     open_cases = _case_rows(conn, ids)
     talked = _last_conversations(conn, ids)
     refused = _refused(conn, ids)

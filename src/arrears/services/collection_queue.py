@@ -7,8 +7,9 @@ transaction's ``BEGIN IMMEDIATE`` serialises claims. Either way an item is claim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -53,11 +54,22 @@ def item_from_row(r: Any) -> QueueItem:
     )
 
 
-def _numbers(conn: Connection, ids: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Each borrower's phone, and their emergency contacts' phones not refused, by seq."""
+@dataclass(frozen=True)
+class Callee:
+    """What the queue needs to dial a borrower's calls: their phone, their emergency contacts'
+    phones that have not refused contact (by seq), and their home time zone."""
+
+    phone: str | None
+    others: tuple[str, ...]
+    zone: tzinfo
+
+
+def callees(conn: Connection, ids: Sequence[str]) -> dict[str, Callee]:
+    """``Callee`` of each of ``ids`` (read in bulk)."""
     phones: dict[str, str] = {}
     others: dict[str, list[str]] = {}
     refused: set[tuple[str, str]] = set()
+    tz: dict[str, str] = {}
     A = contact_attempts
     for batch in batches(conn, ids):
         bq = select(t.borrowers.c.borrower_id, t.borrowers.c.phone).where(
@@ -73,7 +85,14 @@ def _numbers(conn: Connection, ids: list[str]) -> tuple[dict[str, str], dict[str
         for b, phone in conn.execute(q.order_by(ec.c.borrower_id, ec.c.seq)).all():
             if (b, phone) not in refused:
                 others.setdefault(b, []).append(phone)
-    return phones, others
+        zq = select(borrower_profiles.c.borrower_id, borrower_profiles.c.timezones).where(
+            one_of(conn, borrower_profiles.c.borrower_id, batch)
+        )
+        tz.update({str(b): str(z) for b, z in conn.execute(zq).all()})
+    return {
+        b: Callee(phones.get(b), tuple(others.get(b, ())), zones(tz.get(b, DEFAULT_ZONE))[0])
+        for b in ids
+    }
 
 
 def enqueue_calls(conn: Connection, actions: Sequence[PlannedAction]) -> tuple[int, list[Problem]]:
@@ -95,19 +114,18 @@ def insert_queue_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def queue_rows(
-    conn: Connection, actions: Sequence[PlannedAction]
+    conn: Connection,
+    actions: Sequence[PlannedAction],
+    known: Mapping[str, Callee] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """The queue rows ``enqueue_calls`` would insert (reads only), and the actions it cannot."""
+    """The queue rows ``enqueue_calls`` would insert (reads only), and the actions it cannot.
+
+    ``known``: the borrowers' ``Callee``, when the caller has read what they are made of.
+    """
     if any(a.channel != "call" for a in actions):
         raise ValueError("enqueue_calls: only call actions go on the agent queue")
     ids = sorted({a.borrower_id for a in actions})
-    phones, others = _numbers(conn, ids)
-    tz: dict[str, str] = {}
-    for batch in batches(conn, ids):
-        q = select(borrower_profiles.c.borrower_id, borrower_profiles.c.timezones).where(
-            one_of(conn, borrower_profiles.c.borrower_id, batch)
-        )
-        tz.update({str(b): str(z) for b, z in conn.execute(q).all()})
+    who = known if known is not None else callees(conn, ids)
     state: dict[str, tuple[int, int]] = {}
     ls = t.loan_state
     for batch in batches(conn, sorted({a.loan_id for a in actions})):
@@ -128,16 +146,15 @@ def queue_rows(
         if key in existing:
             continue
         existing.add(key)
+        callee = who[a.borrower_id]
         if a.party == "debtor":
-            number = phones.get(a.borrower_id)
+            number = callee.phone
         else:
-            candidates = others.get(a.borrower_id, [])
-            number = candidates[0] if candidates else None
+            number = callee.others[0] if callee.others else None
         if not number:
             problems.append(Problem(f"action {key}", "number", f"no {a.party} number to call"))
             continue
-        zone = zones(tz.get(a.borrower_id, DEFAULT_ZONE))[0]
-        due = datetime.combine(a.business_date, a.local_time, tzinfo=zone)
+        due = datetime.combine(a.business_date, a.local_time, tzinfo=callee.zone)
         dpd, amount = state.get(a.loan_id, (0, 0))
         rows.append(
             {
