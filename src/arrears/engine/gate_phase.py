@@ -331,8 +331,8 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     start = datetime.combine(day, time(0), tzinfo=UTC)
     profiles = profile_rows(conn, ids)
     people = _people(conn, ids, config.default_pack, profiles)
-    contexts = context_for(conn, ids, start, profiles=profiles)
     histories = history_for(conn, ids, since=start - timedelta(days=HISTORY_DAYS))
+    contexts = context_for(conn, ids, start, profiles=profiles, histories=histories)
     # Only messages are worded with the loan's figures (calls were most of a day's actions).
     worded = {a.loan_id for a in chunk.actions if a.channel in AUTOMATED}
     loans = _loan_facts(conn, sorted(worded), day)

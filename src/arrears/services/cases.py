@@ -37,7 +37,7 @@ from sqlalchemy import (
 
 from arrears.compliance.model import Contact, Context
 from arrears.contact.cases import CLOSE_REASONS, CaseInput, OpenCase, case_changes, cases_to_close
-from arrears.contact.history import is_reachable
+from arrears.contact.history import is_reachable, refused_numbers
 from arrears.evidence import log
 from arrears.evidence.chain import Entry, Kind
 from arrears.services.collection_store import (
@@ -562,20 +562,27 @@ def context_for(
     *,
     unreachable_after_days: int = UNREACHABLE_AFTER_DAYS,
     profiles: Mapping[str, Any] | None = None,
+    histories: Mapping[str, Sequence[Contact]] | None = None,
 ) -> dict[str, Context]:
     """The gate's ``Context`` for each borrower as of ``at``, in a handful of bulk queries.
 
-    ``profiles``: the borrowers' ``borrower_profiles`` rows (``profile_rows``), when the
-    caller has read them already. Not known here (left at their defaults for the owners of
-    those records to fill in): ``consent_late_hours``, ``contact_preferences``,
-    ``credit_notices``, ``entrustments``.
+    ``profiles``: the borrowers' ``borrower_profiles`` rows (``profile_rows``), and
+    ``histories``: their contacts as ``history_for`` reads them (third parties' whatever their
+    age, so the refusals are all there), when the caller has read them already.
+
+    Not known here (left at their defaults for the owners of those records to fill in):
+    ``consent_late_hours``, ``contact_preferences``, ``credit_notices``, ``entrustments``.
     """
     ids = sorted(set(borrower_ids))
     if profiles is None:
         profiles = profile_rows(conn, ids)
     open_cases = _case_rows(conn, ids)
     talked = _last_conversations(conn, ids)
-    refused = _refused(conn, ids)
+    refused = (
+        _refused(conn, ids)
+        if histories is None
+        else {b: set(refused_numbers(histories.get(b, ()))) for b in ids}
+    )
     live = _live_visits(conn, ids)
     registry = collector_registry(conn)
     out: dict[str, Context] = {}
