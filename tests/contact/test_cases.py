@@ -176,6 +176,13 @@ def test_refused_emergency_contact_is_not_called_again(engine: Engine, tmp_path:
         hist = history_for(conn, ["B-L1"])["B-L1"]
         ctx = context_for(conn, ["B-L1"], proposed.at)["B-L1"]
     assert ctx.reachable is False and ctx.refused == frozenset({"13900000001"})
+    # The close passes the history it read (trimmed to the last days for the debtor, every
+    # third-party contact kept): the refusal weeks ago must still be in the context.
+    with engine.connect() as conn:
+        recent = history_for(conn, ["B-L1"], since=proposed.at - timedelta(days=8))
+        assert all(c.party != "debtor" for c in recent["B-L1"])
+        from_history = context_for(conn, ["B-L1"], proposed.at, histories=recent)["B-L1"]
+    assert from_history == ctx
     refused = check(hist, proposed, ctx, CN)
     assert "cn.third-party.refusal" in {v.rule for v in refused.violations}
     other = check(hist, Contact(**{**proposed.__dict__, "number": "13900000002"}), ctx, CN)
