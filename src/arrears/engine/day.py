@@ -25,7 +25,7 @@ import os
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -110,23 +110,13 @@ def _moves(before: pl.DataFrame, after: pl.DataFrame) -> list[list[Any]]:
     return [[a, b, int(n)] for a, b, n in moved.iter_rows()]
 
 
+_ACTION_FIELDS = tuple(f.name for f in fields(PlannedAction))
+
+
 def _actions(frame: pl.DataFrame) -> list[PlannedAction]:
-    return [
-        PlannedAction(
-            borrower_id=r["borrower_id"],
-            loan_id=r["loan_id"],
-            business_date=r["business_date"],
-            policy=r["policy"],
-            step=r["step"],
-            channel=r["channel"],
-            party=r["party"],
-            template=r["template"],
-            local_time=r["local_time"],
-            priority=r["priority"],
-            purpose=r["purpose"],
-        )
-        for r in frame.iter_rows(named=True)
-    ]
+    # Rows as tuples in PlannedAction's field order: a dict per row (iter_rows(named=True))
+    # cost three times as much on a day of 286k actions.
+    return [PlannedAction(*row) for row in frame.select(_ACTION_FIELDS).iter_rows()]
 
 
 # --- credit notices ------------------------------------------------------------------------
