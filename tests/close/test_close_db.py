@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -126,6 +127,38 @@ def test_polars_close_equals_reference_close(
         assert dump(other) == dump(engine)
     finally:
         other.dispose()
+
+
+def test_polars_close_in_many_chunks_at_once_equals_reference_close(
+    engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks, so that PostgreSQL closes several at once (threads, a connection each)."""
+    monkeypatch.setattr(runner, "CHUNK", 7)
+    threads: set[int] = set()
+    close_chunk = runner.close_chunk
+
+    def recording(*args: Any) -> runner.ChunkCounts:
+        threads.add(threading.get_ident())
+        return close_chunk(*args)
+
+    monkeypatch.setattr(runner, "close_chunk", recording)
+    setup(engine, tmp_path)
+    other = make_engine(other_db_url)
+    try:
+        setup(other, tmp_path)
+        for through in STEPS:
+            ref = close_through(engine, through, kernel="reference")
+            col = close_through(other, through, kernel="polars")
+            assert (col.loans_aged, col.loan_days, col.entries_posted) == (
+                ref.loans_aged,
+                ref.loan_days,
+                ref.entries_posted,
+            )
+            assert dump(engine, close_runs=False) == dump(other, close_runs=False), through
+        assert_journal_consistent(other)
+    finally:
+        other.dispose()
+    assert len(threads) == (runner.THREADS if is_postgres(other_db_url) else 1)
 
 
 def test_payment_after_polars_close_replays_cleanly(engine: Engine, tmp_path: Path) -> None:
