@@ -51,6 +51,7 @@ from arrears.close.kernel import (
 from arrears.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
 from arrears.loans.product import Component, Product
 from arrears.money import Rate, RateBasis
+from arrears.store.adbc import pg_connect
 
 CHUNK = 100_000
 THREADS = 2  # PostgreSQL: chunks closed at once (see run)
@@ -108,10 +109,7 @@ class _Db:
     def __init__(self, engine: Engine) -> None:
         self.pg = engine.dialect.name == "postgresql"
         if self.pg:
-            import adbc_driver_postgresql.dbapi as pgapi
-
-            uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self.conn: Any = pgapi.connect(uri)
+            self.conn: Any = pg_connect(engine)
         else:
             self.raw = engine.raw_connection()
             self.conn = self.raw.driver_connection
