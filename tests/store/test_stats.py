@@ -27,6 +27,15 @@ def _analyzed(engine: Engine, table: str) -> bool:
     return int(n) > 0
 
 
+def _all_visible(engine: Engine, table: str) -> float:
+    """The share of the table's pages the visibility map marks all-visible (set by VACUUM)."""
+    with engine.connect() as conn:
+        pages, visible = conn.execute(
+            text("SELECT relpages, relallvisible FROM pg_class WHERE relname = :t"), {"t": table}
+        ).one()
+    return visible / pages if pages else 0.0
+
+
 def test_import_leaves_statistics_and_a_later_bulk_write_is_caught(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -39,6 +48,8 @@ def test_import_leaves_statistics_and_a_later_bulk_write_is_caught(
             assert analyze_changed(engine) == []  # SQLite: nothing to keep
             return
         assert _analyzed(engine, "loans") and _analyzed(engine, "installments")
+        # ... and vacuumed: the visibility map covers the loaded pages (index-only scans).
+        assert _all_visible(engine, "installments") > 0.9
         assert analyze_changed(engine) == []  # the import did it already
         assert not _analyzed(engine, "evidence_records")
         with engine.connect() as conn:  # left unanalyzed while empty (reltuples -1, not 0)
@@ -51,6 +62,7 @@ def test_import_leaves_statistics_and_a_later_bulk_write_is_caught(
             log.append_many(conn, [Entry(f"B{k}", "note", {"k": k}, at) for k in range(400)])
         assert "evidence_records" in analyze_changed(engine)
         assert _analyzed(engine, "evidence_records")
+        assert _all_visible(engine, "evidence_records") == 0  # the close only analyzes
         with engine.connect() as conn:
             assert "evidence_records" not in stale_tables(conn)
     finally:

@@ -511,7 +511,7 @@ def import_file(
             return ImportReport(len(good), len({g.borrower_id for g in good}), True)
         report = ImportReport(*write(conn, good, progress), False)
         conn.commit()
-    analyze_changed(engine)  # the first close reads the new rows by lists of ids
+    analyze_changed(engine, vacuum=True)  # the first close reads the new rows by lists of ids
     return report
 
 

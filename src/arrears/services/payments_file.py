@@ -133,7 +133,7 @@ def apply_payments(
         if run.problems:
             return run.problems  # leaving without a commit rolls everything back
         conn.commit()
-    analyze_changed(engine)
+    analyze_changed(engine, vacuum=True)
     return run.applied
 
 
