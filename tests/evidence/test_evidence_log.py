@@ -397,6 +397,45 @@ def test_concurrent_appends_do_not_fork_a_chain(engine: Engine, start_empty: boo
     assert problems(engine) == []
 
 
+def test_bulk_and_single_appends_at_once_neither_fork_nor_deadlock(engine: Engine) -> None:
+    """Batches above log.BULK_BORROWERS hold every chain with one lock; single appends hold
+    it shared and their bucket; a transaction that starts small and then appends a batch
+    keeps to buckets. All at once on one contested chain: every record lands, in order."""
+    crowd = [f"c{k:04d}" for k in range(log.BULK_BORROWERS + 50)]
+    threads, rounds = 4, 6
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(rounds):
+                with engine.begin() as conn:
+                    if t == 0:  # a batch over the contested chain and the crowd
+                        entries = [Entry(b, "note", {"t": t, "i": i}, T0) for b in ["b1", *crowd]]
+                        log.append_many(conn, entries)
+                    elif t == 1:  # small first, then a batch in the same transaction
+                        log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
+                        log.append_many(conn, [Entry(b, "note", {"t": t}, T0) for b in crowd])
+                    else:
+                        log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    with engine.begin() as conn:
+        b1 = log.load_chain(conn, "b1")
+        crowd_chain = log.load_chain(conn, crowd[-1])
+    assert [r.seq for r in b1] == list(range(1, threads * rounds + 1))
+    assert [r.seq for r in crowd_chain] == list(range(1, 2 * rounds + 1))
+    assert problems(engine) == []
+
+
 def test_heads_reads_current_heads(engine: Engine) -> None:
     fill(engine, {"b1": 3, "b2": 1})
     with engine.begin() as conn:
