@@ -343,8 +343,12 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     for name, frame in frames.items():
         db.ingest(name, frame)
     sets = ", ".join(f"{c} = {_SPELLED.get(c, f't.{c}')}" for c in STATE_COLUMNS)
+    # The chunk's id range as well as the join: without it PostgreSQL merge-joined from the
+    # first loan of the book, reading every earlier chunk's rows again for each chunk.
     db.execute(
-        f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id"
+        f"UPDATE loan_state SET {sets} FROM _close_state t WHERE loan_state.loan_id = t.loan_id "
+        "AND loan_state.loan_id >= ? AND loan_state.loan_id <= ?",
+        (lo, hi),
     )
     posted = _post(db) if "_close_raw" in frames else 0
     return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
