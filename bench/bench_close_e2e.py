@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_close_e2e.py [--loans 1000000] [--backends sqlite,postgresql]
         [--reference-loans 100000] [--workers 2] [--no-payments] [--no-warm-up]
+        [--keep-books [--repeat 3]]
 
 For each backend: a generated portfolio is imported with its payment history and accrued up
 to two days before the timed day; the day before is closed with collection (the warm-up: every
@@ -12,7 +13,9 @@ policy's choice, the gate and the enqueue of every contact with ``--workers`` pl
 processes, the report and the evidence root), timed per phase. At ``--reference-loans`` the
 same day is also closed with the per-loan reference accrual on its own database, so that the
 ratio of the two is measured in the same run. PostgreSQL: a scratch database on ``--pg-admin``
-(default postgresql://postgres@127.0.0.1:5432/postgres) is created and dropped.
+(default postgresql://postgres@127.0.0.1:5432/postgres) is created and dropped; with
+``--keep-books`` the set-up is kept as a template database and reused by later runs, and each
+of ``--repeat`` days is timed on a fresh copy of it (the median is reported, every run listed).
 """
 
 from __future__ import annotations
