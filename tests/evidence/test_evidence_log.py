@@ -4,7 +4,7 @@ append-only triggers, tampering behind the triggers' back, roots, and concurrent
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -367,29 +367,39 @@ def test_verify_report_counts_what_it_checked(engine: Engine) -> None:
 # --- concurrency ------------------------------------------------------------------------------
 
 
+def _all_at_once(threads: int, work: Callable[[int], None]) -> list[BaseException]:
+    """Run ``work(0)`` .. ``work(threads - 1)`` in threads released together; their errors
+    (a thread cannot fail the test itself)."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(t: int) -> None:
+        try:
+            barrier.wait()
+            work(t)
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return errors
+
+
 @pytest.mark.parametrize("start_empty", [True, False])
 def test_concurrent_appends_do_not_fork_a_chain(engine: Engine, start_empty: bool) -> None:
     if not start_empty:
         fill(engine, {"b1": 1})
     threads, per_thread = 4, 10
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                with engine.begin() as conn:
-                    log.append(conn, "b1", "contact.attempt", {"thread": t, "i": i}, T0)
-        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
-            errors.append(exc)
+        for i in range(per_thread):
+            with engine.begin() as conn:
+                log.append(conn, "b1", "contact.attempt", {"thread": t, "i": i}, T0)
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert errors == []
+    assert _all_at_once(threads, work) == []
     with engine.begin() as conn:
         records = log.load_chain(conn, "b1")
     expected = threads * per_thread + (0 if start_empty else 1)
@@ -403,31 +413,20 @@ def test_bulk_and_single_appends_at_once_neither_fork_nor_deadlock(engine: Engin
     keeps to buckets. All at once on one contested chain: every record lands, in order."""
     crowd = [f"c{k:04d}" for k in range(log.BULK_BORROWERS + 50)]
     threads, rounds = 4, 6
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(rounds):
-                with engine.begin() as conn:
-                    if t == 0:  # a batch over the contested chain and the crowd
-                        entries = [Entry(b, "note", {"t": t, "i": i}, T0) for b in ["b1", *crowd]]
-                        log.append_many(conn, entries)
-                    elif t == 1:  # small first, then a batch in the same transaction
-                        log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
-                        log.append_many(conn, [Entry(b, "note", {"t": t}, T0) for b in crowd])
-                    else:
-                        log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
-        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
-            errors.append(exc)
+        for i in range(rounds):
+            with engine.begin() as conn:
+                if t == 0:  # a batch over the contested chain and the crowd
+                    entries = [Entry(b, "note", {"t": t, "i": i}, T0) for b in ["b1", *crowd]]
+                    log.append_many(conn, entries)
+                elif t == 1:  # small first, then a batch in the same transaction
+                    log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
+                    log.append_many(conn, [Entry(b, "note", {"t": t}, T0) for b in crowd])
+                else:
+                    log.append(conn, "b1", "note", {"t": t, "i": i}, T0)
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert errors == []
+    assert _all_at_once(threads, work) == []
     with engine.begin() as conn:
         b1 = log.load_chain(conn, "b1")
         crowd_chain = log.load_chain(conn, crowd[-1])
