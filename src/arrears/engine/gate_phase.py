@@ -211,14 +211,23 @@ def _facts(
     )
 
 
-def _recipient(a: PlannedAction, who: _Who) -> str | None:
+def _recipient(a: PlannedAction, who: _Who, refused: frozenset[str]) -> str | None:
     if a.party == "emergency_contact":
-        return who.emergency_phone
+        # The number the queue will dial (the first emergency contact who has not refused),
+        # so the gate checks that one; when all have refused, the first, which the gate then
+        # blocks with the refusal on record.
+        willing = _willing(who, refused)
+        return willing[0] if willing else who.emergency_phone
     if a.channel == "email":
         return who.email
     if a.channel == "letter":
         return who.address
     return who.phone
+
+
+def _willing(who: _Who, refused: frozenset[str]) -> tuple[str, ...]:
+    """The borrower's emergency contacts' phones, by seq, but those who refused contact."""
+    return tuple(p for p in who.emergency_phones if p not in refused)
 
 
 # --- the gate phase, one chunk of borrowers -------------------------------------------------
@@ -345,7 +354,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         if a.channel == "visit":
             plan.visits.append(a)
             continue
-        recipient = _recipient(a, who)
+        recipient = _recipient(a, who, ctx.refused)
         if recipient is None:
             tally.problems.append(f"{a.borrower_id}/{a.step}: no {a.party} {a.channel} address")
             continue
@@ -407,9 +416,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     plan.attempts = Rows.of([row for _, row in fresh])
     callees = {
         b: Callee(
-            people[b].phone,
-            tuple(p for p in people[b].emergency_phones if p not in contexts[b].refused),
-            contexts[b].timezones[0],
+            people[b].phone, _willing(people[b], contexts[b].refused), contexts[b].timezones[0]
         )
         for b in {a.borrower_id for a in calls}
     }
