@@ -17,7 +17,8 @@ its elements joined by the unit separator (U+001F), in one batch.
   ``contact_attempts`` had statistics, the planner chose that scan and each lookup of 2,000
   keys in 55k rows took a minute; hashed, 10 ms.
 
-An element holding the separator itself (no id does) goes as a list parameter instead.
+An element holding the separator itself (no id does), or a list of one, goes as a list
+parameter instead.
 """
 
 from __future__ import annotations
@@ -41,16 +42,15 @@ def one_of(
     """``column`` is one of ``values`` (use with ``batches``, which keeps SQLite's lists short)."""
     if conn.dialect.name != "postgresql":
         return column.in_(list(values))
-    if len(values) == 1:  # string_to_array('', sep) is empty: a lone '' would match nothing
-        lone: Any = _checked(values)[0]
-        return column == literal(lone, column.type)
     return column == any_(pg_array(values, column.type))
 
 
 def pg_array(values: Sequence[Any], of: TypeEngine[Any]) -> ColumnElement[Any]:
     """``values`` as one constant PostgreSQL array of ``of`` (see the module's notes)."""
     text = joined(values)
-    if text is None:
+    # One element goes as a list parameter too: string_to_array('', sep) is empty, so a lone
+    # '' would match nothing (and one element costs nothing to dump).
+    if text is None or len(values) == 1:
         return literal(list(values), ARRAY(of))
     array: ColumnElement[Any] = func.string_to_array(
         literal(text, String()), literal(SEPARATOR, String()), type_=ARRAY(String())
@@ -63,16 +63,12 @@ def joined(values: Sequence[Any]) -> str | None:
     try:
         text = SEPARATOR.join(values)
     except TypeError:  # not all str: integers, or a None (a bug upstream)
-        text = SEPARATOR.join(map(str, _checked(values)))
+        if any(v is None for v in values):
+            raise ValueError("one_of: None is not an id") from None
+        text = SEPARATOR.join(map(str, values))
     if text.count(SEPARATOR) != max(len(values) - 1, 0):
         return None
     return text
-
-
-def _checked(values: Sequence[Any]) -> Sequence[Any]:
-    if any(v is None for v in values):
-        raise ValueError("one_of: None is not an id")
-    return values
 
 
 def batches(conn: Connection, values: Sequence[T]) -> Iterator[Sequence[T]]:
