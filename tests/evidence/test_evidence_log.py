@@ -10,12 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event, func, select, text
+from sqlalchemy import Connection, Engine, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from arrears.evidence import chain, log
 from arrears.evidence.chain import Code, Entry, Head
-from arrears.evidence.table import evidence_records, evidence_root_heads, evidence_roots
+from arrears.evidence.table import (
+    evidence_heads,
+    evidence_records,
+    evidence_root_heads,
+    evidence_roots,
+)
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 ZEROS = "0" * 64
@@ -262,11 +267,100 @@ def test_truncation_is_caught_against_the_latest_root(engine: Engine) -> None:
     assert problems(engine, "b1") == [("b1", 4, Code.TRUNCATED)]
 
 
-def test_truncation_without_a_root_is_not_detectable(engine: Engine) -> None:
+def test_truncation_without_a_root_is_caught_by_the_heads_table(engine: Engine) -> None:
     fill(engine, {"b1": 5})
     with bypass(engine) as conn:
         conn.execute(text("DELETE FROM evidence_records WHERE seq = 5"))
-    assert problems(engine) == []  # the documented limit: seal a root every day
+    assert problems(engine) == [("b1", 5, Code.HEAD_ROW)]
+
+
+def test_truncation_without_a_root_and_heads_rewound_is_not_detectable(engine: Engine) -> None:
+    fill(engine, {"b1": 5})
+    with bypass(engine) as conn:
+        conn.execute(text("DELETE FROM evidence_records WHERE seq = 5"))
+        record_4 = conn.execute(
+            select(evidence_records.c.hash).where(evidence_records.c.seq == 4)
+        ).scalar_one()
+        conn.execute(
+            update(evidence_heads).values(seq=4, hash=record_4)
+        )  # what only a root kept elsewhere can catch: seal one every day
+    assert problems(engine) == []
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE evidence_heads SET hash = 'ab' WHERE borrower_id = 'b1'",
+        "UPDATE evidence_heads SET seq = 1 WHERE borrower_id = 'b1'",
+        "DELETE FROM evidence_heads WHERE borrower_id = 'b1'",
+    ],
+)
+def test_a_heads_row_that_is_not_the_chains_end_is_named(engine: Engine, tamper: str) -> None:
+    fill(engine, {"a": 1, "b1": 3, "c": 2})
+    with bypass(engine) as conn:
+        conn.execute(text(tamper))
+    assert [(b, c) for b, _, c in problems(engine)] == [("b1", Code.HEAD_ROW)]
+    assert [(b, c) for b, _, c in problems(engine, "b1")] == [("b1", Code.HEAD_ROW)]
+    assert problems(engine, "c") == []
+
+
+def test_a_heads_row_without_a_chain_is_named(engine: Engine) -> None:
+    fill(engine, {"b1": 2})
+    with bypass(engine) as conn:
+        conn.execute(insert(evidence_heads).values(borrower_id="a0", seq=3, hash="cd" * 32))
+        conn.execute(insert(evidence_heads).values(borrower_id="z9", seq=1, hash="cd" * 32))
+    assert problems(engine) == [("a0", 3, Code.HEAD_ROW), ("z9", 1, Code.HEAD_ROW)]
+
+
+def chain_ends(conn: Connection) -> dict[str, tuple[int, str]]:
+    """Each chain's last record, read from the log itself (the reference for the heads table)."""
+    r = evidence_records
+    last = select(r.c.borrower_id, func.max(r.c.seq).label("seq")).group_by(r.c.borrower_id)
+    sub = last.subquery()
+    rows = conn.execute(
+        select(r.c.borrower_id, r.c.seq, r.c.hash).join(
+            sub, (sub.c.borrower_id == r.c.borrower_id) & (sub.c.seq == r.c.seq)
+        )
+    )
+    return {b: (seq, h) for b, seq, h in rows}
+
+
+def test_the_heads_table_follows_every_kind_of_append(engine: Engine) -> None:
+    fill(engine, {"b1": 2, "b2": 1})
+    with engine.begin() as conn:
+        # One statement appending several records to one chain, and starting new chains.
+        log.append_many(
+            conn,
+            [Entry(b, "contact.attempt", {"n": i}, T0) for i in range(3) for b in ("b2", "b3")],
+        )
+        log.append(conn, "b1", "contact.outcome", {"outcome": "reached"}, T0)
+        assert chain_ends(conn) == {
+            b: (seq, h)
+            for b, seq, h in conn.execute(
+                select(evidence_heads.c.borrower_id, evidence_heads.c.seq, evidence_heads.c.hash)
+            )
+        }
+        assert {b: seq for b, (seq, _) in chain_ends(conn).items()} == {"b1": 3, "b2": 4, "b3": 3}
+    with pytest.raises(DBAPIError), engine.begin() as conn:
+        # A record that does not link moves no head either: the statement fails whole.
+        conn.execute(
+            insert(evidence_records).values(
+                borrower_id="b1",
+                seq=4,
+                at="2024-05-01T09:30:00.000000Z",
+                kind="x",
+                payload="{}",
+                prev_hash=ZEROS,
+                hash="ef" * 32,
+            )
+        )
+    with engine.begin() as conn:
+        assert (
+            conn.execute(
+                select(evidence_heads.c.seq).where(evidence_heads.c.borrower_id == "b1")
+            ).scalar_one()
+            == 3
+        )
 
 
 def test_a_removed_chain_is_caught_against_the_root(engine: Engine) -> None:
@@ -284,8 +378,9 @@ def test_a_consistently_rewritten_chain_is_caught_against_the_root(engine: Engin
         log.store_root(conn, "2024-05-01", T0)
     with bypass(engine) as conn:
         conn.execute(text("DELETE FROM evidence_records WHERE borrower_id = 'b1'"))
-        for i in range(3):  # the forger rebuilds a valid chain with other content
-            log.append(conn, "b1", "contact.attempt", {"forged": i}, T0)
+        conn.execute(text("DELETE FROM evidence_heads WHERE borrower_id = 'b1'"))
+        # The forger rebuilds a valid chain with other content.
+        log.append_many(conn, [Entry("b1", "contact.attempt", {"forged": i}, T0) for i in range(3)])
     assert problems(engine) == [("b1", 3, Code.HEAD_MISMATCH)]
 
 

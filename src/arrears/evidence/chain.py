@@ -410,6 +410,7 @@ class Code(StrEnum):
     TRUNCATED = "truncated"  # fewer records than the root committed to
     MISSING_CHAIN = "missing_chain"  # the root names a chain that has no records at all
     ROOT_MISMATCH = "root_mismatch"  # a stored root does not match the heads it was made from
+    HEAD_ROW = "head_row"  # evidence_heads does not name the chain's last record
 
 
 @dataclass(frozen=True)

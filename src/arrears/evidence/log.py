@@ -21,13 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text, true
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text, update
 
 from arrears.evidence import chain
 from arrears.evidence.chain import Code, Entry, Head, Problem, Record
-from arrears.evidence.table import evidence_records, evidence_root_heads, evidence_roots
+from arrears.evidence.table import (
+    evidence_heads,
+    evidence_records,
+    evidence_root_heads,
+    evidence_roots,
+)
 from arrears.store import bulk
-from arrears.store.membership import batches, one_of, pg_array
+from arrears.store.membership import batches, one_of
 
 # Namespace (classid) of our two-key advisory locks: ASCII "EVD1". Two-key locks never collide
 # with one-key (bigint) locks other parts of the system may take.
@@ -37,6 +42,7 @@ _STREAM = 1000  # rows fetched per round trip when streaming
 
 R = evidence_records
 RH = evidence_root_heads
+H = evidence_heads
 
 
 # Borrowers share LOCK_BUCKETS advisory locks. One lock per borrower ran PostgreSQL out of
@@ -110,48 +116,13 @@ def _by_borrower(conn: Connection, column: ColumnElement[str]) -> ColumnElement[
 
 
 def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
-    """The current head of each of ``borrower_ids`` that has a chain."""
-    ids = sorted(set(borrower_ids))
-    if conn.dialect.name == "postgresql":
-        return _pg_heads(conn, ids)
+    """The current head of each of ``borrower_ids`` that has a chain (from ``evidence_heads``,
+    which the statement that appends moves forward)."""
     out: dict[str, Head] = {}
-    for batch in batches(conn, ids):
-        last = (
-            select(R.c.borrower_id, func.max(R.c.seq).label("seq"))
-            .where(one_of(conn, R.c.borrower_id, batch))
-            .group_by(R.c.borrower_id)
-            .subquery()
-        )
-        rows = conn.execute(
-            select(R.c.borrower_id, R.c.seq, R.c.hash).select_from(
-                R.join(last, and_(R.c.borrower_id == last.c.borrower_id, R.c.seq == last.c.seq))
-            )
-        )
-        for borrower_id, seq, digest in rows:
-            out[borrower_id] = Head(borrower_id, seq, digest)
+    for batch in batches(conn, sorted(set(borrower_ids))):
+        q = select(H.c.borrower_id, H.c.seq, H.c.hash).where(one_of(conn, H.c.borrower_id, batch))
+        out.update({b: Head(b, seq, digest) for b, seq, digest in conn.execute(q)})
     return out
-
-
-def _pg_heads(conn: Connection, ids: Sequence[str]) -> dict[str, Head]:
-    """Each id's last record by one backward probe of the primary key (a LATERAL join over the
-    list). The group-by-and-join form let PostgreSQL scan the whole log and hash it: 126 ms a
-    2,000-borrower chunk at 100k loans, growing with the log; probed, it grows with the list."""
-    wanted = (
-        func.unnest(pg_array(ids, R.c.borrower_id.type))
-        .table_valued("borrower_id")
-        .render_derived()
-    )
-    last = (
-        select(R.c.seq, R.c.hash)
-        .where(R.c.borrower_id == wanted.c.borrower_id)
-        .order_by(R.c.seq.desc())
-        .limit(1)
-        .lateral()
-    )
-    rows = conn.execute(
-        select(wanted.c.borrower_id, last.c.seq, last.c.hash).select_from(wanted.join(last, true()))
-    )
-    return {b: Head(b, seq, digest) for b, seq, digest in rows}
 
 
 def _row(record: Record) -> dict[str, Any]:
@@ -267,26 +238,6 @@ def get_root(conn: Connection, label: str | None = None) -> StoredRoot | None:
     return None if row is None else _stored_root(row)
 
 
-def _current_heads_query(conn: Connection) -> Any:
-    last = (
-        select(R.c.borrower_id, func.max(R.c.seq).label("seq")).group_by(R.c.borrower_id).subquery()
-    )
-    sealed = (
-        select(RH.c.borrower_id, func.max(RH.c.seq).label("seq"))
-        .group_by(RH.c.borrower_id)
-        .subquery()
-    )
-    return (
-        select(R.c.borrower_id, R.c.seq, R.c.hash, sealed.c.seq.label("sealed_seq"))
-        .select_from(
-            R.join(
-                last, and_(R.c.borrower_id == last.c.borrower_id, R.c.seq == last.c.seq)
-            ).outerjoin(sealed, sealed.c.borrower_id == R.c.borrower_id)
-        )
-        .order_by(_by_borrower(conn, R.c.borrower_id))
-    )
-
-
 def _heads_at(conn: Connection, root_id: int, borrower_id: str | None = None) -> Any:
     """The heads root ``root_id`` committed to: per borrower, its latest row up to that root."""
     last = select(RH.c.borrower_id, func.max(RH.c.seq).label("seq")).where(RH.c.root_id <= root_id)
@@ -319,10 +270,13 @@ def store_root(conn: Connection, label: str, at: datetime) -> StoredRoot:
         return existing
     current: list[Head] = []
     changed: list[Head] = []
-    for borrower_id, seq, digest, sealed_seq in conn.execute(_current_heads_query(conn)):
+    every = select(H.c.borrower_id, H.c.seq, H.c.hash, H.c.sealed_seq).order_by(
+        _by_borrower(conn, H.c.borrower_id)
+    )
+    for borrower_id, seq, digest, sealed_seq in conn.execute(every):
         head = Head(borrower_id, seq, digest)
         current.append(head)
-        if sealed_seq is None or seq > sealed_seq:
+        if sealed_seq != seq:
             changed.append(head)
     stored = StoredRoot(
         root_id=0,
@@ -340,6 +294,12 @@ def store_root(conn: Connection, label: str, at: datetime) -> StoredRoot:
         RH,
         ("root_id", "borrower_id", "seq", "hash"),
         ((root_id, h.borrower_id, h.seq, h.hash) for h in changed),
+    )
+    # What this root stored, not each head's seq now: a chain may have grown meanwhile.
+    conn.execute(
+        update(H)
+        .where(H.c.borrower_id == RH.c.borrower_id, RH.c.root_id == root_id)
+        .values(sealed_seq=RH.c.seq)
     )
     return StoredRoot(root_id, label, stored.root, stored.chains, stored.records, stored.created_at)
 
@@ -425,8 +385,15 @@ def verify_report(
         if stored is not None
         else iter(())
     )
-    # Merge the two borrower-ordered streams: the chains, and the heads the root names.
+    rows = select(H.c.borrower_id, H.c.seq, H.c.hash).order_by(_by_borrower(conn, H.c.borrower_id))
+    if borrower_id is not None:
+        rows = rows.where(H.c.borrower_id == borrower_id)
+    head_rows = iter(Head(b, s, h) for b, s, h in conn.execute(rows))
+    # Merge three borrower-ordered streams: the chains, the heads the root names, and the
+    # heads table (which the next root will be made from).
     pending: Head | None = next(heads_iter, None)
+    row: Head | None = next(head_rows, None)
+    orphans: list[Problem] = []  # heads rows without a chain
     for chain_id, group in itertools.groupby(
         iter_records(conn, borrower_id), key=lambda r: r.borrower_id
     ):
@@ -436,18 +403,46 @@ def verify_report(
         head = pending if pending is not None and pending.borrower_id == chain_id else None
         if head is not None:
             pending = next(heads_iter, None)
+        while row is not None and row.borrower_id < chain_id:
+            orphans.append(_head_row(row, None))
+            row = next(head_rows, None)
+        own = row if row is not None and row.borrower_id == chain_id else None
+        if own is not None:
+            row = next(head_rows, None)
         counted = _Counter(group)
         problem = chain.verify_chain(counted, borrower_id=chain_id, expected=head)
         chains += 1
         for _ in counted:  # drain what a walk that stopped early left, to count it
             pass
         records += counted.count
+        last = counted.last
+        if problem is None and (own is None or (own.seq, own.hash) != (last.seq, last.hash)):
+            problem = _head_row(own or Head(chain_id, 0, ""), last)
         if problem is not None:
             problems.append(problem)
     while pending is not None:
         problems.append(_missing(pending))
         pending = next(heads_iter, None)
+    while row is not None:
+        orphans.append(_head_row(row, None))
+        row = next(head_rows, None)
+    # A chain gone from the log but still in the heads table: the root's finding, if it has one.
+    named = {p.borrower_id for p in problems}
+    problems += [p for p in orphans if p.borrower_id not in named]
+    problems.sort(key=lambda p: (p.borrower_id is not None, p.borrower_id or ""))  # stable
     return Report(chains, records, stored, tuple(problems))
+
+
+def _head_row(row: Head, last: Record | None) -> Problem:
+    """The heads table disagrees with the chain's last record (``None``: no chain)."""
+    named = f"names seq {row.seq}" if row.seq else "has no row"
+    ends = "there is no chain" if last is None else f"the chain ends at seq {last.seq}"
+    return Problem(
+        row.borrower_id,
+        row.seq or None,
+        Code.HEAD_ROW,
+        f"evidence_heads {named} but {ends}" + ("" if last is None else f" ({last.hash[:12]})"),
+    )
 
 
 def _missing(head: Head) -> Problem:
@@ -462,6 +457,7 @@ class _Counter:
     def __init__(self, items: Iterable[Record]) -> None:
         self._it = iter(items)
         self.count = 0
+        self._last: Record | None = None
 
     def __iter__(self) -> Iterator[Record]:
         return self
@@ -469,7 +465,14 @@ class _Counter:
     def __next__(self) -> Record:
         item = next(self._it)
         self.count += 1
+        self._last = item
         return item
+
+    @property
+    def last(self) -> Record:
+        """The last record handed out (a group from ``groupby`` has at least one)."""
+        assert self._last is not None
+        return self._last
 
 
 def verify_db(conn: Connection, borrower_id: str | None = None) -> list[Problem]:

@@ -14,6 +14,9 @@ Why the columns look the way they do:
 * ``evidence_root_heads`` stores, per root, the heads that changed since the previous root, so
   the heads any root committed to can be rebuilt (latest row per borrower with root_id <= R),
   which is what lets ``verify`` detect records removed from the end of a chain.
+* ``evidence_heads``: each chain's last record (seq, hash), moved forward by a trigger in the
+  statement that appends (migration 0012), and the seq the latest root sealed. Sealing reads
+  it instead of grouping the whole log; ``verify`` checks it against the chains.
 """
 
 from __future__ import annotations
@@ -55,4 +58,13 @@ evidence_root_heads = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_evidence_root_heads_borrower", "borrower_id", "seq"),
+)
+
+evidence_heads = Table(
+    "evidence_heads",
+    metadata,
+    Column("borrower_id", String(64), primary_key=True),  # COLLATE "C" on PostgreSQL
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("sealed_seq", Integer, nullable=True),  # the head's seq at the latest root
 )
