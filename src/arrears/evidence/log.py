@@ -121,7 +121,7 @@ def heads(conn: Connection, borrower_ids: Iterable[str]) -> dict[str, Head]:
     out: dict[str, Head] = {}
     for batch in batches(conn, sorted(set(borrower_ids))):
         q = select(H.c.borrower_id, H.c.seq, H.c.hash).where(one_of(conn, H.c.borrower_id, batch))
-        out.update({b: Head(b, seq, digest) for b, seq, digest in conn.execute(q)})
+        out.update({b: Head(b, seq, digest) for b, seq, digest in conn.execute(q).all()})
     return out
 
 
