@@ -48,12 +48,14 @@ from arrears.store.case_tables import cases, promises
 from arrears.store.credit_tables import credit_notices
 from arrears.store.engine import make_engine
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+from arrears.strategy.frame import choose_frame
 from arrears.strategy.load import default_policy_set
 
 START = date(2026, 1, 5)
 DAYS = 45
 LOANS = 60
 SEED = 11
+POLICIES = default_policy_set()
 
 pytestmark = pytest.mark.slow
 
@@ -109,9 +111,29 @@ def _both_ways(
     return run
 
 
-def _frames_both_ways(seen: Counter[str]) -> Callable[[Connection, date], cases_mod.CaseFrames]:
-    def run(conn: Connection, day: date) -> cases_mod.CaseFrames:
+def _frames_both_ways(
+    seen: Counter[str],
+) -> Callable[[Connection, date, int | None], cases_mod.CaseFrames]:
+    def run(conn: Connection, day: date, due_within: int | None = None) -> cases_mod.CaseFrames:
         got = cases_mod.case_frames(conn, day)
+        # What the close reads: the next due date only as far ahead as a step reminds. The
+        # same frame but for the days to due beyond that, and the same choice of the day.
+        assert due_within == POLICIES.due_horizon >= 0
+        near = cases_mod.case_frames(conn, day, due_within=due_within)
+        far = pl.col("days_to_due") > due_within
+        assert_frame_equal(
+            near.cases,
+            got.cases.with_columns(
+                pl.when(far).then(None).otherwise("days_to_due").alias("days_to_due")
+            ),
+        )
+        seen["days_to_due_beyond"] += int(got.cases.select(far.sum()).item())
+        chosen, routed = choose_frame(got.cases, got.last_sent, POLICIES)
+        near_chosen, near_routed = choose_frame(near.cases, near.last_sent, POLICIES)
+        assert_frame_equal(near_chosen, chosen)
+        assert_frame_equal(near_routed, routed)
+        pre_due = [s.name for m in POLICIES.members for s in m.policy.steps if s.before_due]
+        seen["pre_due_actions"] += int(chosen["step"].is_in(pre_due).sum())
         views = ref.case_views(conn, day)
         want_cases, want_sent = ref.frames(views, day)
         assert_frame_equal(got.cases, want_cases)
@@ -133,7 +155,7 @@ def _frames_both_ways(seen: Counter[str]) -> Callable[[Connection, date], cases_
         seen["no_emergency"] += int((frame["emergency_contacts"] == 0).sum())
         seen["prior_cases"] += int((frame["prior_cases"] > 0).sum())
         seen["several_loans"] += sum(1 for v in views if v["loans"] > 1)
-        return got
+        return near
 
     return run
 
@@ -207,7 +229,7 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
         )
         monkeypatch.setattr(day_mod, "case_frames", _frames_both_ways(seen))
         monkeypatch.setattr(run_mod, "close_day", _close_both_ways(seen))
-        config = EngineConfig(default_policy_set(), default_pack="cn")
+        config = EngineConfig(POLICIES, default_pack="cn")
         result = simulate(
             engine,
             START,
@@ -247,6 +269,8 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
         "no_emergency",
         "prior_cases",
         "rolls_moved",
+        "days_to_due_beyond",
+        "pre_due_actions",
     ):
         assert seen[fact] > 0, (fact, seen)
     assert result.visits_reported > 0 and result.promises > 0

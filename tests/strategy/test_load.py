@@ -18,6 +18,7 @@ from arrears.strategy import (
     load_policy_set,
     parse_policy,
     policy_set,
+    single,
 )
 
 MINIMAL = {
@@ -264,3 +265,31 @@ def test_a_message_step_must_name_a_known_template() -> None:
     errs = errors_of(data)
     assert [p for p, _ in errs] == ["steps[0].template"]
     assert "sms_overdue" in errs[0][1]  # the error lists the templates there are
+
+
+def test_due_horizon_is_the_farthest_reminder_of_any_member() -> None:
+    gentle = parse_policy(
+        {
+            **MINIMAL,
+            "name": "gentle",
+            "steps": [
+                *MINIMAL["steps"],  # type: ignore[list-item]
+                {
+                    "name": "pre",
+                    "channel": "sms",
+                    "template": "reminder_before_due",
+                    "at": "10:00",
+                    "before_due": [5, 2],
+                },
+            ],
+        },
+        "g.yaml",
+    )
+    plain = parse_policy(MINIMAL, "p.yaml")
+    assert isinstance(gentle, Policy) and isinstance(plain, Policy)
+    assert single(plain).due_horizon == -1  # no step reminds before a due date
+    both = policy_set([(plain, 50), (gentle, 50)])
+    assert isinstance(both, PolicySet)
+    assert both.due_horizon == 5
+    shipped = load_policy_set(bundled_policy_path("default"))
+    assert isinstance(shipped, PolicySet) and shipped.due_horizon == 3  # D-3 and D-1

@@ -270,7 +270,7 @@ def close_day(
 
     t0 = clock.perf_counter()
     with engine.connect() as conn:
-        framed = case_frames(conn, day)
+        framed = case_frames(conn, day, due_within=config.policies.due_horizon)
         resumed = conn.execute(
             select(close_progress.c.last_key, close_progress.c.tally).where(
                 close_progress.c.business_date == day, close_progress.c.phase == "collection"

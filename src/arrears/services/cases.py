@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from queue import Empty, SimpleQueue
 from types import MappingProxyType
 from typing import Any
@@ -755,8 +755,13 @@ def read_frames(
     return [out[k] for k in range(len(texts))]
 
 
-def _view_frames(conn: Connection, business_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _view_frames(
+    conn: Connection, business_date: date, due_within: int | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(views with ``VIEW_SCHEMA``, last-sent with ``LAST_SENT_SCHEMA``) for ``business_date``.
+
+    ``due_within``: the next due date is looked for only that many days ahead (``days_to_due``
+    is null beyond); None: however far.
 
     One query per fact, each a single scan grouped in the database (SQLite nests scans of
     materialised groups when they are joined, and window functions sort the portfolio once
@@ -786,10 +791,16 @@ def _view_frames(conn: Connection, business_date: date) -> tuple[pl.DataFrame, p
     # Each loan's next unpaid due date first (read in installment-key order), then the
     # borrower's: joined the other way round, SQLite searched the due-date index and sorted
     # every unpaid installment by borrower (17 s against 2 s at a million loans).
+    # Bounded, it is a few days' installments by the index on due date; unbounded, every
+    # future installment of the book (the largest of these reads: 0.3 s at 100k loans).
+    window = (
+        [] if due_within is None else [inst.c.due_date <= business_date + timedelta(due_within)]
+    )
     next_due = (
         select(inst.c.loan_id, func.min(inst.c.due_date).label("due"))
         .where(
             inst.c.due_date >= business_date,
+            *window,
             or_(
                 inst.c.paid_principal < inst.c.principal,
                 inst.c.paid_interest < inst.c.interest,
@@ -914,13 +925,15 @@ def _view_frames(conn: Connection, business_date: date) -> tuple[pl.DataFrame, p
     return views, steps
 
 
-def case_frames(conn: Connection, business_date: date) -> CaseFrames:
+def case_frames(conn: Connection, business_date: date, due_within: int | None = None) -> CaseFrames:
     """``case_views`` as the policy's frames (see ``CaseFrames``), without a row in Python.
 
     ``days_to_due`` is kept only while the borrower is current (DPD 0): the policy's pre-due
-    reminders count to the next due date, overdue steps by DPD.
+    reminders count to the next due date, overdue steps by DPD. ``due_within``: null beyond
+    that many days (the close passes ``PolicySet.due_horizon``: a step fires on an exact
+    number of days, so one farther than every step's is as good as unknown).
     """
-    views, sent = _view_frames(conn, business_date)
+    views, sent = _view_frames(conn, business_date, due_within)
     cases_ = views.select(
         "borrower_id",
         "loan_id",

@@ -104,6 +104,15 @@ class PolicySet:
     def names(self) -> tuple[str, ...]:
         return tuple(m.policy.name for m in self.members)
 
+    @property
+    def due_horizon(self) -> int:
+        """The most days before a due date that any step reminds (-1: no step does). Beyond
+        it no step's timing can hold for a current borrower, so the days to the next due date
+        need not be known (``services.cases.case_frames``'s ``due_within``)."""
+        return max(
+            (d for m in self.members for s in m.policy.steps for d in s.before_due), default=-1
+        )
+
     def get(self, name: str) -> Policy:
         for m in self.members:
             if m.policy.name == name:
