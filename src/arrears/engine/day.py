@@ -48,6 +48,7 @@ from arrears.engine.gate_phase import (
     apply_chunk,
     plans,
 )
+from arrears.engine.gc_tuning import fewer_collections
 from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
 from arrears.evidence import log
 from arrears.services.cases import case_frames, read_frame, sync_cases
@@ -214,6 +215,18 @@ def close_day(
     now: datetime | None = None,
 ) -> CloseReport:
     """Run (or finish) the close of ``day``; a rerun of a finished close returns its report."""
+    with fewer_collections():  # see engine.gc_tuning
+        return _close_day(engine, day, config, progress, after_chunk, now)
+
+
+def _close_day(
+    engine: Engine,
+    day: date,
+    config: EngineConfig,
+    progress: Progress | None,
+    after_chunk: Callable[[int], None] | None,
+    now: datetime | None,
+) -> CloseReport:
     now = now or datetime.now(UTC)
     phases: dict[str, float] = {}
     with engine.connect() as conn:

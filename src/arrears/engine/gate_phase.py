@@ -17,6 +17,7 @@ A chunk of borrowers is *planned* and then *applied*:
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from collections import Counter
@@ -35,6 +36,7 @@ from arrears.contact.messages import OutboundMessage, compose
 from arrears.contact.templates import BankTransfer, Collector, MessageFacts
 from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.engine.gating import Gated, blocked_payload, gate_action, local_instant
+from arrears.engine.gc_tuning import BATCH_THRESHOLDS
 from arrears.evidence import chain, log
 from arrears.evidence.chain import Entry, Kind
 from arrears.evidence.table import evidence_records
@@ -482,6 +484,7 @@ _worker_config: GateConfig | None = None
 
 def _worker_init(url: str, config: GateConfig) -> None:
     global _worker_engine, _worker_config
+    gc.set_threshold(*BATCH_THRESHOLDS)  # a planning process does nothing else (gc_tuning)
     _worker_engine = make_engine(url, read_only=True)
     _worker_config = config
 
