@@ -676,7 +676,7 @@ def read_frame(
     sqlite = conn.dialect.name == "sqlite"
     if not conn.in_transaction():
         conn.begin()  # as ``conn.execute`` would: the reads share one transaction
-    text_ = _inline_sql(conn, query)
+    text_ = inline_sql(conn, query)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(text_)
@@ -694,8 +694,10 @@ def read_frame(
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _inline_sql(conn: Connection, query: Select[Any]) -> str:
-    # Values inline (dates, a few status names): no driver-specific parameter styles.
+def inline_sql(conn: Connection, query: Select[Any]) -> str:
+    """The query's SQL with its values inline (dates, a few status names: no driver-specific
+    parameter styles), for ``exec_driver_sql``; for the close's fixed queries, never values
+    a user typed."""
     sql = query.compile(
         dialect=conn.dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
     )
@@ -723,7 +725,7 @@ def read_frames(
     """
     if conn.dialect.name != "postgresql" or conn.in_transaction():
         return [read_frame(conn, q, schema) for q, schema in queries]
-    texts = [_inline_sql(conn, q) for q, _ in queries]
+    texts = [inline_sql(conn, q) for q, _ in queries]
     todo: SimpleQueue[int] = SimpleQueue()
     for k in range(len(texts)):
         todo.put(k)
