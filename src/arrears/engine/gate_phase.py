@@ -11,8 +11,13 @@ A chunk of borrowers is *planned* and then *applied*:
   checks that no borrower of the chunk has had a new evidence record since the plan read the
   heads (every contact, outcome, promise or request appends one); if any has, the chunk is
   planned again inside the transaction, so a decision never rests on a history that has
-  moved. Then it inserts: evidence, outbox, attempts, agent queue; and does what must read
-  and write as it goes: approved visits (assigned and noticed, gated again) and visit requests.
+  moved. Then it inserts: evidence, outbox, attempts, agent queue, new case routings; and does
+  what must read and write as it goes: approved visits (assigned and noticed, gated again) and
+  visit requests.
+
+A routing to people (forbearance, dispute review, legal) is recorded once per case and kind
+(``case_routings`` and a ``case.routed`` evidence record); the policy routes the case again
+every day its condition holds, and those days add nothing but the report's count.
 """
 
 from __future__ import annotations
@@ -59,7 +64,14 @@ from arrears.services.collection_visits import (
 )
 from arrears.store import bulk
 from arrears.store import tables as t
-from arrears.store.case_tables import collectors, contact_attempts, queue_items, visits
+from arrears.store.case_tables import (
+    case_routings,
+    cases,
+    collectors,
+    contact_attempts,
+    queue_items,
+    visits,
+)
 from arrears.store.engine import make_engine
 from arrears.store.membership import one_of
 from arrears.store.profile_tables import emergency_contacts
@@ -308,6 +320,7 @@ class ChunkPlan:
     evidence: Rows = field(default_factory=Rows)
     visits: list[PlannedAction] = field(default_factory=list)  # approved: assigned at apply
     visit_requests: list[VisitRequest] = field(default_factory=list)
+    routings: list[tuple[Any, ...]] = field(default_factory=list)  # case_routings rows, new
 
 
 @dataclass(frozen=True)
@@ -395,6 +408,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         else:
             calls.append(a)
     pending = _visits_in_progress(conn, ids)
+    cases_ = _open_cases(conn, sorted({r["borrower_id"] for r in chunk.routings}))
     for r in chunk.routings:
         tally.routings[(r["kind"], r["policy"])] += 1
         if r["kind"] == "visit_approval":
@@ -405,6 +419,14 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 VisitRequest(key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"])
             )
         else:  # forbearance, dispute review, legal: on the case file, for people to act on
+            case = cases_.get(r["borrower_id"])
+            if case is not None:
+                if r["kind"] in case.routed:
+                    continue  # routed already, for this case: the first routing stands
+                case.routed.add(r["kind"])
+                plan.routings.append(
+                    (case.case_id, r["kind"], day, r["policy"], r["loan_id"], r["reason"])
+                )
             payload = {
                 "kind": r["kind"],
                 "loan_id": r["loan_id"],
@@ -447,6 +469,7 @@ def apply_chunk(
         (evidence_records, plan.evidence),
         (contact_attempts, plan.attempts),
         (queue_items, plan.queue),
+        (case_routings, Rows(_ROUTING_COLUMNS if plan.routings else (), plan.routings)),
     ):
         bulk.insert_rows(conn, table, rows.columns, rows.values)
     outbox.insert_rows(conn, plan.outbox.dicts())
@@ -528,6 +551,33 @@ def _expiry(at: datetime) -> datetime:
     pack's hours; later, the dispatcher lets it expire rather than text at night."""
     late = at.replace(hour=20, minute=0, second=0, microsecond=0)
     return late if late > at else at + timedelta(hours=1)
+
+
+_ROUTING_COLUMNS = ("case_id", "kind", "routed_on", "policy", "loan_id", "reason")
+
+
+@dataclass
+class _OpenCase:
+    case_id: int
+    routed: set[str]  # kinds the case has been routed to
+
+
+def _open_cases(conn: Connection, ids: Sequence[str]) -> dict[str, _OpenCase]:
+    """Each borrower's open case and the kinds it has been routed to."""
+    if not ids:
+        return {}
+    c, r = cases, case_routings
+    q = (
+        select(c.c.borrower_id, c.c.case_id, r.c.kind)
+        .select_from(c.outerjoin(r, r.c.case_id == c.c.case_id))
+        .where(one_of(conn, c.c.borrower_id, ids), c.c.closed_on.is_(None))
+    )
+    out: dict[str, _OpenCase] = {}
+    for borrower_id, case_id, kind in conn.execute(q).all():
+        case = out.setdefault(borrower_id, _OpenCase(case_id, set()))
+        if kind is not None:
+            case.routed.add(kind)
+    return out
 
 
 def _visits_in_progress(conn: Connection, ids: Sequence[str]) -> set[str]:

@@ -73,6 +73,20 @@ cases = Table(
     Index("ix_cases_borrower", "borrower_id", "opened_on"),
 )
 
+# A case handed to people (forbearance, dispute review, legal): recorded once per case and
+# kind, with an evidence record, when the policy first routes it; the policy keeps routing it
+# every day its condition holds, and those days add nothing. Migration 0013.
+case_routings = Table(
+    "case_routings",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.case_id"), primary_key=True),
+    Column("kind", String(20), primary_key=True),  # forbearance | dispute_review | legal
+    Column("routed_on", Date, nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("loan_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 contact_attempts = Table(
     "contact_attempts",
     metadata,
