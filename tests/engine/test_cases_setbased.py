@@ -56,6 +56,7 @@ DAYS = 45
 LOANS = 60
 SEED = 11
 POLICIES = default_policy_set()
+WITH_CASES = ("cases", "promises", "evidence")  # the credit notices go beside them
 
 pytestmark = pytest.mark.slow
 
@@ -91,21 +92,30 @@ def _both_ways(
     new: Callable[..., Any],
     old: Callable[..., Any],
     seen: Counter[str],
+    only: tuple[str, ...] | None = None,
 ) -> Callable[..., Any]:
+    """``only``: the tables to compare, when other steps of the close write the rest at the
+    same time (on PostgreSQL the credit notices are recorded beside the cases)."""
+
+    def state(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+        full = _state(conn)
+        return full if only is None else {k: full[k] for k in only}
+
     def run(conn: Connection, *args: Any) -> Any:
-        before = _state(conn)
+        before = state(conn)
         point = conn.begin_nested()
         expected = old(conn, *args)
-        wanted = _state(conn)
+        wanted = state(conn)
         point.rollback()
-        assert _state(conn) == before  # the savepoint really undid the reference's writes
+        assert state(conn) == before  # the savepoint really undid the reference's writes
         got = new(conn, *args)
-        after = _state(conn)
+        after = state(conn)
         for table in wanted:
             assert after[table] == wanted[table], f"{name}: {table} differs"
         assert got == expected, name
         seen[f"{name}.calls"] += 1
-        seen[f"{name}.evidence"] += len(after["evidence"]) - len(before["evidence"])
+        if "evidence" in after:
+            seen[f"{name}.evidence"] += len(after["evidence"]) - len(before["evidence"])
         return got
 
     return run
@@ -213,18 +223,30 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
         sc = scenario.build(engine, START, loans=LOANS, seed=SEED, pack="cn", days=DAYS)
         seen: Counter[str] = Counter()
         monkeypatch.setattr(
-            day_mod, "sync_cases", _both_ways("sync", cases_mod.sync_cases, ref.sync_cases, seen)
+            day_mod,
+            "sync_cases",
+            _both_ways("sync", cases_mod.sync_cases, ref.sync_cases, seen, only=WITH_CASES),
         )
         monkeypatch.setattr(
             day_mod,
             "check_promises",
-            _both_ways("promises", promises_mod.check_promises, ref.check_promises, seen),
+            _both_ways(
+                "promises",
+                promises_mod.check_promises,
+                ref.check_promises,
+                seen,
+                only=WITH_CASES,
+            ),
         )
         monkeypatch.setattr(
             day_mod,
             "_record_delivered_notices",
             _both_ways(
-                "notices", day_mod._record_delivered_notices, ref.record_delivered_notices, seen
+                "notices",
+                day_mod._record_delivered_notices,
+                ref.record_delivered_notices,
+                seen,
+                only=("credit_notices",),
             ),
         )
         monkeypatch.setattr(day_mod, "case_frames", _frames_both_ways(seen))
@@ -251,7 +273,6 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
     assert seen["sync.calls"] == seen["promises.calls"] == seen["notices.calls"] == DAYS
     assert seen["sync.evidence"] > 0 and len(closed) > 0, seen
     assert seen["promises.evidence"] > 0 and statuses["kept"] and statuses["broken"], statuses
-    assert seen["notices.evidence"] == 0  # a notice goes on the credit record, not the log
     with make_engine(db_url).connect() as conn:
         assert conn.execute(select(credit_notices.c.key)).first() is not None
     for fact in (
