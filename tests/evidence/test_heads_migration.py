@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alembic import command
 from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
 from arrears.evidence import chain, log
@@ -16,16 +15,9 @@ from arrears.evidence.table import (
     evidence_root_heads,
     evidence_roots,
 )
-from arrears.store.migrate import alembic_config, upgrade
+from arrears.store.migrate import downgrade, upgrade
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
 
 
 def write_chain(conn: Connection, borrower_id: str, n: int) -> list[Head]:
