@@ -378,37 +378,27 @@ def verify_report(
                 )
             )
     chains = records = 0
-    heads_iter = (
-        iter(
+    sealed = (
+        _InStep(
             Head(b, s, h) for b, s, h in conn.execute(_heads_at(conn, stored.root_id, borrower_id))
         )
         if stored is not None
-        else iter(())
+        else _InStep(())
     )
     rows = select(H.c.borrower_id, H.c.seq, H.c.hash).order_by(_by_borrower(conn, H.c.borrower_id))
     if borrower_id is not None:
         rows = rows.where(H.c.borrower_id == borrower_id)
-    head_rows = iter(Head(b, s, h) for b, s, h in conn.execute(rows))
+    table = _InStep(Head(b, s, h) for b, s, h in conn.execute(rows))
     # Merge three borrower-ordered streams: the chains, the heads the root names, and the
     # heads table (which the next root will be made from).
-    pending: Head | None = next(heads_iter, None)
-    row: Head | None = next(head_rows, None)
     orphans: list[Problem] = []  # heads rows without a chain
     for chain_id, group in itertools.groupby(
         iter_records(conn, borrower_id), key=lambda r: r.borrower_id
     ):
-        while pending is not None and pending.borrower_id < chain_id:
-            problems.append(_missing(pending))
-            pending = next(heads_iter, None)
-        head = pending if pending is not None and pending.borrower_id == chain_id else None
-        if head is not None:
-            pending = next(heads_iter, None)
-        while row is not None and row.borrower_id < chain_id:
-            orphans.append(_head_row(row, None))
-            row = next(head_rows, None)
-        own = row if row is not None and row.borrower_id == chain_id else None
-        if own is not None:
-            row = next(head_rows, None)
+        problems.extend(_missing(h) for h in sealed.behind(chain_id))
+        head = sealed.take(chain_id)
+        orphans.extend(_head_row(h.borrower_id, h, None) for h in table.behind(chain_id))
+        own = table.take(chain_id)
         counted = _Counter(group)
         problem = chain.verify_chain(counted, borrower_id=chain_id, expected=head)
         chains += 1
@@ -417,15 +407,11 @@ def verify_report(
         records += counted.count
         last = counted.last
         if problem is None and (own is None or (own.seq, own.hash) != (last.seq, last.hash)):
-            problem = _head_row(own or Head(chain_id, 0, ""), last)
+            problem = _head_row(chain_id, own, last)
         if problem is not None:
             problems.append(problem)
-    while pending is not None:
-        problems.append(_missing(pending))
-        pending = next(heads_iter, None)
-    while row is not None:
-        orphans.append(_head_row(row, None))
-        row = next(head_rows, None)
+    problems.extend(_missing(h) for h in sealed.behind(None))
+    orphans.extend(_head_row(h.borrower_id, h, None) for h in table.behind(None))
     # A chain gone from the log but still in the heads table: the root's finding, if it has one.
     named = {p.borrower_id for p in problems}
     problems += [p for p in orphans if p.borrower_id not in named]
@@ -433,13 +419,38 @@ def verify_report(
     return Report(chains, records, stored, tuple(problems))
 
 
-def _head_row(row: Head, last: Record | None) -> Problem:
-    """The heads table disagrees with the chain's last record (``None``: no chain)."""
-    named = f"names seq {row.seq}" if row.seq else "has no row"
+class _InStep:
+    """A borrower-ordered stream of heads, read in step with the chains."""
+
+    def __init__(self, heads: Iterable[Head]) -> None:
+        self._it = iter(heads)
+        self._next = next(self._it, None)
+
+    def behind(self, borrower_id: str | None) -> Iterator[Head]:
+        """The heads of borrowers before ``borrower_id`` (None: all that are left), passed."""
+        while self._next is not None and (
+            borrower_id is None or self._next.borrower_id < borrower_id
+        ):
+            yield self._next
+            self._next = next(self._it, None)
+
+    def take(self, borrower_id: str) -> Head | None:
+        """``borrower_id``'s head, if it is the next one (then passed)."""
+        found = self._next
+        if found is None or found.borrower_id != borrower_id:
+            return None
+        self._next = next(self._it, None)
+        return found
+
+
+def _head_row(borrower_id: str, row: Head | None, last: Record | None) -> Problem:
+    """The heads table's ``row`` (None: no row) disagrees with the chain's last record
+    (``last``; None: no chain)."""
+    named = "has no row" if row is None else f"names seq {row.seq}"
     ends = "there is no chain" if last is None else f"the chain ends at seq {last.seq}"
     return Problem(
-        row.borrower_id,
-        row.seq or None,
+        borrower_id,
+        None if row is None else row.seq,
         Code.HEAD_ROW,
         f"evidence_heads {named} but {ends}" + ("" if last is None else f" ({last.hash[:12]})"),
     )
