@@ -703,7 +703,7 @@ def inline_sql(conn: Connection, query: Select[Any]) -> str:
     )
     text_ = str(sql)
     if "%" in text_:  # psycopg would read it as a placeholder escape: not for this helper
-        raise ValueError("read_frame: '%' in the query")
+        raise ValueError("inline_sql: '%' in the query")
     return text_
 
 
