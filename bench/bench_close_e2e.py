@@ -8,7 +8,7 @@ For each backend: a generated portfolio is imported with its payment history and
 to two days before the timed day; the day before is closed with collection (the warm-up: every
 case opened, the first credit notices) and its messages dispatched to the local mailbox through
 that day, as production has it (set-up, timed but not the figure). Then one ordinary business
-day is closed end to end (`arrears.engine.day.close_day`: accrual, cases and promises, the
+day is closed end to end (`arrears.services.close.day.close_day`: accrual, cases and promises, the
 policy's choice, the gate and the enqueue of every contact with ``--workers`` planning
 processes, the report and the evidence root), timed per phase. At ``--reference-loans`` the
 same day is also closed with the per-loan reference accrual on its own database, so that the
@@ -32,16 +32,16 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine
 
-from arrears.contact.adapters import MailboxAdapter
-from arrears.contact.dispatch import dispatch
-from arrears.engine.day import EngineConfig, close_day
-from arrears.services.close import close_through
+from arrears.adapters import MailboxAdapter
+from arrears.services.dispatch import dispatch
+from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.reference import close_through
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
-from arrears.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate, write_table
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
-from arrears.strategy.load import default_policy_set
+from arrears.core.strategy.load import default_policy_set
 
 AS_OF = date(2026, 11, 27)
 DAY = AS_OF + timedelta(days=1)

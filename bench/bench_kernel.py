@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from arrears.close import kernel as k
-from arrears.close.runner import writer_frames
+from arrears.core.close import kernel as k
+from arrears.services.close.accrual import writer_frames
 
 DAY = date(2026, 1, 31)  # a month end: penalty is posted
 
@@ -150,10 +150,10 @@ def time_kernel(n: int, runs: int) -> dict[str, Any]:
 
 def time_reference(sample: int) -> tuple[float, float]:
     """Wall and CPU seconds per loan for the reference: ``close_day`` and ``state_row``."""
-    from arrears.ledger.account import ONE_DAY, close_day, open_account
-    from arrears.loans.product import Method, Product
-    from arrears.loans.schedule import LoanTerms
-    from arrears.money import Rate, RateBasis
+    from arrears.core.ledger.account import ONE_DAY, close_day, open_account
+    from arrears.core.loans.product import Method, Product
+    from arrears.core.loans.schedule import LoanTerms
+    from arrears.core.money import Rate, RateBasis
     from arrears.services.accounts import state_row
 
     rng = np.random.default_rng(2)

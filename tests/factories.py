@@ -1,7 +1,7 @@
 """Shared builders and checks for the service and CLI tests.
 
 Rows are plain ``dict[str, str]`` as a user would type them into a CSV. The checks here are
-invariants stated in the issue and in ``arrears.ledger.account``'s docstring, computed from the
+invariants stated in the issue and in ``arrears.core.ledger.account``'s docstring, computed from the
 database directly, so that a test can assert them after any sequence of operations.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from arrears.ledger.account import receivable_balances
-from arrears.ledger.journal import balances
-from arrears.ledger.replay import EventRefused, replay
+from arrears.core.ledger.account import receivable_balances
+from arrears.core.ledger.journal import balances
+from arrears.core.ledger.replay import EventRefused, replay
 from arrears.services.accounts import load_accounts, load_events, loan_balances
 from arrears.services.importer import ImportReport, import_file
 from arrears.store import tables as t

@@ -1,9 +1,9 @@
 from sqlalchemy import Engine, inspect
 
-import arrears.evidence.table
 import arrears.store.case_tables
 import arrears.store.close_tables
 import arrears.store.credit_tables
+import arrears.store.evidence_tables
 import arrears.store.outbox_tables
 import arrears.store.profile_tables  # noqa: F401
 from arrears.store.tables import metadata

@@ -10,14 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from arrears.money import (
-    MoneyError,
-    Rate,
-    RateBasis,
-    parse_amount,
-    parse_rate,
-    round_half_up,
-)
+from arrears.core.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate, round_half_up
 
 # --- parse_amount -------------------------------------------------------------------------
 

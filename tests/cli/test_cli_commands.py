@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from arrears.cli import app
+from arrears.cli.main import app
 from factories import REQUIRED, counts, loan_row, write_csv
 
 runner = CliRunner()

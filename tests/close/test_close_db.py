@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from arrears.close import runner
-from arrears.loans.product import Component, PenaltyBase, Product
+from arrears.core.loans.product import Component, PenaltyBase, Product
+from arrears.core.sim.sample import sample_portfolio, write_payments
 from arrears.services import events as ev
-from arrears.services.close import close_through
+from arrears.services.close import accrual as runner
+from arrears.services.close.reference import close_through
 from arrears.services.payments_file import import_payments
-from arrears.sim.sample import sample_portfolio, write_payments
 from arrears.store import tables as t
 from arrears.store.engine import make_engine
 from factories import (
@@ -248,7 +248,7 @@ def test_killed_close_day_process_then_rerun_equals_a_clean_run(
     cmd = [
         sys.executable,
         "-m",
-        "arrears.cli",
+        "arrears.cli.main",
         "close-day",
         "--through",
         through.isoformat(),
@@ -314,7 +314,7 @@ def test_concurrent_state_change_is_not_overwritten_on_rerun(
 def test_close_day_refuses_an_unknown_engine(db_url: str) -> None:
     from typer.testing import CliRunner
 
-    from arrears.cli import app
+    from arrears.cli.main import app
 
     res = CliRunner().invoke(
         app, ["close-day", "--through", "2026-01-01", "--db", db_url, "--engine", "spark"]

@@ -17,10 +17,10 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arrears.ageing.status import BUCKETS, CLASSES
-from arrears.close import kernel as k
-from arrears.close.frames import BASE_COLUMNS, entries_to_domain, frames_from_accounts
-from arrears.ledger.account import (
+from arrears.core.ageing.status import BUCKETS, CLASSES
+from arrears.core.close import kernel as k
+from arrears.core.close.frames import BASE_COLUMNS, entries_to_domain, frames_from_accounts
+from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
     Refused,
@@ -31,10 +31,10 @@ from arrears.ledger.account import (
     waive,
     write_off,
 )
-from arrears.ledger.journal import Entry
-from arrears.loans.product import Component, Method, PenaltyBase, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.ledger.journal import Entry
+from arrears.core.loans.product import Component, Method, PenaltyBase, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 from arrears.services.accounts import state_row
 
 rates = st.one_of(

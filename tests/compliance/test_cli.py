@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from arrears.cli import app
+from arrears.cli.main import app
 
 runner = CliRunner()
 

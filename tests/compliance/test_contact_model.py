@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from arrears.compliance.model import Contact
+from arrears.core.compliance.model import Contact
 
 AWARE = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 NAIVE = datetime(2024, 5, 1, 9, 0)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.compliance.rules.content import CATEGORIES, digit_blind, find, matching_categories
+from arrears.core.compliance.rules.content import CATEGORIES, digit_blind, find, matching_categories
 
 from .helpers import LONDON, NEW_YORK, SHANGHAI, at, call, context, decide, rule_ids
 

@@ -7,8 +7,8 @@ from datetime import time
 
 import pytest
 
-from arrears.compliance import PACKS, LenderSettings, Limits, SettingsError, check, tighten
-from arrears.compliance.limits import STRICTER
+from arrears.core.compliance import PACKS, LenderSettings, Limits, SettingsError, check, tighten
+from arrears.core.compliance.limits import STRICTER
 
 from .helpers import at, call, context, decide, rule_ids, talked
 

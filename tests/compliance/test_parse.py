@@ -7,7 +7,7 @@ from datetime import time, timedelta
 
 import pytest
 
-from arrears.compliance import ParseError, parse_history, parse_proposed, parse_settings
+from arrears.core.compliance import ParseError, parse_history, parse_proposed, parse_settings
 
 GOOD = {
     "at": "2026-03-02T10:00:00+08:00",

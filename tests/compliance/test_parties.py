@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from arrears.compliance.model import CALLBACK_REQUESTED, REFUSED
+from arrears.core.compliance.model import CALLBACK_REQUESTED, REFUSED
 
 from .helpers import LONDON, NEW_YORK, SHANGHAI, at, call, context, decide, rule_ids
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.compliance import Contact, check, get_pack
+from arrears.core.compliance import Contact, check, get_pack
 
 from .helpers import context
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from arrears.compliance import Contact
+from arrears.core.compliance import Contact
 
 from .helpers import LONDON, NEW_YORK, SHANGHAI, at, call, context, decide, rule_ids
 

@@ -27,7 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from arrears.contact.adapters import (
+from arrears.adapters import (
     SmtpAdapter,
     SmtpConfig,
     WebhookAdapter,
@@ -35,7 +35,7 @@ from arrears.contact.adapters import (
     sign,
     verify_signature,
 )
-from arrears.contact.messages import OutboundMessage
+from arrears.core.contact.messages import OutboundMessage
 
 SECRET = "test-secret-not-for-production"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.compliance import Contact, check, get_pack
-from arrears.evidence import log
+from arrears.core.compliance import Contact, check, get_pack
 from arrears.services import events as ev
-from arrears.services.cases import (
+from arrears.services import evidence as log
+from arrears.services.collection.cases import (
     Attempt,
     Recording,
     case_views,
@@ -20,9 +20,9 @@ from arrears.services.cases import (
     record_attempts,
     sync_cases,
 )
-from arrears.services.collection_outcomes import OutcomeRecorded, record_outcome
-from arrears.services.collection_queue import enqueue_calls
-from arrears.services.collection_store import Problem
+from arrears.services.collection.common import Problem
+from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
+from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import cases, contact_attempts, promises, queue_items
 from arrears.store.tables import loan_state
 
@@ -32,7 +32,7 @@ CN = get_pack("cn")
 assert CN is not None
 
 # The brief's table (issue 3, item 4 and the cases brief), written out independently of
-# arrears.contact.outcomes: (connected, conversation) per outcome.
+# arrears.core.contact.outcomes: (connected, conversation) per outcome.
 EXPECTED_FLAGS = {
     "reached": (True, True),
     "promise_to_pay": (True, True),

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner, Result
 
-from arrears.cli import app
-from arrears.evidence import log
-from arrears.services.collection_queue import enqueue_calls
+from arrears.cli.main import app
+from arrears.services import evidence as log
+from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import contact_attempts, promises
 
 from .test_cases_support import call_action, overdue_loans

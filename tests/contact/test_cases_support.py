@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, insert
 
-from arrears.contact.action import PlannedAction
-from arrears.services.close import close_through
+from arrears.core.contact.action import PlannedAction
+from arrears.services.close.reference import close_through
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 from factories import import_rows, loan_row
 

@@ -16,12 +16,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from arrears.contact import outbox
-from arrears.contact.adapters import Delivery, MailboxAdapter, WebhookAdapter, WebhookConfig
-from arrears.contact.adapters.base import BatchAdapter
-from arrears.contact.dispatch import BATCH, RetryPolicy, batch_size, dispatch
-from arrears.contact.messages import OutboundMessage
-from arrears.evidence import log
+from arrears.adapters import Delivery, MailboxAdapter, WebhookAdapter, WebhookConfig
+from arrears.adapters.base import BatchAdapter
+from arrears.core.contact.messages import OutboundMessage
+from arrears.services import evidence as log
+from arrears.services import outbox
+from arrears.services.dispatch import BATCH, RetryPolicy, batch_size, dispatch
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table
 

@@ -20,16 +20,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.compliance.model import Channel
-from arrears.contact import outbox
-from arrears.contact.action import PlannedAction
-from arrears.contact.adapters import Adapter, Delivery, MailboxAdapter, WebhookAdapter
-from arrears.contact.adapters.webhook import WebhookConfig
-from arrears.contact.dispatch import DispatchReport, RetryPolicy, dispatch
-from arrears.contact.messages import OutboundMessage, compose, message_key
-from arrears.contact.templates import MessageFacts, TemplateError
-from arrears.evidence import log
-from arrears.evidence.chain import Kind
+from arrears.adapters import Adapter, Delivery, MailboxAdapter, WebhookAdapter
+from arrears.adapters.webhook import WebhookConfig
+from arrears.core.compliance.model import Channel
+from arrears.core.contact.action import PlannedAction
+from arrears.core.contact.messages import OutboundMessage, compose, message_key
+from arrears.core.contact.templates import MessageFacts, TemplateError
+from arrears.core.evidence.chain import Kind
+from arrears.services import evidence as log
+from arrears.services import outbox
+from arrears.services.dispatch import DispatchReport, RetryPolicy, dispatch
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table
 
@@ -134,8 +134,8 @@ def test_a_process_killed_before_the_enqueuing_commit_leaves_nothing(
         "import os, sys\n"
         "from datetime import UTC, date, datetime\n"
         "from arrears.store.engine import make_engine\n"
-        "from arrears.contact import outbox\n"
-        "from arrears.contact.messages import OutboundMessage\n"
+        "from arrears.services import outbox\n"
+        "from arrears.core.contact.messages import OutboundMessage\n"
         "engine = make_engine(sys.argv[1])\n"
         "conn = engine.connect()\n"
         "conn.begin()\n"

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from arrears.cli import app
-from arrears.contact import outbox
+from arrears.cli.main import app
+from arrears.services import outbox
 
 from .test_adapters import SECRET as WEBHOOK_SECRET
 from .test_adapters import WebhookReceiver, message, running_receiver

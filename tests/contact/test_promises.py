@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.contact.promises import PaymentMade, Promise, PromiseStatus, check_promise
-from arrears.evidence import log
+from arrears.core.contact.promises import PaymentMade, Promise, PromiseStatus, check_promise
 from arrears.services import events as ev
-from arrears.services.collection_outcomes import OutcomeRecorded, record_outcome
-from arrears.services.collection_promises import PromiseReport, check_promises, list_promises
-from arrears.services.collection_queue import enqueue_calls
+from arrears.services import evidence as log
+from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
+from arrears.services.collection.promises import PromiseReport, check_promises, list_promises
+from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import queue_items
 
 from .test_cases_support import call_action, overdue_loans, sh

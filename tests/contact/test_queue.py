@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.contact.queue import QueueItem, ordered
-from arrears.services.collection_queue import enqueue_calls, list_queue, next_item
+from arrears.core.contact.queue import QueueItem, ordered
+from arrears.services.collection.queue import enqueue_calls, list_queue, next_item
 from arrears.store.case_tables import queue_items
 from arrears.store.engine import make_engine
 

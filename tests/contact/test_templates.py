@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.compliance import Contact, Context, check, get_pack
-from arrears.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
-from arrears.contact.templates import (
+from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
+from arrears.core.contact.templates import (
     LANGUAGES,
     TEMPLATES,
     THIRD_PARTY_TEMPLATES,
@@ -34,7 +34,7 @@ from arrears.contact.templates import (
     money,
     render,
 )
-from arrears.money import MINOR_UNITS
+from arrears.core.money import MINOR_UNITS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZONES = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from arrears.ledger.replay import Event, EventRefused, replay
-from arrears.loans.product import DEFAULT_PRODUCT, Method
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.ledger.replay import Event, EventRefused, replay
+from arrears.core.loans.product import DEFAULT_PRODUCT, Method
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 
 P = DEFAULT_PRODUCT
 
@@ -40,7 +40,7 @@ def due_on(t: LoanTerms, events: list[Event], day: date) -> int:
 
 
 def payoff_on(t: LoanTerms, events: list[Event], day: date) -> int:
-    from arrears.ledger.account import payoff_amount
+    from arrears.core.ledger.account import payoff_amount
 
     r = replay(t, P, events, day)
     assert not isinstance(r, EventRefused), r

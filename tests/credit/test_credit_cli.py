@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from test_credit_export import scenario
 from typer.testing import CliRunner, Result
 
-from arrears.cli import app
+from arrears.cli.main import app
 
 runner = CliRunner()
 

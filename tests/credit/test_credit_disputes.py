@@ -11,11 +11,11 @@ from credit_helpers import payoff_on
 from sqlalchemy import Engine
 from test_credit_export import export_one, scenario
 
-from arrears.credit import service as svc
-from arrears.credit.report import read_history
-from arrears.evidence import log
-from arrears.evidence.chain import Kind
+from arrears.core.credit.report import read_history
+from arrears.core.evidence.chain import Kind
+from arrears.services import credit as svc
 from arrears.services import events as ev
+from arrears.services import evidence as log
 
 
 def at(s: str) -> datetime:

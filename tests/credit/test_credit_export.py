@@ -13,12 +13,12 @@ import pytest
 from credit_helpers import due_on
 from sqlalchemy import Engine, select, update
 
-from arrears.credit import service as svc
-from arrears.credit.history import reporting_date
-from arrears.credit.report import history_json, read_history
+from arrears.core.credit.history import reporting_date
+from arrears.core.credit.report import history_json, read_history
+from arrears.core.sim.sample import sample_portfolio, write_csv
+from arrears.services import credit as svc
 from arrears.services import events as ev
 from arrears.services.importer import import_file
-from arrears.sim.sample import sample_portfolio, write_csv
 from arrears.store import credit_tables as ct
 from arrears.store import profile_tables as pt
 from factories import import_rows, loan_row

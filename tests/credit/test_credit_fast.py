@@ -26,9 +26,8 @@ from sqlalchemy import Engine
 from test_credit_export import load_sample
 from test_credit_walk import portfolio
 
-from arrears.credit import checkpoint
-from arrears.credit import service as svc
-from arrears.credit.history import (
+from arrears.core.credit import checkpoint
+from arrears.core.credit.history import (
     MonthStatus,
     forecast,
     month_key,
@@ -37,8 +36,8 @@ from arrears.credit.history import (
     reporting_dates,
     wanted_dates,
 )
-from arrears.credit.walk import Reading, Snapshot, open_fast, pay_within_due, walk
-from arrears.ledger.account import (
+from arrears.core.credit.walk import Reading, Snapshot, open_fast, pay_within_due, walk
+from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
     Inst,
@@ -48,7 +47,7 @@ from arrears.ledger.account import (
     close_day,
     open_account,
 )
-from arrears.loans.product import (
+from arrears.core.loans.product import (
     DEFAULT_PRODUCT,
     DEFAULT_WATERFALL,
     Component,
@@ -56,9 +55,10 @@ from arrears.loans.product import (
     PenaltyBase,
     Product,
 )
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 from arrears.services import accounts
+from arrears.services import credit as svc
 from arrears.services import events as ev
 
 rates = st.one_of(

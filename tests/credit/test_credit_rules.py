@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 from credit_helpers import P, due_on, terms
 
-from arrears.credit.history import credit_history, forecast
-from arrears.credit.notices import LoanOutlook, plan_notices
-from arrears.credit.retention import add_years, negative_items, retained
-from arrears.credit.rules import CREDIT_RULES, rules_for
-from arrears.ledger.replay import Payment, WriteOff
+from arrears.core.credit.history import credit_history, forecast
+from arrears.core.credit.notices import LoanOutlook, plan_notices
+from arrears.core.credit.retention import add_years, negative_items, retained
+from arrears.core.credit.rules import CREDIT_RULES, rules_for
+from arrears.core.ledger.replay import Payment, WriteOff
 
 CN, US = rules_for("cn"), rules_for("us-reg-f")
 

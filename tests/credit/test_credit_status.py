@@ -13,8 +13,8 @@ from datetime import date
 
 from credit_helpers import P, due_on, payoff_on, terms
 
-from arrears.credit.history import credit_history
-from arrears.ledger.replay import Payment, WriteOff
+from arrears.core.credit.history import credit_history
+from arrears.core.ledger.replay import Payment, WriteOff
 
 
 def d(s: str) -> date:

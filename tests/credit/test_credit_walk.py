@@ -8,13 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from arrears.credit.history import credit_history
-from arrears.credit.walk import Snapshot, walk
-from arrears.ledger.replay import Event, EventRefused, Payment, Waiver, WriteOff, replay
-from arrears.loans.product import DEFAULT_PRODUCT, Component, Method, PenaltyBase, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis, parse_amount
-from arrears.sim.sample import sample_portfolio
+from arrears.core.credit.history import credit_history
+from arrears.core.credit.walk import Snapshot, walk
+from arrears.core.ledger.replay import Event, EventRefused, Payment, Waiver, WriteOff, replay
+from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method, PenaltyBase, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis, parse_amount
+from arrears.core.sim.sample import sample_portfolio
 
 AS_OF = date(2026, 6, 30)
 

@@ -15,23 +15,23 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, func, insert, or_, select, update
 
-from arrears.contact.cases import CaseInput, OpenCase, case_changes, cases_to_close
-from arrears.contact.history import unreachable_days
-from arrears.contact.promises import Promise, PromiseStatus, check_promise
-from arrears.credit.notices import TEMPLATE as CREDIT_TEMPLATE
-from arrears.credit.service import Problem as CreditProblem
-from arrears.credit.service import record_notice
-from arrears.evidence import log
-from arrears.evidence.chain import Entry, Kind
-from arrears.services.cases import CasesSynced
-from arrears.services.collection_promises import PromiseReport, payments_by_loan, promise_report
-from arrears.services.collection_store import chunks
+from arrears.core.contact.cases import CaseInput, OpenCase, case_changes, cases_to_close
+from arrears.core.contact.history import unreachable_days
+from arrears.core.contact.promises import Promise, PromiseStatus, check_promise
+from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
+from arrears.core.evidence.chain import Entry, Kind
+from arrears.core.strategy.case import CASE_SCHEMA, LAST_SENT_SCHEMA
+from arrears.services import evidence as log
+from arrears.services.collection.cases import CasesSynced
+from arrears.services.collection.common import chunks
+from arrears.services.collection.promises import PromiseReport, payments_by_loan, promise_report
+from arrears.services.credit import Problem as CreditProblem
+from arrears.services.credit import record_notice
 from arrears.store import tables as t
 from arrears.store.case_tables import cases, contact_attempts, promises, visits
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
-from arrears.strategy.case import CASE_SCHEMA, LAST_SENT_SCHEMA
 
 A = contact_attempts
 P = promises

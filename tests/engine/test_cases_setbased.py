@@ -1,6 +1,6 @@
 """The set-based cases and choose phases hold equal to the per-borrower code they replaced.
 
-A generated portfolio is run through simulated days (``arrears.sim``: borrowers who pay late
+A generated portfolio is run through simulated days (``arrears.core.sim``: borrowers who pay late
 or never, calls answered or not, promises kept and broken, visits requested, approved and
 made, credit notices delivered), and every day each phase is run both ways on the same
 database state:
@@ -35,21 +35,21 @@ import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import Connection, Engine, delete, select, update
 
-import arrears.engine.day as day_mod
-import arrears.sim.run as run_mod
-from arrears.engine.day import EngineConfig
-from arrears.engine.report import CloseReport, bucket_lines, roll_rates
-from arrears.evidence.table import evidence_records
-from arrears.services import cases as cases_mod
-from arrears.services import collection_promises as promises_mod
-from arrears.sim import scenario
-from arrears.sim.run import simulate
+import arrears.services.close.day as day_mod
+import arrears.services.simulate as run_mod
+from arrears.core.close.report import CloseReport, bucket_lines, roll_rates
+from arrears.core.strategy.frame import choose_frame
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import scenario
+from arrears.services.close.day import EngineConfig
+from arrears.services.collection import cases as cases_mod
+from arrears.services.collection import promises as promises_mod
+from arrears.services.simulate import simulate
 from arrears.store.case_tables import cases, promises
 from arrears.store.credit_tables import credit_notices
 from arrears.store.engine import make_engine
+from arrears.store.evidence_tables import evidence_records
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
-from arrears.strategy.frame import choose_frame
-from arrears.strategy.load import default_policy_set
 
 START = date(2026, 1, 5)
 DAYS = 45

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-import arrears.engine.day as day_mod
-from arrears.engine.day import EngineConfig, close_day
-from arrears.evidence import log
-from arrears.evidence.table import evidence_records
-from arrears.sim import scenario
+import arrears.services.close.day as day_mod
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import evidence as log
+from arrears.services import scenario
+from arrears.services.close.day import EngineConfig, close_day
 from arrears.store.case_tables import contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine
+from arrears.store.evidence_tables import evidence_records
 from arrears.store.outbox_tables import outbox
-from arrears.strategy.load import default_policy_set
 from factories import second_database
 
 START = date(2026, 3, 2)

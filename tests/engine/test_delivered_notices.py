@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from arrears.credit.notices import TEMPLATE
-from arrears.engine.day import _record_delivered_notices
+from arrears.core.credit.notices import TEMPLATE
+from arrears.services.close.day import _record_delivered_notices
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from factories import import_rows, loan_row

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from arrears.cli import app
-from arrears.compliance import Contact
-from arrears.services.cases import Attempt, record_attempts
+from arrears.cli.main import app
+from arrears.core.compliance import Contact
+from arrears.services.collection.cases import Attempt, record_attempts
 from arrears.services.importer import import_file
 from arrears.store.engine import make_engine
 from factories import counts

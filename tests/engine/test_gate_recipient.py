@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from arrears.compliance import Contact
-from arrears.contact.action import PlannedAction
-from arrears.engine.gate_phase import ChunkInput, GateConfig, plan_chunk
-from arrears.services.cases import Attempt, record_attempts, sync_cases
+from arrears.core.compliance import Contact
+from arrears.core.contact.action import PlannedAction
+from arrears.services.close.gate_phase import ChunkInput, GateConfig, plan_chunk
+from arrears.services.collection.cases import Attempt, record_attempts, sync_cases
 from contact.test_cases_support import overdue_loans
 
 FIRST, SECOND = "13900000001", "13900000002"

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from arrears.engine.gate_phase import ChunkInput, GateConfig, Tally, apply_chunk
-from arrears.evidence import log
-from arrears.evidence.table import evidence_records
-from arrears.services.cases import sync_cases
+from arrears.services import evidence as log
+from arrears.services.close.gate_phase import ChunkInput, GateConfig, Tally, apply_chunk
+from arrears.services.collection.cases import sync_cases
 from arrears.store.case_tables import case_routings, cases
+from arrears.store.evidence_tables import evidence_records
 from arrears.store.migrate import downgrade, upgrade
 from contact.test_cases_support import overdue_loans
 

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import Engine, select
 from test_close_resume import DAY, NOW, prepared, written
 
-import arrears.engine.day as day_mod
-import arrears.engine.gate_phase as gate_mod
-from arrears.engine.day import EngineConfig, close_day
-from arrears.evidence import log
-from arrears.evidence.table import evidence_records
-from arrears.strategy.load import default_policy_set
+import arrears.services.close.day as day_mod
+import arrears.services.close.gate_phase as gate_mod
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import evidence as log
+from arrears.services.close.day import EngineConfig, close_day
+from arrears.store.evidence_tables import evidence_records
 from factories import second_database
 
 

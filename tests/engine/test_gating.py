@@ -3,9 +3,9 @@
 from datetime import date, time
 from zoneinfo import ZoneInfo
 
-from arrears.compliance import Context, get_pack
-from arrears.contact.action import PlannedAction
-from arrears.engine.gating import action_key, blocked_payload, gate_action
+from arrears.core.compliance import Context, get_pack
+from arrears.core.contact.action import PlannedAction
+from arrears.core.contact.gating import action_key, blocked_payload, gate_action
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CN = get_pack("cn")

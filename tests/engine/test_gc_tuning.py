@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine
 
-from arrears.engine import day as day_mod
-from arrears.engine import gate_phase
-from arrears.engine.gc_tuning import BATCH_THRESHOLDS, fewer_collections
-from arrears.strategy.load import default_policy_set
+from arrears.core.strategy.load import default_policy_set
+from arrears.services.close import day as day_mod
+from arrears.services.close import gate_phase
+from arrears.services.close.gc_tuning import BATCH_THRESHOLDS, fewer_collections
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from arrears.engine.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
+from arrears.core.close.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
 
 
 def test_bucket_lines_sum_per_bucket_in_bucket_order() -> None:

@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.engine.audit import audit
-from arrears.engine.day import EngineConfig
-from arrears.evidence import log
-from arrears.evidence.chain import Kind
-from arrears.sim import scenario
-from arrears.sim.run import SimResult, simulate
+from arrears.core.evidence.chain import Kind
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import evidence as log
+from arrears.services import scenario
+from arrears.services.audit import audit
+from arrears.services.close.day import EngineConfig
+from arrears.services.simulate import SimResult, simulate
 from arrears.store.case_tables import cases, contact_attempts, promises
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
 from arrears.store.outbox_tables import outbox
-from arrears.strategy.load import default_policy_set
 
 START = date(2026, 1, 5)
 DAYS = 120

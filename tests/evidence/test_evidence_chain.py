@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.evidence.chain import (
+from arrears.core.evidence.chain import (
     GENESIS_HASH,
     Code,
     Entry,

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from arrears.cli import app
-from arrears.evidence import log
+from arrears.cli.main import app
+from arrears.services import evidence as log
 
 runner = CliRunner()
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-import arrears.evidence.verify_export as verify_export_module
-from arrears.evidence import log
+import arrears.core.evidence.verify_export as verify_export_module
+from arrears.services import evidence as log
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -43,7 +43,7 @@ def export(engine: Engine, path: Path, borrower_id: str = "b1") -> list[str]:
 
 def run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "arrears.evidence.verify_export", str(path), *args],
+        [sys.executable, "-m", "arrears.core.evidence.verify_export", str(path), *args],
         capture_output=True,
         text=True,
         encoding="utf-8",

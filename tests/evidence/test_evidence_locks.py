@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from arrears.evidence import log
-from arrears.evidence.chain import Entry
-from arrears.evidence.log import LOCK_BUCKETS, _lock_key
+from arrears.core.evidence.chain import Entry
+from arrears.services import evidence as log
+from arrears.services.evidence import LOCK_BUCKETS, _lock_key
 
 
 def test_lock_keys_fall_in_the_buckets() -> None:

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import Connection, Engine, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from arrears.evidence import chain, log
-from arrears.evidence.chain import Code, Entry, Head
-from arrears.evidence.table import (
+from arrears.core.evidence import chain
+from arrears.core.evidence.chain import Code, Entry, Head
+from arrears.services import evidence as log
+from arrears.store.evidence_tables import (
     evidence_heads,
     evidence_records,
     evidence_root_heads,

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
-from arrears.evidence import chain, log
-from arrears.evidence.chain import Head
-from arrears.evidence.table import (
+from arrears.core.evidence import chain
+from arrears.core.evidence.chain import Head
+from arrears.services import evidence as log
+from arrears.store.evidence_tables import (
     evidence_heads,
     evidence_records,
     evidence_root_heads,

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arrears.evidence.chain import EvidenceError, Head, _leaf_json, canonical_json
+from arrears.core.evidence.chain import EvidenceError, Head, _leaf_json, canonical_json
 
 HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
 

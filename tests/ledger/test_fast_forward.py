@@ -17,7 +17,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arrears.ledger.account import (
+from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
     Allocation,
@@ -28,8 +28,8 @@ from arrears.ledger.account import (
     open_account,
     payoff_amount,
 )
-from arrears.ledger.journal import Entry
-from arrears.ledger.replay import (
+from arrears.core.ledger.journal import Entry
+from arrears.core.ledger.replay import (
     Event,
     EventRefused,
     Payment,
@@ -39,9 +39,9 @@ from arrears.ledger.replay import (
     apply_event,
     replay,
 )
-from arrears.loans.product import Component, Method, PenaltyBase, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.loans.product import Component, Method, PenaltyBase, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 
 rates = st.one_of(
     st.builds(lambda bp: Rate(Fraction(bp, 100_000), RateBasis.DAILY), st.integers(0, 100)),

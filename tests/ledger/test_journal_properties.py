@@ -16,7 +16,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arrears.ledger.account import (
+from arrears.core.ledger.account import (
     Account,
     Refused,
     apply_payment,
@@ -25,11 +25,11 @@ from arrears.ledger.account import (
     payoff_amount,
     receivable_balances,
 )
-from arrears.ledger.journal import CASH, Entry, balances
-from arrears.ledger.replay import Payment, Replayed, replay
-from arrears.loans.product import Component, Method, PenaltyBase, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.ledger.journal import CASH, Entry, balances
+from arrears.core.ledger.replay import Payment, Replayed, replay
+from arrears.core.loans.product import Component, Method, PenaltyBase, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 
 rates = st.one_of(
     st.builds(

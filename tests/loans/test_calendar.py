@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from arrears.loans.calendar import add_months, due_dates, month_day, whole_months
+from arrears.core.loans.calendar import add_months, due_dates, month_day, whole_months
 
 JIEBEI_MIN_DAYS = 15  # REFERENCES.md / issue 2: "fewer than 15 days before the due day"
 

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arrears.loans.product import Method, Product
-from arrears.loans.schedule import Installment, LoanTerms, schedule_for
-from arrears.money import Rate
+from arrears.core.loans.product import Method, Product
+from arrears.core.loans.schedule import Installment, LoanTerms, schedule_for
+from arrears.core.money import Rate
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DAYS_PER_YEAR = 360  # Product() default, the Chinese 日利率 = 年利率 / 360 convention
@@ -108,7 +108,7 @@ def one_month_after(start: date, end: date) -> bool:
     Either the same day next month (clamped to a short month), or, from a month's last day, any
     later day of next month up to its last: on repayment day 29-31, Feb 28 -> Mar 29/30/31 is
     one month, as Jan 31 -> Feb 28 is (the convention documented on
-    arrears.loans.calendar.whole_months since commit 9c54adb).
+    arrears.core.loans.calendar.whole_months since commit 9c54adb).
     """
     y, m = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
     same_day = date(y, m, min(start.day, calendar.monthrange(y, m)[1]))

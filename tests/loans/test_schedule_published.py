@@ -19,15 +19,15 @@ from fractions import Fraction
 
 import pytest
 
-from arrears.loans.product import Method, Product
-from arrears.loans.schedule import (
+from arrears.core.loans.product import Method, Product
+from arrears.core.loans.schedule import (
     Installment,
     LoanTerms,
     annuity_total_interest_unrounded,
     build_schedule,
     schedule_for,
 )
-from arrears.money import Rate, parse_amount
+from arrears.core.money import Rate, parse_amount
 
 FEN = Decimal("0.01")
 

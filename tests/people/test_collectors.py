@@ -7,16 +7,16 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from arrears.people.collectors import (
+from arrears.core.people.collectors import (
     Collector,
     Training,
     latest_training,
     validate_collector,
     validate_training,
 )
-from arrears.services.cases import collector_registry
-from arrears.services.collection_people import add_collector, add_training, list_collectors
-from arrears.services.collection_store import Problem
+from arrears.services.collection.cases import collector_registry
+from arrears.services.collection.common import Problem
+from arrears.services.collection.people import add_collector, add_training, list_collectors
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.services import close as close_mod
 from arrears.services import events as ev
-from arrears.services.close import close_through
+from arrears.services.close import reference as close_mod
+from arrears.services.close.reference import close_through
 from arrears.services.reports import loan_view
 from arrears.store import tables as t
 from arrears.store.engine import make_engine

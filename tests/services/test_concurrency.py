@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.ledger.account import Allocation
-from arrears.services import close as close_mod
+from arrears.core.ledger.account import Allocation
 from arrears.services import events as ev
-from arrears.services.close import close_through
+from arrears.services.close import reference as close_mod
+from arrears.services.close.reference import close_through
 from arrears.store import tables as t
 from factories import (
     assert_journal_consistent,

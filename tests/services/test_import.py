@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from arrears.loans.product import LenderType, Product
+from arrears.core.loans.product import LenderType, Product
 from arrears.services.importer import ImportReport, RowError, import_file
 from arrears.store import tables as t
 from factories import (

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.ledger.account import Allocation, Status
-from arrears.loans.product import Component
+from arrears.core.ledger.account import Allocation, Status
+from arrears.core.loans.product import Component
 from arrears.services import events as ev
-from arrears.services.close import close_through
+from arrears.services.close.reference import close_through
 from arrears.store import tables as t
 from factories import (
     assert_journal_consistent,

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from arrears.ledger.account import open_account
-from arrears.loans.product import Method, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.ledger.account import open_account
+from arrears.core.loans.product import Method, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 from arrears.services.events import Applied
 from arrears.services.importer import RowError, import_file
 from arrears.services.payments_file import import_payments, open_accounts

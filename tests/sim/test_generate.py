@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.loans.product import DEFAULT_PRODUCT, LenderType, Method, Product
-from arrears.loans.schedule import LoanTerms, schedule_for
-from arrears.money import Rate, RateBasis, parse_amount, parse_rate
-from arrears.sim import columns as sc
-from arrears.sim.generate import generate, write_table
+from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans.product import DEFAULT_PRODUCT, LenderType, Method, Product
+from arrears.core.loans.schedule import LoanTerms, schedule_for
+from arrears.core.money import Rate, RateBasis, parse_amount, parse_rate
+from arrears.core.sim.generate import generate, write_table
 
 AS_OF = date(2026, 11, 28)
 # The column list promised to importers and other helpers (README, "Import format").

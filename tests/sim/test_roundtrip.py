@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.money import parse_amount, parse_rate
+from arrears.core.money import parse_amount, parse_rate
+from arrears.core.sim.generate import generate, write_table
 from arrears.services import importer
 from arrears.services.events import Applied, pay_many
 from arrears.services.importer import ImportReport, import_file
 from arrears.services.payments_file import apply_payments, import_payments, read_payments
-from arrears.sim.generate import generate, write_table
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t
 from arrears.store.engine import make_engine

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from arrears.evidence import log
-from arrears.evidence.chain import Entry
+from arrears.core.evidence.chain import Entry
+from arrears.core.sim.generate import generate, write_table
+from arrears.services import evidence as log
 from arrears.services.importer import import_file
-from arrears.sim.generate import generate, write_table
 from arrears.store.engine import make_engine
 from arrears.store.stats import analyze_changed, stale_tables
 

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 import polars as pl
 
-from arrears.strategy import (
+from arrears.core.strategy import (
     CaseView,
     PolicySet,
     bundled_policy_path,

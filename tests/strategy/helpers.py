@@ -8,7 +8,7 @@ from datetime import date, time
 from types import MappingProxyType
 from typing import Any
 
-from arrears.strategy import CaseView, Policy, PolicySet, Step, single
+from arrears.core.strategy import CaseView, Policy, PolicySet, Step, single
 
 TODAY = date(2026, 3, 10)
 

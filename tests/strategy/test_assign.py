@@ -10,7 +10,7 @@ from datetime import time
 import polars as pl
 import pytest
 
-from arrears.strategy import Policy, PolicySet, assign, assign_series, bucket, policy_set
+from arrears.core.strategy import Policy, PolicySet, assign, assign_series, bucket, policy_set
 
 from .helpers import step
 

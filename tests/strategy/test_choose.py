@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from arrears.strategy import (
+from arrears.core.strategy import (
     BrokenPromise,
     CaseView,
     Legal,

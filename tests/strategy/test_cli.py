@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from arrears.cli import app
-from arrears.strategy import bundled_policy_path
+from arrears.cli.main import app
+from arrears.core.strategy import bundled_policy_path
 
 runner = CliRunner()
 DEFAULT = str(bundled_policy_path("default"))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arrears.strategy import (
+from arrears.core.strategy import (
     BrokenPromise,
     CaseFrameError,
     CaseView,

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arrears.compliance import Contact, Context, check, get_pack
-from arrears.contact.action import PlannedAction
-from arrears.strategy import default_policy_set, explain
+from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.contact.action import PlannedAction
+from arrears.core.strategy import default_policy_set, explain
 
 from .helpers import case
 

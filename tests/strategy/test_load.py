@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arrears.strategy import (
+from arrears.core.strategy import (
     Policy,
     PolicyError,
     PolicySet,

@@ -9,9 +9,9 @@ from datetime import time
 
 import pytest
 
-from arrears.compliance.packs import PACKS
-from arrears.strategy import bundled_policy_path, default_policy_set, load_policy_set, validate
-from arrears.strategy.load import PolicySet
+from arrears.core.compliance.packs import PACKS
+from arrears.core.strategy import bundled_policy_path, default_policy_set, load_policy_set, validate
+from arrears.core.strategy.load import PolicySet
 
 from .helpers import one, step
 

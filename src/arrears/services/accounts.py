@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from arrears.ageing.status import age
-from arrears.ledger.account import Account, Inst, Status
-from arrears.ledger.journal import Entry
-from arrears.ledger.replay import Event, Payment, Waiver, WriteOff
-from arrears.loans.product import Component, Method, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import Rate, RateBasis
+from arrears.core.ageing.status import age
+from arrears.core.ledger.account import Account, Inst, Status
+from arrears.core.ledger.journal import Entry
+from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
+from arrears.core.loans.product import Component, Method, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import Rate, RateBasis
 from arrears.store import tables as t
 
 

@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from arrears.ageing.status import Aged, age
-from arrears.ledger.account import Allocation
-from arrears.ledger.journal import Entry, EntryKind, balances, difference, entry
-from arrears.ledger.replay import (
+from arrears.core.ageing.status import Aged, age
+from arrears.core.ledger.account import Allocation
+from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
+from arrears.core.ledger.replay import (
     Event,
     EventRefused,
     Payment,
@@ -26,7 +26,7 @@ from arrears.ledger.replay import (
     WriteOff,
     replay,
 )
-from arrears.loans.product import Component
+from arrears.core.loans.product import Component
 from arrears.services.accounts import (
     NotFound,
     existing_keys,

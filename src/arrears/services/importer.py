@@ -31,14 +31,14 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, insert, select
 
-from arrears.ageing.status import classify
-from arrears.ledger.account import open_account
-from arrears.ledger.journal import CASH, receivable
-from arrears.loans.product import DEFAULT_PRODUCT, Component, Method, Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
+from arrears.core.ageing.status import classify
+from arrears.core.ledger.account import open_account
+from arrears.core.ledger.journal import CASH, receivable
+from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method, Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
 from arrears.services.accounts import post_entries, products, save_accounts
-from arrears.sim import columns as sc
 from arrears.store import bulk
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t

@@ -20,13 +20,14 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, select
 
-from arrears.ageing.status import Aged, age
-from arrears.ledger.account import Account, Inst, Step, open_account, opened
-from arrears.ledger.journal import Entry, EntryKind, balances, difference, entry
-from arrears.ledger.replay import Event, EventRefused, Payment, replay
-from arrears.loans.product import Product
-from arrears.loans.schedule import LoanTerms
-from arrears.money import MoneyError, parse_amount
+from arrears.core.ageing.status import Aged, age
+from arrears.core.ledger.account import Account, Inst, Step, open_account, opened
+from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
+from arrears.core.ledger.replay import Event, EventRefused, Payment, replay
+from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans.product import Product
+from arrears.core.loans.schedule import LoanTerms
+from arrears.core.money import MoneyError, parse_amount
 from arrears.services.accounts import LoanRecord, load_accounts, load_events, products
 from arrears.services.accounts import _terms as loan_terms
 from arrears.services.events import MAX_REF, Applied, Problem
@@ -39,7 +40,6 @@ from arrears.services.importer import (
     no_cycle_collection,
     read_frame,
 )
-from arrears.sim import columns as sc
 from arrears.store import tables as t
 from arrears.store.stats import analyze_changed
 

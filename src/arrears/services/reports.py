@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from arrears.ageing.status import BUCKETS, CLASSES, Aged, age
-from arrears.ledger.account import Account
-from arrears.ledger.replay import EventRefused, replay
-from arrears.money import fmt
+from arrears.core.ageing.status import BUCKETS, CLASSES, Aged, age
+from arrears.core.ledger.account import Account
+from arrears.core.ledger.replay import EventRefused, replay
+from arrears.core.money import fmt
 from arrears.services.accounts import NotFound, load_accounts, load_events, load_loan
 from arrears.services.events import Problem
 from arrears.store import tables as t

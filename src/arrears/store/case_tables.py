@@ -4,7 +4,7 @@ creates them.
 
 Times that the gate reads (``contact_attempts.at``, visit windows, notices) are stored as UTC
 instants (``DateTime(timezone=True)``); SQLite keeps them naive, so the readers in
-``arrears.services.collection_store`` re-attach UTC. ``on_date`` columns hold the business
+``arrears.services.collection.common`` re-attach UTC. ``on_date`` columns hold the business
 date the row belongs to, so "when was this step last done" needs no time-zone arithmetic.
 """
 

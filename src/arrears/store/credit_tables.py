@@ -55,7 +55,7 @@ credit_disputes = Table(
     Index("ix_credit_disputes_loan", "loan_id"),
 )
 
-# Where each loan's credit history stood at the last export (``arrears.credit.checkpoint``): a
+# Where each loan's credit history stood at the last export (``arrears.core.credit.checkpoint``): a
 # cache, keyed by what it was derived from, so the next month's export walks one month forward.
 credit_checkpoints = Table(
     "credit_checkpoints",

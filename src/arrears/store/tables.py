@@ -105,9 +105,10 @@ postings = Table(
     Index("ix_postings_account", "account"),
 )
 
-# The loan's account as of a date: a cache of the pure replay (arrears.ledger.replay), rewritten
-# by the close and by events, and checked against a replay in tests. The journal is the money's
-# truth; these rows hold what the journal cannot (accrued penalty not yet posted, the schedule).
+# The loan's account as of a date: a cache of the pure replay (arrears.core.ledger.replay),
+# rewritten by the close and by events, and checked against a replay in tests. The journal is
+# the money's truth; these rows hold what the journal cannot (accrued penalty not yet posted,
+# the schedule).
 installments = Table(
     "installments",
     metadata,

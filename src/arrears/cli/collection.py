@@ -1,0 +1,636 @@
+"""``arrears case|queue|outcome|promise|visit|collector ...``: the collection floor's commands.
+
+Each command runs in one transaction: an error prints ``error: <record>: <field>: <reason>``,
+exits 2 (bad input) or 1 (not found, refused in this state) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Connection, select
+
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    parse_date,
+    parse_instant,
+    print_json,
+)
+from arrears.core.contact.queue import QueueItem
+from arrears.core.money import MoneyError, fmt, parse_amount
+from arrears.core.people.collectors import Collector, Training
+from arrears.services.collection.cases import Recording, case_views, history_for, sync_cases
+from arrears.services.collection.common import Problem
+from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
+from arrears.services.collection.people import add_collector, add_training, list_collectors
+from arrears.services.collection.promises import check_promises, list_promises
+from arrears.services.collection.queue import list_queue, next_item
+from arrears.services.collection.visits import (
+    Visit,
+    approve_visit,
+    assign_visit,
+    list_visits,
+    record_visit_notice,
+    report_visit,
+    request_visit,
+)
+from arrears.store.case_tables import cases
+
+T = TypeVar("T")
+console = Console()
+
+case_app = typer.Typer(help="Collection cases: one per overdue borrower.", no_args_is_help=True)
+queue_app = typer.Typer(help="The agents' call queue.", no_args_is_help=True)
+outcome_app = typer.Typer(help="What came of a call.", no_args_is_help=True)
+promise_app = typer.Typer(help="Promises to pay.", no_args_is_help=True)
+visit_app = typer.Typer(
+    help="Field visits: request, approve, assign, notice, report.", no_args_is_help=True
+)
+collector_app = typer.Typer(help="Registered collectors and their training.", no_args_is_help=True)
+
+
+@contextmanager
+def _tx(db: str | None) -> Iterator[Connection]:
+    engine = open_db(db)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _ok(result: T | Problem) -> T:
+    """Unwrap a service result; a Problem exits (the transaction is rolled back by the raise)."""
+    if isinstance(result, Problem):
+        not_found = result.reason.startswith("no such")
+        fail(str(result), EXIT_FAILED if not_found or result.field == "status" else EXIT_BAD_INPUT)
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _item_dict(item: QueueItem) -> dict[str, Any]:
+    d = asdict(item)
+    d["amount"] = fmt(item.amount)
+    return _jsonable(d)  # type: ignore[no-any-return]
+
+
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="ISO 8601 time with offset (default now)")
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# case
+
+
+@case_app.command("sync")
+def case_sync(
+    on: Annotated[str, typer.Option("--date", help="Business date (YYYY-MM-DD)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Open cases for overdue borrowers and close the cured ones (from the last close)."""
+    day = parse_date(on, "date")
+    with (
+        Progress(
+            SpinnerColumn(),
+            TextColumn("syncing cases"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=json_out,
+            transient=True,
+        ),
+        _tx(db) as conn,
+    ):
+        res = sync_cases(conn, day)
+    data = {"opened": res.opened, "reprioritised": res.reprioritised, "closed": res.closed}
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(
+            f"cases: {res.opened} opened, {res.reprioritised} re-prioritised, {res.closed} closed"
+        )
+
+
+@case_app.command("list")
+def case_list(
+    on: Annotated[str | None, typer.Option("--date", help="Business date (default today)")] = None,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="Borrowers without a case too")
+    ] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Open cases with the facts the policy reads (DPD, amounts, flags, promises)."""
+    day = parse_date(on, "date") if on else datetime.now(UTC).date()
+    with _tx(db) as conn:
+        views = [v for v in case_views(conn, day) if include_all or v["case_id"] is not None]
+    if json_out:
+        print_json(
+            [
+                _jsonable({**v, "overdue": fmt(v["overdue"]), "outstanding": fmt(v["outstanding"])})
+                for v in views
+            ]
+        )
+        return
+    table = Table(
+        "borrower", "case", "dpd", "overdue", "priority", "flags", "promise until", "unreachable"
+    )
+    for v in views:
+        flags = ",".join(f for f in ("hardship", "dispute", "plan_in_force") if v[f])
+        table.add_row(
+            v["borrower_id"],
+            str(v["case_id"] or ""),
+            str(v["dpd"]),
+            fmt(v["overdue"]),
+            str(v["priority"]),
+            flags,
+            str(v["promise_until"] or ""),
+            str(v["unreachable_days"]),
+        )
+    console.print(table)
+
+
+@case_app.command("show")
+def case_show(
+    borrower_id: str,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """A borrower's cases, contact history, promises and visits."""
+    with _tx(db) as conn:
+        rows = conn.execute(
+            select(cases).where(cases.c.borrower_id == borrower_id).order_by(cases.c.case_id)
+        ).all()
+        if not rows:
+            fail(f"borrower {borrower_id}: borrower_id: no case on record", EXIT_FAILED)
+        data = {
+            "borrower_id": borrower_id,
+            "cases": [_jsonable(dict(r._mapping)) for r in rows],
+            "contacts": [
+                _jsonable(
+                    {
+                        k: v
+                        for k, v in c.__dict__.items()
+                        if k
+                        in (
+                            "at",
+                            "debt_id",
+                            "channel",
+                            "party",
+                            "number",
+                            "connected",
+                            "conversation",
+                            "outcome",
+                            "collectors",
+                        )
+                    }
+                )
+                for c in history_for(conn, [borrower_id])[borrower_id]
+            ],
+            "promises": [
+                _jsonable({**p, "amount": fmt(p["amount"]), "paid": fmt(p["paid"])})
+                for p in list_promises(conn, borrower_id)
+            ],
+            "visits": [_jsonable(v.as_dict()) for v in list_visits(conn, borrower_id)],
+        }
+    if json_out:
+        print_json(data)
+        return
+    for c in data["cases"]:
+        console.print(
+            f"case {c['case_id']}: opened {c['opened_on']}, "
+            f"closed {c['closed_on'] or '-'} {c['close_reason'] or ''}"
+        )
+    for c in data["contacts"]:
+        console.print(
+            f"  {c['at']} {c['channel']} {c['party']} {c['number']} -> {c['outcome'] or '-'}"
+        )
+    for p in data["promises"]:
+        console.print(f"  promise {p['amount']} by {p['due_on']}: {p['status']}")
+    for v in data["visits"]:
+        console.print(f"  visit {v['visit_id']}: {v['status']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# queue
+
+
+@queue_app.command("list")
+def queue_list(
+    agent: Annotated[str | None, typer.Option(help="Only items claimed by this agent")] = None,
+    include_done: Annotated[bool, typer.Option("--all", help="Include done items")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Queue items in working order: priority, DPD, amount, borrower."""
+    with _tx(db) as conn:
+        items = list_queue(conn, agent, include_done)
+    if json_out:
+        print_json([_item_dict(i) for i in items])
+        return
+    table = Table(
+        "item",
+        "borrower",
+        "loan",
+        "step",
+        "party",
+        "priority",
+        "dpd",
+        "amount",
+        "due",
+        "claimed by",
+        "outcome",
+    )
+    for i in items:
+        table.add_row(
+            str(i.item_id),
+            i.borrower_id,
+            i.loan_id,
+            i.step,
+            i.party,
+            str(i.priority),
+            str(i.dpd),
+            fmt(i.amount),
+            i.due_at.isoformat(),
+            i.claimed_by or "",
+            i.outcome or "",
+        )
+    console.print(table)
+
+
+@queue_app.command("next")
+def queue_next(
+    agent: Annotated[str, typer.Option(help="The agent claiming work")],
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Claim the next due item (or show the one this agent already holds)."""
+    if not agent.strip():
+        fail("agent: must not be empty", EXIT_BAD_INPUT)
+    now = parse_instant(at, "at")
+    with _tx(db) as conn:
+        item = next_item(conn, agent, now)
+    if json_out:
+        print_json(None if item is None else _item_dict(item))
+    elif item is None:
+        typer.echo("nothing due")
+    else:
+        typer.echo(
+            f"item {item.item_id}: call {item.party} {item.number} for {item.borrower_id} "
+            f"(loan {item.loan_id}, DPD {item.dpd}, overdue {fmt(item.amount)})\n  {item.script}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# outcome
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@outcome_app.command("record")
+def outcome_record(
+    outcome: Annotated[
+        str,
+        typer.Option(
+            help="no_answer, busy, reached, promise_to_pay, refused, wrong_number, dispute, "
+            "hardship, paid"
+        ),
+    ],
+    item: Annotated[int | None, typer.Option(help="Queue item id")] = None,
+    attempt: Annotated[
+        str | None, typer.Option(help="Key of a call attempt already recorded")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="The agent who made the call")] = None,
+    at: AtOption = None,
+    promise_date: Annotated[str | None, typer.Option(help="Promised payment date")] = None,
+    promise_amount: Annotated[str | None, typer.Option(help="Promised amount, e.g. 500.00")] = None,
+    recording: Annotated[
+        Path | None, typer.Option(help="Call recording file (its SHA-256 is stored)")
+    ] = None,
+    recording_location: Annotated[
+        str | None, typer.Option(help="Where the recording is kept (default: the file's path)")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record a call's outcome; the same outcome twice applies once."""
+    if (item is None) == (attempt is None):
+        fail("item: give exactly one of --item or --attempt", EXIT_BAD_INPUT)
+    when = parse_instant(at, "at")
+    promise: tuple[date, int] | None = None
+    if (promise_date is None) != (promise_amount is None):
+        fail("promise: give both --promise-date and --promise-amount", EXIT_BAD_INPUT)
+    if promise_date is not None and promise_amount is not None:
+        try:
+            amount = parse_amount(promise_amount)
+        except MoneyError as exc:
+            fail(f"promise_amount: {exc}", EXIT_BAD_INPUT)
+        promise = (parse_date(promise_date, "promise_date"), amount)
+    rec: Recording | None = None
+    if recording is not None:
+        if not recording.is_file():
+            fail(f"recording: {recording}: no such file", EXIT_BAD_INPUT)
+        rec = Recording(recording_location or str(recording.resolve()), _sha256_file(recording))
+    with _tx(db) as conn:
+        res = _ok(
+            record_outcome(
+                conn,
+                outcome=outcome,
+                at=when,
+                item_id=item,
+                attempt_key=attempt,
+                agent=agent,
+                promise=promise,
+                recording=rec,
+            )
+        )
+    assert isinstance(res, OutcomeRecorded)
+    data = {
+        "attempt_key": res.attempt_key,
+        "borrower_id": res.borrower_id,
+        "outcome": res.outcome.value,
+        "already_recorded": res.already_recorded,
+        "promise_key": res.promise_key,
+        "recording_sha256": rec.sha256 if rec else None,
+    }
+    if json_out:
+        print_json(data)
+    elif res.already_recorded:
+        typer.echo(
+            f"{res.outcome.value} was already recorded for {res.attempt_key}; nothing changed"
+        )
+    else:
+        typer.echo(f"recorded {res.outcome.value} for {res.borrower_id} ({res.attempt_key})")
+
+
+# ---------------------------------------------------------------------------------------------
+# promise
+
+
+@promise_app.command("list")
+def promise_list(
+    borrower: Annotated[str | None, typer.Option(help="Only this borrower")] = None,
+    status: Annotated[str | None, typer.Option(help="open, kept, partly_kept or broken")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Promises to pay, by due date."""
+    if status is not None and status not in ("open", "kept", "partly_kept", "broken"):
+        fail(f"status: {status!r} must be open, kept, partly_kept or broken", EXIT_BAD_INPUT)
+    with _tx(db) as conn:
+        rows = list_promises(conn, borrower, status)
+    out = [_jsonable({**p, "amount": fmt(p["amount"]), "paid": fmt(p["paid"])}) for p in rows]
+    if json_out:
+        print_json(out)
+        return
+    table = Table("id", "borrower", "loan", "amount", "due", "status", "paid")
+    for p in out:
+        table.add_row(
+            str(p["promise_id"]),
+            p["borrower_id"],
+            p["loan_id"],
+            p["amount"],
+            p["due_on"],
+            p["status"],
+            p["paid"],
+        )
+    console.print(table)
+
+
+@promise_app.command("check")
+def promise_check(
+    on: Annotated[str, typer.Option("--date", help="Business date (YYYY-MM-DD)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check open promises against the loans' payments at the end of --date."""
+    day = parse_date(on, "date")
+    with _tx(db) as conn:
+        report = check_promises(conn, day)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        typer.echo(", ".join(f"{k} {v}" for k, v in report.as_dict().items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# visit
+
+
+def _visit_out(v: Visit, json_out: bool, verb: str) -> None:
+    if json_out:
+        print_json(_jsonable(v.as_dict()))
+    else:
+        typer.echo(f"visit {v.visit_id} ({v.key}) for {v.borrower_id}: {verb}, now {v.status}")
+
+
+def _visit_cmd(
+    json_out: bool, verb: str, db: str | None, fn: Callable[[Connection], Visit | Problem]
+) -> None:
+    with _tx(db) as conn:
+        v = _ok(fn(conn))
+    _visit_out(v, json_out, verb)
+
+
+@visit_app.command("request")
+def visit_request(
+    loan: Annotated[str, typer.Option(help="The loan the visit is about")],
+    key: Annotated[str, typer.Option(help="Idempotency key of the request")],
+    by: Annotated[str, typer.Option(help="Who asks for the visit")],
+    reason: Annotated[str, typer.Option(help="Why a visit")] = "",
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Ask for a home visit (needs a supervisor's approval)."""
+    when = parse_instant(at, "at")
+    _visit_cmd(json_out, "requested", db, lambda c: request_visit(c, key, loan, by, when, reason))
+
+
+@visit_app.command("approve")
+def visit_approve(
+    visit_id: int,
+    by: Annotated[str, typer.Option(help="The approving supervisor (not the requester)")],
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Approve a requested visit."""
+    when = parse_instant(at, "at")
+    _visit_cmd(json_out, "approved", db, lambda c: approve_visit(c, visit_id, by, when))
+
+
+@visit_app.command("assign")
+def visit_assign(
+    visit_id: int,
+    collector: Annotated[list[str], typer.Option(help="A collector id (give two or more)")],
+    start: Annotated[str, typer.Option(help="Window start, ISO 8601 with offset")],
+    end: Annotated[str, typer.Option(help="Window end, ISO 8601 with offset")],
+    address: Annotated[str | None, typer.Option(help="Default: the borrower's profile")] = None,
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Assign collectors and a time window; checked by the compliance gate."""
+    s, e, when = parse_instant(start, "start"), parse_instant(end, "end"), parse_instant(at, "at")
+    _visit_cmd(
+        json_out,
+        "assigned",
+        db,
+        lambda c: assign_visit(c, visit_id, tuple(collector), s, e, when, address),
+    )
+
+
+@visit_app.command("notice")
+def visit_notice(
+    visit_id: int,
+    sent_at: Annotated[
+        str | None, typer.Option(help="When the notice went out (default now)")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record that the borrower was told who is coming and when."""
+    when = parse_instant(sent_at, "sent_at")
+    _visit_cmd(json_out, "notice recorded", db, lambda c: record_visit_notice(c, visit_id, when))
+
+
+@visit_app.command("report")
+def visit_report(
+    visit_id: int,
+    outcome: Annotated[
+        str, typer.Option(help="met, not_home, refused_entry, promise_to_pay, paid, other")
+    ],
+    report: Annotated[str, typer.Option(help="The collectors' report")],
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """File the visit report."""
+    when = parse_instant(at, "at")
+    _visit_cmd(json_out, "reported", db, lambda c: report_visit(c, visit_id, when, report, outcome))
+
+
+@visit_app.command("list")
+def visit_list(
+    borrower: Annotated[str | None, typer.Option(help="Only this borrower")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Visits and where each stands."""
+    with _tx(db) as conn:
+        rows = list_visits(conn, borrower)
+    if json_out:
+        print_json([_jsonable(v.as_dict()) for v in rows])
+        return
+    table = Table("id", "borrower", "loan", "status", "collectors", "window start", "outcome")
+    for v in rows:
+        table.add_row(
+            str(v.visit_id),
+            v.borrower_id,
+            v.loan_id,
+            v.status,
+            ",".join(v.collectors),
+            v.window_start.isoformat() if v.window_start else "",
+            v.outcome or "",
+        )
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# collector
+
+
+@collector_app.command("add")
+def collector_add(
+    collector_id: str,
+    name: Annotated[str, typer.Option(help="Full name")],
+    credential: Annotated[str, typer.Option(help="Employee or credential number")],
+    agency: Annotated[str | None, typer.Option(help="Agency (omit for the lender's staff)")] = None,
+    unregistered: Annotated[
+        bool, typer.Option("--unregistered", help="On record but not registered")
+    ] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Register a collector."""
+    c = Collector(collector_id, name, credential, registered=not unregistered, agency=agency)
+    with _tx(db) as conn:
+        added = _ok(add_collector(conn, c))
+    if json_out:
+        print_json({"collector_id": collector_id, "added": added})
+    else:
+        typer.echo(f"collector {collector_id} {'added' if added else 'already on record'}")
+
+
+@collector_app.command("train")
+def collector_train(
+    collector_id: str,
+    on: Annotated[str, typer.Option("--on", help="Training date (YYYY-MM-DD)")],
+    course: Annotated[str, typer.Option(help="Course name")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record a training a collector completed."""
+    tr = Training(collector_id, parse_date(on, "on"), course)
+    with _tx(db) as conn:
+        added = _ok(add_training(conn, tr))
+    if json_out:
+        print_json({"collector_id": collector_id, "trained_on": on, "added": added})
+    else:
+        typer.echo(
+            f"training of {collector_id} on {on} {'recorded' if added else 'already on record'}"
+        )
+
+
+@collector_app.command("list")
+def collector_list(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Collectors with their latest training."""
+    with _tx(db) as conn:
+        rows = [_jsonable(r) for r in list_collectors(conn)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("id", "name", "agency", "registered", "credential", "last trained")
+    for r in rows:
+        table.add_row(
+            r["collector_id"],
+            r["name"],
+            r["agency"] or "",
+            str(r["registered"]),
+            r["credential_no"],
+            str(r["last_trained_on"] or ""),
+        )
+    console.print(table)

@@ -1,0 +1,180 @@
+"""The collection close and the compliance audit on the command line."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    parse_date,
+    phase_bar,
+    print_json,
+)
+from arrears.core.close.report import CloseReport
+from arrears.core.money import fmt
+from arrears.core.strategy.load import default_policy_set, load_policy_set
+from arrears.core.strategy.model import PolicySet
+from arrears.services.audit import audit
+from arrears.services.close.day import EngineConfig
+
+EXIT_VIOLATIONS = 3
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="A policy or policy-set YAML (champion/challenger); default: the bundled policy",
+    ),
+]
+
+
+def load_policies(path: Path | None) -> PolicySet:
+    if path is None:
+        return default_policy_set()
+    if not path.exists():
+        fail(f"--policy: {path} does not exist", EXIT_BAD_INPUT)
+    loaded = load_policy_set(path)
+    if isinstance(loaded, tuple):
+        fail("; ".join(map(str, loaded)), EXIT_BAD_INPUT)
+    return loaded
+
+
+def print_report(r: CloseReport) -> None:
+    console = Console()
+    console.print(
+        f"[bold]close {r.business_date}[/bold] ({r.engine}): {r.loans_aged} loans aged "
+        f"({r.loan_days} loan-days), {r.entries_posted} journal entries, "
+        f"{r.cases_open} open cases"
+    )
+    buckets = Table("bucket", "loans", "overdue", "outstanding", title="portfolio")
+    for b in r.buckets:
+        buckets.add_row(b.bucket, str(b.loans), fmt(b.overdue), fmt(b.outstanding))
+    console.print(buckets)
+    if r.rolls:
+        rolls = Table("from", "to", "loans", "of", "rate", title="roll rates since yesterday")
+        for x in r.rolls:
+            if x.from_bucket != x.to_bucket:
+                rolls.add_row(x.from_bucket, x.to_bucket, str(x.loans), str(x.of), x.rate)
+        console.print(rolls)
+    acts = Table("channel", "policy", "enqueued", title="actions")
+    for (channel, policy), n in sorted(r.actions.items()):
+        acts.add_row(channel, policy, str(n))
+    for (kind, policy), n in sorted(r.routings.items()):
+        acts.add_row(f"→ {kind}", policy, str(n))
+    console.print(acts)
+    if r.blocked:
+        blocked = Table("rule", "contacts blocked", title="blocked by the compliance gate")
+        for rule, n in sorted(r.blocked.items()):
+            blocked.add_row(rule, str(n))
+        console.print(blocked)
+    p = r.promises
+    console.print(
+        f"promises due {p.due}: kept {p.kept}, partly kept {p.partly_kept}, broken {p.broken}"
+    )
+    console.print("phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in r.phases.items()), style="dim")
+
+
+def audit_cmd(
+    borrower: Annotated[
+        str | None, typer.Option("--borrower", help="Only this borrower's contacts")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check every recorded contact again, from scratch, against its rule pack.
+
+    Exit 0 when every contact was allowed, 3 when any was not (each one listed)."""
+    engine = open_db(db)
+    with engine.connect() as conn:
+        found = audit(conn, None if borrower is None else [borrower])
+    if json_out:
+        print_json(
+            {
+                "borrowers": found.borrowers,
+                "contacts": found.contacts,
+                "violations": [f.as_dict() for f in found.findings],
+            }
+        )
+    else:
+        typer.echo(
+            f"{found.contacts} contacts of {found.borrowers} borrowers checked: "
+            f"{len(found.findings)} not allowed"
+        )
+        for f in found.findings:
+            rules = ", ".join(v.rule for v in f.violations)
+            typer.echo(f"  {f.borrower_id} {f.attempt_key} {f.at} {f.channel}/{f.party}: {rules}")
+    if found.findings:
+        raise typer.Exit(EXIT_VIOLATIONS)
+
+
+def simulate_cmd(
+    days: Annotated[int, typer.Option("--days", min=1, max=400, help="Business days to run")],
+    start: Annotated[str, typer.Option("--start", help="First business date (YYYY-MM-DD)")],
+    db: DbOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for borrowers' answers")] = 0,
+    policy: PolicyOption = None,
+    portfolio: Annotated[
+        Path | None,
+        typer.Option(
+            "--portfolio",
+            help="The generated loans file: its behaviour column decides how borrowers answer "
+            "(default: everyone answers like a late payer)",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Run the collection operation for --days with simulated borrowers and agents."""
+    from arrears.services.importer import RowError, read_frame
+    from arrears.services.simulate import simulate
+
+    behaviours: dict[str, str] = {}
+    if portfolio is not None:
+        frame = read_frame(portfolio)
+        if isinstance(frame, RowError):
+            fail(str(frame), EXIT_BAD_INPUT)
+        if "behaviour" not in frame.columns:
+            fail(f"--portfolio: {portfolio} has no behaviour column", EXIT_BAD_INPUT)
+        behaviours = dict(zip(frame["borrower_id"], frame["behaviour"], strict=True))
+    policies = load_policies(policy)
+    engine = open_db(db)
+    first = parse_date(start, "start")
+    reports: list[CloseReport] = []
+    with phase_bar(json_out) as progress:
+
+        def tick(day: date, report: CloseReport) -> None:
+            reports.append(report)
+            progress("days", (day - first).days + 1, days)
+
+        result = simulate(
+            engine, first, days, EngineConfig(policies), behaviours, seed=seed, on_day=tick
+        )
+    last = first + timedelta(days=days - 1)
+    summary = {
+        "start": first.isoformat(),
+        "through": last.isoformat(),
+        "calls": result.calls,
+        "promises": result.promises,
+        "payments": result.payments,
+        "visits_reported": result.visits_reported,
+        "actions": sum(sum(r.actions.values()) for r in reports),
+        "blocked": sum(sum(r.blocked.values()) for r in reports),
+    }
+    if json_out:
+        print_json(summary)
+    else:
+        typer.echo(
+            f"simulated {first} to {last}: {summary['actions']} contacts enqueued, "
+            f"{summary['blocked']} blocked by the gate, {result.calls} calls, "
+            f"{result.promises} promises, {result.payments} payments, "
+            f"{result.visits_reported} visits"
+        )

@@ -1,0 +1,584 @@
+"""The ``arrears`` command line (Typer). Sub-apps live beside the code they drive."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from arrears.cli import collection as cases_cli
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    parse_date,
+    phase_bar,
+    print_json,
+)
+from arrears.cli.compliance import app as compliance_app
+from arrears.cli.credit import app as credit_app
+from arrears.cli.engine_commands import (
+    PolicyOption,
+    audit_cmd,
+    load_policies,
+    print_report,
+    simulate_cmd,
+)
+from arrears.cli.evidence import app as evidence_app
+from arrears.cli.outbox import app as outbox_app
+from arrears.cli.policy import app as policy_app
+from arrears.core.close.report import CloseReport
+from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
+from arrears.core.loans.schedule import LoanTerms, schedule_for
+from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import events as ev
+from arrears.services.close.day import EngineConfig, default_workers
+from arrears.services.close.day import close_day as close_business_day
+from arrears.services.close.reference import KERNELS, CloseResult, Kernel, close_through
+from arrears.services.importer import import_file
+from arrears.services.payments_file import import_payments
+from arrears.services.reports import loan_json, loan_view, portfolio_summary
+
+app = typer.Typer(
+    name="arrears",
+    help="Overdue consumer loans end to end: ledger, ageing, collection, compliance, evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(policy_app, name="policy")
+app.add_typer(cases_cli.case_app, name="case")
+app.add_typer(cases_cli.queue_app, name="queue")
+app.add_typer(cases_cli.outcome_app, name="outcome")
+app.add_typer(cases_cli.promise_app, name="promise")
+app.add_typer(cases_cli.visit_app, name="visit")
+app.add_typer(cases_cli.collector_app, name="collector")
+app.add_typer(credit_app, name="credit")
+
+calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
+loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)
+loan_app = typer.Typer(help="One loan.", no_args_is_help=True)
+portfolio_app = typer.Typer(help="The whole portfolio.", no_args_is_help=True)
+app.add_typer(calc_app, name="calc")
+app.add_typer(loans_app, name="loans")
+app.add_typer(loan_app, name="loan")
+app.add_typer(portfolio_app, name="portfolio")
+
+console = Console()
+
+
+@calc_app.command("schedule")
+def calc_schedule(
+    principal: Annotated[str, typer.Option(help="Amount lent, e.g. 10000 or 10000.00")],
+    months: Annotated[int, typer.Option(help="Number of monthly installments")],
+    method: Annotated[Method, typer.Option(help="Repayment method")] = Method.ANNUITY,
+    annual_rate: Annotated[str | None, typer.Option(help="e.g. 4.9% or 0.049")] = None,
+    daily_rate: Annotated[str | None, typer.Option(help="e.g. 0.05% or 0.0005")] = None,
+    start: Annotated[str | None, typer.Option(help="Disbursement date (default today)")] = None,
+    due_day: Annotated[int | None, typer.Option(help="Repayment day of month")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print a repayment schedule."""
+    if (annual_rate is None) == (daily_rate is None):
+        fail("give exactly one of --annual-rate or --daily-rate", EXIT_BAD_INPUT)
+    try:
+        amount = parse_amount(principal)
+        rate = (
+            Rate.parse(annual_rate, RateBasis.ANNUAL)
+            if annual_rate is not None
+            else Rate.parse(str(daily_rate), RateBasis.DAILY)
+        )
+    except MoneyError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    if amount <= 0:
+        fail(f"principal: must be positive, got {principal}", EXIT_BAD_INPUT)
+    if not 1 <= months <= 360:
+        fail(f"months: must be 1..360, got {months}", EXIT_BAD_INPUT)
+    start_on = parse_date(start, "start") if start else date.today()
+    try:
+        sched = schedule_for(
+            LoanTerms("calc", amount, rate, months, method, start_on, due_day), DEFAULT_PRODUCT
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    total_interest = sum(i.interest for i in sched)
+    if json_out:
+        print_json(
+            {
+                "installments": [
+                    {
+                        "n": i.n,
+                        "due_date": i.due_date.isoformat(),
+                        "principal": fmt(i.principal),
+                        "interest": fmt(i.interest),
+                        "payment": fmt(i.payment),
+                        "balance": fmt(i.balance),
+                    }
+                    for i in sched
+                ],
+                "total_interest": fmt(total_interest),
+                "total_payment": fmt(total_interest + amount),
+            }
+        )
+        return
+    table = Table("n", "due date", "principal", "interest", "payment", "balance")
+    for i in sched:
+        table.add_row(
+            str(i.n),
+            i.due_date.isoformat(),
+            fmt(i.principal),
+            fmt(i.interest),
+            fmt(i.payment),
+            fmt(i.balance),
+        )
+    console.print(table)
+    console.print(
+        f"total interest {fmt(total_interest)}, total paid {fmt(total_interest + amount)}"
+    )
+
+
+@loans_app.command("import")
+def loans_import(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file (columns: see README)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import loans, all or nothing: any bad row writes nothing."""
+    engine = open_db(db)
+    with phase_bar(quiet=json_out) as report:
+        res = import_file(engine, file, dry_run=dry_run, progress=report)
+    if isinstance(res, list):
+        if json_out:
+            print_json(
+                {"errors": [{"row": e.row, "column": e.column, "reason": e.reason} for e in res]}
+            )
+        else:
+            for e in res:
+                typer.echo(str(e), err=True)
+        fail(f"{len(res)} problem(s) in {file}; nothing was imported", EXIT_BAD_INPUT)
+    if json_out:
+        print_json({"loans": res.loans, "borrowers": res.borrowers, "dry_run": res.dry_run})
+    else:
+        verb = "would import" if res.dry_run else "imported"
+        typer.echo(f"{verb} {res.loans} loans for {res.borrowers} new borrowers")
+
+
+@loan_app.command("show")
+def loan_show(
+    loan_id: str,
+    as_of: Annotated[str | None, typer.Option(help="Read the loan as of this date")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What a loan owes, how overdue it is, and what falls due next."""
+    engine = open_db(db)
+    on = parse_date(as_of, "as_of") if as_of else None
+    with engine.connect() as conn:
+        view = loan_view(conn, loan_id, on)
+    if isinstance(view, ev.Problem):
+        fail(str(view), EXIT_FAILED if view.field == "loan_id" else EXIT_BAD_INPUT)
+    data = loan_json(view)
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]{data['loan_id']}[/] as of {data['as_of']}: {data['status']}, "
+        f"DPD {data['dpd']} ({data['bucket']}, {data['classification']})"
+    )
+    for label in ("overdue", "outstanding"):
+        a = data[label]
+        console.print(
+            f"  {label:<12} {a['total']:>12}  (principal {a['principal']}, "
+            f"interest {a['interest']}, penalty {a['penalty']})"
+        )
+    if data["next_due"]:
+        console.print(
+            f"  next due     {data['next_due']['amount']:>12}  on {data['next_due']['date']}"
+        )
+
+
+def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
+    if isinstance(res, ev.Problem):
+        fail(str(res), EXIT_FAILED if res.missing else EXIT_BAD_INPUT)
+    alloc = res.allocation
+    data: dict[str, Any] = {
+        "loan_id": res.loan_id,
+        "ref": res.ref,
+        "kind": res.kind,
+        "already_applied": res.already_applied,
+        "allocation": None
+        if alloc is None
+        else {
+            "penalty": fmt(alloc.penalty),
+            "interest": fmt(alloc.interest + alloc.prepaid_interest),
+            "principal": fmt(alloc.principal + alloc.prepaid_principal),
+            "early_principal": fmt(alloc.prepaid_principal),
+        },
+        "status": res.aged.status,
+        "dpd": res.aged.dpd,
+        "outstanding": fmt(res.aged.outstanding.total),
+    }
+    if json_out:
+        print_json(data)
+    elif res.already_applied:
+        typer.echo(f"{res.kind} {res.ref} was already applied; nothing changed")
+    else:
+        typer.echo(
+            f"{res.kind} {res.ref} applied to {res.loan_id}: now {res.aged.status}, "
+            f"DPD {res.aged.dpd}, outstanding {data['outstanding']}"
+        )
+        if data["allocation"]:
+            a = data["allocation"]
+            typer.echo(
+                f"  penalty {a['penalty']}, interest {a['interest']}, principal {a['principal']}"
+                f" (early {a['early_principal']})"
+            )
+
+
+@app.command("pay")
+def pay(
+    loan_id: str,
+    amount: str,
+    on: Annotated[str, typer.Option("--on", help="Payment date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique payment reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Apply a payment by the product's waterfall; the same --ref twice applies once."""
+    try:
+        minor = parse_amount(amount)
+    except MoneyError as exc:
+        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    _applied(ev.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
+
+
+@app.command("reverse")
+def reverse(
+    payment_ref: Annotated[str, typer.Argument(help="The ref of the payment to reverse")],
+    on: Annotated[str, typer.Option("--on", help="Reversal date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference of this reversal")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Reverse a payment: a new entry undoes it and the loan is re-aged."""
+    _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
+
+
+@app.command("waive")
+def waive(
+    loan_id: str,
+    component: Annotated[str, typer.Argument(help="What to waive: penalty or interest")],
+    amount: str,
+    on: Annotated[str, typer.Option("--on", help="Waiver date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Waive owed penalty or interest (posted to expense:waiver); the same --ref applies once."""
+    if component not in (Component.PENALTY.value, Component.INTEREST.value):
+        fail(f"component: must be penalty or interest, got {component!r}", EXIT_BAD_INPUT)
+    try:
+        minor = parse_amount(amount)
+    except MoneyError as exc:
+        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    res = ev.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
+    _applied(res, json_out)
+
+
+@app.command("write-off")
+def write_off(
+    loan_id: str,
+    on: Annotated[str, typer.Option("--on", help="Write-off date (YYYY-MM-DD)")],
+    ref: Annotated[str, typer.Option("--ref", help="Unique reference (idempotency key)")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write the loan off: its receivables go to expense:write-off and it stops ageing."""
+    if not ref.strip():
+        fail("ref: must not be empty", EXIT_BAD_INPUT)
+    _applied(ev.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
+
+
+def _close_with_progress(
+    engine: Engine, through: date, quiet: bool, kernel: Kernel = "polars"
+) -> CloseResult:
+    """Run the accrual alone, with a progress bar on stderr (none when the output is JSON)."""
+    with phase_bar(quiet) as progress:
+        return close_through(
+            engine, through, lambda done, total: progress("accrual", done, total), kernel=kernel
+        )
+
+
+@app.command("close-day")
+def close_day_cmd(
+    through: Annotated[
+        str | None,
+        typer.Option(help="The business date to close (default: today). Loans catch up to it."),
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="polars (columnar, default) or reference (per loan)")
+    ] = "polars",
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", min=1, help="Loans per accrual transaction")
+    ] = None,
+    policy: PolicyOption = None,
+    collect: Annotated[
+        bool,
+        typer.Option(
+            "--collect/--no-collect",
+            help="Choose, gate and enqueue today's contacts (default) or only accrue and age",
+        ),
+    ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes planning the gate's chunks while this one writes "
+            "(default: one per core, at most 4; 1 plans and writes in turn)",
+        ),
+    ] = None,
+) -> None:
+    """Close a business day: accrue and age every loan; then choose today's contacts by the
+    policy, check each with the compliance gate, enqueue the allowed ones and record the
+    blocked ones; print the close report. Idempotent and resumable."""
+    if engine_name not in KERNELS:
+        fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
+    kernel: Kernel = "polars" if engine_name == "polars" else "reference"
+    policies = load_policies(policy)
+    engine = open_db(db)
+    until = parse_date(through, "through") if through else date.today()
+    if chunk_size is not None:
+        import arrears.services.close.accrual as runner
+        import arrears.services.close.reference as reference
+
+        runner.CHUNK = reference.CHUNK = chunk_size
+    if not collect:
+        res = _close_with_progress(engine, until, quiet=json_out, kernel=kernel)
+        data = {
+            "through": until.isoformat(),
+            "loans_aged": res.loans_aged,
+            "loan_days": res.loan_days,
+            "entries_posted": res.entries_posted,
+            "by_bucket": res.by_bucket,
+        }
+        if json_out:
+            print_json(data)
+        else:
+            typer.echo(
+                f"closed through {until}: {res.loans_aged} loans aged "
+                f"({res.loan_days} loan-days), {res.entries_posted} journal entries"
+            )
+        return
+    with phase_bar(quiet=json_out) as progress:
+        report = close_business_day(
+            engine,
+            until,
+            EngineConfig(policies, kernel=kernel, workers=workers or default_workers()),
+            progress=progress,
+        )
+    if json_out:
+        print_json(
+            {
+                "through": until.isoformat(),
+                "by_bucket": {b.bucket: b.loans for b in report.buckets},
+                **report.as_dict(),
+            }
+        )
+    else:
+        print_report(report)
+
+
+app.command("audit")(audit_cmd)
+app.command("simulate")(simulate_cmd)
+
+
+payments_app = typer.Typer(help="Payments in bulk.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("import")
+def payments_import(
+    file: Annotated[Path, typer.Argument(help="CSV with loan_id, amount, paid_on, ref")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Apply a file of payments, all or nothing; refs already applied are skipped."""
+    with phase_bar(quiet=json_out) as report:
+        res = import_payments(open_db(db), file, progress=report)
+    problems = [r for r in res if not isinstance(r, ev.Applied)]
+    if problems:
+        for p in problems:
+            typer.echo(str(p), err=True)
+        fail(f"{len(problems)} problem(s) in {file}; no payment was applied", EXIT_BAD_INPUT)
+    applied = [r for r in res if isinstance(r, ev.Applied)]
+    new = sum(1 for r in applied if not r.already_applied)
+    if json_out:
+        print_json({"applied": new, "already_applied": len(applied) - new})
+    else:
+        typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
+
+
+DEMO_START = date(2026, 11, 1)
+DEMO_DAYS = 28  # through 2026-11-28
+
+
+@app.command("demo")
+def demo(
+    db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
+    loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 300,
+    days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
+) -> None:
+    """A seeded portfolio run through four weeks of collection with simulated borrowers.
+
+    Creates the database, generates and imports a portfolio with its payment history and
+    collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
+    queue, visits, promises, evidence) day by day, and prints the last close report."""
+    from arrears.services import scenario
+    from arrears.services.simulate import simulate
+
+    path = Path(db)
+    if "://" not in db:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    engine = open_db(db)
+    with phase_bar(quiet=False) as progress:
+        progress("import", 0, 1)
+        sc = scenario.build(engine, DEMO_START, loans=loans, seed=7, pack="cn", days=days)
+        progress("import", 1, 1)
+        reports: list[CloseReport] = []
+
+        def tick(day: date, report: CloseReport) -> None:
+            reports.append(report)
+            progress("days", (day - DEMO_START).days + 1, days)
+
+        result = simulate(
+            engine,
+            DEMO_START,
+            days,
+            EngineConfig(default_policy_set()),
+            sc.behaviours,
+            sc.payments,
+            seed=7,
+            on_day=tick,
+        )
+    last = DEMO_START + timedelta(days=days - 1)
+    typer.echo(
+        f"{db}: {len(sc.behaviours)} borrowers, {DEMO_START} to {last}: "
+        f"{sum(sum(r.actions.values()) for r in reports)} contacts enqueued, "
+        f"{sum(sum(r.blocked.values()) for r in reports)} blocked by the gate, "
+        f"{result.calls} calls, {result.promises} promises, {result.payments} payments, "
+        f"{result.visits_reported} home visits"
+    )
+    print_report(reports[-1])
+    typer.echo(
+        "\ntry:\n"
+        f"  arrears loan show {sc.never_loan} --db {db}\n"
+        f"  arrears evidence show --borrower {scenario.NEVER} --db {db}  (the escalation)\n"
+        f"  arrears audit --db {db}                        (every contact re-checked)\n"
+        f"  arrears queue list --db {db}\n"
+        f"  arrears outbox list --db {db}\n"
+        f"  arrears credit history {sc.never_loan} --db {db}"
+    )
+
+
+@portfolio_app.command("summary")
+def portfolio_summary_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Counts and amounts by bucket and classification."""
+    engine = open_db(db)
+    with engine.connect() as conn:
+        data = portfolio_summary(conn)
+    if json_out:
+        print_json(data)
+        return
+    console.print(
+        f"as of {data['as_of']}: {data['active']} active loans, outstanding {data['outstanding']},"
+        f" overdue {data['overdue']}"
+    )
+    for key, title in (("by_bucket", "bucket"), ("by_classification", "classification")):
+        table = Table(title, "loans", "outstanding", "overdue")
+        for row in data[key]:
+            table.add_row(row["name"], str(row["loans"]), row["outstanding"], row["overdue"])
+        console.print(table)
+
+
+@portfolio_app.command("generate")
+def portfolio_generate(
+    loans: Annotated[int, typer.Option("--loans", help="Number of loans", min=1)],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes")],
+    out: Annotated[Path, typer.Option("--out", help="Loans file, .parquet or .csv")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Payments up to this date (default today)")
+    ] = None,
+    payments_out: Annotated[
+        Path | None, typer.Option("--payments-out", help="Payments file, .parquet or .csv")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
+    from arrears.core.sim.generate import generate, write_table
+
+    on = parse_date(as_of, "as_of") if as_of else date.today()
+    for path in (out, payments_out):
+        if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+            fail(f"{path}: unknown format {path.suffix!r}: use .csv or .parquet", EXIT_BAD_INPUT)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=json_out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"generating {loans} loans", total=3)
+        portfolio = generate(loans, seed, on)
+        bar.update(task, advance=1, description=f"writing {out}")
+        write_table(portfolio.loans, out)
+        bar.update(task, advance=1)
+        if payments_out is not None:
+            bar.update(task, description=f"writing {payments_out}")
+            write_table(portfolio.payments, payments_out)
+        bar.update(task, advance=1)
+    data = {
+        "loans": portfolio.loans.height,
+        "borrowers": portfolio.loans["borrower_id"].n_unique(),
+        "payments": portfolio.payments.height if payments_out is not None else 0,
+        "as_of": on.isoformat(),
+        "out": str(out),
+        "payments_out": None if payments_out is None else str(payments_out),
+    }
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(
+            f"wrote {data['loans']} loans for {data['borrowers']} borrowers to {out}"
+            + (f" and {data['payments']} payments to {payments_out}" if payments_out else "")
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The compliance gate: `check(history, proposed, context, pack) -> Decision`.
+
+Pure: no database, no clock. Rule packs `cn`, `us-reg-f`, `uk-conc` live in `packs/`.
+"""
+
+from arrears.core.compliance.gate import check
+from arrears.core.compliance.limits import LenderSettings, Limits, SettingsError, tighten
+from arrears.core.compliance.model import Contact, ContactPreferences, Context, Decision, Violation
+from arrears.core.compliance.pack import Pack, Rule
+from arrears.core.compliance.packs import PACKS, get_pack
+from arrears.core.compliance.parse import (
+    ParseError,
+    parse_contact,
+    parse_context,
+    parse_history,
+    parse_proposed,
+    parse_settings,
+)
+
+__all__ = [
+    "PACKS",
+    "Contact",
+    "ContactPreferences",
+    "Context",
+    "Decision",
+    "LenderSettings",
+    "Limits",
+    "Pack",
+    "ParseError",
+    "Rule",
+    "SettingsError",
+    "Violation",
+    "check",
+    "get_pack",
+    "parse_contact",
+    "parse_context",
+    "parse_history",
+    "parse_proposed",
+    "parse_settings",
+    "tighten",
+]

@@ -1,0 +1,130 @@
+"""An outbound message: what the close enqueues and what an adapter delivers.
+
+``compose(action, facts, recipient)`` turns a gated ``PlannedAction`` into an
+``OutboundMessage`` with its rendered words and its key. The key is what makes delivery
+at-least-once safe: the outbox stores one row per key, every adapter hands the key to the
+receiver (``Idempotency-Key`` header, ``Message-ID``, the mailbox's unique column), and the
+receiver drops a key it has already applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from arrears.core.compliance.model import CHANNELS, PARTIES, Channel, Party
+from arrears.core.contact.action import PlannedAction
+from arrears.core.contact.templates import (
+    LANGUAGES,
+    THIRD_PARTY_TEMPLATES,
+    MessageFacts,
+    TemplateError,
+    render,
+)
+from arrears.store.outbox_tables import KEY_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to one recipient. Constructing a malformed one is a caller's bug (ValueError)."""
+
+    key: str
+    borrower_id: str
+    loan_id: str
+    channel: Channel
+    party: Party
+    recipient: str
+    template: str
+    language: str
+    subject: str
+    body: str
+    policy: str
+    step: str
+    business_date: date
+    # The gate approved the contact for this instant: the dispatcher sends no earlier (a close
+    # that runs at night must not text at night). None: as soon as it is enqueued.
+    not_before: datetime | None = None
+    # The end of the window the gate approved: past it the message is not sent but marked
+    # failed ("expired"), since a retry must not carry it into hours the gate did not approve.
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.key) > KEY_LENGTH:
+            raise ValueError(f"message key must be 1..{KEY_LENGTH} characters: {self.key!r}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"message {self.key}: unknown channel {self.channel!r}")
+        if self.party not in PARTIES:
+            raise ValueError(f"message {self.key}: unknown party {self.party!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"message {self.key}: unknown language {self.language!r}")
+        for name in ("borrower_id", "loan_id", "recipient", "template", "body"):
+            if not getattr(self, name):
+                raise ValueError(f"message {self.key}: {name} is empty")
+        for name in ("not_before", "expires_at"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"message {self.key}: {name} must be timezone-aware")
+        if self.not_before and self.expires_at and self.expires_at <= self.not_before:
+            raise ValueError(f"message {self.key}: expires_at must be after not_before")
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(self.body.encode()).hexdigest()
+
+
+def message_key(business_date: date, loan_id: str, step: str, party: Party, recipient: str) -> str:
+    """A stable key: the same decision on the same day to the same person gives the same key.
+
+    The recipient enters as a short hash, so keys (which travel in headers and logs) do not
+    carry phone numbers or addresses.
+    """
+    who = hashlib.sha256(recipient.encode()).hexdigest()[:12]
+    return f"{business_date.isoformat()}:{loan_id}:{step}:{party}:{who}"
+
+
+def compose(
+    action: PlannedAction,
+    facts: MessageFacts,
+    recipient: str,
+    not_before: datetime | None = None,
+    expires_at: datetime | None = None,
+    key: str | None = None,
+) -> OutboundMessage:
+    """Render ``action.template`` for ``recipient``.
+
+    Raises ``TemplateError`` as ``render`` does, and for a borrower's template addressed to a
+    third party.
+
+    ``not_before``/``expires_at``: the instants the gate approved (see ``OutboundMessage``).
+    ``key``: the caller's idempotency key for this message (e.g. the engine's action key);
+    default ``message_key(...)``. Whatever it is, it must be the same on every rerun.
+    """
+    if action.party != "debtor" and action.template not in THIRD_PARTY_TEMPLATES:
+        # The gate would block the words too; this stops a misconfigured policy earlier.
+        raise TemplateError(
+            f"template {action.template!r} is for the borrower and may not go to the "
+            f"{action.party}; third parties get only: {', '.join(sorted(THIRD_PARTY_TEMPLATES))}"
+        )
+    rendered = render(action.template, facts)
+    if key is None:
+        key = message_key(
+            action.business_date, action.loan_id, action.step, action.party, recipient
+        )
+    return OutboundMessage(
+        key=key,
+        borrower_id=action.borrower_id,
+        loan_id=action.loan_id,
+        channel=action.channel,
+        party=action.party,
+        recipient=recipient,
+        template=action.template,
+        language=facts.language,
+        subject=rendered.subject,
+        body=rendered.body,
+        policy=action.policy,
+        step=action.step,
+        business_date=action.business_date,
+        not_before=not_before,
+        expires_at=expires_at,
+    )

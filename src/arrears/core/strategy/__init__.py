@@ -1,0 +1,80 @@
+"""The collection policy: YAML policies, champion/challenger sets, today's treatments.
+
+Pure: no database, no clock. `choose` is the per-borrower reference; `choose_frame` is the
+same over a Polars frame of cases; `validate` warns about steps a rule pack would block.
+"""
+
+from arrears.core.strategy.assign import assign, assign_series, bucket
+from arrears.core.strategy.case import (
+    CASE_COLUMNS,
+    CASE_SCHEMA,
+    LAST_SENT_SCHEMA,
+    CaseError,
+    CaseView,
+    cases_frame,
+    parse_case,
+)
+from arrears.core.strategy.choose import Choice, Explanation, StepTrace, choose, explain
+from arrears.core.strategy.frame import ACTION_SCHEMA, ROUTING_SCHEMA, CaseFrameError, choose_frame
+from arrears.core.strategy.load import (
+    PolicyError,
+    bundled_policy_path,
+    default_policy_set,
+    load_policy,
+    load_policy_set,
+    parse_policy,
+    policy_set,
+    single,
+)
+from arrears.core.strategy.model import (
+    BrokenPromise,
+    Legal,
+    Member,
+    Policy,
+    PolicySet,
+    PolicyWarning,
+    Routing,
+    Segment,
+    Step,
+)
+from arrears.core.strategy.validate import validate
+
+__all__ = [
+    "ACTION_SCHEMA",
+    "CASE_COLUMNS",
+    "CASE_SCHEMA",
+    "LAST_SENT_SCHEMA",
+    "ROUTING_SCHEMA",
+    "BrokenPromise",
+    "CaseError",
+    "CaseFrameError",
+    "CaseView",
+    "Choice",
+    "Explanation",
+    "Legal",
+    "Member",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "PolicyWarning",
+    "Routing",
+    "Segment",
+    "Step",
+    "StepTrace",
+    "assign",
+    "assign_series",
+    "bucket",
+    "bundled_policy_path",
+    "cases_frame",
+    "choose",
+    "choose_frame",
+    "default_policy_set",
+    "explain",
+    "load_policy",
+    "load_policy_set",
+    "parse_case",
+    "parse_policy",
+    "policy_set",
+    "single",
+    "validate",
+]

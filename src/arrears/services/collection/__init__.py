@@ -1,0 +1,2 @@
+"""The collection floor in the database: cases, the agent queue, outcomes, promises, visits,
+collectors."""

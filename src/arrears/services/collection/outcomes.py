@@ -1,0 +1,270 @@
+"""Recording what came of a contact: on a queue item (the agent's call) or on an attempt the
+dispatcher already recorded (a dialer call whose result arrives later).
+
+One transaction: the attempt with its connected/conversation flags (what the compliance gate
+counts), the case flag a dispute or hardship sets, the promise a promise to pay makes, and the
+evidence records (``contact.attempt`` for a call made from the queue, ``contact.outcome``
+always, ``promise`` for a promise). Recording the same outcome again for the same item or
+attempt changes nothing and says so; a different outcome for it is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from arrears.core.compliance.model import Contact
+from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
+from arrears.core.evidence.chain import Kind
+from arrears.services import evidence as log
+from arrears.services.collection.cases import (
+    Attempt,
+    Recording,
+    record_attempts,
+    set_case_flag,
+    zones,
+)
+from arrears.services.collection.common import Problem, for_update, to_utc
+from arrears.store.case_tables import contact_attempts, promises, queue_items
+from arrears.store.profile_tables import borrower_profiles
+
+A = contact_attempts
+Q = queue_items
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecorded:
+    attempt_key: str
+    borrower_id: str
+    outcome: Outcome
+    already_recorded: bool
+    promise_key: str | None = None
+
+
+def _validate(
+    record: str,
+    outcome: str,
+    at: datetime,
+    promise: tuple[date, int] | None,
+    recording: Recording | None,
+) -> Outcome | Problem:
+    parsed = parse_outcome(outcome)
+    if parsed is None:
+        return Problem(record, "outcome", f"must be one of {', '.join(o.value for o in Outcome)}")
+    if at.utcoffset() is None:
+        return Problem(record, "at", "must carry a time-zone offset")
+    if parsed is Outcome.PROMISE_TO_PAY and promise is None:
+        return Problem(record, "promise", "a promise to pay needs a date and an amount")
+    if parsed is not Outcome.PROMISE_TO_PAY and promise is not None:
+        return Problem(record, "promise", f"only a promise_to_pay carries a promise, not {outcome}")
+    if promise is not None:
+        due, amount = promise
+        if amount <= 0:
+            return Problem(record, "promise_amount", "must be positive")
+        if due < at.date():
+            return Problem(record, "promise_date", f"{due} is before the call ({at.date()})")
+    if recording is not None:
+        if not recording.location.strip():
+            return Problem(record, "recording", "location must not be empty")
+        if not _SHA256.match(recording.sha256):
+            return Problem(record, "recording_sha256", "must be 64 lowercase hex digits")
+    return parsed
+
+
+def record_outcome(
+    conn: Connection,
+    *,
+    outcome: str,
+    at: datetime,
+    item_id: int | None = None,
+    attempt_key: str | None = None,
+    agent: str | None = None,
+    promise: tuple[date, int] | None = None,
+    recording: Recording | None = None,
+) -> OutcomeRecorded | Problem:
+    """Record ``outcome`` for queue item ``item_id`` or for the call attempt ``attempt_key``.
+
+    ``promise`` is (promised date, amount in fen) for ``promise_to_pay``; ``recording`` the
+    call recording's location and SHA-256.
+    """
+    if (item_id is None) == (attempt_key is None):
+        raise ValueError("record_outcome: give exactly one of item_id or attempt_key")
+    record = f"queue item {item_id}" if item_id is not None else f"attempt {attempt_key}"
+    parsed = _validate(record, outcome, at, promise, recording)
+    if isinstance(parsed, Problem):
+        return parsed
+    if item_id is not None:
+        done = _on_item(conn, record, item_id, parsed, at, agent, recording)
+    else:
+        assert attempt_key is not None
+        done = _on_attempt(conn, record, attempt_key, parsed, at, agent, recording)
+    if isinstance(done, Problem) or done.already_recorded:
+        return done
+    effect = EFFECTS[parsed]
+    if effect.case_flag is not None:
+        set_case_flag(conn, done.borrower_id, effect.case_flag)
+    payload: dict[str, object] = {
+        "attempt_key": done.attempt_key,
+        "outcome": parsed.value,
+        "connected": effect.connected,
+        "conversation": effect.conversation,
+    }
+    if agent:
+        payload["agent"] = agent
+    if recording is not None:
+        payload["recording_location"] = recording.location
+        payload["recording_sha256"] = recording.sha256
+    promise_key = None
+    if promise is not None:
+        promise_key = f"promise/{done.attempt_key}"
+        payload["promise"] = {"due_on": promise[0].isoformat(), "amount": promise[1]}
+    log.append(conn, done.borrower_id, Kind.CONTACT_OUTCOME, payload, at)
+    if promise is not None:
+        assert promise_key is not None
+        _make_promise(conn, done, promise_key, promise, at)
+    return OutcomeRecorded(done.attempt_key, done.borrower_id, parsed, False, promise_key)
+
+
+def _same_or_problem(
+    record: str, key: str, borrower_id: str, stored: str, wanted: Outcome
+) -> OutcomeRecorded | Problem:
+    if stored == wanted.value:
+        return OutcomeRecorded(key, borrower_id, wanted, True)
+    return Problem(record, "outcome", f"already recorded as {stored}")
+
+
+def _on_item(
+    conn: Connection,
+    record: str,
+    item_id: int,
+    outcome: Outcome,
+    at: datetime,
+    agent: str | None,
+    recording: Recording | None,
+) -> OutcomeRecorded | Problem:
+    row = conn.execute(for_update(conn, select(Q).where(Q.c.item_id == item_id))).first()
+    if row is None:
+        return Problem(record, "item_id", "no such queue item")
+    key = f"queue/{row.key}"
+    if row.outcome is not None:
+        return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
+    if agent and row.claimed_by and row.claimed_by != agent:
+        return Problem(record, "agent", f"the item is claimed by {row.claimed_by}")
+    effect = EFFECTS[outcome]
+    tz = conn.execute(
+        select(borrower_profiles.c.timezones).where(
+            borrower_profiles.c.borrower_id == row.borrower_id
+        )
+    ).scalar()
+    contact = Contact(
+        at=at,
+        debt_id=row.loan_id,
+        channel="call",
+        party=row.party,
+        number=row.number,
+        connected=effect.connected,
+        conversation=effect.conversation,
+        outcome=outcome.value,
+        content=row.script,
+    )
+    on_date = at.astimezone(zones(tz or "")[0]).date()
+    record_attempts(
+        conn,
+        [
+            Attempt(
+                key,
+                row.borrower_id,
+                contact,
+                on_date,
+                policy=row.policy,
+                step=row.step,
+                agent=agent or row.claimed_by,
+                recording=recording,
+            )
+        ],
+    )
+    conn.execute(
+        update(Q)
+        .where(Q.c.item_id == item_id)
+        .values(
+            done_at=to_utc(at),
+            outcome=outcome.value,
+            claimed_by=row.claimed_by or agent,
+            claimed_at=row.claimed_at or to_utc(at),
+        )
+    )
+    return OutcomeRecorded(key, row.borrower_id, outcome, False)
+
+
+def _on_attempt(
+    conn: Connection,
+    record: str,
+    key: str,
+    outcome: Outcome,
+    at: datetime,
+    agent: str | None,
+    recording: Recording | None,
+) -> OutcomeRecorded | Problem:
+    row = conn.execute(for_update(conn, select(A).where(A.c.key == key))).first()
+    if row is None:
+        return Problem(record, "attempt_key", "no such contact attempt")
+    if row.outcome is not None:
+        return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
+    if row.channel != "call":
+        return Problem(record, "outcome", f"call outcomes apply to calls, not to {row.channel}")
+    effect = EFFECTS[outcome]
+    values: dict[str, object] = {
+        "outcome": outcome.value,
+        "connected": effect.connected,
+        "conversation": effect.conversation,
+    }
+    if agent:
+        values["agent"] = agent
+    if recording is not None:
+        values["recording_location"] = recording.location
+        values["recording_sha256"] = recording.sha256
+    conn.execute(update(A).where(A.c.attempt_id == row.attempt_id).values(values))
+    return OutcomeRecorded(key, row.borrower_id, outcome, False)
+
+
+def _make_promise(
+    conn: Connection,
+    done: OutcomeRecorded,
+    key: str,
+    promise: tuple[date, int],
+    at: datetime,
+) -> None:
+    debt = conn.execute(select(A.c.debt_id).where(A.c.key == done.attempt_key)).scalar_one()
+    made_on = conn.execute(select(A.c.on_date).where(A.c.key == done.attempt_key)).scalar_one()
+    due, amount = promise
+    conn.execute(
+        insert(promises).values(
+            key=key,
+            borrower_id=done.borrower_id,
+            loan_id=debt,
+            promised_on=made_on,
+            amount=amount,
+            due_on=due,
+            status="open",
+            paid=0,
+            attempt_key=done.attempt_key,
+        )
+    )
+    log.append(
+        conn,
+        done.borrower_id,
+        Kind.PROMISE,
+        {
+            "event": "made",
+            "promise_key": key,
+            "loan_id": debt,
+            "amount": amount,
+            "promised_on": made_on.isoformat(),
+            "due_on": due.isoformat(),
+        },
+        at,
+    )

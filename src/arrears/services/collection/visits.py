@@ -1,0 +1,456 @@
+"""Field visits in the database: request, approve, assign, notify, report.
+
+The flow is one-way: ``requested`` -> ``approved`` (by someone other than the requester) ->
+``assigned`` (two or more registered, trained collectors and a window the gate allows) ->
+``noticed`` (the borrower told who is coming and when, before the window) -> ``reported``.
+Assignment runs the whole visit through the compliance gate except the notice rule (the notice
+says who is coming, so it follows the assignment); recording the notice runs it again with the
+notice. Each step appends a ``visit`` evidence record. Replaying a step with the same values
+changes nothing; anything else out of order is refused with the visit, field and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from arrears.core.compliance import get_pack
+from arrears.core.compliance.model import Contact
+from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
+from arrears.core.evidence.chain import Entry, Kind
+from arrears.services import evidence as log
+from arrears.services.collection.cases import (
+    Attempt,
+    context_for,
+    history_for,
+    record_attempts,
+    zones,
+)
+from arrears.services.collection.common import (
+    Problem,
+    chunks,
+    for_update,
+    from_db,
+    join_ids,
+    maybe_from_db,
+    split_ids,
+    to_utc,
+)
+from arrears.store import tables as t
+from arrears.store.case_tables import cases, visits
+from arrears.store.membership import batches, one_of
+from arrears.store.profile_tables import borrower_profiles
+
+V = visits
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    visit_id: int
+    key: str
+    borrower_id: str
+    loan_id: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    approved_by: str | None
+    approved_at: datetime | None
+    collectors: tuple[str, ...]
+    window_start: datetime | None
+    window_end: datetime | None
+    address: str | None
+    notice_sent_at: datetime | None
+    reported_at: datetime | None
+    report: str | None
+    outcome: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def _visit(r: Any) -> Visit:
+    return Visit(
+        r.visit_id,
+        r.key,
+        r.borrower_id,
+        r.loan_id,
+        r.status,
+        r.requested_by,
+        from_db(r.requested_at),
+        r.reason,
+        r.approved_by,
+        maybe_from_db(r.approved_at),
+        split_ids(r.collectors),
+        maybe_from_db(r.window_start),
+        maybe_from_db(r.window_end),
+        r.address,
+        maybe_from_db(r.notice_sent_at),
+        maybe_from_db(r.reported_at),
+        r.report,
+        r.outcome,
+    )
+
+
+def get_visit(conn: Connection, visit_id: int, lock: bool = False) -> Visit | None:
+    q = select(V).where(V.c.visit_id == visit_id)
+    row = conn.execute(for_update(conn, q) if lock else q).first()
+    return None if row is None else _visit(row)
+
+
+def list_visits(conn: Connection, borrower_id: str | None = None) -> list[Visit]:
+    q = select(V).order_by(V.c.visit_id)
+    if borrower_id is not None:
+        q = q.where(V.c.borrower_id == borrower_id)
+    return [_visit(r) for r in conn.execute(q)]
+
+
+def _evidence_entry(v: Visit, event: str, at: datetime, **extra: Any) -> Entry:
+    payload: dict[str, Any] = {"event": event, "visit_key": v.key, "loan_id": v.loan_id}
+    payload.update({k: x for k, x in extra.items() if x is not None})
+    return Entry(v.borrower_id, Kind.VISIT, payload, at)
+
+
+def _evidence(conn: Connection, v: Visit, event: str, at: datetime, **extra: Any) -> None:
+    log.append_many(conn, [_evidence_entry(v, event, at, **extra)])
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRequest:
+    key: str
+    loan_id: str
+    by: str
+    at: datetime
+    reason: str = ""
+
+
+def request_visit(
+    conn: Connection,
+    key: str,
+    loan_id: str,
+    by: str,
+    at: datetime,
+    reason: str = "",
+) -> Visit | Problem:
+    [out] = request_visits(conn, [VisitRequest(key, loan_id, by, at, reason)])
+    return out
+
+
+def _request_problem(r: VisitRequest) -> Problem | None:
+    record = f"visit {r.key}"
+    if not r.key.strip() or len(r.key) > 200:
+        return Problem(record, "key", "must be 1-200 characters")
+    if not r.by.strip():
+        return Problem(record, "requested_by", "must not be empty")
+    if r.at.utcoffset() is None:
+        return Problem(record, "at", "must carry a time-zone offset")
+    return None
+
+
+def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[Visit | Problem]:
+    """Request visits in bulk (the close asks for many at once); one result per request.
+
+    A key already on record returns that visit when it was the same request (a rerun) and a
+    problem when it was another; keys are unique within ``requests`` too. Each new request
+    appends a ``visit`` evidence record.
+    """
+    keys = [r.key for r in requests]
+    if len(set(keys)) != len(keys):
+        raise ValueError("request_visits: duplicate keys in one batch")
+    existing: dict[str, Visit] = {}
+    for batch in batches(conn, keys):
+        existing.update(
+            (row.key, _visit(row))
+            for row in conn.execute(select(V).where(one_of(conn, V.c.key, batch)))
+        )
+    owners: dict[str, str] = {}
+    for batch in batches(conn, sorted({r.loan_id for r in requests})):
+        owners.update(
+            conn.execute(
+                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(
+                    one_of(conn, t.loans.c.loan_id, batch)
+                )
+            ).all()
+        )
+    out: list[Visit | Problem | None] = []
+    new: list[VisitRequest] = []
+    for r in requests:
+        problem = _request_problem(r)
+        if problem is None and r.key in existing:
+            v = existing[r.key]
+            if (v.loan_id, v.requested_by) == (r.loan_id, r.by):
+                out.append(v)
+            else:
+                out.append(Problem(f"visit {r.key}", "key", "already used for another request"))
+            continue
+        if problem is None and r.loan_id not in owners:
+            problem = Problem(f"visit {r.key}", "loan_id", f"no such loan {r.loan_id}")
+        out.append(problem)
+        if problem is None:
+            new.append(r)
+    if not new:
+        return [res for res in out if res is not None]
+    rows: list[dict[str, Any]] = [
+        {
+            "key": r.key,
+            "borrower_id": owners[r.loan_id],
+            "loan_id": r.loan_id,
+            "status": "requested",
+            "requested_by": r.by,
+            "requested_at": to_utc(r.at),
+            "reason": r.reason,
+        }
+        for r in new
+    ]
+    for row_batch in chunks(rows, 2000):
+        conn.execute(insert(V), row_batch)
+    made: dict[str, Visit] = {}
+    for key_batch in batches(conn, [r.key for r in new]):
+        q = select(V).where(one_of(conn, V.c.key, key_batch))
+        made.update((row.key, _visit(row)) for row in conn.execute(q))
+    log.append_many(
+        conn,
+        (
+            _evidence_entry(
+                made[r.key], "requested", r.at, requested_by=r.by, reason=r.reason or None
+            )
+            for r in new
+        ),
+    )
+    fresh = iter(new)
+    return [res if res is not None else made[next(fresh).key] for res in out]
+
+
+def _load(conn: Connection, visit_id: int) -> Visit | Problem:
+    v = get_visit(conn, visit_id, lock=True)
+    return Problem(f"visit {visit_id}", "visit_id", "no such visit") if v is None else v
+
+
+def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Visit | Problem:
+    """Approve a requested visit; the approver must not be the requester (four eyes)."""
+    v = _load(conn, visit_id)
+    if isinstance(v, Problem):
+        return v
+    record = f"visit {visit_id}"
+    if at.utcoffset() is None:
+        return Problem(record, "at", "must carry a time-zone offset")
+    if v.status != "requested":
+        if v.approved_by == by:
+            return v
+        return Problem(record, "status", f"is {v.status}; only a requested visit is approved")
+    if not by.strip():
+        return Problem(record, "approved_by", "must not be empty")
+    if by == v.requested_by:
+        return Problem(record, "approved_by", "the requester cannot approve their own request")
+    conn.execute(
+        update(V)
+        .where(V.c.visit_id == visit_id)
+        .values(status="approved", approved_by=by, approved_at=to_utc(at))
+    )
+    conn.execute(
+        update(cases)
+        .where(cases.c.borrower_id == v.borrower_id, cases.c.closed_on.is_(None))
+        .values(visit_approved_by=by, visit_approved_at=to_utc(at))
+    )
+    _evidence(conn, v, "approved", at, approved_by=by)
+    return replace(v, status="approved", approved_by=by, approved_at=at)
+
+
+def _problems(
+    conn: Connection, v: Visit, plan: VisitPlan, at: datetime, notice: bool
+) -> list[VisitProblem]:
+    pack_name = conn.execute(
+        select(borrower_profiles.c.rule_pack).where(
+            borrower_profiles.c.borrower_id == v.borrower_id
+        )
+    ).scalar()
+    context = context_for(conn, [v.borrower_id], at)[v.borrower_id]
+    context = replace(
+        context,
+        visit_approved=v.approved_by is not None,
+        visit_notice_at=v.notice_sent_at,
+    )
+    history = history_for(conn, [v.borrower_id])[v.borrower_id]
+    pack = get_pack(pack_name or "cn")
+    if pack is None:
+        return [VisitProblem("visit.pack", f"unknown rule pack {pack_name!r} in the profile")]
+    return validate_visit(plan, context, pack, history, require_notice=notice)
+
+
+def _refused(visit_id: int, problems: list[VisitProblem]) -> Problem:
+    return Problem(f"visit {visit_id}", "assignment", "; ".join(map(str, problems)))
+
+
+def assign_visit(
+    conn: Connection,
+    visit_id: int,
+    collector_ids: tuple[str, ...],
+    window_start: datetime,
+    window_end: datetime,
+    at: datetime,
+    address: str | None = None,
+) -> Visit | Problem:
+    """Assign collectors and a window, checked by the compliance gate (all but the notice)."""
+    v = _load(conn, visit_id)
+    if isinstance(v, Problem):
+        return v
+    record = f"visit {visit_id}"
+    for name, value in (("window_start", window_start), ("window_end", window_end), ("at", at)):
+        if value.utcoffset() is None:
+            return Problem(record, name, "must carry a time-zone offset")
+    if v.status == "assigned" and (v.collectors, v.window_start, v.window_end) == (
+        tuple(collector_ids),
+        window_start,
+        window_end,
+    ):
+        return v
+    if v.status not in ("approved", "assigned"):
+        return Problem(record, "status", f"is {v.status}; only an approved visit is assigned")
+    if window_start <= at:
+        return Problem(record, "window_start", "must be after the assignment")
+    if address is None:
+        address = conn.execute(
+            select(borrower_profiles.c.address).where(
+                borrower_profiles.c.borrower_id == v.borrower_id
+            )
+        ).scalar()
+    plan = VisitPlan(
+        v.borrower_id, v.loan_id, tuple(collector_ids), window_start, window_end, address or ""
+    )
+    problems = _problems(conn, v, plan, window_start, notice=False)
+    if problems:
+        return _refused(visit_id, problems)
+    conn.execute(
+        update(V)
+        .where(V.c.visit_id == visit_id)
+        .values(
+            status="assigned",
+            collectors=join_ids(plan.collectors),
+            window_start=to_utc(window_start),
+            window_end=to_utc(window_end),
+            address=address,
+            notice_sent_at=None,
+        )
+    )
+    _evidence(
+        conn,
+        v,
+        "assigned",
+        at,
+        collectors=list(plan.collectors),
+        window_start=window_start.isoformat(),
+        window_end=window_end.isoformat(),
+    )
+    return replace(
+        v,
+        status="assigned",
+        collectors=plan.collectors,
+        window_start=window_start,
+        window_end=window_end,
+        address=address,
+        notice_sent_at=None,
+    )
+
+
+def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> Visit | Problem:
+    """The borrower was told who is coming and when; it must be before the window."""
+    v = _load(conn, visit_id)
+    if isinstance(v, Problem):
+        return v
+    record = f"visit {visit_id}"
+    if sent_at.utcoffset() is None:
+        return Problem(record, "sent_at", "must carry a time-zone offset")
+    if v.status == "noticed" and v.notice_sent_at == sent_at:
+        return v
+    if v.status != "assigned":
+        return Problem(record, "status", f"is {v.status}; the notice follows the assignment")
+    assert v.window_start is not None and v.window_end is not None
+    noticed = replace(v, notice_sent_at=sent_at)
+    plan = VisitPlan(
+        v.borrower_id, v.loan_id, v.collectors, v.window_start, v.window_end, v.address or ""
+    )
+    problems = _problems(conn, noticed, plan, v.window_start, notice=True)
+    if problems:
+        return _refused(visit_id, problems)
+    conn.execute(
+        update(V)
+        .where(V.c.visit_id == visit_id)
+        .values(status="noticed", notice_sent_at=to_utc(sent_at))
+    )
+    _evidence(
+        conn,
+        v,
+        "notice_sent",
+        sent_at,
+        collectors=list(v.collectors),
+        window_start=v.window_start.isoformat(),
+        window_end=v.window_end.isoformat(),
+    )
+    return replace(noticed, status="noticed")
+
+
+VISIT_OUTCOMES = ("met", "not_home", "refused_entry", "promise_to_pay", "paid", "other")
+CONVERSATION_OUTCOMES = frozenset({"met", "refused_entry", "promise_to_pay", "paid"})
+
+
+def report_visit(
+    conn: Connection, visit_id: int, at: datetime, report: str, outcome: str
+) -> Visit | Problem:
+    """The collectors' report after the visit (made within its noticed window)."""
+    v = _load(conn, visit_id)
+    if isinstance(v, Problem):
+        return v
+    record = f"visit {visit_id}"
+    if at.utcoffset() is None:
+        return Problem(record, "at", "must carry a time-zone offset")
+    if outcome not in VISIT_OUTCOMES:
+        return Problem(record, "outcome", f"must be one of {', '.join(VISIT_OUTCOMES)}")
+    if not report.strip():
+        return Problem(record, "report", "must not be empty")
+    if v.status == "reported":
+        if (v.report, v.outcome) == (report, outcome):
+            return v
+        return Problem(record, "status", "already reported")
+    if v.status != "noticed":
+        return Problem(record, "status", f"is {v.status}; only a noticed visit is reported")
+    assert v.window_start is not None
+    if at < v.window_start:
+        return Problem(record, "at", f"is before the visit window ({v.window_start.isoformat()})")
+    conn.execute(
+        update(V)
+        .where(V.c.visit_id == visit_id)
+        .values(status="reported", reported_at=to_utc(at), report=report, outcome=outcome)
+    )
+    # The visit is a contact the gate counts from now on (history and evidence alike).
+    visited = Contact(
+        at=v.window_start,
+        debt_id=v.loan_id,
+        channel="visit",
+        party="debtor",
+        number=v.address or "",
+        connected=True,
+        conversation=outcome in CONVERSATION_OUTCOMES,
+        outcome=outcome,
+        collectors=v.collectors,
+    )
+    zone_names = conn.execute(
+        select(borrower_profiles.c.timezones).where(
+            borrower_profiles.c.borrower_id == v.borrower_id
+        )
+    ).scalar()
+    local_day = v.window_start.astimezone(zones(zone_names or "")[0]).date()
+    record_attempts(
+        conn, [Attempt(f"visit/{v.key}", v.borrower_id, visited, local_day, step="visit")]
+    )
+    _evidence(
+        conn, v, "reported", at, collectors=list(v.collectors), report=report, outcome=outcome
+    )
+    return replace(v, status="reported", reported_at=at, report=report, outcome=outcome)

@@ -1,0 +1,204 @@
+"""A simulated collection operation: the engine's days, with borrowers, agents and supervisors.
+
+Each simulated day: the close (accrual, cases, policy, gate, enqueue); the outbox delivered
+to the local mailbox; agents working the call queue (the borrower's behaviour decides who
+answers and who promises); the supervisor approving requested visits; collectors reporting on
+visits whose window is today; then the day's payments (planned by behaviour, or promised).
+Everything goes through the same services a real deployment uses; only the people are
+simulated, deterministically for a seed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Engine, select
+
+from arrears.adapters import MailboxAdapter
+from arrears.core.close.report import CloseReport
+from arrears.core.ledger.account import Status, payoff_amount
+from arrears.core.sim.behaviour import answer_call, keeps_promise
+from arrears.services import events as ev
+from arrears.services.accounts import load_accounts
+from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.reference import advance
+from arrears.services.collection.common import Problem
+from arrears.services.collection.outcomes import record_outcome
+from arrears.services.collection.queue import next_item
+from arrears.services.collection.visits import approve_visit, list_visits, report_visit
+from arrears.services.dispatch import dispatch
+from arrears.store import tables as t
+
+SUPERVISOR = "supervisor-1"
+AGENT = "agent-1"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPayment:
+    loan_id: str
+    amount: int  # fen
+    on: date
+    ref: str
+    # A borrower keeping a promise to "pay what is overdue" pays what is overdue on the day,
+    # penalty since the call included, and at least what was promised.
+    clear_overdue: bool = False
+
+
+@dataclass
+class SimResult:
+    reports: list[CloseReport] = field(default_factory=list)
+    payments: int = 0
+    refused_payments: list[str] = field(default_factory=list)
+    calls: int = 0
+    promises: int = 0
+    visits_reported: int = 0
+    dispatched: int = 0
+
+
+def _end_of(day: date) -> datetime:
+    """Late on ``day`` in UTC: after every local business hour in the zones we serve."""
+    return datetime.combine(day, time(23, 59), tzinfo=UTC)
+
+
+def simulate(
+    engine: Engine,
+    start: date,
+    days: int,
+    config: EngineConfig,
+    behaviours: Mapping[str, str],
+    payments: Iterable[PlannedPayment] = (),
+    *,
+    seed: int = 0,
+    on_day: Callable[[date, CloseReport], None] | None = None,
+) -> SimResult:
+    """Run ``days`` business days from ``start``. ``behaviours``: borrower id -> behaviour."""
+    planned: dict[date, list[PlannedPayment]] = defaultdict(list)
+    for p in payments:
+        planned[p.on].append(p)
+    mailbox = MailboxAdapter(engine)
+    adapters = {"sms": mailbox, "email": mailbox, "letter": mailbox}
+    result = SimResult()
+    attempts: dict[str, int] = defaultdict(int)
+    for k in range(days):
+        day = start + timedelta(days=k)
+        report = close_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
+        result.reports.append(report)
+        # The dispatcher runs all day; every two hours is often enough for the simulation to
+        # send each message inside its window (10:00 to 20:00 local) in every zone we serve.
+        for hour in range(1, 24, 2):
+            at = datetime.combine(day, time(hour, 0), UTC)
+            result.dispatched += dispatch(engine, adapters, now=at, limit=100_000).sent
+        _work_queue(engine, day, behaviours, seed, planned, attempts, result)
+        _visits(engine, day, result)
+        for p in planned.pop(day, []):
+            _pay(engine, p, result)
+        if on_day:
+            on_day(day, report)
+    return result
+
+
+def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
+    """Pay as planned; a plan made in advance may exceed what is left, so pay at most that."""
+    with engine.connect() as conn:
+        loaded = load_accounts(conn, [p.loan_id])
+    rec, acct = loaded[p.loan_id]
+    if acct.status is not Status.ACTIVE:
+        return  # repaid already (early, or on a promise)
+    acct = advance(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
+    wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
+    amount = min(wanted, payoff_amount(acct, rec.product, p.on))
+    res = ev.pay(engine, p.loan_id, amount, p.on, p.ref)
+    if isinstance(res, ev.Problem):
+        result.refused_payments.append(str(res))
+    else:
+        result.payments += 1
+
+
+def _overdue(engine: Engine, loan_id: str) -> int:
+    ls = t.loan_state
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty).where(
+                ls.c.loan_id == loan_id
+            )
+        ).scalar()
+    return int(row or 0)
+
+
+def _work_queue(
+    engine: Engine,
+    day: date,
+    behaviours: Mapping[str, str],
+    seed: int,
+    planned: dict[date, list[PlannedPayment]],
+    attempts: dict[str, int],
+    result: SimResult,
+) -> None:
+    """One agent dials every call due today, in queue order; the borrower's behaviour answers."""
+    now = _end_of(day)
+    while True:
+        with engine.begin() as conn:
+            item = next_item(conn, AGENT, now)
+        if item is None or item.due_at.date() > day + timedelta(days=1):
+            return
+        attempts[item.borrower_id] += 1
+        behaviour = behaviours.get(item.borrower_id, "late")
+        if item.party == "debtor":
+            answer = answer_call(
+                seed,
+                item.borrower_id,
+                behaviour,
+                day,
+                attempts[item.borrower_id],
+                _overdue(engine, item.loan_id),
+            )
+            outcome, promise = answer.result, None
+            if answer.result == "promise_to_pay" and answer.promise_on is not None:
+                promise = (answer.promise_on, answer.promise_amount)
+        else:  # an emergency contact who picks up says they will pass the message on
+            outcome, promise = "reached", None
+        with engine.begin() as conn:
+            res = record_outcome(
+                conn,
+                outcome=outcome,
+                at=item.due_at,
+                item_id=item.item_id,
+                agent=AGENT,
+                promise=promise,
+            )
+        assert not isinstance(res, Problem), res
+        result.calls += 1
+        if promise is not None:
+            result.promises += 1
+            on, amount = promise
+            if keeps_promise(seed, item.borrower_id, behaviour, on):
+                payable = min(amount, _overdue(engine, item.loan_id)) or amount
+                ref = f"promise:{item.key}"
+                planned[on].append(PlannedPayment(item.loan_id, payable, on, ref, True))
+
+
+def _visits(engine: Engine, day: date, result: SimResult) -> None:
+    """The supervisor approves what was requested; collectors report on today's visits."""
+    with engine.begin() as conn:
+        for v in list_visits(conn):
+            if v.status == "requested":
+                got = approve_visit(conn, v.visit_id, SUPERVISOR, _end_of(day))
+                assert not isinstance(got, Problem), got
+            elif (
+                v.status == "noticed"
+                and v.window_start is not None
+                and v.window_start.date() == day
+            ):
+                at = v.window_start + timedelta(minutes=30)
+                got = report_visit(
+                    conn,
+                    v.visit_id,
+                    at,
+                    "Visited the address; nobody answered the door.",
+                    "not_home",
+                )
+                assert not isinstance(got, Problem), got
+                result.visits_reported += 1
