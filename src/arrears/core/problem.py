@@ -1,0 +1,64 @@
+"""One way to fail: a `Problem` names the record, the field and the reason; nothing was written.
+
+Every service that can be handed bad input returns its value together with the problems it
+found, in the manner of Beancount's ``(entries, errors)``: ``value, problems = service(...)``.
+An empty tuple means success; a non-empty one means the value is ``None`` and nothing changed.
+Exceptions are for bugs only. The command line, the REST API and the web pages turn a Problem
+into their own form (one line and an exit code; RFC 9457 problem+json; a message beside the
+field) from its ``code``, so a caller never parses a reason string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, TypeAlias, TypeVar
+
+# What kind of failure, for the caller's form of it:
+#   invalid    the input is wrong (CLI exit 2, HTTP 422)
+#   not_found  the record named does not exist (CLI exit 1, HTTP 404)
+#   conflict   the input is fine but the state forbids it now (CLI exit 2, HTTP 409)
+Code = Literal["invalid", "not_found", "conflict"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Bad input: which record, which field, why. Nothing was written."""
+
+    record: str  # what a person can find: "line 4 (loan L000001)", "payment BANK-1", "file"
+    field: str  # the column, option or dotted path; "" when the record as a whole is at fault
+    reason: str  # plain words, for a person
+    code: Code = "invalid"
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.record}: {self.field}: {self.reason}"
+        return f"{self.record}: {self.reason}"
+
+    @property
+    def missing(self) -> bool:
+        return self.code == "not_found"
+
+
+Problems: TypeAlias = tuple[Problem, ...]
+# ``(value, ())`` on success, ``(None, problems)`` on failure.
+Result: TypeAlias = tuple[T | None, Problems]
+
+
+def ok(value: T) -> Result[T]:
+    return value, ()
+
+
+def fail(*problems: Problem) -> Result[T]:
+    assert problems, "fail() needs at least one problem"
+    return None, tuple(problems)
+
+
+def not_found(record: str, reason: str = "not found", field: str = "") -> Problem:
+    return Problem(record, field, reason, "not_found")
+
+
+def first(problems: Iterable[Problem]) -> Problem | None:
+    return next(iter(problems), None)
