@@ -1,4 +1,4 @@
-"""``arrears case|queue|outcome|promise|visit|collector ...``: the collection floor's commands.
+"""``arrears case|queue|outcome|promise|visit ...``: the collection floor's commands.
 
 Each command runs in one transaction: an error prints ``error: <record>: <field>: <reason>``,
 exits 2 (bad input) or 1 (not found, refused in this state) and changes nothing.
@@ -33,11 +33,9 @@ from arrears.cli.common import (
 )
 from arrears.core.contact.queue import QueueItem
 from arrears.core.money import MoneyError, fmt, parse_amount
-from arrears.core.people.collectors import Collector, Training
 from arrears.services.collection.cases import Recording, case_views, history_for, sync_cases
 from arrears.services.collection.common import Problem
 from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
-from arrears.services.collection.people import add_collector, add_training, list_collectors
 from arrears.services.collection.promises import check_promises, list_promises
 from arrears.services.collection.queue import list_queue, next_item
 from arrears.services.collection.visits import (
@@ -61,7 +59,6 @@ promise_app = typer.Typer(help="Promises to pay.", no_args_is_help=True)
 visit_app = typer.Typer(
     help="Field visits: request, approve, assign, notice, report.", no_args_is_help=True
 )
-collector_app = typer.Typer(help="Registered collectors and their training.", no_args_is_help=True)
 
 
 @contextmanager
@@ -565,72 +562,5 @@ def visit_list(
             ",".join(v.collectors),
             v.window_start.isoformat() if v.window_start else "",
             v.outcome or "",
-        )
-    console.print(table)
-
-
-# ---------------------------------------------------------------------------------------------
-# collector
-
-
-@collector_app.command("add")
-def collector_add(
-    collector_id: str,
-    name: Annotated[str, typer.Option(help="Full name")],
-    credential: Annotated[str, typer.Option(help="Employee or credential number")],
-    agency: Annotated[str | None, typer.Option(help="Agency (omit for the lender's staff)")] = None,
-    unregistered: Annotated[
-        bool, typer.Option("--unregistered", help="On record but not registered")
-    ] = False,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Register a collector."""
-    c = Collector(collector_id, name, credential, registered=not unregistered, agency=agency)
-    with _tx(db) as conn:
-        added = _ok(add_collector(conn, c))
-    if json_out:
-        print_json({"collector_id": collector_id, "added": added})
-    else:
-        typer.echo(f"collector {collector_id} {'added' if added else 'already on record'}")
-
-
-@collector_app.command("train")
-def collector_train(
-    collector_id: str,
-    on: Annotated[str, typer.Option("--on", help="Training date (YYYY-MM-DD)")],
-    course: Annotated[str, typer.Option(help="Course name")],
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Record a training a collector completed."""
-    tr = Training(collector_id, parse_date(on, "on"), course)
-    with _tx(db) as conn:
-        added = _ok(add_training(conn, tr))
-    if json_out:
-        print_json({"collector_id": collector_id, "trained_on": on, "added": added})
-    else:
-        typer.echo(
-            f"training of {collector_id} on {on} {'recorded' if added else 'already on record'}"
-        )
-
-
-@collector_app.command("list")
-def collector_list(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Collectors with their latest training."""
-    with _tx(db) as conn:
-        rows = [_jsonable(r) for r in list_collectors(conn)]
-    if json_out:
-        print_json(rows)
-        return
-    table = Table("id", "name", "agency", "registered", "credential", "last trained")
-    for r in rows:
-        table.add_row(
-            r["collector_id"],
-            r["name"],
-            r["agency"] or "",
-            str(r["registered"]),
-            r["credential_no"],
-            str(r["last_trained_on"] or ""),
         )
     console.print(table)

@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
+from arrears.cli import collector
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -65,7 +66,7 @@ app.add_typer(cases_cli.queue_app, name="queue")
 app.add_typer(cases_cli.outcome_app, name="outcome")
 app.add_typer(cases_cli.promise_app, name="promise")
 app.add_typer(cases_cli.visit_app, name="visit")
-app.add_typer(cases_cli.collector_app, name="collector")
+app.add_typer(collector.collector_app, name="collector")
 app.add_typer(credit_app, name="credit")
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
