@@ -30,6 +30,7 @@ from arrears.core.evidence.chain import Kind
 from arrears.services import evidence as log
 from arrears.services import outbox
 from arrears.services.dispatch import DispatchReport, RetryPolicy, dispatch
+from arrears.services.texts import message_texts
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table
 
@@ -37,6 +38,7 @@ from .test_adapters import SECRET, WebhookReceiver, message, running_receiver
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 LEASE = RetryPolicy().lease
+TEXTS = message_texts()
 
 
 @pytest.fixture
@@ -409,27 +411,29 @@ def test_compose_renders_the_action_and_keys_it_stably() -> None:
         language="en", lender_name="Acme", lender_phone="400-1", borrower_name="Li Lei",
         loan_ref="L000001", overdue_principal=100, days_past_due=1, repay_app="Acme app",
     )  # fmt: skip
-    m = compose(action, facts, "+8613800000001")
-    assert m.key == compose(action, facts, "+8613800000001").key
-    assert m.key != compose(action, facts, "+8613800000002").key
+    m = compose(action, facts, "+8613800000001", texts=TEXTS)
+    assert m.key == compose(action, facts, "+8613800000001", texts=TEXTS).key
+    assert m.key != compose(action, facts, "+8613800000002", texts=TEXTS).key
     assert m.key.startswith("2026-03-02:L000001:sms_day1:debtor:")
     assert "+86138" not in m.key and len(m.key) <= 200
     assert m.key == message_key(
         action.business_date, "L000001", "sms_day1", "debtor", "+8613800000001"
     )
-    assert compose(action, facts, "+86138", key="2026-03-02:B1:sms_day1").key == (
+    assert compose(action, facts, "+86138", key="2026-03-02:B1:sms_day1", texts=TEXTS).key == (
         "2026-03-02:B1:sms_day1"
     )
     assert "principal CN¥1.00" in m.body and m.template == "sms_overdue" and m.policy == "champion"
     with pytest.raises(ValueError, match="not_before must be timezone-aware"):
-        compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10))
+        compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10), texts=TEXTS)
     to_contact = replace(action, party="emergency_contact")
     with pytest.raises(
         TemplateError,
         match="'sms_overdue' is for the borrower and may not go to the emergency_contact",
     ):
-        compose(to_contact, facts, "+8613900000000")
-    safe = compose(replace(to_contact, template="emergency_contact"), facts, "+8613900000000")
+        compose(to_contact, facts, "+8613900000000", texts=TEXTS)
+    safe = compose(
+        replace(to_contact, template="emergency_contact"), facts, "+8613900000000", texts=TEXTS
+    )
     assert safe.party == "emergency_contact" and "Li Lei" not in safe.body
 
 

@@ -22,6 +22,7 @@ from arrears.core.contact.templates import (
     TemplateError,
     render,
 )
+from arrears.core.texts import TextSet
 from arrears.store.outbox_tables import KEY_LENGTH
 
 
@@ -88,10 +89,12 @@ def compose(
     facts: MessageFacts,
     recipient: str,
     not_before: datetime | None = None,
+    *,
+    texts: TextSet,
     expires_at: datetime | None = None,
     key: str | None = None,
 ) -> OutboundMessage:
-    """Render ``action.template`` for ``recipient``.
+    """Render ``action.template`` for ``recipient`` from ``texts`` (the message text set).
 
     Raises ``TemplateError`` as ``render`` does, and for a borrower's template addressed to a
     third party.
@@ -106,7 +109,7 @@ def compose(
             f"template {action.template!r} is for the borrower and may not go to the "
             f"{action.party}; third parties get only: {', '.join(sorted(THIRD_PARTY_TEMPLATES))}"
         )
-    rendered = render(action.template, facts)
+    rendered = render(action.template, facts, texts)
     if key is None:
         key = message_key(
             action.business_date, action.loan_id, action.step, action.party, recipient

@@ -1,14 +1,18 @@
-"""Message templates in zh-CN and en: ``render(template_id, facts) -> Rendered``.
+"""Message templates in zh-CN and en: ``render(template_id, facts, texts) -> Rendered``.
 
-Pure: no database, no clock. The caller gathers the facts (amounts from the close, contact
-details from the profile) and the template decides the words.
+Pure: no database, no clock, no files. The words are data: one Jinja2 file per template and
+language under ``arrears/data/templates/messages/<language>/<template_id>.j2``, and short
+strings (labels, opt-out wording) in the gettext catalogs, which the shell reads into a
+``TextSet`` (``arrears.services.texts.message_texts()``) and passes in. This module holds the
+facts a template may use, checks the ones it needs, and words them (amounts and dates in the
+message's language) for the template.
 
 What every text does, and why:
 
 * The borrower's name and the loan reference are always masked (王** / J*** S****, last four of
   the reference): an SMS or email can be read by someone else, and the borrower needs only
   enough to recognise the loan.
-* Every template ends with opt-out wording (``Reply STOP to opt out`` / ``回复TD退订``).
+* Every template ends with opt-out wording (``Reply STOP to opt out`` / ``回复“退订”停止接收``).
   Regulation F §1006.6(e) requires it on every text and email; the message does not know which
   channel will carry it or which pack applies, so it always carries it.
 * Messages to the borrower give the lender's verified number, so a borrower can check that a
@@ -16,6 +20,8 @@ What every text does, and why:
 * ``emergency_contact`` is for a third party: it names neither the lender nor the loan, no amount,
   nothing about being late, only a neutral sender and a number to call
   (GB/T 45251-2025 / NIFA; Reg F §1006.10; CONC 7.9).
+* A zh-CN message carries no Latin letters of its own: what Latin it has comes from the facts
+  (amounts, the loan reference, what the lender configured).
 
 Money is formatted with Babel from integer fen via ``money.to_decimal`` (exact, no rounding:
 the amounts are already in the minor unit); dates with Babel's ``long`` format.
@@ -28,20 +34,20 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal, TypeVar, get_args
+from typing import Literal, get_args
 
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
 
 from arrears.core.money import MoneyError, minor_per_major, to_decimal
+from arrears.core.texts import TextError, TextSet, render_parts, template_fields
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 # Parsed once: Babel re-parses a locale given by name on every call, which was most of the
 # cost of rendering a message.
 _LOCALE: Mapping[str, Locale] = {"zh-CN": Locale.parse("zh_CN"), "en": Locale.parse("en")}
-_T = TypeVar("_T")
 
 
 class TemplateError(ValueError):
@@ -66,15 +72,34 @@ class BankTransfer:
     reference: str
 
 
+_NON_NEGATIVE = (
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_penalty",
+    "days_past_due",
+    "interest_since",
+    "fees_since",
+    "payments_since",
+    "credits_since",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageFacts:
     """Everything a template may say. Amounts are integer minor units (fen) of ``currency``.
 
-    ``borrower_name`` and ``loan_ref`` may be given in full: ``render`` masks them. ``repay_app``
-    names where in the lender's app to pay (e.g. ``支付宝 > 借呗``); ``bank_transfer`` is the
-    alternative. ``sender_alias`` is how a message to an emergency contact signs itself (it
-    must not name a lender whose name implies a debt); the default is a neutral "customer
+    ``borrower_name`` and ``loan_ref`` may be given in full: ``render`` masks them. The lender's
+    words come in the message's language (``arrears.core.settings``): ``lender_name`` in
+    sentences, ``signature`` where the message signs (``【…】``; default the name),
+    ``repay_app`` where in the lender's app to pay (e.g. ``支付宝 > 借呗``); ``bank_transfer``
+    is the alternative. ``sender_alias`` is how a message to an emergency contact signs itself
+    (it must not name a lender whose name implies a debt); the default is a neutral "customer
     service". ``visit_start``/``visit_end`` are aware datetimes in the borrower's zone.
+
+    The validation notice (Reg F §1006.34(c)(2)) reads ``itemization_date`` and the amounts
+    itemized from it: ``amount_on_itemization``, then ``interest_since``, ``fees_since``,
+    ``payments_since`` and ``credits_since``, and ``current_amount``; ``validation_end`` is the
+    last day of the validation period. Its loan id is ``loan_ref``.
     """
 
     language: str
@@ -99,15 +124,28 @@ class MessageFacts:
     promise_amount: int | None = None
     report_date: date | None = None
     sender_alias: str = ""
+    signature: str = ""
+    itemization_date: date | None = None
+    amount_on_itemization: int | None = None
+    interest_since: int = 0
+    fees_since: int = 0
+    payments_since: int = 0
+    credits_since: int = 0
+    current_amount: int | None = None
+    validation_end: date | None = None
 
     def __post_init__(self) -> None:
-        for name in ("overdue_principal", "overdue_interest", "overdue_penalty", "days_past_due"):
+        for name in _NON_NEGATIVE:
             if getattr(self, name) < 0:
                 raise ValueError(f"MessageFacts.{name} must not be negative")
         for name in ("next_due_amount", "promise_amount"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"MessageFacts.{name} must be positive")
+        for name in ("amount_on_itemization", "current_amount"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"MessageFacts.{name} must not be negative")
         for name in ("visit_start", "visit_end"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
@@ -216,300 +254,160 @@ def day(value: date, facts: MessageFacts) -> str:
     return _long_date(value, facts.language)
 
 
-def _need(value: _T | None, template: str, field: str) -> _T:
-    if value is None or value == "" or value == ():
-        raise TemplateError(f"template {template!r}: fact {field!r} is required")
-    return value
-
-
-def _how_to_repay(facts: MessageFacts, template: str) -> str:
-    if not facts.repay_app and facts.bank_transfer is None:
-        raise TemplateError(
-            f"template {template!r}: fact 'repay_app' or 'bank_transfer' is required"
-        )
-    zh = facts.language == "zh-CN"
-    ways: list[str] = []
-    if facts.repay_app:
-        ways.append(f"在{facts.repay_app}中还款" if zh else f"in the app ({facts.repay_app})")
-    bank = facts.bank_transfer
-    if bank is not None:
-        ways.append(
-            f"转账至{bank.bank}，户名{bank.account_name}，账号{bank.account_number}，"
-            f"附言{bank.reference}"
-            if zh
-            else f"by bank transfer to {bank.account_name}, {bank.bank}, account "
-            f"{bank.account_number}, reference {bank.reference}"
-        )
-    return "；或".join(ways) if zh else "; or ".join(ways)
-
-
-_OPT_OUT = {"zh-CN": "回复TD退订", "en": "Reply STOP to opt out."}
-_EMAIL_OPT_OUT = {
-    "zh-CN": "如不希望再收到此类邮件，请回复“退订”。",
-    "en": "To stop these emails, reply UNSUBSCRIBE and we will not email you again.",
-}
-
-
 # ---------------------------------------------------------------------------------------------
-# The templates. Each takes the facts and the template id (for error messages).
+# The templates: their words are data (``arrears/data/templates/messages``), their facts here.
 
-
-def _reminder_before_due(f: MessageFacts, t: str) -> Rendered:
-    amount = money(_need(f.next_due_amount, t, "next_due_amount"), f)
-    due = day(_need(f.next_due_date, t, "next_due_date"), f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    if f.language == "zh-CN":
-        return Rendered(
-            f"【{f.lender_name}】还款日提醒（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，您尾号{ref}的借款本期应还{amount}，还款日为{due}。"
-            f"还款方式：{how}。如有疑问请致电{f.lender_phone}。{_OPT_OUT['zh-CN']}",
-        )
-    return Rendered(
-        f"{f.lender_name}: payment due on {due} (loan ending {ref})",
-        f"{f.lender_name}: Hi {name}, your payment of {amount} on the loan ending {ref} is due "
-        f"on {due}. To pay: {how}. Questions? Call us on {f.lender_phone}. {_OPT_OUT['en']}",
-    )
-
-
-def _components(f: MessageFacts) -> tuple[str, str, str, str]:
-    return (
-        money(f.total_overdue, f),
-        money(f.overdue_principal, f),
-        money(f.overdue_interest, f),
-        money(f.overdue_penalty, f),
-    )
-
-
-def _overdue_facts(f: MessageFacts, t: str) -> None:
-    if f.days_past_due <= 0:
-        raise TemplateError(f"template {t!r}: fact 'days_past_due' must be at least 1")
-    if f.total_overdue <= 0:
-        raise TemplateError(f"template {t!r}: the overdue amounts must not all be zero")
-
-
-def _sms_overdue(f: MessageFacts, t: str) -> Rendered:
-    _overdue_facts(f, t)
-    total, principal, interest, penalty = _components(f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    dpd = f.days_past_due
-    if f.language == "zh-CN":
-        return Rendered(
-            f"【{f.lender_name}】逾期提醒（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，您尾号{ref}的借款已逾期{dpd}天，逾期应还共{total}，"
-            f"其中本金{principal}、利息{interest}、罚息{penalty}。还款方式：{how}。"
-            f"如有困难请致电{f.lender_phone}协商还款方案。{_OPT_OUT['zh-CN']}",
-        )
-    days = "day" if dpd == 1 else "days"
-    return Rendered(
-        f"{f.lender_name}: payment {dpd} {days} overdue (loan ending {ref})",
-        f"{f.lender_name}: Hi {name}, your loan ending {ref} is {dpd} {days} overdue. "
-        f"Overdue: {total} (principal {principal}, interest {interest}, penalty interest "
-        f"{penalty}). To pay: {how}. If you are having difficulty, call us on "
-        f"{f.lender_phone} to discuss a plan. {_OPT_OUT['en']}",
-    )
-
-
-def _email_overdue(f: MessageFacts, t: str) -> Rendered:
-    _overdue_facts(f, t)
-    total, principal, interest, penalty = _components(f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    dpd = f.days_past_due
-    zh = f.language == "zh-CN"
-    lines: list[str]
-    if zh:
-        missed = f"（应还日{day(f.due_date, f)}）" if f.due_date else ""
-        lines = [
-            f"{name}您好：",
-            "",
-            f"您在{f.lender_name}尾号{ref}的借款已逾期{dpd}天{missed}。逾期应还金额如下：",
-            f"  本金：{principal}",
-            f"  利息：{interest}",
-            f"  罚息：{penalty}",
-            f"  合计：{total}",
-        ]
-        if f.next_due_date and f.next_due_amount:
-            lines.append(f"下一期{money(f.next_due_amount, f)}将于{day(f.next_due_date, f)}到期。")
-        lines += [
-            "",
-            f"还款方式：{how}。",
-            f"如暂时无法全额还款，请尽早致电{f.lender_phone}，我们可以与您商量分期等还款方案。",
-            f"我们不会要求您向个人账户转账。如需核实来电或来访人员身份，请拨打{f.lender_phone}。",
-            "",
-            f"{f.lender_name}",
-            _EMAIL_OPT_OUT["zh-CN"],
-        ]
-        subject = f"【{f.lender_name}】逾期还款提醒（尾号{ref}）"
-    else:
-        days = "day" if dpd == 1 else "days"
-        missed = f" (it was due on {day(f.due_date, f)})" if f.due_date else ""
-        lines = [
-            f"Dear {name},",
-            "",
-            f"Your {f.lender_name} loan ending {ref} is {dpd} {days} overdue{missed}. "
-            "The overdue amount is:",
-            f"  Principal: {principal}",
-            f"  Interest: {interest}",
-            f"  Penalty interest: {penalty}",
-            f"  Total: {total}",
-        ]
-        if f.next_due_date and f.next_due_amount:
-            lines.append(
-                f"Your next instalment of {money(f.next_due_amount, f)} is due on "
-                f"{day(f.next_due_date, f)}."
-            )
-        lines += [
-            "",
-            f"To pay: {how}.",
-            f"If you cannot pay in full, call us on {f.lender_phone} as early as you can: we can "
-            "discuss a plan, such as paying in instalments. Free, independent debt advice is "
-            "also available.",
-            "We will never ask you to pay into a personal account. To check that a caller or "
-            f"visitor is from us, call {f.lender_phone}.",
-            "",
-            f.lender_name,
-            _EMAIL_OPT_OUT["en"],
-        ]
-        subject = f"{f.lender_name}: your payment is {dpd} {days} overdue (loan ending {ref})"
-    return Rendered(subject, "\n".join(lines))
-
-
-def _emergency_contact(f: MessageFacts, t: str) -> Rendered:
-    # Deliberately free of the lender's name, the loan, any amount and any lateness: the
-    # recipient learns only that someone wants the borrower to call back.
-    name = mask_name(f.borrower_name)
-    phone = _need(f.lender_phone, t, "lender_phone")
-    if f.language == "zh-CN":
-        alias = f.sender_alias or "客户服务中心"
-        return Rendered(
-            f"请转告{name}回电",
-            f"您好，这里是{alias}。我们有事需要与{name}联系，但暂时未能联系上。"
-            f"如方便，请转告其致电{phone}与我们联系。谢谢！{_OPT_OUT['zh-CN']}",
-        )
-    alias = f.sender_alias or "Customer Care"
-    return Rendered(
-        f"Please ask {name} to call us",
-        f"Hello, this is {alias}. We would like to speak with {name} and have not been able "
-        f"to reach them. If you can, please ask them to call us on {phone}. Thank you. "
-        f"{_OPT_OUT['en']}",
-    )
-
-
-def _visit_notice(f: MessageFacts, t: str) -> Rendered:
-    collectors = _need(f.collectors, t, "collectors")
-    start = _need(f.visit_start, t, "visit_start")
-    end = _need(f.visit_end, t, "visit_end")
-    if end <= start:
-        raise TemplateError(f"template {t!r}: fact 'visit_end' must be after 'visit_start'")
-    name, ref = mask_name(f.borrower_name), mask_reference(f.loan_ref)
-    when_day = day(start.date(), f)
-    zh_window, en_window = f"{start:%H:%M}–{end:%H:%M}", f"from {start:%H:%M} to {end:%H:%M}"
-    if f.language == "zh-CN":
-        who = "、".join(f"{c.name}（工号{c.collector_id}）" for c in collectors)
-        return Rendered(
-            f"【{f.lender_name}】上门拜访通知（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，我们将于{when_day} {zh_window}安排工作人员上门拜访，"
-            f"与您商量尾号{ref}借款的还款安排。来访人员：{who}。来访人员会出示工作证件，"
-            f"未经您同意不会进入您的住所。如需核实来访人员身份或改约时间，请致电{f.lender_phone}；"
-            f"无法核实身份的，请勿开门并可报警。{_OPT_OUT['zh-CN']}",
-        )
-    who = ", ".join(f"{c.name} (ID {c.collector_id})" for c in collectors)
-    return Rendered(
-        f"{f.lender_name}: visit on {when_day} (loan ending {ref})",
-        f"{f.lender_name}: Dear {name}, our staff will visit you on {when_day} "
-        f"{en_window} to talk about the loan ending {ref}. Who is coming: {who}. They will show "
-        "their staff ID cards and will not enter your home without your consent. To check "
-        f"who they are or to change the time, call {f.lender_phone}. If a visitor cannot be "
-        f"verified, do not open the door; you may contact the police. {_OPT_OUT['en']}",
-    )
-
-
-def _promise_confirmation(f: MessageFacts, t: str) -> Rendered:
-    amount = money(_need(f.promise_amount, t, "promise_amount"), f)
-    when = day(_need(f.promise_date, t, "promise_date"), f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    if f.language == "zh-CN":
-        return Rendered(
-            f"【{f.lender_name}】还款承诺确认（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，我们已记录您承诺于{when}前还款{amount}"
-            f"（尾号{ref}的借款）。还款方式：{how}。如情况有变，请致电{f.lender_phone}。"
-            f"{_OPT_OUT['zh-CN']}",
-        )
-    return Rendered(
-        f"{f.lender_name}: your promise to pay {amount} by {when}",
-        f"{f.lender_name}: Thank you, {name}. We have recorded your promise to pay {amount} "
-        f"by {when} on the loan ending {ref}. To pay: {how}. If your circumstances change, "
-        f"call us on {f.lender_phone}. {_OPT_OUT['en']}",
-    )
-
-
-def _credit_notice(f: MessageFacts, t: str) -> Rendered:
-    when = day(_need(f.report_date, t, "report_date"), f)
-    _overdue_facts(f, t)
-    total = money(f.total_overdue, f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    dpd = f.days_past_due
-    if f.language == "zh-CN":
-        return Rendered(
-            f"【{f.lender_name}】征信报送提示（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，您尾号{ref}的借款已逾期{dpd}天，逾期应还{total}。"
-            f"如在{when}前仍未还清，我们将于{when}向征信机构报送该笔逾期信息，"
-            f"这将记入您的个人信用报告。还款方式：{how}。如有异议或还款困难，请致电"
-            f"{f.lender_phone}。{_OPT_OUT['zh-CN']}",
-        )
-    days = "day" if dpd == 1 else "days"
-    return Rendered(
-        f"{f.lender_name}: credit reporting notice (loan ending {ref})",
-        f"{f.lender_name}: Dear {name}, the loan ending {ref} is {dpd} {days} overdue, with "
-        f"{total} overdue. Unless it is paid in full before {when}, on {when} we will report "
-        "this late payment to credit reporting agencies and it will appear on your credit "
-        f"report. To pay: {how}. If you dispute this or are having difficulty, call "
-        f"{f.lender_phone}. {_OPT_OUT['en']}",
-    )
-
-
-def _plan_reminder(f: MessageFacts, t: str) -> Rendered:
-    amount = money(_need(f.next_due_amount, t, "next_due_amount"), f)
-    due = day(_need(f.next_due_date, t, "next_due_date"), f)
-    name, ref, how = mask_name(f.borrower_name), mask_reference(f.loan_ref), _how_to_repay(f, t)
-    if f.language == "zh-CN":
-        return Rendered(
-            f"【{f.lender_name}】还款计划提醒（尾号{ref}）",
-            f"【{f.lender_name}】{name}您好，您尾号{ref}借款的还款计划下一期{amount}"
-            f"将于{due}到期。还款方式：{how}。如按计划还款有困难，请尽早致电"
-            f"{f.lender_phone}。{_OPT_OUT['zh-CN']}",
-        )
-    return Rendered(
-        f"{f.lender_name}: plan instalment due on {due} (loan ending {ref})",
-        f"{f.lender_name}: Hi {name}, the next instalment of your plan for the loan ending "
-        f"{ref}, {amount}, is due on {due}. To pay: {how}. If you cannot keep to the plan, "
-        f"call us on {f.lender_phone} as early as you can. {_OPT_OUT['en']}",
-    )
-
-
-_TEMPLATES: Mapping[str, Callable[[MessageFacts, str], Rendered]] = {
-    "reminder_before_due": _reminder_before_due,
-    "sms_overdue": _sms_overdue,
-    "email_overdue": _email_overdue,
-    "emergency_contact": _emergency_contact,
-    "visit_notice": _visit_notice,
-    "promise_confirmation": _promise_confirmation,
-    "credit_notice": _credit_notice,
-    "plan_reminder": _plan_reminder,
-}
-TEMPLATES: tuple[str, ...] = tuple(_TEMPLATES)
+# Every template id, in both languages (the text set must hold exactly these).
+TEMPLATES: tuple[str, ...] = (
+    "reminder_before_due",
+    "sms_overdue",
+    "email_overdue",
+    "emergency_contact",
+    "visit_notice",
+    "promise_confirmation",
+    "credit_notice",
+    "plan_reminder",
+    "validation_notice",
+)
 
 # Templates whose words may go to someone other than the borrower.
 THIRD_PARTY_TEMPLATES: frozenset[str] = frozenset({"emergency_contact"})
 
+TEXT_SET = "messages"  # the name of the text set the borrower's messages live in
+PARTS = ("subject", "body")
 
-def render(template_id: str, facts: MessageFacts) -> Rendered:
-    """The subject and body of ``template_id`` in ``facts.language``.
+_OVERDUE, _REPAY, _VISIT = "overdue", "repay", "visit window"
+# What each template needs given, checked in this order before it renders.
+_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "reminder_before_due": ("next_due_amount", "next_due_date", _REPAY),
+    "sms_overdue": (_OVERDUE, _REPAY),
+    "email_overdue": (_OVERDUE, _REPAY),
+    "emergency_contact": ("lender_phone",),
+    "visit_notice": ("collectors", "visit_start", "visit_end", _VISIT),
+    "promise_confirmation": ("promise_amount", "promise_date", _REPAY),
+    "credit_notice": ("report_date", _OVERDUE, _REPAY),
+    "plan_reminder": ("next_due_amount", "next_due_date", _REPAY),
+    "validation_notice": (
+        "itemization_date",
+        "amount_on_itemization",
+        "current_amount",
+        "validation_end",
+    ),
+}
+
+
+def _check(template: str, facts: MessageFacts) -> None:
+    for need in _NEEDS[template]:
+        if need == _OVERDUE:
+            if facts.days_past_due <= 0:
+                raise TemplateError(
+                    f"template {template!r}: fact 'days_past_due' must be at least 1"
+                )
+            if facts.total_overdue <= 0:
+                raise TemplateError(
+                    f"template {template!r}: the overdue amounts must not all be zero"
+                )
+        elif need == _REPAY:
+            if not facts.repay_app and facts.bank_transfer is None:
+                raise TemplateError(
+                    f"template {template!r}: fact 'repay_app' or 'bank_transfer' is required"
+                )
+        elif need == _VISIT:
+            assert facts.visit_start is not None and facts.visit_end is not None
+            if facts.visit_end <= facts.visit_start:
+                raise TemplateError(
+                    f"template {template!r}: fact 'visit_end' must be after 'visit_start'"
+                )
+        else:
+            value = getattr(facts, need)
+            if value is None or value == "" or value == ():
+                raise TemplateError(f"template {template!r}: fact {need!r} is required")
+
+
+def _amount(name: str) -> Callable[[MessageFacts], str | None]:
+    def value(f: MessageFacts) -> str | None:
+        minor = getattr(f, name)
+        return None if minor is None else money(minor, f)
+
+    return value
+
+
+def _date(name: str) -> Callable[[MessageFacts], str | None]:
+    def value(f: MessageFacts) -> str | None:
+        when = getattr(f, name)
+        return None if when is None else day(when, f)
+
+    return value
+
+
+def _time(name: str) -> Callable[[MessageFacts], str]:
+    def value(f: MessageFacts) -> str:
+        return f"{getattr(f, name):%H:%M}"
+
+    return value
+
+
+# What a template may name, and how each is worded from the facts. Only the names a template
+# uses are worked out for it (formatting every amount for every message cost more than the
+# rendering). Amounts and dates come formatted for the message's language.
+CONTEXT: Mapping[str, Callable[[MessageFacts], object]] = {
+    "lender": lambda f: f.lender_name,
+    "signature": lambda f: f.signature or f.lender_name,
+    "phone": lambda f: f.lender_phone,
+    "name": lambda f: mask_name(f.borrower_name),
+    "ref": lambda f: mask_reference(f.loan_ref),
+    "alias": lambda f: f.sender_alias,
+    "dpd": lambda f: f.days_past_due,
+    "total": lambda f: money(f.total_overdue, f),
+    "principal": _amount("overdue_principal"),
+    "interest": _amount("overdue_interest"),
+    "penalty": _amount("overdue_penalty"),
+    "due_date": _date("due_date"),
+    "next_due_date": _date("next_due_date"),
+    "next_due_amount": _amount("next_due_amount"),
+    "repay_app": lambda f: f.repay_app,
+    "bank": lambda f: f.bank_transfer,
+    "collectors": lambda f: f.collectors,
+    "visit_day": lambda f: day(f.visit_start.date(), f) if f.visit_start else None,
+    "visit_from": _time("visit_start"),
+    "visit_to": _time("visit_end"),
+    "promise_date": _date("promise_date"),
+    "promise_amount": _amount("promise_amount"),
+    "report_date": _date("report_date"),
+    "itemization_date": _date("itemization_date"),
+    "amount_on_itemization": _amount("amount_on_itemization"),
+    "interest_since": _amount("interest_since"),
+    "fees_since": _amount("fees_since"),
+    "payments_since": _amount("payments_since"),
+    "credits_since": _amount("credits_since"),
+    "current_amount": _amount("current_amount"),
+    "validation_end": _date("validation_end"),
+}
+
+
+def check_text_set(texts: TextSet) -> list[str]:
+    """What is wrong with a set of message texts: a template missing in a language, one that is
+    not a known template, or one naming something the facts do not provide. Empty: fine."""
+    problems: list[str] = []
+    for language in LANGUAGES:
+        have = set(texts.template_ids(language))
+        problems += [f"{language}: template {t!r} is missing" for t in TEMPLATES if t not in have]
+        problems += [
+            f"{language}: {t}.j2 is not a known template" for t in sorted(have - set(TEMPLATES))
+        ]
+        for template in sorted(have & set(TEMPLATES)):
+            unknown = template_fields(texts, language, template) - set(CONTEXT)
+            problems += [f"{language}: {template}: unknown field {n!r}" for n in sorted(unknown)]
+    return problems
+
+
+def render(template_id: str, facts: MessageFacts, texts: TextSet) -> Rendered:
+    """The subject and body of ``template_id`` in ``facts.language``, from ``texts``.
 
     Raises ``TemplateError`` for an unknown template or language, or a fact the template
     needs and the caller did not give; the message names the template and the fact.
     """
-    build = _TEMPLATES.get(template_id)
-    if build is None:
+    if template_id not in _NEEDS:
         raise TemplateError(f"unknown template {template_id!r}; known: {', '.join(TEMPLATES)}")
     if facts.language not in LANGUAGES:
         raise TemplateError(
@@ -520,4 +418,11 @@ def render(template_id: str, facts: MessageFacts) -> Rendered:
         minor_per_major(facts.currency)
     except MoneyError as exc:
         raise TemplateError(f"template {template_id!r}: currency: {exc}") from None
-    return build(facts, template_id)
+    _check(template_id, facts)
+    try:
+        used = template_fields(texts, facts.language, template_id)
+        context = {name: CONTEXT[name](facts) for name in used if name in CONTEXT}
+        parts = render_parts(texts, facts.language, template_id, context, PARTS)
+    except TextError as exc:
+        raise TemplateError(str(exc)) from None
+    return Rendered(parts["subject"], parts["body"])

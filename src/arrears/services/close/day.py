@@ -38,6 +38,7 @@ from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import plan_notices
+from arrears.core.settings import Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
@@ -45,7 +46,6 @@ from arrears.services.close.gate_phase import (
     CHUNK,
     ChunkInput,
     GateConfig,
-    Lender,
     Tally,
     apply_chunk,
     plans,
@@ -55,6 +55,8 @@ from arrears.services.close.reference import Kernel, close_through
 from arrears.services.collection.cases import case_frames, inline_sql, read_frame, sync_cases
 from arrears.services.collection.promises import check_promises
 from arrears.services.credit import outlooks
+from arrears.services.settings import default_settings
+from arrears.services.texts import message_texts
 from arrears.store import tables as t
 from arrears.store.close_tables import close_progress
 from arrears.store.credit_tables import credit_notices
@@ -72,7 +74,7 @@ def default_workers() -> int:
 @dataclass(frozen=True)
 class EngineConfig:
     policies: PolicySet
-    lender: Lender = field(default_factory=Lender)
+    lender: Lender = field(default_factory=lambda: default_settings().lender)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
     kernel: Kernel = "polars"
     default_pack: str = "cn"
@@ -82,7 +84,7 @@ class EngineConfig:
 
     @property
     def gate(self) -> GateConfig:
-        return GateConfig(self.lender, dict(self.settings), self.default_pack)
+        return GateConfig(self.lender, message_texts(), dict(self.settings), self.default_pack)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)

@@ -38,10 +38,12 @@ from arrears.core.compliance import Context, LenderSettings, Pack, get_pack
 from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.gating import Gated, blocked_payload, gate_action, local_instant
 from arrears.core.contact.messages import OutboundMessage, compose
-from arrears.core.contact.templates import BankTransfer, Collector, MessageFacts
+from arrears.core.contact.templates import Collector, MessageFacts
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.evidence import chain
 from arrears.core.evidence.chain import Entry, Kind
+from arrears.core.settings import Lender
+from arrears.core.texts import TextSet
 from arrears.services import evidence as log
 from arrears.services import outbox
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
@@ -62,6 +64,8 @@ from arrears.services.collection.visits import (
     record_visit_notice,
     request_visits,
 )
+from arrears.services.settings import default_settings
+from arrears.services.texts import message_texts
 from arrears.store import bulk
 from arrears.store import tables as t
 from arrears.store.case_tables import (
@@ -84,21 +88,19 @@ VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
 VISIT_WINDOW = (time(10, 0), time(12, 0))
 
 
-@dataclass(frozen=True)
-class Lender:
-    """Who the borrower hears from and how they repay; on every message."""
-
-    name: str = "Arrears Demo Lender"
-    phone: str = "400-000-0000"
-    repay_app: str = "the lender's app: Me > Loans > Repay"
-    bank: BankTransfer | None = None
+def _default_lender() -> Lender:
+    return default_settings().lender
 
 
 @dataclass(frozen=True)
 class GateConfig:
-    """What the gate phase needs of the engine's configuration (plain data: it goes to workers)."""
+    """What the gate phase needs of the engine's configuration (plain data: it goes to workers).
 
-    lender: Lender = Lender()
+    ``lender``: who the borrower hears from and how they repay, on every message (the lender's
+    settings); ``texts``: the message templates."""
+
+    lender: Lender = field(default_factory=_default_lender)
+    texts: TextSet = field(default_factory=message_texts)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
     default_pack: str = "cn"
 
@@ -209,8 +211,8 @@ def _facts(
 ) -> MessageFacts:
     return MessageFacts(
         language=who.language,
-        lender_name=lender.name,
-        lender_phone=lender.phone,
+        lender_name=lender.name.get(who.language),
+        lender_phone=lender.hotline,
         borrower_name=who.name,
         loan_ref=loan_id,
         overdue_principal=loan["principal"],
@@ -220,9 +222,9 @@ def _facts(
         due_date=loan["due_date"],
         next_due_date=loan["next_due_date"],
         next_due_amount=loan["next_due_amount"],
-        repay_app=lender.repay_app,
-        bank_transfer=lender.bank,
+        repay_app=lender.repayment_channel.get(who.language),
         report_date=report_date,
+        signature=lender.signature.get(who.language),
     )
 
 
@@ -384,7 +386,9 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             # The instant the gate will check (gate_action's contact.at): the message may go
             # out from then until the day's expiry.
             at = local_instant(a.business_date, a.local_time, ctx.timezones)
-            msg = compose(a, facts, recipient, not_before=at, expires_at=_expiry(at))
+            msg = compose(
+                a, facts, recipient, not_before=at, expires_at=_expiry(at), texts=config.texts
+            )
             content = msg.body
         history = histories.setdefault(a.borrower_id, [])
         g = gate_action(
@@ -655,7 +659,14 @@ def _visit(
         collectors=tuple(Collector(names[c], c) for c in team),
     )
     told = datetime.combine(a.business_date, a.local_time, tzinfo=zone)
-    msg = compose(notice_action, facts, who.phone, not_before=told, expires_at=_expiry(told))
+    msg = compose(
+        notice_action,
+        facts,
+        who.phone,
+        not_before=told,
+        expires_at=_expiry(told),
+        texts=config.texts,
+    )
     messages.append(msg)
     record_visit_notice(conn, visit.visit_id, now)
     tally.actions[("visit", a.policy)] += 1
