@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from arrears.core.settings import Settings
+from arrears.services.settings import load_settings
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
 
@@ -26,6 +28,25 @@ DbOption = Annotated[
     typer.Option("--db", help="SQLite file or database URL [env ARREARS_DB; default ./arrears.db]"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SettingsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--settings",
+        help="The lender's settings (YAML, docs/settings.md) "
+        "[env ARREARS_SETTINGS; default: the bundled lender.yaml]",
+    ),
+]
+
+
+def lender_settings(path: str | None) -> Settings:
+    """The lender's settings, checked before anything is worded or sent: a bad file exits 2
+    with one line per problem, each naming the key."""
+    settings, problems = load_settings(path)
+    if settings is None:
+        for problem in problems[1:]:
+            typer.echo(f"error: {problem}", err=True)
+        fail(str(problems[0]), EXIT_BAD_INPUT)
+    return settings
 
 
 def open_db(db: str | None) -> Engine:

@@ -14,7 +14,9 @@ from arrears.cli.common import (
     EXIT_BAD_INPUT,
     DbOption,
     JsonOption,
+    SettingsOption,
     fail,
+    lender_settings,
     open_db,
     parse_date,
     phase_bar,
@@ -132,6 +134,7 @@ def simulate_cmd(
         ),
     ] = None,
     json_out: JsonOption = False,
+    settings_file: SettingsOption = None,
 ) -> None:
     """Run the collection operation for --days with simulated borrowers and agents."""
     from arrears.services.importer import RowError, read_frame
@@ -146,6 +149,7 @@ def simulate_cmd(
             fail(f"--portfolio: {portfolio} has no behaviour column", EXIT_BAD_INPUT)
         behaviours = dict(zip(frame["borrower_id"], frame["behaviour"], strict=True))
     policies = load_policies(policy)
+    lender = lender_settings(settings_file).lender
     engine = open_db(db)
     first = parse_date(start, "start")
     reports: list[CloseReport] = []
@@ -156,7 +160,13 @@ def simulate_cmd(
             progress("days", (day - first).days + 1, days)
 
         result = simulate(
-            engine, first, days, EngineConfig(policies), behaviours, seed=seed, on_day=tick
+            engine,
+            first,
+            days,
+            EngineConfig(policies, lender=lender),
+            behaviours,
+            seed=seed,
+            on_day=tick,
         )
     last = first + timedelta(days=days - 1)
     summary = {

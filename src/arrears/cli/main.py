@@ -19,7 +19,9 @@ from arrears.cli.common import (
     EXIT_FAILED,
     DbOption,
     JsonOption,
+    SettingsOption,
     fail,
+    lender_settings,
     open_db,
     parse_date,
     phase_bar,
@@ -359,6 +361,7 @@ def close_day_cmd(
             "(default: one per core, at most 4; 1 plans and writes in turn)",
         ),
     ] = None,
+    settings_file: SettingsOption = None,
 ) -> None:
     """Close a business day: accrue and age every loan; then choose today's contacts by the
     policy, check each with the compliance gate, enqueue the allowed ones and record the
@@ -367,6 +370,7 @@ def close_day_cmd(
         fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
     kernel: Kernel = "polars" if engine_name == "polars" else "reference"
     policies = load_policies(policy)
+    lender = lender_settings(settings_file).lender
     engine = open_db(db)
     until = parse_date(through, "through") if through else date.today()
     if chunk_size is not None:
@@ -395,7 +399,9 @@ def close_day_cmd(
         report = close_business_day(
             engine,
             until,
-            EngineConfig(policies, kernel=kernel, workers=workers or default_workers()),
+            EngineConfig(
+                policies, lender=lender, kernel=kernel, workers=workers or default_workers()
+            ),
             progress=progress,
         )
     if json_out:
@@ -449,6 +455,7 @@ def demo(
     db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
     loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 300,
     days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
+    settings_file: SettingsOption = None,
 ) -> None:
     """A seeded portfolio run through four weeks of collection with simulated borrowers.
 
@@ -458,6 +465,7 @@ def demo(
     from arrears.services import scenario
     from arrears.services.simulate import simulate
 
+    lender = lender_settings(settings_file).lender
     path = Path(db)
     if "://" not in db:
         for suffix in ("", "-wal", "-shm"):
@@ -477,7 +485,7 @@ def demo(
             engine,
             DEMO_START,
             days,
-            EngineConfig(default_policy_set()),
+            EngineConfig(default_policy_set(), lender=lender),
             sc.behaviours,
             sc.payments,
             seed=7,

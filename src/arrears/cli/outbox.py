@@ -32,7 +32,9 @@ from arrears.cli.common import (
     EXIT_BAD_INPUT,
     DbOption,
     JsonOption,
+    SettingsOption,
     fail,
+    lender_settings,
     open_db,
     parse_instant,
     print_json,
@@ -168,11 +170,14 @@ def dispatch(
     ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
+    settings_file: SettingsOption = None,
 ) -> None:
     """Send due messages through their channel's adapter (at least once; retried with backoff).
 
-    Receivers drop duplicates by the message key.
+    Receivers drop duplicates by the message key. The lender's settings are checked first: a
+    broken file stops the dispatch before anything is sent.
     """
+    lender_settings(settings_file)
     now = as_utc(parse_instant(at, "--at"))
     chosen = parse_adapters(adapter or [], os.environ)
     if isinstance(chosen, str):
