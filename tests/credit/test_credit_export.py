@@ -173,8 +173,16 @@ def test_notice_must_be_on_record_before_the_report(engine: Engine, tmp_path: Pa
     assert json.loads(line)["record"] == "withheld"  # at the instant itself: not before
     with engine.begin() as conn:
         svc.record_notice(
-            conn, "L1", datetime(2025, 1, 10, 23, 59, 59, tzinfo=UTC), "letter", "on-time"
+            conn, "L1", datetime(2025, 1, 10, 23, 59, 59, tzinfo=UTC), "letter", "same-day"
         )
+    # Before the instant, but not the lead time before it (7 days in the cn pack): the notice
+    # lets the item be reported from Jan 17, so January's record waits.
+    (line,) = export_one(engine, tmp_path, "2025-01")
+    rec = json.loads(line)
+    assert rec["record"] == "withheld"
+    assert any("reported from 2025-01-17" in r for r in rec["reasons"]), rec["reasons"]
+    with engine.begin() as conn:
+        svc.record_notice(conn, "L1", datetime(2025, 1, 3, 2, 0, tzinfo=UTC), "sms", "on-time")
     (line,) = export_one(engine, tmp_path, "2025-01")
     rec = json.loads(line)
     assert rec["record"] == "account" and rec["status"] == "1"

@@ -15,13 +15,13 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit import checkpoint
@@ -29,7 +29,8 @@ from arrears.core.credit.codes import CODES, Code
 from arrears.core.credit.disputes import Dispute, Outcome
 from arrears.core.credit.history import CreditHistory, reporting_date
 from arrears.core.credit.metro2 import Metro2Account, base_segment
-from arrears.core.credit.notices import LoanOutlook, plan_notices
+from arrears.core.credit.notices import TEMPLATE as NOTICE_TEMPLATE
+from arrears.core.credit.notices import LoanOutlook, NoticeDue, due_notices
 from arrears.core.credit.report import LoanFacts, Reported, Withheld, month_record, record_json
 from arrears.core.credit.rules import CreditRules, rules_for
 from arrears.core.evidence.chain import Kind
@@ -41,6 +42,7 @@ from arrears.services import evidence as log
 from arrears.store import credit_tables as ct
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t
+from arrears.store.outbox_tables import outbox
 
 DISPUTE_OUTCOME_KIND = "credit.dispute_outcome"
 Format = Literal["jsonl", "metro2"]
@@ -87,6 +89,8 @@ class RawFacts:
     settlements: dict[str, dict[str, str]]  # loan_id -> payment_ref -> kind
     notices: dict[str, datetime]  # loan_id -> first notice (UTC)
     disputes: dict[str, list[Dispute]]  # loan_id -> disputes in id order
+    # loan_id -> the business day the first notice was given (the outbox's, else its UTC day)
+    notice_on: dict[str, date] = field(default_factory=dict)
 
 
 def _loan_columns() -> list[Any]:
@@ -138,10 +142,14 @@ def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFact
             raw.events[r[0]].append(tuple(r))
         for r in conn.execute(_where(select(cs.loan_id, cs.payment_ref, cs.kind), cs.loan_id, ids)):
             raw.settlements[r[0]][r[1]] = r[2]
-        for r in conn.execute(_where(select(cn.loan_id, cn.sent_at), cn.loan_id, ids)):
-            at = utc(r[1])
-            if r[0] not in raw.notices or at < raw.notices[r[0]]:
-                raw.notices[r[0]] = at
+        nq = select(cn.loan_id, cn.sent_at, outbox.c.business_date).outerjoin(
+            outbox, outbox.c.message_key == cn.key
+        )
+        for loan_id, sent_at, given_on in conn.execute(_where(nq, cn.loan_id, ids)):
+            at = utc(sent_at)
+            if loan_id not in raw.notices or at < raw.notices[loan_id]:
+                raw.notices[loan_id] = at
+                raw.notice_on[loan_id] = given_on or at.date()
         dq = select(ct.credit_disputes).order_by(cd.dispute_id)
         for r in conn.execute(_where(dq, cd.loan_id, ids)):
             raw.disputes[r.loan_id].append(_dispute(r))
@@ -188,6 +196,7 @@ def build_facts(raw: RawFacts, loans: Iterable[tuple[Any, ...]] | None = None) -
                 raw.settlements.get(loan_id, {}),
                 raw.notices.get(loan_id),
                 tuple(raw.disputes.get(loan_id, ())),
+                raw.notice_on.get(loan_id),
             )
         )
     return out
@@ -282,7 +291,11 @@ def outlooks(
         coming = checkpoint.forecast_with_checkpoint(
             f.terms, f.product, f.events, as_of, months, f.settlements, cp
         )
-        out.append(LoanOutlook(f.terms.loan_id, f.borrower_id, f.rules, tuple(coming)))
+        out.append(
+            LoanOutlook(
+                f.terms.loan_id, f.borrower_id, f.rules, tuple(coming), due_day=f.terms.due_day
+            )
+        )
     return out
 
 
@@ -295,9 +308,45 @@ def _checkpoints(conn: Connection, loan_ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def planned_notices(conn: Connection, business_date: date) -> list[PlannedAction]:
+@dataclass(frozen=True, slots=True)
+class NoticesInFlight:
+    """The credit notices in the outbox not yet on the credit record, by loan."""
+
+    # Loans with a notice queued, being sent, or sent and not yet on the record: plan no other.
+    pending: frozenset[str]
+    failed: dict[str, int]  # loan -> notices that failed or expired undelivered
+
+
+def notices_in_flight(conn: Connection) -> NoticesInFlight:
+    """What the outbox holds of credit notices: one per loan and item waits there however long
+    dispatch is down, and only one that failed is followed by another."""
+    o = outbox.c
+    rows = conn.execute(
+        select(o.loan_id, o.status, func.count())
+        .where(o.template == NOTICE_TEMPLATE)
+        .group_by(o.loan_id, o.status)
+    ).all()
+    pending = frozenset(loan for loan, status, _ in rows if status != "failed")
+    failed: dict[str, int] = {}
+    for loan, status, count in rows:
+        if status == "failed":
+            failed[loan] = failed.get(loan, 0) + int(count)
+    return NoticesInFlight(pending, failed)
+
+
+def due_notices_on(
+    conn: Connection, business_date: date, loan_ids: Sequence[str] | None = None
+) -> list[NoticeDue]:
+    """The credit notices to send on ``business_date`` (of ``loan_ids``; default every active
+    loan): none for a loan with a notice on record or one still waiting in the outbox."""
     notices = {r.loan_id: utc(r.sent_at) for r in conn.execute(select(ct.credit_notices))}
-    return plan_notices(outlooks(conn, business_date), notices, business_date)
+    flight = notices_in_flight(conn)
+    looks = outlooks(conn, business_date, loan_ids=loan_ids)
+    return due_notices(looks, notices, business_date, pending=flight.pending, failed=flight.failed)
+
+
+def planned_notices(conn: Connection, business_date: date) -> list[PlannedAction]:
+    return [n.action for n in due_notices_on(conn, business_date)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,6 +668,7 @@ def _slice(
         {i: raw.settlements[i] for i in ids if i in raw.settlements},
         {i: raw.notices[i] for i in ids if i in raw.notices},
         {i: raw.disputes[i] for i in ids if i in raw.disputes},
+        {i: raw.notice_on[i] for i in ids if i in raw.notice_on},
     )
     cps = None if stored is None else {i: stored[i] for i in ids if i in stored}
     return (0, len(loans), *rest, (part, cps))

@@ -16,6 +16,7 @@ from arrears.core.compliance import Contact, Context, check, get_pack
 from arrears.core.credit.codes import NEGATIVE
 from arrears.core.credit.disputes import Dispute, apply_corrections, open_disputes
 from arrears.core.credit.history import CreditHistory, credit_history, reporting_date
+from arrears.core.credit.notices import report_allowed_from
 from arrears.core.credit.retention import retained
 from arrears.core.credit.rules import CreditRules
 from arrears.core.ledger.replay import Event
@@ -37,6 +38,8 @@ class LoanFacts:
     settlements: Mapping[str, str] = field(default_factory=dict)
     notice_at: datetime | None = None  # the first credit notice on record
     disputes: tuple[Dispute, ...] = ()
+    # The business day that notice was given: the report waits the lead time from it.
+    notice_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,17 @@ def gate_reasons(facts: LoanFacts, at: datetime) -> tuple[str, ...]:
     notices = {} if facts.notice_at is None else {facts.terms.loan_id: facts.notice_at}
     proposed = Contact(at=at, debt_id=facts.terms.loan_id, purpose="credit_report")
     decision = check((), proposed, Context(timezones=(UTC,), credit_notices=notices), pack)
-    return tuple(f"{v.rule}: {v.message}" for v in decision.violations)
+    reasons = [f"{v.rule}: {v.message}" for v in decision.violations]
+    if facts.notice_at is not None and facts.notice_on is not None:
+        # The notice named a date at least the lead time after it was given: the item is
+        # reported on a reporting date from then, never before (at is the instant after one).
+        allowed = report_allowed_from(facts.notice_on, facts.rules)
+        if (at - timedelta(days=1)).date() < allowed:
+            reasons.append(
+                f"credit.notice-lead-time: the notice given on {facts.notice_on} lets the item "
+                f"be reported from {allowed} ({facts.rules.notice_days} days' notice)"
+            )
+    return tuple(reasons)
 
 
 def month_record(

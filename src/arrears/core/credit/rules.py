@@ -2,9 +2,13 @@
 
 ``retention_years``: negative information is kept this long after the negative conduct ends,
 then left out of exports and read-outs. ``dispute_days``: the outcome of a dispute is due this
-many days after it was opened. ``notice_days``: how many days before the reporting date of the
-first negative item the borrower is told (a lender setting; the law asks for notice *before*
-reporting, and the compliance gate checks that, not the lead time).
+many days after it was opened. ``notice_days``: the lead time of the notice before negative
+reporting. The borrower is told at least this many days before the first negative item is
+reported: a notice names a report date at least ``notice_days`` after the day it is sent, and
+the export holds the item back until then (``notices.py``, ``report.gate_reasons``). A lender
+may give more notice, never less. Where the law names no period (China: 《征信业管理条例》
+Art. 15 asks for notice *before* reporting), the pack's default is a deliberate choice, said
+in its source: long enough to pay or object before the record is made.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ CREDIT_RULES: dict[str, CreditRules] = {
         20,
         "《征信业管理条例》 Art. 25: an objection is checked and answered within 20 days",
         7,
-        "《征信业管理条例》 Art. 15: notify before reporting negative information (lead time: "
-        "lender setting)",
+        "《征信业管理条例》 Art. 15: the information provider tells the person before reporting "
+        "negative information; the regulation names no lead time: 7 days is this pack's "
+        "default, a week to repay or object before the item is reported",
     ),
     "us-reg-f": CreditRules(
         "us-reg-f",
@@ -75,8 +80,8 @@ CREDIT_RULES: dict[str, CreditRules] = {
         30,
         "FCRA 15 U.S.C. §1681i(a)(1): a dispute is reinvestigated within 30 days",
         14,
-        "12 CFR 1006.30(a): communicate with the consumer before furnishing; wait a reasonable "
-        "time (the rule's safe harbor: 14 days) for notice of undeliverability",
+        "12 CFR 1006.30(a)(1): communicate with the consumer before furnishing, then wait a "
+        "reasonable time (the rule's safe harbor: 14 days) for notice of undeliverability",
     ),
     "uk-conc": CreditRules(
         "uk-conc",

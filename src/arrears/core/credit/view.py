@@ -5,11 +5,12 @@ paid, and when each negative item drops off. Pure: built from the loan's facts a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from arrears.core.credit.codes import NEGATIVE
-from arrears.core.credit.history import forecast
+from arrears.core.credit.history import MonthStatus, forecast
+from arrears.core.credit.notices import report_allowed_from
 from arrears.core.credit.report import LoanFacts, gate_reasons, instant_after, read_history
 from arrears.core.credit.retention import negative_items
 from arrears.core.money import fmt
@@ -65,6 +66,7 @@ def loan_view(facts: LoanFacts, as_of: date, coming_months: int = 3) -> dict[str
         "retention_years": facts.rules.retention_years,
         "retention_source": facts.rules.retention_source,
         "notice_sent_at": None if facts.notice_at is None else facts.notice_at.isoformat(),
+        **_notice(facts, [*history.months, *coming]),
         "disputes": [
             {
                 "dispute_id": d.dispute_id,
@@ -79,6 +81,21 @@ def loan_view(facts: LoanFacts, as_of: date, coming_months: int = 3) -> dict[str
             for d in facts.disputes
             if d.opened_at <= instant_after(as_of)
         ],
+    }
+
+
+def _notice(facts: LoanFacts, months: Sequence[MonthStatus]) -> dict[str, Any]:
+    """When the notice lets negative items be reported, and whether it came late: after the
+    day it was due, the lead time before the first negative item's reporting date."""
+    if facts.notice_on is None:
+        return {}
+    lead = timedelta(days=facts.rules.notice_days)
+    first = next((m for m in months if m.status in NEGATIVE), None)
+    late = first is not None and facts.notice_on > first.reporting_date - lead
+    return {
+        "notice_given_on": facts.notice_on.isoformat(),
+        "reported_from": report_allowed_from(facts.notice_on, facts.rules).isoformat(),
+        "notice_late": late,
     }
 
 

@@ -37,7 +37,7 @@ from arrears.core.close.report import CloseReport, PromiseCounts, bucket_lines, 
 from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
-from arrears.core.credit.notices import plan_notices
+from arrears.core.credit.notices import NoticeDue
 from arrears.core.settings import Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
@@ -54,7 +54,7 @@ from arrears.services.close.gc_tuning import fewer_collections
 from arrears.services.close.reference import Kernel, close_through
 from arrears.services.collection.cases import case_frames, inline_sql, read_frame, sync_cases
 from arrears.services.collection.promises import check_promises
-from arrears.services.credit import outlooks
+from arrears.services.credit import due_notices_on
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
 from arrears.store import tables as t
@@ -183,13 +183,18 @@ def _record_notices(engine: Engine) -> int:
         return _record_delivered_notices(conn)
 
 
-def _credit_notices(conn: Connection, day: date) -> tuple[list[PlannedAction], dict[str, date]]:
-    """Notices due before a loan's first negative credit item, and each one's reporting date.
+def _credit_notices(
+    conn: Connection, day: date
+) -> tuple[list[PlannedAction], dict[str, NoticeDue]]:
+    """Notices due before a loan's first negative credit item, and each one's due notice (its
+    key and the date it names).
 
     Only loans already overdue and without a notice are forecast: a loan that is current has
     nothing negative to report yet, and forecasting every loan every day would cost a replay
     per loan. A loan that falls overdue within the notice period of its reporting date gets
-    its notice late; the bureau export then withholds the item and says why (docs/credit.md).
+    its notice late, naming a date the full lead time ahead; the bureau export holds the item
+    back until then and says why (docs/credit.md). A loan whose notice is still in the outbox
+    gets no other (``credit.notices_in_flight``).
     """
     ls, n = t.loan_state, credit_notices
     ids = list(
@@ -203,11 +208,8 @@ def _credit_notices(conn: Connection, day: date) -> tuple[list[PlannedAction], d
     )
     if not ids:
         return [], {}
-    looks = outlooks(conn, day, loan_ids=ids)
-    dates = {
-        o.loan_id: o.first_negative.reporting_date for o in looks if o.first_negative is not None
-    }
-    return plan_notices(looks, {}, day), dates
+    due = due_notices_on(conn, day, loan_ids=ids)
+    return [d.action for d in due], {d.action.loan_id: d for d in due}
 
 
 # --- the whole day ---------------------------------------------------------------------------
@@ -308,7 +310,7 @@ def _close_day(
         if noticed is not None:
             noticed.result()  # a loan whose notice was delivered needs no other
         with engine.connect() as conn:
-            notices, report_dates = _credit_notices(conn, day)
+            notices, notice_due = _credit_notices(conn, day)
     chosen, routed = choose_frame(framed.cases, framed.last_sent, config.policies)
     phases["choose"] = clock.perf_counter() - t0
 
@@ -333,7 +335,7 @@ def _close_day(
                 day,
                 actions,
                 [r for b in part for r in routes.get(b, ())],
-                {a.loan_id: report_dates[a.loan_id] for a in actions if a.loan_id in report_dates},
+                {a.loan_id: notice_due[a.loan_id] for a in actions if a.loan_id in notice_due},
                 now,
             )
         )

@@ -40,6 +40,7 @@ from arrears.core.contact.gating import Gated, blocked_payload, gate_action, loc
 from arrears.core.contact.messages import OutboundMessage, compose
 from arrears.core.contact.templates import Collector, MessageFacts
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
+from arrears.core.credit.notices import NoticeDue
 from arrears.core.evidence import chain
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.core.settings import Lender
@@ -333,7 +334,7 @@ class ChunkInput:
     day: date
     actions: list[PlannedAction]
     routings: list[dict[str, Any]]
-    report_dates: dict[str, date]
+    notices: dict[str, NoticeDue]  # the day's credit notices by loan: key and date named
     now: datetime
 
     @property
@@ -379,15 +380,20 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         msg = None
         content = ""
         if a.channel in AUTOMATED:
-            report_date = (
-                chunk.report_dates.get(a.loan_id) if a.template == CREDIT_TEMPLATE else None
-            )
+            notice = chunk.notices.get(a.loan_id) if a.template == CREDIT_TEMPLATE else None
+            report_date = None if notice is None else notice.report_on
             facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender, report_date)
             # The instant the gate will check (gate_action's contact.at): the message may go
             # out from then until the day's expiry.
             at = local_instant(a.business_date, a.local_time, ctx.timezones)
             msg = compose(
-                a, facts, recipient, not_before=at, expires_at=_expiry(at), texts=config.texts
+                a,
+                facts,
+                recipient,
+                not_before=at,
+                expires_at=_expiry(at),
+                texts=config.texts,
+                key=None if notice is None else notice.key,  # one per item, not per day
             )
             content = msg.body
         history = histories.setdefault(a.borrower_id, [])
