@@ -16,19 +16,42 @@ from arrears.core.credit.rules import rules_for
 from arrears.core.strategy.load import default_policy_set
 from arrears.services.close.day import EngineConfig, close_day
 from arrears.services.credit import Problem, export_month, load_facts
+from arrears.services.settings import default_settings
 from arrears.store import tables as t
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from factories import import_rows, loan_row
 
 FIRST = date(2026, 12, 1)
+LENDER = default_settings().lender
 LEAD = timedelta(days=rules_for("cn").notice_days)
 # A loan one day overdue at the close of 2026-12-01 (first due 11-30, the example of the
 # issue), a back-book loan behind since 2026-07-30, and a loan not yet due (no notice).
 LOANS = [
-    loan_row("N1", phone="13800000001", disbursed_on="2026-10-30", due_day="30", months="12"),
-    loan_row("B1", phone="13800000002", disbursed_on="2026-06-30", due_day="30", months="12"),
-    loan_row("C1", phone="13800000003", disbursed_on="2026-11-20", due_day="20", months="12"),
+    loan_row(
+        "N1",
+        borrower_name="王小明",
+        phone="13800000001",
+        disbursed_on="2026-10-30",
+        due_day="30",
+        months="12",
+    ),
+    loan_row(
+        "B1",
+        borrower_name="欧阳娜娜",
+        phone="13800000002",
+        disbursed_on="2026-06-30",
+        due_day="30",
+        months="12",
+    ),
+    loan_row(
+        "C1",
+        borrower_name="李雷",
+        phone="13800000003",
+        disbursed_on="2026-11-20",
+        due_day="20",
+        months="12",
+    ),
 ]
 
 
@@ -77,6 +100,13 @@ def test_five_undispatched_closes_leave_one_notice_per_item_dated_ahead(
         # report on the 30th, and the first 30th at least 7 days after 12-01 is 12-30.
         assert all(d >= sent_on + LEAD for d in dates), (dates, body)
         assert set(dates) == {date(2026, 12, 30)}
+        # And in Chinese only, but for the loan's reference, the amounts and the lender's
+        # own words (the bundled settings).
+        left = re.sub(r"¥[\d,]+\.\d\d", "", body).replace(_loan[-4:], "")
+        lender_words = (LENDER.repayment_channel.zh_cn, LENDER.name.zh_cn, LENDER.signature.zh_cn)
+        for given in lender_words:
+            left = left.replace(given, "")
+        assert not re.search(r"[A-Za-z]", left), left
 
 
 def test_a_notice_that_expired_undelivered_is_followed_by_one_more_and_a_delivered_one_ends_it(
