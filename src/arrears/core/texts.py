@@ -14,8 +14,8 @@ be another, rendered the same way.
   ``lstrip_blocks``), so ``{% if %}`` and ``{% endif %}`` go on lines of their own; a line of
   text must not end with a tag, or its newline goes with the tag.
 * Short strings (labels, units, channel names, page words) are gettext messages: ``_("Total")``
-  in a template looks the msgid up in the language's catalog. A msgid missing from the catalog
-  is an error, not a silent fallback to English.
+  in a template looks the msgid up in the language's catalog, once, when the template compiles.
+  A msgid missing from the catalog is an error, not a silent fallback to English.
 * Undefined variables are errors (``StrictUndefined``): a template that names a fact the
   caller did not give fails loudly instead of printing an empty string.
 """
@@ -23,11 +23,13 @@ be another, rendered the same way.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import jinja2
 from jinja2 import meta
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 
 TEMPLATE_SUFFIX = ".j2"
 # Names a template may use that are not facts: the gettext lookup and Jinja's own.
@@ -77,6 +79,35 @@ class TextSet:
         )
 
 
+class _FoldGettext(Extension):
+    """``_("msgid")`` becomes the translation when the template compiles: a short string is a
+    constant of the language, so looking it up on every message (tens of thousands a day) is
+    work done again for nothing. A msgid the catalog lacks fails the compile."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        lookup: Callable[[str], str] = self.environment.globals["_"]  # type: ignore[assignment]
+        pending: list[Token] = []
+        for token in stream:
+            pending.append(token)
+            kinds = [t.type for t in pending]
+            if kinds == ["name", "lparen", "string", "rparen"][: len(kinds)] and (
+                pending[0].value == "_"
+            ):
+                if len(pending) == 4:
+                    try:
+                        text = lookup(pending[2].value)
+                    except TextError as exc:
+                        raise jinja2.TemplateSyntaxError(
+                            str(exc), pending[0].lineno, stream.name, stream.filename
+                        ) from None
+                    yield Token(pending[0].lineno, "string", text)
+                    pending = []
+                continue
+            yield from pending
+            pending = []
+        yield from pending
+
+
 _ENVIRONMENTS: dict[tuple[str, str], jinja2.Environment] = {}
 _FIELDS: dict[tuple[str, str, str], frozenset[str]] = {}
 
@@ -101,6 +132,7 @@ def environment(texts: TextSet, language: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         auto_reload=False,
+        extensions=[_FoldGettext],
     )
     env.globals["_"] = _gettext(texts, language)
     _ENVIRONMENTS[key] = env
@@ -133,7 +165,13 @@ def template_fields(texts: TextSet, language: str, template_id: str) -> frozense
     if found is None:
         env = environment(texts, language)
         source = _source(texts, language, template_id)
-        found = frozenset(meta.find_undeclared_variables(env.parse(source))) - GLOBALS
+        try:
+            tree = env.parse(source)
+        except jinja2.TemplateError as exc:
+            raise TextError(
+                f"text set {texts.name!r}: template {template_id!r} ({language}): {exc}"
+            ) from None
+        found = frozenset(meta.find_undeclared_variables(tree)) - GLOBALS
         _FIELDS[key] = found
     return found
 
