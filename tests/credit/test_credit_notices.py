@@ -110,3 +110,15 @@ def test_the_borrowers_view_says_when_and_whether_the_notice_was_late() -> None:
     assert view["reported_from"] == "2025-01-14"
     assert view["notice_late"] is True
     assert loan_view(facts(d("2025-01-03")), d("2025-02-15"))["notice_late"] is False
+
+
+def test_a_lead_time_beyond_the_forecast_still_lands_on_a_reporting_day() -> None:
+    # A lender giving 90 days' notice: past the two forecast months, the date is still the
+    # loan's repayment day (the 10th), the first one at least 90 days on.
+    rules = CN.with_settings(notice_days=90)
+    day = d("2025-01-20")
+    (notice,) = due_notices([outlook(day, rules)], {}, day)
+    assert notice.report_on == d("2025-05-10")  # 01-20 + 90 days = 04-20
+    month_end = LoanOutlook("L1", "B1", rules, outlook(day, rules).months, due_day=None)
+    (notice,) = due_notices([month_end], {}, day)
+    assert notice.report_on == d("2025-04-30")  # without a repayment day: the month's last
