@@ -2,6 +2,7 @@ from sqlalchemy import Engine, inspect
 
 import arrears.store.case_tables
 import arrears.store.close_tables
+import arrears.store.hold_tables
 import arrears.store.credit_tables
 import arrears.store.evidence_tables
 import arrears.store.outbox_tables

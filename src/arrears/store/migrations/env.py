@@ -6,6 +6,7 @@ from alembic import context
 
 import arrears.store.case_tables
 import arrears.store.close_tables
+import arrears.store.hold_tables
 import arrears.store.credit_tables
 import arrears.store.evidence_tables
 import arrears.store.outbox_tables
