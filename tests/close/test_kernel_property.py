@@ -362,7 +362,9 @@ def test_kernel_equals_reference_under_moratoria(
         ranges = tuple(pauses.get(lid, ()))
         while a.as_of < through:
             day = a.as_of + ONE_DAY
-            a, new = close_day(a, prods[lid], day, accrues=not any(f <= day <= t for f, t in ranges))
+            a, new = close_day(
+                a, prods[lid], day, accrues=not any(f <= day <= t for f, t in ranges)
+            )
             want.extend(new)
         accts[lid] = a
     state, insts = frames_from_accounts([(ln.acct, ln.product) for ln in loans])

@@ -276,8 +276,10 @@ def pauses_st(draw: st.DrawFn, start: date) -> tuple[tuple[date, date], ...]:
     out = []
     for _ in range(draw(st.integers(0, 3))):
         first = start + timedelta(days=draw(st.integers(-30, 400)))
-        last = date.max if draw(st.booleans()) and not out else first + timedelta(
-            days=draw(st.integers(0, 120))
+        last = (
+            date.max
+            if draw(st.booleans()) and not out
+            else first + timedelta(days=draw(st.integers(0, 120)))
         )
         out.append((first, last))
     return tuple(out)

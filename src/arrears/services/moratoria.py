@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from arrears.core.compliance.model import MORATORIUM_KINDS, Moratorium, MoratoriumKind
 from arrears.core.ledger.account import Pauses
@@ -70,9 +70,9 @@ class MoratoriumRecord:
         }
 
 
-def _records(conn: Connection, where: Sequence[object]) -> list[MoratoriumRecord]:
+def _records(conn: Connection, where: Sequence[ColumnElement[bool]]) -> list[MoratoriumRecord]:
     m, ml = moratoria, moratorium_loans
-    rows = conn.execute(select(m).where(*where).order_by(m.c.moratorium_id)).all()  # type: ignore[arg-type]
+    rows = conn.execute(select(m).where(*where).order_by(m.c.moratorium_id)).all()
     if not rows:
         return []
     ids = [r.moratorium_id for r in rows]
@@ -98,16 +98,19 @@ def _records(conn: Connection, where: Sequence[object]) -> list[MoratoriumRecord
 
 
 def list_moratoria(conn: Connection, borrower_id: str | None = None) -> list[MoratoriumRecord]:
-    where = [] if borrower_id is None else [moratoria.c.borrower_id == borrower_id]
+    where: list[ColumnElement[bool]] = []
+    if borrower_id is not None:
+        where.append(moratoria.c.borrower_id == borrower_id)
     return _records(conn, where)
 
 
 def _last_closed(conn: Connection, loan_ids: Sequence[str]) -> date | None:
     """The latest day any of the loans has been closed through."""
     ls = t.loan_state
-    return conn.execute(  # type: ignore[no-any-return]
+    last: date | None = conn.execute(
         select(func.max(ls.c.as_of)).where(ls.c.loan_id.in_(loan_ids))
     ).scalar()
+    return last
 
 
 def _covered(

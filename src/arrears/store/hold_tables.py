@@ -34,9 +34,7 @@ moratoria = Table(
 moratorium_loans = Table(
     "moratorium_loans",
     metadata,
-    Column(
-        "moratorium_id", Integer, ForeignKey("moratoria.moratorium_id"), primary_key=True
-    ),
+    Column("moratorium_id", Integer, ForeignKey("moratoria.moratorium_id"), primary_key=True),
     Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
     Index("ix_moratorium_loans_loan", "loan_id"),
 )

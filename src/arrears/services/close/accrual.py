@@ -36,8 +36,8 @@ from arrears.core.close.frames import BASE_COLUMNS, settings_columns
 from arrears.core.close.kernel import (
     INST_SCHEMA,
     KIND_INTEREST,
-    PAUSE_SCHEMA,
     KIND_PENALTY,
+    PAUSE_SCHEMA,
     STATE_SCHEMA,
     STATUSES,
     STORED_SCHEMA,
