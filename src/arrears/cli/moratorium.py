@@ -78,9 +78,7 @@ def moratorium_start(
     borrower: Annotated[str, typer.Option(help="Borrower id")],
     kind: Annotated[str, typer.Option(help="breathing-space | mental-health-crisis")],
     from_: Annotated[str, typer.Option("--from", help="First day in force (YYYY-MM-DD)")],
-    ref: Annotated[
-        str, typer.Option(help="Its reference, e.g. the Insolvency Service's")
-    ],
+    ref: Annotated[str, typer.Option(help="Its reference, e.g. the Insolvency Service's")],
     until: Annotated[
         str | None, typer.Option(help="Last day in force, if known (mental health crisis only)")
     ] = None,
