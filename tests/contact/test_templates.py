@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from arrears.core.compliance import Contact, Context, check, get_pack
 from arrears.core.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
+from arrears.core.compliance.validation import Itemization, ValidationFacts
 from arrears.core.contact.templates import (
     LANGUAGES,
     TEMPLATES,
@@ -70,6 +71,10 @@ def facts(language: str, **over: object) -> MessageFacts:
         promise_date=date(2026, 3, 12),
         promise_amount=50000,
         report_date=date(2026, 4, 1),
+        validation=ValidationFacts(
+            Itemization(date(2026, 1, 10), 600000, 2345, 185, 100000, 500, 502030),
+            date(2026, 4, 15),
+        ),
     )
     return replace(base, **over)  # type: ignore[arg-type]
 

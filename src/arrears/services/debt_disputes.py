@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, cast, get_args
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from arrears.core.evidence.chain import Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.common import from_db, maybe_from_db
 from arrears.store import tables as t
-from arrears.store.hold_tables import debt_disputes
+from arrears.store.hold_tables import debt_disputes, validation_notices
 from arrears.store.membership import one_of
 
 DisputeKind = Literal["dispute", "original-creditor"]
@@ -161,15 +161,24 @@ def list_debt_disputes(conn: Connection, loan_id: str | None = None) -> list[Deb
 def verification_pending(
     conn: Connection, borrower_ids: Iterable[str]
 ) -> dict[str, frozenset[str]]:
-    """Each borrower's loans with a dispute whose verification has not been sent."""
+    """Each borrower's loans with a dispute, received within the validation period, whose
+    verification has not been sent."""
     ids = sorted(set(borrower_ids))
     if not ids:
         return {}
-    d, loans = debt_disputes, t.loans
+    d, loans, vn = debt_disputes, t.loans, validation_notices
+    # Within the validation period (§1006.38 applies to a dispute received by its end); a
+    # loan with no notice on record has a period that cannot have ended.
+    in_period = or_(vn.c.validation_end.is_(None), d.c.received_on <= vn.c.validation_end)
     q = (
         select(loans.c.borrower_id, d.c.loan_id)
         .join(loans, loans.c.loan_id == d.c.loan_id)
-        .where(one_of(conn, loans.c.borrower_id, ids), d.c.verification_sent_at.is_(None))
+        .outerjoin(vn, vn.c.loan_id == d.c.loan_id)
+        .where(
+            one_of(conn, loans.c.borrower_id, ids),
+            d.c.verification_sent_at.is_(None),
+            in_period,
+        )
     )
     out: dict[str, set[str]] = defaultdict(set)
     for borrower_id, loan_id in conn.execute(q).all():

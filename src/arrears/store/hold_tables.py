@@ -6,13 +6,26 @@ disputes of a debt. Migration 0014 creates them.
   Regulations 2020), in force from ``starts_on`` through ``ends_on`` (inclusive; null while a
   mental health crisis moratorium has no end date yet). ``moratorium_loans``: the debts it
   covers, fixed when it starts.
+* ``validation_notices``: the Regulation F validation notice of a loan (12 CFR 1006.34), one
+  per loan, with the itemisation it stated and the end of the validation period.
 * ``debt_disputes``: a written dispute or a request for the name of the original creditor
   (Regulation F, 12 CFR 1006.38); collection of the debt pauses until ``verification_sent_at``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 
 from arrears.store.tables import metadata
 
@@ -50,4 +63,23 @@ debt_disputes = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("verification_sent_at", DateTime(timezone=True), nullable=True),
     Index("ix_debt_disputes_loan", "loan_id"),
+)
+
+validation_notices = Table(
+    "validation_notices",
+    metadata,
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("borrower_id", String(64), nullable=False),
+    Column("message_key", String(200), nullable=False),
+    Column("first_communication", Date, nullable=False),
+    Column("enqueued_on", Date, nullable=False),  # taken as the day it is sent
+    Column("itemization_date", Date, nullable=False),
+    Column("amount_on_itemization", BigInteger, nullable=False),  # fen, as the rest
+    Column("interest_since", BigInteger, nullable=False),
+    Column("fees_since", BigInteger, nullable=False),
+    Column("payments_since", BigInteger, nullable=False),
+    Column("credits_since", BigInteger, nullable=False),
+    Column("current_amount", BigInteger, nullable=False),
+    Column("validation_end", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -34,6 +34,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
 
+from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.money import MoneyError, minor_per_major, to_decimal
 
 Language = Literal["zh-CN", "en"]
@@ -99,6 +100,7 @@ class MessageFacts:
     promise_amount: int | None = None
     report_date: date | None = None
     sender_alias: str = ""
+    validation: ValidationFacts | None = None  # the Reg F validation notice's figures
 
     def __post_init__(self) -> None:
         for name in ("overdue_principal", "overdue_interest", "overdue_penalty", "days_past_due"):
@@ -467,6 +469,46 @@ def _credit_notice(f: MessageFacts, t: str) -> Rendered:
     )
 
 
+def _validation_notice(f: MessageFacts, t: str) -> Rendered:
+    """Regulation F §1006.34: the itemisation and the end of the validation period, in the
+    order of the model form (B-1): what was owed on the itemisation date, what was added and
+    taken off since, what is owed now, and how and by when to dispute or ask for the original
+    creditor (§1006.38 pauses collection until verification is sent)."""
+    v = _need(f.validation, t, "validation")
+    i = v.itemization
+    ref, name, end = (
+        mask_reference(f.loan_ref),
+        mask_name(f.borrower_name),
+        day(v.validation_end, f),
+    )
+    on = day(i.itemization_date, f)
+    owed, now = money(i.amount_on_itemization, f), money(i.current_amount, f)
+    interest, fees = money(i.interest_since, f), money(i.fees_since, f)
+    paid, credited = money(i.payments_since, f), money(i.credits_since, f)
+    if f.language == "zh-CN":
+        return Rendered(
+            f"【{f.lender_name}】债务确认通知（尾号{ref}）",
+            f"【{f.lender_name}】{name}您好，这是关于您尾号{ref}借款的债务确认通知。"
+            f"截至{on}，您应还{owed}。此后：新增利息{interest}；新增费用{fees}；"
+            f"已还款{paid}；已减免或冲抵{credited}。目前应还合计{now}。"
+            f"如您认为全部或部分金额有误，请在{end}前书面告知我们；您也可以在该日前书面要求"
+            f"我们提供原始债权人的名称和地址。在我们寄出核实材料或上述信息之前，将暂停催收"
+            f"有异议的款项。如未在{end}前提出，我们将视为上述信息无误。联系电话："
+            f"{f.lender_phone}。{_OPT_OUT['zh-CN']}",
+        )
+    return Rendered(
+        f"{f.lender_name}: validation notice (loan ending {ref})",
+        f"{f.lender_name}: Dear {name}, this notice is about the loan ending {ref}. As of "
+        f"{on}, you owed {owed}. Since then you were charged {interest} in interest and "
+        f"{fees} in fees; you paid {paid} and were credited {credited}. Total amount of the "
+        f"debt now: {now}. If you think all or part of it is wrong, tell us in writing by "
+        f"{end}; by that date you may also ask us in writing for the name and address of the "
+        "original creditor. We will stop collecting any amount you dispute until we send you "
+        f"the verification or that information. If you do not write by {end}, we will "
+        f"assume our information is correct. Call us on {f.lender_phone}. {_OPT_OUT['en']}",
+    )
+
+
 def _plan_reminder(f: MessageFacts, t: str) -> Rendered:
     amount = money(_need(f.next_due_amount, t, "next_due_amount"), f)
     due = day(_need(f.next_due_date, t, "next_due_date"), f)
@@ -495,6 +537,7 @@ _TEMPLATES: Mapping[str, Callable[[MessageFacts, str], Rendered]] = {
     "promise_confirmation": _promise_confirmation,
     "credit_notice": _credit_notice,
     "plan_reminder": _plan_reminder,
+    "validation_notice": _validation_notice,
 }
 TEMPLATES: tuple[str, ...] = tuple(_TEMPLATES)
 

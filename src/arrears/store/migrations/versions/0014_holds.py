@@ -1,7 +1,8 @@
-"""moratoria, moratorium_loans, debt_disputes: holds on collection that the law names
+"""moratoria, debt_disputes, validation_notices: holds on collection that the law names
 
 UK Breathing Space and mental health crisis moratoria (Debt Respite Scheme Regulations 2020)
-and US written disputes / original-creditor requests (Regulation F §1006.38). See
+and US written disputes / original-creditor requests (Regulation F §1006.38) with the
+validation notices that start the validation period (§1006.34). See
 ``arrears.store.hold_tables``.
 
 Revision ID: 0014
@@ -71,9 +72,36 @@ def upgrade() -> None:
         sa.UniqueConstraint("ref", name=op.f("uq_debt_disputes_ref")),
     )
     op.create_index("ix_debt_disputes_loan", "debt_disputes", ["loan_id"])
+    op.create_table(
+        "validation_notices",
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("borrower_id", sa.String(length=64), nullable=False),
+        sa.Column("message_key", sa.String(length=200), nullable=False),
+        sa.Column("first_communication", sa.Date(), nullable=False),
+        sa.Column("enqueued_on", sa.Date(), nullable=False),
+        sa.Column("itemization_date", sa.Date(), nullable=False),
+        *(
+            sa.Column(name, sa.BigInteger(), nullable=False)
+            for name in (
+                "amount_on_itemization",
+                "interest_since",
+                "fees_since",
+                "payments_since",
+                "credits_since",
+                "current_amount",
+            )
+        ),
+        sa.Column("validation_end", sa.Date(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.loan_id"], name=op.f("fk_validation_notices_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_validation_notices")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("validation_notices")
     op.drop_index("ix_debt_disputes_loan", table_name="debt_disputes")
     op.drop_table("debt_disputes")
     op.drop_index("ix_moratorium_loans_loan", table_name="moratorium_loans")
