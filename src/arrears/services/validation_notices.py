@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select
 
 from arrears.core.compliance.model import Channel
 from arrears.core.compliance.validation import (
@@ -56,9 +56,15 @@ def _candidates(conn: Connection, default_pack: str) -> dict[str, tuple[str, dat
         validation_notices,
     )
     pack = func.coalesce(p.c.rule_pack, default_pack)
+    # Only US borrowers' attempts are grouped: a book without any costs one empty probe.
+    us: ColumnElement[bool] = ca.c.borrower_id.in_(
+        select(p.c.borrower_id).where(p.c.rule_pack == PACK)
+    )
+    if default_pack == PACK:  # borrowers without a profile fall under the default pack
+        us = or_(us, ~ca.c.borrower_id.in_(select(p.c.borrower_id)))
     first = (
         select(ca.c.debt_id, func.min(ca.c.on_date).label("first_on"))
-        .where(ca.c.party == "debtor")
+        .where(ca.c.party == "debtor", us)
         .group_by(ca.c.debt_id)
         .subquery()
     )
