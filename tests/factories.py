@@ -22,6 +22,7 @@ from arrears.core.ledger.journal import balances
 from arrears.core.ledger.replay import EventRefused, replay
 from arrears.services.accounts import load_accounts, load_events, loan_balances
 from arrears.services.importer import ImportReport, import_file
+from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 from arrears.store.engine import database_url, make_engine
 from arrears.store.migrate import upgrade
@@ -160,7 +161,11 @@ def assert_journal_consistent(engine: Engine, loan_ids: Iterable[str] | None = N
             prefix = f"loan:{loan_id}:"
             journal_recv = {a: v for a, v in journal.items() if a.startswith(prefix)}
             assert journal_recv == receivable_balances(stored), loan_id
-            fresh = replay(rec.terms, rec.product, load_events(conn, loan_id), stored.as_of)
+            # The loan's moratoria: the days the close accrued no penalty.
+            pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())
+            fresh = replay(
+                rec.terms, rec.product, load_events(conn, loan_id), stored.as_of, pauses=pauses
+            )
             assert not isinstance(fresh, EventRefused), fresh
             assert fresh.account == stored, loan_id
             assert balances(fresh.entries) == journal, loan_id

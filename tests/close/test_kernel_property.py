@@ -333,3 +333,50 @@ def test_window_keeps_installments_in_grace_that_start_accruing() -> None:
     assert entry_set(got_entries) == entry_set(want_entries)
     assert any(e.kind.value == "penalty" for e in want_entries)
     assert want["G"]["overdue_penalty"] > 0
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(portfolio_st(), st.integers(1, 62), st.data())
+def test_kernel_equals_reference_under_moratoria(
+    loans: list[Loan], days: int, data: st.DataObject
+) -> None:
+    """With moratoria (UK Breathing Space: no penalty on the days in force) on some loans, the
+    kernel's ``advance`` equals the per-loan reference advancing day by day with those days
+    not accruing, loan by loan, to the fen, entries included."""
+    accts = {ln.acct.loan_id: ln.acct for ln in loans}
+    prods = {ln.acct.loan_id: ln.product for ln in loans}
+    start = min(a.as_of for a in accts.values())
+    through = max(a.as_of for a in accts.values()) + timedelta(days=days)
+    pauses: dict[str, list[tuple[date, date]]] = {}
+    for lid in accts:
+        for _ in range(data.draw(st.integers(0, 2))):
+            first = start + timedelta(days=data.draw(st.integers(0, days + 30)))
+            last = first + timedelta(days=data.draw(st.integers(0, 70)))
+            pauses.setdefault(lid, []).append((first, last))
+    want: list[Entry] = []
+    for lid, a in accts.items():
+        ranges = tuple(pauses.get(lid, ()))
+        while a.as_of < through:
+            day = a.as_of + ONE_DAY
+            a, new = close_day(
+                a, prods[lid], day, accrues=not any(f <= day <= t for f, t in ranges)
+            )
+            want.extend(new)
+        accts[lid] = a
+    state, insts = frames_from_accounts([(ln.acct, ln.product) for ln in loans])
+    ids = state["loan_id"].to_list()
+    rows = [
+        (ids.index(lid), k.day_number(f), k.day_number(t))
+        for lid, ranges in pauses.items()
+        for f, t in ranges
+    ]
+    frame = pl.DataFrame(rows, schema=k.PAUSE_SCHEMA, orient="row")
+    adv = k.advance(state, insts, k.day_number(through), frame)
+    got = kernel_rows(adv.state)
+    for lid, a in accts.items():
+        assert got[lid] == reference_row(a, prods[lid]), lid
+    assert entry_set(entries_to_domain(adv.entries, ids)) == entry_set(want)

@@ -268,3 +268,44 @@ def test_a_long_quiet_loan_gets_every_month_end_posting() -> None:
     # round_half_up(418.60 x 0.0005 x 1.5 = 0.31395) = 0.31.
     assert penalties[0].postings[0].amount == 18 * 31
     assert res.account.status is Status.ACTIVE
+
+
+@st.composite
+def pauses_st(draw: st.DrawFn, start: date) -> tuple[tuple[date, date], ...]:
+    """Up to three moratoria (possibly overlapping, one maybe open-ended) around ``start``."""
+    out = []
+    for _ in range(draw(st.integers(0, 3))):
+        first = start + timedelta(days=draw(st.integers(-30, 400)))
+        last = (
+            date.max
+            if draw(st.booleans()) and not out
+            else first + timedelta(days=draw(st.integers(0, 120)))
+        )
+        out.append((first, last))
+    return tuple(out)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(terms=terms_st, product=products_st, plan=plan_st, data=st.data())
+def test_close_through_with_moratoria_equals_close_day_without_penalty_on_those_days(
+    terms: LoanTerms, product: Product, plan: list[tuple[int, str, int]], data: st.DataObject
+) -> None:
+    """Breathing Space (Debt Respite Scheme Regulations 2020 reg. 7): no penalty on the days a
+    moratorium is in force. The reference is the day-by-day close with those days not
+    accruing; the fast forward must agree on the account and the journal."""
+    through = terms.disbursed_on + timedelta(days=sum(g for g, _, _ in plan) + 60)
+    acct = data.draw(st.sampled_from(drive(terms, product, plan, through).states))
+    pauses = data.draw(pauses_st(acct.as_of))
+    days = data.draw(st.integers(0, 500))
+    expected, entries = acct, []
+    for _ in range(days):
+        day = expected.as_of + ONE_DAY
+        paused = any(first <= day <= last for first, last in pauses)
+        expected, new = close_day(expected, product, day, accrues=not paused)
+        entries += new
+    got, got_entries = close_through(acct, product, acct.as_of + timedelta(days=days), pauses)
+    assert got == expected
+    assert same_journal(got_entries, entries)
+    # A pause never adds penalty: at most what the same days add without it.
+    free, _ = close_through(acct, product, acct.as_of + timedelta(days=days))
+    assert got.penalty_owed + got.penalty_unposted <= free.penalty_owed + free.penalty_unposted

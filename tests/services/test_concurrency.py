@@ -69,13 +69,13 @@ def trace(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     lock = threading.Lock()
     real = ev.replay
 
-    def slow_replay(terms: Any, product: Any, events: Any, through: date) -> Any:
+    def slow_replay(terms: Any, product: Any, events: Any, through: date, **extra: Any) -> Any:
         me = threading.current_thread().name
         with lock:
             log.append(("enter", me))
         time.sleep(0.2)  # widen the race window; nothing asserts on time
         try:
-            return real(terms, product, events, through)
+            return real(terms, product, events, through, **extra)
         finally:
             with lock:
                 log.append(("exit", me))
@@ -149,10 +149,10 @@ def test_same_ref_on_two_loans_at_once_is_refused_not_crashed(
     barrier = threading.Barrier(2)
     real = ev.replay
 
-    def meet(*args: Any) -> Any:
+    def meet(*args: Any, **extra: Any) -> Any:
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=10)
-        return real(*args)
+        return real(*args, **extra)
 
     monkeypatch.setattr(ev, "replay", meet)
     res = _run_together(
@@ -174,7 +174,7 @@ def test_payment_during_the_close_is_not_lost(
     paid: list[Any] = []
     threads: list[threading.Thread] = []
 
-    def advance_with_payment(acct: Any, product: Any, through: date) -> Any:
+    def advance_with_payment(acct: Any, product: Any, through: date, *pauses: Any) -> Any:
         if not threads and acct.loan_id == "L1":
             # a payment arrives while this chunk is being aged (not yet saved); the close
             # holds the loan, so the payment must wait for it rather than be overwritten
@@ -187,7 +187,7 @@ def test_payment_during_the_close_is_not_lost(
             th.start()
             th.join(timeout=2)
             assert not paid, "the payment went through while the close held the loan"
-        return real(acct, product, through)
+        return real(acct, product, through, *pauses)
 
     monkeypatch.setattr(close_mod, "advance", advance_with_payment)
     res = close_through(loans, date(2024, 2, 25))

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
-from arrears.cli import collector
+from arrears.cli import collector, moratorium
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -70,6 +70,7 @@ app.add_typer(cases_cli.promise_app, name="promise")
 app.add_typer(cases_cli.visit_app, name="visit")
 app.add_typer(collector.collector_app, name="collector")
 app.add_typer(credit_app, name="credit")
+moratorium.register(app)
 
 calc_app = typer.Typer(help="Loan arithmetic without a database.", no_args_is_help=True)
 loans_app = typer.Typer(help="Bring loans in.", no_args_is_help=True)

@@ -37,6 +37,7 @@ from arrears.services.accounts import (
     post_entries,
     save_accounts,
 )
+from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 
 
@@ -187,7 +188,8 @@ def apply_to_loan(
     events = [ev for ev in load_events(conn, loan_id) if ev.ref != reversal_of]
     events += [e for e in map(_event, fresh) if e is not None]
     latest = max(d for d in (f["effective_on"] for f in fresh) if isinstance(d, date))
-    result = replay(rec.terms, rec.product, events, max(stored.as_of, latest))
+    pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())  # the close's days without penalty
+    result = replay(rec.terms, rec.product, events, max(stored.as_of, latest), pauses=pauses)
     if isinstance(result, EventRefused):
         return Problem(f"ref {result.ref}", result.field, result.reason)
     now = _now()

@@ -40,6 +40,7 @@ from arrears.services.importer import (
     no_cycle_collection,
     read_frame,
 )
+from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 from arrears.store.stats import analyze_changed
 
@@ -165,6 +166,7 @@ def _apply_chunk(
     again = [i for i in ids if i in records and any(ref in priors for _, _, ref in wants[i])]
     stored = load_accounts(conn, again) if again else {}
     events = _events(conn, ids)
+    paused = loan_pauses(conn, ids)  # moratoria: the days the close accrued no penalty
     found_ids = [i for i in ids if i in records]
     openings = dict(
         zip(
@@ -241,7 +243,14 @@ def _apply_chunk(
         evs: list[Event] = [*events.get(loan_id, [])]
         evs += [Payment(ref, amount, on) for amount, on, ref in fresh]
         latest = max(on for _, on, _ in fresh)
-        result = replay(rec.terms, rec.product, evs, max(as_of, latest), opened=openings[loan_id])
+        result = replay(
+            rec.terms,
+            rec.product,
+            evs,
+            max(as_of, latest),
+            opened=openings[loan_id],
+            pauses=paused.get(loan_id, ()),
+        )
         if isinstance(result, EventRefused):
             run.problems.append(Problem(f"ref {result.ref}", result.field, result.reason))
             continue

@@ -14,6 +14,7 @@ from arrears.core.ledger.replay import EventRefused, replay
 from arrears.core.money import fmt
 from arrears.services.accounts import NotFound, load_accounts, load_events, load_loan
 from arrears.services.events import Problem
+from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 
 
@@ -39,7 +40,8 @@ def loan_view(conn: Connection, loan_id: str, as_of: date | None = None) -> Loan
                 "as_of",
                 f"{as_of} is before disbursement {rec.terms.disbursed_on}",
             )
-        res = replay(rec.terms, rec.product, load_events(conn, loan_id), as_of)
+        pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())
+        res = replay(rec.terms, rec.product, load_events(conn, loan_id), as_of, pauses=pauses)
         if isinstance(res, EventRefused):  # pragma: no cover - stored events replayed before
             return Problem(f"ref {res.ref}", res.field, res.reason)
         acct = res.account

@@ -118,6 +118,27 @@ ENTRY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# Days a loan accrues no penalty (a moratorium in force; see ledger.account.Pauses): one row
+# per range, ``first`` and ``last`` inclusive, days since 1970-01-01; ``row`` as in ENTRY_SCHEMA.
+PAUSE_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "first": pl.Int32(),
+    "last": pl.Int32(),
+}
+
+
+def paused_rows(pauses: pl.DataFrame | None, height: int, day: int) -> npt.NDArray[np.bool_] | None:
+    """The rows under a pause on ``day`` as a mask, or None when no row is."""
+    if pauses is None or not pauses.height:
+        return None
+    on = pauses.filter((pl.col("first") <= day) & (pl.col("last") >= day))
+    if not on.height:
+        return None
+    mask = np.zeros(height, dtype=np.bool_)
+    mask[on["row"].to_numpy().astype(np.int64)] = True
+    return mask
+
+
 def day_number(d: date) -> int:
     return (d - EPOCH).days
 
@@ -150,8 +171,16 @@ def _exact_penalty(base: int, num: int, den: int) -> int:
     return (2 * base * num + den) // (2 * den)
 
 
-def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
+def close_day(
+    state: pl.DataFrame,
+    insts: pl.DataFrame,
+    day: int,
+    paused: npt.NDArray[np.bool_] | None = None,
+) -> DayResult:
     """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
+
+    ``paused``: rows that accrue no penalty on ``day`` (a moratorium in force), as
+    ``ledger.account.close_day(..., accrues=False)``.
 
     ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
     The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
@@ -239,7 +268,8 @@ def close_day(state: pl.DataFrame, insts: pl.DataFrame, day: int) -> DayResult:
 
     # --- accrual, on the accruing rows only, overflow checked first ---
     pen_base = updates["pen_base"] if "pen_base" in updates else state["pen_base"].to_numpy()
-    idx = np.flatnonzero(active & (pen_base > 0))
+    accruing = active & (pen_base > 0)
+    idx = np.flatnonzero(accruing if paused is None else accruing & ~paused)
     unposted = state["penalty_unposted"].to_numpy().copy()
     if idx.size:
         base = pen_base[idx]
@@ -519,17 +549,23 @@ class Advanced:
     loan_days: int
 
 
-def advance(state: pl.DataFrame, insts: pl.DataFrame, through: int) -> Advanced:
+def advance(
+    state: pl.DataFrame,
+    insts: pl.DataFrame,
+    through: int,
+    pauses: pl.DataFrame | None = None,
+) -> Advanced:
     """Close day by day until every loan is at ``through`` (loans already there are skipped).
 
-    The same result as :func:`arrears.services.close.reference.advance` on each loan.
+    The same result as :func:`arrears.services.close.reference.advance` on each loan, with
+    ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty.
     """
     entries: list[pl.DataFrame] = []
     loan_days = 0
     if state.height:
         start = int(state["as_of"].min()) + 1  # type: ignore[arg-type]
         for day in range(start, through + 1):
-            res = close_day(state, insts, day)
+            res = close_day(state, insts, day, paused_rows(pauses, state.height, day))
             state = res.state
             loan_days += res.moved
             if res.entries.height:

@@ -22,6 +22,11 @@ Purpose = Literal[
 ]
 RecordKind = Literal["recording", "record"]
 
+# Moratoria a pack names (UK: the Debt Respite Scheme (Breathing Space Moratorium and Mental
+# Health Crisis Moratorium) (England and Wales) Regulations 2020).
+MoratoriumKind = Literal["breathing-space", "mental-health-crisis"]
+MORATORIUM_KINDS: tuple[MoratoriumKind, ...] = get_args(MoratoriumKind)
+
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
 PARTIES: tuple[Party, ...] = get_args(Party)
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
@@ -113,6 +118,25 @@ class ContactPreferences:
 
 
 @dataclass(frozen=True)
+class Moratorium:
+    """A moratorium on the borrower's debts, in force from ``starts_on`` through ``ends_on``
+    (inclusive, local dates). ``ends_on`` None: not ended yet (a mental-health crisis
+    moratorium runs until 30 days after the crisis treatment ends, a date not known at its
+    start). ``debt_ids`` None: every debt of the borrower."""
+
+    kind: MoratoriumKind
+    starts_on: date
+    ends_on: date | None = None
+    debt_ids: frozenset[str] | None = None
+
+    def in_force(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+    def covers(self, debt_id: str) -> bool:
+        return self.debt_ids is None or debt_id in self.debt_ids
+
+
+@dataclass(frozen=True)
 class Context:
     """What is known about the borrower and the lender's records at the time of the proposal.
 
@@ -121,6 +145,11 @@ class Context:
     `credit_notices`: debt id -> when the borrower was told negative information will be
     reported. `entrustments`: agencies with a written entrustment agreement on record.
     `refused`: numbers of people (not the debtor) who refused further contact.
+    `moratoria`: moratoria on record (in force or not; the rule checks the contact's day).
+    `verification_pending`: debts whose collection is paused by a written dispute or a
+    request for the original creditor until verification (or the name) is sent (Reg F
+    §1006.38). `legal_action_on_record`: court proceedings have been started, so saying so is
+    true. `trade_bodies`: codes of the trade bodies the lender belongs to (CONC 7.11.4R).
     """
 
     timezones: tuple[tzinfo, ...]
@@ -136,6 +165,10 @@ class Context:
     credit_notices: Mapping[str, datetime] = field(default_factory=_empty_mapping)  # type: ignore[arg-type]
     entrustments: frozenset[str] = frozenset()
     refused: frozenset[str] = frozenset()
+    moratoria: tuple[Moratorium, ...] = ()
+    verification_pending: frozenset[str] = frozenset()
+    legal_action_on_record: bool = False
+    trade_bodies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

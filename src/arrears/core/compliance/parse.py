@@ -15,6 +15,7 @@ from arrears.core.compliance.limits import LIMIT_NAMES, LenderSettings
 from arrears.core.compliance.model import (
     CHANNELS,
     CONTACT_PURPOSES,
+    MORATORIUM_KINDS,
     PARTIES,
     PURPOSES,
     RECORD_KINDS,
@@ -22,6 +23,8 @@ from arrears.core.compliance.model import (
     Contact,
     ContactPreferences,
     Context,
+    Moratorium,
+    MoratoriumKind,
     Party,
     RecordKind,
 )
@@ -59,9 +62,11 @@ _CONTEXT_FIELDS = frozenset(
     {
         "timezones", "reachable", "vulnerable", "consent_late_hours", "contact_preferences",
         "plan_in_force", "dispute_open", "collectors", "visit_approved", "visit_notice_at",
-        "credit_notices", "entrustments", "refused",
+        "credit_notices", "entrustments", "refused", "moratoria", "verification_pending",
+        "legal_action_on_record", "trade_bodies",
     }
 )  # fmt: skip
+_MORATORIUM_FIELDS = frozenset({"kind", "starts_on", "ends_on", "debt_ids"})
 _PREFERENCE_FIELDS = frozenset({"opt_out", "not_before", "not_after", "channels"})
 
 
@@ -236,6 +241,35 @@ def _preferences(value: object, name: str) -> ContactPreferences:
     )
 
 
+def _day(value: object, name: str) -> date:
+    try:
+        return date.fromisoformat(cast(str, value))
+    except (TypeError, ValueError):
+        raise _Bad(name, "must be a date YYYY-MM-DD") from None
+
+
+def _moratoria(obj: Mapping[str, object]) -> tuple[Moratorium, ...]:
+    raw = obj.get("moratoria", [])
+    if not isinstance(raw, list):
+        raise _Bad("context.moratoria", "must be a list of objects")
+    out: list[Moratorium] = []
+    for i, item in enumerate(raw):
+        name = f"context.moratoria[{i}]"
+        m = _object(item, name)
+        _unknown(m, _MORATORIUM_FIELDS, name + ".")
+        kind = cast(
+            MoratoriumKind,
+            _choice(_string(m, "kind", f"{name}.kind", True), MORATORIUM_KINDS, f"{name}.kind"),
+        )
+        starts = _day(m.get("starts_on"), f"{name}.starts_on")
+        ends = None if m.get("ends_on") is None else _day(m["ends_on"], f"{name}.ends_on")
+        if ends is not None and ends < starts:
+            raise _Bad(f"{name}.ends_on", "is before starts_on")
+        debts = frozenset(_strings(m, "debt_ids", f"{name}.debt_ids")) if "debt_ids" in m else None
+        out.append(Moratorium(kind, starts, ends, debts))
+    return tuple(out)
+
+
 def _context(obj: Mapping[str, object]) -> Context:
     _unknown(obj, _CONTEXT_FIELDS, "context.")
     names = _strings(obj, "timezones", "context.timezones")
@@ -270,6 +304,14 @@ def _context(obj: Mapping[str, object]) -> Context:
         credit_notices=MappingProxyType(notices),
         entrustments=frozenset(_strings(obj, "entrustments", "context.entrustments")),
         refused=frozenset(_strings(obj, "refused", "context.refused")),
+        moratoria=_moratoria(obj),
+        verification_pending=frozenset(
+            _strings(obj, "verification_pending", "context.verification_pending")
+        ),
+        legal_action_on_record=_bool(
+            obj, "legal_action_on_record", "context.legal_action_on_record", False
+        ),
+        trade_bodies=frozenset(_strings(obj, "trade_bodies", "context.trade_bodies")),
     )
 
 

@@ -50,6 +50,30 @@ from arrears.core.money import Rate, round_half_up
 
 ONE_DAY = timedelta(days=1)
 
+# Days on which no penalty accrues, as inclusive (first, last) ranges: the days a moratorium
+# is in force on the loan (UK Breathing Space: no interest, fees or charges added, Debt Respite
+# Scheme Regulations 2020 reg. 7). Scheduled interest still falls due on its date.
+Pauses = tuple[tuple[date, date], ...]
+NO_PAUSES: Pauses = ()
+
+
+def paused_on(pauses: Pauses, day: date) -> bool:
+    return any(first <= day <= last for first, last in pauses)
+
+
+def accruing_days(pauses: Pauses, first: date, last: date) -> int:
+    """Days in ``[first, last]`` on which penalty accrues (not in any pause)."""
+    if last < first:
+        return 0
+    days = (last - first).days + 1
+    if not pauses:
+        return days
+    covered: set[date] = set()
+    for lo, hi in pauses:
+        lo, hi = max(lo, first), min(hi, last)
+        covered.update(lo + timedelta(days=k) for k in range((hi - lo).days + 1))
+    return days - len(covered)
+
 
 class Status(StrEnum):
     ACTIVE = "active"
@@ -192,8 +216,11 @@ def penalty_base(acct: Account, product: Product, day: date) -> int:
     return base
 
 
-def close_day(acct: Account, product: Product, day: date) -> Step:
-    """Age the account through ``day``: interest falling due, the day's penalty, month end."""
+def close_day(acct: Account, product: Product, day: date, accrues: bool = True) -> Step:
+    """Age the account through ``day``: interest falling due, the day's penalty, month end.
+
+    ``accrues`` False: the day is under a moratorium and adds no penalty (see ``Pauses``).
+    """
     assert day == acct.as_of + ONE_DAY, (acct.loan_id, acct.as_of, day)
     if acct.status is not Status.ACTIVE:
         return _with(acct, as_of=day), []
@@ -210,7 +237,7 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
             if e:
                 entries.append(e)
     base = penalty_base(acct, product, day)
-    accrued = round_half_up(base * penalty_rate(acct.terms, product)) if base else 0
+    accrued = round_half_up(base * penalty_rate(acct.terms, product)) if base and accrues else 0
     acct = _with(acct, as_of=day, penalty_unposted=acct.penalty_unposted + accrued)
     if _is_month_end(day):
         acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:{day.isoformat()}", day)
@@ -219,9 +246,12 @@ def close_day(acct: Account, product: Product, day: date) -> Step:
     return acct, entries
 
 
-def close_through(acct: Account, product: Product, through: date) -> Step:
+def close_through(
+    acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
+) -> Step:
     """Age the account through ``through``: the same account and entries as one
-    :func:`close_day` per day from ``acct.as_of + 1`` to ``through``, without the days between.
+    :func:`close_day` per day from ``acct.as_of + 1`` to ``through`` (``accrues`` False on the
+    days in ``pauses``), without the days between.
 
     Between events nothing about the installments changes, so the day's penalty can change
     only on the day an installment starts to count in the base (the day after its due date +
@@ -270,7 +300,7 @@ def close_through(acct: Account, product: Product, through: date) -> Step:
     for day in sorted(counts.keys() | dues.keys() | month_ends):
         if day <= start:
             continue
-        unposted += ((day - last).days - 1) * daily  # the days in between
+        unposted += accruing_days(pauses, last + ONE_DAY, day - ONE_DAY) * daily  # in between
         for i in dues.get(day, ()):
             entries.append(
                 Entry(
@@ -284,7 +314,8 @@ def close_through(acct: Account, product: Product, through: date) -> Step:
         if day in counts:
             base += counts[day]
             daily = (2 * base * p + q) // (2 * q)
-        unposted += daily
+        if not paused_on(pauses, day):
+            unposted += daily
         if unposted and day in month_ends:
             entries.append(
                 Entry(
@@ -298,7 +329,7 @@ def close_through(acct: Account, product: Product, through: date) -> Step:
             owed_penalty += unposted
             unposted = 0
         last = day
-    unposted += (through - last).days * daily
+    unposted += accruing_days(pauses, last + ONE_DAY, through) * daily
     return _with(acct, as_of=through, penalty_unposted=unposted, penalty_owed=owed_penalty), entries
 
 

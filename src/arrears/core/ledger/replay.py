@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from arrears.core.ledger.account import (
+    NO_PAUSES,
     Account,
     Allocation,
+    Pauses,
     Refused,
     Step,
     apply_payment,
@@ -86,11 +88,13 @@ def replay(
     through: date,
     *,
     opened: Step | None = None,
+    pauses: Pauses = NO_PAUSES,
 ) -> Replayed | EventRefused:
     """The account closed through ``through`` with every event dated on or before it applied.
 
     Events apply in date order, and in the order given within a date. ``opened`` is what
     ``open_account(terms, product)`` returns, for a caller that has built it already (in bulk).
+    ``pauses``: the days the loan accrues no penalty (its moratoria), as the close saw them.
     """
     acct, first = open_account(terms, product) if opened is None else opened
     entries = list(first)
@@ -106,7 +110,7 @@ def replay(
     # Close from event date to event date in one step each (close_through equals one
     # close_day per day), applying each date's events after its close.
     for ev in pending:
-        acct, new = close_through(acct, product, ev.on)
+        acct, new = close_through(acct, product, ev.on, pauses)
         entries.extend(new)
         res = apply_event(acct, product, ev)
         if isinstance(res, Refused):
@@ -115,6 +119,6 @@ def replay(
         entries.extend(new)
         if alloc is not None:
             allocations[ev.ref] = alloc
-    acct, new = close_through(acct, product, through)
+    acct, new = close_through(acct, product, through, pauses)
     entries.extend(new)
     return Replayed(acct, entries, allocations)

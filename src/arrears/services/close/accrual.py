@@ -37,6 +37,7 @@ from arrears.core.close.kernel import (
     INST_SCHEMA,
     KIND_INTEREST,
     KIND_PENALTY,
+    PAUSE_SCHEMA,
     STATE_SCHEMA,
     STATUSES,
     STORED_SCHEMA,
@@ -51,6 +52,7 @@ from arrears.core.close.kernel import (
 from arrears.core.ledger.journal import INCOME_INTEREST, INCOME_PENALTY, EntryKind, receivable
 from arrears.core.loans.product import Component, Product
 from arrears.core.money import Rate, RateBasis
+from arrears.services.moratoria import FOREVER
 from arrears.store.adbc import pg_connect
 
 CHUNK = 100_000
@@ -338,7 +340,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     state = from_stored(
         base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
     )
-    adv = advance(state, inst, day_number(through))
+    adv = advance(state, inst, day_number(through), _pauses(db, lo, hi, index))
     frames = writer_frames(adv.state, adv.entries, db.pg)
     for name, frame in frames.items():
         db.ingest(name, frame)
@@ -352,6 +354,27 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     )
     posted = _post(db) if "_close_raw" in frames else 0
     return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
+
+
+def _pauses(db: _Db, lo: str, hi: str, index: pl.DataFrame) -> pl.DataFrame | None:
+    """The chunk's moratoria as the kernel's pauses (``PAUSE_SCHEMA``; see services.moratoria):
+    few loans have one, so usually nothing."""
+    found = db.query(
+        "SELECT ml.loan_id, m.starts_on, m.ends_on FROM moratorium_loans ml "
+        "JOIN moratoria m ON m.moratorium_id = ml.moratorium_id "
+        "WHERE ml.loan_id >= ? AND ml.loan_id <= ?",
+        (lo, hi),
+    )
+    if not found.height:
+        return None
+    return (
+        found.with_columns(
+            first=_to_days(found["starts_on"]),
+            last=_to_days(found["ends_on"]).fill_null(day_number(FOREVER)),
+        )
+        .join(index, on="loan_id", how="inner")
+        .select(pl.col(c).cast(t) for c, t in PAUSE_SCHEMA.items())
+    )
 
 
 def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[str, pl.DataFrame]:

@@ -42,6 +42,7 @@ from arrears.core.settings import Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
+from arrears.services import validation_notices
 from arrears.services.close.gate_phase import (
     CHUNK,
     ChunkInput,
@@ -311,6 +312,8 @@ def _close_day(
             noticed.result()  # a loan whose notice was delivered needs no other
         with engine.connect() as conn:
             notices, notice_due = _credit_notices(conn, day)
+            # Reg F §1006.34: each US loan's validation notice after its first communication.
+            validations, validated = validation_notices.due_notices(conn, day, config.default_pack)
     chosen, routed = choose_frame(framed.cases, framed.last_sent, config.policies)
     phases["choose"] = clock.perf_counter() - t0
 
@@ -318,7 +321,7 @@ def _close_day(
     tally = Tally.from_json(resumed.tally) if resumed is not None else Tally()
     resume_after = resumed.last_key if resumed is not None else None
     by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
-    for act in [*_actions(chosen), *notices]:
+    for act in [*_actions(chosen), *notices, *validations]:
         by_borrower[act.borrower_id].append(act)
     routes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in routed.iter_rows(named=True):
@@ -337,6 +340,9 @@ def _close_day(
                 [r for b in part for r in routes.get(b, ())],
                 {a.loan_id: notice_due[a.loan_id] for a in actions if a.loan_id in notice_due},
                 now,
+                validations={
+                    a.loan_id: validated[a.loan_id] for a in actions if a.loan_id in validated
+                },
             )
         )
     gate = config.gate

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from arrears.core.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.gating import Gated, blocked_payload, gate_action, local_instant
 from arrears.core.contact.messages import OutboundMessage, compose
@@ -46,7 +47,7 @@ from arrears.core.evidence.chain import Entry, Kind
 from arrears.core.settings import Lender
 from arrears.core.texts import TextSet
 from arrears.services import evidence as log
-from arrears.services import outbox
+from arrears.services import outbox, validation_notices
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
 from arrears.services.collection.cases import (
     Attempt,
@@ -336,6 +337,8 @@ class ChunkInput:
     routings: list[dict[str, Any]]
     notices: dict[str, NoticeDue]  # the day's credit notices by loan: key and date named
     now: datetime
+    # Reg F validation notices' figures by loan (services.validation_notices)
+    validations: dict[str, ValidationFacts] = field(default_factory=dict)
 
     @property
     def borrower_ids(self) -> list[str]:
@@ -383,6 +386,20 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             notice = chunk.notices.get(a.loan_id) if a.template == CREDIT_TEMPLATE else None
             report_date = None if notice is None else notice.report_on
             facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender, report_date)
+            if a.template == validation_notices.TEMPLATE:
+                due = chunk.validations[a.loan_id]
+                owed = due.itemization
+                facts = replace(
+                    facts,
+                    itemization_date=owed.itemization_date,
+                    amount_on_itemization=owed.amount_on_itemization,
+                    interest_since=owed.interest_since,
+                    fees_since=owed.fees_since,
+                    payments_since=owed.payments_since,
+                    credits_since=owed.credits_since,
+                    current_amount=owed.current_amount,
+                    validation_end=due.validation_end,
+                )
             # The instant the gate will check (gate_action's contact.at): the message may go
             # out from then until the day's expiry.
             at = local_instant(a.business_date, a.local_time, ctx.timezones)
@@ -483,7 +500,9 @@ def apply_chunk(
         (case_routings, Rows(_ROUTING_COLUMNS if plan.routings else (), plan.routings)),
     ):
         bulk.insert_rows(conn, table, rows.columns, rows.values)
-    outbox.insert_rows(conn, plan.outbox.dicts())
+    enqueued = plan.outbox.dicts()
+    outbox.insert_rows(conn, enqueued)
+    validation_notices.record_enqueued(conn, enqueued, chunk.validations, chunk.day, chunk.now)
     if plan.visits:
         notices: list[OutboundMessage] = []
         people = _people(conn, sorted({a.borrower_id for a in plan.visits}), config.default_pack)

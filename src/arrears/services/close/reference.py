@@ -17,10 +17,11 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from arrears.core.ledger.account import ONE_DAY, Account, close_day
+from arrears.core.ledger.account import NO_PAUSES, ONE_DAY, Account, Pauses, close_day, paused_on
 from arrears.core.ledger.journal import Entry
 from arrears.core.loans.product import Product
 from arrears.services.accounts import load_accounts, post_entries, save_accounts
+from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 
 CHUNK = 1000
@@ -40,13 +41,16 @@ class CloseResult:
 Progress = Callable[[int, int], None]  # (done, total) loans
 
 
-def advance(acct: Account, product: Product, through: date) -> tuple[Account, list[Entry], int]:
-    """Close one account day by day up to ``through``."""
+def advance(
+    acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
+) -> tuple[Account, list[Entry], int]:
+    """Close one account day by day up to ``through``; no penalty on the days in ``pauses``."""
 
     entries: list[Entry] = []
     days = 0
     while acct.as_of < through:
-        acct, new = close_day(acct, product, acct.as_of + ONE_DAY)
+        day = acct.as_of + ONE_DAY
+        acct, new = close_day(acct, product, day, accrues=not paused_on(pauses, day))
         entries.extend(new)
         days += 1
     return acct, entries, days
@@ -113,12 +117,13 @@ def _reference_chunks(
                     .with_for_update()
                 )
             loaded = load_accounts(conn, chunk)
+            paused = loan_pauses(conn, chunk)
             saved = []
             entries: list[Entry] = []
             for rec, acct in loaded.values():
                 if acct.as_of >= through:  # another close got here first
                     continue
-                acct, new, days = advance(acct, rec.product, through)
+                acct, new, days = advance(acct, rec.product, through, paused.get(acct.loan_id, ()))
                 entries.extend(new)
                 saved.append((acct, rec.product))
                 result.loan_days += days

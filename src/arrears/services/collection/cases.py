@@ -58,6 +58,8 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
+from arrears.services.debt_disputes import verification_pending
+from arrears.services.moratoria import gate_moratoria
 from arrears.store import tables as t
 from arrears.store.adbc import pg_connect
 from arrears.store.case_tables import (
@@ -594,6 +596,10 @@ def context_for(
     )
     live = _live_visits(conn, ids)
     registry = collector_registry(conn)
+    # Holds the law names (services.moratoria, services.debt_disputes); a day's margin for the
+    # borrower's zones, the rules check each contact's local dates.
+    held = gate_moratoria(conn, ids, at.date() - timedelta(days=1))
+    pending = verification_pending(conn, ids)
     out: dict[str, Context] = {}
     for b in ids:
         prof = profiles.get(b)
@@ -616,6 +622,8 @@ def context_for(
             visit_approved=visit is not None and visit.approved_by is not None,
             visit_notice_at=maybe_from_db(visit.notice_sent_at) if visit is not None else None,
             refused=frozenset(refused.get(b, ())),
+            moratoria=held.get(b, ()),
+            verification_pending=pending.get(b, frozenset()),
         )
     return out
 

@@ -33,10 +33,10 @@ LIMITS = Limits(
 )
 
 
-def _content(category: str, what: str) -> Rule:
+def _content(category: str, what: str, item: str = "prohibited collection conduct") -> Rule:
     return Rule(
         f"cn.content.{category.replace('_', '-')}",
-        f"{GUIDELINES}: prohibited collection conduct",
+        f"{GUIDELINES}: {item}",
         f"Collection content must not {what}.",
         content.screen(category),
     )
@@ -87,13 +87,49 @@ PACK = Pack(
             "No further contact with a third party who refused it.",
             parties.stop_on_refusal,
         ),
-        _content("impersonation", "impersonate courts, police or government"),
-        _content("threats", "threaten violence or other harm"),
-        _content("insults", "insult the borrower"),
-        _content("blacklist", "invoke invented blacklists"),
-        _content("borrow_to_repay", "push the debtor to borrow to repay"),
-        _content("public_exposure", "threaten public notices or spreading private information"),
-        _content("extra_fees", "demand extra fees"),
+        _content(
+            "impersonation",
+            "impersonate courts, police or government",
+            "prohibited: impersonating courts, police or government",
+        ),
+        _content("threats", "threaten violence or other harm", "prohibited: violence, threats"),
+        _content("insults", "insult the borrower", "prohibited: insults"),
+        _content("blacklist", "invoke invented blacklists", "prohibited: invented blacklists"),
+        _content(
+            "borrow_to_repay",
+            "urge the debtor to borrow (another lender, platform, card, friends or family) to "
+            "repay",
+            "prohibited: pushing the debtor to borrow to repay (以贷还贷)",
+        ),
+        _content(
+            "public_exposure",
+            "threaten public notices or spreading private information",
+            "prohibited: spreading private information; public notices",
+        ),
+        _content("extra_fees", "demand extra fees", "prohibited: extra fees"),
+        _content(
+            "exaggerated",
+            "exaggerate the amount or the consequences (family, children, lifelong bans, "
+            "criminal liability)",
+            "prohibited: exaggerated amounts or consequences",
+        ),
+        _content(
+            "false_powers",
+            "claim powers only a court has (freezing accounts, seizing property)",
+            "prohibited: exaggerated consequences; fraud",
+        ),
+        Rule(
+            "cn.content.legal-action-claims",
+            f"{GUIDELINES}: prohibited: fraud; exaggerated consequences",
+            "Collection content must not say a lawsuit or enforcement has been started unless "
+            "proceedings are on record.",
+            content.legal_action_claims,
+        ),
+        _content(
+            "fraud",
+            "ask for payment into a personal account or by other deceptive means",
+            "prohibited: fraud",
+        ),
         Rule(
             "cn.visit.collectors",
             f"{GUIDELINES}: home visits by at least two collectors; collectors trained before "

@@ -70,9 +70,48 @@ PACK = Pack(
         ),
         Rule(
             "uk.content.impersonation",
-            f"{CONC} 7.11: no official-looking documents or misrepresented authority",
-            "Content must not claim to come from a court, police or government.",
+            f"{CONC} 7.11.1R-7.11.2G: no official-looking documents or misrepresented authority",
+            "Content must not claim to come from a court, police or government, nor look "
+            "like an official notice.",
             content.screen("impersonation"),
+        ),
+        Rule(
+            "uk.content.false-powers",
+            f"{CONC} 7.11.2G (acting as bailiffs on a court's instructions when untrue); "
+            "7.11.6R (stating action can or will be taken when legally it cannot)",
+            "Content must not claim bailiffs, seizure of goods, frozen accounts or other "
+            "powers the lender does not have.",
+            content.screen("false_powers"),
+        ),
+        Rule(
+            "uk.content.legal-action-claims",
+            f"{CONC} 7.11.9R: never state that action has been taken when it has not",
+            "Content must not say court action has been taken unless proceedings are on record.",
+            content.legal_action_claims,
+        ),
+        Rule(
+            "uk.content.trade-body",
+            f"{CONC} 7.11.4R: no false claim of membership of a trade body",
+            "Content may claim membership only of trade bodies the lender belongs to.",
+            content.trade_body_membership,
+        ),
+        Rule(
+            "uk.content.exaggerated",
+            f"{CONC} 7.11.1R: no misleading statement of the legal position or consequences",
+            "Content must not exaggerate the amount or the consequences of non-payment.",
+            content.screen("exaggerated"),
+        ),
+        Rule(
+            "uk.content.fraud",
+            f"{CONC} 7.11.1R: not mislead; 7.3.2R: treat customers in arrears fairly",
+            "Content must not ask for payment into a personal account or by deceptive means.",
+            content.screen("fraud"),
+        ),
+        Rule(
+            "uk.content.pressure-full-payment",
+            f"{CONC} 7.3.10: no pressure to pay in unreasonably large amounts",
+            "Content must not demand full payment at once or refuse any smaller arrangement.",
+            content.screen("pressure_full_payment"),
         ),
         Rule(
             "uk.content.threats",
@@ -145,6 +184,17 @@ PACK = Pack(
             f"{CONC} 7.3.4-7.3.5: forbearance for customers in arrears",
             "While an agreed repayment arrangement is in force, only its reminders are sent.",
             status.paused_by_plan,
+        ),
+        Rule(
+            "uk.pause.breathing-space",
+            "The Debt Respite Scheme (Breathing Space Moratorium and Mental Health Crisis "
+            "Moratorium) (England and Wales) Regulations 2020, reg. 7 (effect of a moratorium: "
+            "no interest, fees or charges, no enforcement), reg. 11 (no contact requesting "
+            "payment), reg. 26 (breathing space: 60 days), Part 3 (mental health crisis "
+            "moratorium: the crisis treatment plus 30 days)",
+            "While a breathing space or mental health crisis moratorium is in force, the "
+            "moratorium debts are not collected.",
+            status.paused_by_moratorium,
         ),
         Rule(
             "uk.pause.dispute",

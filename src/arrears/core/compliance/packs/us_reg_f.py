@@ -148,6 +148,37 @@ PACK = Pack(
             content.screen("public_exposure"),
         ),
         Rule(
+            "us.content.false-powers",
+            "FDCPA §807(4), §807(5) (15 U.S.C. 1692e(4), 1692e(5)); "
+            f"{REG_F} §1006.18(c)(1)-(2): no threat of seizure, garnishment or action that "
+            "cannot legally be taken or is not intended",
+            "Content must not threaten seizure of property, garnishment, frozen accounts or "
+            "bailiffs.",
+            content.screen("false_powers"),
+        ),
+        Rule(
+            "us.content.legal-action-claims",
+            "FDCPA §807(2)(A), §807(5), §807(10) (15 U.S.C. 1692e(2)(A), 1692e(5), 1692e(10)); "
+            f"{REG_F} §1006.18(b)-(c)",
+            "Content must not say a lawsuit has been filed or a judgment entered unless "
+            "proceedings are on record.",
+            content.legal_action_claims,
+        ),
+        Rule(
+            "us.content.exaggerated",
+            "FDCPA §807(2)(A), §807(7) (15 U.S.C. 1692e(2)(A), 1692e(7)); "
+            f"{REG_F} §1006.18(b)(2), (c)(6)",
+            "Content must not misstate the amount or legal status of the debt, or say the "
+            "consumer committed a crime.",
+            content.screen("exaggerated"),
+        ),
+        Rule(
+            "us.content.fraud",
+            f"FDCPA §807(10) (15 U.S.C. 1692e(10)); {REG_F} §1006.18(c)(3)",
+            "Content must not ask for payment into a personal account or by deceptive means.",
+            content.screen("fraud"),
+        ),
+        Rule(
             "us.content.extra-fees",
             f"FDCPA §808(1) (15 U.S.C. 1692f(1)); {REG_F} §1006.22(b)",
             "Content must not demand fees not authorised by the agreement or law.",
@@ -201,6 +232,14 @@ PACK = Pack(
             f"{REG_F} §1006.34 (validation period): collection stops until verification",
             "While a dispute is open, collection contacts pause.",
             status.paused_by_dispute,
+        ),
+        Rule(
+            "us.pause.verification",
+            f"{REG_F} §1006.38(c)-(d): a written dispute or a request for the original "
+            "creditor within the validation period stops collection of the debt until "
+            "verification (or the creditor's name and address) is sent",
+            "A debt disputed in writing is not collected until verification is sent.",
+            status.paused_for_verification,
         ),
         Rule(
             "us.credit-report.notice",

@@ -1,0 +1,256 @@
+"""Moratoria and written disputes through the business-day close, on a real database.
+
+UK Breathing Space (Debt Respite Scheme Regulations 2020, regs. 7, 11, 26): on the days in
+force the creditor adds no interest, fees or charges to the moratorium debts and makes no
+contact asking for payment. US Regulation F §1006.38: a written dispute pauses collection of
+the debt until verification is sent. The close must plan no contact for the borrower (each one
+blocked with the rule, in the evidence log), accrue no penalty on those days, and record every
+start and end; the columnar kernel and the per-loan reference must leave the same books.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from arrears.core.strategy.load import default_policy_set
+from arrears.services import debt_disputes, moratoria
+from arrears.services.close.day import EngineConfig, close_day
+from arrears.store import tables as t
+from arrears.store.case_tables import contact_attempts, queue_items
+from arrears.store.engine import make_engine
+from arrears.store.evidence_tables import evidence_records
+from arrears.store.outbox_tables import outbox
+from factories import COLUMNS, assert_journal_consistent, loan_row, second_database
+
+PROFILE = ["rule_pack", "timezones", "language"]
+FIRST = date(2026, 3, 12)  # the first close: both loans are a month past their first due date
+START = FIRST + timedelta(days=1)  # the moratorium's first day
+
+
+def rows(pack: str) -> list[dict[str, str]]:
+    zone = {"uk-conc": "Europe/London", "us-reg-f": "America/New_York"}[pack]
+    common = {
+        "principal": "6000.00",
+        "months": "6",
+        "disbursed_on": "2026-01-10",
+        "rule_pack": pack,
+        "timezones": zone,
+        "language": "en",
+    }
+    return [
+        loan_row("L1", borrower_id="B1", phone="+447700900001", **common),
+        loan_row("L2", borrower_id="B2", phone="+447700900002", **common),
+    ]
+
+
+def book(engine: Engine, tmp_path: Path, pack: str) -> None:
+    import_rows_with(engine, tmp_path, rows(pack))
+
+
+def import_rows_with(engine: Engine, tmp_path: Path, loans: list[dict[str, str]]) -> None:
+    from arrears.services.importer import ImportReport, import_file
+    from factories import write_csv
+
+    path = write_csv(tmp_path / f"loans-{id(loans)}.csv", loans, COLUMNS + PROFILE)
+    assert isinstance(import_file(engine, path), ImportReport)
+
+
+def close(engine: Engine, day: date, kernel: Any = "polars") -> None:
+    config = EngineConfig(default_policy_set(), kernel=kernel)
+    close_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
+
+
+def penalty(engine: Engine, loan_id: str) -> int:
+    with engine.connect() as conn:
+        s = conn.execute(select(t.loan_state).where(t.loan_state.c.loan_id == loan_id)).one()
+        return int(s.penalty_owed + s.penalty_unposted)
+
+
+def contacts(engine: Engine, borrower_id: str) -> int:
+    with engine.connect() as conn:
+        return sum(
+            int(
+                conn.execute(
+                    select(func.count()).where(table.c.borrower_id == borrower_id)
+                ).scalar_one()
+            )
+            for table in (outbox, queue_items, contact_attempts)
+        )
+
+
+def evidence(engine: Engine, borrower_id: str) -> list[tuple[str, str]]:
+    e = evidence_records
+    with engine.connect() as conn:
+        q = select(e.c.kind, e.c.payload).where(e.c.borrower_id == borrower_id).order_by(e.c.seq)
+        return [(k, p) for k, p in conn.execute(q).all()]
+
+
+def start(engine: Engine, **fields: Any) -> moratoria.MoratoriumRecord:
+    with engine.begin() as conn:
+        record, problems = moratoria.start_moratorium(conn, now=datetime.now(UTC), **fields)
+    assert record is not None, problems
+    return record
+
+
+def test_breathing_space_stops_contact_and_penalty_and_is_recorded(
+    engine: Engine, tmp_path: Path
+) -> None:
+    book(engine, tmp_path, "uk-conc")
+    close(engine, FIRST)
+    assert contacts(engine, "B1") > 0  # overdue a month: the policy contacts both borrowers
+    m = start(engine, ref="BS-1", borrower_id="B1", kind="breathing-space", starts_on=START)
+    assert (m.ends_on, m.loan_ids) == (START + timedelta(days=59), ("L1",))
+    before = {lid: penalty(engine, lid) for lid in ("L1", "L2")}
+    planned = contacts(engine, "B1")
+    blocked_before = sum(k == "contact.blocked" for k, _ in evidence(engine, "B1"))
+    for k in range(5):
+        close(engine, START + timedelta(days=k))
+    assert penalty(engine, "L1") == before["L1"]  # no charge added on the days in force
+    assert penalty(engine, "L2") > before["L2"]  # the borrower without one accrues as before
+    assert contacts(engine, "B1") == planned  # nothing planned, queued or sent
+    records = evidence(engine, "B1")
+    assert [k for k, _ in records].count(moratoria.STARTED) == 1
+    blocked = [p for k, p in records if k == "contact.blocked"][blocked_before:]
+    assert blocked and all("uk.pause.breathing-space" in p for p in blocked)
+    assert_journal_consistent(engine)
+
+    # Ended early (cancelled on review): penalty and contact resume from the next day.
+    last = START + timedelta(days=4)
+    with engine.begin() as conn:
+        ended, problems = moratoria.end_moratorium(
+            conn, m.moratorium_id, on=last, reason="cancelled on review", now=datetime.now(UTC)
+        )
+    assert ended is not None, problems
+    close(engine, last + timedelta(days=1))
+    assert penalty(engine, "L1") > before["L1"]
+    assert [k for k, _ in evidence(engine, "B1")].count(moratoria.ENDED) == 1
+    assert_journal_consistent(engine)
+
+
+def test_a_payment_during_a_moratorium_replays_the_same_books(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from arrears.services import events
+
+    book(engine, tmp_path, "uk-conc")
+    close(engine, FIRST)
+    start(engine, ref="BS-2", borrower_id="B1", kind="breathing-space", starts_on=START)
+    for k in range(3):
+        close(engine, START + timedelta(days=k))
+    paid = events.pay(engine, "L1", 10_000, START + timedelta(days=2), "PAY-1")
+    assert isinstance(paid, events.Applied), paid
+    # The payment's replay knows the moratorium: no adjustment entry, books consistent.
+    with engine.connect() as conn:
+        kinds = conn.execute(
+            select(t.journal_entries.c.kind).where(t.journal_entries.c.loan_id == "L1")
+        ).scalars()
+        assert "adjustment" not in set(kinds)
+    assert_journal_consistent(engine)
+
+
+@pytest.fixture
+def other_url(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with second_database(db_url, tmp_path) as url:
+        yield url
+
+
+def test_kernel_and_reference_close_leave_the_same_books_under_a_moratorium(
+    engine: Engine, other_url: str, tmp_path: Path
+) -> None:
+    other = make_engine(other_url)
+    try:
+        for db, kernel in ((engine, "polars"), (other, "reference")):
+            book(db, tmp_path, "uk-conc")
+            close(db, FIRST, kernel)
+            start(db, ref="MHC-1", borrower_id="B1", kind="mental-health-crisis", starts_on=START)
+            for k in range(40):  # across a month end (penalty posted) and a due date
+                close(db, START + timedelta(days=k), kernel)
+        states = []
+        for db in (engine, other):
+            with db.connect() as conn:
+                q = select(t.loan_state).order_by(t.loan_state.c.loan_id)
+                states.append([tuple(r) for r in conn.execute(q).all()])
+        assert states[0] == states[1]
+        assert penalty(engine, "L1") == penalty(other, "L1")
+        assert_journal_consistent(engine)
+        assert_journal_consistent(other)
+    finally:
+        other.dispose()
+
+
+def test_moratorium_bad_input_names_the_field_and_writes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    book(engine, tmp_path, "uk-conc")
+    close(engine, FIRST)
+    now = datetime.now(UTC)
+    cases = [
+        ({"borrower_id": "B9", "kind": "breathing-space", "starts_on": START}, "borrower"),
+        ({"borrower_id": "B1", "kind": "holiday", "starts_on": START}, "kind"),
+        ({"borrower_id": "B1", "kind": "breathing-space", "starts_on": FIRST}, "from"),
+        (
+            {"borrower_id": "B1", "kind": "breathing-space", "starts_on": START, "until": START},
+            "until",
+        ),
+        (
+            {
+                "borrower_id": "B1",
+                "kind": "breathing-space",
+                "starts_on": START,
+                "loan_ids": ["L2"],
+            },
+            "loan",
+        ),
+    ]
+    for fields, field in cases:
+        with engine.begin() as conn:
+            value, problems = moratoria.start_moratorium(conn, ref="X", now=now, **fields)
+        assert value is None and problems[0].field == field, (fields, problems)
+    start(engine, ref="BS-A", borrower_id="B1", kind="breathing-space", starts_on=START)
+    # The same ref again is the same moratorium; a second breathing space within 12 months is not.
+    again = start(engine, ref="BS-A", borrower_id="B1", kind="breathing-space", starts_on=START)
+    assert again.ref == "BS-A"
+    with engine.begin() as conn:
+        value, problems = moratoria.start_moratorium(
+            conn, ref="BS-B", borrower_id="B1", kind="breathing-space",
+            starts_on=START + timedelta(days=200), now=now,
+        )  # fmt: skip
+    assert value is None and problems[0].code == "conflict"
+    with engine.connect() as conn:
+        assert len(moratoria.list_moratoria(conn)) == 1
+    assert [k for k, _ in evidence(engine, "B1")].count(moratoria.STARTED) == 1
+
+
+def test_a_us_written_dispute_pauses_collection_of_that_debt_until_verification(
+    engine: Engine, tmp_path: Path
+) -> None:
+    book(engine, tmp_path, "us-reg-f")
+    close(engine, FIRST)
+    with engine.begin() as conn:
+        dispute, problems = debt_disputes.open_debt_dispute(
+            conn, ref="LTR-1", loan_id="L1", kind="dispute", received_on=FIRST,
+            now=datetime.combine(FIRST, time(12), UTC),
+        )  # fmt: skip
+    assert dispute is not None, problems
+    planned = contacts(engine, "B1")
+    for k in range(3):
+        close(engine, START + timedelta(days=k))
+    assert contacts(engine, "B1") == planned
+    blocked = [p for k, p in evidence(engine, "B1") if k == "contact.blocked"]
+    assert blocked and any("us.pause.verification" in p for p in blocked)
+    assert contacts(engine, "B2") > 0  # the undisputed debt is collected as before
+    with engine.begin() as conn:
+        when = datetime.combine(START + timedelta(days=2), time(18), UTC)
+        sent, problems = debt_disputes.record_verification_sent(
+            conn, dispute.dispute_id, sent_at=when, now=datetime.now(UTC)
+        )
+    assert sent is not None, problems
+    kinds = [k for k, _ in evidence(engine, "B1")]
+    assert debt_disputes.VERIFICATION_SENT in kinds
+    with engine.connect() as conn:
+        assert debt_disputes.verification_pending(conn, ["B1"]) == {}
