@@ -12,7 +12,8 @@ installment that starts accruing penalty in the window; the kernel only slices t
 installments due on D, D-1 and D-1-grace, so older and later installments would add memory,
 not time.
 
-Timed per run: ``close_day`` and ``runner.writer_frames`` (the read-outs and every frame the
+Timed per run: ``close_day`` (with its invariant checks, and again without them: the cost of
+the checks is reported as a ratio) and ``runner.writer_frames`` (the read-outs and every frame the
 database writer ingests: the kernel gives entries and read-outs as integer codes, the writer's
 SQL spells keys, accounts, bucket and class, so the Python side of that hand-over is timed
 here; PostgreSQL's frames, as SQLite's only add ISO text for the dates). Reported per size:
@@ -67,6 +68,14 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     pen_base = np.where(
         dpd > grace, od_principal + np.where(base_interest, od_interest, 0), 0
     ).astype(np.int64)
+    # next installment of every loan, due over the 28 days from D-1 (the day before is as_of:
+    # due then, unpaid, it goes overdue today); plus, for overdue loans within grace, the
+    # installment that joins the penalty base today. The state is consistent with them (the
+    # kernel's invariant checks hold it to that)
+    nxt = (d - 1 + rng.integers(0, 28, n)).astype(np.int32)
+    late = np.flatnonzero((dpd > 0) & (dpd == grace + 1))
+    due_yesterday = np.zeros(n, dtype=np.bool_)  # a late installment with no grace
+    due_yesterday[late[grace[late] == 0]] = True
     ids = pl.Series("loan_id", np.arange(n)).cast(pl.String).str.zfill(9)
     state = pl.DataFrame(
         {
@@ -90,15 +99,13 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
             "od_count": od_count,
             "od_oldest": np.where(dpd > 0, d - 1 - dpd, k.NO_DUE).astype(np.int32),
             "os_principal": np.where(live, od_principal + installment * 6, 0),
-            "os_interest": od_interest,
+            # interest of installments due by as_of: the overdue ones' and yesterday's
+            "os_interest": od_interest + np.where(live & (nxt == d - 1), installment // 10, 0)
+            + np.where(live & due_yesterday, installment // 10, 0),
         },
         schema=k.STATE_SCHEMA,
     )
-    # next installment of every loan, due over the 28 days from D-3; plus, for overdue loans
-    # within grace, the installment that joins the penalty base today
     rows = np.arange(n, dtype=np.uint32)
-    nxt = (d - 3 + rng.integers(0, 28, n)).astype(np.int32)
-    late = np.flatnonzero((dpd > 0) & (dpd == grace + 1))
     insts = pl.DataFrame(
         {
             "row": np.concatenate([rows, rows[late]]),
@@ -119,14 +126,17 @@ def time_kernel(n: int, runs: int) -> dict[str, Any]:
     state, insts = synthetic(n)
     d = k.day_number(DAY)
     times, cpus, entries = [], [], 0
+    unchecked, unchecked_cpus = [], []
     for _ in range(runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = k.close_day(state, insts, d)
-        out = writer_frames(res.state, res.entries, pg=True)
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-        entries = res.entries.height
-        del res, out
+        # with and without the day's invariant checks, in turn, so both see the same load
+        for check, wall, cpu in ((False, unchecked, unchecked_cpus), (True, times, cpus)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = k.close_day(state, insts, d, check=check)
+            out = writer_frames(res.state, res.entries, pg=True)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            entries = res.entries.height
+            del res, out
     numeric = [
         state[c].to_physical().to_numpy() for c, t in k.STATE_SCHEMA.items() if c != "loan_id"
     ]
@@ -141,6 +151,8 @@ def time_kernel(n: int, runs: int) -> dict[str, Any]:
         "loans": n,
         "seconds": med,
         "cpu_seconds": statistics.median(cpus),
+        "unchecked_seconds": statistics.median(unchecked),
+        "unchecked_cpu_seconds": statistics.median(unchecked_cpus),
         "loans_per_s": n / med,
         "entries": entries,
         "floor_seconds": statistics.median(floor),
@@ -221,6 +233,19 @@ def main() -> None:
             f"{r['loans_per_s'] / 1e6:.1f}M | "
             f"{r['entries']:,} | {r['seconds'] / r['floor_seconds']:.1f} | "
             f"{r['peak_rss_mb']:,.0f} MB |"
+        )
+    print(
+        "\nThe day's invariant checks (core/close/invariants.py), same runs, checks off and on "
+        "in turn:\n"
+    )
+    print("| loans | wall s, off | wall s, on | on / off | CPU s, off | CPU s, on | on / off |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['loans']:,} | {r['unchecked_seconds']:.3f} | {r['seconds']:.3f} | "
+            f"{r['seconds'] / r['unchecked_seconds']:.2f} | "
+            f"{r['unchecked_cpu_seconds']:.3f} | {r['cpu_seconds']:.3f} | "
+            f"{r['cpu_seconds'] / r['unchecked_cpu_seconds']:.2f} |"
         )
     print(
         f"\nReference (per-loan Python close_day + state_row), timed on {sample:,} loans: "

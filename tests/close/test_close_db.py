@@ -464,3 +464,31 @@ def test_one_day_with_nothing_due_in_the_window_equals_reference(
         assert [r.dpd for r in _loans(other, date(2024, 6, 3))] == [dpd, dpd]
     finally:
         other.dispose()
+
+
+def test_a_broken_invariant_stops_the_accrual_and_writes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # A corrupt stored state (an overdue loan's owed penalty below zero): the kernel's check
+    # fires naming the loan, and the chunk's transaction leaves the book as it was.
+    from arrears.core.close.invariants import BrokenInvariant
+
+    setup(engine, tmp_path)
+    with engine.begin() as conn:
+        loan_id = (
+            conn.execute(
+                select(t.loan_state.c.loan_id)
+                .where(t.loan_state.c.dpd > 0, t.loan_state.c.status == "active")
+                .order_by(t.loan_state.c.loan_id)
+            )
+            .scalars()
+            .first()
+        )
+        assert loan_id is not None
+        conn.execute(
+            update(t.loan_state).where(t.loan_state.c.loan_id == loan_id).values(penalty_owed=-1)
+        )
+    before = dump(engine)
+    with pytest.raises(BrokenInvariant, match=f"penalty_owed is negative: loans {loan_id}"):
+        runner.run(engine, STEPS[0])
+    assert dump(engine) == before

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,25 +167,28 @@ def heads_digest(found: Mapping[str, Head]) -> str:
 
 
 def _record(row: Any) -> Record:
-    # A row that cannot even be parsed becomes a record that fails verification as MALFORMED
-    # (its hash can then not match), rather than an exception that hides the other chains.
+    # The record keeps the stored payload text, which verification hashes and checks is
+    # canonical. A row whose time cannot be read becomes a record that fails verification as
+    # MALFORMED, rather than an exception that hides the other chains.
     try:
         at = chain.parse_at(row.at)
-        payload = json.loads(row.payload)
-    except (chain.EvidenceError, ValueError):
+    except chain.EvidenceError:
         return _Unreadable(row.borrower_id, row.seq, row.at, row.prev_hash, row.hash)
-    return Record(row.borrower_id, row.seq, at, row.kind, payload, row.prev_hash, row.hash)
+    return chain.stored(
+        row.borrower_id, row.seq, at, row.kind, row.payload, row.prev_hash, row.hash
+    )
 
 
 class _Unreadable(Record):
-    """A stored row whose ``at`` or ``payload`` text cannot be parsed."""
+    """A stored row whose ``at`` text cannot be parsed."""
 
     def __init__(self, borrower_id: str, seq: int, at: str, prev_hash: str, digest: str) -> None:
         super().__init__(borrower_id, seq, datetime.min, "", {}, prev_hash, digest)
         object.__setattr__(self, "_raw_at", at)
 
     def computed_hash(self) -> str:
-        raise chain.EvidenceError("stored at or payload text cannot be parsed")
+        raw = getattr(self, "_raw_at", "")
+        raise chain.EvidenceError(f"at: stored text {raw!r} cannot be read")
 
 
 def iter_records(conn: Connection, borrower_id: str | None = None) -> Iterator[Record]:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import polars as pl
 
 from arrears.core.ageing.status import BUCKETS, CLASSES
+from arrears.core.close.invariants import check_day, check_state
 
 EPOCH = date(1970, 1, 1)
 INT64_MAX = 2**63 - 1
@@ -176,6 +177,8 @@ def close_day(
     insts: pl.DataFrame,
     day: int,
     paused: npt.NDArray[np.bool_] | None = None,
+    *,
+    check: bool = True,
 ) -> DayResult:
     """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
 
@@ -184,8 +187,22 @@ def close_day(
 
     ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
     The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
-    columns that change are new in the returned frame.
+    columns that change are new in the returned frame. Then the day's invariants are checked
+    (:mod:`arrears.core.close.invariants`; raises ``BrokenInvariant``, under ``python -O``
+    too); ``check=False`` skips them, for the benchmark that measures what they cost.
     """
+    result = _close_day(state, insts, day, paused)
+    if check and result.moved:
+        check_day(state, result.state, result.entries, insts, day, is_month_end(day))
+    return result
+
+
+def _close_day(
+    state: pl.DataFrame,
+    insts: pl.DataFrame,
+    day: int,
+    paused: npt.NDArray[np.bool_] | None,
+) -> DayResult:
     as_of = state["as_of"].to_numpy()
     all_move = state.height > 0 and int(as_of.min()) == day - 1 == int(as_of.max())
     moving: npt.NDArray[np.bool_] = (
@@ -554,18 +571,24 @@ def advance(
     insts: pl.DataFrame,
     through: int,
     pauses: pl.DataFrame | None = None,
+    *,
+    check: bool = True,
 ) -> Advanced:
     """Close day by day until every loan is at ``through`` (loans already there are skipped).
 
     The same result as :func:`arrears.services.close.reference.advance` on each loan, with
-    ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty.
+    ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty. The state handed
+    in is checked first (nothing negative, ...: ``invariants.check_state``), then every day
+    (see :func:`close_day`).
     """
     entries: list[pl.DataFrame] = []
     loan_days = 0
     if state.height:
         start = int(state["as_of"].min()) + 1  # type: ignore[arg-type]
+        if check:
+            check_state(state, start - 1)
         for day in range(start, through + 1):
-            res = close_day(state, insts, day, paused_rows(pauses, state.height, day))
+            res = close_day(state, insts, day, paused_rows(pauses, state.height, day), check=check)
             state = res.state
             loan_days += res.moved
             if res.entries.height:

@@ -41,6 +41,16 @@ ensure_ascii=False)`` produces, restricted to values where that output is unambi
   including ``/``, U+007F, U+2028 and non-ASCII letters such as ``逾期``, is written literally.
 * The text is encoded as UTF-8 (no byte order mark) before hashing.
 
+A text is canonical exactly when it is what this function writes for the value it reads as:
+``canonical_json(json.loads(text)) == text``. Stored payloads must be canonical, and
+verification hashes the stored text itself (never a re-serialisation of what was read from
+it), so a payload that reads the same but is written otherwise is refused, not accepted as an
+equivalent: whitespace outside strings, keys out of order, a key twice (readers disagree on
+which one counts: Python keeps the last, SQLite's ``json_extract`` the first), an escape where
+the character itself is written (``\\u0041`` for ``A``, ``\\u903e`` for ``逾``, ``\\/``) or
+another spelling of an escape (``\\u000a`` for ``\\n``), and any other spelling of a number
+(``1.0``, ``1e2``, ``01``, ``-0``, ``+1``).
+
 Example: the record body ``{"seq": 1, "borrower_id": "b1", ...}`` hashes the bytes of
 ``{"at":"2024-05-01T09:30:00.000000Z","borrower_id":"b1","kind":"contact.attempt",
 "payload":{"amount":"120.00","channel":"sms"},"prev_hash":"000...000","seq":1}`` (one line).
@@ -48,7 +58,8 @@ Example: the record body ``{"seq": 1, "borrower_id": "b1", ...}`` hashes the byt
 Verification
 ------------
 Walk a chain in seq order. Record *n* (counting from 1) must have ``seq == n``, the chain's
-``borrower_id``, a ``hash`` equal to the recomputed one, and ``prev_hash`` equal to the hash of
+``borrower_id``, a stored payload that is canonical JSON, a ``hash`` equal to the SHA-256 of
+the body written around that stored payload text, and ``prev_hash`` equal to the hash of
 record *n - 1* (64 zeros for n = 1). The first record that fails is reported, with what failed.
 This detects an edited record (its hash no longer matches, or, if the editor recomputed it, the
 next record's ``prev_hash`` no longer matches), a deleted, reordered or inserted record (a seq
@@ -75,6 +86,7 @@ The root is written as lowercase hex. An inclusion proof for one head is the RFC
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -95,6 +107,10 @@ _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 class EvidenceError(ValueError):
     """A record that cannot be written (bad field), with the field and the reason."""
+
+
+class NotCanonical(EvidenceError):
+    """Stored text that reads as JSON but is not the one canonical text of its value."""
 
 
 class Kind(StrEnum):
@@ -152,6 +168,96 @@ def canonical_json(value: Any) -> str:
     except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
         raise EvidenceError(f"text is not valid Unicode: {exc.reason}") from None
     return text
+
+
+class _Finding(Exception):
+    """What makes a text non-canonical, found while reading it (see :func:`_why_not`)."""
+
+
+def _pairs_in_order(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _Finding(f"key {key!r} appears twice in one object")
+    for before, after in itertools.pairwise(keys):
+        if after < before:
+            raise _Finding(f"keys out of code point order: {after!r} after {before!r}")
+    return dict(pairs)
+
+
+def _integer_only(number: str) -> Any:
+    raise _Finding(f"number {number} is not an integer: no fractions or exponents")
+
+
+def _plain_integer(number: str) -> int:
+    if number == "-0":
+        raise _Finding("number -0: the canonical form of zero is 0")
+    return int(number)
+
+
+def _why_not(text: str, canonical: str | None) -> str:
+    """Why ``text`` (which reads as JSON) is not ``canonical``, the canonical text of its value
+    (None: its value has none, e.g. a float), as a person checking the record would say it."""
+    try:
+        json.loads(
+            text,
+            object_pairs_hook=_pairs_in_order,
+            parse_float=_integer_only,
+            parse_int=_plain_integer,
+            parse_constant=_integer_only,
+        )
+    except _Finding as finding:
+        return str(finding)
+    if canonical is None:
+        return "its value has no canonical form"
+    at = next(
+        (i for i, (a, b) in enumerate(zip(text, canonical, strict=False)) if a != b),
+        min(len(text), len(canonical)),
+    )
+    if at < len(text) and text[at] in " \t\n\r":
+        what = "whitespace outside a string"
+    elif "\\" in text[max(0, at - 5) : at + 1]:  # within an escape: one is at most six long
+        what = "a character escaped otherwise than canonical JSON writes it"
+    else:
+        what = "text differs from its canonical form"
+    found, want = text[at : at + 12], canonical[at : at + 12]
+    return f"{what} at character {at}: {found!r}, canonical {want!r}"
+
+
+def _unreadable(text: str, exc: ValueError) -> EvidenceError:
+    pos = getattr(exc, "pos", 0)
+    # JSON has no leading zeros: the reader stops after the 0 and trips on the next digit.
+    if (
+        0 < pos < len(text)
+        and text[pos].isdigit()
+        and text[pos - 1] == "0"
+        and (pos < 2 or text[pos - 2] not in "0123456789.eE+")
+    ):
+        return NotCanonical(f"number with a leading zero at character {pos - 1}")
+    return EvidenceError(f"not JSON: {exc}")
+
+
+def read_canonical(text: str) -> Any:
+    """The value of ``text`` if ``text`` is canonical JSON (see the module docstring).
+
+    Raises :class:`NotCanonical` naming what is written otherwise (whitespace, key order, a
+    repeated key, an escape, a number form), or :class:`EvidenceError` if it is not JSON.
+    """
+    if not isinstance(text, str):
+        raise EvidenceError(f"stored as {type(text).__name__}, not text")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _unreadable(text, exc if isinstance(exc, ValueError) else ValueError(exc)) from None
+    # Reading and writing back is the whole check (a repeated key, a float or -0 cannot come
+    # back as the same text); the slower reading with hooks only runs to say why not.
+    try:
+        canonical: str | None = canonical_json(value)
+    except EvidenceError:
+        canonical = None
+    if canonical != text:
+        raise NotCanonical(_why_not(text, canonical))
+    return value
 
 
 def sha256_hex(text: str) -> str:
@@ -212,6 +318,54 @@ def _new_body(
     )
 
 
+def stored_hash(
+    borrower_id: str, seq: int, at_text: str, kind: str, payload_text: str, prev_hash: str
+) -> str:
+    """The hash a stored record's fields call for: SHA-256 of the body written around the
+    stored payload text itself, which must be canonical (raises NotCanonical, or EvidenceError
+    for a payload that is not a JSON object)."""
+    return _stored_body_hash(
+        borrower_id, seq, at_text, kind, _checked_payload(payload_text, None), prev_hash
+    )
+
+
+def _checked_payload(payload_text: str, read: dict[str, Any] | None) -> str:
+    """``payload_text`` if it is the canonical text of a JSON object; ``read`` is what it was
+    read as, if it has been (writing that back is the whole check, see ``read_canonical``)."""
+    if read is not None:
+        try:
+            if canonical_json(read) == payload_text:
+                return payload_text
+        except EvidenceError:
+            pass  # a float: read_canonical says so
+    if not isinstance(read_canonical(payload_text), dict):
+        raise EvidenceError("payload: must be a JSON object")
+    return payload_text
+
+
+def _stored_body_hash(
+    borrower_id: str, seq: int, at_text: str, kind: str, payload_text: str, prev_hash: str
+) -> str:
+    body = (
+        f'{{"at":{_quoted(at_text)},"borrower_id":{_quoted(borrower_id)},'
+        f'"kind":{_quoted(kind)},"payload":{payload_text},'
+        f'"prev_hash":{_quoted(prev_hash)},"seq":{canonical_json(seq)}}}'
+    )
+    return sha256_hex(body)
+
+
+# The characters canonical JSON writes as themselves inside a string (see the docstring).
+_LITERAL_RE = re.compile(r'[^"\\\x00-\x1f\ud800-\udfff]*')
+
+
+def _quoted(text: str) -> str:
+    """canonical_json of a string field, without the general walk for the usual text (a
+    verification of the whole log writes four per record)."""
+    if type(text) is str and _LITERAL_RE.fullmatch(text):
+        return f'"{text}"'
+    return canonical_json(text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Records
 
@@ -245,8 +399,9 @@ class Record:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
-    # The payload's canonical text when this record was just appended (it was written to
-    # compute the hash); not an init field, so a copy made by dataclasses.replace recomputes it.
+    # The payload's text as stored (read from the database, or written to compute the hash of
+    # a record just appended): what verification hashes and what an export writes. Not an
+    # init field, so a copy made by dataclasses.replace writes its own payload's text.
     _payload_text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
@@ -263,24 +418,31 @@ class Record:
         )
 
     def computed_hash(self) -> str:
-        """The hash this record's content calls for (differs from ``hash`` if it was altered)."""
+        """The hash this record's content calls for (differs from ``hash`` if it was altered).
+
+        A stored record's is over its stored payload text (see :func:`stored_hash`; raises
+        NotCanonical if that text is not canonical); a record built in memory is canonical by
+        construction."""
+        if self._payload_text is not None:
+            # self.payload is what the stored text was read as (see ``stored``)
+            payload_text = _checked_payload(self._payload_text, self.payload)
+            return _stored_body_hash(
+                self.borrower_id, self.seq, self.at_text, self.kind, payload_text, self.prev_hash
+            )
         body = body_json(
             self.borrower_id, self.seq, self.at_text, self.kind, self.payload, self.prev_hash
         )
         return sha256_hex(body)
 
     def to_json(self) -> str:
-        """The record as one canonical JSON line (all seven fields): the export format."""
-        return canonical_json(
-            {
-                "at": self.at_text,
-                "borrower_id": self.borrower_id,
-                "hash": self.hash,
-                "kind": self.kind,
-                "payload": self.payload,
-                "prev_hash": self.prev_hash,
-                "seq": self.seq,
-            }
+        """The record as one JSON line (all seven fields): the export format. The payload is
+        written as stored, so a stored text that is not canonical is exported as it is (and
+        the borrower's verifier refuses it), never quietly repaired."""
+        return (
+            f'{{"at":{canonical_json(self.at_text)},'
+            f'"borrower_id":{canonical_json(self.borrower_id)},"hash":{canonical_json(self.hash)},'
+            f'"kind":{canonical_json(self.kind)},"payload":{self.payload_json()},'
+            f'"prev_hash":{canonical_json(self.prev_hash)},"seq":{canonical_json(self.seq)}}}'
         )
 
 
@@ -372,6 +534,34 @@ def _record(stored: Link, at: datetime) -> Record:
     return record
 
 
+def stored(
+    borrower_id: str,
+    seq: int,
+    at: datetime,
+    kind: str,
+    payload_text: str,
+    prev_hash: str,
+    digest: str,
+) -> Record:
+    """A record as read back from storage, keeping its payload text: verification hashes that
+    text. A text that is not JSON reads as an empty payload (verification then names it)."""
+    try:
+        payload = json.loads(payload_text)
+    except (ValueError, TypeError, RecursionError):
+        payload = {}
+    record = Record(
+        borrower_id,
+        seq,
+        at,
+        kind,
+        payload if isinstance(payload, dict) else {},
+        prev_hash,
+        digest,
+    )
+    object.__setattr__(record, "_payload_text", payload_text)
+    return record
+
+
 def append_all(heads: Mapping[str, HasHead], entries: Iterable[Entry]) -> list[Record]:
     """Records for ``entries`` in order, each chained after the previous one of its borrower.
 
@@ -404,6 +594,7 @@ class Code(StrEnum):
     MALFORMED = "malformed"  # a field cannot be read (bad time, float in payload, ...)
     WRONG_BORROWER = "wrong_borrower"  # a record of another chain sits in this one
     SEQUENCE = "sequence"  # seq is not the next number: a record deleted, inserted or moved
+    NOT_CANONICAL = "not_canonical"  # stored text not in the one canonical form: edited
     HASH = "hash"  # the content does not match its hash: altered after it was written
     LINK = "link"  # prev_hash is not the previous record's hash
     HEAD_MISMATCH = "head_mismatch"  # the record at the root's head seq is not the root's head
@@ -452,6 +643,11 @@ def _check_record(record: Record, borrower_id: str, n: int, prev_hash: str) -> P
         )
     try:
         computed = record.computed_hash()
+    except NotCanonical as exc:
+        return problem(
+            Code.NOT_CANONICAL,
+            f"stored payload is not canonical JSON: {exc}: edited after it was written",
+        )
     except EvidenceError as exc:
         return problem(Code.MALFORMED, str(exc))
     if computed != record.hash:

@@ -14,6 +14,11 @@ export and run it with any Python 3.11+. It re-implements the rules written down
 * record *n* has seq *n*, one borrower throughout, ``prev_hash`` = hash of record *n - 1*
   (64 zeros for the first), and ``hash`` = SHA-256 of the canonical JSON of the other six
   fields (sorted keys, no whitespace, UTF-8, no floats);
+* each record line is itself canonical JSON: exactly what ``json.dumps(record,
+  sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes, so a line that reads
+  the same but is written otherwise (whitespace, key order, a key twice, an escape where the
+  character is written, ``1.0``, ``1e2``, ``01``, ``-0``) is refused: the lender stores and
+  exports one text per record, and a second spelling is an edit;
 * the anchor's head must be the chain's record at that seq (so nothing was cut off the end),
   and its RFC 6962 inclusion proof must lead to the anchor's root. Compare that root with the
   value the lender published (``--root``) to know the lender cannot have rewritten the chain.
@@ -78,9 +83,40 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _no_minus_zero(text: str) -> int:
+    if text == "-0":
+        raise ValueError("number -0: the canonical form of zero is 0")
+    return int(text)
+
+
+def not_canonical(line: str, value: Any) -> str | None:
+    """Why ``line`` is not the canonical text of ``value`` (what it reads as), or None."""
+    try:
+        want = canonical(value).decode("utf-8")
+    except ValueError as exc:
+        return str(exc)
+    if want == line:
+        return None
+    at = next(
+        (i for i, (a, b) in enumerate(zip(line, want, strict=False)) if a != b),
+        min(len(line), len(want)),
+    )
+    if at < len(line) and line[at] in " \t\r\n":
+        what = "whitespace outside a string"
+    elif "\\" in line[max(0, at - 5) : at + 1]:  # within an escape: one is at most six long
+        what = "a character escaped otherwise than canonical JSON writes it"
+    else:
+        what = "text differs from its canonical form (keys out of order?)"
+    return f"{what} at character {at}: {line[at : at + 12]!r}, canonical {want[at : at + 12]!r}"
+
+
 def parse_line(line: str) -> dict[str, Any]:
     value = json.loads(
-        line, parse_float=_no_float, parse_constant=_no_float, object_pairs_hook=_no_duplicates
+        line,
+        parse_float=_no_float,
+        parse_int=_no_minus_zero,
+        parse_constant=_no_float,
+        object_pairs_hook=_no_duplicates,
     )
     if not isinstance(value, dict):
         raise ValueError("a line is not a JSON object")
@@ -121,6 +157,17 @@ def proof_root(leaf: bytes, index: int, size: int, path: list[str]) -> str | Non
 
 def _where(borrower_id: Any, seq: Any) -> str:
     return f"borrower {borrower_id} seq {seq}"
+
+
+def _named(line: str) -> str:
+    """The record a line that the strict reader refused names, read leniently ("" if none)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return ""
+    if not isinstance(value, dict) or "seq" not in value:
+        return ""
+    return f" ({_where(value.get('borrower_id'), value.get('seq'))})"
 
 
 def check_record(rec: dict[str, Any], n: int, borrower_id: Any, prev_hash: str) -> None:
@@ -191,11 +238,15 @@ def verify_lines(lines: list[str], expected_root: str | None = None) -> str:
         try:
             value = parse_line(line)
         except ValueError as exc:
-            raise Bad(f"line {number}: {exc}") from None
+            raise Bad(f"line {number}{_named(line)}: {exc}") from None
         if set(value) == {"anchor"}:
             anchor = value["anchor"]
-        else:
-            records.append(value)
+            continue
+        why = not_canonical(line, value)
+        if why is not None:
+            where = _where(value.get("borrower_id"), value.get("seq"))
+            raise Bad(f"line {number} ({where}): not in canonical form: {why}")
+        records.append(value)
     if not records:
         raise Bad("the file holds no records")
     borrower_id = records[0].get("borrower_id")

@@ -11,6 +11,10 @@ on (a few per loan on a one-day close, by the index on due date), advanced with
 temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a range of
 loan ids, in the database's own order, so no id list is shipped back.
 
+The kernel checks its money invariants after every day it closes (``core/close/invariants``):
+a broken one raises ``BrokenInvariant``, the chunk's transaction rolls back and the close
+stops, so nothing of a wrong day is written.
+
 Same guarantees as the reference (``services/close.py``): a crash loses at most the chunk in
 flight; a rerun skips loans already at the target date; an entry whose key is already in the
 journal is not posted again; PostgreSQL holds the chunk's loans ``FOR UPDATE`` (in id order,
