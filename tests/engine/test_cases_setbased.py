@@ -41,7 +41,7 @@ from arrears.core.close.report import CloseReport, bucket_lines, roll_rates
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.load import default_policy_set
 from arrears.services import scenario
-from arrears.services.close.day import EngineConfig
+from arrears.services.close.day import CloseConfig
 from arrears.services.collection import cases as cases_mod
 from arrears.services.collection import promises as promises_mod
 from arrears.services.simulate import simulate
@@ -171,9 +171,9 @@ def _frames_both_ways(
 
 
 def _close_both_ways(seen: Counter[str]) -> Callable[..., CloseReport]:
-    real = run_mod.close_day
+    real = run_mod.close_business_day
 
-    def run(engine: Engine, day: date, config: EngineConfig, **kw: Any) -> CloseReport:
+    def run(engine: Engine, day: date, config: CloseConfig, **kw: Any) -> CloseReport:
         with engine.connect() as conn:
             before = ref.bucket_snapshot(conn)
         report = real(engine, day, config, **kw)
@@ -250,8 +250,8 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
             ),
         )
         monkeypatch.setattr(day_mod, "case_frames", _frames_both_ways(seen))
-        monkeypatch.setattr(run_mod, "close_day", _close_both_ways(seen))
-        config = EngineConfig(POLICIES, default_pack="cn")
+        monkeypatch.setattr(run_mod, "close_business_day", _close_both_ways(seen))
+        config = CloseConfig(POLICIES, default_pack="cn")
         result = simulate(
             engine,
             START,

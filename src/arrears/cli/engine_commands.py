@@ -27,7 +27,7 @@ from arrears.core.money import fmt
 from arrears.core.strategy.load import default_policy_set, load_policy_set
 from arrears.core.strategy.model import PolicySet
 from arrears.services.audit import audit
-from arrears.services.close.day import EngineConfig
+from arrears.services.close.day import CloseConfig
 
 EXIT_VIOLATIONS = 3
 
@@ -163,7 +163,7 @@ def simulate_cmd(
             engine,
             first,
             days,
-            EngineConfig(policies, lender=lender),
+            CloseConfig(policies, lender=lender),
             behaviours,
             seed=seed,
             on_day=tick,

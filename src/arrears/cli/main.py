@@ -45,9 +45,13 @@ from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.core.strategy.load import default_policy_set
 from arrears.services import events as ev
-from arrears.services.close.day import EngineConfig, default_workers
-from arrears.services.close.day import close_day as close_business_day
-from arrears.services.close.reference import KERNELS, CloseResult, Kernel, close_through
+from arrears.services.close.day import CloseConfig, close_business_day, default_workers
+from arrears.services.close.reference import (
+    ACCRUAL_KERNELS,
+    AccrualKernel,
+    CloseResult,
+    close_through,
+)
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
@@ -322,7 +326,7 @@ def write_off(
 
 
 def _close_with_progress(
-    engine: Engine, through: date, quiet: bool, kernel: Kernel = "polars"
+    engine: Engine, through: date, quiet: bool, kernel: AccrualKernel = "polars"
 ) -> CloseResult:
     """Run the accrual alone, with a progress bar on stderr (none when the output is JSON)."""
     with phase_bar(quiet) as progress:
@@ -367,9 +371,11 @@ def close_day_cmd(
     """Close a business day: accrue and age every loan; then choose today's contacts by the
     policy, check each with the compliance gate, enqueue the allowed ones and record the
     blocked ones; print the close report. Idempotent and resumable."""
-    if engine_name not in KERNELS:
-        fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
-    kernel: Kernel = "polars" if engine_name == "polars" else "reference"
+    if engine_name not in ACCRUAL_KERNELS:
+        fail(
+            f"--engine: {engine_name!r} is not one of {', '.join(ACCRUAL_KERNELS)}", EXIT_BAD_INPUT
+        )
+    kernel: AccrualKernel = "polars" if engine_name == "polars" else "reference"
     policies = load_policies(policy)
     lender = lender_settings(settings_file).lender
     engine = open_db(db)
@@ -400,7 +406,7 @@ def close_day_cmd(
         report = close_business_day(
             engine,
             until,
-            EngineConfig(
+            CloseConfig(
                 policies, lender=lender, kernel=kernel, workers=workers or default_workers()
             ),
             progress=progress,
@@ -486,7 +492,7 @@ def demo(
             engine,
             DEMO_START,
             days,
-            EngineConfig(default_policy_set(), lender=lender),
+            CloseConfig(default_policy_set(), lender=lender),
             sc.behaviours,
             sc.payments,
             seed=7,

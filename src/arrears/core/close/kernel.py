@@ -1,6 +1,6 @@
 """The columnar close: one business day for a whole portfolio, as column arithmetic.
 
-Same rules as :func:`arrears.core.ledger.account.close_day` and
+Same rules as :func:`arrears.core.ledger.account.accrue_loan_day` and
 :func:`arrears.core.ageing.status.age` (the per-loan reference); property tests hold the two
 equal to the fen.
 
@@ -171,7 +171,7 @@ def _exact_penalty(base: int, num: int, den: int) -> int:
     return (2 * base * num + den) // (2 * den)
 
 
-def close_day(
+def accrue_portfolio_day(
     state: pl.DataFrame,
     insts: pl.DataFrame,
     day: int,
@@ -180,7 +180,7 @@ def close_day(
     """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
 
     ``paused``: rows that accrue no penalty on ``day`` (a moratorium in force), as
-    ``ledger.account.close_day(..., accrues=False)``.
+    ``ledger.account.accrue_loan_day(..., accrues=False)``.
 
     ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
     The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
@@ -478,11 +478,12 @@ STORED_SCHEMA: dict[str, pl.DataType] = {
 
 
 def window_start(base: pl.DataFrame) -> int:
-    """The earliest due date :func:`from_stored` and :func:`advance` read: ``as_of - grace``.
+    """The earliest due date :func:`from_stored` and :func:`accrue_portfolio_through` read:
+    ``as_of - grace``.
 
     From ``as_of`` on, a day looks only at installments due on it, the day before, or
-    ``grace`` days before that (see :func:`close_day`); the penalty base as of ``as_of`` needs
-    those due in ``[as_of - grace, as_of)`` (see :func:`from_stored`).
+    ``grace`` days before that (see :func:`accrue_portfolio_day`); the penalty base as of
+    ``as_of`` needs those due in ``[as_of - grace, as_of)`` (see :func:`from_stored`).
     """
     return int(base["as_of"].min()) - int(base["grace_days"].max())  # type: ignore[arg-type]
 
@@ -549,7 +550,7 @@ class Advanced:
     loan_days: int
 
 
-def advance(
+def accrue_portfolio_through(
     state: pl.DataFrame,
     insts: pl.DataFrame,
     through: int,
@@ -557,15 +558,15 @@ def advance(
 ) -> Advanced:
     """Close day by day until every loan is at ``through`` (loans already there are skipped).
 
-    The same result as :func:`arrears.services.close.reference.advance` on each loan, with
-    ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty.
+    The same result as :func:`arrears.services.close.reference.accrue_loan_through` on each
+    loan, with ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty.
     """
     entries: list[pl.DataFrame] = []
     loan_days = 0
     if state.height:
         start = int(state["as_of"].min()) + 1  # type: ignore[arg-type]
         for day in range(start, through + 1):
-            res = close_day(state, insts, day, paused_rows(pauses, state.height, day))
+            res = accrue_portfolio_day(state, insts, day, paused_rows(pauses, state.height, day))
             state = res.state
             loan_days += res.moved
             if res.entries.height:

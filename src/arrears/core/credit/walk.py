@@ -6,7 +6,7 @@ events dated that day applied), exactly as ``arrears.core.ledger.replay.replay``
 
 Two engines, one contract:
 
-* ``daily`` closes the account one day at a time with ``ledger.account.close_day``: the same
+* ``daily`` closes the account one day at a time with ``ledger.account.accrue_loan_day``: the same
   loop as ``replay``. It is the reference.
 * ``fast`` jumps between the dates where something can change. Between two events the penalty
   base (overdue principal, plus interest for installment-based products) only changes on the day
@@ -33,7 +33,7 @@ from arrears.core.ledger.account import (
     Inst,
     Refused,
     Status,
-    close_day,
+    accrue_loan_day,
     open_account,
     penalty_rate,
 )
@@ -274,7 +274,7 @@ def pay_within_due(acct: Account, product: Product, amount: int, on: date) -> Ac
 
 def _advance_daily(acct: Account, product: Product, through: date) -> Account:
     while acct.as_of < through:
-        acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+        acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
     return acct
 
 
@@ -297,7 +297,7 @@ def walk(
     fast = engine == "fast"
     steps_of: tuple[tuple[Inst, ...] | None, list[tuple[int, int]]] = (None, [])
 
-    def advance(acct: Account, through: date) -> Account:
+    def accrue_through(acct: Account, through: date) -> Account:
         nonlocal steps_of
         if not fast:
             return _advance_daily(acct, product, through)
@@ -330,7 +330,7 @@ def walk(
     for day in wanted:
         while k < len(pending) and pending[k].on <= day:
             ev = pending[k]
-            acct = advance(acct, ev.on)
+            acct = accrue_through(acct, ev.on)
             was_active = acct.status is Status.ACTIVE
             paid = None
             if fast and isinstance(ev, Payment):
@@ -349,6 +349,6 @@ def walk(
             if was_active and acct.status is not Status.ACTIVE:
                 closed_on, closed_by = ev.on, ev.ref
             k += 1
-        acct = advance(acct, day)
+        acct = accrue_through(acct, day)
         out[day] = Snapshot(acct, last_paid, closed_on, closed_by)
     return out

@@ -1,6 +1,6 @@
 """A loan's account: its schedule, what has been paid, and the penalty it has accrued.
 
-The account is advanced one business day at a time (:func:`close_day`), or over many days at
+The account is advanced one business day at a time (:func:`accrue_loan_day`), or over many days at
 once with exactly the same result (:func:`close_through`, which the replay uses between
 events), and changed by events (payments, waivers, write-offs). Each step returns the new
 account and the journal entries it posts. Interest falls due on the due date; penalty accrues
@@ -216,7 +216,7 @@ def penalty_base(acct: Account, product: Product, day: date) -> int:
     return base
 
 
-def close_day(acct: Account, product: Product, day: date, accrues: bool = True) -> Step:
+def accrue_loan_day(acct: Account, product: Product, day: date, accrues: bool = True) -> Step:
     """Age the account through ``day``: interest falling due, the day's penalty, month end.
 
     ``accrues`` False: the day is under a moratorium and adds no penalty (see ``Pauses``).
@@ -250,7 +250,7 @@ def close_through(
     acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
 ) -> Step:
     """Age the account through ``through``: the same account and entries as one
-    :func:`close_day` per day from ``acct.as_of + 1`` to ``through`` (``accrues`` False on the
+    :func:`accrue_loan_day` per day from ``acct.as_of + 1`` to ``through`` (``accrues`` False on the
     days in ``pauses``), without the days between.
 
     Between events nothing about the installments changes, so the day's penalty can change

@@ -2,14 +2,14 @@
 
 Each chunk is one transaction on one connection (ADBC on PostgreSQL, the engine's own
 ``sqlite3`` on SQLite, see :class:`_Db`). First the chunk's quiet loans (closed yesterday,
-nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most
-days that is most loans, and the day changes nothing else about them. The rest are read with
-their stored read-outs, which are the kernel's carried aggregates (see
+nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most days
+that is most loans, and the day changes nothing else about them. The rest are read with their stored
+read-outs, which are the kernel's carried aggregates (see
 :func:`arrears.core.close.kernel.from_stored`), and only the installments due from ``as_of - grace``
 on (a few per loan on a one-day close, by the index on due date), advanced with
-:func:`arrears.core.close.kernel.advance`; the new state and the entries are bulk-loaded into
-temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a range of
-loan ids, in the database's own order, so no id list is shipped back.
+:func:`arrears.core.close.kernel.accrue_portfolio_through`; the new state and the entries are
+bulk-loaded into temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a
+range of loan ids, in the database's own order, so no id list is shipped back.
 
 Same guarantees as the reference (``services/close.py``): a crash loses at most the chunk in
 flight; a rerun skips loans already at the target date; an entry whose key is already in the
@@ -41,7 +41,7 @@ from arrears.core.close.kernel import (
     STATE_SCHEMA,
     STATUSES,
     STORED_SCHEMA,
-    advance,
+    accrue_portfolio_through,
     day_date,
     day_number,
     from_stored,
@@ -340,7 +340,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     state = from_stored(
         base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
     )
-    adv = advance(state, inst, day_number(through), _pauses(db, lo, hi, index))
+    adv = accrue_portfolio_through(state, inst, day_number(through), _pauses(db, lo, hi, index))
     frames = writer_frames(adv.state, adv.entries, db.pg)
     for name, frame in frames.items():
         db.ingest(name, frame)
@@ -441,7 +441,7 @@ def _receivable(component: Component) -> str:
 
 
 # The kernel's entries carry integer codes; the strings are spelled here, as
-# ``ledger.account.close_day`` spells them: key ``<loan>:interest:<n>`` or
+# ``ledger.account.accrue_loan_day`` spells them: key ``<loan>:interest:<n>`` or
 # ``<loan>:penalty:<ISO date>``, debit the loan's receivable, credit the kind's income.
 _ENTRIES_SQL = (
     "CREATE TEMP TABLE _close_entries AS SELECT s.loan_id || "

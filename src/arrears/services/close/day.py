@@ -52,7 +52,7 @@ from arrears.services.close.gate_phase import (
     plans,
 )
 from arrears.services.close.gc_tuning import fewer_collections
-from arrears.services.close.reference import Kernel, close_through
+from arrears.services.close.reference import AccrualKernel, close_through
 from arrears.services.collection.cases import case_frames, inline_sql, read_frame, sync_cases
 from arrears.services.collection.promises import check_promises
 from arrears.services.credit import due_notices_on
@@ -64,7 +64,7 @@ from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from arrears.store.stats import analyze_changed
 
-__all__ = ["CHUNK", "EngineConfig", "Lender", "close_day", "default_workers"]
+__all__ = ["CHUNK", "CloseConfig", "Lender", "close_business_day", "default_workers"]
 
 
 def default_workers() -> int:
@@ -73,11 +73,11 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class CloseConfig:
     policies: PolicySet
     lender: Lender = field(default_factory=lambda: default_settings().lender)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
-    kernel: Kernel = "polars"
+    kernel: AccrualKernel = "polars"
     default_pack: str = "cn"
     # Processes that plan gate chunks while this one writes (1: plan and write in turn, in
     # one transaction per chunk). More than one pays off from a few chunks of work.
@@ -216,23 +216,23 @@ def _credit_notices(
 # --- the whole day ---------------------------------------------------------------------------
 
 
-def close_day(
+def close_business_day(
     engine: Engine,
     day: date,
-    config: EngineConfig,
+    config: CloseConfig,
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
     now: datetime | None = None,
 ) -> CloseReport:
     """Run (or finish) the close of ``day``; a rerun of a finished close returns its report."""
     with fewer_collections():  # see engine.gc_tuning
-        return _close_day(engine, day, config, progress, after_chunk, now)
+        return _close_business_day(engine, day, config, progress, after_chunk, now)
 
 
-def _close_day(
+def _close_business_day(
     engine: Engine,
     day: date,
-    config: EngineConfig,
+    config: CloseConfig,
     progress: Progress | None,
     after_chunk: Callable[[int], None] | None,
     now: datetime | None,

@@ -17,7 +17,14 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from arrears.core.ledger.account import NO_PAUSES, ONE_DAY, Account, Pauses, close_day, paused_on
+from arrears.core.ledger.account import (
+    NO_PAUSES,
+    ONE_DAY,
+    Account,
+    Pauses,
+    accrue_loan_day,
+    paused_on,
+)
 from arrears.core.ledger.journal import Entry
 from arrears.core.loans.product import Product
 from arrears.services.accounts import load_accounts, post_entries, save_accounts
@@ -25,8 +32,8 @@ from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 
 CHUNK = 1000
-Kernel = Literal["reference", "polars"]
-KERNELS: tuple[Kernel, ...] = ("polars", "reference")
+AccrualKernel = Literal["reference", "polars"]
+ACCRUAL_KERNELS: tuple[AccrualKernel, ...] = ("polars", "reference")
 
 
 @dataclass(slots=True)
@@ -41,7 +48,7 @@ class CloseResult:
 Progress = Callable[[int, int], None]  # (done, total) loans
 
 
-def advance(
+def accrue_loan_through(
     acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
 ) -> tuple[Account, list[Entry], int]:
     """Close one account day by day up to ``through``; no penalty on the days in ``pauses``."""
@@ -50,7 +57,7 @@ def advance(
     days = 0
     while acct.as_of < through:
         day = acct.as_of + ONE_DAY
-        acct, new = close_day(acct, product, day, accrues=not paused_on(pauses, day))
+        acct, new = accrue_loan_day(acct, product, day, accrues=not paused_on(pauses, day))
         entries.extend(new)
         days += 1
     return acct, entries, days
@@ -71,7 +78,7 @@ def close_through(
     through: date,
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
-    kernel: Kernel = "reference",
+    kernel: AccrualKernel = "reference",
 ) -> CloseResult:
     """Age every active loan through ``through``. ``after_chunk`` exists for crash tests.
 
@@ -123,7 +130,9 @@ def _reference_chunks(
             for rec, acct in loaded.values():
                 if acct.as_of >= through:  # another close got here first
                     continue
-                acct, new, days = advance(acct, rec.product, through, paused.get(acct.loan_id, ()))
+                acct, new, days = accrue_loan_through(
+                    acct, rec.product, through, paused.get(acct.loan_id, ())
+                )
                 entries.extend(new)
                 saved.append((acct, rec.product))
                 result.loan_days += days
