@@ -133,7 +133,7 @@ def test_polars_close_in_many_chunks_at_once_equals_reference_close(
     engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Small chunks, so that PostgreSQL closes several at once (threads, a connection each)."""
-    monkeypatch.setattr(runner, "CHUNK", 7)
+    monkeypatch.setattr(runner, "LOANS_PER_CHUNK", 7)
     threads: set[int] = set()
     close_chunk = runner.close_chunk
 
@@ -189,7 +189,7 @@ def test_crash_after_a_chunk_then_rerun_equals_a_clean_run(
     engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup(engine, tmp_path, 40)
-    monkeypatch.setattr(runner, "CHUNK", 9)
+    monkeypatch.setattr(runner, "LOANS_PER_CHUNK", 9)
 
     def boom(k: int) -> None:
         if k == 1:

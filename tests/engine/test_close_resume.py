@@ -73,7 +73,9 @@ def written(engine: Engine) -> dict[str, object]:
 def test_a_crash_mid_collection_then_a_rerun_equals_one_clean_run(
     db_url: str, other_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 4)  # several gate chunks even in a small book
+    monkeypatch.setattr(
+        day_mod, "BORROWERS_PER_CHUNK", 4
+    )  # several gate chunks even in a small book
     config = CloseConfig(default_policy_set())
     clean = prepared(db_url)
     crashed = prepared(other_db_url)

@@ -48,7 +48,7 @@ def everything(engine: Engine) -> dict[str, object]:
 def test_two_planning_processes_write_what_one_writes(
     db_url: str, other_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 3)  # many chunks even in a small book
+    monkeypatch.setattr(day_mod, "BORROWERS_PER_CHUNK", 3)  # many chunks even in a small book
     pools: list[int] = []
 
     class CountedPool(gate_mod.ProcessPoolExecutor):
@@ -79,7 +79,7 @@ def test_two_planning_processes_write_what_one_writes(
 def test_a_plan_overtaken_by_a_new_record_is_made_again(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 4)
+    monkeypatch.setattr(day_mod, "BORROWERS_PER_CHUNK", 4)
     engine = prepared(db_url)
     made: list[str] = []
     real_plan = gate_mod.plan_chunk

@@ -384,7 +384,7 @@ def close_day_cmd(
         import arrears.services.close.accrual as runner
         import arrears.services.close.reference as reference
 
-        runner.CHUNK = reference.CHUNK = chunk_size
+        runner.LOANS_PER_CHUNK = reference.LOANS_PER_CHUNK = chunk_size
     if not collect:
         res = _close_with_progress(engine, until, quiet=json_out, kernel=kernel)
         data = {

@@ -515,7 +515,7 @@ def import_file(
     return report
 
 
-CHUNK = 50_000
+LOANS_PER_CHUNK = 50_000  # loans written per round of bulk inserts
 
 
 def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) -> tuple[int, int]:
@@ -562,8 +562,8 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
         pt.emergency_contacts,
         [(b, c.seq, c.name, c.phone, c.relation) for b, g in new.items() for c in g.contacts],
     )
-    for k in range(0, total, CHUNK):
-        chunk = good[k : k + CHUNK]
+    for k in range(0, total, LOANS_PER_CHUNK):
+        chunk = good[k : k + LOANS_PER_CHUNK]
         _write_loans(conn, chunk, prods)
         progress("writing", k + len(chunk), total)
     return total, len(new)

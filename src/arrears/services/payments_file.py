@@ -45,7 +45,7 @@ from arrears.store import tables as t
 from arrears.store.stats import analyze_changed
 
 COLUMNS = ("loan_id", "amount", "paid_on", "ref")
-CHUNK = 2000  # loans per round of reads and writes
+LOANS_PER_ROUND = 2000  # loans per round of reads and writes
 
 PaymentRow = tuple[str, int, date, str]
 Progress = Callable[[str, int, int], None]
@@ -127,8 +127,8 @@ def apply_payments(
     run = _Run({}, [], [])
     with engine.connect() as conn, no_cycle_collection():
         progress("applying", 0, len(loans))
-        for k in range(0, len(loans), CHUNK):
-            chunk = loans[k : k + CHUNK]
+        for k in range(0, len(loans), LOANS_PER_ROUND):
+            chunk = loans[k : k + LOANS_PER_ROUND]
             _apply_chunk(conn, {i: by_loan[i] for i in chunk}, run)
             progress("applying", k + len(chunk), len(loans))
         if run.problems:

@@ -55,7 +55,7 @@ from arrears.core.money import Rate, RateBasis
 from arrears.services.moratoria import FOREVER
 from arrears.store.adbc import pg_connect
 
-CHUNK = 100_000
+LOANS_PER_CHUNK = 100_000  # loans per transaction (one id range) of the columnar close
 THREADS = 2  # PostgreSQL: chunks closed at once (see run)
 
 STATE_COLUMNS = [
@@ -492,7 +492,7 @@ def run(
     deadlock with each other; each commits alone, so a crash leaves a resumable state either
     way. SQLite has one writer at a time: one chunk after another.
     """
-    size = chunk or CHUNK
+    size = chunk or LOANS_PER_CHUNK
     ranges = pending_ranges(engine, through, size)
     total = sum(n for _, _, n in ranges)
     counts = ChunkCounts()

@@ -44,7 +44,7 @@ from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
 from arrears.services import validation_notices
 from arrears.services.close.gate_phase import (
-    CHUNK,
+    BORROWERS_PER_CHUNK,
     ChunkInput,
     GateConfig,
     Tally,
@@ -64,7 +64,7 @@ from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from arrears.store.stats import analyze_changed
 
-__all__ = ["CHUNK", "CloseConfig", "Lender", "close_business_day", "default_workers"]
+__all__ = ["BORROWERS_PER_CHUNK", "CloseConfig", "Lender", "close_business_day", "default_workers"]
 
 
 def default_workers() -> int:
@@ -330,8 +330,8 @@ def _close_business_day(
     if resume_after is not None:
         ids = [b for b in ids if b > resume_after]
     chunks = []
-    for k in range(0, len(ids), CHUNK):
-        part = ids[k : k + CHUNK]
+    for k in range(0, len(ids), BORROWERS_PER_CHUNK):
+        part = ids[k : k + BORROWERS_PER_CHUNK]
         actions = [a for b in part for a in by_borrower.get(b, ())]
         chunks.append(
             ChunkInput(
@@ -354,7 +354,7 @@ def _close_business_day(
                 tally.add(apply_chunk(conn, chunk, plan, gate))
                 _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
             if progress:
-                progress("gate", min((n + 1) * CHUNK, len(ids)), len(ids))
+                progress("gate", min((n + 1) * BORROWERS_PER_CHUNK, len(ids)), len(ids))
             if after_chunk:
                 after_chunk(n)
     phases["gate"] = clock.perf_counter() - t0

@@ -84,7 +84,7 @@ from arrears.store.membership import one_of
 from arrears.store.profile_tables import emergency_contacts
 
 AUTOMATED = frozenset({"sms", "email", "letter"})
-CHUNK = 2000  # borrowers per gate transaction
+BORROWERS_PER_CHUNK = 2000  # borrowers per gate transaction
 HISTORY_DAYS = 8  # the caps look back at most 7 days; refusals come through the context
 VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
 VISIT_WINDOW = (time(10, 0), time(12, 0))

@@ -31,7 +31,7 @@ from arrears.services.accounts import load_accounts, post_entries, save_accounts
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 
-CHUNK = 1000
+LOANS_PER_CHUNK = 1000  # loans per transaction of the per-loan close
 AccrualKernel = Literal["reference", "polars"]
 ACCRUAL_KERNELS: tuple[AccrualKernel, ...] = ("polars", "reference")
 
@@ -111,8 +111,8 @@ def _reference_chunks(
 ) -> None:
     ids = pending_loans(engine, through)
     total = len(ids)
-    for k in range(0, total, CHUNK):
-        chunk = ids[k : k + CHUNK]
+    for k in range(0, total, LOANS_PER_CHUNK):
+        chunk = ids[k : k + LOANS_PER_CHUNK]
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Hold the chunk's loans (in id order, as payments lock one loan at a time, so
@@ -141,9 +141,9 @@ def _reference_chunks(
             result.loans_aged += len(saved)
             result.entries_posted += len(entries)
         if progress:
-            progress(min(k + CHUNK, total), total)
+            progress(min(k + LOANS_PER_CHUNK, total), total)
         if after_chunk:
-            after_chunk(k // CHUNK)
+            after_chunk(k // LOANS_PER_CHUNK)
 
 
 def _finish(engine: Engine, through: date, result: CloseResult, started: datetime) -> None:

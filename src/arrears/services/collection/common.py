@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
 
-CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+IDS_PER_IN_LIST = 500  # ids per IN (...) list: well below every driver's parameter limit
 T = TypeVar("T")
 
 
@@ -43,7 +43,7 @@ def maybe_from_db(value: datetime | None) -> datetime | None:
     return None if value is None else from_db(value)
 
 
-def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+def chunks(items: Iterable[T], size: int = IDS_PER_IN_LIST) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
         batch.append(item)
