@@ -44,7 +44,7 @@ from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
 from arrears.core.strategy.load import default_policy_set
-from arrears.services import events as ev
+from arrears.services import events
 from arrears.services.close.day import CloseConfig, close_business_day, default_workers
 from arrears.services.close.reference import (
     ACCRUAL_KERNELS,
@@ -197,7 +197,7 @@ def loan_show(
     on = parse_date(as_of, "as_of") if as_of else None
     with engine.connect() as conn:
         view = loan_view(conn, loan_id, on)
-    if isinstance(view, ev.Problem):
+    if isinstance(view, events.Problem):
         fail(str(view), EXIT_FAILED if view.field == "loan_id" else EXIT_BAD_INPUT)
     data = loan_json(view)
     if json_out:
@@ -219,8 +219,8 @@ def loan_show(
         )
 
 
-def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
-    if isinstance(res, ev.Problem):
+def _applied(res: events.Applied | events.Problem, json_out: bool) -> None:
+    if isinstance(res, events.Problem):
         fail(str(res), EXIT_FAILED if res.missing else EXIT_BAD_INPUT)
     alloc = res.allocation
     data: dict[str, Any] = {
@@ -273,7 +273,7 @@ def pay(
         fail(f"amount: {exc}", EXIT_BAD_INPUT)
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    _applied(ev.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
+    _applied(events.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
 
 
 @app.command("reverse")
@@ -285,7 +285,7 @@ def reverse(
     json_out: JsonOption = False,
 ) -> None:
     """Reverse a payment: a new entry undoes it and the loan is re-aged."""
-    _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
+    _applied(events.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
 
 
 @app.command("waive")
@@ -307,7 +307,7 @@ def waive(
         fail(f"amount: {exc}", EXIT_BAD_INPUT)
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    res = ev.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
+    res = events.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
     _applied(res, json_out)
 
 
@@ -322,7 +322,7 @@ def write_off(
     """Write the loan off: its receivables go to expense:write-off and it stops ageing."""
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    _applied(ev.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
+    _applied(events.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
 
 
 def _close_with_progress(
@@ -440,12 +440,12 @@ def payments_import(
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
     with phase_bar(quiet=json_out) as report:
         res = import_payments(open_db(db), file, progress=report)
-    problems = [r for r in res if not isinstance(r, ev.Applied)]
+    problems = [r for r in res if not isinstance(r, events.Applied)]
     if problems:
         for p in problems:
             typer.echo(str(p), err=True)
         fail(f"{len(problems)} problem(s) in {file}; no payment was applied", EXIT_BAD_INPUT)
-    applied = [r for r in res if isinstance(r, ev.Applied)]
+    applied = [r for r in res if isinstance(r, events.Applied)]
     new = sum(1 for r in applied if not r.already_applied)
     if json_out:
         print_json({"applied": new, "already_applied": len(applied) - new})

@@ -21,7 +21,7 @@ from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
 from arrears.core.ledger.account import Status, payoff_amount
 from arrears.core.sim.behaviour import answer_call, keeps_promise
-from arrears.services import events as ev
+from arrears.services import events
 from arrears.services.accounts import load_accounts
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import accrue_loan_through
@@ -30,7 +30,7 @@ from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
 from arrears.services.dispatch import dispatch
-from arrears.store import tables as t
+from arrears.store import tables
 
 SUPERVISOR = "supervisor-1"
 AGENT = "agent-1"
@@ -112,15 +112,15 @@ def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
     acct = accrue_loan_through(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
     wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
     amount = min(wanted, payoff_amount(acct, rec.product, p.on))
-    res = ev.pay(engine, p.loan_id, amount, p.on, p.ref)
-    if isinstance(res, ev.Problem):
+    res = events.pay(engine, p.loan_id, amount, p.on, p.ref)
+    if isinstance(res, events.Problem):
         result.refused_payments.append(str(res))
     else:
         result.payments += 1
 
 
 def _overdue(engine: Engine, loan_id: str) -> int:
-    ls = t.loan_state
+    ls = tables.loan_state
     with engine.connect() as conn:
         row = conn.execute(
             select(ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty).where(

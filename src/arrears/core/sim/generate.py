@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import DEFAULT_PRODUCT, Product
 from arrears.core.money import RateBasis, parse_rate
 
@@ -203,18 +203,27 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
     ).astype(np.int64)
     method = np.where(
         daily,
-        rng.choice([sc.ANNUITY, sc.INTEREST_FIRST], size=n, p=[0.75, 0.25]),
         rng.choice(
-            [sc.ANNUITY, sc.EQUAL_PRINCIPAL, sc.INTEREST_FIRST, sc.BULLET],
+            [schedule_columns.ANNUITY, schedule_columns.INTEREST_FIRST], size=n, p=[0.75, 0.25]
+        ),
+        rng.choice(
+            [
+                schedule_columns.ANNUITY,
+                schedule_columns.EQUAL_PRINCIPAL,
+                schedule_columns.INTEREST_FIRST,
+                schedule_columns.BULLET,
+            ],
             size=n,
             p=[0.5, 0.3, 0.12, 0.08],
         ),
     ).astype(np.int64)
-    method = np.where((method == sc.BULLET) & (months > 6), sc.ANNUITY, method)
+    method = np.where(
+        (method == schedule_columns.BULLET) & (months > 6), schedule_columns.ANNUITY, method
+    )
     yuan = np.exp(rng.normal(np.log(MEDIAN_PRINCIPAL), SIGMA, size=n))
     yuan = np.clip(np.round(yuan / 100) * 100, PRINCIPAL_MIN, PRINCIPAL_MAX)
     principal = (yuan.astype(np.int64)) * 100
-    as_of_days = (as_of - sc.EPOCH).days
+    as_of_days = (as_of - schedule_columns.EPOCH).days
     disbursed = as_of_days - rng.integers(1, 366, size=n, dtype=np.int64)
     due_day = np.where(rng.random(n) < 0.4, rng.integers(1, 29, size=n), 0).astype(np.int64)
 
@@ -230,7 +239,9 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
         np.array([f.denominator for f in d_frac], dtype=np.int64)[d_rate],
         np.array([f.denominator for f in a_frac], dtype=np.int64)[a_rate],
     )
-    cols = sc.LoanColumns(principal, rnum, rden, daily, months, method, disbursed, due_day)
+    cols = schedule_columns.LoanColumns(
+        principal, rnum, rden, daily, months, method, disbursed, due_day
+    )
 
     loan_ids = pl.Series("loan_id", np.arange(1, n + 1)).cast(pl.Utf8).str.zfill(width)
     loan_ids = "L" + loan_ids
@@ -245,7 +256,7 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
                 daily, pl.repeat("daily", n, eager=True), pl.repeat("annual", n, eager=True)
             ),
             "months": months.astype(np.int16),
-            "method": pl.Series(list(sc.METHOD_CODES)).gather(method),
+            "method": pl.Series(list(schedule_columns.METHOD_CODES)).gather(method),
             "disbursed_on": pl.Series(disbursed, dtype=pl.Int32).cast(pl.Date),
             "due_day": pl.Series(due_day.astype(np.int8)).replace(0, None),
             "product": pl.Series([product.product_id] * n, dtype=pl.Utf8),
@@ -369,13 +380,13 @@ def _borrower_profiles(
 
 def _payments(
     rng: np.random.Generator,
-    loans: sc.LoanColumns,
+    loans: schedule_columns.LoanColumns,
     behaviour: npt.NDArray[np.int64],
     loan_ids: pl.Series,
     as_of_days: int,
     product: Product,
 ) -> pl.DataFrame:
-    s = sc.schedules(loans, product.days_per_year, product.min_first_period_days)
+    s = schedule_columns.schedules(loans, product.days_per_year, product.min_first_period_days)
     pay = s.principal + s.interest
     b = behaviour[s.loan]
     per_loan = np.bincount(s.loan, minlength=len(loans.principal))

@@ -58,7 +58,7 @@ from arrears.services.collection.promises import check_promises
 from arrears.services.credit import due_notices_on
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.close_tables import close_progress
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
@@ -96,8 +96,8 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 def _bucket_snapshot(conn: Connection) -> pl.DataFrame:
     """(loan_id, bucket) of every active loan, for the roll rates across the accrual."""
-    q = select(t.loan_state.c.loan_id, t.loan_state.c.bucket).where(
-        t.loan_state.c.status == "active"
+    q = select(tables.loan_state.c.loan_id, tables.loan_state.c.bucket).where(
+        tables.loan_state.c.status == "active"
     )
     return read_frame(conn, q, {"loan_id": pl.String(), "bucket": pl.String()})
 
@@ -197,7 +197,7 @@ def _credit_notices(
     back until then and says why (docs/credit.md). A loan whose notice is still in the outbox
     gets no other (``credit.notices_in_flight``).
     """
-    ls, n = t.loan_state, credit_notices
+    ls, n = tables.loan_state, credit_notices
     ids = list(
         conn.execute(
             select(ls.c.loan_id).where(
@@ -247,7 +247,7 @@ def _close_business_day(
         ).first()
         if done is not None:
             summary = conn.execute(
-                select(t.close_runs.c.summary).where(t.close_runs.c.business_date == day)
+                select(tables.close_runs.c.summary).where(tables.close_runs.c.business_date == day)
             ).scalar_one()
             return replace(report_from_json(json.loads(summary)), already_closed=True)
         accrued = conn.execute(
@@ -361,7 +361,7 @@ def _close_business_day(
 
     t0 = clock.perf_counter()
     with engine.begin() as conn:
-        ls = t.loan_state
+        ls = tables.loan_state
         overdue = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
         owed = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
         # One line per bucket, summed in the database (exact: integer fen).
@@ -389,8 +389,8 @@ def _close_business_day(
         )
         log.store_root(conn, day.isoformat(), now)
         conn.execute(
-            update(t.close_runs)
-            .where(t.close_runs.c.business_date == day)
+            update(tables.close_runs)
+            .where(tables.close_runs.c.business_date == day)
             .values(summary=json.dumps(report.as_dict(), sort_keys=True, ensure_ascii=False))
         )
         _mark(conn, day, "done", "", now)

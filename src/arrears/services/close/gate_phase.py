@@ -68,8 +68,7 @@ from arrears.services.collection.visits import (
 )
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
-from arrears.store import bulk
-from arrears.store import tables as t
+from arrears.store import bulk, tables
 from arrears.store.case_tables import (
     case_routings,
     cases,
@@ -131,7 +130,7 @@ def _people(
     profiles: Mapping[str, Any] | None = None,
 ) -> dict[str, _Who]:
     """``profiles``: the borrowers' profile rows (``cases.profile_rows``), if read already."""
-    b, e = t.borrowers, emergency_contacts
+    b, e = tables.borrowers, emergency_contacts
     if profiles is None:
         profiles = profile_rows(conn, ids)
     phones: dict[str, list[str]] = {}
@@ -156,7 +155,7 @@ def _people(
 
 def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
     """Overdue by component, DPD, the oldest missed due date and the next due, per loan."""
-    ls, i = t.loan_state, t.installments
+    ls, i = tables.loan_state, tables.installments
     out: dict[str, dict[str, Any]] = {}
     state = select(
         ls.c.loan_id, ls.c.overdue_principal, ls.c.overdue_interest, ls.c.overdue_penalty, ls.c.dpd

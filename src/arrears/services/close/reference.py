@@ -29,7 +29,7 @@ from arrears.core.ledger.journal import Entry
 from arrears.core.loans.product import Product
 from arrears.services.accounts import load_accounts, post_entries, save_accounts
 from arrears.services.moratoria import loan_pauses
-from arrears.store import tables as t
+from arrears.store import tables
 
 LOANS_PER_CHUNK = 1000  # loans per transaction of the per-loan close
 AccrualKernel = Literal["reference", "polars"]
@@ -66,9 +66,9 @@ def accrue_loan_through(
 def pending_loans(engine: Engine, through: date) -> list[str]:
     with engine.connect() as conn:
         q = (
-            select(t.loan_state.c.loan_id)
-            .where(t.loan_state.c.as_of < through, t.loan_state.c.status == "active")
-            .order_by(t.loan_state.c.loan_id)
+            select(tables.loan_state.c.loan_id)
+            .where(tables.loan_state.c.as_of < through, tables.loan_state.c.status == "active")
+            .order_by(tables.loan_state.c.loan_id)
         )
         return list(conn.execute(q).scalars())
 
@@ -118,9 +118,9 @@ def _reference_chunks(
                 # Hold the chunk's loans (in id order, as payments lock one loan at a time, so
                 # no deadlock) so that a payment committed mid-chunk is not overwritten.
                 conn.execute(
-                    select(t.loans.c.loan_id)
-                    .where(t.loans.c.loan_id.in_(chunk))
-                    .order_by(t.loans.c.loan_id)
+                    select(tables.loans.c.loan_id)
+                    .where(tables.loans.c.loan_id.in_(chunk))
+                    .order_by(tables.loans.c.loan_id)
                     .with_for_update()
                 )
             loaded = load_accounts(conn, chunk)
@@ -149,14 +149,14 @@ def _reference_chunks(
 def _finish(engine: Engine, through: date, result: CloseResult, started: datetime) -> None:
     with engine.begin() as conn:
         rows = conn.execute(
-            select(t.loan_state.c.bucket, func.count())
-            .where(t.loan_state.c.status == "active")
-            .group_by(t.loan_state.c.bucket)
+            select(tables.loan_state.c.bucket, func.count())
+            .where(tables.loan_state.c.status == "active")
+            .group_by(tables.loan_state.c.bucket)
         ).all()
         result.by_bucket = {b: int(n) for b, n in rows}
-        conn.execute(delete(t.close_runs).where(t.close_runs.c.business_date == through))
+        conn.execute(delete(tables.close_runs).where(tables.close_runs.c.business_date == through))
         conn.execute(
-            insert(t.close_runs),
+            insert(tables.close_runs),
             [
                 {
                     "business_date": through,

@@ -60,7 +60,7 @@ from arrears.services.collection.common import (
 )
 from arrears.services.debt_disputes import verification_pending
 from arrears.services.moratoria import gate_moratoria
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.adbc import pg_connect
 from arrears.store.case_tables import (
     cases,
@@ -230,7 +230,7 @@ def close_cases(
 
 def _overdue_by_borrower() -> Select[Any]:
     """Borrowers with an active loan past due, and their highest DPD."""
-    ls, ln = t.loan_state, t.loans
+    ls, ln = tables.loan_state, tables.loans
     return (
         select(ln.c.borrower_id, func.max(ls.c.dpd))
         .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
@@ -241,9 +241,13 @@ def _overdue_by_borrower() -> Select[Any]:
 
 def overdue_borrowers(conn: Connection) -> set[str]:
     q = (
-        select(t.loans.c.borrower_id)
-        .select_from(t.loan_state.join(t.loans, t.loans.c.loan_id == t.loan_state.c.loan_id))
-        .where(t.loan_state.c.status == "active", t.loan_state.c.dpd > 0)
+        select(tables.loans.c.borrower_id)
+        .select_from(
+            tables.loan_state.join(
+                tables.loans, tables.loans.c.loan_id == tables.loan_state.c.loan_id
+            )
+        )
+        .where(tables.loan_state.c.status == "active", tables.loan_state.c.dpd > 0)
         .distinct()
     )
     return set(conn.execute(q).scalars())
@@ -783,7 +787,7 @@ def _view_frames(
     materialised groups when they are joined, and window functions sort the portfolio once
     per window); the per-loan rows are folded per borrower and the facts joined in Polars.
     """
-    ls, ln, inst = t.loan_state, t.loans, t.installments
+    ls, ln, inst = tables.loan_state, tables.loans, tables.installments
     od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
     os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
     s, i64, day = pl.String(), pl.Int64(), pl.Date()

@@ -18,7 +18,7 @@ from arrears.core.contact.action import PlannedAction, action_key
 from arrears.core.contact.queue import QueueItem, ordered
 from arrears.services.collection.cases import DEFAULT_ZONE, zones
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
@@ -66,8 +66,8 @@ def callees(conn: Connection, ids: Sequence[str]) -> dict[str, Callee]:
     tz: dict[str, str] = {}
     A = contact_attempts
     for batch in batches(conn, ids):
-        bq = select(t.borrowers.c.borrower_id, t.borrowers.c.phone).where(
-            one_of(conn, t.borrowers.c.borrower_id, batch)
+        bq = select(tables.borrowers.c.borrower_id, tables.borrowers.c.phone).where(
+            one_of(conn, tables.borrowers.c.borrower_id, batch)
         )
         phones.update({str(b): str(p) for b, p in conn.execute(bq).all()})
         rq = select(A.c.borrower_id, A.c.number).where(
@@ -121,7 +121,7 @@ def queue_rows(
     ids = sorted({a.borrower_id for a in actions})
     who = known if known is not None else callees(conn, ids)
     state: dict[str, tuple[int, int]] = {}
-    ls = t.loan_state
+    ls = tables.loan_state
     for batch in batches(conn, sorted({a.loan_id for a in actions})):
         sq = select(
             ls.c.loan_id,

@@ -40,7 +40,7 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.case_tables import cases, visits
 from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles
@@ -175,8 +175,8 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
     for batch in batches(conn, sorted({r.loan_id for r in requests})):
         owners.update(
             conn.execute(
-                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(
-                    one_of(conn, t.loans.c.loan_id, batch)
+                select(tables.loans.c.loan_id, tables.loans.c.borrower_id).where(
+                    one_of(conn, tables.loans.c.loan_id, batch)
                 )
             ).all()
         )
