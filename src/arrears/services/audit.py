@@ -70,11 +70,11 @@ def audit(
     default_pack: str = "cn",
     unreachable_after_days: int = UNREACHABLE_AFTER_DAYS,
 ) -> Audit:
-    A = contact_attempts
-    q = select(A).order_by(A.c.borrower_id, A.c.at, A.c.attempt_id)
+    attempts = contact_attempts
+    q = select(attempts).order_by(attempts.c.borrower_id, attempts.c.at, attempts.c.attempt_id)
     wanted = None if borrower_ids is None else sorted(set(borrower_ids))
     if wanted is not None:
-        q = q.where(A.c.borrower_id.in_(wanted))
+        q = q.where(attempts.c.borrower_id.in_(wanted))
     rows = conn.execute(q).all()
     ids = sorted({r.borrower_id for r in rows})
     profiles = {

@@ -120,12 +120,14 @@ def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
 
 
 def _overdue(engine: Engine, loan_id: str) -> int:
-    ls = tables.loan_state
+    loan_state = tables.loan_state
     with engine.connect() as conn:
         row = conn.execute(
-            select(ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty).where(
-                ls.c.loan_id == loan_id
-            )
+            select(
+                loan_state.c.overdue_principal
+                + loan_state.c.overdue_interest
+                + loan_state.c.overdue_penalty
+            ).where(loan_state.c.loan_id == loan_id)
         ).scalar()
     return int(row or 0)
 

@@ -367,18 +367,20 @@ def readouts(state: pl.DataFrame) -> pl.DataFrame:
     n = state.height
     as_of = state["as_of"].to_numpy()
     oldest = state["od_oldest"].to_numpy()
-    od = np.flatnonzero(oldest != NO_DUE)
+    overdue_rows = np.flatnonzero(oldest != NO_DUE)
     dpd = np.zeros(n, dtype=np.int32)
     bucket = np.zeros(n, dtype=np.uint8)
     level = np.zeros(n, dtype=np.uint8)
-    if od.size:
-        d = as_of[od] - oldest[od]
-        dpd[od] = d
-        bucket[od] = np.minimum((d + 29) // 30, len(BUCKETS) - 1)  # as ageing.status.bucket
-        lv = np.zeros(od.size, dtype=np.uint8)
+    if overdue_rows.size:
+        d = as_of[overdue_rows] - oldest[overdue_rows]
+        dpd[overdue_rows] = d
+        bucket[overdue_rows] = np.minimum(
+            (d + 29) // 30, len(BUCKETS) - 1
+        )  # as ageing.status.bucket
+        lv = np.zeros(overdue_rows.size, dtype=np.uint8)
         for t in ("t1", "t2", "t3", "t4"):
-            lv += d > state[t].to_numpy()[od]
-        level[od] = lv
+            lv += d > state[t].to_numpy()[overdue_rows]
+        level[overdue_rows] = lv
     penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
     wo = np.flatnonzero(state["status"].to_physical().to_numpy() == STATUSES.index("written_off"))
     if wo.size:
@@ -426,8 +428,8 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.col("due"),
         pl.col("_as_of"),
     )
-    od = (due < a) & ((up + ui) > 0)
-    live_od = od & pl.col("_live")
+    overdue = (due < a) & ((up + ui) > 0)
+    live_od = overdue & pl.col("_live")
     pen = due < a - pl.col("_grace")
     agg = x.group_by("row").agg(
         pl.when(pen)
@@ -438,7 +440,7 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.when(live_od).then(up).otherwise(0).sum().alias("od_principal"),
         pl.when(live_od).then(ui).otherwise(0).sum().alias("od_interest"),
         live_od.sum().cast(pl.Int32).alias("od_count"),
-        pl.when(od).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
+        pl.when(overdue).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
         pl.when(pl.col("_live")).then(up).otherwise(0).sum().alias("os_principal"),
         pl.when((due <= a) & pl.col("_live")).then(ui).otherwise(0).sum().alias("os_interest"),
     )

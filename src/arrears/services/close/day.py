@@ -197,13 +197,13 @@ def _credit_notices(
     back until then and says why (docs/credit.md). A loan whose notice is still in the outbox
     gets no other (``credit.notices_in_flight``).
     """
-    ls, n = tables.loan_state, credit_notices
+    loan_state, notices = tables.loan_state, credit_notices
     ids = list(
         conn.execute(
-            select(ls.c.loan_id).where(
-                ls.c.status == "active",
-                ls.c.dpd > 0,
-                ~exists().where(n.c.loan_id == ls.c.loan_id),
+            select(loan_state.c.loan_id).where(
+                loan_state.c.status == "active",
+                loan_state.c.dpd > 0,
+                ~exists().where(notices.c.loan_id == loan_state.c.loan_id),
             )
         ).scalars()
     )
@@ -361,14 +361,22 @@ def _close_business_day(
 
     t0 = clock.perf_counter()
     with engine.begin() as conn:
-        ls = tables.loan_state
-        overdue = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
-        owed = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+        loan_state = tables.loan_state
+        overdue = (
+            loan_state.c.overdue_principal
+            + loan_state.c.overdue_interest
+            + loan_state.c.overdue_penalty
+        )
+        owed = (
+            loan_state.c.outstanding_principal
+            + loan_state.c.outstanding_interest
+            + loan_state.c.outstanding_penalty
+        )
         # One line per bucket, summed in the database (exact: integer fen).
         buckets = conn.execute(
-            select(ls.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
-            .where(ls.c.status == "active")
-            .group_by(ls.c.bucket)
+            select(loan_state.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
+            .where(loan_state.c.status == "active")
+            .group_by(loan_state.c.bucket)
         ).all()
         report = CloseReport(
             business_date=day,

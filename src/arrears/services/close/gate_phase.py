@@ -155,11 +155,15 @@ def _people(
 
 def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
     """Overdue by component, DPD, the oldest missed due date and the next due, per loan."""
-    ls, i = tables.loan_state, tables.installments
+    loan_state, insts = tables.loan_state, tables.installments
     out: dict[str, dict[str, Any]] = {}
     state = select(
-        ls.c.loan_id, ls.c.overdue_principal, ls.c.overdue_interest, ls.c.overdue_penalty, ls.c.dpd
-    ).where(one_of(conn, ls.c.loan_id, loan_ids))
+        loan_state.c.loan_id,
+        loan_state.c.overdue_principal,
+        loan_state.c.overdue_interest,
+        loan_state.c.overdue_penalty,
+        loan_state.c.dpd,
+    ).where(one_of(conn, loan_state.c.loan_id, loan_ids))
     for lid, principal, interest, penalty, dpd in conn.execute(state).all():
         out[lid] = {
             "principal": principal,
@@ -170,11 +174,13 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
             "next_due_date": None,
             "next_due_amount": None,
         }
-    unpaid = (i.c.paid_principal < i.c.principal) | (i.c.paid_interest < i.c.interest)
+    unpaid = (insts.c.paid_principal < insts.c.principal) | (
+        insts.c.paid_interest < insts.c.interest
+    )
     oldest = (
-        select(i.c.loan_id, func.min(i.c.due_date))
-        .where(one_of(conn, i.c.loan_id, loan_ids), unpaid, i.c.due_date < day)
-        .group_by(i.c.loan_id)
+        select(insts.c.loan_id, func.min(insts.c.due_date))
+        .where(one_of(conn, insts.c.loan_id, loan_ids), unpaid, insts.c.due_date < day)
+        .group_by(insts.c.loan_id)
     )
     for lid, d in conn.execute(oldest).all():
         out[lid]["due_date"] = d
@@ -184,14 +190,19 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
     # PostgreSQL planned the join as a nested loop over the whole table.
     ranked = (
         select(
-            i.c.loan_id,
-            i.c.due_date,
-            (i.c.principal + i.c.interest - i.c.paid_principal - i.c.paid_interest).label("amount"),
+            insts.c.loan_id,
+            insts.c.due_date,
+            (
+                insts.c.principal
+                + insts.c.interest
+                - insts.c.paid_principal
+                - insts.c.paid_interest
+            ).label("amount"),
             func.row_number()
-            .over(partition_by=i.c.loan_id, order_by=(i.c.due_date, i.c.n))
+            .over(partition_by=insts.c.loan_id, order_by=(insts.c.due_date, insts.c.n))
             .label("rank"),
         )
-        .where(one_of(conn, i.c.loan_id, loan_ids), unpaid, i.c.due_date >= day)
+        .where(one_of(conn, insts.c.loan_id, loan_ids), unpaid, insts.c.due_date >= day)
         .subquery()
     )
     upcoming = select(ranked.c.loan_id, ranked.c.due_date, ranked.c.amount).where(

@@ -73,7 +73,6 @@ from arrears.store.case_tables import (
 from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 
-A = contact_attempts
 DEFAULT_ZONE = "Asia/Shanghai"
 UNREACHABLE_AFTER_DAYS = 7  # default: the policy can pass its own threshold
 _WRITE_BATCH = 10_000  # rows per bulk statement: bounded memory, few round trips
@@ -230,12 +229,12 @@ def close_cases(
 
 def _overdue_by_borrower() -> Select[Any]:
     """Borrowers with an active loan past due, and their highest DPD."""
-    ls, ln = tables.loan_state, tables.loans
+    loan_state, loans = tables.loan_state, tables.loans
     return (
-        select(ln.c.borrower_id, func.max(ls.c.dpd))
-        .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
-        .where(ls.c.status == "active", ls.c.dpd > 0)
-        .group_by(ln.c.borrower_id)
+        select(loans.c.borrower_id, func.max(loan_state.c.dpd))
+        .select_from(loan_state.join(loans, loans.c.loan_id == loan_state.c.loan_id))
+        .where(loan_state.c.status == "active", loan_state.c.dpd > 0)
+        .group_by(loans.c.borrower_id)
     )
 
 
@@ -382,13 +381,19 @@ def new_attempts(
         raise ValueError("record_attempts: duplicate keys in one batch")
     seen: set[str] = set()
     for key_batch in batches(conn, keys):
-        seen.update(conn.execute(select(A.c.key).where(one_of(conn, A.c.key, key_batch))).scalars())
+        seen.update(
+            conn.execute(
+                select(contact_attempts.c.key).where(
+                    one_of(conn, contact_attempts.c.key, key_batch)
+                )
+            ).scalars()
+        )
     return [(a, _attempt_row(a)) for a in attempts if a.key not in seen]
 
 
 def insert_attempts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     for row_batch in chunks(list(rows), 2000):
-        conn.execute(insert(A), row_batch)
+        conn.execute(insert(contact_attempts), row_batch)
 
 
 def attempt_entries(new: Sequence[tuple[Attempt, dict[str, Any]]]) -> list[Entry]:
@@ -416,18 +421,18 @@ def contact_from_row(r: Any) -> Contact:
 
 
 _HISTORY_COLUMNS = (
-    A.c.borrower_id,
-    A.c.at,
-    A.c.debt_id,
-    A.c.channel,
-    A.c.party,
-    A.c.number,
-    A.c.connected,
-    A.c.conversation,
-    A.c.consent_until,
-    A.c.outcome,
-    A.c.collectors,
-    A.c.purpose,
+    contact_attempts.c.borrower_id,
+    contact_attempts.c.at,
+    contact_attempts.c.debt_id,
+    contact_attempts.c.channel,
+    contact_attempts.c.party,
+    contact_attempts.c.number,
+    contact_attempts.c.connected,
+    contact_attempts.c.conversation,
+    contact_attempts.c.consent_until,
+    contact_attempts.c.outcome,
+    contact_attempts.c.collectors,
+    contact_attempts.c.purpose,
 )
 
 
@@ -444,10 +449,16 @@ def history_for(
     ids = sorted(set(borrower_ids))
     out: dict[str, list[Contact]] = {b: [] for b in ids}
     for batch in batches(conn, ids):
-        q = select(*_HISTORY_COLUMNS).where(one_of(conn, A.c.borrower_id, batch))
+        q = select(*_HISTORY_COLUMNS).where(one_of(conn, contact_attempts.c.borrower_id, batch))
         if since is not None:
-            q = q.where(or_(A.c.at >= to_utc(since), A.c.party != "debtor"))
-        rows = conn.execute(q.order_by(A.c.borrower_id, A.c.at, A.c.attempt_id)).all()
+            q = q.where(
+                or_(contact_attempts.c.at >= to_utc(since), contact_attempts.c.party != "debtor")
+            )
+        rows = conn.execute(
+            q.order_by(
+                contact_attempts.c.borrower_id, contact_attempts.c.at, contact_attempts.c.attempt_id
+            )
+        ).all()
         # Positional unpacking: attribute access on 100k+ rows costs more than the query.
         for b, at, debt, channel, party, number, conn_, conv, consent, outcome, coll, purp in rows:
             out[b].append(
@@ -515,13 +526,13 @@ def _last_conversations(conn: Connection, ids: list[str]) -> dict[str, date]:
     out: dict[str, date] = {}
     for batch in batches(conn, ids):
         q = (
-            select(A.c.borrower_id, func.max(A.c.on_date))
+            select(contact_attempts.c.borrower_id, func.max(contact_attempts.c.on_date))
             .where(
-                one_of(conn, A.c.borrower_id, batch),
-                A.c.party == "debtor",
-                A.c.conversation.is_(True),
+                one_of(conn, contact_attempts.c.borrower_id, batch),
+                contact_attempts.c.party == "debtor",
+                contact_attempts.c.conversation.is_(True),
             )
-            .group_by(A.c.borrower_id)
+            .group_by(contact_attempts.c.borrower_id)
         )
         out.update({b: d for b, d in conn.execute(q).all()})
     return out
@@ -541,11 +552,11 @@ def _refused(conn: Connection, ids: list[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for batch in batches(conn, ids):
         q = (
-            select(A.c.borrower_id, A.c.number)
+            select(contact_attempts.c.borrower_id, contact_attempts.c.number)
             .where(
-                one_of(conn, A.c.borrower_id, batch),
-                A.c.party != "debtor",
-                A.c.outcome == "refused",
+                one_of(conn, contact_attempts.c.borrower_id, batch),
+                contact_attempts.c.party != "debtor",
+                contact_attempts.c.outcome == "refused",
             )
             .distinct()
         )
@@ -787,21 +798,33 @@ def _view_frames(
     materialised groups when they are joined, and window functions sort the portfolio once
     per window); the per-loan rows are folded per borrower and the facts joined in Polars.
     """
-    ls, ln, inst = tables.loan_state, tables.loans, tables.installments
-    od = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
-    os_ = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+    loan_state, loan_table, inst = tables.loan_state, tables.loans, tables.installments
+    overdue = (
+        loan_state.c.overdue_principal
+        + loan_state.c.overdue_interest
+        + loan_state.c.overdue_penalty
+    )
+    os_ = (
+        loan_state.c.outstanding_principal
+        + loan_state.c.outstanding_interest
+        + loan_state.c.outstanding_penalty
+    )
     s, i64, day = pl.String(), pl.Int64(), pl.Date()
     Query = tuple[Select[Any], Mapping[str, pl.DataType]]
     loans_q: Query = (
-        select(ln.c.borrower_id, ln.c.loan_id, ls.c.dpd, od, os_)
-        .select_from(ls.join(ln, ln.c.loan_id == ls.c.loan_id))
-        .where(ls.c.status == "active"),
+        select(loan_table.c.borrower_id, loan_table.c.loan_id, loan_state.c.dpd, overdue, os_)
+        .select_from(loan_state.join(loan_table, loan_table.c.loan_id == loan_state.c.loan_id))
+        .where(loan_state.c.status == "active"),
         {"borrower_id": s, "loan_id": s, "dpd": i64, "overdue": i64, "outstanding": i64},
     )
     steps_q: Query = (
-        select(A.c.borrower_id, A.c.step, func.max(A.c.on_date))
-        .where(A.c.step.is_not(None))
-        .group_by(A.c.borrower_id, A.c.step),
+        select(
+            contact_attempts.c.borrower_id,
+            contact_attempts.c.step,
+            func.max(contact_attempts.c.on_date),
+        )
+        .where(contact_attempts.c.step.is_not(None))
+        .group_by(contact_attempts.c.borrower_id, contact_attempts.c.step),
         LAST_SENT_SCHEMA,
     )
 
@@ -831,9 +854,9 @@ def _view_frames(
     )
     fact_queries = [
         fact(
-            select(ln.c.borrower_id, func.min(next_due.c.due))
-            .select_from(next_due.join(ln, ln.c.loan_id == next_due.c.loan_id))
-            .group_by(ln.c.borrower_id),
+            select(loan_table.c.borrower_id, func.min(next_due.c.due))
+            .select_from(next_due.join(loan_table, loan_table.c.loan_id == next_due.c.loan_id))
+            .group_by(loan_table.c.borrower_id),
             "next_due",
             day,
         ),
@@ -859,9 +882,9 @@ def _view_frames(
             day,
         ),
         fact(
-            select(A.c.borrower_id, func.max(A.c.on_date))
-            .where(A.c.party == "debtor", A.c.conversation.is_(True))
-            .group_by(A.c.borrower_id),
+            select(contact_attempts.c.borrower_id, func.max(contact_attempts.c.on_date))
+            .where(contact_attempts.c.party == "debtor", contact_attempts.c.conversation.is_(True))
+            .group_by(contact_attempts.c.borrower_id),
             "last_conversation_on",
             day,
         ),

@@ -31,7 +31,6 @@ from arrears.services.collection.common import Problem, for_update, to_utc
 from arrears.store.case_tables import contact_attempts, promises, queue_items
 from arrears.store.profile_tables import borrower_profiles
 
-A = contact_attempts
 Q = queue_items
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -209,7 +208,9 @@ def _on_attempt(
     agent: str | None,
     recording: Recording | None,
 ) -> OutcomeRecorded | Problem:
-    row = conn.execute(for_update(conn, select(A).where(A.c.key == key))).first()
+    row = conn.execute(
+        for_update(conn, select(contact_attempts).where(contact_attempts.c.key == key))
+    ).first()
     if row is None:
         return Problem(record, "attempt_key", "no such contact attempt")
     if row.outcome is not None:
@@ -227,7 +228,11 @@ def _on_attempt(
     if recording is not None:
         values["recording_location"] = recording.location
         values["recording_sha256"] = recording.sha256
-    conn.execute(update(A).where(A.c.attempt_id == row.attempt_id).values(values))
+    conn.execute(
+        update(contact_attempts)
+        .where(contact_attempts.c.attempt_id == row.attempt_id)
+        .values(values)
+    )
     return OutcomeRecorded(key, row.borrower_id, outcome, False)
 
 
@@ -238,8 +243,12 @@ def _make_promise(
     promise: tuple[date, int],
     at: datetime,
 ) -> None:
-    debt = conn.execute(select(A.c.debt_id).where(A.c.key == done.attempt_key)).scalar_one()
-    made_on = conn.execute(select(A.c.on_date).where(A.c.key == done.attempt_key)).scalar_one()
+    debt = conn.execute(
+        select(contact_attempts.c.debt_id).where(contact_attempts.c.key == done.attempt_key)
+    ).scalar_one()
+    made_on = conn.execute(
+        select(contact_attempts.c.on_date).where(contact_attempts.c.key == done.attempt_key)
+    ).scalar_one()
     due, amount = promise
     conn.execute(
         insert(promises).values(
