@@ -36,15 +36,15 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import Connection, Engine, delete, select, update
 
 import arrears.services.close.day as day_mod
-import arrears.services.simulate as run_mod
+import arrears.services.simulation.operation as run_mod
 from arrears.core.close.report import CloseReport, bucket_lines, roll_rates
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.load import default_policy_set
-from arrears.services import scenario
 from arrears.services.close.day import CloseConfig
 from arrears.services.collection import cases as cases_mod
 from arrears.services.collection import promises as promises_mod
-from arrears.services.simulate import simulate
+from arrears.services.simulation import scenario
+from arrears.services.simulation.operation import simulate
 from arrears.store.case_tables import cases, promises
 from arrears.store.credit_tables import credit_notices
 from arrears.store.engine import make_engine

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, func, select
 import arrears.services.close.day as day_mod
 from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
-from arrears.services import scenario
 from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.simulation import scenario
 from arrears.store.case_tables import contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine
 from arrears.store.evidence_tables import evidence_records

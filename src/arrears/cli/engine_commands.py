@@ -138,7 +138,7 @@ def simulate_cmd(
 ) -> None:
     """Run the collection operation for --days with simulated borrowers and agents."""
     from arrears.services.importer import RowError, read_frame
-    from arrears.services.simulate import simulate
+    from arrears.services.simulation.operation import simulate
 
     behaviours: dict[str, str] = {}
     if portfolio is not None:

@@ -469,8 +469,8 @@ def demo(
     Creates the database, generates and imports a portfolio with its payment history and
     collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
     queue, visits, promises, evidence) day by day, and prints the last close report."""
-    from arrears.services import scenario
-    from arrears.services.simulate import simulate
+    from arrears.services.simulation import scenario
+    from arrears.services.simulation.operation import simulate
 
     lender = lender_settings(settings_file).lender
     path = Path(db)

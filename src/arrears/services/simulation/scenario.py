@@ -31,7 +31,7 @@ from arrears.services.accounts import load_loan
 from arrears.services.collection.people import add_collector, add_training
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
-from arrears.services.simulate import PlannedPayment
+from arrears.services.simulation.operation import PlannedPayment
 
 NEVER = "B-NEVER"
 PROMISER = "B-PROMISE"
