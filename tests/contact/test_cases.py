@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.core.compliance import Contact, check, get_pack
+from arrears.core.compliance import Contact, check
+from arrears.core.compliance.packs import get_pack
 from arrears.services import events as ev
 from arrears.services import evidence as log
 from arrears.services.collection.cases import (

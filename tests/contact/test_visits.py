@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.core.compliance import Context, get_pack
+from arrears.core.compliance import Context
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, validate_visit
 from arrears.core.people.collectors import Collector, Training
 from arrears.services import evidence as log

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.compliance import Contact, Context, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.action import PlannedAction
 from arrears.core.strategy import default_policy_set, explain
 

@@ -17,7 +17,8 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
-from arrears.core.compliance import Contact, Context, Violation, check, get_pack
+from arrears.core.compliance import Contact, Context, Violation, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.history import is_reachable, refused_numbers
 from arrears.services.collection.cases import (
     UNREACHABLE_AFTER_DAYS,

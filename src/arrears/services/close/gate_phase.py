@@ -34,7 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from arrears.core.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.core.compliance import Context, LenderSettings, Pack
+from arrears.core.compliance.packs import get_pack
 from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.gating import Gated, blocked_payload, gate_action, local_instant

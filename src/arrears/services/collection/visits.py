@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from arrears.core.compliance import get_pack
 from arrears.core.compliance.model import Contact
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
