@@ -26,8 +26,8 @@ from arrears.core.close.report import CloseReport
 from arrears.core.money import fmt
 from arrears.core.strategy.load import default_policy_set, load_policy_set
 from arrears.core.strategy.model import PolicySet
-from arrears.services.audit import audit
 from arrears.services.close.day import CloseConfig
+from arrears.services.collection.audit import audit
 
 EXIT_VIOLATIONS = 3
 
