@@ -39,10 +39,10 @@ import arrears.services.close.day as day_mod
 import arrears.services.simulation.operation as run_mod
 from arrears.core.close.report import CloseReport, bucket_lines, roll_rates
 from arrears.core.strategy.frame import choose_frame
-from arrears.core.strategy.load import default_policy_set
 from arrears.services.close.day import CloseConfig
 from arrears.services.collection import cases as cases_mod
 from arrears.services.collection import promises as promises_mod
+from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
 from arrears.services.simulation.operation import simulate
 from arrears.store.case_tables import cases, promises

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import arrears.services.close.day as day_mod
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
 from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
 from arrears.store.case_tables import contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine

@@ -20,9 +20,9 @@ from test_close_resume import DAY, NOW, prepared, written
 
 import arrears.services.close.day as day_mod
 import arrears.services.close.gate_phase as gate_mod
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
 from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
 from arrears.store.evidence_tables import evidence_records
 from factories import second_database
 

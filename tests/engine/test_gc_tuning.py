@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine
 
-from arrears.core.strategy.load import default_policy_set
 from arrears.services.close import day as day_mod
 from arrears.services.close import gate_phase
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS, fewer_collections
+from arrears.services.policy_files import default_policy_set
 
 
 @pytest.fixture

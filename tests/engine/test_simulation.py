@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from arrears.core.evidence.chain import Kind
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
 from arrears.services.close.day import CloseConfig
 from arrears.services.collection.audit import audit
+from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
 from arrears.services.simulation.operation import SimResult, simulate
 from arrears.store.case_tables import cases, contact_attempts, promises

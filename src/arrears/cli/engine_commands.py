@@ -24,10 +24,10 @@ from arrears.cli.common import (
 )
 from arrears.core.close.report import CloseReport
 from arrears.core.money import fmt
-from arrears.core.strategy.load import default_policy_set, load_policy_set
 from arrears.core.strategy.model import PolicySet
 from arrears.services.close.day import CloseConfig
 from arrears.services.collection.audit import audit
+from arrears.services.policy_files import default_policy_set, load_policy_set
 
 EXIT_VIOLATIONS = 3
 

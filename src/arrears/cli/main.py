@@ -43,7 +43,6 @@ from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import events
 from arrears.services.close.day import CloseConfig, close_business_day, default_workers
 from arrears.services.close.reference import (
@@ -54,6 +53,7 @@ from arrears.services.close.reference import (
 )
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
+from arrears.services.policy_files import default_policy_set
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
 
 app = typer.Typer(
