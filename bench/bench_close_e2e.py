@@ -33,13 +33,14 @@ import psycopg
 from sqlalchemy import Engine
 
 from arrears.adapters import MailboxAdapter
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import close_through
 from arrears.services.dispatch import dispatch
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.policy_files import default_policy_set
+from arrears.services.portfolio_files import write_table
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
 

@@ -25,11 +25,12 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from arrears.core.loans.product import Component, PenaltyBase, Product
-from arrears.core.sim.sample import sample_portfolio, write_payments
+from arrears.core.sim.sample import sample_portfolio
 from arrears.services import events as ev
 from arrears.services.close import accrual as runner
 from arrears.services.close.reference import close_through
 from arrears.services.payments_file import import_payments
+from arrears.services.portfolio_files import write_payments
 from arrears.store import tables as t
 from arrears.store.engine import make_engine
 from factories import (

@@ -552,7 +552,8 @@ def portfolio_generate(
     json_out: JsonOption = False,
 ) -> None:
     """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
-    from arrears.core.sim.generate import generate, write_table
+    from arrears.core.sim.generate import generate
+    from arrears.services.portfolio_files import write_table
 
     on = parse_date(as_of, "as_of") if as_of else date.today()
     for path in (out, payments_out):

@@ -36,7 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -424,15 +423,3 @@ def _payments(
             "ref": ids + "-P" + pl.Series(s.n[idx]).cast(pl.Utf8).str.zfill(2),
         }
     )
-
-
-def write_table(df: pl.DataFrame, path: Path) -> None:
-    """Parquet (``.parquet``) or CSV (``.csv``), chosen by the extension; same bytes every time."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        # Statistics and the writer's version string are the only metadata: no timestamps.
-        df.write_parquet(path, compression="zstd", statistics=False)
-    elif suffix == ".csv":
-        df.write_csv(path, date_format="%Y-%m-%d")
-    else:
-        raise ValueError(f"{path}: unknown format {suffix!r}: use .csv or .parquet")

@@ -8,11 +8,9 @@ installment amount, so penalty is left owing, as happens in life.
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from arrears.core.loans.product import DEFAULT_PRODUCT, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
@@ -109,18 +107,3 @@ def sample_portfolio(
                 break
             pays.append(SamplePayment(loan_id, amount, on, f"{loan_id}-P{inst.n:02d}"))
     return rows, pays
-
-
-def write_csv(rows: list[dict[str, str]], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
-def write_payments(pays: list[SamplePayment], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["loan_id", "amount", "paid_on", "ref"])
-        for p in pays:
-            w.writerow([p.loan_id, fmt(p.amount), p.on.isoformat(), p.ref])
