@@ -53,7 +53,8 @@ from arrears.services.close.gate_phase import (
 )
 from arrears.services.close.gc_tuning import fewer_collections
 from arrears.services.close.reference import AccrualKernel, close_through
-from arrears.services.collection.cases import case_frames, inline_sql, read_frame, sync_cases
+from arrears.services.collection.case_frames import case_frames, inline_sql, read_frame
+from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.promises import check_promises
 from arrears.services.credit import due_notices_on
 from arrears.services.settings import default_settings

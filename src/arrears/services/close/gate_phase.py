@@ -50,15 +50,9 @@ from arrears.core.texts import TextSet
 from arrears.services import evidence as log
 from arrears.services import outbox, validation_notices
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
-from arrears.services.collection.cases import (
-    Attempt,
-    attempt_entries,
-    context_for,
-    history_for,
-    new_attempts,
-    profile_rows,
-)
 from arrears.services.collection.common import Problem
+from arrears.services.collection.gate_context import context_for, profile_rows
+from arrears.services.collection.history import Attempt, attempt_entries, history_for, new_attempts
 from arrears.services.collection.queue import Callee, queue_rows
 from arrears.services.collection.visits import (
     VisitRequest,

@@ -20,13 +20,13 @@ from sqlalchemy import Connection, select
 from arrears.core.compliance import Contact, Context, Violation, check
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.history import is_reachable, refused_numbers
-from arrears.services.collection.cases import (
+from arrears.services.collection.common import maybe_from_db
+from arrears.services.collection.gate_context import (
     UNREACHABLE_AFTER_DAYS,
     collector_registry,
-    contact_from_row,
     zones,
 )
-from arrears.services.collection.common import maybe_from_db
+from arrears.services.collection.history import contact_from_row
 from arrears.store.case_tables import cases, contact_attempts, visits
 from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles

@@ -20,14 +20,10 @@ from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
 from arrears.core.evidence.chain import Kind
 from arrears.services import evidence as log
-from arrears.services.collection.cases import (
-    Attempt,
-    Recording,
-    record_attempts,
-    set_case_flag,
-    zones,
-)
+from arrears.services.collection.cases import set_case_flag
 from arrears.services.collection.common import Problem, for_update, to_utc
+from arrears.services.collection.gate_context import zones
+from arrears.services.collection.history import Attempt, Recording, record_attempts
 from arrears.store.case_tables import contact_attempts, promises, queue_items
 from arrears.store.profile_tables import borrower_profiles
 

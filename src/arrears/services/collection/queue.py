@@ -16,8 +16,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from arrears.core.contact.action import PlannedAction, action_key
 from arrears.core.contact.queue import QueueItem, ordered
-from arrears.services.collection.cases import DEFAULT_ZONE, zones
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
+from arrears.services.collection.gate_context import DEFAULT_ZONE, zones
 from arrears.store import tables
 from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.membership import batches, one_of

@@ -23,13 +23,6 @@ from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
-from arrears.services.collection.cases import (
-    Attempt,
-    context_for,
-    history_for,
-    record_attempts,
-    zones,
-)
 from arrears.services.collection.common import (
     Problem,
     chunks,
@@ -40,6 +33,8 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
+from arrears.services.collection.gate_context import context_for, zones
+from arrears.services.collection.history import Attempt, history_for, record_attempts
 from arrears.store import tables
 from arrears.store.case_tables import cases, visits
 from arrears.store.membership import batches, one_of
