@@ -176,38 +176,34 @@ def read_frames(
     return [out[k] for k in range(len(texts))]
 
 
-def _view_frames(
-    conn: Connection, business_date: date, due_within: int | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(views with ``VIEW_SCHEMA``, last-sent with ``LAST_SENT_SCHEMA``) for ``business_date``.
+_Query = tuple[Select[Any], Mapping[str, pl.DataType]]  # a query and its columns' types
+_TEXT, _INT, _DAY = pl.String(), pl.Int64(), pl.Date()
 
-    ``due_within``: the next due date is looked for only that many days ahead (``days_to_due``
-    is null beyond); None: however far.
 
-    One query per fact, each a single scan grouped in the database (SQLite nests scans of
-    materialised groups when they are joined, and window functions sort the portfolio once
-    per window); the per-loan rows are folded per borrower and the facts joined in Polars.
-    """
-    loan_state, loan_table, inst = tables.loan_state, tables.loans, tables.installments
+def _loans_query() -> _Query:
+    """Every active loan with its borrower, DPD, overdue and outstanding amounts."""
+    loan_state, loans = tables.loan_state, tables.loans
     overdue = (
         loan_state.c.overdue_principal
         + loan_state.c.overdue_interest
         + loan_state.c.overdue_penalty
     )
-    os_ = (
+    outstanding = (
         loan_state.c.outstanding_principal
         + loan_state.c.outstanding_interest
         + loan_state.c.outstanding_penalty
     )
-    s, i64, day = pl.String(), pl.Int64(), pl.Date()
-    Query = tuple[Select[Any], Mapping[str, pl.DataType]]
-    loans_q: Query = (
-        select(loan_table.c.borrower_id, loan_table.c.loan_id, loan_state.c.dpd, overdue, os_)
-        .select_from(loan_state.join(loan_table, loan_table.c.loan_id == loan_state.c.loan_id))
+    return (
+        select(loans.c.borrower_id, loans.c.loan_id, loan_state.c.dpd, overdue, outstanding)
+        .select_from(loan_state.join(loans, loans.c.loan_id == loan_state.c.loan_id))
         .where(loan_state.c.status == "active"),
-        {"borrower_id": s, "loan_id": s, "dpd": i64, "overdue": i64, "outstanding": i64},
+        {"borrower_id": _TEXT, "loan_id": _TEXT, "dpd": _INT, "overdue": _INT, "outstanding": _INT},
     )
-    steps_q: Query = (
+
+
+def _last_sent_query() -> _Query:
+    """Each borrower's last contact per policy step."""
+    return (
         select(
             contact_attempts.c.borrower_id,
             contact_attempts.c.step,
@@ -218,9 +214,15 @@ def _view_frames(
         LAST_SENT_SCHEMA,
     )
 
-    def fact(query: Select[Any], name: str, dtype: pl.DataType) -> Query:
-        return (query, {"borrower_id": s, name: dtype})
 
+def _fact(query: Select[Any], name: str, dtype: pl.DataType) -> _Query:
+    """A per-borrower fact: ``borrower_id`` and one column."""
+    return (query, {"borrower_id": _TEXT, name: dtype})
+
+
+def _next_due_query(business_date: date, due_within: int | None) -> _Query:
+    """Each borrower's next unpaid due date on or after the day (within ``due_within`` days)."""
+    inst, loans = tables.installments, tables.loans
     # Each loan's next unpaid due date first (read in installment-key order), then the
     # borrower's: joined the other way round, SQLite searched the due-date index and sorted
     # every unpaid installment by borrower (17 s against 2 s at a million loans).
@@ -242,88 +244,104 @@ def _view_frames(
         .group_by(inst.c.loan_id)
         .subquery()
     )
-    fact_queries = [
-        fact(
-            select(loan_table.c.borrower_id, func.min(next_due.c.due))
-            .select_from(next_due.join(loan_table, loan_table.c.loan_id == next_due.c.loan_id))
-            .group_by(loan_table.c.borrower_id),
-            "next_due",
-            day,
-        ),
-        fact(
+    return _fact(
+        select(loans.c.borrower_id, func.min(next_due.c.due))
+        .select_from(next_due.join(loans, loans.c.loan_id == next_due.c.loan_id))
+        .group_by(loans.c.borrower_id),
+        "next_due",
+        _DAY,
+    )
+
+
+def _record_fact_queries() -> list[_Query]:
+    """What the borrower's records say: closed cases, promises, the last conversation."""
+    return [
+        _fact(
             select(cases.c.borrower_id, func.count())
             .where(cases.c.closed_on.is_not(None))
             .group_by(cases.c.borrower_id),
             "prior_cases",
-            i64,
+            _INT,
         ),
-        fact(
+        _fact(
             select(promises.c.borrower_id, func.max(promises.c.due_on))
             .where(promises.c.status == "open")
             .group_by(promises.c.borrower_id),
             "promise_until",
-            day,
+            _DAY,
         ),
-        fact(
+        _fact(
             select(promises.c.borrower_id, func.max(promises.c.due_on))
             .where(promises.c.status.in_(("broken", "partly_kept")))
             .group_by(promises.c.borrower_id),
             "promise_broken_on",
-            day,
+            _DAY,
         ),
-        fact(
+        _fact(
             select(contact_attempts.c.borrower_id, func.max(contact_attempts.c.on_date))
             .where(contact_attempts.c.party == "debtor", contact_attempts.c.conversation.is_(True))
             .group_by(contact_attempts.c.borrower_id),
             "last_conversation_on",
-            day,
+            _DAY,
         ),
-        fact(
+    ]
+
+
+def _profile_fact_queries() -> list[_Query]:
+    """What the borrower's profile says: emergency contacts, live visits, the risk score."""
+    return [
+        _fact(
             select(emergency_contacts.c.borrower_id, func.count()).group_by(
                 emergency_contacts.c.borrower_id
             ),
             "emergency_contacts",
-            i64,
+            _INT,
         ),
-        fact(
+        _fact(
             select(visits.c.borrower_id, func.count())
             .where(visits.c.status.in_(("approved", "assigned", "noticed")))
             .group_by(visits.c.borrower_id),
             "visits_live",
-            i64,
+            _INT,
         ),
-        fact(
+        _fact(
             select(borrower_profiles.c.borrower_id, borrower_profiles.c.risk_score),
             "risk",
-            i64,
-        ),
-        (
-            select(
-                cases.c.borrower_id,
-                cases.c.case_id,
-                cases.c.opened_on,
-                cases.c.priority,
-                cases.c.assigned_agent,
-                cases.c.hardship,
-                cases.c.dispute,
-                cases.c.plan_in_force,
-            ).where(cases.c.closed_on.is_(None)),
-            {
-                "borrower_id": s,
-                "case_id": i64,
-                "case_opened_on": day,
-                "priority": i64,
-                "assigned_agent": s,
-                "hardship": pl.Boolean(),
-                "dispute": pl.Boolean(),
-                "plan_in_force": pl.Boolean(),
-            },
+            _INT,
         ),
     ]
-    # The biggest reads first, so that the readers finish together.
-    loans, steps, *facts = read_frames(conn, [loans_q, steps_q, *fact_queries])
-    # The lead loan is the most overdue: highest DPD, then largest overdue amount, then id.
-    views = loans.group_by("borrower_id").agg(
+
+
+def _open_case_query() -> _Query:
+    """The open case's id, opening, priority, agent and flags."""
+    return (
+        select(
+            cases.c.borrower_id,
+            cases.c.case_id,
+            cases.c.opened_on,
+            cases.c.priority,
+            cases.c.assigned_agent,
+            cases.c.hardship,
+            cases.c.dispute,
+            cases.c.plan_in_force,
+        ).where(cases.c.closed_on.is_(None)),
+        {
+            "borrower_id": _TEXT,
+            "case_id": _INT,
+            "case_opened_on": _DAY,
+            "priority": _INT,
+            "assigned_agent": _TEXT,
+            "hardship": pl.Boolean(),
+            "dispute": pl.Boolean(),
+            "plan_in_force": pl.Boolean(),
+        },
+    )
+
+
+def _per_borrower(loans: pl.DataFrame) -> pl.DataFrame:
+    """The loans folded per borrower; the lead loan is the most overdue: highest DPD, then
+    largest overdue amount, then id."""
+    return loans.group_by("borrower_id").agg(
         pl.col("loan_id")
         .sort_by(["dpd", "overdue", "loan_id"], descending=[True, True, False])
         .first(),
@@ -332,8 +350,10 @@ def _view_frames(
         pl.col("overdue").sum(),
         pl.col("outstanding").sum(),
     )
-    for frame in facts:
-        views = views.join(frame, on="borrower_id", how="left")
+
+
+def _with_defaults(views: pl.DataFrame, business_date: date) -> pl.DataFrame:
+    """The joined facts as ``VIEW_SCHEMA``: derived columns, defaults for missing facts."""
     has_case = pl.col("case_id").is_not_null()
     since = pl.coalesce("last_conversation_on", "case_opened_on")
     views = views.with_columns(
@@ -353,7 +373,33 @@ def _view_frames(
         (pl.col("visits_live").fill_null(0) > 0).alias("visit_approved"),
         pl.col("emergency_contacts").fill_null(0),
     )
-    views = views.select(pl.col(n).cast(d) for n, d in VIEW_SCHEMA.items()).sort("borrower_id")
+    return views.select(pl.col(n).cast(d) for n, d in VIEW_SCHEMA.items()).sort("borrower_id")
+
+
+def _view_frames(
+    conn: Connection, business_date: date, due_within: int | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(views with ``VIEW_SCHEMA``, last-sent with ``LAST_SENT_SCHEMA``) for ``business_date``.
+
+    ``due_within``: the next due date is looked for only that many days ahead (``days_to_due``
+    is null beyond); None: however far.
+
+    One query per fact, each a single scan grouped in the database (SQLite nests scans of
+    materialised groups when they are joined, and window functions sort the portfolio once
+    per window); the per-loan rows are folded per borrower and the facts joined in Polars.
+    """
+    fact_queries = [
+        _next_due_query(business_date, due_within),
+        *_record_fact_queries(),
+        *_profile_fact_queries(),
+        _open_case_query(),
+    ]
+    # The biggest reads first, so that the readers finish together.
+    loans, steps, *facts = read_frames(conn, [_loans_query(), _last_sent_query(), *fact_queries])
+    views = _per_borrower(loans)
+    for frame in facts:
+        views = views.join(frame, on="borrower_id", how="left")
+    views = _with_defaults(views, business_date)
     steps = steps.join(views.select("borrower_id"), on="borrower_id", how="semi")
     return views, steps
 
