@@ -265,32 +265,11 @@ def close_through(
         return acct, []
     if acct.status is not Status.ACTIVE:
         return _with(acct, as_of=through), []
-    grace = timedelta(days=product.grace_days)
-    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
-    base = 0
-    counts: dict[date, int] = {}  # day -> what starts to count in the base that day
-    dues: dict[date, list[Inst]] = {}  # day -> installments whose interest falls due
-    for i in acct.installments:
-        if start < i.due_date <= through and i.interest:
-            dues.setdefault(i.due_date, []).append(i)
-        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
-        if owed:
-            counts_from = i.due_date + grace + ONE_DAY
-            if counts_from <= start:
-                base += owed
-            elif counts_from <= through:
-                counts[counts_from] = counts.get(counts_from, 0) + owed
-    month_ends = set[date]()
-    month = date(start.year, start.month, 1)
-    while True:
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        end = month - ONE_DAY
-        if end > through:
-            break
-        month_ends.add(end)
+    base, counts, dues = _penalty_base_and_dues(acct, product, through)
+    month_ends = _month_ends(start, through)
     rate = penalty_rate(acct.terms, product)
-    p, q = rate.numerator, rate.denominator
-    daily = (2 * base * p + q) // (2 * q)
+    num, den = rate.numerator, rate.denominator
+    daily = _daily_penalty(base, num, den)
     unposted, owed_penalty = acct.penalty_unposted, acct.penalty_owed
     loan_id = acct.loan_id
     interest_account = receivable(loan_id, Component.INTEREST)
@@ -301,36 +280,81 @@ def close_through(
         if day <= start:
             continue
         unposted += accruing_days(pauses, last + ONE_DAY, day - ONE_DAY) * daily  # in between
-        for i in dues.get(day, ()):
-            entries.append(
-                Entry(
-                    f"{loan_id}:interest:{i.n}",
-                    loan_id,
-                    EntryKind.INTEREST_DUE,
-                    day,
-                    (Posting(interest_account, i.interest), Posting(INCOME_INTEREST, -i.interest)),
-                )
-            )
+        for inst in dues.get(day, ()):
+            entries.append(_interest_due(loan_id, interest_account, inst, day))
         if day in counts:
             base += counts[day]
-            daily = (2 * base * p + q) // (2 * q)
+            daily = _daily_penalty(base, num, den)
         if not paused_on(pauses, day):
             unposted += daily
         if unposted and day in month_ends:
-            entries.append(
-                Entry(
-                    f"{loan_id}:penalty:{day.isoformat()}",
-                    loan_id,
-                    EntryKind.PENALTY,
-                    day,
-                    (Posting(penalty_account, unposted), Posting(INCOME_PENALTY, -unposted)),
-                )
-            )
+            entries.append(_penalty_posted(loan_id, penalty_account, unposted, day))
             owed_penalty += unposted
             unposted = 0
         last = day
     unposted += accruing_days(pauses, last + ONE_DAY, through) * daily
     return _with(acct, as_of=through, penalty_unposted=unposted, penalty_owed=owed_penalty), entries
+
+
+def _daily_penalty(base: int, num: int, den: int) -> int:
+    """``round_half_up(base x num/den)`` in integers, as the daily close rounds the day."""
+    return (2 * base * num + den) // (2 * den)
+
+
+def _penalty_base_and_dues(
+    acct: Account, product: Product, through: date
+) -> tuple[int, dict[date, int], dict[date, list[Inst]]]:
+    """The penalty base on ``acct.as_of``; by day up to ``through``, what starts to count in
+    the base that day; and the installments whose interest falls due that day."""
+    start = acct.as_of
+    grace = timedelta(days=product.grace_days)
+    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
+    base = 0
+    counts: dict[date, int] = {}
+    dues: dict[date, list[Inst]] = {}
+    for i in acct.installments:
+        if start < i.due_date <= through and i.interest:
+            dues.setdefault(i.due_date, []).append(i)
+        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
+        if owed:
+            counts_from = i.due_date + grace + ONE_DAY
+            if counts_from <= start:
+                base += owed
+            elif counts_from <= through:
+                counts[counts_from] = counts.get(counts_from, 0) + owed
+    return base, counts, dues
+
+
+def _month_ends(start: date, through: date) -> set[date]:
+    """The month ends after ``start``'s month began, up to ``through``."""
+    month_ends = set[date]()
+    month = date(start.year, start.month, 1)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = month - ONE_DAY
+        if end > through:
+            return month_ends
+        month_ends.add(end)
+
+
+def _interest_due(loan_id: str, account: str, inst: Inst, day: date) -> Entry:
+    return Entry(
+        f"{loan_id}:interest:{inst.n}",
+        loan_id,
+        EntryKind.INTEREST_DUE,
+        day,
+        (Posting(account, inst.interest), Posting(INCOME_INTEREST, -inst.interest)),
+    )
+
+
+def _penalty_posted(loan_id: str, account: str, amount: int, day: date) -> Entry:
+    return Entry(
+        f"{loan_id}:penalty:{day.isoformat()}",
+        loan_id,
+        EntryKind.PENALTY,
+        day,
+        (Posting(account, amount), Posting(INCOME_PENALTY, -amount)),
+    )
 
 
 def _with(
