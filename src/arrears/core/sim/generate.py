@@ -26,7 +26,7 @@ What is drawn, and from what (all documented ranges are tested at N=10,000):
   (no mobile prefix starts 10), US +1 NPA 555 01xx (reserved for fiction), UK
   +44 7700 900xxx (Ofcom's drama range). Names are drawn from common name lists.
 
-Payments are the installments of the exact schedule (``sim.columns``, equal to
+Payments are the installments of the exact schedule (``core.loans.schedule_columns``, equal to
 ``schedule_for``), so a behaviour that pays on time leaves the loan current, and no payment
 ever exceeds what is due. Refs are ``<loan_id>-P<n>``.
 """

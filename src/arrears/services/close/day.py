@@ -226,7 +226,7 @@ def close_business_day(
     now: datetime | None = None,
 ) -> CloseReport:
     """Run (or finish) the close of ``day``; a rerun of a finished close returns its report."""
-    with fewer_collections():  # see engine.gc_tuning
+    with fewer_collections():  # see services.close.gc_tuning
         return _close_business_day(engine, day, config, progress, after_chunk, now)
 
 
