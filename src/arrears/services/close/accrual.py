@@ -11,9 +11,9 @@ on (a few per loan on a one-day close, by the index on due date), advanced with
 bulk-loaded into temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a
 range of loan ids, in the database's own order, so no id list is shipped back.
 
-Same guarantees as the reference (``services/close/reference.py``): a crash loses at most the chunk in
-flight; a rerun skips loans already at the target date; an entry whose key is already in the
-journal is not posted again; PostgreSQL holds the chunk's loans ``FOR UPDATE`` (in id order,
+Same guarantees as the reference (``services/close/reference.py``): a crash loses at most the
+chunk in flight; a rerun skips loans already at the target date; an entry whose key is already
+in the journal is not posted again; PostgreSQL holds the chunk's loans ``FOR UPDATE`` (in id order,
 as payments lock one loan at a time) so a payment committed mid-chunk is not overwritten; on
 SQLite the chunk takes the write lock before it reads.
 """
