@@ -40,6 +40,17 @@ class OutcomeRecorded:
     promise_key: str | None = None
 
 
+def _who_and_recording(agent: str | None, recording: Recording | None) -> dict[str, object]:
+    """The agent and the call recording, as the outcome's row and evidence payload hold them."""
+    extra: dict[str, object] = {}
+    if agent:
+        extra["agent"] = agent
+    if recording is not None:
+        extra["recording_location"] = recording.location
+        extra["recording_sha256"] = recording.sha256
+    return extra
+
+
 def _validate(
     record: str,
     outcome: str,
@@ -108,11 +119,7 @@ def record_outcome(
         "connected": effect.connected,
         "conversation": effect.conversation,
     }
-    if agent:
-        payload["agent"] = agent
-    if recording is not None:
-        payload["recording_location"] = recording.location
-        payload["recording_sha256"] = recording.sha256
+    payload.update(_who_and_recording(agent, recording))
     promise_key = None
     if promise is not None:
         promise_key = f"promise/{done.attempt_key}"
@@ -219,11 +226,7 @@ def _on_attempt(
         "connected": effect.connected,
         "conversation": effect.conversation,
     }
-    if agent:
-        values["agent"] = agent
-    if recording is not None:
-        values["recording_location"] = recording.location
-        values["recording_sha256"] = recording.sha256
+    values.update(_who_and_recording(agent, recording))
     conn.execute(
         update(contact_attempts)
         .where(contact_attempts.c.attempt_id == row.attempt_id)
