@@ -26,9 +26,9 @@ from sqlalchemy import Connection, insert, or_, select, update
 from arrears.core.evidence.chain import Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
-from arrears.services.collection.common import from_db, maybe_from_db
 from arrears.store import tables
 from arrears.store.hold_tables import debt_disputes, validation_notices
+from arrears.store.instants import from_db, maybe_from_db
 from arrears.store.membership import one_of
 
 DisputeKind = Literal["dispute", "original-creditor"]

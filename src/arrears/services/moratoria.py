@@ -29,9 +29,9 @@ from arrears.core.compliance.model import MORATORIUM_KINDS, Moratorium, Moratori
 from arrears.core.ledger.account import Pauses
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
-from arrears.services.collection.common import maybe_from_db
 from arrears.store import tables
 from arrears.store.hold_tables import moratoria, moratorium_loans
+from arrears.store.instants import maybe_from_db
 from arrears.store.membership import one_of
 
 BREATHING_SPACE_DAYS = 60  # reg. 26
