@@ -38,7 +38,7 @@ from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import NoticeDue
-from arrears.core.settings import Lender
+from arrears.core.lender.settings import Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log

@@ -45,7 +45,7 @@ from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import NoticeDue
 from arrears.core.evidence import chain
 from arrears.core.evidence.chain import Entry, Kind
-from arrears.core.settings import Lender
+from arrears.core.lender.settings import Lender
 from arrears.core.texts import TextSet
 from arrears.services import evidence as log
 from arrears.services import outbox, validation_notices
