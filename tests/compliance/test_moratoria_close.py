@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import debt_disputes, moratoria
 from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
 from arrears.store import tables as t
 from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.engine import make_engine
