@@ -8,8 +8,8 @@ For each backend: a generated portfolio is imported with its payment history and
 to two days before the timed day; the day before is closed with collection (the warm-up: every
 case opened, the first credit notices) and its messages dispatched to the local mailbox through
 that day, as production has it (set-up, timed but not the figure). Then one ordinary business
-day is closed end to end (`arrears.services.close.day.close_day`: accrual, cases and promises, the
-policy's choice, the gate and the enqueue of every contact with ``--workers`` planning
+day is closed end to end (`arrears.services.close.day.close_business_day`: accrual, cases and
+promises, the policy's choice, the gate and the enqueue of every contact with ``--workers`` planning
 processes, the report and the evidence root), timed per phase. At ``--reference-loans`` the
 same day is also closed with the per-loan reference accrual on its own database, so that the
 ratio of the two is measured in the same run. PostgreSQL: a scratch database on ``--pg-admin``
@@ -33,15 +33,16 @@ import psycopg
 from sqlalchemy import Engine
 
 from arrears.adapters import MailboxAdapter
-from arrears.services.dispatch import dispatch
-from arrears.services.close.day import EngineConfig, close_day
+from arrears.core.sim.generate import generate
+from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import close_through
+from arrears.services.dispatch import dispatch
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
-from arrears.core.sim.generate import generate, write_table
+from arrears.services.policy_files import default_policy_set
+from arrears.services.portfolio_files import write_table
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
-from arrears.core.strategy.load import default_policy_set
 
 AS_OF = date(2026, 11, 27)
 DAY = AS_OF + timedelta(days=1)
@@ -93,9 +94,11 @@ def warm_up(engine: Engine, workers: int) -> dict[str, float]:
     """The day before the timed one, as production has it: the close with collection (opening
     every case, the first credit notices), then the dispatcher through that day (every two hours,
     to the local mailbox), so that the timed day is an ordinary one."""
-    config = EngineConfig(default_policy_set(), workers=workers)
+    config = CloseConfig(default_policy_set(), workers=workers)
     out: dict[str, float] = {}
-    _, out["warm_up_close"] = timed(f"close {AS_OF} (warm-up)", close_day, engine, AS_OF, config)
+    _, out["warm_up_close"] = timed(
+        f"close {AS_OF} (warm-up)", close_business_day, engine, AS_OF, config
+    )
     mailbox = MailboxAdapter(engine)
     adapters = {"sms": mailbox, "email": mailbox, "letter": mailbox}
 
@@ -112,8 +115,8 @@ def warm_up(engine: Engine, workers: int) -> dict[str, float]:
 
 
 def one_day(engine: Engine, kernel: str, workers: int) -> dict[str, object]:
-    config = EngineConfig(default_policy_set(), kernel=kernel, workers=workers)  # type: ignore[arg-type]
-    report, total = timed(f"close {DAY} ({kernel})", close_day, engine, DAY, config)
+    config = CloseConfig(default_policy_set(), kernel=kernel, workers=workers)  # type: ignore[arg-type]
+    report, total = timed(f"close {DAY} ({kernel})", close_business_day, engine, DAY, config)
     return {
         "total_s": round(total, 2),
         "phases_s": {k: round(v, 2) for k, v in report.phases.items()},

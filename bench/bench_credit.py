@@ -28,12 +28,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from arrears.services import credit as svc
 from arrears.core.credit.history import forecast, reporting_date
 from arrears.core.credit.report import history_json, read_history
 from arrears.core.money import parse_amount, parse_rate
-from arrears.services.importer import ensure_default_product
 from arrears.core.sim.sample import sample_portfolio
+from arrears.services import credit as svc
+from arrears.services.importer import ensure_default_product
 from arrears.store import credit_tables as ct
 from arrears.store import tables as t
 from arrears.store.engine import make_engine

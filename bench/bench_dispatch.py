@@ -51,10 +51,10 @@ def log(msg: str) -> None:
 def worker(url: str, messages: int, limit: int, hold: bool) -> dict[str, object]:
     from sqlalchemy import func, select, text
 
-    from arrears.services import outbox
     from arrears.adapters import MailboxAdapter
-    from arrears.services.dispatch import dispatch
     from arrears.core.contact.messages import OutboundMessage
+    from arrears.services import outbox
+    from arrears.services.dispatch import dispatch
     from arrears.store.engine import make_engine
     from arrears.store.migrate import upgrade
     from arrears.store.outbox_tables import mailbox

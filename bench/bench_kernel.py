@@ -12,15 +12,16 @@ installment that starts accruing penalty in the window; the kernel only slices t
 installments due on D, D-1 and D-1-grace, so older and later installments would add memory,
 not time.
 
-Timed per run: ``close_day`` (with its invariant checks, and again without them: the cost of
-the checks is reported as a ratio) and ``runner.writer_frames`` (the read-outs and every frame the
-database writer ingests: the kernel gives entries and read-outs as integer codes, the writer's
-SQL spells keys, accounts, bucket and class, so the Python side of that hand-over is timed
-here; PostgreSQL's frames, as SQLite's only add ISO text for the dates). Reported per size:
-median wall and CPU seconds over ``--runs`` runs (CPU: ``time.process_time``, all threads),
-loans/s by wall time, peak RSS, and the ratio to the time numpy takes just to sum the same
-input columns (the memory-bandwidth floor). Then the ratio to the reference engine (``close_day`` +
-``state_row`` per loan, in Python) at 100k loans, the reference timed on a sample.
+Timed per run: ``accrue_portfolio_day`` (with its invariant checks, and again without them:
+the cost of the checks is reported as a ratio) and ``runner.writer_frames`` (the read-outs and
+every frame the database writer ingests: the kernel gives entries and read-outs as integer
+codes, the writer's SQL spells keys, accounts, bucket and class, so the Python side of that
+hand-over is timed here; PostgreSQL's frames, as SQLite's only add ISO text for the dates).
+Reported per size: median wall and CPU seconds over ``--runs`` runs (CPU:
+``time.process_time``, all threads), loans/s by wall time, peak RSS, and the ratio to the time
+numpy takes just to sum the same input columns (the memory-bandwidth floor). Then the ratio to
+the reference engine (``accrue_loan_day`` + ``state_row`` per loan, in Python) at 100k loans,
+the reference timed on a sample.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
             "od_oldest": np.where(dpd > 0, d - 1 - dpd, k.NO_DUE).astype(np.int32),
             "os_principal": np.where(live, od_principal + installment * 6, 0),
             # interest of installments due by as_of: the overdue ones' and yesterday's
-            "os_interest": od_interest + np.where(live & (nxt == d - 1), installment // 10, 0)
+            "os_interest": od_interest
+            + np.where(live & (nxt == d - 1), installment // 10, 0)
             + np.where(live & due_yesterday, installment // 10, 0),
         },
         schema=k.STATE_SCHEMA,
@@ -131,7 +133,7 @@ def time_kernel(n: int, runs: int) -> dict[str, Any]:
         # with and without the day's invariant checks, in turn, so both see the same load
         for check, wall, cpu in ((False, unchecked, unchecked_cpus), (True, times, cpus)):
             t0, c0 = time.perf_counter(), time.process_time()
-            res = k.close_day(state, insts, d, check=check)
+            res = k.accrue_portfolio_day(state, insts, d, check=check)
             out = writer_frames(res.state, res.entries, pg=True)
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
@@ -161,8 +163,8 @@ def time_kernel(n: int, runs: int) -> dict[str, Any]:
 
 
 def time_reference(sample: int) -> tuple[float, float]:
-    """Wall and CPU seconds per loan for the reference: ``close_day`` and ``state_row``."""
-    from arrears.core.ledger.account import ONE_DAY, close_day, open_account
+    """Wall and CPU seconds per loan for the reference: ``accrue_loan_day`` and ``state_row``."""
+    from arrears.core.ledger.account import ONE_DAY, accrue_loan_day, open_account
     from arrears.core.loans.product import Method, Product
     from arrears.core.loans.schedule import LoanTerms
     from arrears.core.money import Rate, RateBasis
@@ -190,7 +192,7 @@ def time_reference(sample: int) -> tuple[float, float]:
         accts.append(replace(acct, as_of=DAY - ONE_DAY))
     t0, c0 = time.perf_counter(), time.process_time()
     for a in accts:
-        nxt, _ = close_day(a, product, DAY)
+        nxt, _ = accrue_loan_day(a, product, DAY)
         state_row(nxt, product)
     return (time.perf_counter() - t0) / sample, (time.process_time() - c0) / sample
 
@@ -248,7 +250,7 @@ def main() -> None:
             f"{r['cpu_seconds'] / r['unchecked_cpu_seconds']:.2f} |"
         )
     print(
-        f"\nReference (per-loan Python close_day + state_row), timed on {sample:,} loans: "
+        f"\nReference (per-loan Python accrue_loan_day + state_row), timed on {sample:,} loans: "
         f"{ref_per_loan * 1e6:.1f} us/loan = {1 / ref_per_loan:,.0f} loans/s; "
         f"kernel at 100k loans: {k100 * 1e6:.3f} us/loan; ratio {ref_per_loan / k100:,.0f}x. "
         f"By CPU time: {ref_cpu * 1e6:.1f} vs {k100_cpu * 1e6:.3f} us/loan, "

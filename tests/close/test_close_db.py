@@ -25,11 +25,12 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from arrears.core.loans.product import Component, PenaltyBase, Product
-from arrears.core.sim.sample import sample_portfolio, write_payments
+from arrears.core.sim.sample import sample_portfolio
 from arrears.services import events as ev
 from arrears.services.close import accrual as runner
 from arrears.services.close.reference import close_through
 from arrears.services.payments_file import import_payments
+from arrears.services.portfolio_files import write_payments
 from arrears.store import tables as t
 from arrears.store.engine import make_engine
 from factories import (
@@ -133,7 +134,7 @@ def test_polars_close_in_many_chunks_at_once_equals_reference_close(
     engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Small chunks, so that PostgreSQL closes several at once (threads, a connection each)."""
-    monkeypatch.setattr(runner, "CHUNK", 7)
+    monkeypatch.setattr(runner, "LOANS_PER_CHUNK", 7)
     threads: set[int] = set()
     close_chunk = runner.close_chunk
 
@@ -189,7 +190,7 @@ def test_crash_after_a_chunk_then_rerun_equals_a_clean_run(
     engine: Engine, other_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup(engine, tmp_path, 40)
-    monkeypatch.setattr(runner, "CHUNK", 9)
+    monkeypatch.setattr(runner, "LOANS_PER_CHUNK", 9)
 
     def boom(k: int) -> None:
         if k == 1:

@@ -22,7 +22,7 @@ from arrears.core.close import invariants
 from arrears.core.close import kernel as k
 from arrears.core.close.frames import frames_from_accounts
 from arrears.core.close.invariants import BrokenInvariant, check_day
-from arrears.core.ledger.account import ONE_DAY, Refused, close_day, open_account, write_off
+from arrears.core.ledger.account import ONE_DAY, Refused, accrue_loan_day, open_account, write_off
 from arrears.core.loans.product import Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
@@ -55,17 +55,17 @@ def book(*, written_off: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     ):
         acct, _ = open_account(terms(loan_id, disbursed), PRODUCT)
         while acct.as_of < MONTH_END - ONE_DAY:
-            acct, _ = close_day(acct, PRODUCT, acct.as_of + ONE_DAY)
+            acct, _ = accrue_loan_day(acct, PRODUCT, acct.as_of + ONE_DAY)
         loans.append((acct, PRODUCT))
     if written_off:
         acct, _ = open_account(terms("WO", date(2024, 1, 5)), PRODUCT)
         while acct.as_of < date(2024, 3, 1):
-            acct, _ = close_day(acct, PRODUCT, acct.as_of + ONE_DAY)
+            acct, _ = accrue_loan_day(acct, PRODUCT, acct.as_of + ONE_DAY)
         step = write_off(acct, "w", acct.as_of)
         assert not isinstance(step, Refused)
         acct = step[0]
         while acct.as_of < MONTH_END - ONE_DAY:
-            acct, _ = close_day(acct, PRODUCT, acct.as_of + ONE_DAY)
+            acct, _ = accrue_loan_day(acct, PRODUCT, acct.as_of + ONE_DAY)
         loans.append((acct, PRODUCT))
     return frames_from_accounts(loans)
 
@@ -75,7 +75,7 @@ DAY = k.day_number(MONTH_END)
 
 def closed() -> tuple[pl.DataFrame, pl.DataFrame, k.DayResult]:
     state, insts = book()
-    return state, insts, k.close_day(state, insts, DAY)
+    return state, insts, k.accrue_portfolio_day(state, insts, DAY)
 
 
 def set_value(frame: pl.DataFrame, loan_id: str, column: str, change: int) -> pl.DataFrame:
@@ -95,7 +95,7 @@ def test_the_book_is_what_the_checks_need() -> None:
     late = res.state.filter(pl.col("loan_id") == "LATE").row(0, named=True)
     assert late["od_principal"] > 0 and late["penalty_owed"] > 0
     # and the checks pass on it, day by day over two months
-    adv = k.advance(state, insts, DAY + 61)
+    adv = k.accrue_portfolio_through(state, insts, DAY + 61)
     assert adv.loan_days == 3 * 62
 
 
@@ -112,17 +112,19 @@ def test_a_negative_balance_handed_in_stops_the_close(column: str) -> None:
     current = state.filter(pl.col("loan_id") == "NEW")[column][0]
     bad = set_value(state, "NEW", column, -current - 1)
     with pytest.raises(BrokenInvariant, match=f"{column} is negative: loans NEW$"):
-        k.advance(bad, insts, DAY)
+        k.accrue_portfolio_through(bad, insts, DAY)
 
 
 def test_a_negative_balance_the_day_writes_stops_it() -> None:
     # Unposted penalty below zero on a loan that does not accrue: the day carries it forward
     # (a fresh column every day) and its check names the loan.
     state, insts = book()
-    before = k.close_day(state, insts, DAY).state  # past the month end: nothing is posted
+    before = k.accrue_portfolio_day(
+        state, insts, DAY
+    ).state  # past the month end: nothing is posted
     bad = set_value(before, "NEW", "penalty_unposted", -5)
     with pytest.raises(BrokenInvariant, match="penalty_unposted is negative: loans NEW"):
-        k.close_day(bad, insts, DAY + 1)
+        k.accrue_portfolio_day(bad, insts, DAY + 1)
 
 
 def test_principal_that_vanished_is_caught() -> None:
@@ -173,8 +175,8 @@ def test_overdue_principal_that_did_not_arrive_is_caught() -> None:
     # books a fen more (or less) overdue than fell overdue is caught.
     state, insts = book()
     overdue_day = first_due(insts, state, "NEW") + 1
-    before = k.advance(state, insts, overdue_day - 1).state
-    nxt = k.close_day(before, insts, overdue_day, check=False)
+    before = k.accrue_portfolio_through(state, insts, overdue_day - 1).state
+    nxt = k.accrue_portfolio_day(before, insts, overdue_day, check=False)
     moved = int((nxt.state["od_principal"] - before["od_principal"]).sum())
     assert moved > 0  # NEW's installment's principal
     more = set_value(nxt.state, "NEW", "od_principal", 1)
@@ -186,8 +188,8 @@ def test_overdue_principal_that_did_not_arrive_is_caught() -> None:
         check_day(before, elsewhere, nxt.entries, insts, overdue_day, False)
     # and interest falling due: NEW's first interest is today's on the due date
     due_day = overdue_day - 1
-    before = k.advance(state, insts, due_day - 1).state
-    today = k.close_day(before, insts, due_day, check=False)
+    before = k.accrue_portfolio_through(state, insts, due_day - 1).state
+    today = k.accrue_portfolio_day(before, insts, due_day, check=False)
     less = set_value(today.state, "NEW", "os_interest", -1)
     with pytest.raises(BrokenInvariant, match="os_interest did not grow by what fell due today"):
         check_day(before, less, today.entries, insts, due_day, k.is_month_end(due_day))
@@ -195,8 +197,8 @@ def test_overdue_principal_that_did_not_arrive_is_caught() -> None:
 
 def test_penalty_on_a_loan_that_does_not_accrue_is_caught() -> None:
     state, insts = book()
-    before = k.close_day(state, insts, DAY).state
-    nxt = k.close_day(before, insts, DAY + 1, check=False)
+    before = k.accrue_portfolio_day(state, insts, DAY).state
+    nxt = k.accrue_portfolio_day(before, insts, DAY + 1, check=False)
     grown = set_value(nxt.state, "NEW", "penalty_unposted", 7)
     with pytest.raises(BrokenInvariant, match="penalty grew on a loan that does not accrue"):
         check_day(before, grown, nxt.entries, insts, DAY + 1, False)
@@ -204,8 +206,10 @@ def test_penalty_on_a_loan_that_does_not_accrue_is_caught() -> None:
 
 def test_shrinking_penalty_is_caught() -> None:
     state, insts = book()
-    before = k.advance(state, insts, DAY + 1).state  # April 1: a day's penalty unposted
-    nxt = k.close_day(before, insts, DAY + 2, check=False)
+    before = k.accrue_portfolio_through(
+        state, insts, DAY + 1
+    ).state  # April 1: a day's penalty unposted
+    nxt = k.accrue_portfolio_day(before, insts, DAY + 2, check=False)
     accrued = int((nxt.state["penalty_unposted"] - before["penalty_unposted"]).max())  # type: ignore[arg-type]
     assert accrued > 0
     shrunk = set_value(nxt.state, "LATE", "penalty_unposted", -accrued - 1)
@@ -217,14 +221,14 @@ def test_a_written_off_loan_that_reads_an_amount_is_caught() -> None:
     state, insts = book(written_off=True)
     leaked = set_value(state, "WO", "os_interest", 10)
     with pytest.raises(BrokenInvariant, match="os_interest of a written-off loan is not zero"):
-        k.advance(leaked, insts, DAY)
+        k.accrue_portfolio_through(leaked, insts, DAY)
 
 
 def test_overdue_above_outstanding_is_caught() -> None:
     state, insts = book()
     over = set_value(state, "LATE", "od_principal", 10**9)
     with pytest.raises(BrokenInvariant, match="od_principal exceeds os_principal: loans LATE"):
-        k.advance(over, insts, DAY)
+        k.accrue_portfolio_through(over, insts, DAY)
 
 
 def test_the_checks_fire_under_python_dash_o() -> None:
@@ -244,7 +248,7 @@ def test_the_checks_fire_under_python_dash_o() -> None:
         "from arrears.core.close.invariants import BrokenInvariant\n"
         "state, insts = book()\n"
         "try:\n"
-        "    k.advance(set_value(state, 'NEW', 'penalty_owed', -1), insts, DAY)\n"
+        "    k.accrue_portfolio_through(set_value(state, 'NEW', 'penalty_owed', -1), insts, DAY)\n"
         "except BrokenInvariant as exc:\n"
         "    print('fired:', exc)\n"
     )
@@ -259,5 +263,5 @@ def test_the_switch_is_only_for_measuring() -> None:
     # check=False really skips the checks (what the benchmark's "without" column times).
     state, insts = book()
     bad = set_value(state, "NEW", "penalty_owed", -1)
-    res = k.advance(bad, insts, DAY, check=False)
+    res = k.accrue_portfolio_through(bad, insts, DAY, check=False)
     assert res.state.filter(pl.col("loan_id") == "NEW")["penalty_owed"][0] == -1

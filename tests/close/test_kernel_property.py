@@ -1,6 +1,6 @@
 """The columnar close equals the per-loan reference, loan by loan, day by day, to the fen.
 
-Issue 3, item 1. The reference is ``ledger.account.close_day`` (entries and the new account)
+Issue 3, item 1. The reference is ``ledger.account.accrue_loan_day`` (entries and the new account)
 and ``services.accounts.state_row`` (the read-outs); the kernel must reproduce both for random
 products, loans and payment histories, over day ranges that cross due dates and month ends.
 """
@@ -24,8 +24,8 @@ from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
     Refused,
+    accrue_loan_day,
     apply_payment,
-    close_day,
     open_account,
     payoff_amount,
     waive,
@@ -92,7 +92,7 @@ def build_loan(terms: LoanTerms, product: Product, history: list[tuple[int, Any]
     acct, _ = open_account(terms, product)
     for n, (gap, (what, share)) in enumerate(history):
         for _ in range(gap):
-            acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+            acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
         ref, on = f"r{n}", acct.as_of
         if what == "pay":
             amount = max(1, payoff_amount(acct, product, on) * share // 1000)
@@ -165,9 +165,9 @@ def test_kernel_equals_reference_every_loan_every_day(loans: list[Loan], days: i
         want: list[Entry] = []
         for lid, a in accts.items():
             if a.as_of == day - ONE_DAY:
-                accts[lid], new = close_day(a, prods[lid], day)
+                accts[lid], new = accrue_loan_day(a, prods[lid], day)
                 want.extend(new)
-        res = k.close_day(state, insts, k.day_number(day))
+        res = k.accrue_portfolio_day(state, insts, k.day_number(day))
         state = res.state
         assert entry_set(entries_to_domain(res.entries, ids)) == entry_set(want), day
         assert res.entries.height == len(want)
@@ -177,7 +177,7 @@ def test_kernel_equals_reference_every_loan_every_day(loans: list[Loan], days: i
             assert got[lid] == reference_row(a, prods[lid]), (lid, day)
     # the multi-day driver from the first state gives the same end and the same entries
     state0, insts0 = frames_from_accounts([(ln.acct, ln.product) for ln in loans])
-    adv = k.advance(state0, insts0, k.day_number(through))
+    adv = k.accrue_portfolio_through(state0, insts0, k.day_number(through))
     got = kernel_rows(adv.state)
     for lid, a in accts.items():
         assert got[lid] == reference_row(a, prods[lid]), lid
@@ -201,10 +201,10 @@ def test_penalty_that_overflows_int64_is_computed_exactly() -> None:
     acct, _ = open_account(terms, product)
     due = acct.installments[0].due_date
     while acct.as_of < due + timedelta(days=2):
-        acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+        acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
     state, insts = frames_from_accounts([(acct, product)])
-    nxt, _ = close_day(acct, product, acct.as_of + ONE_DAY)
-    res = k.close_day(state, insts, k.day_number(acct.as_of + ONE_DAY))
+    nxt, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
+    res = k.accrue_portfolio_day(state, insts, k.day_number(acct.as_of + ONE_DAY))
     row = kernel_rows(res.state)["BIG"]
     assert row["penalty_unposted"] == nxt.penalty_unposted
     # the day's accrual really is beyond int64 arithmetic's reach
@@ -232,8 +232,8 @@ def test_written_off_loan_reads_zero_while_its_installments_fall_due() -> None:
     ids = state["loan_id"].to_list()
     assert kernel_rows(state)["WO"] == reference_row(acct, product)
     for _ in range(120):  # four more installments fall due and overdue
-        acct, want = close_day(acct, product, acct.as_of + ONE_DAY)
-        res = k.close_day(state, insts, k.day_number(acct.as_of))
+        acct, want = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
+        res = k.accrue_portfolio_day(state, insts, k.day_number(acct.as_of))
         state = res.state
         assert entries_to_domain(res.entries, ids) == want == []
         row = kernel_rows(state)["WO"]
@@ -243,7 +243,7 @@ def test_written_off_loan_reads_zero_while_its_installments_fall_due() -> None:
 
 @given(st.lists(st.integers(0, 400), min_size=1, max_size=50))
 def test_grace_windows_cover_every_grace_present(graces: list[int]) -> None:
-    # close_day looks at the installments crossing due + grace for each grace this returns;
+    # accrue_loan_day looks at the installments crossing due + grace for each grace this returns;
     # a grace left out would leave those loans' penalty base short
     arr = np.array(graces, dtype=np.int32)
     assert set(np.unique(arr).tolist()) <= set(k._graces(arr))
@@ -256,7 +256,7 @@ def advance_reference(
     rows, entries = {}, []
     for acct, product in loans:
         while acct.as_of < through:
-            acct, new = close_day(acct, product, acct.as_of + ONE_DAY)
+            acct, new = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
             entries.extend(new)
         rows[acct.loan_id] = reference_row(acct, product)
     return rows, entries
@@ -277,7 +277,7 @@ def advance_from_stored(
     # every loan that can accrue)
     live = full["status"] != "written_off"
     assert state.filter(live).equals(full.filter(live))
-    adv = k.advance(state, window, k.day_number(through))
+    adv = k.accrue_portfolio_through(state, window, k.day_number(through))
     ids = state["loan_id"].to_list()
     return kernel_rows(adv.state), entries_to_domain(adv.entries, ids), insts.height - window.height
 
@@ -318,7 +318,7 @@ def test_window_keeps_installments_in_grace_that_start_accruing() -> None:
     acct, _ = open_account(terms, product)
     fourth = acct.installments[3].due_date
     while acct.as_of < fourth + timedelta(days=2):  # three overdue, the fourth in grace
-        acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+        acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
     paid = apply_payment(acct, product, "p", 150_000, acct.as_of)
     assert not isinstance(paid, Refused)
     acct = paid[0]
@@ -345,8 +345,8 @@ def test_kernel_equals_reference_under_moratoria(
     loans: list[Loan], days: int, data: st.DataObject
 ) -> None:
     """With moratoria (UK Breathing Space: no penalty on the days in force) on some loans, the
-    kernel's ``advance`` equals the per-loan reference advancing day by day with those days
-    not accruing, loan by loan, to the fen, entries included."""
+    kernel's ``accrue_portfolio_through`` equals the per-loan reference advancing day by day
+    with those days not accruing, loan by loan, to the fen, entries included."""
     accts = {ln.acct.loan_id: ln.acct for ln in loans}
     prods = {ln.acct.loan_id: ln.product for ln in loans}
     start = min(a.as_of for a in accts.values())
@@ -362,7 +362,7 @@ def test_kernel_equals_reference_under_moratoria(
         ranges = tuple(pauses.get(lid, ()))
         while a.as_of < through:
             day = a.as_of + ONE_DAY
-            a, new = close_day(
+            a, new = accrue_loan_day(
                 a, prods[lid], day, accrues=not any(f <= day <= t for f, t in ranges)
             )
             want.extend(new)
@@ -375,7 +375,7 @@ def test_kernel_equals_reference_under_moratoria(
         for f, t in ranges
     ]
     frame = pl.DataFrame(rows, schema=k.PAUSE_SCHEMA, orient="row")
-    adv = k.advance(state, insts, k.day_number(through), frame)
+    adv = k.accrue_portfolio_through(state, insts, k.day_number(through), frame)
     got = kernel_rows(adv.state)
     for lid, a in accts.items():
         assert got[lid] == reference_row(a, prods[lid]), lid

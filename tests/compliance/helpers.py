@@ -6,8 +6,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from arrears.core.compliance import Contact, ContactPreferences, Context, Decision, check, get_pack
+from arrears.core.compliance import Contact, ContactPreferences, Context, Decision, check
 from arrears.core.compliance.limits import LenderSettings
+from arrears.core.compliance.packs import get_pack
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

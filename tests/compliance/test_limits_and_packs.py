@@ -7,8 +7,9 @@ from datetime import time
 
 import pytest
 
-from arrears.core.compliance import PACKS, LenderSettings, Limits, SettingsError, check, tighten
+from arrears.core.compliance import LenderSettings, Limits, SettingsError, check, tighten
 from arrears.core.compliance.limits import STRICTER
+from arrears.core.compliance.packs import PACKS
 
 from .helpers import at, call, context, decide, rule_ids, talked
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import debt_disputes, moratoria
-from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
 from arrears.store import tables as t
 from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.engine import make_engine
@@ -61,8 +61,8 @@ def import_rows_with(engine: Engine, tmp_path: Path, loans: list[dict[str, str]]
 
 
 def close(engine: Engine, day: date, kernel: Any = "polars") -> None:
-    config = EngineConfig(default_policy_set(), kernel=kernel)
-    close_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
+    config = CloseConfig(default_policy_set(), kernel=kernel)
+    close_business_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
 
 
 def penalty(engine: Engine, loan_id: str) -> int:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.core.compliance import Contact, check, get_pack
+from arrears.core.compliance import Contact, check
+from arrears.core.compliance.packs import get_pack
 
 from .helpers import context
 

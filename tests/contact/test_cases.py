@@ -8,19 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from arrears.core.compliance import Contact, check, get_pack
+from arrears.core.compliance import Contact, check
+from arrears.core.compliance.packs import get_pack
 from arrears.services import events as ev
 from arrears.services import evidence as log
-from arrears.services.collection.cases import (
-    Attempt,
-    Recording,
-    case_views,
-    context_for,
-    history_for,
-    record_attempts,
-    sync_cases,
-)
+from arrears.services.collection.case_frames import case_views
+from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.common import Problem
+from arrears.services.collection.gate_context import context_for
+from arrears.services.collection.history import Attempt, Recording, history_for, record_attempts
 from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
 from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import cases, contact_attempts, promises, queue_items

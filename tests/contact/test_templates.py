@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.compliance import Contact, Context, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.compliance.rules.content import CATEGORIES, debt_disclosures, find, has_opt_out
 from arrears.core.contact.templates import (
     LANGUAGES,

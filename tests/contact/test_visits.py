@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from arrears.core.compliance import Context, get_pack
+from arrears.core.compliance import Context
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, validate_visit
 from arrears.core.people.collectors import Collector, Training
 from arrears.services import evidence as log
-from arrears.services.collection.cases import history_for
 from arrears.services.collection.common import Problem
+from arrears.services.collection.history import history_for
 from arrears.services.collection.people import add_collector, add_training
 from arrears.services.collection.visits import (
     Visit,

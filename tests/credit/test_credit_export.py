@@ -15,10 +15,11 @@ from sqlalchemy import Engine, select, update
 
 from arrears.core.credit.history import reporting_date
 from arrears.core.credit.report import history_json, read_history
-from arrears.core.sim.sample import sample_portfolio, write_csv
+from arrears.core.sim.sample import sample_portfolio
 from arrears.services import credit as svc
 from arrears.services import events as ev
 from arrears.services.importer import import_file
+from arrears.services.portfolio_files import write_csv
 from arrears.store import credit_tables as ct
 from arrears.store import profile_tables as pt
 from factories import import_rows, loan_row

@@ -43,8 +43,8 @@ from arrears.core.ledger.account import (
     Inst,
     Refused,
     Status,
+    accrue_loan_day,
     apply_payment,
-    close_day,
     open_account,
 )
 from arrears.core.loans.product import (
@@ -119,7 +119,7 @@ def test_payments_within_what_is_due_equal_the_ledgers(
     taken = 0
     for gap, amount in payments:
         for _ in range(gap):
-            acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+            acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
         on = acct.as_of
         # Around the boundary too: exactly what is due, one fen more, and the amount drawn.
         limit = _due_and_penalty(acct, on)

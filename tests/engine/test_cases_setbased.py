@@ -36,15 +36,17 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import Connection, Engine, delete, select, update
 
 import arrears.services.close.day as day_mod
-import arrears.services.simulate as run_mod
+import arrears.services.simulation.operation as run_mod
 from arrears.core.close.report import CloseReport, bucket_lines, roll_rates
 from arrears.core.strategy.frame import choose_frame
-from arrears.core.strategy.load import default_policy_set
-from arrears.services import scenario
-from arrears.services.close.day import EngineConfig
+from arrears.services.close.day import CloseConfig
+from arrears.services.collection import case_frames as case_frames_mod
 from arrears.services.collection import cases as cases_mod
 from arrears.services.collection import promises as promises_mod
-from arrears.services.simulate import simulate
+from arrears.services.collection.case_frames import CaseFrames
+from arrears.services.policy_files import default_policy_set
+from arrears.services.simulation import scenario
+from arrears.services.simulation.operation import simulate
 from arrears.store.case_tables import cases, promises
 from arrears.store.credit_tables import credit_notices
 from arrears.store.engine import make_engine
@@ -123,13 +125,13 @@ def _both_ways(
 
 def _frames_both_ways(
     seen: Counter[str],
-) -> Callable[[Connection, date, int | None], cases_mod.CaseFrames]:
-    def run(conn: Connection, day: date, due_within: int | None = None) -> cases_mod.CaseFrames:
-        got = cases_mod.case_frames(conn, day)
+) -> Callable[[Connection, date, int | None], CaseFrames]:
+    def run(conn: Connection, day: date, due_within: int | None = None) -> CaseFrames:
+        got = case_frames_mod.case_frames(conn, day)
         # What the close reads: the next due date only as far ahead as a step reminds. The
         # same frame but for the days to due beyond that, and the same choice of the day.
         assert due_within == POLICIES.due_horizon >= 0
-        near = cases_mod.case_frames(conn, day, due_within=due_within)
+        near = case_frames_mod.case_frames(conn, day, due_within=due_within)
         far = pl.col("days_to_due") > due_within
         assert_frame_equal(
             near.cases,
@@ -150,7 +152,7 @@ def _frames_both_ways(
         order = ["borrower_id", "step"]
         assert_frame_equal(got.last_sent.sort(order), want_sent.sort(order))
         assert got.open_cases == sum(1 for v in views if v["case_id"] is not None)
-        assert cases_mod.case_views(conn, day) == views
+        assert case_frames_mod.case_views(conn, day) == views
         frame = got.cases
         seen["borrowers"] += frame.height
         seen["open_cases"] += got.open_cases
@@ -171,9 +173,9 @@ def _frames_both_ways(
 
 
 def _close_both_ways(seen: Counter[str]) -> Callable[..., CloseReport]:
-    real = run_mod.close_day
+    real = run_mod.close_business_day
 
-    def run(engine: Engine, day: date, config: EngineConfig, **kw: Any) -> CloseReport:
+    def run(engine: Engine, day: date, config: CloseConfig, **kw: Any) -> CloseReport:
         with engine.connect() as conn:
             before = ref.bucket_snapshot(conn)
         report = real(engine, day, config, **kw)
@@ -250,8 +252,8 @@ def test_set_based_cases_and_choose_equal_the_per_borrower_code(
             ),
         )
         monkeypatch.setattr(day_mod, "case_frames", _frames_both_ways(seen))
-        monkeypatch.setattr(run_mod, "close_day", _close_both_ways(seen))
-        config = EngineConfig(POLICIES, default_pack="cn")
+        monkeypatch.setattr(run_mod, "close_business_day", _close_both_ways(seen))
+        config = CloseConfig(POLICIES, default_pack="cn")
         result = simulate(
             engine,
             START,

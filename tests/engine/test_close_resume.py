@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import arrears.services.close.day as day_mod
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
-from arrears.services import scenario
-from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
+from arrears.services.simulation import scenario
 from arrears.store.case_tables import contact_attempts, queue_items, visits
 from arrears.store.engine import make_engine
 from arrears.store.evidence_tables import evidence_records
@@ -45,10 +45,10 @@ def prepared(url: str) -> Engine:
     engine = make_engine(url)
     scenario.build(engine, START, loans=40, seed=3, pack="cn", days=60)
     # Bring the book to the day before, with collection on every day, as in production.
-    config = EngineConfig(default_policy_set())
+    config = CloseConfig(default_policy_set())
     d = DAY - timedelta(days=3)
     while d < DAY:
-        close_day(engine, d, config, now=datetime.combine(d, time(0, 30), UTC))
+        close_business_day(engine, d, config, now=datetime.combine(d, time(0, 30), UTC))
         d += timedelta(days=1)
     return engine
 
@@ -73,12 +73,14 @@ def written(engine: Engine) -> dict[str, object]:
 def test_a_crash_mid_collection_then_a_rerun_equals_one_clean_run(
     db_url: str, other_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 4)  # several gate chunks even in a small book
-    config = EngineConfig(default_policy_set())
+    monkeypatch.setattr(
+        day_mod, "BORROWERS_PER_CHUNK", 4
+    )  # several gate chunks even in a small book
+    config = CloseConfig(default_policy_set())
     clean = prepared(db_url)
     crashed = prepared(other_db_url)
     try:
-        clean_report = close_day(clean, DAY, config, now=NOW)
+        clean_report = close_business_day(clean, DAY, config, now=NOW)
         assert sum(clean_report.actions.values()) > 4  # more than one chunk had work
 
         def boom(chunk: int) -> None:
@@ -86,10 +88,10 @@ def test_a_crash_mid_collection_then_a_rerun_equals_one_clean_run(
                 raise Crash
 
         with pytest.raises(Crash):
-            close_day(crashed, DAY, config, after_chunk=boom, now=NOW)
+            close_business_day(crashed, DAY, config, after_chunk=boom, now=NOW)
         partial = written(crashed)
         assert partial != written(clean)  # the crash really left the day half done
-        rerun = close_day(crashed, DAY, config, now=NOW)
+        rerun = close_business_day(crashed, DAY, config, now=NOW)
         assert written(crashed) == written(clean)
         assert rerun.actions == clean_report.actions
         assert rerun.blocked == clean_report.blocked
@@ -97,7 +99,7 @@ def test_a_crash_mid_collection_then_a_rerun_equals_one_clean_run(
         with crashed.connect() as conn:
             assert log.verify_db(conn) == []
         # And a third run changes nothing and reports the stored close.
-        again = close_day(crashed, DAY, config, now=NOW)
+        again = close_business_day(crashed, DAY, config, now=NOW)
         assert again.already_closed and written(crashed) == written(clean)
     finally:
         clean.dispose()

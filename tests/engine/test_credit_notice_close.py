@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select, update
 
 from arrears.core.credit.notices import TEMPLATE
 from arrears.core.credit.rules import rules_for
-from arrears.core.strategy.load import default_policy_set
-from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.credit import Problem, export_month, load_facts
+from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
 from arrears.store import tables as t
 from arrears.store.credit_tables import credit_notices
@@ -56,8 +56,8 @@ LOANS = [
 
 
 def close(engine: Engine, day: date) -> None:
-    close_day(
-        engine, day, EngineConfig(default_policy_set()), now=datetime.combine(day, time(0, 30), UTC)
+    close_business_day(
+        engine, day, CloseConfig(default_policy_set()), now=datetime.combine(day, time(0, 30), UTC)
     )
 
 

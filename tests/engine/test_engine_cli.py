@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from arrears.cli.main import app
 from arrears.core.compliance import Contact
-from arrears.services.collection.cases import Attempt, record_attempts
+from arrears.services.collection.history import Attempt, record_attempts
 from arrears.services.importer import import_file
 from arrears.store.engine import make_engine
 from factories import counts

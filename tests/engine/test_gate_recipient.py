@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from arrears.core.compliance import Contact
 from arrears.core.contact.action import PlannedAction
 from arrears.services.close.gate_phase import ChunkInput, GateConfig, plan_chunk
-from arrears.services.collection.cases import Attempt, record_attempts, sync_cases
+from arrears.services.collection.cases import sync_cases
+from arrears.services.collection.history import Attempt, record_attempts
 from contact.test_cases_support import overdue_loans
 
 FIRST, SECOND = "13900000001", "13900000002"

@@ -20,9 +20,9 @@ from test_close_resume import DAY, NOW, prepared, written
 
 import arrears.services.close.day as day_mod
 import arrears.services.close.gate_phase as gate_mod
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
-from arrears.services.close.day import EngineConfig, close_day
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.policy_files import default_policy_set
 from arrears.store.evidence_tables import evidence_records
 from factories import second_database
 
@@ -48,7 +48,7 @@ def everything(engine: Engine) -> dict[str, object]:
 def test_two_planning_processes_write_what_one_writes(
     db_url: str, other_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 3)  # many chunks even in a small book
+    monkeypatch.setattr(day_mod, "BORROWERS_PER_CHUNK", 3)  # many chunks even in a small book
     pools: list[int] = []
 
     class CountedPool(gate_mod.ProcessPoolExecutor):
@@ -59,8 +59,8 @@ def test_two_planning_processes_write_what_one_writes(
     monkeypatch.setattr(gate_mod, "ProcessPoolExecutor", CountedPool)
     one, two = prepared(db_url), prepared(other_db_url)
     try:
-        alone = close_day(one, DAY, EngineConfig(default_policy_set()), now=NOW)
-        pooled = close_day(two, DAY, EngineConfig(default_policy_set(), workers=2), now=NOW)
+        alone = close_business_day(one, DAY, CloseConfig(default_policy_set()), now=NOW)
+        pooled = close_business_day(two, DAY, CloseConfig(default_policy_set(), workers=2), now=NOW)
         assert sum(alone.actions.values()) > 6  # several chunks had work
         assert (pooled.actions, pooled.blocked, pooled.routings) == (
             alone.actions,
@@ -79,7 +79,7 @@ def test_two_planning_processes_write_what_one_writes(
 def test_a_plan_overtaken_by_a_new_record_is_made_again(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(day_mod, "CHUNK", 4)
+    monkeypatch.setattr(day_mod, "BORROWERS_PER_CHUNK", 4)
     engine = prepared(db_url)
     made: list[str] = []
     real_plan = gate_mod.plan_chunk
@@ -101,7 +101,7 @@ def test_a_plan_overtaken_by_a_new_record_is_made_again(
     monkeypatch.setattr(gate_mod, "plan_chunk", counting_plan)
     monkeypatch.setattr(day_mod, "plans", stale_plans)
     try:
-        report = close_day(engine, DAY, EngineConfig(default_policy_set()), now=NOW)
+        report = close_business_day(engine, DAY, CloseConfig(default_policy_set()), now=NOW)
         chunks = len(set(made))
         assert sum(report.actions.values()) > 0
         # Every chunk was planned twice: once ahead, once again after its borrower moved on.

@@ -3,7 +3,8 @@
 from datetime import date, time
 from zoneinfo import ZoneInfo
 
-from arrears.core.compliance import Context, get_pack
+from arrears.core.compliance import Context
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.gating import action_key, blocked_payload, gate_action
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine
 
-from arrears.core.strategy.load import default_policy_set
 from arrears.services.close import day as day_mod
 from arrears.services.close import gate_phase
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS, fewer_collections
+from arrears.services.policy_files import default_policy_set
 
 
 @pytest.fixture
@@ -66,6 +66,6 @@ def test_a_close_runs_with_batch_thresholds(
         return real(conn, day)
 
     monkeypatch.setattr(day_mod, "sync_cases", watched)
-    day_mod.close_day(engine, date(2026, 1, 5), day_mod.EngineConfig(default_policy_set()))
+    day_mod.close_business_day(engine, date(2026, 1, 5), day_mod.CloseConfig(default_policy_set()))
     assert seen == [BATCH_THRESHOLDS]
     assert gc.get_threshold() == callers_thresholds

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from arrears.core.compliance import Contact, Context, check, get_pack
-from arrears.services.collection.cases import Attempt, history_for, record_attempts
+from arrears.core.compliance import Contact, Context, check
+from arrears.core.compliance.packs import get_pack
+from arrears.services.collection.history import Attempt, history_for, record_attempts
 
 T0 = datetime(2026, 1, 30, 15, 0, tzinfo=UTC)
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
 from arrears.services.close.gate_phase import _loan_facts
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
+from arrears.services.portfolio_files import write_table
 from arrears.store import tables as t
 
 AS_OF = date(2026, 6, 30)

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from arrears.core.evidence.chain import Kind
-from arrears.core.strategy.load import default_policy_set
 from arrears.services import evidence as log
-from arrears.services import scenario
-from arrears.services.audit import audit
-from arrears.services.close.day import EngineConfig
-from arrears.services.simulate import SimResult, simulate
+from arrears.services.close.day import CloseConfig
+from arrears.services.collection.audit import audit
+from arrears.services.policy_files import default_policy_set
+from arrears.services.simulation import scenario
+from arrears.services.simulation.operation import SimResult, simulate
 from arrears.store.case_tables import cases, contact_attempts, promises
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
@@ -44,7 +44,7 @@ def run_pack(url: str, pack: str, days: int = DAYS) -> Run:
     engine = make_engine(url)
     upgrade(engine)
     sc = scenario.build(engine, START, loans=24, seed=5, pack=pack, days=days)
-    config = EngineConfig(default_policy_set(), default_pack=pack)
+    config = CloseConfig(default_policy_set(), default_pack=pack)
     result = simulate(engine, START, days, config, sc.behaviours, sc.payments, seed=5)
     return Run(engine, sc, result)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+import arrears.cli.check_export as check_export_module
 import arrears.core.evidence.verify_export as verify_export_module
 from arrears.services import evidence as log
 
@@ -43,7 +44,7 @@ def export(engine: Engine, path: Path, borrower_id: str = "b1") -> list[str]:
 
 def run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "arrears.core.evidence.verify_export", str(path), *args],
+        [sys.executable, "-m", "arrears.cli.check_export", str(path), *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -69,9 +70,10 @@ def test_verifier_runs_alone_without_arrears(engine: Engine, tmp_path: Path) -> 
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(verify_export_module.__file__, alone / "verify_export.py")
+    shutil.copy(check_export_module.__file__, alone / "check_export.py")
     # -I: ignore PYTHON* variables and the user site; -S: no site-packages, so no arrears.
     done = subprocess.run(
-        [sys.executable, "-I", "-S", str(alone / "verify_export.py"), str(path)],
+        [sys.executable, "-I", "-S", str(alone / "check_export.py"), str(path)],
         capture_output=True,
         text=True,
         encoding="utf-8",

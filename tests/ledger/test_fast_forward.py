@@ -1,8 +1,8 @@
 """The replay's fast forward over quiet days equals the day-by-day close.
 
 ``replay`` closes an account from one event date to the next with ``close_through`` instead of
-one ``close_day`` per calendar day. The reference here is the day-by-day loop itself: a driver
-that closes one day at a time with ``close_day`` and applies events after each day's close (as
+one ``accrue_loan_day`` per calendar day. The reference here is the day-by-day loop itself: a driver
+that closes one day at a time with ``accrue_loan_day`` and applies events after each day's close (as
 the daily close and the payment service do), and a copy of the replay as it was before the
 fast forward. Both must give exactly the same account, the same entries (key, kind, date,
 postings, memo, in the same order) and the same allocations or the same refusal.
@@ -23,7 +23,7 @@ from arrears.core.ledger.account import (
     Allocation,
     Refused,
     Status,
-    close_day,
+    accrue_loan_day,
     close_through,
     open_account,
     payoff_amount,
@@ -85,7 +85,7 @@ plan_st = st.lists(
 def daily_replay(
     terms: LoanTerms, product: Product, events: list[Event], through: date
 ) -> Replayed | EventRefused:
-    """``replay`` as it was written before the fast forward: one ``close_day`` per day."""
+    """``replay`` as it was written before the fast forward: one ``accrue_loan_day`` per day."""
     acct, entries = open_account(terms, product)
     allocations: dict[str, Allocation] = {}
     pending = sorted((ev for ev in events if ev.on <= through), key=lambda ev: ev.on)
@@ -109,7 +109,7 @@ def daily_replay(
         if day >= through:
             break
         day += ONE_DAY
-        acct, new = close_day(acct, product, day)
+        acct, new = accrue_loan_day(acct, product, day)
         entries.extend(new)
     return Replayed(acct, entries, allocations)
 
@@ -169,7 +169,7 @@ def drive(
                 allocations[ev.ref] = alloc
         if acct.as_of >= through:
             break
-        acct, new = close_day(acct, product, acct.as_of + ONE_DAY)
+        acct, new = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
         entries.extend(new)
         states.append(acct)
     return Driven(acct, entries, events, allocations, states)
@@ -208,7 +208,7 @@ def test_close_through_equals_close_day_from_any_state(
     days = data.draw(st.integers(0, 800))
     expected, entries = acct, []
     for _ in range(days):
-        expected, new = close_day(expected, product, expected.as_of + ONE_DAY)
+        expected, new = accrue_loan_day(expected, product, expected.as_of + ONE_DAY)
         entries += new
     got, got_entries = close_through(acct, product, acct.as_of + timedelta(days=days))
     assert got == expected
@@ -301,7 +301,7 @@ def test_close_through_with_moratoria_equals_close_day_without_penalty_on_those_
     for _ in range(days):
         day = expected.as_of + ONE_DAY
         paused = any(first <= day <= last for first, last in pauses)
-        expected, new = close_day(expected, product, day, accrues=not paused)
+        expected, new = accrue_loan_day(expected, product, day, accrues=not paused)
         entries += new
     got, got_entries = close_through(acct, product, acct.as_of + timedelta(days=days), pauses)
     assert got == expected

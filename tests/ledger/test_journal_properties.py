@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from arrears.core.ledger.account import (
     Account,
     Refused,
+    accrue_loan_day,
     apply_payment,
-    close_day,
     open_account,
     payoff_amount,
     receivable_balances,
@@ -114,7 +114,7 @@ def drive(
             check_step(acct, entries)
         if acct.as_of >= through:
             break
-        acct, new = close_day(acct, product, acct.as_of + timedelta(days=1))
+        acct, new = accrue_loan_day(acct, product, acct.as_of + timedelta(days=1))
         entries += new
         check_step(acct, entries)
     assert paid == allocated
@@ -146,7 +146,7 @@ def test_paying_the_payoff_settles_the_loan(terms: LoanTerms, product: Product) 
     """Whatever day the borrower settles, the payoff leaves nothing owed in the journal."""
     acct, entries = open_account(terms, product)
     for _ in range(45):
-        acct, new = close_day(acct, product, acct.as_of + timedelta(days=1))
+        acct, new = accrue_loan_day(acct, product, acct.as_of + timedelta(days=1))
         entries += new
     payoff = payoff_amount(acct, product, acct.as_of)
     res = apply_payment(acct, product, "all", payoff, acct.as_of)
@@ -159,7 +159,7 @@ def test_paying_the_payoff_settles_the_loan(terms: LoanTerms, product: Product) 
     # One fen more than the payoff is refused, and refusing changes nothing.
     acct2, _ = open_account(terms, product)
     for _ in range(45):
-        acct2, _ = close_day(acct2, product, acct2.as_of + timedelta(days=1))
+        acct2, _ = accrue_loan_day(acct2, product, acct2.as_of + timedelta(days=1))
     over = apply_payment(acct2, product, "over", payoff + 1, acct2.as_of)
     assert isinstance(over, Refused) and over.field == "amount"
 
@@ -180,7 +180,7 @@ def test_penalty_accrues_from_the_day_after_due_plus_grace() -> None:
     by_day: dict[date, int] = defaultdict(int)
     while acct.as_of < date(2025, 2, 15):
         before = acct.penalty_unposted + acct.penalty_owed
-        acct, _ = close_day(acct, product, acct.as_of + timedelta(days=1))
+        acct, _ = accrue_loan_day(acct, product, acct.as_of + timedelta(days=1))
         by_day[acct.as_of] = acct.penalty_unposted + acct.penalty_owed - before
     assert acct.installments[0].principal == 40_000
     assert acct.installments[0].interest == 1_860

@@ -14,8 +14,8 @@ from arrears.core.people.collectors import (
     validate_collector,
     validate_training,
 )
-from arrears.services.collection.cases import collector_registry
 from arrears.services.collection.common import Problem
+from arrears.services.collection.gate_context import collector_registry
 from arrears.services.collection.people import add_collector, add_training, list_collectors
 
 

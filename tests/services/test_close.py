@@ -119,7 +119,7 @@ def test_crash_mid_run_then_rerun_equals_a_clean_run(
     crash_after: int,
 ) -> None:
     setup_portfolio(engine, tmp_path)
-    monkeypatch.setattr(close_mod, "CHUNK", 7)
+    monkeypatch.setattr(close_mod, "LOANS_PER_CHUNK", 7)
 
     def boom(chunk: int) -> None:
         if chunk == crash_after:
@@ -135,7 +135,7 @@ def test_crash_mid_run_then_rerun_equals_a_clean_run(
     rerun = close_through(engine, THROUGH)
     assert rerun.loans_aged == 30 - 7 * (crash_after + 1)
 
-    monkeypatch.setattr(close_mod, "CHUNK", 1000)
+    monkeypatch.setattr(close_mod, "LOANS_PER_CHUNK", 1000)
     clean = make_engine(other_db_url)
     try:
         setup_portfolio(clean, tmp_path)

@@ -170,7 +170,7 @@ def test_payment_during_the_close_is_not_lost(
     if not is_postgres(db_url):
         pytest.skip("SQLite's close holds the write lock; the race needs PostgreSQL")
     close_through(loans, date(2024, 2, 20))
-    real = close_mod.advance
+    real = close_mod.accrue_loan_through
     paid: list[Any] = []
     threads: list[threading.Thread] = []
 
@@ -189,7 +189,7 @@ def test_payment_during_the_close_is_not_lost(
             assert not paid, "the payment went through while the close held the loan"
         return real(acct, product, through, *pauses)
 
-    monkeypatch.setattr(close_mod, "advance", advance_with_payment)
+    monkeypatch.setattr(close_mod, "accrue_loan_through", advance_with_payment)
     res = close_through(loans, date(2024, 2, 25))
     threads[0].join(timeout=30)
     assert res.loans_aged == 2

@@ -14,8 +14,8 @@ import yaml
 from typer.testing import CliRunner
 
 from arrears.cli.main import app
+from arrears.core.lender.settings import parse_settings
 from arrears.core.problem import Problem
-from arrears.core.settings import parse_settings
 from arrears.services.settings import ENV, load_settings, parse_text
 
 BUNDLED_TEXT = (resources.files("arrears") / "data" / "lender.yaml").read_text(encoding="utf-8")

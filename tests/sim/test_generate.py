@@ -20,7 +20,8 @@ from arrears.core.loans import schedule_columns as sc
 from arrears.core.loans.product import DEFAULT_PRODUCT, LenderType, Method, Product
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import Rate, RateBasis, parse_amount, parse_rate
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
+from arrears.services.portfolio_files import write_table
 
 AS_OF = date(2026, 11, 28)
 # The column list promised to importers and other helpers (README, "Import format").

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from arrears.core.money import parse_amount, parse_rate
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
 from arrears.services import importer
 from arrears.services.events import Applied, pay_many
 from arrears.services.importer import ImportReport, import_file
 from arrears.services.payments_file import apply_payments, import_payments, read_payments
+from arrears.services.portfolio_files import write_table
 from arrears.store import profile_tables as pt
 from arrears.store import tables as t
 from arrears.store.engine import make_engine

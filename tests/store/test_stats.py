@@ -8,9 +8,10 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from arrears.core.evidence.chain import Entry
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
 from arrears.services import evidence as log
 from arrears.services.importer import import_file
+from arrears.services.portfolio_files import write_table
 from arrears.store.engine import make_engine
 from arrears.store.stats import analyze_changed, stale_tables
 

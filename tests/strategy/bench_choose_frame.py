@@ -14,14 +14,8 @@ from types import MappingProxyType
 
 import polars as pl
 
-from arrears.core.strategy import (
-    CaseView,
-    PolicySet,
-    bundled_policy_path,
-    choose,
-    choose_frame,
-    load_policy_set,
-)
+from arrears.core.strategy import CaseView, PolicySet, choose, choose_frame
+from arrears.services.policy_files import bundled_policy_path, load_policy_set
 
 STEPS = ["sms_overdue", "call_debtor", "sms_emergency_contact", "home_visit"]
 

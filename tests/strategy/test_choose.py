@@ -19,9 +19,9 @@ from arrears.core.strategy import (
     cases_frame,
     choose,
     choose_frame,
-    default_policy_set,
     explain,
 )
+from arrears.services.policy_files import default_policy_set
 
 from .helpers import TODAY, case, one, step
 

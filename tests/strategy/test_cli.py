@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from arrears.cli.main import app
-from arrears.core.strategy import bundled_policy_path
+from arrears.services.policy_files import bundled_policy_path
 
 runner = CliRunner()
 DEFAULT = str(bundled_policy_path("default"))

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.compliance import Contact, Context, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.action import PlannedAction
-from arrears.core.strategy import default_policy_set, explain
+from arrears.core.strategy import explain
+from arrears.services.policy_files import default_policy_set
 
 from .helpers import case
 

@@ -9,17 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arrears.core.strategy import (
-    Policy,
-    PolicyError,
-    PolicySet,
-    bundled_policy_path,
-    load_policy,
-    load_policy_set,
-    parse_policy,
-    policy_set,
-    single,
-)
+from arrears.core.strategy import Policy, PolicyError, PolicySet, parse_policy, policy_set, single
+from arrears.services.policy_files import bundled_policy_path, load_policy, load_policy_set
 
 MINIMAL = {
     "name": "p",

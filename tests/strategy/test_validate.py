@@ -10,8 +10,9 @@ from datetime import time
 import pytest
 
 from arrears.core.compliance.packs import PACKS
-from arrears.core.strategy import bundled_policy_path, default_policy_set, load_policy_set, validate
+from arrears.core.strategy import validate
 from arrears.core.strategy.load import PolicySet
+from arrears.services.policy_files import bundled_policy_path, default_policy_set, load_policy_set
 
 from .helpers import one, step
 

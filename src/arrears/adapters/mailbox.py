@@ -19,7 +19,7 @@ from arrears.adapters.base import Delivery
 from arrears.core.contact.messages import OutboundMessage
 from arrears.store.outbox_tables import insert_new, mailbox
 
-_CHUNK = 5_000  # keys per IN list when reading the ids back
+_KEYS_PER_IN_LIST = 5_000  # keys per IN list when reading the ids back
 
 
 def _utc_now() -> datetime:
@@ -69,9 +69,9 @@ class MailboxAdapter:
                     insert_new(conn, mailbox, rows)
                 keys = list(first)
                 ids: dict[str, int] = {}
-                for i in range(0, len(keys), _CHUNK):
+                for i in range(0, len(keys), _KEYS_PER_IN_LIST):
                     found = select(mailbox.c.message_key, mailbox.c.mailbox_id).where(
-                        mailbox.c.message_key.in_(keys[i : i + _CHUNK])
+                        mailbox.c.message_key.in_(keys[i : i + _KEYS_PER_IN_LIST])
                     )
                     ids.update((k, int(n)) for k, n in conn.execute(found))
         except SQLAlchemyError as exc:

@@ -33,8 +33,10 @@ from arrears.cli.common import (
 )
 from arrears.core.contact.queue import QueueItem
 from arrears.core.money import MoneyError, fmt, parse_amount
-from arrears.services.collection.cases import Recording, case_views, history_for, sync_cases
+from arrears.services.collection.case_frames import case_views
+from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.common import Problem
+from arrears.services.collection.history import Recording, history_for
 from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
 from arrears.services.collection.queue import list_queue, next_item

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from arrears.core.settings import Settings
+from arrears.core.lender.settings import Settings
 from arrears.services.settings import load_settings
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade

@@ -26,7 +26,7 @@ from arrears.cli.common import (
 from arrears.core.credit.report import history_json, read_history
 from arrears.core.credit.view import borrower_view
 from arrears.services import credit as svc
-from arrears.store import tables as t
+from arrears.store import tables
 
 app = typer.Typer(
     help="Credit reporting: history, bureau files, notices, disputes.", no_args_is_help=True
@@ -285,7 +285,7 @@ def view(
     with open_db(db).connect() as conn:
         ids = list(
             conn.execute(
-                select(t.loans.c.loan_id).where(t.loans.c.borrower_id == borrower_id)
+                select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
             ).scalars()
         )
         if not ids:

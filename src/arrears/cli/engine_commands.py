@@ -24,10 +24,10 @@ from arrears.cli.common import (
 )
 from arrears.core.close.report import CloseReport
 from arrears.core.money import fmt
-from arrears.core.strategy.load import default_policy_set, load_policy_set
 from arrears.core.strategy.model import PolicySet
-from arrears.services.audit import audit
-from arrears.services.close.day import EngineConfig
+from arrears.services.close.day import CloseConfig
+from arrears.services.collection.audit import audit
+from arrears.services.policy_files import default_policy_set, load_policy_set
 
 EXIT_VIOLATIONS = 3
 
@@ -138,7 +138,7 @@ def simulate_cmd(
 ) -> None:
     """Run the collection operation for --days with simulated borrowers and agents."""
     from arrears.services.importer import RowError, read_frame
-    from arrears.services.simulate import simulate
+    from arrears.services.simulation.operation import simulate
 
     behaviours: dict[str, str] = {}
     if portfolio is not None:
@@ -163,7 +163,7 @@ def simulate_cmd(
             engine,
             first,
             days,
-            EngineConfig(policies, lender=lender),
+            CloseConfig(policies, lender=lender),
             behaviours,
             seed=seed,
             on_day=tick,

@@ -110,7 +110,7 @@ def export(
     records = sum(1 for line in lines if not line.startswith('{"anchor"'))
     typer.echo(
         f"exported {records} records of borrower {borrower} to {out}; "
-        f"check it with: python -m arrears.core.evidence.verify_export {out}"
+        f"check it with: python -m arrears.cli.check_export {out}"
     )
 
 

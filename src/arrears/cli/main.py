@@ -43,13 +43,17 @@ from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
-from arrears.core.strategy.load import default_policy_set
-from arrears.services import events as ev
-from arrears.services.close.day import EngineConfig, default_workers
-from arrears.services.close.day import close_day as close_business_day
-from arrears.services.close.reference import KERNELS, CloseResult, Kernel, close_through
+from arrears.services import events
+from arrears.services.close.day import CloseConfig, close_business_day, default_workers
+from arrears.services.close.reference import (
+    ACCRUAL_KERNELS,
+    AccrualKernel,
+    CloseResult,
+    close_through,
+)
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
+from arrears.services.policy_files import default_policy_set
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
 
 app = typer.Typer(
@@ -193,7 +197,7 @@ def loan_show(
     on = parse_date(as_of, "as_of") if as_of else None
     with engine.connect() as conn:
         view = loan_view(conn, loan_id, on)
-    if isinstance(view, ev.Problem):
+    if isinstance(view, events.Problem):
         fail(str(view), EXIT_FAILED if view.field == "loan_id" else EXIT_BAD_INPUT)
     data = loan_json(view)
     if json_out:
@@ -215,8 +219,8 @@ def loan_show(
         )
 
 
-def _applied(res: ev.Applied | ev.Problem, json_out: bool) -> None:
-    if isinstance(res, ev.Problem):
+def _applied(res: events.Applied | events.Problem, json_out: bool) -> None:
+    if isinstance(res, events.Problem):
         fail(str(res), EXIT_FAILED if res.missing else EXIT_BAD_INPUT)
     alloc = res.allocation
     data: dict[str, Any] = {
@@ -269,7 +273,7 @@ def pay(
         fail(f"amount: {exc}", EXIT_BAD_INPUT)
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    _applied(ev.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
+    _applied(events.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
 
 
 @app.command("reverse")
@@ -281,7 +285,7 @@ def reverse(
     json_out: JsonOption = False,
 ) -> None:
     """Reverse a payment: a new entry undoes it and the loan is re-aged."""
-    _applied(ev.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
+    _applied(events.reverse(open_db(db), payment_ref, ref, parse_date(on, "on")), json_out)
 
 
 @app.command("waive")
@@ -303,7 +307,7 @@ def waive(
         fail(f"amount: {exc}", EXIT_BAD_INPUT)
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    res = ev.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
+    res = events.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)
     _applied(res, json_out)
 
 
@@ -318,11 +322,11 @@ def write_off(
     """Write the loan off: its receivables go to expense:write-off and it stops ageing."""
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
-    _applied(ev.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
+    _applied(events.write_off(open_db(db), loan_id, parse_date(on, "on"), ref), json_out)
 
 
 def _close_with_progress(
-    engine: Engine, through: date, quiet: bool, kernel: Kernel = "polars"
+    engine: Engine, through: date, quiet: bool, kernel: AccrualKernel = "polars"
 ) -> CloseResult:
     """Run the accrual alone, with a progress bar on stderr (none when the output is JSON)."""
     with phase_bar(quiet) as progress:
@@ -367,9 +371,11 @@ def close_day_cmd(
     """Close a business day: accrue and age every loan; then choose today's contacts by the
     policy, check each with the compliance gate, enqueue the allowed ones and record the
     blocked ones; print the close report. Idempotent and resumable."""
-    if engine_name not in KERNELS:
-        fail(f"--engine: {engine_name!r} is not one of {', '.join(KERNELS)}", EXIT_BAD_INPUT)
-    kernel: Kernel = "polars" if engine_name == "polars" else "reference"
+    if engine_name not in ACCRUAL_KERNELS:
+        fail(
+            f"--engine: {engine_name!r} is not one of {', '.join(ACCRUAL_KERNELS)}", EXIT_BAD_INPUT
+        )
+    kernel: AccrualKernel = "polars" if engine_name == "polars" else "reference"
     policies = load_policies(policy)
     lender = lender_settings(settings_file).lender
     engine = open_db(db)
@@ -378,7 +384,7 @@ def close_day_cmd(
         import arrears.services.close.accrual as runner
         import arrears.services.close.reference as reference
 
-        runner.CHUNK = reference.CHUNK = chunk_size
+        runner.LOANS_PER_CHUNK = reference.LOANS_PER_CHUNK = chunk_size
     if not collect:
         res = _close_with_progress(engine, until, quiet=json_out, kernel=kernel)
         data = {
@@ -400,7 +406,7 @@ def close_day_cmd(
         report = close_business_day(
             engine,
             until,
-            EngineConfig(
+            CloseConfig(
                 policies, lender=lender, kernel=kernel, workers=workers or default_workers()
             ),
             progress=progress,
@@ -434,12 +440,12 @@ def payments_import(
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
     with phase_bar(quiet=json_out) as report:
         res = import_payments(open_db(db), file, progress=report)
-    problems = [r for r in res if not isinstance(r, ev.Applied)]
+    problems = [r for r in res if not isinstance(r, events.Applied)]
     if problems:
         for p in problems:
             typer.echo(str(p), err=True)
         fail(f"{len(problems)} problem(s) in {file}; no payment was applied", EXIT_BAD_INPUT)
-    applied = [r for r in res if isinstance(r, ev.Applied)]
+    applied = [r for r in res if isinstance(r, events.Applied)]
     new = sum(1 for r in applied if not r.already_applied)
     if json_out:
         print_json({"applied": new, "already_applied": len(applied) - new})
@@ -463,8 +469,8 @@ def demo(
     Creates the database, generates and imports a portfolio with its payment history and
     collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
     queue, visits, promises, evidence) day by day, and prints the last close report."""
-    from arrears.services import scenario
-    from arrears.services.simulate import simulate
+    from arrears.services.simulation import scenario
+    from arrears.services.simulation.operation import simulate
 
     lender = lender_settings(settings_file).lender
     path = Path(db)
@@ -486,7 +492,7 @@ def demo(
             engine,
             DEMO_START,
             days,
-            EngineConfig(default_policy_set(), lender=lender),
+            CloseConfig(default_policy_set(), lender=lender),
             sc.behaviours,
             sc.payments,
             seed=7,
@@ -546,7 +552,8 @@ def portfolio_generate(
     json_out: JsonOption = False,
 ) -> None:
     """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
-    from arrears.core.sim.generate import generate, write_table
+    from arrears.core.sim.generate import generate
+    from arrears.services.portfolio_files import write_table
 
     on = parse_date(as_of, "as_of") if as_of else date.today()
     for path in (out, payments_out):

@@ -21,9 +21,10 @@ from arrears.core.compliance.packs import PACKS
 from arrears.core.money import fmt
 from arrears.core.strategy.case import parse_case
 from arrears.core.strategy.choose import explain
-from arrears.core.strategy.load import PolicyError, bundled_policy_path, load_policy_set
+from arrears.core.strategy.load import PolicyError
 from arrears.core.strategy.model import Policy, PolicySet, PolicyWarning, Segment, Step
 from arrears.core.strategy.validate import validate
+from arrears.services.policy_files import bundled_policy_path, load_policy_set
 
 app = typer.Typer(
     name="policy",

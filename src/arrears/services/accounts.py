@@ -17,7 +17,7 @@ from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
-from arrears.store import tables as t
+from arrears.store import tables
 
 
 class NotFound(LookupError):
@@ -45,18 +45,18 @@ def _terms(row: Any) -> LoanTerms:
 
 
 def products(conn: Connection) -> dict[str, Product]:
-    return {r.product_id: Product.from_json(r.spec) for r in conn.execute(select(t.products))}
+    return {r.product_id: Product.from_json(r.spec) for r in conn.execute(select(tables.products))}
 
 
 def load_loan(conn: Connection, loan_id: str, *, lock: bool = False) -> LoanRecord:
-    q = select(t.loans).where(t.loans.c.loan_id == loan_id)
+    q = select(tables.loans).where(tables.loans.c.loan_id == loan_id)
     if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update()  # serialises concurrent payments to one loan
     row = conn.execute(q).one_or_none()
     if row is None:
         raise NotFound(f"loan {loan_id!r} not found")
     spec = conn.execute(
-        select(t.products.c.spec).where(t.products.c.product_id == row.product_id)
+        select(tables.products.c.spec).where(tables.products.c.product_id == row.product_id)
     ).scalar_one()
     return LoanRecord(_terms(row), row.borrower_id, Product.from_json(spec), row.currency)
 
@@ -66,13 +66,15 @@ def load_accounts(
 ) -> dict[str, tuple[LoanRecord, Account]]:
     """Accounts with their stored state, in bulk (three queries, not one per loan)."""
     prods = products(conn)
-    lq = select(t.loans, t.loan_state).join(
-        t.loan_state, t.loan_state.c.loan_id == t.loans.c.loan_id
+    lq = select(tables.loans, tables.loan_state).join(
+        tables.loan_state, tables.loan_state.c.loan_id == tables.loans.c.loan_id
     )
-    iq = select(t.installments).order_by(t.installments.c.loan_id, t.installments.c.n)
+    iq = select(tables.installments).order_by(
+        tables.installments.c.loan_id, tables.installments.c.n
+    )
     if loan_ids is not None:
-        lq = lq.where(t.loans.c.loan_id.in_(loan_ids))
-        iq = iq.where(t.installments.c.loan_id.in_(loan_ids))
+        lq = lq.where(tables.loans.c.loan_id.in_(loan_ids))
+        iq = iq.where(tables.installments.c.loan_id.in_(loan_ids))
     insts: dict[str, list[Inst]] = defaultdict(list)
     for r in conn.execute(iq):
         insts[r.loan_id].append(
@@ -142,12 +144,12 @@ def save_accounts(conn: Connection, accounts: Iterable[tuple[Account, Product]])
         return 0
     ids = [a.loan_id for a, _ in items]
     for chunk in _chunks(ids, 5000):
-        conn.execute(delete(t.installments).where(t.installments.c.loan_id.in_(chunk)))
-        conn.execute(delete(t.loan_state).where(t.loan_state.c.loan_id.in_(chunk)))
+        conn.execute(delete(tables.installments).where(tables.installments.c.loan_id.in_(chunk)))
+        conn.execute(delete(tables.loan_state).where(tables.loan_state.c.loan_id.in_(chunk)))
     inst_rows = [r for a, _ in items for r in installment_rows(a)]
     if inst_rows:
-        conn.execute(insert(t.installments), inst_rows)
-    conn.execute(insert(t.loan_state), [state_row(a, p) for a, p in items])
+        conn.execute(insert(tables.installments), inst_rows)
+    conn.execute(insert(tables.loan_state), [state_row(a, p) for a, p in items])
     return len(items)
 
 
@@ -157,7 +159,7 @@ def _chunks(seq: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 
 
 def existing_keys(conn: Connection, loan_id: str) -> set[str]:
-    q = select(t.journal_entries.c.key).where(t.journal_entries.c.loan_id == loan_id)
+    q = select(tables.journal_entries.c.key).where(tables.journal_entries.c.loan_id == loan_id)
     return set(conn.execute(q).scalars())
 
 
@@ -178,8 +180,8 @@ def post_entries(conn: Connection, entries: Sequence[Entry]) -> int:
     # RETURNING with executemany keeps parameter order (SQLAlchemy "insertmanyvalues").
     ids = (
         conn.execute(
-            insert(t.journal_entries).returning(
-                t.journal_entries.c.entry_id, sort_by_parameter_order=True
+            insert(tables.journal_entries).returning(
+                tables.journal_entries.c.entry_id, sort_by_parameter_order=True
             ),
             rows,
         )
@@ -187,7 +189,7 @@ def post_entries(conn: Connection, entries: Sequence[Entry]) -> int:
         .all()
     )
     conn.execute(
-        insert(t.postings),
+        insert(tables.postings),
         [
             {"entry_id": entry_id, "account": p.account, "amount": p.amount}
             for entry_id, e in zip(ids, entries, strict=True)
@@ -200,10 +202,12 @@ def post_entries(conn: Connection, entries: Sequence[Entry]) -> int:
 def loan_balances(conn: Connection, loan_id: str) -> dict[str, int]:
     """This loan's contribution to every account, summed from its postings."""
     q = (
-        select(t.postings.c.account, func.sum(t.postings.c.amount))
-        .join(t.journal_entries, t.journal_entries.c.entry_id == t.postings.c.entry_id)
-        .where(t.journal_entries.c.loan_id == loan_id)
-        .group_by(t.postings.c.account)
+        select(tables.postings.c.account, func.sum(tables.postings.c.amount))
+        .join(
+            tables.journal_entries, tables.journal_entries.c.entry_id == tables.postings.c.entry_id
+        )
+        .where(tables.journal_entries.c.loan_id == loan_id)
+        .group_by(tables.postings.c.account)
     )
     return {a: int(v) for a, v in conn.execute(q).all() if int(v) != 0}
 
@@ -211,9 +215,9 @@ def loan_balances(conn: Connection, loan_id: str) -> dict[str, int]:
 def load_events(conn: Connection, loan_id: str) -> list[Event]:
     """The loan's live events in recorded order; reversed payments and reversals drop out."""
     rows = conn.execute(
-        select(t.loan_events)
-        .where(t.loan_events.c.loan_id == loan_id)
-        .order_by(t.loan_events.c.seq)
+        select(tables.loan_events)
+        .where(tables.loan_events.c.loan_id == loan_id)
+        .order_by(tables.loan_events.c.seq)
     ).all()
     reversed_refs = {r.reverses for r in rows if r.kind == "reversal"}
     out: list[Event] = []

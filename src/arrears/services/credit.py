@@ -39,9 +39,7 @@ from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis, minor_per_major
 from arrears.services import evidence as log
-from arrears.store import credit_tables as ct
-from arrears.store import profile_tables as pt
-from arrears.store import tables as t
+from arrears.store import credit_tables, profile_tables, tables
 from arrears.store.outbox_tables import outbox
 
 DISPUTE_OUTCOME_KIND = "credit.dispute_outcome"
@@ -94,7 +92,7 @@ class RawFacts:
 
 
 def _loan_columns() -> list[Any]:
-    c = t.loans.c
+    c = tables.loans.c
     return [
         c.loan_id,
         c.borrower_id,
@@ -107,7 +105,7 @@ def _loan_columns() -> list[Any]:
         c.method,
         c.disbursed_on,
         c.due_day,
-        pt.borrower_profiles.c.rule_pack,
+        profile_tables.borrower_profiles.c.rule_pack,
     ]
 
 
@@ -122,19 +120,20 @@ def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFact
         if loan_ids is None
         else [loan_ids[k : k + 2000] for k in range(0, len(loan_ids), 2000)]
     )
-    products = {r.product_id: r.spec for r in conn.execute(select(t.products))}
+    products = {r.product_id: r.spec for r in conn.execute(select(tables.products))}
     raw = RawFacts(products, [], defaultdict(list), defaultdict(dict), {}, defaultdict(list))
     le, cs, cn, cd = (
-        t.loan_events.c,
-        ct.credit_settlements.c,
-        ct.credit_notices.c,
-        ct.credit_disputes.c,
+        tables.loan_events.c,
+        credit_tables.credit_settlements.c,
+        credit_tables.credit_notices.c,
+        credit_tables.credit_disputes.c,
     )
     for ids in chunks:
         lq = select(*_loan_columns()).outerjoin(
-            pt.borrower_profiles, pt.borrower_profiles.c.borrower_id == t.loans.c.borrower_id
+            profile_tables.borrower_profiles,
+            profile_tables.borrower_profiles.c.borrower_id == tables.loans.c.borrower_id,
         )
-        raw.loans.extend(tuple(r) for r in conn.execute(_where(lq, t.loans.c.loan_id, ids)))
+        raw.loans.extend(tuple(r) for r in conn.execute(_where(lq, tables.loans.c.loan_id, ids)))
         eq = select(
             le.loan_id, le.kind, le.ref, le.reverses, le.amount, le.component, le.effective_on
         ).order_by(le.seq)
@@ -150,7 +149,7 @@ def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFact
             if loan_id not in raw.notices or at < raw.notices[loan_id]:
                 raw.notices[loan_id] = at
                 raw.notice_on[loan_id] = given_on or at.date()
-        dq = select(ct.credit_disputes).order_by(cd.dispute_id)
+        dq = select(credit_tables.credit_disputes).order_by(cd.dispute_id)
         for r in conn.execute(_where(dq, cd.loan_id, ids)):
             raw.disputes[r.loan_id].append(_dispute(r))
     raw.loans.sort(key=lambda r: r[0])
@@ -256,16 +255,23 @@ def record_notice(
         return Problem(rec, "channel", f"must be sms or letter, got {channel!r}")
     if sent_at.utcoffset() is None:
         return Problem(rec, "sent_at", "must carry a time zone")
-    if conn.execute(select(t.loans.c.loan_id).where(t.loans.c.loan_id == loan_id)).first() is None:
+    if (
+        conn.execute(
+            select(tables.loans.c.loan_id).where(tables.loans.c.loan_id == loan_id)
+        ).first()
+        is None
+    ):
         return Problem(rec, "loan_id", f"loan {loan_id!r} not found")
     at = sent_at.astimezone(UTC)
-    row = conn.execute(select(ct.credit_notices).where(ct.credit_notices.c.key == key)).first()
+    row = conn.execute(
+        select(credit_tables.credit_notices).where(credit_tables.credit_notices.c.key == key)
+    ).first()
     if row is not None:
         if (row.loan_id, utc(row.sent_at), row.channel) != (loan_id, at, channel):
             return Problem(rec, "key", "already used for another notice")
         return NoticeRecorded(loan_id, key, at, channel, True)
     conn.execute(
-        insert(ct.credit_notices),
+        insert(credit_tables.credit_notices),
         [{"key": key, "loan_id": loan_id, "sent_at": at, "channel": channel}],
     )
     return NoticeRecorded(loan_id, key, at, channel, False)
@@ -276,7 +282,7 @@ def outlooks(
 ) -> list[LoanOutlook]:
     """Every active loan's (or these loans') coming reporting dates, if nothing is paid."""
     if loan_ids is None:
-        active = select(t.loan_state.c.loan_id).where(t.loan_state.c.status == "active")
+        active = select(tables.loan_state.c.loan_id).where(tables.loan_state.c.status == "active")
         ids = list(conn.execute(active).scalars())
     else:
         ids = list(loan_ids)
@@ -300,7 +306,7 @@ def outlooks(
 
 
 def _checkpoints(conn: Connection, loan_ids: Sequence[str]) -> dict[str, str]:
-    cp = ct.credit_checkpoints.c
+    cp = credit_tables.credit_checkpoints.c
     out: dict[str, str] = {}
     for k in range(0, len(loan_ids), 2000):
         q = select(cp.loan_id, cp.state).where(cp.loan_id.in_(loan_ids[k : k + 2000]))
@@ -339,7 +345,9 @@ def due_notices_on(
 ) -> list[NoticeDue]:
     """The credit notices to send on ``business_date`` (of ``loan_ids``; default every active
     loan): none for a loan with a notice on record or one still waiting in the outbox."""
-    notices = {r.loan_id: utc(r.sent_at) for r in conn.execute(select(ct.credit_notices))}
+    notices = {
+        r.loan_id: utc(r.sent_at) for r in conn.execute(select(credit_tables.credit_notices))
+    }
     flight = notices_in_flight(conn)
     looks = outlooks(conn, business_date, loan_ids=loan_ids)
     return due_notices(looks, notices, business_date, pending=flight.pending, failed=flight.failed)
@@ -359,8 +367,8 @@ def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str)
     if kind not in ("guarantor", "assets"):
         return Problem(rec, "kind", f"must be guarantor or assets, got {kind!r}")
     row = conn.execute(
-        select(t.loan_events.c.loan_id, t.loan_events.c.kind).where(
-            t.loan_events.c.ref == payment_ref
+        select(tables.loan_events.c.loan_id, tables.loan_events.c.kind).where(
+            tables.loan_events.c.ref == payment_ref
         )
     ).first()
     if row is None or row.kind != "payment":
@@ -368,8 +376,8 @@ def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str)
     if row.loan_id != loan_id:
         return Problem(rec, "loan_id", f"the payment belongs to loan {row.loan_id}")
     have = conn.execute(
-        select(ct.credit_settlements.c.kind).where(
-            ct.credit_settlements.c.payment_ref == payment_ref
+        select(credit_tables.credit_settlements.c.kind).where(
+            credit_tables.credit_settlements.c.payment_ref == payment_ref
         )
     ).scalar_one_or_none()
     if have is not None:
@@ -377,7 +385,7 @@ def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str)
             return Problem(rec, "kind", f"already marked as {have}")
         return False
     conn.execute(
-        insert(ct.credit_settlements),
+        insert(credit_tables.credit_settlements),
         [{"payment_ref": payment_ref, "loan_id": loan_id, "kind": kind}],
     )
     return True
@@ -418,7 +426,7 @@ def open_dispute(
     if r < facts.terms.disbursed_on or r >= at.date():
         return Problem(rec, "month", f"loan {loan_id} has no reported item for {month}")
     existing = conn.execute(
-        select(ct.credit_disputes).where(ct.credit_disputes.c.key == key)
+        select(credit_tables.credit_disputes).where(credit_tables.credit_disputes.c.key == key)
     ).first()
     if existing is not None:
         if (existing.loan_id, existing.month) != (loan_id, month):
@@ -430,7 +438,7 @@ def open_dispute(
         return Problem(rec, "dispute_days", str(exc))
     deadline = rules.dispute_deadline(at.date())
     dispute_id = conn.execute(
-        insert(ct.credit_disputes).returning(ct.credit_disputes.c.dispute_id),
+        insert(credit_tables.credit_disputes).returning(credit_tables.credit_disputes.c.dispute_id),
         [
             {
                 "key": key,
@@ -470,7 +478,9 @@ def resolve_dispute(
     """Record a dispute's outcome (``corrected`` with the new status, or ``upheld``) and why."""
     rec = f"dispute {dispute_id}"
     row = conn.execute(
-        select(ct.credit_disputes).where(ct.credit_disputes.c.dispute_id == dispute_id)
+        select(credit_tables.credit_disputes).where(
+            credit_tables.credit_disputes.c.dispute_id == dispute_id
+        )
     ).first()
     if row is None:
         return Problem(rec, "dispute_id", "not found")
@@ -494,12 +504,12 @@ def resolve_dispute(
     elif corrected_status is not None:
         return Problem(rec, "corrected_status", "only a corrected outcome has one")
     conn.execute(
-        update(ct.credit_disputes)
-        .where(ct.credit_disputes.c.dispute_id == dispute_id)
+        update(credit_tables.credit_disputes)
+        .where(credit_tables.credit_disputes.c.dispute_id == dispute_id)
         .values(outcome=outcome, outcome_reason=reason, corrected_status=code, resolved_at=at)
     )
     borrower = conn.execute(
-        select(t.loans.c.borrower_id).where(t.loans.c.loan_id == d.loan_id)
+        select(tables.loans.c.borrower_id).where(tables.loans.c.loan_id == d.loan_id)
     ).scalar_one()
     log.append(
         conn,
@@ -524,9 +534,9 @@ def resolve_dispute(
 
 def disputes_of(conn: Connection, loan_id: str) -> list[Dispute]:
     q = (
-        select(ct.credit_disputes)
-        .where(ct.credit_disputes.c.loan_id == loan_id)
-        .order_by(ct.credit_disputes.c.dispute_id)
+        select(credit_tables.credit_disputes)
+        .where(credit_tables.credit_disputes.c.loan_id == loan_id)
+        .order_by(credit_tables.credit_disputes.c.dispute_id)
     )
     return [_dispute(r) for r in conn.execute(q)]
 
@@ -704,7 +714,7 @@ def export_month(
         raw = read_raw(conn)
         stored: dict[str, str] | None = None
         if resume:
-            cp = ct.credit_checkpoints.c
+            cp = credit_tables.credit_checkpoints.c
             stored = {r[0]: r[1] for r in conn.execute(select(cp.loan_id, cp.state))}
     with _few_collections():
         return _export(engine, raw, stored, month, fmt, out, furnisher, progress, workers)
@@ -782,9 +792,11 @@ def save_checkpoints(engine: Engine, states: Mapping[str, str]) -> None:
         for k in range(0, len(ids), 2000):
             chunk = ids[k : k + 2000]
             conn.execute(
-                delete(ct.credit_checkpoints).where(ct.credit_checkpoints.c.loan_id.in_(chunk))
+                delete(credit_tables.credit_checkpoints).where(
+                    credit_tables.credit_checkpoints.c.loan_id.in_(chunk)
+                )
             )
             conn.execute(
-                insert(ct.credit_checkpoints),
+                insert(credit_tables.credit_checkpoints),
                 [{"loan_id": i, "state": states[i]} for i in chunk],
             )

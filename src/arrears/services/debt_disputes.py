@@ -26,9 +26,9 @@ from sqlalchemy import Connection, insert, or_, select, update
 from arrears.core.evidence.chain import Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
-from arrears.services.collection.common import from_db, maybe_from_db
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.hold_tables import debt_disputes, validation_notices
+from arrears.store.instants import from_db, maybe_from_db
 from arrears.store.membership import one_of
 
 DisputeKind = Literal["dispute", "original-creditor"]
@@ -60,7 +60,7 @@ class DebtDispute:
 
 
 def _read(conn: Connection, *where: object) -> list[DebtDispute]:
-    d, loans = debt_disputes, t.loans
+    d, loans = debt_disputes, tables.loans
     q = (
         select(d, loans.c.borrower_id)
         .join(loans, loans.c.loan_id == d.c.loan_id)
@@ -100,7 +100,7 @@ def open_debt_dispute(
             return ok(same)
         return fail(Problem(rec, "ref", "already used for another dispute", "conflict"))
     borrower = conn.execute(
-        select(t.loans.c.borrower_id).where(t.loans.c.loan_id == loan_id)
+        select(tables.loans.c.borrower_id).where(tables.loans.c.loan_id == loan_id)
     ).scalar()
     if borrower is None:
         return fail(not_found(rec, f"loan {loan_id} not found", "loan"))
@@ -166,7 +166,7 @@ def verification_pending(
     ids = sorted(set(borrower_ids))
     if not ids:
         return {}
-    d, loans, vn = debt_disputes, t.loans, validation_notices
+    d, loans, vn = debt_disputes, tables.loans, validation_notices
     # Within the validation period (§1006.38 applies to a dispute received by its end); a
     # loan with no notice on record has a period that cannot have ended.
     in_period = or_(vn.c.validation_end.is_(None), d.c.received_on <= vn.c.validation_end)

@@ -38,7 +38,7 @@ from arrears.services.accounts import (
     save_accounts,
 )
 from arrears.services.moratoria import loan_pauses
-from arrears.store import tables as t
+from arrears.store import tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +155,9 @@ def apply_to_loan(
             return Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters")
         on = want["effective_on"]
         assert isinstance(on, date)
-        prior = conn.execute(select(t.loan_events).where(t.loan_events.c.ref == ref)).one_or_none()
+        prior = conn.execute(
+            select(tables.loan_events).where(tables.loan_events.c.ref == ref)
+        ).one_or_none()
         if prior is not None:
             if prior.loan_id == loan_id and _same(prior, want):
                 done.append(
@@ -196,7 +198,7 @@ def apply_to_loan(
     rows = [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
     try:
         with conn.begin_nested():  # a savepoint: a clash fails this loan, not the session
-            conn.execute(insert(t.loan_events), rows)
+            conn.execute(insert(tables.loan_events), rows)
     except IntegrityError:
         # Another transaction recorded the same ref (on another loan) since we looked.
         refs = ", ".join(str(f["ref"]) for f in fresh)
@@ -229,11 +231,13 @@ def reconcile(
 
 
 def _check_reversal(conn: Connection, loan_id: str, target: str) -> Problem | None:
-    row = conn.execute(select(t.loan_events).where(t.loan_events.c.ref == target)).one_or_none()
+    row = conn.execute(
+        select(tables.loan_events).where(tables.loan_events.c.ref == target)
+    ).one_or_none()
     if row is None or row.loan_id != loan_id or row.kind != "payment":
         return Problem(f"ref {target}", "reverses", f"no payment {target!r} on loan {loan_id}")
     done = conn.execute(
-        select(t.loan_events.c.ref).where(t.loan_events.c.reverses == target)
+        select(tables.loan_events.c.ref).where(tables.loan_events.c.reverses == target)
     ).first()
     if done is not None:
         return Problem(f"ref {target}", "reverses", f"payment {target!r} is already reversed")
@@ -246,9 +250,11 @@ def _reversal_entries(
     """The negation of the payment's own journal entry, as a new entry."""
     key = f"{loan_id}:payment:{target}"
     rows = conn.execute(
-        select(t.postings.c.account, t.postings.c.amount)
-        .join(t.journal_entries, t.journal_entries.c.entry_id == t.postings.c.entry_id)
-        .where(t.journal_entries.c.key == key)
+        select(tables.postings.c.account, tables.postings.c.amount)
+        .join(
+            tables.journal_entries, tables.journal_entries.c.entry_id == tables.postings.c.entry_id
+        )
+        .where(tables.journal_entries.c.key == key)
     ).all()
     legs: dict[str, int] = {}
     for account, amount in rows:
@@ -269,7 +275,7 @@ def pay(engine: Engine, loan_id: str, amount: int, on: date, ref: str) -> Applie
 def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Applied | Problem:
     with engine.connect() as conn:
         row = conn.execute(
-            select(t.loan_events.c.loan_id).where(t.loan_events.c.ref == payment_ref)
+            select(tables.loan_events.c.loan_id).where(tables.loan_events.c.ref == payment_ref)
         ).one_or_none()
     if row is None:
         return Problem(

@@ -36,7 +36,7 @@ from arrears.store.membership import batches, one_of
 # Namespace (classid) of our two-key advisory locks: ASCII "EVD1". Two-key locks never collide
 # with one-key (bigint) locks other parts of the system may take.
 _LOCK_NAMESPACE = 0x45564431
-_CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+_IDS_PER_STATEMENT = 500  # ids per IN (...) list: well below every driver's parameter limit
 _STREAM = 1000  # rows fetched per round trip when streaming
 
 R = evidence_records
@@ -98,13 +98,13 @@ def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
         )
         conn.info[_HELD] = (txn, "shared")
     keys = sorted({_lock_key(b) for b in ids})
-    for i in range(0, len(keys), _CHUNK):
+    for i in range(0, len(keys), _IDS_PER_STATEMENT):
         conn.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(:ns, k)) FROM "
                 "(SELECT k FROM unnest(CAST(:keys AS integer[])) AS u(k) ORDER BY k) AS s"
             ),
-            {"ns": _LOCK_NAMESPACE, "keys": keys[i : i + _CHUNK]},
+            {"ns": _LOCK_NAMESPACE, "keys": keys[i : i + _IDS_PER_STATEMENT]},
         )
 
 
@@ -155,8 +155,8 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> list[Record]:
     ids = {e.borrower_id for e in batch}
     _lock(conn, ids)
     records = chain.append_all(heads(conn, ids), batch)
-    for i in range(0, len(records), _CHUNK):
-        conn.execute(insert(R), [_row(r) for r in records[i : i + _CHUNK]])
+    for i in range(0, len(records), _IDS_PER_STATEMENT):
+        conn.execute(insert(R), [_row(r) for r in records[i : i + _IDS_PER_STATEMENT]])
     return records
 
 

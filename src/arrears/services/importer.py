@@ -34,14 +34,12 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 from arrears.core.ageing.status import classify
 from arrears.core.ledger.account import open_account
 from arrears.core.ledger.journal import CASH, receivable
-from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
 from arrears.services.accounts import post_entries, products, save_accounts
-from arrears.store import bulk
-from arrears.store import profile_tables as pt
-from arrears.store import tables as t
+from arrears.store import bulk, profile_tables, tables
 from arrears.store.stats import analyze_changed
 
 REQUIRED = (
@@ -374,11 +372,13 @@ def _parse(
 
 def ensure_default_product(conn: Connection) -> None:
     found = conn.execute(
-        select(t.products.c.product_id).where(t.products.c.product_id == DEFAULT_PRODUCT.product_id)
+        select(tables.products.c.product_id).where(
+            tables.products.c.product_id == DEFAULT_PRODUCT.product_id
+        )
     ).first()
     if found is None:
         conn.execute(
-            insert(t.products),
+            insert(tables.products),
             [{"product_id": DEFAULT_PRODUCT.product_id, "spec": DEFAULT_PRODUCT.to_json()}],
         )
 
@@ -448,13 +448,15 @@ def validate(
     for k in range(0, len(ids), 5000):
         chunk = ids[k : k + 5000]
         for (loan_id,) in conn.execute(
-            select(t.loans.c.loan_id).where(t.loans.c.loan_id.in_(chunk))
+            select(tables.loans.c.loan_id).where(tables.loans.c.loan_id.in_(chunk))
         ):
             errors.append(RowError(seen_loans[loan_id], "loan_id", f"{loan_id} already exists"))
     bids = list(borrowers)
     for k in range(0, len(bids), 5000):
         chunk = bids[k : k + 5000]
-        for r in conn.execute(select(t.borrowers).where(t.borrowers.c.borrower_id.in_(chunk))):
+        for r in conn.execute(
+            select(tables.borrowers).where(tables.borrowers.c.borrower_id.in_(chunk))
+        ):
             first, n = borrowers[r.borrower_id]
             if (r.name, r.phone) != (first.borrower_name, first.phone):
                 errors.append(
@@ -515,7 +517,7 @@ def import_file(
     return report
 
 
-CHUNK = 50_000
+LOANS_PER_CHUNK = 50_000  # loans written per round of bulk inserts
 
 
 def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) -> tuple[int, int]:
@@ -526,8 +528,8 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
     for k in range(0, len(bids), 5000):
         known.update(
             conn.execute(
-                select(t.borrowers.c.borrower_id).where(
-                    t.borrowers.c.borrower_id.in_(bids[k : k + 5000])
+                select(tables.borrowers.c.borrower_id).where(
+                    tables.borrowers.c.borrower_id.in_(bids[k : k + 5000])
                 )
             ).scalars()
         )
@@ -537,11 +539,11 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
             new[g.borrower_id] = g
     total = len(good)
     progress("writing", 0, total)
-    bulk_insert(conn, t.borrowers, [(b, g.borrower_name, g.phone) for b, g in new.items()])
+    bulk_insert(conn, tables.borrowers, [(b, g.borrower_name, g.phone) for b, g in new.items()])
     # A borrower's profile is set when the borrower is first imported; later files leave it.
     bulk_insert(
         conn,
-        pt.borrower_profiles,
+        profile_tables.borrower_profiles,
         [
             (
                 b,
@@ -559,11 +561,11 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
     )
     bulk_insert(
         conn,
-        pt.emergency_contacts,
+        profile_tables.emergency_contacts,
         [(b, c.seq, c.name, c.phone, c.relation) for b, g in new.items() for c in g.contacts],
     )
-    for k in range(0, total, CHUNK):
-        chunk = good[k : k + CHUNK]
+    for k in range(0, total, LOANS_PER_CHUNK):
+        chunk = good[k : k + LOANS_PER_CHUNK]
         _write_loans(conn, chunk, prods)
         progress("writing", k + len(chunk), total)
     return total, len(new)
@@ -572,7 +574,7 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
 def _write_loans(conn: Connection, good: Sequence[LoanRow], prods: dict[str, Product]) -> None:
     bulk_insert(
         conn,
-        t.loans,
+        tables.loans,
         [
             (
                 g.terms.loan_id,
@@ -627,16 +629,16 @@ def _columnar_ok(g: LoanRow) -> bool:
     return columnar_ok(g.terms)
 
 
-def loan_columns(terms: Sequence[LoanTerms]) -> sc.LoanColumns:
+def loan_columns(terms: Sequence[LoanTerms]) -> schedule_columns.LoanColumns:
     """Terms as the columns ``sim.columns.schedules`` takes."""
-    epoch = sc.EPOCH.toordinal()
-    return sc.LoanColumns(
+    epoch = schedule_columns.EPOCH.toordinal()
+    return schedule_columns.LoanColumns(
         np.array([x.principal for x in terms], dtype=np.int64),
         np.array([x.rate.value.numerator for x in terms], dtype=np.int64),
         np.array([x.rate.value.denominator for x in terms], dtype=np.int64),
         np.array([x.rate.basis is RateBasis.DAILY for x in terms], dtype=np.bool_),
         np.array([x.months for x in terms], dtype=np.int64),
-        np.array([sc.METHOD_CODES[x.method.value] for x in terms], dtype=np.int64),
+        np.array([schedule_columns.METHOD_CODES[x.method.value] for x in terms], dtype=np.int64),
         np.array([x.disbursed_on.toordinal() - epoch for x in terms], dtype=np.int64),
         np.array([x.due_day or 0 for x in terms], dtype=np.int64),
     )
@@ -646,13 +648,13 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
     """Disbursement entries, schedules and opening state, as ``open_account`` would write them."""
     terms = [g.terms for g in rows]
     cols = loan_columns(terms)
-    s = sc.schedules(cols, product.days_per_year, product.min_first_period_days)
+    s = schedule_columns.schedules(cols, product.days_per_year, product.min_first_period_days)
     ids = [x.loan_id for x in terms]
     dates = _dates(np.concatenate([s.start, s.due]))
     half = len(s.start)
     bulk_insert(
         conn,
-        t.installments,
+        tables.installments,
         zip(
             [ids[i] for i in s.loan.tolist()],
             s.n.tolist(),
@@ -668,7 +670,7 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
     # The disbursement entry open_account posts: principal receivable debited, cash credited.
     bulk_insert(
         conn,
-        t.journal_entries,
+        tables.journal_entries,
         [
             (f"{x.loan_id}:disbursement", x.loan_id, "disbursement", x.disbursed_on, "")
             for x in terms
@@ -676,13 +678,13 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
     )
     entry_ids: dict[str, int] = {}
     for k in range(0, len(ids), 5000):
-        q = select(t.journal_entries.c.loan_id, t.journal_entries.c.entry_id).where(
-            t.journal_entries.c.key.in_([f"{i}:disbursement" for i in ids[k : k + 5000]])
+        q = select(tables.journal_entries.c.loan_id, tables.journal_entries.c.entry_id).where(
+            tables.journal_entries.c.key.in_([f"{i}:disbursement" for i in ids[k : k + 5000]])
         )
         entry_ids.update({r.loan_id: r.entry_id for r in conn.execute(q)})
     bulk_insert(
         conn,
-        t.postings,
+        tables.postings,
         [
             leg
             for x in terms
@@ -695,7 +697,7 @@ def _write_fast(conn: Connection, rows: Sequence[LoanRow], product: Product) -> 
     normal = classify(0, product.classification_thresholds)
     bulk_insert(
         conn,
-        t.loan_state,
+        tables.loan_state,
         [
             (
                 x.loan_id,

@@ -29,9 +29,9 @@ from arrears.core.compliance.model import MORATORIUM_KINDS, Moratorium, Moratori
 from arrears.core.ledger.account import Pauses
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
-from arrears.services.collection.common import maybe_from_db
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.hold_tables import moratoria, moratorium_loans
+from arrears.store.instants import maybe_from_db
 from arrears.store.membership import one_of
 
 BREATHING_SPACE_DAYS = 60  # reg. 26
@@ -106,7 +106,7 @@ def list_moratoria(conn: Connection, borrower_id: str | None = None) -> list[Mor
 
 def _last_closed(conn: Connection, loan_ids: Sequence[str]) -> date | None:
     """The latest day any of the loans has been closed through."""
-    ls = t.loan_state
+    ls = tables.loan_state
     last: date | None = conn.execute(
         select(func.max(ls.c.as_of)).where(ls.c.loan_id.in_(loan_ids))
     ).scalar()
@@ -118,15 +118,15 @@ def _covered(
 ) -> Result[list[str]]:
     """The loans the moratorium covers: those named (the borrower's own), else every active
     loan of the borrower."""
-    q = select(t.loans.c.loan_id).where(t.loans.c.borrower_id == borrower_id)
+    q = select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
     owned = set(conn.execute(q).scalars())
     if loan_ids:
         for loan_id in loan_ids:
             if loan_id not in owned:
                 return fail(Problem(rec, "loan", f"loan {loan_id} is not borrower {borrower_id}'s"))
         return ok(sorted(set(loan_ids)))
-    active = select(t.loan_state.c.loan_id).where(
-        t.loan_state.c.loan_id.in_(sorted(owned)), t.loan_state.c.status == "active"
+    active = select(tables.loan_state.c.loan_id).where(
+        tables.loan_state.c.loan_id.in_(sorted(owned)), tables.loan_state.c.status == "active"
     )
     found = sorted(conn.execute(active).scalars())
     if not found:
@@ -184,7 +184,7 @@ def start_moratorium(
             return ok(same)
         return fail(Problem(rec, "ref", "already used for another moratorium", "conflict"))
     known = conn.execute(
-        select(t.borrowers.c.borrower_id).where(t.borrowers.c.borrower_id == borrower_id)
+        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.borrower_id == borrower_id)
     ).first()
     if known is None:
         return fail(not_found(rec, f"borrower {borrower_id} not found", "borrower"))

@@ -27,7 +27,7 @@ from arrears.store.outbox_tables import insert_new, outbox
 
 Status = Literal["queued", "sending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-_CHUNK = 50_000  # rows per bulk insert: bounds the memory of one statement's batch
+_ROWS_PER_INSERT = 50_000  # rows per bulk insert: bounds the memory of one statement's batch
 
 T = outbox
 
@@ -163,8 +163,8 @@ def rows_for(messages: Iterable[OutboundMessage], now: datetime) -> list[dict[st
 def insert_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows from ``rows_for`` (keys already there are left as they are); how many new."""
     added = 0
-    for i in range(0, len(rows), _CHUNK):
-        added += insert_new(conn, outbox, rows[i : i + _CHUNK])
+    for i in range(0, len(rows), _ROWS_PER_INSERT):
+        added += insert_new(conn, outbox, rows[i : i + _ROWS_PER_INSERT])
     return added
 
 
@@ -304,7 +304,7 @@ def mark_failed(conn: Connection, row: OutboxRow, error: str) -> bool:
     return bool(mark_failed_many(conn, [(row, error)]))
 
 
-_MARK_CHUNK = 5_000  # rows per UPDATE: bounds one statement's parameter document
+_ROWS_PER_UPDATE = 5_000  # rows per UPDATE: bounds one statement's parameter document
 
 
 def _update_mine(
@@ -350,9 +350,11 @@ def _update_mine(
     statement = text(sql)
     plain = {n: _plain(v, postgres) for n, v in fixed.items()}
     done: set[str] = set()
-    for i in range(0, len(rows), _MARK_CHUNK):
-        part = rows[i : i + _MARK_CHUNK]
-        cols = {n: [_plain(v, postgres) for v in per_row[n][1][i : i + _MARK_CHUNK]] for n in names}
+    for i in range(0, len(rows), _ROWS_PER_UPDATE):
+        part = rows[i : i + _ROWS_PER_UPDATE]
+        cols = {
+            n: [_plain(v, postgres) for v in per_row[n][1][i : i + _ROWS_PER_UPDATE]] for n in names
+        }
         if postgres:
             params: dict[str, Any] = {
                 "keys": [r.message.key for r in part],

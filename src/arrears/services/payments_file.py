@@ -24,7 +24,7 @@ from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Account, Inst, Step, open_account, opened
 from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
 from arrears.core.ledger.replay import Event, EventRefused, Payment, replay
-from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import MoneyError, parse_amount
@@ -41,11 +41,11 @@ from arrears.services.importer import (
     read_frame,
 )
 from arrears.services.moratoria import loan_pauses
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.stats import analyze_changed
 
 COLUMNS = ("loan_id", "amount", "paid_on", "ref")
-CHUNK = 2000  # loans per round of reads and writes
+LOANS_PER_ROUND = 2000  # loans per round of reads and writes
 
 PaymentRow = tuple[str, int, date, str]
 Progress = Callable[[str, int, int], None]
@@ -127,8 +127,8 @@ def apply_payments(
     run = _Run({}, [], [])
     with engine.connect() as conn, no_cycle_collection():
         progress("applying", 0, len(loans))
-        for k in range(0, len(loans), CHUNK):
-            chunk = loans[k : k + CHUNK]
+        for k in range(0, len(loans), LOANS_PER_ROUND):
+            chunk = loans[k : k + LOANS_PER_ROUND]
             _apply_chunk(conn, {i: by_loan[i] for i in chunk}, run)
             progress("applying", k + len(chunk), len(loans))
         if run.problems:
@@ -143,7 +143,9 @@ def _apply_chunk(
 ) -> None:
     ids = list(wants)
     if conn.dialect.name == "postgresql":  # serialise with single payments, as pay() does
-        conn.execute(select(t.loans.c.loan_id).where(t.loans.c.loan_id.in_(ids)).with_for_update())
+        conn.execute(
+            select(tables.loans.c.loan_id).where(tables.loans.c.loan_id.in_(ids)).with_for_update()
+        )
     records = _records(conn, ids)
     refs = [ref for ws in wants.values() for _, _, ref in ws]
     priors = {
@@ -151,14 +153,14 @@ def _apply_chunk(
         for k in range(0, len(refs), 5000)
         for r in conn.execute(
             select(
-                t.loan_events.c.ref,
-                t.loan_events.c.loan_id,
-                t.loan_events.c.kind,
-                t.loan_events.c.amount,
-                t.loan_events.c.effective_on,
-                t.loan_events.c.component,
-                t.loan_events.c.reverses,
-            ).where(t.loan_events.c.ref.in_(refs[k : k + 5000]))
+                tables.loan_events.c.ref,
+                tables.loan_events.c.loan_id,
+                tables.loan_events.c.kind,
+                tables.loan_events.c.amount,
+                tables.loan_events.c.effective_on,
+                tables.loan_events.c.component,
+                tables.loan_events.c.reverses,
+            ).where(tables.loan_events.c.ref.in_(refs[k : k + 5000]))
         )
     }
     # The stored account is read only where a ref was applied before (to report its ageing);
@@ -290,7 +292,7 @@ def _apply_chunk(
         run.applied.extend(done)
     if run.problems:
         return
-    bulk_insert(conn, t.loan_events, event_rows)
+    bulk_insert(conn, tables.loan_events, event_rows)
     post_bulk(conn, entries)
     save_bulk(conn, saved)
 
@@ -303,11 +305,11 @@ def save_bulk(conn: Connection, saved: Sequence[tuple[Account, Aged]]) -> None:
     ids = [a.loan_id for a, _ in saved]
     for k in range(0, len(ids), 5000):
         chunk = ids[k : k + 5000]
-        conn.execute(delete(t.installments).where(t.installments.c.loan_id.in_(chunk)))
-        conn.execute(delete(t.loan_state).where(t.loan_state.c.loan_id.in_(chunk)))
+        conn.execute(delete(tables.installments).where(tables.installments.c.loan_id.in_(chunk)))
+        conn.execute(delete(tables.loan_state).where(tables.loan_state.c.loan_id.in_(chunk)))
     bulk_insert(
         conn,
-        t.installments,
+        tables.installments,
         [
             (
                 a.loan_id,
@@ -325,7 +327,7 @@ def save_bulk(conn: Connection, saved: Sequence[tuple[Account, Aged]]) -> None:
     )
     bulk_insert(
         conn,
-        t.loan_state,
+        tables.loan_state,
         [
             (
                 a.loan_id,
@@ -363,21 +365,21 @@ def post_bulk(conn: Connection, entries: Sequence[Entry]) -> None:
     rows = [(e.key, e.loan_id, e.kind.value, iso(e.effective_on), e.memo) for e in entries]
     ids: dict[str, int] = {}
     if conn.dialect.name == "sqlite":
-        top = conn.execute(select(func.max(t.journal_entries.c.entry_id))).scalar() or 0
+        top = conn.execute(select(func.max(tables.journal_entries.c.entry_id))).scalar() or 0
         numbered = [(top + k, *r) for k, r in enumerate(rows, start=1)]
-        bulk_insert(conn, t.journal_entries, numbered, with_id=True)
+        bulk_insert(conn, tables.journal_entries, numbered, with_id=True)
         ids = {r[0]: top + k for k, r in enumerate(rows, start=1)}
     else:
-        bulk_insert(conn, t.journal_entries, rows)
+        bulk_insert(conn, tables.journal_entries, rows)
         keys = [e.key for e in entries]
         for k in range(0, len(keys), 5000):
-            q = select(t.journal_entries.c.key, t.journal_entries.c.entry_id).where(
-                t.journal_entries.c.key.in_(keys[k : k + 5000])
+            q = select(tables.journal_entries.c.key, tables.journal_entries.c.entry_id).where(
+                tables.journal_entries.c.key.in_(keys[k : k + 5000])
             )
             ids.update({r.key: r.entry_id for r in conn.execute(q)})
     bulk_insert(
         conn,
-        t.postings,
+        tables.postings,
         [(ids[e.key], p.account, p.amount) for e in entries for p in e.postings],
     )
 
@@ -395,11 +397,11 @@ def open_accounts(opening: Sequence[tuple[LoanTerms, Product]]) -> list[Step]:
             by_product.setdefault(product, []).append(k)
         else:
             out[k] = open_account(terms, product)
-    epoch = sc.EPOCH.toordinal()
+    epoch = schedule_columns.EPOCH.toordinal()
     days: dict[int, date] = {}
     for product, ks in by_product.items():
         terms_list = [opening[k][0] for k in ks]
-        s = sc.schedules(
+        s = schedule_columns.schedules(
             loan_columns(terms_list), product.days_per_year, product.min_first_period_days
         )
         insts: list[list[Inst]] = [[] for _ in ks]
@@ -424,9 +426,9 @@ def _records(conn: Connection, ids: list[str]) -> dict[str, tuple[LoanRecord, da
     """Each loan's terms and product, and the day its stored state is closed through."""
     prods = products(conn)
     q = (
-        select(t.loans, t.loan_state.c.as_of)
-        .join(t.loan_state, t.loan_state.c.loan_id == t.loans.c.loan_id)
-        .where(t.loans.c.loan_id.in_(ids))
+        select(tables.loans, tables.loan_state.c.as_of)
+        .join(tables.loan_state, tables.loan_state.c.loan_id == tables.loans.c.loan_id)
+        .where(tables.loans.c.loan_id.in_(ids))
     )
     return {
         r.loan_id: (
@@ -441,7 +443,9 @@ def _events(conn: Connection, ids: list[str]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = {}
     has = set(
         conn.execute(
-            select(t.loan_events.c.loan_id).where(t.loan_events.c.loan_id.in_(ids)).distinct()
+            select(tables.loan_events.c.loan_id)
+            .where(tables.loan_events.c.loan_id.in_(ids))
+            .distinct()
         ).scalars()
     )
     for loan_id in has:  # few loans have history when a file arrives; read it the usual way
@@ -451,8 +455,8 @@ def _events(conn: Connection, ids: list[str]) -> dict[str, list[Event]]:
 
 def _keys(conn: Connection, ids: list[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
-    q = select(t.journal_entries.c.loan_id, t.journal_entries.c.key).where(
-        t.journal_entries.c.loan_id.in_(ids)
+    q = select(tables.journal_entries.c.loan_id, tables.journal_entries.c.key).where(
+        tables.journal_entries.c.loan_id.in_(ids)
     )
     for r in conn.execute(q):
         out[r.loan_id].add(r.key)
@@ -461,10 +465,16 @@ def _keys(conn: Connection, ids: list[str]) -> dict[str, set[str]]:
 
 def _balances(conn: Connection, ids: list[str]) -> dict[str, dict[str, int]]:
     q = (
-        select(t.journal_entries.c.loan_id, t.postings.c.account, func.sum(t.postings.c.amount))
-        .join(t.journal_entries, t.journal_entries.c.entry_id == t.postings.c.entry_id)
-        .where(t.journal_entries.c.loan_id.in_(ids))
-        .group_by(t.journal_entries.c.loan_id, t.postings.c.account)
+        select(
+            tables.journal_entries.c.loan_id,
+            tables.postings.c.account,
+            func.sum(tables.postings.c.amount),
+        )
+        .join(
+            tables.journal_entries, tables.journal_entries.c.entry_id == tables.postings.c.entry_id
+        )
+        .where(tables.journal_entries.c.loan_id.in_(ids))
+        .group_by(tables.journal_entries.c.loan_id, tables.postings.c.account)
     )
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for loan_id, account, total in conn.execute(q):

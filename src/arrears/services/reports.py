@@ -15,7 +15,7 @@ from arrears.core.money import fmt
 from arrears.services.accounts import NotFound, load_accounts, load_events, load_loan
 from arrears.services.events import Problem
 from arrears.services.moratoria import loan_pauses
-from arrears.store import tables as t
+from arrears.store import tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def loan_json(view: LoanView) -> dict[str, Any]:
 
 def portfolio_summary(conn: Connection) -> dict[str, Any]:
     """Counts and amounts by bucket and by classification, over loans still open."""
-    s = t.loan_state
+    s = tables.loan_state
     open_loans = s.c.status == "active"
     overdue = s.c.overdue_principal + s.c.overdue_interest + s.c.overdue_penalty
     outstanding = s.c.outstanding_principal + s.c.outstanding_interest + s.c.outstanding_penalty

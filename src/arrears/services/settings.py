@@ -1,5 +1,5 @@
 """Reading the lender's settings file: an explicit path, else ``$ARREARS_SETTINGS``, else the
-bundled default (``arrears/data/lender.yaml``), checked by ``arrears.core.settings``."""
+bundled default (``arrears/data/lender.yaml``), checked by ``arrears.core.lender.settings``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from arrears.core.lender.settings import Settings, parse_settings
 from arrears.core.problem import Problem
-from arrears.core.settings import Settings, parse_settings
 
 ENV = "ARREARS_SETTINGS"
 BUNDLED = "lender.yaml"

@@ -34,7 +34,7 @@ from arrears.core.contact.action import PlannedAction
 from arrears.core.ledger.journal import receivable
 from arrears.core.loans.product import Component
 from arrears.services import evidence as log
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.case_tables import contact_attempts
 from arrears.store.hold_tables import validation_notices
 from arrears.store.membership import one_of
@@ -49,8 +49,8 @@ EVIDENCE_KIND = "regf.validation_notice"
 def _candidates(conn: Connection, default_pack: str) -> dict[str, tuple[str, date, Channel]]:
     """loan id -> (borrower, first communication, channel) for the loans that need a notice."""
     ls, loans, p, ca, vn = (
-        t.loan_state,
-        t.loans,
+        tables.loan_state,
+        tables.loans,
         borrower_profiles,
         contact_attempts,
         validation_notices,
@@ -86,7 +86,7 @@ def _candidates(conn: Connection, default_pack: str) -> dict[str, tuple[str, dat
 
 def _movements(conn: Connection, loan_ids: Sequence[str]) -> dict[str, list[tuple[str, date, int]]]:
     """Each loan's receivable movements (entry kind, effective date, amount)."""
-    je, po = t.journal_entries, t.postings
+    je, po = tables.journal_entries, tables.postings
     q = (
         select(je.c.loan_id, je.c.kind, je.c.effective_on, po.c.account, po.c.amount)
         .join(po, po.c.entry_id == je.c.entry_id)
@@ -112,7 +112,7 @@ def due_notices(
         return [], {}
     ids = sorted(found)
     moves = _movements(conn, ids)
-    ls, loans = t.loan_state, t.loans
+    ls, loans = tables.loan_state, tables.loans
     facts_q = (
         select(loans.c.loan_id, loans.c.disbursed_on, ls.c.penalty_unposted)
         .join(ls, ls.c.loan_id == loans.c.loan_id)

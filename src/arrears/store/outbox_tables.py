@@ -20,10 +20,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, Date, DateTime, Index, Integer, String, Table, Text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from arrears.core.contact.messages import KEY_LENGTH
 from arrears.store.bulk import sqlite_text
 from arrears.store.tables import metadata
-
-KEY_LENGTH = 200
 
 outbox = Table(
     "outbox",

@@ -89,7 +89,8 @@ def frames_from_accounts(
 
 
 def entries_to_domain(entries: pl.DataFrame, loan_ids: Sequence[str]) -> list[Entry]:
-    """Kernel entry rows as ledger entries, keys and accounts spelled as ``close_day`` spells them.
+    """Kernel entry rows as ledger entries, keys and accounts spelled as ``accrue_loan_day``
+    spells them.
 
     ``loan_ids`` is the state frame's ``loan_id`` column (entries name loans by row).
     """

@@ -3,7 +3,7 @@
 The per-loan reference checks every account after every step (``Account.check`` and the
 balance check of every ``journal.Entry``). The kernel moves a whole portfolio at once, so the
 same promises are checked over the day's columns instead, with numpy, after every
-:func:`arrears.core.close.kernel.close_day`:
+:func:`arrears.core.close.kernel.accrue_portfolio_day`:
 
 * **Nothing negative:** every amount and count the day wrote is at least zero; the overdue
   part of what is outstanding is no more than it (principal and interest).
@@ -24,8 +24,8 @@ same promises are checked over the day's columns instead, with numpy, after ever
 A broken invariant is a bug (or a corrupt state handed in), never bad input: it raises
 :class:`BrokenInvariant`, always. These are ``if``/``raise``, not ``assert``, so ``python -O``
 does not remove them: money that vanishes must stop the close whatever the interpreter's
-flags. The cost is measured in BENCHMARKS.md; ``close_day(..., check=False)`` exists for that
-measurement only.
+flags. The cost is measured in BENCHMARKS.md; ``accrue_portfolio_day(..., check=False)``
+exists for that measurement only.
 
 Cheap by construction: sums, minima and comparisons over whole columns (no per-loan Python),
 the installment slices the day touched (a few per cent of the book), and the entries. A column

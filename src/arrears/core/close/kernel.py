@@ -1,6 +1,6 @@
 """The columnar close: one business day for a whole portfolio, as column arithmetic.
 
-Same rules as :func:`arrears.core.ledger.account.close_day` and
+Same rules as :func:`arrears.core.ledger.account.accrue_loan_day` and
 :func:`arrears.core.ageing.status.age` (the per-loan reference); property tests hold the two
 equal to the fen.
 
@@ -172,7 +172,7 @@ def _exact_penalty(base: int, num: int, den: int) -> int:
     return (2 * base * num + den) // (2 * den)
 
 
-def close_day(
+def accrue_portfolio_day(
     state: pl.DataFrame,
     insts: pl.DataFrame,
     day: int,
@@ -183,7 +183,7 @@ def close_day(
     """Close ``day`` for every loan whose ``as_of`` is ``day - 1``; others are left alone.
 
     ``paused``: rows that accrue no penalty on ``day`` (a moratorium in force), as
-    ``ledger.account.close_day(..., accrues=False)``.
+    ``ledger.account.accrue_loan_day(..., accrues=False)``.
 
     ``state`` follows :data:`STATE_SCHEMA`, ``insts`` :data:`INST_SCHEMA` sorted by ``due``.
     The column arithmetic runs on the frames' buffers through numpy (no copies in); only the
@@ -384,18 +384,20 @@ def readouts(state: pl.DataFrame) -> pl.DataFrame:
     n = state.height
     as_of = state["as_of"].to_numpy()
     oldest = state["od_oldest"].to_numpy()
-    od = np.flatnonzero(oldest != NO_DUE)
+    overdue_rows = np.flatnonzero(oldest != NO_DUE)
     dpd = np.zeros(n, dtype=np.int32)
     bucket = np.zeros(n, dtype=np.uint8)
     level = np.zeros(n, dtype=np.uint8)
-    if od.size:
-        d = as_of[od] - oldest[od]
-        dpd[od] = d
-        bucket[od] = np.minimum((d + 29) // 30, len(BUCKETS) - 1)  # as ageing.status.bucket
-        lv = np.zeros(od.size, dtype=np.uint8)
+    if overdue_rows.size:
+        d = as_of[overdue_rows] - oldest[overdue_rows]
+        dpd[overdue_rows] = d
+        bucket[overdue_rows] = np.minimum(
+            (d + 29) // 30, len(BUCKETS) - 1
+        )  # as ageing.status.bucket
+        lv = np.zeros(overdue_rows.size, dtype=np.uint8)
         for t in ("t1", "t2", "t3", "t4"):
-            lv += d > state[t].to_numpy()[od]
-        level[od] = lv
+            lv += d > state[t].to_numpy()[overdue_rows]
+        level[overdue_rows] = lv
     penalty = state["penalty_owed"].to_numpy() + state["penalty_unposted"].to_numpy()
     wo = np.flatnonzero(state["status"].to_physical().to_numpy() == STATUSES.index("written_off"))
     if wo.size:
@@ -443,8 +445,8 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.col("due"),
         pl.col("_as_of"),
     )
-    od = (due < a) & ((up + ui) > 0)
-    live_od = od & pl.col("_live")
+    overdue = (due < a) & ((up + ui) > 0)
+    live_od = overdue & pl.col("_live")
     pen = due < a - pl.col("_grace")
     agg = x.group_by("row").agg(
         pl.when(pen)
@@ -455,7 +457,7 @@ def with_aggregates(base: pl.DataFrame, insts: pl.DataFrame) -> pl.DataFrame:
         pl.when(live_od).then(up).otherwise(0).sum().alias("od_principal"),
         pl.when(live_od).then(ui).otherwise(0).sum().alias("od_interest"),
         live_od.sum().cast(pl.Int32).alias("od_count"),
-        pl.when(od).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
+        pl.when(overdue).then(due).otherwise(NO_DUE).min().alias("od_oldest"),
         pl.when(pl.col("_live")).then(up).otherwise(0).sum().alias("os_principal"),
         pl.when((due <= a) & pl.col("_live")).then(ui).otherwise(0).sum().alias("os_interest"),
     )
@@ -495,11 +497,12 @@ STORED_SCHEMA: dict[str, pl.DataType] = {
 
 
 def window_start(base: pl.DataFrame) -> int:
-    """The earliest due date :func:`from_stored` and :func:`advance` read: ``as_of - grace``.
+    """The earliest due date :func:`from_stored` and :func:`accrue_portfolio_through` read:
+    ``as_of - grace``.
 
     From ``as_of`` on, a day looks only at installments due on it, the day before, or
-    ``grace`` days before that (see :func:`close_day`); the penalty base as of ``as_of`` needs
-    those due in ``[as_of - grace, as_of)`` (see :func:`from_stored`).
+    ``grace`` days before that (see :func:`accrue_portfolio_day`); the penalty base as of
+    ``as_of`` needs those due in ``[as_of - grace, as_of)`` (see :func:`from_stored`).
     """
     return int(base["as_of"].min()) - int(base["grace_days"].max())  # type: ignore[arg-type]
 
@@ -566,7 +569,7 @@ class Advanced:
     loan_days: int
 
 
-def advance(
+def accrue_portfolio_through(
     state: pl.DataFrame,
     insts: pl.DataFrame,
     through: int,
@@ -576,10 +579,10 @@ def advance(
 ) -> Advanced:
     """Close day by day until every loan is at ``through`` (loans already there are skipped).
 
-    The same result as :func:`arrears.services.close.reference.advance` on each loan, with
-    ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty. The state handed
-    in is checked first (nothing negative, ...: ``invariants.check_state``), then every day
-    (see :func:`close_day`).
+    The same result as :func:`arrears.services.close.reference.accrue_loan_through` on each
+    loan, with ``pauses`` (:data:`PAUSE_SCHEMA`) the days each loan accrues no penalty. The
+    state handed in is checked first (nothing negative, ...: ``invariants.check_state``), then
+    every day (see :func:`accrue_portfolio_day`).
     """
     entries: list[pl.DataFrame] = []
     loan_days = 0
@@ -588,7 +591,9 @@ def advance(
         if check:
             check_state(state, start - 1)
         for day in range(start, through + 1):
-            res = close_day(state, insts, day, paused_rows(pauses, state.height, day), check=check)
+            res = accrue_portfolio_day(
+                state, insts, day, paused_rows(pauses, state.height, day), check=check
+            )
             state = res.state
             loan_days += res.moved
             if res.entries.height:

@@ -1,13 +1,13 @@
 """The compliance gate: `check(history, proposed, context, pack) -> Decision`.
 
-Pure: no database, no clock. Rule packs `cn`, `us-reg-f`, `uk-conc` live in `packs/`.
+Pure: no database, no clock. Rule packs `cn`, `us-reg-f`, `uk-conc` live in `packs/` (with
+`get_pack`; not re-exported here, since the packs are built from this package's types).
 """
 
 from arrears.core.compliance.gate import check
 from arrears.core.compliance.limits import LenderSettings, Limits, SettingsError, tighten
 from arrears.core.compliance.model import Contact, ContactPreferences, Context, Decision, Violation
 from arrears.core.compliance.pack import Pack, Rule
-from arrears.core.compliance.packs import PACKS, get_pack
 from arrears.core.compliance.parse import (
     ParseError,
     parse_contact,
@@ -18,7 +18,6 @@ from arrears.core.compliance.parse import (
 )
 
 __all__ = [
-    "PACKS",
     "Contact",
     "ContactPreferences",
     "Context",
@@ -31,7 +30,6 @@ __all__ = [
     "SettingsError",
     "Violation",
     "check",
-    "get_pack",
     "parse_contact",
     "parse_context",
     "parse_history",

@@ -23,7 +23,8 @@ from arrears.core.contact.templates import (
     render,
 )
 from arrears.core.texts import TextSet
-from arrears.store.outbox_tables import KEY_LENGTH
+
+KEY_LENGTH = 200  # longest message key; the outbox and mailbox columns are sized from it
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ class MessageFacts:
     """Everything a template may say. Amounts are integer minor units (fen) of ``currency``.
 
     ``borrower_name`` and ``loan_ref`` may be given in full: ``render`` masks them. The lender's
-    words come in the message's language (``arrears.core.settings``): ``lender_name`` in
+    words come in the message's language (``arrears.core.lender.settings``): ``lender_name`` in
     sentences, ``signature`` where the message signs (``【…】``; default the name),
     ``repay_app`` where in the lender's app to pay (e.g. ``支付宝 > 借呗``); ``bank_transfer``
     is the alternative. ``sender_alias`` is how a message to an emergency contact signs itself

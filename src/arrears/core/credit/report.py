@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from arrears.core.compliance import Contact, Context, check, get_pack
+from arrears.core.compliance import Contact, Context, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.credit.codes import NEGATIVE
 from arrears.core.credit.disputes import Dispute, apply_corrections, open_disputes
 from arrears.core.credit.history import CreditHistory, credit_history, reporting_date

@@ -6,7 +6,7 @@ events dated that day applied), exactly as ``arrears.core.ledger.replay.replay``
 
 Two engines, one contract:
 
-* ``daily`` closes the account one day at a time with ``ledger.account.close_day``: the same
+* ``daily`` closes the account one day at a time with ``ledger.account.accrue_loan_day``: the same
   loop as ``replay``. It is the reference.
 * ``fast`` jumps between the dates where something can change. Between two events the penalty
   base (overdue principal, plus interest for installment-based products) only changes on the day
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from fractions import Fraction
 
@@ -33,7 +33,7 @@ from arrears.core.ledger.account import (
     Inst,
     Refused,
     Status,
-    close_day,
+    accrue_loan_day,
     open_account,
     penalty_rate,
 )
@@ -274,7 +274,7 @@ def pay_within_due(acct: Account, product: Product, amount: int, on: date) -> Ac
 
 def _advance_daily(acct: Account, product: Product, through: date) -> Account:
     while acct.as_of < through:
-        acct, _ = close_day(acct, product, acct.as_of + ONE_DAY)
+        acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
     return acct
 
 
@@ -297,7 +297,7 @@ def walk(
     fast = engine == "fast"
     steps_of: tuple[tuple[Inst, ...] | None, list[tuple[int, int]]] = (None, [])
 
-    def advance(acct: Account, through: date) -> Account:
+    def accrue_through(acct: Account, through: date) -> Account:
         nonlocal steps_of
         if not fast:
             return _advance_daily(acct, product, through)
@@ -314,41 +314,47 @@ def walk(
     last = wanted[-1]
     after = date.min if start is None else start.account.as_of
     pending = sorted((ev for ev in events if after < ev.on <= last), key=lambda ev: ev.on)
+    early = next((ev for ev in pending if ev.on < terms.disbursed_on), None)
+    if early is not None:
+        unknown = Unknown(early.on, early.ref, "on", f"{early.on} is before disbursement")
+        return dict.fromkeys(wanted, unknown)
     if start is None:
-        acct = open_fast(terms, product) if fast else open_account(terms, product)[0]
-        last_paid: date | None = None
-        closed_on: date | None = None
-        closed_by: str | None = None
-    else:
-        acct = start.account
-        last_paid, closed_on, closed_by = start.last_payment_on, start.closed_on, start.closed_by
+        opened = open_fast(terms, product) if fast else open_account(terms, product)[0]
+        start = Snapshot(opened, None, None, None)
+    state = start
     k = 0
-    for ev in pending:
-        if ev.on < terms.disbursed_on:
-            unknown = Unknown(ev.on, ev.ref, "on", f"{ev.on} is before disbursement")
-            return dict.fromkeys(wanted, unknown)
     for day in wanted:
         while k < len(pending) and pending[k].on <= day:
             ev = pending[k]
-            acct = advance(acct, ev.on)
-            was_active = acct.status is Status.ACTIVE
-            paid = None
-            if fast and isinstance(ev, Payment):
-                paid = pay_within_due(acct, product, ev.amount, ev.on)
-            if paid is not None:
-                acct = paid
-            else:
-                res = apply_event(acct, product, ev)
-                if isinstance(res, Refused):
-                    unknown = Unknown(ev.on, ev.ref, res.field, res.reason)
-                    out.update((d, unknown) for d in wanted if d >= ev.on)
-                    return out
-                acct = res[0]
-            if isinstance(ev, Payment):
-                last_paid = ev.on
-            if was_active and acct.status is not Status.ACTIVE:
-                closed_on, closed_by = ev.on, ev.ref
+            applied = _apply(state, accrue_through(state.account, ev.on), product, ev, fast)
+            if isinstance(applied, Unknown):
+                out.update((d, applied) for d in wanted if d >= ev.on)
+                return out
+            state = applied
             k += 1
-        acct = advance(acct, day)
-        out[day] = Snapshot(acct, last_paid, closed_on, closed_by)
+        state = replace(state, account=accrue_through(state.account, day))
+        out[day] = state
     return out
+
+
+def _apply(
+    state: Snapshot, acct: Account, product: Product, ev: Event, fast: bool
+) -> Snapshot | Unknown:
+    """``ev`` applied to ``acct`` (the account aged to the event's day), ``state``'s marks
+    carried forward: the last payment, and when and by what the loan closed."""
+    was_active = acct.status is Status.ACTIVE
+    paid = None
+    if fast and isinstance(ev, Payment):
+        paid = pay_within_due(acct, product, ev.amount, ev.on)
+    if paid is not None:
+        acct = paid
+    else:
+        res = apply_event(acct, product, ev)
+        if isinstance(res, Refused):
+            return Unknown(ev.on, ev.ref, res.field, res.reason)
+        acct = res[0]
+    last_paid = ev.on if isinstance(ev, Payment) else state.last_payment_on
+    closed_on, closed_by = state.closed_on, state.closed_by
+    if was_active and acct.status is not Status.ACTIVE:
+        closed_on, closed_by = ev.on, ev.ref
+    return Snapshot(acct, last_paid, closed_on, closed_by)

@@ -1,7 +1,8 @@
 """Hash-chained evidence records: the pure core (no database, no clock, no I/O).
 
 This docstring is the specification. A borrower (or their lawyer) can re-implement verification
-from it alone; ``arrears/evidence/verify_export.py`` is a standard-library implementation of it.
+from it alone; ``arrears/core/evidence/verify_export.py`` is a standard-library implementation
+of it.
 
 Records
 -------

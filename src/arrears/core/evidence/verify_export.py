@@ -1,13 +1,14 @@
-"""Verify an exported evidence chain without the server: standard library only.
+"""Verify an exported evidence chain without the server: standard library only, pure.
 
-Usage::
+:func:`verify_lines` takes the export's lines and returns the verdict (or raises
+:class:`Bad`); reading the file and printing are ``arrears/cli/check_export.py``'s::
 
-    python -m arrears.core.evidence.verify_export chain.jsonl [--root HEX]
-    python verify_export.py chain.jsonl                  # this file alone, copied anywhere
+    python -m arrears.cli.check_export chain.jsonl [--root HEX]
+    python check_export.py chain.jsonl          # the two files alone, copied into one folder
 
-This file imports nothing from ``arrears`` on purpose: a borrower can copy it next to their
-export and run it with any Python 3.11+. It re-implements the rules written down in
-``arrears/evidence/chain.py`` (and ``docs/evidence.md``):
+This file imports nothing from ``arrears`` on purpose: a borrower can copy it (with
+``check_export.py``) next to their export and run it with any Python 3.11+. It re-implements
+the rules written down in ``arrears/core/evidence/chain.py`` (and ``docs/evidence.md``):
 
 * each line is a JSON object; record lines have ``at, borrower_id, hash, kind, payload,
   prev_hash, seq``; the optional last line ``{"anchor": {...}}`` ties the chain to a root;
@@ -22,17 +23,13 @@ export and run it with any Python 3.11+. It re-implements the rules written down
 * the anchor's head must be the chain's record at that seq (so nothing was cut off the end),
   and its RFC 6962 inclusion proof must lead to the anchor's root. Compare that root with the
   value the lender published (``--root``) to know the lender cannot have rewritten the chain.
-
-Exit status: 0 intact, 1 tampered (the first bad record is named), 2 the file cannot be read.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
-import sys
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -269,28 +266,3 @@ def verify_lines(lines: list[str], expected_root: str | None = None) -> str:
     else:
         summary += " (no anchor: records removed from the end cannot be detected)"
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify an exported arrears evidence chain.")
-    parser.add_argument("file", help="the exported chain (JSON lines)")
-    parser.add_argument("--root", help="the root value the lender published, to compare")
-    args = parser.parse_args(argv)
-    try:
-        # Split on "\n" only: str.splitlines() would also split inside strings holding U+2028,
-        # U+0085 and the like, which canonical JSON writes literally.
-        with open(args.file, encoding="utf-8", newline="") as fh:
-            lines = fh.read().split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        print(verify_lines(lines, args.root))
-    except Bad as exc:
-        print(f"TAMPERED: {exc}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """A loan's account: its schedule, what has been paid, and the penalty it has accrued.
 
-The account is advanced one business day at a time (:func:`close_day`), or over many days at
+The account is advanced one business day at a time (:func:`accrue_loan_day`), or over many days at
 once with exactly the same result (:func:`close_through`, which the replay uses between
 events), and changed by events (payments, waivers, write-offs). Each step returns the new
 account and the journal entries it posts. Interest falls due on the due date; penalty accrues
@@ -216,7 +216,7 @@ def penalty_base(acct: Account, product: Product, day: date) -> int:
     return base
 
 
-def close_day(acct: Account, product: Product, day: date, accrues: bool = True) -> Step:
+def accrue_loan_day(acct: Account, product: Product, day: date, accrues: bool = True) -> Step:
     """Age the account through ``day``: interest falling due, the day's penalty, month end.
 
     ``accrues`` False: the day is under a moratorium and adds no penalty (see ``Pauses``).
@@ -250,7 +250,7 @@ def close_through(
     acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
 ) -> Step:
     """Age the account through ``through``: the same account and entries as one
-    :func:`close_day` per day from ``acct.as_of + 1`` to ``through`` (``accrues`` False on the
+    :func:`accrue_loan_day` per day from ``acct.as_of + 1`` to ``through`` (``accrues`` False on the
     days in ``pauses``), without the days between.
 
     Between events nothing about the installments changes, so the day's penalty can change
@@ -265,32 +265,11 @@ def close_through(
         return acct, []
     if acct.status is not Status.ACTIVE:
         return _with(acct, as_of=through), []
-    grace = timedelta(days=product.grace_days)
-    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
-    base = 0
-    counts: dict[date, int] = {}  # day -> what starts to count in the base that day
-    dues: dict[date, list[Inst]] = {}  # day -> installments whose interest falls due
-    for i in acct.installments:
-        if start < i.due_date <= through and i.interest:
-            dues.setdefault(i.due_date, []).append(i)
-        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
-        if owed:
-            counts_from = i.due_date + grace + ONE_DAY
-            if counts_from <= start:
-                base += owed
-            elif counts_from <= through:
-                counts[counts_from] = counts.get(counts_from, 0) + owed
-    month_ends = set[date]()
-    month = date(start.year, start.month, 1)
-    while True:
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        end = month - ONE_DAY
-        if end > through:
-            break
-        month_ends.add(end)
+    base, counts, dues = _penalty_base_and_dues(acct, product, through)
+    month_ends = _month_ends(start, through)
     rate = penalty_rate(acct.terms, product)
-    p, q = rate.numerator, rate.denominator
-    daily = (2 * base * p + q) // (2 * q)
+    num, den = rate.numerator, rate.denominator
+    daily = _daily_penalty(base, num, den)
     unposted, owed_penalty = acct.penalty_unposted, acct.penalty_owed
     loan_id = acct.loan_id
     interest_account = receivable(loan_id, Component.INTEREST)
@@ -301,36 +280,81 @@ def close_through(
         if day <= start:
             continue
         unposted += accruing_days(pauses, last + ONE_DAY, day - ONE_DAY) * daily  # in between
-        for i in dues.get(day, ()):
-            entries.append(
-                Entry(
-                    f"{loan_id}:interest:{i.n}",
-                    loan_id,
-                    EntryKind.INTEREST_DUE,
-                    day,
-                    (Posting(interest_account, i.interest), Posting(INCOME_INTEREST, -i.interest)),
-                )
-            )
+        for inst in dues.get(day, ()):
+            entries.append(_interest_due(loan_id, interest_account, inst, day))
         if day in counts:
             base += counts[day]
-            daily = (2 * base * p + q) // (2 * q)
+            daily = _daily_penalty(base, num, den)
         if not paused_on(pauses, day):
             unposted += daily
         if unposted and day in month_ends:
-            entries.append(
-                Entry(
-                    f"{loan_id}:penalty:{day.isoformat()}",
-                    loan_id,
-                    EntryKind.PENALTY,
-                    day,
-                    (Posting(penalty_account, unposted), Posting(INCOME_PENALTY, -unposted)),
-                )
-            )
+            entries.append(_penalty_posted(loan_id, penalty_account, unposted, day))
             owed_penalty += unposted
             unposted = 0
         last = day
     unposted += accruing_days(pauses, last + ONE_DAY, through) * daily
     return _with(acct, as_of=through, penalty_unposted=unposted, penalty_owed=owed_penalty), entries
+
+
+def _daily_penalty(base: int, num: int, den: int) -> int:
+    """``round_half_up(base x num/den)`` in integers, as the daily close rounds the day."""
+    return (2 * base * num + den) // (2 * den)
+
+
+def _penalty_base_and_dues(
+    acct: Account, product: Product, through: date
+) -> tuple[int, dict[date, int], dict[date, list[Inst]]]:
+    """The penalty base on ``acct.as_of``; by day up to ``through``, what starts to count in
+    the base that day; and the installments whose interest falls due that day."""
+    start = acct.as_of
+    grace = timedelta(days=product.grace_days)
+    interest_base = product.penalty_base is PenaltyBase.INSTALLMENT
+    base = 0
+    counts: dict[date, int] = {}
+    dues: dict[date, list[Inst]] = {}
+    for i in acct.installments:
+        if start < i.due_date <= through and i.interest:
+            dues.setdefault(i.due_date, []).append(i)
+        owed = i.unpaid_principal + (i.unpaid_interest if interest_base else 0)
+        if owed:
+            counts_from = i.due_date + grace + ONE_DAY
+            if counts_from <= start:
+                base += owed
+            elif counts_from <= through:
+                counts[counts_from] = counts.get(counts_from, 0) + owed
+    return base, counts, dues
+
+
+def _month_ends(start: date, through: date) -> set[date]:
+    """The month ends after ``start``'s month began, up to ``through``."""
+    month_ends = set[date]()
+    month = date(start.year, start.month, 1)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = month - ONE_DAY
+        if end > through:
+            return month_ends
+        month_ends.add(end)
+
+
+def _interest_due(loan_id: str, account: str, inst: Inst, day: date) -> Entry:
+    return Entry(
+        f"{loan_id}:interest:{inst.n}",
+        loan_id,
+        EntryKind.INTEREST_DUE,
+        day,
+        (Posting(account, inst.interest), Posting(INCOME_INTEREST, -inst.interest)),
+    )
+
+
+def _penalty_posted(loan_id: str, account: str, amount: int, day: date) -> Entry:
+    return Entry(
+        f"{loan_id}:penalty:{day.isoformat()}",
+        loan_id,
+        EntryKind.PENALTY,
+        day,
+        (Posting(account, amount), Posting(INCOME_PENALTY, -amount)),
+    )
 
 
 def _with(

@@ -108,7 +108,7 @@ def replay(
                 ev.ref, "on", f"{ev.on} is before disbursement {terms.disbursed_on}"
             )
     # Close from event date to event date in one step each (close_through equals one
-    # close_day per day), applying each date's events after its close.
+    # accrue_loan_day per day), applying each date's events after its close.
     for ev in pending:
         acct, new = close_through(acct, product, ev.on, pauses)
         entries.extend(new)

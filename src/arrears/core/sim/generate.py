@@ -26,7 +26,7 @@ What is drawn, and from what (all documented ranges are tested at N=10,000):
   (no mobile prefix starts 10), US +1 NPA 555 01xx (reserved for fiction), UK
   +44 7700 900xxx (Ofcom's drama range). Names are drawn from common name lists.
 
-Payments are the installments of the exact schedule (``sim.columns``, equal to
+Payments are the installments of the exact schedule (``core.loans.schedule_columns``, equal to
 ``schedule_for``), so a behaviour that pays on time leaves the loan current, and no payment
 ever exceeds what is due. Refs are ``<loan_id>-P<n>``.
 """
@@ -36,13 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from arrears.core.loans import schedule_columns as sc
+from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import DEFAULT_PRODUCT, Product
 from arrears.core.money import RateBasis, parse_rate
 
@@ -173,29 +172,82 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
         raise ValueError(f"n must be at least 1, got {n}")
     rng = np.random.Generator(np.random.PCG64(seed))
     width = max(6, len(str(n)))
+    # The draws are made in this order, so a seed gives the same portfolio every time.
+    owner, borrower_count = _owners(rng, n)
+    b_behaviour = rng.choice(len(BEHAVIOURS), size=borrower_count, p=[w for _, w in BEHAVIOURS])
+    b_pack = rng.choice(len(RULE_PACKS), size=borrower_count, p=[w for _, w in RULE_PACKS])
+    borrowers = _borrower_profiles(
+        rng, np.arange(borrower_count, dtype=np.int64), b_pack, b_behaviour, width
+    )
+    rates = _rates(rng, n, product)
+    months, method = _terms(rng, rates.daily)
+    as_of_days = (as_of - schedule_columns.EPOCH).days
+    principal, disbursed, due_day = _amounts_and_dates(rng, n, as_of_days)
+    cols = schedule_columns.LoanColumns(
+        principal, rates.numerator, rates.denominator, rates.daily, months, method, disbursed,
+        due_day,
+    )  # fmt: skip
+    loan_ids = "L" + pl.Series("loan_id", np.arange(1, n + 1)).cast(pl.Utf8).str.zfill(width)
+    behaviour = pl.Series([b for b, _ in BEHAVIOURS]).gather(b_behaviour[owner])
+    loans = _loans_frame(loan_ids, owner, cols, rates.text, behaviour, product)
+    loans = loans.join(
+        borrowers, left_on="_owner", right_on="_idx", how="left", maintain_order="left"
+    )
+    loans = loans.select(LOAN_COLUMNS)
+    payments = _payments(rng, cols, b_behaviour[owner], loan_ids, as_of_days, product)
+    return Portfolio(loans, payments)
 
-    # Borrowers and how many loans each holds.
+
+def _owners(rng: np.random.Generator, n: int) -> tuple[npt.NDArray[np.int64], int]:
+    """Each loan's borrower (an index) and the number of borrowers: each holds 1-3 loans, the
+    last borrower's count cut so that there are ``n`` loans."""
     per = rng.choice(
         [c for c, _ in LOANS_PER_BORROWER], size=n, p=[w for _, w in LOANS_PER_BORROWER]
     )
     cum = np.cumsum(per)
-    nb = int(np.searchsorted(cum, n) + 1)
-    per = per[:nb]
-    per[-1] -= int(cum[nb - 1]) - n
-    owner = np.repeat(np.arange(nb, dtype=np.int64), per)
-    bidx = np.arange(nb, dtype=np.int64)
-    b_behaviour = rng.choice(len(BEHAVIOURS), size=nb, p=[w for _, w in BEHAVIOURS])
-    b_pack = rng.choice(len(RULE_PACKS), size=nb, p=[w for _, w in RULE_PACKS])
-    borrowers = _borrower_profiles(rng, bidx, b_pack, b_behaviour, width)
+    borrower_count = int(np.searchsorted(cum, n) + 1)
+    per = per[:borrower_count]
+    per[-1] -= int(cum[borrower_count - 1]) - n
+    return np.repeat(np.arange(borrower_count, dtype=np.int64), per), borrower_count
 
-    # Loan terms.
-    daily_rates, dw, annual_rates, aw = _rates_under_cap(product)
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    daily: npt.NDArray[np.bool_]  # a daily rate (else annual)
+    text: pl.Series  # as the import reads it: "0.03%"
+    numerator: npt.NDArray[np.int64]  # the rate as a reduced fraction per day or per year
+    denominator: npt.NDArray[np.int64]
+
+
+def _rates(rng: np.random.Generator, n: int, product: Product) -> _Rates:
+    """70% daily rates, 30% annual, each drawn from the listed rates under the product's cap."""
+    daily_rates, daily_weights, annual_rates, annual_weights = _rates_under_cap(product)
     daily = rng.random(n) < 0.7
-    d_rate = rng.choice(len(daily_rates), size=n, p=dw)
-    a_rate = rng.choice(len(annual_rates), size=n, p=aw)
-    rate_text = _where(
+    d_rate = rng.choice(len(daily_rates), size=n, p=daily_weights)
+    a_rate = rng.choice(len(annual_rates), size=n, p=annual_weights)
+    text = _where(
         daily, pl.Series(daily_rates).gather(d_rate), pl.Series(annual_rates).gather(a_rate)
     )
+    d_frac = [parse_rate(r) for r in daily_rates]
+    a_frac = [parse_rate(r) for r in annual_rates]
+    numerator = np.where(
+        daily,
+        np.array([f.numerator for f in d_frac], dtype=np.int64)[d_rate],
+        np.array([f.numerator for f in a_frac], dtype=np.int64)[a_rate],
+    )
+    denominator = np.where(
+        daily,
+        np.array([f.denominator for f in d_frac], dtype=np.int64)[d_rate],
+        np.array([f.denominator for f in a_frac], dtype=np.int64)[a_rate],
+    )
+    return _Rates(daily, text, numerator, denominator)
+
+
+def _terms(
+    rng: np.random.Generator, daily: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Months and repayment method; daily-rate loans are short, bullets only up to 6 months."""
+    n = len(daily)
     months = np.where(
         daily,
         rng.choice([3, 6, 12], size=n, p=[0.3, 0.3, 0.4]),
@@ -203,62 +255,66 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
     ).astype(np.int64)
     method = np.where(
         daily,
-        rng.choice([sc.ANNUITY, sc.INTEREST_FIRST], size=n, p=[0.75, 0.25]),
         rng.choice(
-            [sc.ANNUITY, sc.EQUAL_PRINCIPAL, sc.INTEREST_FIRST, sc.BULLET],
+            [schedule_columns.ANNUITY, schedule_columns.INTEREST_FIRST], size=n, p=[0.75, 0.25]
+        ),
+        rng.choice(
+            [
+                schedule_columns.ANNUITY,
+                schedule_columns.EQUAL_PRINCIPAL,
+                schedule_columns.INTEREST_FIRST,
+                schedule_columns.BULLET,
+            ],
             size=n,
             p=[0.5, 0.3, 0.12, 0.08],
         ),
     ).astype(np.int64)
-    method = np.where((method == sc.BULLET) & (months > 6), sc.ANNUITY, method)
+    method = np.where(
+        (method == schedule_columns.BULLET) & (months > 6), schedule_columns.ANNUITY, method
+    )
+    return months, method
+
+
+def _amounts_and_dates(
+    rng: np.random.Generator, n: int, as_of_days: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Principal in fen (log-normal, whole hundreds of yuan), disbursal day and due day."""
     yuan = np.exp(rng.normal(np.log(MEDIAN_PRINCIPAL), SIGMA, size=n))
     yuan = np.clip(np.round(yuan / 100) * 100, PRINCIPAL_MIN, PRINCIPAL_MAX)
     principal = (yuan.astype(np.int64)) * 100
-    as_of_days = (as_of - sc.EPOCH).days
     disbursed = as_of_days - rng.integers(1, 366, size=n, dtype=np.int64)
     due_day = np.where(rng.random(n) < 0.4, rng.integers(1, 29, size=n), 0).astype(np.int64)
+    return principal, disbursed, due_day
 
-    d_frac = [parse_rate(r) for r in daily_rates]
-    a_frac = [parse_rate(r) for r in annual_rates]
-    rnum = np.where(
-        daily,
-        np.array([f.numerator for f in d_frac], dtype=np.int64)[d_rate],
-        np.array([f.numerator for f in a_frac], dtype=np.int64)[a_rate],
-    )
-    rden = np.where(
-        daily,
-        np.array([f.denominator for f in d_frac], dtype=np.int64)[d_rate],
-        np.array([f.denominator for f in a_frac], dtype=np.int64)[a_rate],
-    )
-    cols = sc.LoanColumns(principal, rnum, rden, daily, months, method, disbursed, due_day)
 
-    loan_ids = pl.Series("loan_id", np.arange(1, n + 1)).cast(pl.Utf8).str.zfill(width)
-    loan_ids = "L" + loan_ids
-    behaviour = pl.Series([b for b, _ in BEHAVIOURS]).gather(b_behaviour[owner])
-    loans = pl.DataFrame(
+def _loans_frame(
+    loan_ids: pl.Series,
+    owner: npt.NDArray[np.int64],
+    cols: schedule_columns.LoanColumns,
+    rate_text: pl.Series,
+    behaviour: pl.Series,
+    product: Product,
+) -> pl.DataFrame:
+    """The loan columns as the import reads them, with ``_owner`` to join the borrowers on."""
+    n = len(loan_ids)
+    return pl.DataFrame(
         {
             "loan_id": loan_ids,
             "_owner": owner,
-            "principal": _fen_text(principal),
+            "principal": _fen_text(cols.principal),
             "rate": rate_text,
             "rate_basis": _where(
-                daily, pl.repeat("daily", n, eager=True), pl.repeat("annual", n, eager=True)
+                cols.daily, pl.repeat("daily", n, eager=True), pl.repeat("annual", n, eager=True)
             ),
-            "months": months.astype(np.int16),
-            "method": pl.Series(list(sc.METHOD_CODES)).gather(method),
-            "disbursed_on": pl.Series(disbursed, dtype=pl.Int32).cast(pl.Date),
-            "due_day": pl.Series(due_day.astype(np.int8)).replace(0, None),
+            "months": cols.months.astype(np.int16),
+            "method": pl.Series(list(schedule_columns.METHOD_CODES)).gather(cols.method),
+            "disbursed_on": pl.Series(cols.disbursed, dtype=pl.Int32).cast(pl.Date),
+            "due_day": pl.Series(cols.due_day.astype(np.int8)).replace(0, None),
             "product": pl.Series([product.product_id] * n, dtype=pl.Utf8),
             "currency": pl.Series([product.currency] * n, dtype=pl.Utf8),
             "behaviour": behaviour,
         }
     )
-    loans = loans.join(
-        borrowers, left_on="_owner", right_on="_idx", how="left", maintain_order="left"
-    )
-    loans = loans.select(LOAN_COLUMNS)
-    payments = _payments(rng, cols, b_behaviour[owner], loan_ids, as_of_days, product)
-    return Portfolio(loans, payments)
 
 
 def _fake_phones(rng: np.random.Generator, pack: npt.NDArray[np.int64]) -> pl.Series:
@@ -369,13 +425,13 @@ def _borrower_profiles(
 
 def _payments(
     rng: np.random.Generator,
-    loans: sc.LoanColumns,
+    loans: schedule_columns.LoanColumns,
     behaviour: npt.NDArray[np.int64],
     loan_ids: pl.Series,
     as_of_days: int,
     product: Product,
 ) -> pl.DataFrame:
-    s = sc.schedules(loans, product.days_per_year, product.min_first_period_days)
+    s = schedule_columns.schedules(loans, product.days_per_year, product.min_first_period_days)
     pay = s.principal + s.interest
     b = behaviour[s.loan]
     per_loan = np.bincount(s.loan, minlength=len(loans.principal))
@@ -413,15 +469,3 @@ def _payments(
             "ref": ids + "-P" + pl.Series(s.n[idx]).cast(pl.Utf8).str.zfill(2),
         }
     )
-
-
-def write_table(df: pl.DataFrame, path: Path) -> None:
-    """Parquet (``.parquet``) or CSV (``.csv``), chosen by the extension; same bytes every time."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        # Statistics and the writer's version string are the only metadata: no timestamps.
-        df.write_parquet(path, compression="zstd", statistics=False)
-    elif suffix == ".csv":
-        df.write_csv(path, date_format="%Y-%m-%d")
-    else:
-        raise ValueError(f"{path}: unknown format {suffix!r}: use .csv or .parquet")

@@ -8,11 +8,9 @@ installment amount, so penalty is left owing, as happens in life.
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from arrears.core.loans.product import DEFAULT_PRODUCT, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
@@ -44,83 +42,80 @@ def sample_portfolio(
     pays: list[SamplePayment] = []
     borrowers = max(1, int(n * 0.8))
     for k in range(n):
-        b = rng.randrange(borrowers)
-        brng = random.Random(f"{seed}:{b}")
-        name = brng.choice(SURNAMES) + brng.choice(GIVEN) + brng.choice(GIVEN)
-        phone = (
-            "1" + str(brng.choice((3, 5, 8))) + "".join(str(brng.randrange(10)) for _ in range(9))
-        )
-        daily = rng.random() < 0.7
-        rate = (
-            f"{rng.choice(('0.02', '0.03', '0.035', '0.04', '0.05'))}%"
-            if daily
-            else f"{rng.choice(('7.2', '9.9', '12', '15.4', '18'))}%"
-        )
-        months = rng.choice((3, 6, 12, 12, 12, 24))
-        method = rng.choice(
-            (Method.ANNUITY, Method.ANNUITY, Method.EQUAL_PRINCIPAL, Method.INTEREST_FIRST)
-        )
-        principal = rng.choice((500, 1000, 2000, 3000, 5000, 8000, 10000, 20000, 50000)) * 100
-        disbursed = as_of - timedelta(days=rng.randrange(20, 365))
-        loan_id = f"L{k + 1:06d}"
-        rows.append(
-            {
-                "loan_id": loan_id,
-                "borrower_id": f"B{b + 1:06d}",
-                "borrower_name": name,
-                "phone": phone,
-                "principal": fmt(principal),
-                "rate": rate,
-                "rate_basis": "daily" if daily else "annual",
-                "months": str(months),
-                "method": method.value,
-                "disbursed_on": disbursed.isoformat(),
-                "due_day": "",
-            }
-        )
-        terms = LoanTerms(
-            loan_id,
-            principal,
-            Rate.parse(rate, RateBasis.DAILY if daily else RateBasis.ANNUAL),
-            months,
-            method,
-            disbursed,
-        )
-        behaviour = _pick(rng, BEHAVIOURS)
-        sched = schedule_for(terms, DEFAULT_PRODUCT)
-        missed = 0
-        for inst in sched:
-            if behaviour == "never":
-                break
-            on = inst.due_date
-            amount = inst.payment
-            if behaviour == "late":
-                on += timedelta(days=rng.randrange(3, 41))
-            elif behaviour == "chronic" and inst.n % 2 == 0:
-                continue
-            elif behaviour == "cured" and missed < 2:
-                missed += 1
-                continue
-            elif behaviour == "cured" and missed == 2:
-                # Catch up on the two missed installments along with this one.
-                amount += sum(i.payment for i in sched[inst.n - 3 : inst.n - 1])
-                missed += 1
-            if on > as_of:
-                break
-            pays.append(SamplePayment(loan_id, amount, on, f"{loan_id}-P{inst.n:02d}"))
+        borrower = rng.randrange(borrowers)
+        row, terms = _loan(rng, f"L{k + 1:06d}", borrower, seed, as_of)
+        rows.append(row)
+        pays.extend(_payments(rng, terms, _pick(rng, BEHAVIOURS), as_of))
     return rows, pays
 
 
-def write_csv(rows: list[dict[str, str]], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+def _name_and_phone(seed: int, borrower: int) -> tuple[str, str]:
+    """The borrower's name and phone, the same on each of their loans (drawn by borrower)."""
+    brng = random.Random(f"{seed}:{borrower}")
+    name = brng.choice(SURNAMES) + brng.choice(GIVEN) + brng.choice(GIVEN)
+    phone = "1" + str(brng.choice((3, 5, 8))) + "".join(str(brng.randrange(10)) for _ in range(9))
+    return name, phone
 
 
-def write_payments(pays: list[SamplePayment], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["loan_id", "amount", "paid_on", "ref"])
-        for p in pays:
-            w.writerow([p.loan_id, fmt(p.amount), p.on.isoformat(), p.ref])
+def _loan(
+    rng: random.Random, loan_id: str, borrower: int, seed: int, as_of: date
+) -> tuple[dict[str, str], LoanTerms]:
+    """One loan's import row and its terms."""
+    name, phone = _name_and_phone(seed, borrower)
+    daily = rng.random() < 0.7
+    rate = (
+        f"{rng.choice(('0.02', '0.03', '0.035', '0.04', '0.05'))}%"
+        if daily
+        else f"{rng.choice(('7.2', '9.9', '12', '15.4', '18'))}%"
+    )
+    months = rng.choice((3, 6, 12, 12, 12, 24))
+    method = rng.choice(
+        (Method.ANNUITY, Method.ANNUITY, Method.EQUAL_PRINCIPAL, Method.INTEREST_FIRST)
+    )
+    principal = rng.choice((500, 1000, 2000, 3000, 5000, 8000, 10000, 20000, 50000)) * 100
+    disbursed = as_of - timedelta(days=rng.randrange(20, 365))
+    row = {
+        "loan_id": loan_id,
+        "borrower_id": f"B{borrower + 1:06d}",
+        "borrower_name": name,
+        "phone": phone,
+        "principal": fmt(principal),
+        "rate": rate,
+        "rate_basis": "daily" if daily else "annual",
+        "months": str(months),
+        "method": method.value,
+        "disbursed_on": disbursed.isoformat(),
+        "due_day": "",
+    }
+    basis = RateBasis.DAILY if daily else RateBasis.ANNUAL
+    return row, LoanTerms(loan_id, principal, Rate.parse(rate, basis), months, method, disbursed)
+
+
+def _payments(
+    rng: random.Random, terms: LoanTerms, behaviour: str, as_of: date
+) -> list[SamplePayment]:
+    """The loan's payments up to ``as_of`` as its borrower's ``behaviour`` makes them."""
+    loan_id = terms.loan_id
+    sched = schedule_for(terms, DEFAULT_PRODUCT)
+    pays: list[SamplePayment] = []
+    missed = 0
+    for inst in sched:
+        if behaviour == "never":
+            break
+        on = inst.due_date
+        amount = inst.payment
+        if behaviour == "late":
+            on += timedelta(days=rng.randrange(3, 41))
+        elif behaviour == "chronic" and inst.n % 2 == 0:
+            continue
+        elif behaviour == "cured" and missed < 2:
+            missed += 1
+            continue
+        elif behaviour == "cured" and missed == 2:
+            # Catch up on the two missed installments along with this one.
+            amount += sum(i.payment for i in sched[inst.n - 3 : inst.n - 1])
+            missed += 1
+        if on > as_of:
+            break
+        pays.append(SamplePayment(loan_id, amount, on, f"{loan_id}-P{inst.n:02d}"))
+    return pays

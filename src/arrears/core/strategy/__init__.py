@@ -2,6 +2,7 @@
 
 Pure: no database, no clock. `choose` is the per-borrower reference; `choose_frame` is the
 same over a Polars frame of cases; `validate` warns about steps a rule pack would block.
+Policy files are read by `arrears.services.policy_files`.
 """
 
 from arrears.core.strategy.assign import assign, assign_series, bucket
@@ -18,11 +19,9 @@ from arrears.core.strategy.choose import Choice, Explanation, StepTrace, choose,
 from arrears.core.strategy.frame import ACTION_SCHEMA, ROUTING_SCHEMA, CaseFrameError, choose_frame
 from arrears.core.strategy.load import (
     PolicyError,
-    bundled_policy_path,
-    default_policy_set,
-    load_policy,
-    load_policy_set,
     parse_policy,
+    parse_policy_set,
+    parse_yaml,
     policy_set,
     single,
 )
@@ -64,16 +63,14 @@ __all__ = [
     "assign",
     "assign_series",
     "bucket",
-    "bundled_policy_path",
     "cases_frame",
     "choose",
     "choose_frame",
-    "default_policy_set",
     "explain",
-    "load_policy",
-    "load_policy_set",
     "parse_case",
     "parse_policy",
+    "parse_policy_set",
+    "parse_yaml",
     "policy_set",
     "single",
     "validate",

@@ -3,7 +3,10 @@ inside it (`steps[3].cadence_days`) and the reason. Unknown keys are errors: a m
 `cadence_day` must not quietly mean "daily".
 
 A policy file has `steps:`; a policy-set file has `policies:` (each `file` relative to the
-set file, and a `share`). `load_policy_set` accepts either; one policy is a set of one.
+set file, and a `share`). `parse_policy_set` accepts either; one policy is a set of one.
+
+Pure: documents in, policies out. Reading the files (and the policies shipped with arrears)
+is the shell's, in :mod:`arrears.services.policy_files`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import time
-from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -383,28 +384,18 @@ def _promises(r: _Reader, raw: Any, steps: tuple[Step, ...]) -> BrokenPromise:
     return out
 
 
-# -- files ---------------------------------------------------------------------------------
+# -- documents ------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> Any | PolicyError:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        return PolicyError(str(path), "", f"cannot read ({err.__class__.__name__}: {err})")
+def parse_yaml(text: str, file: str) -> Any | PolicyError:
+    """The YAML document in ``text`` (read from ``file``, named in errors)."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        return PolicyError(str(path), where, f"not valid YAML: {problem}")
-
-
-def load_policy(path: Path) -> Policy | tuple[PolicyError, ...]:
-    data = _read_yaml(path)
-    if isinstance(data, PolicyError):
-        return (data,)
-    return parse_policy(data, str(path))
+        return PolicyError(file, where, f"not valid YAML: {problem}")
 
 
 def policy_set(
@@ -445,15 +436,18 @@ def single(policy: Policy) -> PolicySet:
     return PolicySet((Member(policy, 100),), 100)
 
 
-def load_policy_set(path: Path) -> PolicySet | tuple[PolicyError, ...]:
-    """A policy-set file (`policies: [{file, share}]`) or a single policy file (share 100)."""
-    data = _read_yaml(path)
-    if isinstance(data, PolicyError):
-        return (data,)
+# Reads one member policy of a set, by the ``file`` the set names (relative to the set file).
+MemberReader = Callable[[str], "Policy | tuple[PolicyError, ...]"]
+
+
+def parse_policy_set(
+    data: Any, file: str, read_member: MemberReader
+) -> PolicySet | tuple[PolicyError, ...]:
+    """A policy-set document (`policies: [{file, share}]`) or a single policy (share 100)."""
     if not (isinstance(data, dict) and "policies" in data):
-        parsed = parse_policy(data, str(path))
+        parsed = parse_policy(data, file)
         return parsed if isinstance(parsed, tuple) else single(parsed)
-    r = _Reader(str(path))
+    r = _Reader(file)
     top = r.mapping(data, "", ("policies", "description"))
     raw = top.get("policies") if top else None
     if not isinstance(raw, list):
@@ -465,27 +459,15 @@ def load_policy_set(path: Path) -> PolicySet | tuple[PolicyError, ...]:
         m = r.mapping(item, p, ("file", "share"))
         if m is None:
             continue
-        file = r.get(m, p, "file", r.text, "", required=True)
+        member = r.get(m, p, "file", r.text, "", required=True)
         share = r.get(m, p, "share", r.integer(1, 10000), 0, required=True)
-        if not file:
+        if not member:
             continue
-        loaded = load_policy(path.parent / file)
+        loaded = read_member(member)
         if isinstance(loaded, tuple):
             r.errors.extend(loaded)
         elif share:
             members.append((loaded, share))
     if r.errors:
         return tuple(r.errors)
-    return policy_set(members, str(path))
-
-
-def bundled_policy_path(name: str = "default") -> Path:
-    """A policy shipped with arrears (`default`, `gentle`, `split`)."""
-    return Path(str(resources.files("arrears") / "data" / "policies" / f"{name}.yaml"))
-
-
-def default_policy_set() -> PolicySet:
-    loaded = load_policy_set(bundled_policy_path("default"))
-    if isinstance(loaded, tuple):  # the shipped file is tested; this is a packaging bug
-        raise RuntimeError("; ".join(map(str, loaded)))
-    return loaded
+    return policy_set(members, file)

@@ -59,81 +59,114 @@ def _busiest_dpd(policy: Policy, window: int) -> tuple[int, list[Step], int] | N
     return best
 
 
+_Found = list[tuple[str, str]]  # (code, message) about one step
+
+
 def _policy_warnings(policy: Policy, pack: Pack) -> list[PolicyWarning]:
-    lim = pack.limits
     # Which rule a pack applies is data in the pack; look for the rule function, not its id.
     once_per_third_party = any(r.evaluate is location_once for r in pack.rules)
     out: list[PolicyWarning] = []
-
-    def warn(step: str | None, code: str, message: str) -> None:
-        out.append(PolicyWarning(policy.name, step, code, message))
-
     for step in policy.steps:
-        if step.channel == "visit":
-            start = lim.visit_day_start or lim.day_start
-            end = lim.visit_day_end or lim.day_end
-            if _outside(step.at, start, end):
-                warn(
-                    step.name,
+        found = [
+            *_hours_warnings(step, pack),
+            *_third_party_warnings(step, pack, once_per_third_party),
+            *_call_cap_warnings(step, pack),
+        ]
+        out.extend(PolicyWarning(policy.name, step.name, code, msg) for code, msg in found)
+    together = _overlapping_calls_warning(policy, pack)
+    if together is not None:
+        out.append(PolicyWarning(policy.name, None, "call_cap", together))
+    return out
+
+
+def _hours_warnings(step: Step, pack: Pack) -> _Found:
+    lim = pack.limits
+    found: _Found = []
+    if step.channel == "visit":
+        start = lim.visit_day_start or lim.day_start
+        end = lim.visit_day_end or lim.day_end
+        if _outside(step.at, start, end):
+            found.append(
+                (
                     "visit_hours",
                     f"visit at {_hhmm(step.at)} is outside {pack.id} visit hours "
                     f"{_hhmm(start) if start else '00:00'}-{_hhmm(end) if end else '24:00'}; "
                     "every one would be blocked",
                 )
-            if not step.requires_approval:
-                warn(
-                    step.name,
+            )
+        if not step.requires_approval:
+            found.append(
+                (
                     "visit_approval",
                     "a visit step without requires_approval: visits need a supervisor's "
                     "approval on record",
                 )
-        elif _outside(step.at, lim.day_start, lim.day_end):
-            warn(
-                step.name,
+            )
+    elif _outside(step.at, lim.day_start, lim.day_end):
+        found.append(
+            (
                 "hours",
                 f"{step.channel} at {_hhmm(step.at)} is outside {pack.id} contact hours "
                 f"{_hhmm(lim.day_start) if lim.day_start else '00:00'}-"
                 f"{_hhmm(lim.day_end) if lim.day_end else '24:00'}; every one would be blocked "
                 "unless the borrower consented to late contact",
             )
-        if step.party == "emergency_contact" and step.unreachable_days_at_least < 1:
-            warn(
-                step.name,
+        )
+    return found
+
+
+def _third_party_warnings(step: Step, pack: Pack, once_per_third_party: bool) -> _Found:
+    found: _Found = []
+    if step.party == "emergency_contact" and step.unreachable_days_at_least < 1:
+        found.append(
+            (
                 "emergency_unreachable",
                 "an emergency-contact step without unreachable_days_at_least: third parties "
                 "may be contacted only when the debtor cannot be reached",
             )
-        if step.party == "emergency_contact" and once_per_third_party and repeats(step):
-            warn(
-                step.name,
+        )
+    if step.party == "emergency_contact" and once_per_third_party and repeats(step):
+        found.append(
+            (
                 "third_party_once",
                 f"{pack.id} allows one contact with each third party unless they ask for "
                 f"more; this step repeats every {step.cadence_days} day(s), and every repeat "
                 "would be blocked",
             )
-        cap, window = lim.max_calls_per_window, lim.call_window_days
-        if step.channel == "call" and cap is not None and window is not None:
-            n = calls_per_window(step, window)
-            if n > cap:
-                warn(
-                    step.name,
-                    "call_cap",
-                    f"cadence of {step.cadence_days} day(s) makes up to {n} calls in "
-                    f"{window} days; {pack.id} allows {cap}, so the rest would be blocked",
-                )
-    cap, window = lim.max_calls_per_window, lim.call_window_days
-    if cap is not None and window is not None:
-        worst = _busiest_dpd(policy, window)
-        if worst is not None and len(worst[1]) > 1 and worst[2] > cap:
-            dpd, together, total = worst
-            names = ", ".join(s.name for s in together)
-            warn(
-                None,
-                "call_cap",
-                f"call steps {names} all run at DPD {dpd} and together make up to {total} "
-                f"calls in {window} days; {pack.id} allows {cap}",
-            )
-    return out
+        )
+    return found
+
+
+def _call_cap_warnings(step: Step, pack: Pack) -> _Found:
+    cap, window = pack.limits.max_calls_per_window, pack.limits.call_window_days
+    if step.channel != "call" or cap is None or window is None:
+        return []
+    calls = calls_per_window(step, window)
+    if calls <= cap:
+        return []
+    return [
+        (
+            "call_cap",
+            f"cadence of {step.cadence_days} day(s) makes up to {calls} calls in "
+            f"{window} days; {pack.id} allows {cap}, so the rest would be blocked",
+        )
+    ]
+
+
+def _overlapping_calls_warning(policy: Policy, pack: Pack) -> str | None:
+    """Call steps running at the same DPD that together make more calls than the cap."""
+    cap, window = pack.limits.max_calls_per_window, pack.limits.call_window_days
+    if cap is None or window is None:
+        return None
+    worst = _busiest_dpd(policy, window)
+    if worst is None or len(worst[1]) <= 1 or worst[2] <= cap:
+        return None
+    dpd, together, total = worst
+    names = ", ".join(s.name for s in together)
+    return (
+        f"call steps {names} all run at DPD {dpd} and together make up to {total} "
+        f"calls in {window} days; {pack.id} allows {cap}"
+    )
 
 
 def validate(policy_set: PolicySet, pack: Pack) -> list[PolicyWarning]:

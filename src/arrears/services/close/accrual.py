@@ -2,22 +2,22 @@
 
 Each chunk is one transaction on one connection (ADBC on PostgreSQL, the engine's own
 ``sqlite3`` on SQLite, see :class:`_Db`). First the chunk's quiet loans (closed yesterday,
-nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most
-days that is most loans, and the day changes nothing else about them. The rest are read with
-their stored read-outs, which are the kernel's carried aggregates (see
+nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most days
+that is most loans, and the day changes nothing else about them. The rest are read with their stored
+read-outs, which are the kernel's carried aggregates (see
 :func:`arrears.core.close.kernel.from_stored`), and only the installments due from ``as_of - grace``
 on (a few per loan on a one-day close, by the index on due date), advanced with
-:func:`arrears.core.close.kernel.advance`; the new state and the entries are bulk-loaded into
-temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a range of
-loan ids, in the database's own order, so no id list is shipped back.
+:func:`arrears.core.close.kernel.accrue_portfolio_through`; the new state and the entries are
+bulk-loaded into temporary tables (COPY on PostgreSQL) and applied with set-based SQL. A chunk is a
+range of loan ids, in the database's own order, so no id list is shipped back.
 
 The kernel checks its money invariants after every day it closes (``core/close/invariants``):
 a broken one raises ``BrokenInvariant``, the chunk's transaction rolls back and the close
 stops, so nothing of a wrong day is written.
 
-Same guarantees as the reference (``services/close.py``): a crash loses at most the chunk in
-flight; a rerun skips loans already at the target date; an entry whose key is already in the
-journal is not posted again; PostgreSQL holds the chunk's loans ``FOR UPDATE`` (in id order,
+Same guarantees as the reference (``services/close/reference.py``): a crash loses at most the
+chunk in flight; a rerun skips loans already at the target date; an entry whose key is already
+in the journal is not posted again; PostgreSQL holds the chunk's loans ``FOR UPDATE`` (in id order,
 as payments lock one loan at a time) so a payment committed mid-chunk is not overwritten; on
 SQLite the chunk takes the write lock before it reads.
 """
@@ -45,7 +45,7 @@ from arrears.core.close.kernel import (
     STATE_SCHEMA,
     STATUSES,
     STORED_SCHEMA,
-    advance,
+    accrue_portfolio_through,
     day_date,
     day_number,
     from_stored,
@@ -59,7 +59,7 @@ from arrears.core.money import Rate, RateBasis
 from arrears.services.moratoria import FOREVER
 from arrears.store.adbc import pg_connect
 
-CHUNK = 100_000
+LOANS_PER_CHUNK = 100_000  # loans per transaction (one id range) of the columnar close
 THREADS = 2  # PostgreSQL: chunks closed at once (see run)
 
 STATE_COLUMNS = [
@@ -344,7 +344,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     state = from_stored(
         base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
     )
-    adv = advance(state, inst, day_number(through), _pauses(db, lo, hi, index))
+    adv = accrue_portfolio_through(state, inst, day_number(through), _pauses(db, lo, hi, index))
     frames = writer_frames(adv.state, adv.entries, db.pg)
     for name, frame in frames.items():
         db.ingest(name, frame)
@@ -445,7 +445,7 @@ def _receivable(component: Component) -> str:
 
 
 # The kernel's entries carry integer codes; the strings are spelled here, as
-# ``ledger.account.close_day`` spells them: key ``<loan>:interest:<n>`` or
+# ``ledger.account.accrue_loan_day`` spells them: key ``<loan>:interest:<n>`` or
 # ``<loan>:penalty:<ISO date>``, debit the loan's receivable, credit the kind's income.
 _ENTRIES_SQL = (
     "CREATE TEMP TABLE _close_entries AS SELECT s.loan_id || "
@@ -496,7 +496,7 @@ def run(
     deadlock with each other; each commits alone, so a crash leaves a resumable state either
     way. SQLite has one writer at a time: one chunk after another.
     """
-    size = chunk or CHUNK
+    size = chunk or LOANS_PER_CHUNK
     ranges = pending_ranges(engine, through, size)
     total = sum(n for _, _, n in ranges)
     counts = ChunkCounts()

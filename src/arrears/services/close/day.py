@@ -38,13 +38,13 @@ from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import NoticeDue
-from arrears.core.settings import Lender
+from arrears.core.lender.settings import Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
 from arrears.services import validation_notices
 from arrears.services.close.gate_phase import (
-    CHUNK,
+    BORROWERS_PER_CHUNK,
     ChunkInput,
     GateConfig,
     Tally,
@@ -52,19 +52,20 @@ from arrears.services.close.gate_phase import (
     plans,
 )
 from arrears.services.close.gc_tuning import fewer_collections
-from arrears.services.close.reference import Kernel, close_through
-from arrears.services.collection.cases import case_frames, inline_sql, read_frame, sync_cases
+from arrears.services.close.reference import AccrualKernel, close_through
+from arrears.services.collection.case_frames import case_frames, inline_sql, read_frame
+from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.promises import check_promises
 from arrears.services.credit import due_notices_on
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.close_tables import close_progress
 from arrears.store.credit_tables import credit_notices
 from arrears.store.outbox_tables import outbox
 from arrears.store.stats import analyze_changed
 
-__all__ = ["CHUNK", "EngineConfig", "Lender", "close_day", "default_workers"]
+__all__ = ["BORROWERS_PER_CHUNK", "CloseConfig", "Lender", "close_business_day", "default_workers"]
 
 
 def default_workers() -> int:
@@ -73,11 +74,11 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class CloseConfig:
     policies: PolicySet
     lender: Lender = field(default_factory=lambda: default_settings().lender)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
-    kernel: Kernel = "polars"
+    kernel: AccrualKernel = "polars"
     default_pack: str = "cn"
     # Processes that plan gate chunks while this one writes (1: plan and write in turn, in
     # one transaction per chunk). More than one pays off from a few chunks of work.
@@ -96,8 +97,8 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 def _bucket_snapshot(conn: Connection) -> pl.DataFrame:
     """(loan_id, bucket) of every active loan, for the roll rates across the accrual."""
-    q = select(t.loan_state.c.loan_id, t.loan_state.c.bucket).where(
-        t.loan_state.c.status == "active"
+    q = select(tables.loan_state.c.loan_id, tables.loan_state.c.bucket).where(
+        tables.loan_state.c.status == "active"
     )
     return read_frame(conn, q, {"loan_id": pl.String(), "bucket": pl.String()})
 
@@ -197,13 +198,13 @@ def _credit_notices(
     back until then and says why (docs/credit.md). A loan whose notice is still in the outbox
     gets no other (``credit.notices_in_flight``).
     """
-    ls, n = t.loan_state, credit_notices
+    loan_state, notices = tables.loan_state, credit_notices
     ids = list(
         conn.execute(
-            select(ls.c.loan_id).where(
-                ls.c.status == "active",
-                ls.c.dpd > 0,
-                ~exists().where(n.c.loan_id == ls.c.loan_id),
+            select(loan_state.c.loan_id).where(
+                loan_state.c.status == "active",
+                loan_state.c.dpd > 0,
+                ~exists().where(notices.c.loan_id == loan_state.c.loan_id),
             )
         ).scalars()
     )
@@ -216,23 +217,23 @@ def _credit_notices(
 # --- the whole day ---------------------------------------------------------------------------
 
 
-def close_day(
+def close_business_day(
     engine: Engine,
     day: date,
-    config: EngineConfig,
+    config: CloseConfig,
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
     now: datetime | None = None,
 ) -> CloseReport:
     """Run (or finish) the close of ``day``; a rerun of a finished close returns its report."""
-    with fewer_collections():  # see engine.gc_tuning
-        return _close_day(engine, day, config, progress, after_chunk, now)
+    with fewer_collections():  # see services.close.gc_tuning
+        return _close_business_day(engine, day, config, progress, after_chunk, now)
 
 
-def _close_day(
+def _close_business_day(
     engine: Engine,
     day: date,
-    config: EngineConfig,
+    config: CloseConfig,
     progress: Progress | None,
     after_chunk: Callable[[int], None] | None,
     now: datetime | None,
@@ -247,7 +248,7 @@ def _close_day(
         ).first()
         if done is not None:
             summary = conn.execute(
-                select(t.close_runs.c.summary).where(t.close_runs.c.business_date == day)
+                select(tables.close_runs.c.summary).where(tables.close_runs.c.business_date == day)
             ).scalar_one()
             return replace(report_from_json(json.loads(summary)), already_closed=True)
         accrued = conn.execute(
@@ -330,8 +331,8 @@ def _close_day(
     if resume_after is not None:
         ids = [b for b in ids if b > resume_after]
     chunks = []
-    for k in range(0, len(ids), CHUNK):
-        part = ids[k : k + CHUNK]
+    for k in range(0, len(ids), BORROWERS_PER_CHUNK):
+        part = ids[k : k + BORROWERS_PER_CHUNK]
         actions = [a for b in part for a in by_borrower.get(b, ())]
         chunks.append(
             ChunkInput(
@@ -354,21 +355,29 @@ def _close_day(
                 tally.add(apply_chunk(conn, chunk, plan, gate))
                 _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
             if progress:
-                progress("gate", min((n + 1) * CHUNK, len(ids)), len(ids))
+                progress("gate", min((n + 1) * BORROWERS_PER_CHUNK, len(ids)), len(ids))
             if after_chunk:
                 after_chunk(n)
     phases["gate"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
     with engine.begin() as conn:
-        ls = t.loan_state
-        overdue = ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty
-        owed = ls.c.outstanding_principal + ls.c.outstanding_interest + ls.c.outstanding_penalty
+        loan_state = tables.loan_state
+        overdue = (
+            loan_state.c.overdue_principal
+            + loan_state.c.overdue_interest
+            + loan_state.c.overdue_penalty
+        )
+        owed = (
+            loan_state.c.outstanding_principal
+            + loan_state.c.outstanding_interest
+            + loan_state.c.outstanding_penalty
+        )
         # One line per bucket, summed in the database (exact: integer fen).
         buckets = conn.execute(
-            select(ls.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
-            .where(ls.c.status == "active")
-            .group_by(ls.c.bucket)
+            select(loan_state.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
+            .where(loan_state.c.status == "active")
+            .group_by(loan_state.c.bucket)
         ).all()
         report = CloseReport(
             business_date=day,
@@ -389,8 +398,8 @@ def _close_day(
         )
         log.store_root(conn, day.isoformat(), now)
         conn.execute(
-            update(t.close_runs)
-            .where(t.close_runs.c.business_date == day)
+            update(tables.close_runs)
+            .where(tables.close_runs.c.business_date == day)
             .values(summary=json.dumps(report.as_dict(), sort_keys=True, ensure_ascii=False))
         )
         _mark(conn, day, "done", "", now)

@@ -34,7 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from arrears.core.compliance import Context, LenderSettings, Pack, get_pack
+from arrears.core.compliance import Context, LenderSettings, Pack
+from arrears.core.compliance.packs import get_pack
 from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.gating import Gated, blocked_payload, gate_action, local_instant
@@ -44,20 +45,14 @@ from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import NoticeDue
 from arrears.core.evidence import chain
 from arrears.core.evidence.chain import Entry, Kind
-from arrears.core.settings import Lender
+from arrears.core.lender.settings import Lender
 from arrears.core.texts import TextSet
 from arrears.services import evidence as log
 from arrears.services import outbox, validation_notices
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
-from arrears.services.collection.cases import (
-    Attempt,
-    attempt_entries,
-    context_for,
-    history_for,
-    new_attempts,
-    profile_rows,
-)
 from arrears.services.collection.common import Problem
+from arrears.services.collection.gate_context import context_for, profile_rows
+from arrears.services.collection.history import Attempt, attempt_entries, history_for, new_attempts
 from arrears.services.collection.queue import Callee, queue_rows
 from arrears.services.collection.visits import (
     VisitRequest,
@@ -68,8 +63,7 @@ from arrears.services.collection.visits import (
 )
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
-from arrears.store import bulk
-from arrears.store import tables as t
+from arrears.store import bulk, tables
 from arrears.store.case_tables import (
     case_routings,
     cases,
@@ -84,7 +78,7 @@ from arrears.store.membership import one_of
 from arrears.store.profile_tables import emergency_contacts
 
 AUTOMATED = frozenset({"sms", "email", "letter"})
-CHUNK = 2000  # borrowers per gate transaction
+BORROWERS_PER_CHUNK = 2000  # borrowers per gate transaction
 HISTORY_DAYS = 8  # the caps look back at most 7 days; refusals come through the context
 VISIT_LEAD_DAYS = 2  # a visit is noticed at the close and made two days later
 VISIT_WINDOW = (time(10, 0), time(12, 0))
@@ -131,7 +125,7 @@ def _people(
     profiles: Mapping[str, Any] | None = None,
 ) -> dict[str, _Who]:
     """``profiles``: the borrowers' profile rows (``cases.profile_rows``), if read already."""
-    b, e = t.borrowers, emergency_contacts
+    b, e = tables.borrowers, emergency_contacts
     if profiles is None:
         profiles = profile_rows(conn, ids)
     phones: dict[str, list[str]] = {}
@@ -156,11 +150,15 @@ def _people(
 
 def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[str, dict[str, Any]]:
     """Overdue by component, DPD, the oldest missed due date and the next due, per loan."""
-    ls, i = t.loan_state, t.installments
+    loan_state, insts = tables.loan_state, tables.installments
     out: dict[str, dict[str, Any]] = {}
     state = select(
-        ls.c.loan_id, ls.c.overdue_principal, ls.c.overdue_interest, ls.c.overdue_penalty, ls.c.dpd
-    ).where(one_of(conn, ls.c.loan_id, loan_ids))
+        loan_state.c.loan_id,
+        loan_state.c.overdue_principal,
+        loan_state.c.overdue_interest,
+        loan_state.c.overdue_penalty,
+        loan_state.c.dpd,
+    ).where(one_of(conn, loan_state.c.loan_id, loan_ids))
     for lid, principal, interest, penalty, dpd in conn.execute(state).all():
         out[lid] = {
             "principal": principal,
@@ -171,11 +169,13 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
             "next_due_date": None,
             "next_due_amount": None,
         }
-    unpaid = (i.c.paid_principal < i.c.principal) | (i.c.paid_interest < i.c.interest)
+    unpaid = (insts.c.paid_principal < insts.c.principal) | (
+        insts.c.paid_interest < insts.c.interest
+    )
     oldest = (
-        select(i.c.loan_id, func.min(i.c.due_date))
-        .where(one_of(conn, i.c.loan_id, loan_ids), unpaid, i.c.due_date < day)
-        .group_by(i.c.loan_id)
+        select(insts.c.loan_id, func.min(insts.c.due_date))
+        .where(one_of(conn, insts.c.loan_id, loan_ids), unpaid, insts.c.due_date < day)
+        .group_by(insts.c.loan_id)
     )
     for lid, d in conn.execute(oldest).all():
         out[lid]["due_date"] = d
@@ -185,14 +185,19 @@ def _loan_facts(conn: Connection, loan_ids: Sequence[str], day: date) -> dict[st
     # PostgreSQL planned the join as a nested loop over the whole table.
     ranked = (
         select(
-            i.c.loan_id,
-            i.c.due_date,
-            (i.c.principal + i.c.interest - i.c.paid_principal - i.c.paid_interest).label("amount"),
+            insts.c.loan_id,
+            insts.c.due_date,
+            (
+                insts.c.principal
+                + insts.c.interest
+                - insts.c.paid_principal
+                - insts.c.paid_interest
+            ).label("amount"),
             func.row_number()
-            .over(partition_by=i.c.loan_id, order_by=(i.c.due_date, i.c.n))
+            .over(partition_by=insts.c.loan_id, order_by=(insts.c.due_date, insts.c.n))
             .label("rank"),
         )
-        .where(one_of(conn, i.c.loan_id, loan_ids), unpaid, i.c.due_date >= day)
+        .where(one_of(conn, insts.c.loan_id, loan_ids), unpaid, insts.c.due_date >= day)
         .subquery()
     )
     upcoming = select(ranked.c.loan_id, ranked.c.due_date, ranked.c.amount).where(

@@ -17,16 +17,23 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from arrears.core.ledger.account import NO_PAUSES, ONE_DAY, Account, Pauses, close_day, paused_on
+from arrears.core.ledger.account import (
+    NO_PAUSES,
+    ONE_DAY,
+    Account,
+    Pauses,
+    accrue_loan_day,
+    paused_on,
+)
 from arrears.core.ledger.journal import Entry
 from arrears.core.loans.product import Product
 from arrears.services.accounts import load_accounts, post_entries, save_accounts
 from arrears.services.moratoria import loan_pauses
-from arrears.store import tables as t
+from arrears.store import tables
 
-CHUNK = 1000
-Kernel = Literal["reference", "polars"]
-KERNELS: tuple[Kernel, ...] = ("polars", "reference")
+LOANS_PER_CHUNK = 1000  # loans per transaction of the per-loan close
+AccrualKernel = Literal["reference", "polars"]
+ACCRUAL_KERNELS: tuple[AccrualKernel, ...] = ("polars", "reference")
 
 
 @dataclass(slots=True)
@@ -41,7 +48,7 @@ class CloseResult:
 Progress = Callable[[int, int], None]  # (done, total) loans
 
 
-def advance(
+def accrue_loan_through(
     acct: Account, product: Product, through: date, pauses: Pauses = NO_PAUSES
 ) -> tuple[Account, list[Entry], int]:
     """Close one account day by day up to ``through``; no penalty on the days in ``pauses``."""
@@ -50,7 +57,7 @@ def advance(
     days = 0
     while acct.as_of < through:
         day = acct.as_of + ONE_DAY
-        acct, new = close_day(acct, product, day, accrues=not paused_on(pauses, day))
+        acct, new = accrue_loan_day(acct, product, day, accrues=not paused_on(pauses, day))
         entries.extend(new)
         days += 1
     return acct, entries, days
@@ -59,9 +66,9 @@ def advance(
 def pending_loans(engine: Engine, through: date) -> list[str]:
     with engine.connect() as conn:
         q = (
-            select(t.loan_state.c.loan_id)
-            .where(t.loan_state.c.as_of < through, t.loan_state.c.status == "active")
-            .order_by(t.loan_state.c.loan_id)
+            select(tables.loan_state.c.loan_id)
+            .where(tables.loan_state.c.as_of < through, tables.loan_state.c.status == "active")
+            .order_by(tables.loan_state.c.loan_id)
         )
         return list(conn.execute(q).scalars())
 
@@ -71,7 +78,7 @@ def close_through(
     through: date,
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
-    kernel: Kernel = "reference",
+    kernel: AccrualKernel = "reference",
 ) -> CloseResult:
     """Age every active loan through ``through``. ``after_chunk`` exists for crash tests.
 
@@ -104,16 +111,16 @@ def _reference_chunks(
 ) -> None:
     ids = pending_loans(engine, through)
     total = len(ids)
-    for k in range(0, total, CHUNK):
-        chunk = ids[k : k + CHUNK]
+    for k in range(0, total, LOANS_PER_CHUNK):
+        chunk = ids[k : k + LOANS_PER_CHUNK]
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Hold the chunk's loans (in id order, as payments lock one loan at a time, so
                 # no deadlock) so that a payment committed mid-chunk is not overwritten.
                 conn.execute(
-                    select(t.loans.c.loan_id)
-                    .where(t.loans.c.loan_id.in_(chunk))
-                    .order_by(t.loans.c.loan_id)
+                    select(tables.loans.c.loan_id)
+                    .where(tables.loans.c.loan_id.in_(chunk))
+                    .order_by(tables.loans.c.loan_id)
                     .with_for_update()
                 )
             loaded = load_accounts(conn, chunk)
@@ -123,7 +130,9 @@ def _reference_chunks(
             for rec, acct in loaded.values():
                 if acct.as_of >= through:  # another close got here first
                     continue
-                acct, new, days = advance(acct, rec.product, through, paused.get(acct.loan_id, ()))
+                acct, new, days = accrue_loan_through(
+                    acct, rec.product, through, paused.get(acct.loan_id, ())
+                )
                 entries.extend(new)
                 saved.append((acct, rec.product))
                 result.loan_days += days
@@ -132,22 +141,22 @@ def _reference_chunks(
             result.loans_aged += len(saved)
             result.entries_posted += len(entries)
         if progress:
-            progress(min(k + CHUNK, total), total)
+            progress(min(k + LOANS_PER_CHUNK, total), total)
         if after_chunk:
-            after_chunk(k // CHUNK)
+            after_chunk(k // LOANS_PER_CHUNK)
 
 
 def _finish(engine: Engine, through: date, result: CloseResult, started: datetime) -> None:
     with engine.begin() as conn:
         rows = conn.execute(
-            select(t.loan_state.c.bucket, func.count())
-            .where(t.loan_state.c.status == "active")
-            .group_by(t.loan_state.c.bucket)
+            select(tables.loan_state.c.bucket, func.count())
+            .where(tables.loan_state.c.status == "active")
+            .group_by(tables.loan_state.c.bucket)
         ).all()
         result.by_bucket = {b: int(n) for b, n in rows}
-        conn.execute(delete(t.close_runs).where(t.close_runs.c.business_date == through))
+        conn.execute(delete(tables.close_runs).where(tables.close_runs.c.business_date == through))
         conn.execute(
-            insert(t.close_runs),
+            insert(tables.close_runs),
             [
                 {
                     "business_date": through,

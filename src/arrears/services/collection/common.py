@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
 
-CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+from arrears.store.instants import from_db as from_db
+from arrears.store.instants import maybe_from_db as maybe_from_db
+from arrears.store.instants import to_utc as to_utc
+
+IDS_PER_IN_LIST = 500  # ids per IN (...) list: well below every driver's parameter limit
 T = TypeVar("T")
 
 
@@ -27,23 +30,7 @@ class Problem:
         return f"{self.record}: {self.field}: {self.reason}"
 
 
-def to_utc(value: datetime) -> datetime:
-    """An aware instant in UTC, as stored. Naive values are a caller's bug."""
-    if value.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def from_db(value: datetime) -> datetime:
-    """SQLite returns stored UTC instants naive; PostgreSQL returns them aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def maybe_from_db(value: datetime | None) -> datetime | None:
-    return None if value is None else from_db(value)
-
-
-def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+def chunks(items: Iterable[T], size: int = IDS_PER_IN_LIST) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
         batch.append(item)

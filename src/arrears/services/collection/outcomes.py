@@ -20,18 +20,13 @@ from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
 from arrears.core.evidence.chain import Kind
 from arrears.services import evidence as log
-from arrears.services.collection.cases import (
-    Attempt,
-    Recording,
-    record_attempts,
-    set_case_flag,
-    zones,
-)
+from arrears.services.collection.cases import set_case_flag
 from arrears.services.collection.common import Problem, for_update, to_utc
+from arrears.services.collection.gate_context import zones
+from arrears.services.collection.history import Attempt, Recording, record_attempts
 from arrears.store.case_tables import contact_attempts, promises, queue_items
 from arrears.store.profile_tables import borrower_profiles
 
-A = contact_attempts
 Q = queue_items
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -43,6 +38,17 @@ class OutcomeRecorded:
     outcome: Outcome
     already_recorded: bool
     promise_key: str | None = None
+
+
+def _who_and_recording(agent: str | None, recording: Recording | None) -> dict[str, object]:
+    """The agent and the call recording, as the outcome's row and evidence payload hold them."""
+    extra: dict[str, object] = {}
+    if agent:
+        extra["agent"] = agent
+    if recording is not None:
+        extra["recording_location"] = recording.location
+        extra["recording_sha256"] = recording.sha256
+    return extra
 
 
 def _validate(
@@ -113,11 +119,7 @@ def record_outcome(
         "connected": effect.connected,
         "conversation": effect.conversation,
     }
-    if agent:
-        payload["agent"] = agent
-    if recording is not None:
-        payload["recording_location"] = recording.location
-        payload["recording_sha256"] = recording.sha256
+    payload.update(_who_and_recording(agent, recording))
     promise_key = None
     if promise is not None:
         promise_key = f"promise/{done.attempt_key}"
@@ -209,7 +211,9 @@ def _on_attempt(
     agent: str | None,
     recording: Recording | None,
 ) -> OutcomeRecorded | Problem:
-    row = conn.execute(for_update(conn, select(A).where(A.c.key == key))).first()
+    row = conn.execute(
+        for_update(conn, select(contact_attempts).where(contact_attempts.c.key == key))
+    ).first()
     if row is None:
         return Problem(record, "attempt_key", "no such contact attempt")
     if row.outcome is not None:
@@ -222,12 +226,12 @@ def _on_attempt(
         "connected": effect.connected,
         "conversation": effect.conversation,
     }
-    if agent:
-        values["agent"] = agent
-    if recording is not None:
-        values["recording_location"] = recording.location
-        values["recording_sha256"] = recording.sha256
-    conn.execute(update(A).where(A.c.attempt_id == row.attempt_id).values(values))
+    values.update(_who_and_recording(agent, recording))
+    conn.execute(
+        update(contact_attempts)
+        .where(contact_attempts.c.attempt_id == row.attempt_id)
+        .values(values)
+    )
     return OutcomeRecorded(key, row.borrower_id, outcome, False)
 
 
@@ -238,8 +242,12 @@ def _make_promise(
     promise: tuple[date, int],
     at: datetime,
 ) -> None:
-    debt = conn.execute(select(A.c.debt_id).where(A.c.key == done.attempt_key)).scalar_one()
-    made_on = conn.execute(select(A.c.on_date).where(A.c.key == done.attempt_key)).scalar_one()
+    debt = conn.execute(
+        select(contact_attempts.c.debt_id).where(contact_attempts.c.key == done.attempt_key)
+    ).scalar_one()
+    made_on = conn.execute(
+        select(contact_attempts.c.on_date).where(contact_attempts.c.key == done.attempt_key)
+    ).scalar_one()
     due, amount = promise
     conn.execute(
         insert(promises).values(

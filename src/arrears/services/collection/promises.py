@@ -18,7 +18,7 @@ from arrears.core.contact.promises import PaymentMade, Promise, PromiseStatus, c
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
 from arrears.services.collection.common import chunks
-from arrears.store import tables as t
+from arrears.store import tables
 from arrears.store.case_tables import promises
 
 P = promises
@@ -44,7 +44,7 @@ class PromiseReport:
 def payments_by_loan(
     conn: Connection, loan_ids: list[str], since: date, through: date
 ) -> dict[str, list[PaymentMade]]:
-    ev = t.loan_events
+    ev = tables.loan_events
     out: dict[str, list[PaymentMade]] = defaultdict(list)
     for batch in chunks(loan_ids):
         reversed_refs = set(

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from arrears.core.contact.action import PlannedAction, action_key
 from arrears.core.contact.queue import QueueItem, ordered
-from arrears.services.collection.cases import DEFAULT_ZONE, zones
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
-from arrears.store import tables as t
+from arrears.services.collection.gate_context import DEFAULT_ZONE, zones
+from arrears.store import tables
 from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
@@ -64,14 +64,16 @@ def callees(conn: Connection, ids: Sequence[str]) -> dict[str, Callee]:
     others: dict[str, list[str]] = {}
     refused: set[tuple[str, str]] = set()
     tz: dict[str, str] = {}
-    A = contact_attempts
+    attempts = contact_attempts
     for batch in batches(conn, ids):
-        bq = select(t.borrowers.c.borrower_id, t.borrowers.c.phone).where(
-            one_of(conn, t.borrowers.c.borrower_id, batch)
+        bq = select(tables.borrowers.c.borrower_id, tables.borrowers.c.phone).where(
+            one_of(conn, tables.borrowers.c.borrower_id, batch)
         )
         phones.update({str(b): str(p) for b, p in conn.execute(bq).all()})
-        rq = select(A.c.borrower_id, A.c.number).where(
-            one_of(conn, A.c.borrower_id, batch), A.c.party != "debtor", A.c.outcome == "refused"
+        rq = select(attempts.c.borrower_id, attempts.c.number).where(
+            one_of(conn, attempts.c.borrower_id, batch),
+            attempts.c.party != "debtor",
+            attempts.c.outcome == "refused",
         )
         refused.update((str(b), str(n)) for b, n in conn.execute(rq).all())
         ec = emergency_contacts
@@ -121,13 +123,15 @@ def queue_rows(
     ids = sorted({a.borrower_id for a in actions})
     who = known if known is not None else callees(conn, ids)
     state: dict[str, tuple[int, int]] = {}
-    ls = t.loan_state
+    loan_state = tables.loan_state
     for batch in batches(conn, sorted({a.loan_id for a in actions})):
         sq = select(
-            ls.c.loan_id,
-            ls.c.dpd,
-            ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty,
-        ).where(one_of(conn, ls.c.loan_id, batch))
+            loan_state.c.loan_id,
+            loan_state.c.dpd,
+            loan_state.c.overdue_principal
+            + loan_state.c.overdue_interest
+            + loan_state.c.overdue_penalty,
+        ).where(one_of(conn, loan_state.c.loan_id, batch))
         for lid, dpd, overdue in conn.execute(sq).all():
             state[str(lid)] = (int(dpd), int(overdue))
     existing: set[str] = set()

@@ -18,18 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from arrears.core.compliance import get_pack
 from arrears.core.compliance.model import Contact
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
-from arrears.services.collection.cases import (
-    Attempt,
-    context_for,
-    history_for,
-    record_attempts,
-    zones,
-)
 from arrears.services.collection.common import (
     Problem,
     chunks,
@@ -40,7 +33,9 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
-from arrears.store import tables as t
+from arrears.services.collection.gate_context import context_for, zones
+from arrears.services.collection.history import Attempt, history_for, record_attempts
+from arrears.store import tables
 from arrears.store.case_tables import cases, visits
 from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles
@@ -175,8 +170,8 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
     for batch in batches(conn, sorted({r.loan_id for r in requests})):
         owners.update(
             conn.execute(
-                select(t.loans.c.loan_id, t.loans.c.borrower_id).where(
-                    one_of(conn, t.loans.c.loan_id, batch)
+                select(tables.loans.c.loan_id, tables.loans.c.borrower_id).where(
+                    one_of(conn, tables.loans.c.loan_id, batch)
                 )
             ).all()
         )

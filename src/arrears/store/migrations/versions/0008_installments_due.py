@@ -1,7 +1,7 @@
 """installments: an index by due date, for the close's quiet-day check
 
 The accrual of one day moves every loan with nothing overdue and nothing due yesterday or
-today in one UPDATE (``close/runner.py``); this index finds the installments due in that
+today in one UPDATE (``services/close/accrual.py``); this index finds the installments due in that
 two-day window (and the kernel's window) without reading every loan's installments.
 
 Revision ID: 0008

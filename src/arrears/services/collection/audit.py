@@ -17,15 +17,16 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
-from arrears.core.compliance import Contact, Context, Violation, check, get_pack
+from arrears.core.compliance import Contact, Context, Violation, check
+from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.history import is_reachable, refused_numbers
-from arrears.services.collection.cases import (
+from arrears.services.collection.common import maybe_from_db
+from arrears.services.collection.gate_context import (
     UNREACHABLE_AFTER_DAYS,
     collector_registry,
-    contact_from_row,
     zones,
 )
-from arrears.services.collection.common import maybe_from_db
+from arrears.services.collection.history import contact_from_row
 from arrears.store.case_tables import cases, contact_attempts, visits
 from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles
@@ -70,11 +71,11 @@ def audit(
     default_pack: str = "cn",
     unreachable_after_days: int = UNREACHABLE_AFTER_DAYS,
 ) -> Audit:
-    A = contact_attempts
-    q = select(A).order_by(A.c.borrower_id, A.c.at, A.c.attempt_id)
+    attempts = contact_attempts
+    q = select(attempts).order_by(attempts.c.borrower_id, attempts.c.at, attempts.c.attempt_id)
     wanted = None if borrower_ids is None else sorted(set(borrower_ids))
     if wanted is not None:
-        q = q.where(A.c.borrower_id.in_(wanted))
+        q = q.where(attempts.c.borrower_id.in_(wanted))
     rows = conn.execute(q).all()
     ids = sorted({r.borrower_id for r in rows})
     profiles = {

@@ -21,16 +21,16 @@ from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
 from arrears.core.ledger.account import Status, payoff_amount
 from arrears.core.sim.behaviour import answer_call, keeps_promise
-from arrears.services import events as ev
+from arrears.services import events
 from arrears.services.accounts import load_accounts
-from arrears.services.close.day import EngineConfig, close_day
-from arrears.services.close.reference import advance
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.close.reference import accrue_loan_through
 from arrears.services.collection.common import Problem
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
 from arrears.services.dispatch import dispatch
-from arrears.store import tables as t
+from arrears.store import tables
 
 SUPERVISOR = "supervisor-1"
 AGENT = "agent-1"
@@ -67,7 +67,7 @@ def simulate(
     engine: Engine,
     start: date,
     days: int,
-    config: EngineConfig,
+    config: CloseConfig,
     behaviours: Mapping[str, str],
     payments: Iterable[PlannedPayment] = (),
     *,
@@ -84,7 +84,9 @@ def simulate(
     attempts: dict[str, int] = defaultdict(int)
     for k in range(days):
         day = start + timedelta(days=k)
-        report = close_day(engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
+        report = close_business_day(
+            engine, day, config, now=datetime.combine(day, time(0, 30), UTC)
+        )
         result.reports.append(report)
         # The dispatcher runs all day; every two hours is often enough for the simulation to
         # send each message inside its window (10:00 to 20:00 local) in every zone we serve.
@@ -107,23 +109,25 @@ def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
     rec, acct = loaded[p.loan_id]
     if acct.status is not Status.ACTIVE:
         return  # repaid already (early, or on a promise)
-    acct = advance(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
+    acct = accrue_loan_through(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
     wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
     amount = min(wanted, payoff_amount(acct, rec.product, p.on))
-    res = ev.pay(engine, p.loan_id, amount, p.on, p.ref)
-    if isinstance(res, ev.Problem):
+    res = events.pay(engine, p.loan_id, amount, p.on, p.ref)
+    if isinstance(res, events.Problem):
         result.refused_payments.append(str(res))
     else:
         result.payments += 1
 
 
 def _overdue(engine: Engine, loan_id: str) -> int:
-    ls = t.loan_state
+    loan_state = tables.loan_state
     with engine.connect() as conn:
         row = conn.execute(
-            select(ls.c.overdue_principal + ls.c.overdue_interest + ls.c.overdue_penalty).where(
-                ls.c.loan_id == loan_id
-            )
+            select(
+                loan_state.c.overdue_principal
+                + loan_state.c.overdue_interest
+                + loan_state.c.overdue_penalty
+            ).where(loan_state.c.loan_id == loan_id)
         ).scalar()
     return int(row or 0)
 

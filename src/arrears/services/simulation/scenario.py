@@ -26,12 +26,13 @@ from arrears.core.loans.product import DEFAULT_PRODUCT
 from arrears.core.loans.schedule import schedule_for
 from arrears.core.money import parse_amount
 from arrears.core.people.collectors import Collector, Training
-from arrears.core.sim.generate import generate, write_table
+from arrears.core.sim.generate import generate
 from arrears.services.accounts import load_loan
 from arrears.services.collection.people import add_collector, add_training
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
-from arrears.services.simulate import PlannedPayment
+from arrears.services.portfolio_files import write_table
+from arrears.services.simulation.operation import PlannedPayment
 
 NEVER = "B-NEVER"
 PROMISER = "B-PROMISE"

@@ -1,0 +1,1 @@
+"""The lender: its settings (words per language, channels, capacity, time zone, costs), pure."""
