@@ -347,6 +347,9 @@ def test_credentials_against_the_registry(engine: Engine, people: dict[str, str]
     assert offline is not None and offline.verified and not offline.status_checked
     expired, _ = verify_credential(issued.text, key.public_key(), VISIT + timedelta(days=7), "en")
     assert expired is not None and not expired.verified and expired.reason.startswith("expired")
+    # Offline nothing can be recorded, and the advice does not claim it was.
+    assert expired.advice == not_verified("en", recorded=False) != not_verified("en")
+    assert _incidents(engine) == [(None, "credential", "credential_refused")]
 
 
 def test_official_channels_and_incidents(engine: Engine, people: dict[str, str]) -> None:

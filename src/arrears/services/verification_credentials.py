@@ -8,6 +8,7 @@ handed out, so an offline check trusts it until it expires: keep credentials sho
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, select
 from arrears.core.people import credentials as cred
 from arrears.core.people.advice import Language, not_verified
 from arrears.core.problem import Problem, Result, fail, not_found, ok
-from arrears.services.verification import collector_active
+from arrears.services.verification import collector_active, record_incident
 from arrears.store.case_tables import collectors
 
 MAX_VALID_DAYS = 366
@@ -86,8 +87,33 @@ def verify_credential(
             refused = "the collector is not on the lender's record"
         elif not active:
             refused = "the collector has been deactivated"
-    if refused:
-        return ok(
-            CredentialVerdict(False, checked.credential, online, refused, not_verified(language))
-        )
-    return ok(CredentialVerdict(True, checked.credential, online))
+    if not refused:
+        return ok(CredentialVerdict(True, checked.credential, online))
+    advice = not_verified(language, recorded=online)
+    if conn is not None:
+        claimed = None if checked.credential is None else checked.credential.collector_id
+        detail = {"reason": refused}
+        record_incident(conn, now, "credential", "credential_refused", None, detail, claimed)
+    return ok(CredentialVerdict(False, checked.credential, online, refused, advice))
+
+
+def credential_text(content: str) -> Result[str]:
+    """The credential in what was handed in: its text, or a file ``arrears collectors
+    credential --out`` wrote (JSON with the text and, for reading, the payload; a payload that
+    says something other than the signed text is refused, not silently ignored)."""
+    stripped = content.strip()
+    if not stripped.startswith("{"):
+        return ok(stripped)
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return fail(Problem("credential file", "", "is neither a credential nor its JSON"))
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        return fail(Problem("credential file", "text", "is missing"))
+    payload, problems = cred.payload_of(text)
+    if payload is None:
+        return fail(*problems)
+    if "payload" in data and data["payload"] != payload:
+        return fail(Problem("credential file", "payload", "differs from the signed text: altered"))
+    return ok(text)

@@ -20,12 +20,13 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
     load_pem_private_key,
+    load_pem_public_key,
 )
 
 from arrears.core.problem import Problem, Result, fail, ok
@@ -101,3 +102,18 @@ def signing_key(env: Mapping[str, str], notice: Notice) -> Result[Ed25519Private
             f"set {SIGNING_ENV} in production and publish its public key"
         )
     return _parse_signing(path.read_text(), f"key file {path}")
+
+
+def load_public_key(text: str, where: str) -> Result[Ed25519PublicKey]:
+    """A published public key: PEM (SubjectPublicKeyInfo) or the 32 raw bytes in base64url."""
+    try:
+        if "-----BEGIN" in text:
+            key = load_pem_public_key(text.encode())
+        else:
+            raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+            key = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError, binascii.Error):
+        return fail(Problem(where, "", "is not an Ed25519 public key (PEM or base64url)"))
+    if not isinstance(key, Ed25519PublicKey):
+        return fail(Problem(where, "", "is not an Ed25519 key"))
+    return ok(key)

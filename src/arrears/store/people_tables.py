@@ -59,7 +59,7 @@ impostor_incidents = Table(
     Column("incident_id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("borrower_id", String(64), nullable=True),  # None: reported without a borrower
-    Column("source", String(12), nullable=False),  # code | channel
+    Column("source", String(12), nullable=False),  # code | credential | channel
     Column("reason", String(40), nullable=False),
     Column("collector_id", String(64), nullable=True),  # the collector a real code named
     Column("detail", Text, nullable=False, server_default=""),

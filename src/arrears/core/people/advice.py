@@ -16,7 +16,6 @@ _NOT_VERIFIED: dict[Language, tuple[str, ...]] = {
         "请只通过我们官方的 App、官网或官方客服电话还款，不要向任何个人账户转账。",
         "不要把现金或任何财物交给上门的人，也不要为“协商还款”“修复征信”支付任何费用：我们从不收取这类费用。",
         "如果对方纠缠、威胁或不肯离开，请立即拨打 110 报警。",
-        "请保留短信、通话录音和来访记录（时间、对方姓名、说了什么），我们已记下这次核验失败，会跟进处理。",
     ),
     "en": (
         "We cannot confirm that this person works for us or for a collection agency we use.",
@@ -26,9 +25,19 @@ _NOT_VERIFIED: dict[Language, tuple[str, ...]] = {
         "your debt or 'repair' your credit record: we never charge such fees.",
         "If the person pressures or threatens you or will not leave, call the police (110 in "
         "China) straight away.",
-        "Keep the texts, call recordings and a note of the visit (time, the person's name, what "
-        "was said). We have recorded this failed check and will follow it up.",
     ),
+}
+
+# The last line: whether the failed check is on our record already (online) or not (offline).
+_KEEP_EVIDENCE: dict[tuple[Language, bool], str] = {
+    ("zh-CN", True): "请保留短信、通话录音和来访记录（时间、对方姓名、说了什么），"
+    "我们已记下这次核验失败，会跟进处理。",
+    ("zh-CN", False): "请保留短信、通话录音和来访记录（时间、对方姓名、说了什么），"
+    "并通过官方客服电话告诉我们。",
+    ("en", True): "Keep the texts, call recordings and a note of the visit (time, the person's "
+    "name, what was said). We have recorded this failed check and will follow it up.",
+    ("en", False): "Keep the texts, call recordings and a note of the visit (time, the person's "
+    "name, what was said), and tell us on our official customer service number.",
 }
 
 _NOT_OFFICIAL: dict[Language, tuple[str, ...]] = {
@@ -64,8 +73,11 @@ def language_of(value: str | None) -> Language:
     return "en" if value == "en" else "zh-CN"
 
 
-def not_verified(language: Language, locked: bool = False) -> tuple[str, ...]:
-    lines = _NOT_VERIFIED[language]
+def not_verified(
+    language: Language, locked: bool = False, recorded: bool = True
+) -> tuple[str, ...]:
+    """``recorded``: the failed check is on the lender's record (not so for an offline check)."""
+    lines = (*_NOT_VERIFIED[language], _KEEP_EVIDENCE[language, recorded])
     return (_LOCKED[language], *lines) if locked else lines
 
 

@@ -168,3 +168,18 @@ def check(text: str, public_key: Ed25519PublicKey, now: datetime) -> Result[Chec
     if now >= claimed.valid_until:
         return ok(Checked(claimed, f"expired at {_instant(claimed.valid_until)}"))
     return ok(Checked(claimed))
+
+
+def payload_of(text: str) -> Result[dict[str, Any]]:
+    """The JSON payload ``text`` carries, unverified (for showing, and for comparing with a
+    copy written beside it)."""
+    parts, problems = _split(text)
+    if parts is None:
+        return fail(*problems)
+    try:
+        data = json.loads(parts[0].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return fail(_bad("payload is not JSON"))
+    if not isinstance(data, dict):
+        return fail(_bad("payload is not a JSON object"))
+    return ok(data)
