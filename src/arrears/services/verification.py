@@ -120,13 +120,7 @@ def issue_code(
     if loan is None:
         return fail(not_found(record, f"no such loan {loan_id}", "loan"))
     borrower_id = loan.borrower_id
-    live = conn.execute(
-        select(func.count())
-        .select_from(CC)
-        .where(
-            CC.c.borrower_id == borrower_id, CC.c.used_at.is_(None), CC.c.valid_until > to_utc(now)
-        )
-    ).scalar_one()
+    live = _live_codes(conn, borrower_id, now)
     if live >= MAX_LIVE_CODES:
         reason = f"borrower {borrower_id} holds {live} unused codes already"
         return fail(Problem(record, "loan", reason, "conflict"))
@@ -149,11 +143,29 @@ def issue_code(
         )
     )
     code_id = _new_id(inserted)
-    payload = {"code_id": code_id, "collector_id": collector_id, "loan_id": loan_id}
-    payload["valid_until"] = valid_until.isoformat()
+    payload = {
+        "code_id": code_id,
+        "collector_id": collector_id,
+        "loan_id": loan_id,
+        "valid_until": valid_until.isoformat(),
+    }
     log.append(conn, borrower_id, "collector.code_issued", payload, now)
     return ok(
         IssuedCode(codes.display(code), code_id, collector_id, loan_id, borrower_id, valid_until)
+    )
+
+
+def _live_codes(conn: Connection, borrower_id: str, now: datetime) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(CC)
+            .where(
+                CC.c.borrower_id == borrower_id,
+                CC.c.used_at.is_(None),
+                CC.c.valid_until > to_utc(now),
+            )
+        ).scalar_one()
     )
 
 
