@@ -8,6 +8,7 @@ import base64
 import json
 import re
 import stat
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -247,16 +248,21 @@ def test_signing_key_from_the_environment(
     assert res.exit_code == 2 and "ARREARS_SECRET_KEY" in res.stderr
 
 
+def _settings(tmp_path: Path, phones: str, accounts: str) -> Path:
+    """The bundled lender settings with these official channels."""
+    text = (resources.files("arrears") / "data" / "lender.yaml").read_text(encoding="utf-8")
+    listed = "    phones: [400-000-0000]\n    accounts: []\n"
+    assert listed in text
+    path = tmp_path / f"lender-{len(list(tmp_path.glob('lender-*')))}.yaml"
+    path.write_text(
+        text.replace(listed, f"    phones: {phones}\n    accounts: {accounts}\n"), "utf-8"
+    )
+    return path
+
+
 def test_verify_channel_from_the_settings_file(db_url: str, engine: Engine, tmp_path: Path) -> None:
     _setup(engine, tmp_path, db_url)
-    settings = tmp_path / "lender.yaml"
-    settings.write_text(
-        "lender:\n"
-        "  official_channels:\n"
-        "    phones: ['95188', '+86 400 820 8888']\n"
-        "    accounts: ['6222 0212 3456 7890']\n",
-        encoding="utf-8",
-    )
+    settings = _settings(tmp_path, "['95188', '+86 400 820 8888']", "['6222 0212 3456 7890']")
     common = ("--settings", str(settings), "--db", db_url)
     assert ok_json("verify-channel", "--phone", "400-820-8888", *common) == {
         "official": True,
@@ -281,8 +287,11 @@ def test_verify_channel_from_the_settings_file(db_url: str, engine: Engine, tmp_
     ):
         res = run("verify-channel", *args, *common)
         assert res.exit_code == code, (args, res.output)
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("lender: {official_channels: {phones: 95188}}\n")
-    res = run("verify-channel", "--phone", "95188", "--settings", str(broken), "--db", db_url)
-    assert res.exit_code == 2 and "must be a list of strings" in res.stderr
+    for phones, message in (
+        ("95188", "lender.official_channels.phones"),  # not a list
+        ("['95188', 'nope']", "lender.official_channels.phones[1]: phone"),
+    ):
+        broken = _settings(tmp_path, phones, "[]")
+        res = run("verify-channel", "--phone", "95188", "--settings", str(broken), "--db", db_url)
+        assert res.exit_code == 2 and message in res.stderr, res.output
     assert _counts(engine) == after

@@ -22,7 +22,9 @@ from arrears.cli.common import (
     EXIT_FAILED,
     DbOption,
     JsonOption,
+    SettingsOption,
     fail,
+    lender_settings,
     parse_instant,
     print_json,
 )
@@ -33,7 +35,7 @@ from arrears.services.verification import CodeVerdict, verify_code
 from arrears.services.verification_channels import (
     ChannelVerdict,
     check_channel,
-    load_official_channels,
+    official_from_settings,
 )
 from arrears.services.verification_credentials import (
     CredentialVerdict,
@@ -200,20 +202,19 @@ def _channel_json(verdict: ChannelVerdict) -> dict[str, Any]:
 
 
 def verify_channel_cmd(
-    settings: Annotated[
-        Path, typer.Option(help="Lender settings (YAML): lender.official_channels.phones/accounts")
-    ],
     phone: Annotated[str | None, typer.Option(help="A number that called or texted you")] = None,
     account: Annotated[str | None, typer.Option(help="An account you were asked to pay")] = None,
     borrower: Annotated[str | None, typer.Option(help="Your borrower id")] = None,
     language: LanguageOption = "zh-CN",
+    settings: SettingsOption = None,
     at: AtOption = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Is this phone number or repayment account one of the lender's official ones?"""
+    """Is this phone number or repayment account one of the lender's official ones (the
+    setting lender.official_channels)?"""
     when = parse_instant(at, "at")
-    official = value_of(load_official_channels(settings))
+    official = value_of(official_from_settings(lender_settings(settings)))
     with _tx(db) as conn:
         verdict = value_of(
             check_channel(

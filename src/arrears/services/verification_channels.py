@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from sqlalchemy import Connection
 
 from arrears.core.people.advice import Language, not_official
@@ -23,6 +21,7 @@ from arrears.core.people.channels import (
     official_channels,
 )
 from arrears.core.problem import Problem, Result, fail, not_found, ok
+from arrears.core.settings import Settings
 from arrears.services.verification import borrower_language, record_incident
 
 ChannelKind = Literal["phone", "account"]
@@ -75,26 +74,7 @@ def check_channel(
     return ok(ChannelVerdict(False, kind, value, language, not_official(language), incident))
 
 
-def load_official_channels(path: Path) -> Result[OfficialChannels]:
-    """``lender.official_channels.phones`` and ``.accounts`` from a lender settings file
-    (YAML); other keys are left to whoever reads them."""
-    record = f"settings {path}"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return fail(not_found(record, f"cannot be read: {exc.strerror}"))
-    except yaml.YAMLError as exc:
-        return fail(Problem(record, "", f"is not YAML: {exc}"))
-    node: Any = data
-    for key in ("lender", "official_channels"):
-        node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, dict):
-        return fail(Problem(record, "lender.official_channels", "is missing"))
-    lists: list[list[str]] = []
-    for key in ("phones", "accounts"):
-        items = node.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
-            field = f"lender.official_channels.{key}"
-            return fail(Problem(record, field, "must be a list of strings"))
-        lists.append([str(i) for i in items])
-    return official_channels(lists[0], lists[1])
+def official_from_settings(settings: Settings) -> Result[OfficialChannels]:
+    """The lender setting ``lender.official_channels``, each entry checked and normalised."""
+    listed = settings.lender.official_channels
+    return official_channels(listed.phones, listed.accounts)
