@@ -1,6 +1,6 @@
 """Verifying collectors: agencies, one-time visit codes, the attempts to check them (the
 guessing limits count these) and the suspected-impostor incidents the lender follows up.
-Migration 0014 creates them (and adds ``status`` to ``collectors``).
+Migration 0015 creates them (and adds ``status`` to ``collectors``).
 """
 
 from __future__ import annotations

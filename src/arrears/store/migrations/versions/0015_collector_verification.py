@@ -6,8 +6,8 @@ gains ``status`` (active | deactivated) and when it was deactivated; ``agencies`
 agencies collectors work for (filled from the collectors on record); ``code_attempts`` is what
 the guessing limits count; ``impostor_incidents`` what the lender follows up.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
