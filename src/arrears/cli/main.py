@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
-from arrears.cli import collector, moratorium
+from arrears.cli import collector, moratorium, verify
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -72,7 +72,11 @@ app.add_typer(cases_cli.queue_app, name="queue")
 app.add_typer(cases_cli.outcome_app, name="outcome")
 app.add_typer(cases_cli.promise_app, name="promise")
 app.add_typer(cases_cli.visit_app, name="visit")
-app.add_typer(collector.collector_app, name="collector")
+app.add_typer(collector.collector_app, name="collectors")
+app.add_typer(collector.collector_app, name="collector", hidden=True)
+app.command("verify")(verify.verify_cmd)
+app.command("verify-credential")(verify.verify_credential_cmd)
+app.command("verify-channel")(verify.verify_channel_cmd)
 app.add_typer(credit_app, name="credit")
 moratorium.register(app)
 

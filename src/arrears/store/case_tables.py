@@ -35,7 +35,11 @@ collectors = Table(
     Column("name", String(200), nullable=False),
     Column("agency", String(200), nullable=True),  # None: the lender's own staff
     Column("registered", Boolean, nullable=False),
-    Column("credential_no", String(64), nullable=False),
+    Column("credential_no", String(64), nullable=False),  # the employee number
+    # active | deactivated (migration 0015); a deactivated collector is no longer registered,
+    # and their codes and credentials stop verifying.
+    Column("status", String(12), nullable=False, server_default="active"),
+    Column("deactivated_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("credential_no", name="uq_collectors_credential_no"),
 )
 

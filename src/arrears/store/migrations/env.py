@@ -10,6 +10,7 @@ import arrears.store.credit_tables
 import arrears.store.evidence_tables
 import arrears.store.hold_tables
 import arrears.store.outbox_tables
+import arrears.store.people_tables
 import arrears.store.profile_tables  # noqa: F401  (registers the profile tables)
 from arrears.store.tables import metadata
 

@@ -1,0 +1,236 @@
+"""``arrears verify``, ``verify-credential``, ``verify-channel``: a borrower checks a visitor's
+one-time code, a collector's signed credential, or a phone number or account they were given.
+
+A check that fails is an answer, not an error: it prints ``verified: false`` (or ``official:
+false``) with what to do, exits 0 and is recorded for the lender. Errors (an unknown borrower,
+text that cannot be a code) print one line, exit 1 or 2 and record nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from arrears.cli.collection import _tx
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    DbOption,
+    JsonOption,
+    SettingsOption,
+    fail,
+    lender_settings,
+    parse_instant,
+    print_json,
+)
+from arrears.core.people import credentials as cred
+from arrears.core.people.advice import Language, language_of
+from arrears.core.problem import Problem, Result
+from arrears.services.verification import CodeVerdict, verify_code
+from arrears.services.verification_channels import (
+    ChannelVerdict,
+    check_channel,
+    official_from_settings,
+)
+from arrears.services.verification_credentials import (
+    CredentialVerdict,
+    credential_text,
+    verify_credential,
+)
+from arrears.services.verification_keys import code_secret, load_public_key, signing_key
+
+T = TypeVar("T")
+
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="ISO 8601 time with offset (default now)")
+]
+LanguageOption = Annotated[
+    str, typer.Option("--language", help="zh-CN or en, when no borrower is named")
+]
+
+
+def notice(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _refuse(problem: Problem) -> NoReturn:
+    fail(str(problem), EXIT_FAILED if problem.code == "not_found" else EXIT_BAD_INPUT)
+
+
+def value_of(result: Result[T]) -> T:
+    """A service's value; its first Problem ends the command (rolling back the transaction)."""
+    value, problems = result
+    if problems or value is None:
+        _refuse(problems[0])
+    return value
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _code_json(verdict: CodeVerdict) -> dict[str, Any]:
+    if not verdict.verified:
+        out: dict[str, Any] = {"verified": False, "advice": list(verdict.advice)}
+        if verdict.locked_until is not None:
+            out["locked_until"] = verdict.locked_until.isoformat()
+        return out
+    card = verdict.collector
+    assert card is not None
+    return {
+        "verified": True,
+        "collector": {
+            "id": card.collector_id,
+            "name": card.name,
+            "employee_no": card.employee_no,
+            "agency": card.agency,
+            "last_trained_on": None if card.last_trained_on is None else str(card.last_trained_on),
+            "status": card.status,
+        },
+        "assigned": verdict.assigned,
+        "valid_until": _instant(verdict.valid_until),
+    }
+
+
+def _print_lines(data: dict[str, Any], headline: str) -> None:
+    typer.echo(headline)
+    for line in data.get("advice", []):
+        typer.echo(f"  - {line}")
+
+
+def verify_cmd(
+    code: Annotated[str, typer.Argument(help="The code the visitor gave you, e.g. 7KQ2M-XD94R")],
+    borrower: Annotated[str, typer.Option(help="Your borrower id")],
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a visiting collector's one-time code."""
+    when = parse_instant(at, "at")
+    secret = value_of(code_secret(os.environ, notice))
+    with _tx(db) as conn:
+        verdict = value_of(verify_code(conn, code, borrower, when, secret))
+    data = _code_json(verdict)
+    if json_out:
+        print_json(data)
+    elif verdict.verified:
+        c = data["collector"]
+        where = f", {c['agency']}" if c["agency"] else ""
+        role = "assigned to you" if verdict.assigned else "NOT assigned to your case"
+        typer.echo(f"verified: {c['name']} ({c['employee_no']}{where}), {role}")
+    else:
+        _print_lines(data, "not verified")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot be read: {exc}", EXIT_FAILED)
+
+
+def _public_key(path: Path | None) -> Ed25519PublicKey:
+    if path is None:
+        return value_of(signing_key(os.environ, notice)).public_key()
+    return value_of(load_public_key(_read(path), str(path)))
+
+
+def _credential_json(verdict: CredentialVerdict) -> dict[str, Any]:
+    claimed = verdict.credential
+    if not verdict.verified:
+        return {"verified": False, "reason": verdict.reason, "advice": list(verdict.advice)}
+    assert claimed is not None
+    return {
+        "verified": True,
+        "collector": {
+            "id": claimed.collector_id,
+            "name": claimed.name,
+            "employee_no": claimed.employee_no,
+            "agency": claimed.agency,
+        },
+        "valid_from": claimed.valid_from.isoformat(),
+        "valid_until": claimed.valid_until.isoformat(),
+        "key_id": claimed.key_id,
+        "status_checked": verdict.status_checked,
+    }
+
+
+def verify_credential_cmd(
+    credential: Annotated[str, typer.Argument(help="The credential text, or a file holding it")],
+    public_key: Annotated[
+        Path | None, typer.Option(help="The lender's published public key (PEM)")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask the database whether still active")
+    ] = False,
+    language: LanguageOption = "zh-CN",
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a collector's signed credential (offline: with the public key alone)."""
+    when = parse_instant(at, "at")
+    content = credential if credential.startswith(f"{cred.PREFIX}.") else _read(Path(credential))
+    text = value_of(credential_text(content))
+    key = _public_key(public_key)
+    lang: Language = language_of(language)
+    if offline:
+        verdict = value_of(verify_credential(text, key, when, lang))
+    else:
+        with _tx(db) as conn:
+            verdict = value_of(verify_credential(text, key, when, lang, conn))
+    data = _credential_json(verdict)
+    if json_out:
+        print_json(data)
+    elif verdict.verified:
+        c = data["collector"]
+        typer.echo(f"verified: {c['name']} ({c['employee_no']}), valid until {data['valid_until']}")
+    else:
+        _print_lines(data, f"not verified: {verdict.reason}")
+
+
+def _channel_json(verdict: ChannelVerdict) -> dict[str, Any]:
+    out: dict[str, Any] = {"official": verdict.official, verdict.kind: verdict.value}
+    if not verdict.official:
+        out["advice"] = list(verdict.advice)
+    return out
+
+
+def verify_channel_cmd(
+    phone: Annotated[str | None, typer.Option(help="A number that called or texted you")] = None,
+    account: Annotated[str | None, typer.Option(help="An account you were asked to pay")] = None,
+    borrower: Annotated[str | None, typer.Option(help="Your borrower id")] = None,
+    language: LanguageOption = "zh-CN",
+    settings: SettingsOption = None,
+    at: AtOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Is this phone number or repayment account one of the lender's official ones (the
+    setting lender.official_channels)?"""
+    when = parse_instant(at, "at")
+    official = value_of(official_from_settings(lender_settings(settings)))
+    with _tx(db) as conn:
+        verdict = value_of(
+            check_channel(
+                conn,
+                official,
+                when,
+                phone=phone,
+                account=account,
+                borrower_id=borrower,
+                language=language_of(language),
+            )
+        )
+    data = _channel_json(verdict)
+    if json_out:
+        print_json(data)
+    elif verdict.official:
+        typer.echo(f"official: {verdict.value} is one of the lender's own")
+    else:
+        _print_lines(data, f"NOT official: {verdict.value}")

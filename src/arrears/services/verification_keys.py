@@ -1,0 +1,119 @@
+"""The two keys collector verification needs, from the environment or, in development, from
+files made on first use outside any repository.
+
+* ``ARREARS_SECRET_KEY``: the server secret for the codes' HMAC (at least 32 characters).
+* ``ARREARS_SIGNING_KEY``: the lender's Ed25519 private key for credentials, as PEM (PKCS #8)
+  or as the 32 raw bytes in base64url.
+
+Without them (development), each is generated once and kept in the key directory
+(``ARREARS_KEY_DIR``, else ``$XDG_CONFIG_HOME/arrears``, else ``~/.config/arrears``), readable by
+the owner only; ``notice`` is told once, when the file is made, so the shell can say so. A
+deployment sets both variables and never relies on the files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+
+from arrears.core.problem import Problem, Result, fail, ok
+
+SECRET_ENV = "ARREARS_SECRET_KEY"
+SIGNING_ENV = "ARREARS_SIGNING_KEY"
+KEY_DIR_ENV = "ARREARS_KEY_DIR"
+SECRET_FILE = "code-secret.key"
+SIGNING_FILE = "credential-signing-key.pem"
+MIN_SECRET = 32
+
+Notice = Callable[[str], None]
+
+
+def key_dir(env: Mapping[str, str]) -> Path:
+    if env.get(KEY_DIR_ENV):
+        return Path(env[KEY_DIR_ENV])
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "arrears"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def code_secret(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
+    """The HMAC key for visit codes."""
+    given = env.get(SECRET_ENV)
+    if given is not None:
+        if len(given) < MIN_SECRET:
+            return fail(Problem("environment", SECRET_ENV, f"must be at least {MIN_SECRET} chars"))
+        return ok(given.encode())
+    path = key_dir(env) / SECRET_FILE
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(48).encode())
+        notice(
+            f"generated a development secret for visit codes in {path}; "
+            f"set {SECRET_ENV} in production"
+        )
+    return ok(path.read_bytes().strip())
+
+
+def _parse_signing(text: str, where: str) -> Result[Ed25519PrivateKey]:
+    try:
+        if "-----BEGIN" in text:
+            key = load_pem_private_key(text.encode(), password=None)
+        else:
+            raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+            key = Ed25519PrivateKey.from_private_bytes(raw)
+    except (ValueError, TypeError, binascii.Error):
+        return fail(Problem(where, "", "is not an Ed25519 private key (PEM or 32 bytes base64url)"))
+    if not isinstance(key, Ed25519PrivateKey):
+        return fail(Problem(where, "", "is not an Ed25519 key"))
+    return ok(key)
+
+
+def signing_key(env: Mapping[str, str], notice: Notice) -> Result[Ed25519PrivateKey]:
+    """The lender's credential-signing key."""
+    given = env.get(SIGNING_ENV)
+    if given is not None:
+        return _parse_signing(given, f"environment {SIGNING_ENV}")
+    path = key_dir(env) / SIGNING_FILE
+    if not path.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+        )
+        _write_private(path, pem)
+        notice(
+            f"generated a development credential-signing key in {path}; "
+            f"set {SIGNING_ENV} in production and publish its public key"
+        )
+    return _parse_signing(path.read_text(), f"key file {path}")
+
+
+def load_public_key(text: str, where: str) -> Result[Ed25519PublicKey]:
+    """A published public key: PEM (SubjectPublicKeyInfo) or the 32 raw bytes in base64url."""
+    try:
+        if "-----BEGIN" in text:
+            key = load_pem_public_key(text.encode())
+        else:
+            raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+            key = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError, binascii.Error):
+        return fail(Problem(where, "", "is not an Ed25519 public key (PEM or base64url)"))
+    if not isinstance(key, Ed25519PublicKey):
+        return fail(Problem(where, "", "is not an Ed25519 key"))
+    return ok(key)
