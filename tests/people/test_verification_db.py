@@ -27,15 +27,20 @@ from arrears.services.collection.people import (
     list_collectors,
     register_collector,
 )
+from arrears.services.collection.verification import (
+    CodeVerdict,
+    IssuedCode,
+    issue_code,
+    verify_code,
+)
+from arrears.services.collection.verification_channels import check_channel
+from arrears.services.collection.verification_credentials import issue_credential, verify_credential
 from arrears.services.collection.visits import (
     Visit,
     approve_visit,
     assign_visit,
     request_visit,
 )
-from arrears.services.verification import CodeVerdict, IssuedCode, issue_code, verify_code
-from arrears.services.verification_channels import check_channel
-from arrears.services.verification_credentials import issue_credential, verify_credential
 from arrears.store.case_tables import collectors
 from arrears.store.evidence_tables import evidence_records
 from arrears.store.people_tables import (

@@ -26,8 +26,8 @@ from arrears.services.collection.people import (
     list_collectors,
     register_collector,
 )
-from arrears.services.verification import issue_code
-from arrears.services.verification_credentials import issue_credential
+from arrears.services.collection.verification import issue_code
+from arrears.services.collection.verification_credentials import issue_credential
 from arrears.services.verification_keys import code_secret, signing_key
 
 console = Console()

@@ -31,13 +31,13 @@ from arrears.cli.common import (
 from arrears.core.people import credentials as cred
 from arrears.core.people.advice import Language, language_of
 from arrears.core.problem import Problem, Result
-from arrears.services.verification import CodeVerdict, verify_code
-from arrears.services.verification_channels import (
+from arrears.services.collection.verification import CodeVerdict, verify_code
+from arrears.services.collection.verification_channels import (
     ChannelVerdict,
     check_channel,
     official_from_settings,
 )
-from arrears.services.verification_credentials import (
+from arrears.services.collection.verification_credentials import (
     CredentialVerdict,
     credential_text,
     verify_credential,

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from arrears.core.people import credentials as cred
 from arrears.core.people.advice import Language, not_verified
 from arrears.core.problem import Problem, Result, fail, not_found, ok
-from arrears.services.verification import collector_active, record_incident
+from arrears.services.collection.verification import collector_active, record_incident
 from arrears.store.case_tables import collectors
 
 MAX_VALID_DAYS = 366

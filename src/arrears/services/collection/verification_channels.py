@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
+from arrears.core.lender.settings import Settings
 from arrears.core.people.advice import Language, not_official
 from arrears.core.people.channels import (
     OfficialChannels,
@@ -21,8 +22,7 @@ from arrears.core.people.channels import (
     official_channels,
 )
 from arrears.core.problem import Problem, Result, fail, not_found, ok
-from arrears.core.settings import Settings
-from arrears.services.verification import borrower_language, record_incident
+from arrears.services.collection.verification import borrower_language, record_incident
 
 ChannelKind = Literal["phone", "account"]
 
