@@ -10,7 +10,6 @@ field) from its ``code``, so a caller never parses a reason string.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
@@ -58,7 +57,3 @@ def fail(*problems: Problem) -> Result[T]:
 
 def not_found(record: str, reason: str = "not found", field: str = "") -> Problem:
     return Problem(record, field, reason, "not_found")
-
-
-def first(problems: Iterable[Problem]) -> Problem | None:
-    return next(iter(problems), None)
