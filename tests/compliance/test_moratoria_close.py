@@ -254,3 +254,47 @@ def test_a_us_written_dispute_pauses_collection_of_that_debt_until_verification(
     assert debt_disputes.VERIFICATION_SENT in kinds
     with engine.connect() as conn:
         assert debt_disputes.verification_pending(conn, ["B1"]) == {}
+
+
+def test_breathing_space_waives_the_interest_that_accrued_on_days_in_force(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Reg. 7: no interest added for the days in force. The installment due on 2026-04-10
+    covers [2026-03-10, 2026-04-10), 31 days; a breathing space from 2026-03-13 covers 28 of
+    them, so 28/31 of its scheduled interest is waived on its due date, once; the installment
+    due on 2026-05-10 is wholly inside the 60 days and is waived whole."""
+    book(engine, tmp_path, "uk-conc")
+    close(engine, FIRST)
+    start(engine, ref="BS-3", borrower_id="B1", kind="breathing-space", starts_on=START)
+    with engine.connect() as conn:
+        i = t.installments
+        rows = conn.execute(
+            select(i.c.n, i.c.start, i.c.due_date, i.c.interest)
+            .where(i.c.loan_id == "L1")
+            .order_by(i.c.n)
+        ).all()
+    april = next(r for r in rows if r.due_date == date(2026, 4, 10))
+    may = next(r for r in rows if r.due_date == date(2026, 5, 10))
+    assert (april.due_date - april.start).days == 31
+    # Half-up to the fen, computed here with integers: (2 x interest x 28 + 31) // 62.
+    expected_april = (2 * april.interest * 28 + 31) // 62
+    day = START
+    while day <= date(2026, 5, 11):
+        close(engine, day)
+        day += timedelta(days=1)
+    close(engine, date(2026, 5, 11))  # a rerun of a closed day waives nothing again
+    with engine.connect() as conn:
+        e = t.loan_events
+        waived = dict(
+            conn.execute(
+                select(e.c.ref, e.c.amount).where(e.c.loan_id == "L1", e.c.kind == "waiver")
+            ).all()
+        )
+        other = conn.execute(
+            select(func.count()).where(e.c.loan_id == "L2", e.c.kind == "waiver")
+        ).scalar_one()
+    assert waived == {f"relief:L1:{april.n}": expected_april, f"relief:L1:{may.n}": may.interest}
+    assert other == 0  # the borrower without a moratorium pays the schedule's interest
+    reliefs = [p for k, p in evidence(engine, "B1") if k == "moratorium.interest_relief"]
+    assert len(reliefs) == 2 and f'"relief":{expected_april}' in reliefs[0]
+    assert_journal_consistent(engine)

@@ -52,7 +52,8 @@ ONE_DAY = timedelta(days=1)
 
 # Days on which no penalty accrues, as inclusive (first, last) ranges: the days a moratorium
 # is in force on the loan (UK Breathing Space: no interest, fees or charges added, Debt Respite
-# Scheme Regulations 2020 reg. 7). Scheduled interest still falls due on its date.
+# Scheme Regulations 2020 reg. 7). Scheduled interest still falls due on its date; the close
+# waives the part that accrued on days in force (core.ledger.relief).
 Pauses = tuple[tuple[date, date], ...]
 NO_PAUSES: Pauses = ()
 

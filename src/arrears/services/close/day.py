@@ -57,6 +57,7 @@ from arrears.services.collection.case_frames import case_frames, inline_sql, rea
 from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.promises import check_promises
 from arrears.services.credit import due_notices_on
+from arrears.services.moratorium_relief import relieve_interest
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
 from arrears.store import tables
@@ -281,6 +282,8 @@ def _close_business_day(
             )
             _mark(conn, day, "accrual", "", now, accrued)
     accrual = json.loads(accrued)
+    with engine.begin() as conn:  # after the day's interest fell due; idempotent by ref
+        relieve_interest(conn, day, now)
     phases["accrual"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
