@@ -88,6 +88,7 @@ def facts(language: str, **over: object) -> MessageFacts:
         credits_since=100,
         current_amount=126041,
         validation_end=date(2026, 4, 6),
+        mailing_address="PO Box 1234, Springfield, IL 62701",
     )
     return replace(base, **over)  # type: ignore[arg-type]
 
@@ -375,6 +376,7 @@ def _configured(f: MessageFacts) -> list[str]:
     """What the facts bring in from outside the template: the lender's words, the loan id, the
     collectors and the bank details; every amount as it is written."""
     out = [f.lender_name, f.signature, f.repay_app, f.sender_alias, f.lender_phone, f.loan_ref]
+    out += [f.mailing_address]
     out += [mask_reference(f.loan_ref)]
     if f.bank_transfer is not None:
         b = f.bank_transfer
@@ -474,7 +476,8 @@ def test_the_validation_notice_itemizes_the_debt_and_names_the_end_of_the_period
             "您已还款：- ¥80.00",
             "已为您减免：- ¥1.00",
             "现欠总额：¥1,260.41",
-            "请在2026年4月6日前致电400-820-8888或书面联系我们，对全部或部分债务提出异议",
+            "请在2026年4月6日前致电400-820-8888或来信（PO Box 1234, Springfield, IL 62701），"
+            "对全部或部分债务提出异议",
             "原债权人",
         ],
         "en": [
@@ -484,7 +487,8 @@ def test_the_validation_notice_itemizes_the_debt_and_names_the_end_of_the_period
             "You paid this amount toward the debt: - CN¥80.00",
             "You were credited this amount toward the debt: - CN¥1.00",
             "Total amount of the debt now: CN¥1,260.41",
-            "write to us by April 6, 2026 to dispute all or part of the debt",
+            "write to us at PO Box 1234, Springfield, IL 62701 by April 6, 2026 to dispute all or "
+            "part of the debt",
             "name and address of the original creditor",
         ],
     }[language]
@@ -494,8 +498,24 @@ def test_the_validation_notice_itemizes_the_debt_and_names_the_end_of_the_period
 
 
 @pytest.mark.parametrize(
-    "missing", ["itemization_date", "amount_on_itemization", "current_amount", "validation_end"]
+    "missing",
+    [
+        "itemization_date",
+        "amount_on_itemization",
+        "current_amount",
+        "validation_end",
+        "mailing_address",
+    ],
 )
 def test_the_validation_notice_needs_its_itemization(missing: str) -> None:
+    blank = "" if missing == "mailing_address" else None
     with pytest.raises(TemplateError, match=rf"'validation_notice'.*{missing}"):
-        render("validation_notice", facts("en", **{missing: None}), TEXTS)
+        render("validation_notice", facts("en", **{missing: blank}), TEXTS)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_validation_notice_says_where_to_write(language: str) -> None:
+    """§1006.34(c)(1): the notice gives the debt collector's mailing address, which the
+    disputes and the original-creditor request are written to (twice in the model form)."""
+    body = render("validation_notice", facts(language), TEXTS).body
+    assert body.count("PO Box 1234, Springfield, IL 62701") == 2

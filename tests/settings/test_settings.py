@@ -132,7 +132,7 @@ def test_an_unknown_key_is_refused_at_every_level() -> None:
     assert problems_of(data) == [
         "currency: unknown key; expected one of lender, timezone, channels, capacity, costs",
         "lender.colour: unknown key; expected one of name, signature, hotline, "
-        "repayment_channel, official_channels",
+        "repayment_channel, mailing_address, official_channels",
         "costs.fax: unknown key; expected one of sms, call, email, emergency_contact, visit",
     ]
 

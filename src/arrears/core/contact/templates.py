@@ -99,7 +99,8 @@ class MessageFacts:
     The validation notice (Reg F §1006.34(c)(2)) reads ``itemization_date`` and the amounts
     itemized from it: ``amount_on_itemization``, then ``interest_since``, ``fees_since``,
     ``payments_since`` and ``credits_since``, and ``current_amount``; ``validation_end`` is the
-    last day of the validation period. Its loan id is ``loan_ref``.
+    last day of the validation period; ``mailing_address`` is where the borrower writes (the
+    lender's setting, §1006.34(c)(1)). Its loan id is ``loan_ref``.
     """
 
     language: str
@@ -133,6 +134,7 @@ class MessageFacts:
     credits_since: int = 0
     current_amount: int | None = None
     validation_end: date | None = None
+    mailing_address: str = ""
 
     def __post_init__(self) -> None:
         for name in _NON_NEGATIVE:
@@ -292,6 +294,7 @@ _NEEDS: Mapping[str, tuple[str, ...]] = {
         "amount_on_itemization",
         "current_amount",
         "validation_end",
+        "mailing_address",
     ),
 }
 
@@ -354,6 +357,7 @@ CONTEXT: Mapping[str, Callable[[MessageFacts], object]] = {
     "lender": lambda f: f.lender_name,
     "signature": lambda f: f.signature or f.lender_name,
     "phone": lambda f: f.lender_phone,
+    "address": lambda f: f.mailing_address,
     "name": lambda f: mask_name(f.borrower_name),
     "ref": lambda f: mask_reference(f.loan_ref),
     "alias": lambda f: f.sender_alias,

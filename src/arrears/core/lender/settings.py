@@ -26,7 +26,14 @@ from arrears.core.problem import Problem
 
 COST_KEYS = ("sms", "call", "email", "emergency_contact", "visit")
 _TOP = ("lender", "timezone", "channels", "capacity", "costs")
-_LENDER = ("name", "signature", "hotline", "repayment_channel", "official_channels")
+_LENDER = (
+    "name",
+    "signature",
+    "hotline",
+    "repayment_channel",
+    "mailing_address",
+    "official_channels",
+)
 _CAPACITY = ("agents", "calls_per_agent_per_day", "visits_per_region_per_day")
 _OFFICIAL = ("phones", "accounts")
 MAX_TEXT = 200  # a name, a signature or a channel description, not a paragraph
@@ -58,6 +65,9 @@ class Lender:
     signature: Words  # how an SMS signs (【signature】) and an email ends
     hotline: str
     repayment_channel: Words  # where to repay, e.g. "安心借App“我的 > 借款 > 还款”"
+    # Where a borrower writes (a dispute, a request for the original creditor): the US
+    # validation notice must give the debt collector's mailing address (Reg F §1006.34(c)(1)).
+    mailing_address: Words
     official_channels: OfficialChannels
 
 
@@ -191,7 +201,8 @@ def parse_settings(data: object, source: str = "settings") -> tuple[Settings | N
 
 def _lender(reader: _Reader, value: object) -> Lender:
     if value is None:  # "lender: missing" is said already; each of its keys would repeat it
-        return Lender(Words("", ""), Words("", ""), "", Words("", ""), OfficialChannels((), ()))
+        blank = Words("", "")
+        return Lender(blank, blank, "", blank, blank, OfficialChannels((), ()))
     found = reader.mapping(value, "lender", _LENDER)
     official = found.get("official_channels")
     channels = OfficialChannels((), ())
@@ -208,6 +219,7 @@ def _lender(reader: _Reader, value: object) -> Lender:
         _words_or_blank(reader, found, "signature"),
         hotline,
         _words_or_blank(reader, found, "repayment_channel"),
+        _words_or_blank(reader, found, "mailing_address"),
         channels,
     )
 

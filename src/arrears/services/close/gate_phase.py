@@ -232,6 +232,7 @@ def _facts(
         repay_app=lender.repayment_channel.get(who.language),
         report_date=report_date,
         signature=lender.signature.get(who.language),
+        mailing_address=lender.mailing_address.get(who.language),
     )
 
 
