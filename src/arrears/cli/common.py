@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -15,7 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from arrears.core.lender.settings import Settings
+from arrears.core.sim.model import BehaviourModel
 from arrears.services.settings import load_settings
+from arrears.services.simulation.behaviour_file import load_behaviour
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
 
@@ -36,6 +39,25 @@ SettingsOption = Annotated[
         "[env ARREARS_SETTINGS; default: the bundled lender.yaml]",
     ),
 ]
+
+BehaviourOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--behaviour",
+        help="How simulated borrowers pay and answer (YAML, docs/simulation.md) "
+        "[default: the bundled behaviour.yaml]",
+    ),
+]
+
+
+def behaviour_model(path: Path | None) -> BehaviourModel:
+    """The simulated borrowers' model; a bad file exits 2 with one line per problem."""
+    model, problems = load_behaviour(path)
+    if model is None:
+        for problem in problems[1:]:
+            typer.echo(f"error: {problem}", err=True)
+        fail(str(problems[0]), EXIT_BAD_INPUT)
+    return model
 
 
 def lender_settings(path: str | None) -> Settings:

@@ -12,9 +12,11 @@ from rich.table import Table
 
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
+    BehaviourOption,
     DbOption,
     JsonOption,
     SettingsOption,
+    behaviour_model,
     fail,
     lender_settings,
     open_db,
@@ -135,6 +137,7 @@ def simulate_cmd(
     ] = None,
     json_out: JsonOption = False,
     settings_file: SettingsOption = None,
+    behaviour: BehaviourOption = None,
 ) -> None:
     """Run the collection operation for --days with simulated borrowers and agents."""
     from arrears.services.importer import RowError, read_frame
@@ -150,6 +153,7 @@ def simulate_cmd(
         behaviours = dict(zip(frame["borrower_id"], frame["behaviour"], strict=True))
     policies = load_policies(policy)
     lender = lender_settings(settings_file).lender
+    model = behaviour_model(behaviour)
     engine = open_db(db)
     first = parse_date(start, "start")
     reports: list[CloseReport] = []
@@ -166,6 +170,7 @@ def simulate_cmd(
             CloseConfig(policies, lender=lender),
             behaviours,
             seed=seed,
+            model=model,
             on_day=tick,
         )
     last = first + timedelta(days=days - 1)

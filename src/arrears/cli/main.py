@@ -17,9 +17,11 @@ from arrears.cli import collector, moratorium, verify
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    BehaviourOption,
     DbOption,
     JsonOption,
     SettingsOption,
+    behaviour_model,
     fail,
     lender_settings,
     open_db,
@@ -467,6 +469,7 @@ def demo(
     loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 300,
     days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
     settings_file: SettingsOption = None,
+    behaviour: BehaviourOption = None,
 ) -> None:
     """A seeded portfolio run through four weeks of collection with simulated borrowers.
 
@@ -477,6 +480,7 @@ def demo(
     from arrears.services.simulation.operation import simulate
 
     lender = lender_settings(settings_file).lender
+    model = behaviour_model(behaviour)
     path = Path(db)
     if "://" not in db:
         for suffix in ("", "-wal", "-shm"):
@@ -484,7 +488,9 @@ def demo(
     engine = open_db(db)
     with phase_bar(quiet=False) as progress:
         progress("import", 0, 1)
-        sc = scenario.build(engine, DEMO_START, loans=loans, seed=7, pack="cn", days=days)
+        sc = scenario.build(
+            engine, DEMO_START, loans=loans, seed=7, pack="cn", days=days, mix=model.mix
+        )
         progress("import", 1, 1)
         reports: list[CloseReport] = []
 
@@ -500,6 +506,7 @@ def demo(
             sc.behaviours,
             sc.payments,
             seed=7,
+            model=model,
             on_day=tick,
         )
     last = DEMO_START + timedelta(days=days - 1)
@@ -553,13 +560,26 @@ def portfolio_generate(
     payments_out: Annotated[
         Path | None, typer.Option("--payments-out", help="Payments file, .parquet or .csv")
     ] = None,
+    mix: Annotated[
+        str,
+        typer.Option(
+            "--mix",
+            help="Payment behaviours: stress (the heavy back book the benchmarks use) or "
+            "typical (the --behaviour file's book, a few percent overdue)",
+        ),
+    ] = "stress",
+    behaviour: BehaviourOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Write a synthetic portfolio (and its payments) that `loans import` accepts."""
     from arrears.core.sim.generate import generate
+    from arrears.core.sim.model import STRESS_MIX
     from arrears.services.portfolio_files import write_table
 
     on = parse_date(as_of, "as_of") if as_of else date.today()
+    if mix not in ("stress", "typical"):
+        fail(f"--mix: unknown mix {mix!r}: use stress or typical", EXIT_BAD_INPUT)
+    drawn = STRESS_MIX if mix == "stress" else behaviour_model(behaviour).mix
     for path in (out, payments_out):
         if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
             fail(f"{path}: unknown format {path.suffix!r}: use .csv or .parquet", EXIT_BAD_INPUT)
@@ -572,7 +592,7 @@ def portfolio_generate(
         transient=True,
     ) as bar:
         task = bar.add_task(f"generating {loans} loans", total=3)
-        portfolio = generate(loans, seed, on)
+        portfolio = generate(loans, seed, on, mix=drawn)
         bar.update(task, advance=1, description=f"writing {out}")
         write_table(portfolio.loans, out)
         bar.update(task, advance=1)

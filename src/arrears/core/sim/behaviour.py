@@ -10,31 +10,14 @@ a promise.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-CallResult = Literal["no_answer", "busy", "reached", "promise_to_pay", "refused"]
+from arrears.core.sim.model import BehaviourModel
 
-# Chance that a call is answered, by behaviour. A never-payer does not pick up: the seed's
-# borrower who "cannot be reached", which is what sends the engine to emergency contacts.
-ANSWER_RATE: dict[str, float] = {
-    "on_time": 0.8,
-    "late": 0.6,
-    "cured": 0.6,
-    "chronic": 0.4,
-    "never": 0.0,
-    "promiser": 1.0,
-}
-PROMISE_RATE: dict[str, float] = {
-    "on_time": 0.7,
-    "late": 0.6,
-    "cured": 0.8,
-    "chronic": 0.3,
-    "never": 0.0,
-    "promiser": 1.0,
-}
-PROMISE_DAYS = 2  # a promise is for the day after tomorrow
+CallResult = Literal["no_answer", "busy", "reached", "promise_to_pay", "refused"]
 
 
 def draw(seed: int, *parts: object) -> float:
@@ -50,25 +33,41 @@ class CallAnswer:
     promise_amount: int = 0  # fen
 
 
+# The scenario's hand-made borrower who answers, promises and keeps every promise.
+PROMISER = "promiser"
+
+
+def _rate(rates: Mapping[str, float], behaviour: str) -> float:
+    return 1.0 if behaviour == PROMISER else rates.get(behaviour, 0.5)
+
+
 def answer_call(
-    seed: int, borrower_id: str, behaviour: str, day: date, attempt: int, overdue: int
+    model: BehaviourModel,
+    seed: int,
+    borrower_id: str,
+    behaviour: str,
+    day: date,
+    attempt: int,
+    overdue: int,
 ) -> CallAnswer:
     """What happens when the engine calls this borrower on ``day`` (the ``attempt``-th call)."""
     u = draw(seed, borrower_id, day.isoformat(), attempt, "answer")
-    if u >= ANSWER_RATE.get(behaviour, 0.5):
-        busy = draw(seed, borrower_id, day.isoformat(), attempt, "busy") < 0.15
+    if u >= _rate(model.answer_rate, behaviour):
+        busy = draw(seed, borrower_id, day.isoformat(), attempt, "busy") < model.busy_share
         return CallAnswer("busy" if busy else "no_answer")
-    if overdue > 0 and draw(seed, borrower_id, day.isoformat(), attempt, "promise") < (
-        PROMISE_RATE.get(behaviour, 0.5)
+    if overdue > 0 and draw(seed, borrower_id, day.isoformat(), attempt, "promise") < _rate(
+        model.promise_rate, behaviour
     ):
-        return CallAnswer("promise_to_pay", day + timedelta(days=PROMISE_DAYS), overdue)
+        return CallAnswer("promise_to_pay", day + timedelta(days=model.promise_days), overdue)
     return CallAnswer("reached")
 
 
-def keeps_promise(seed: int, borrower_id: str, behaviour: str, promised_on: date) -> bool:
+def keeps_promise(
+    model: BehaviourModel, seed: int, borrower_id: str, behaviour: str, promised_on: date
+) -> bool:
     """Whether the borrower pays what was promised on the promised date."""
-    if behaviour == "promiser":
+    if behaviour == PROMISER:
         return True
     if behaviour == "never":
         return False
-    return draw(seed, borrower_id, promised_on.isoformat(), "keep") < 0.7
+    return draw(seed, borrower_id, promised_on.isoformat(), "keep") < model.keep_rate

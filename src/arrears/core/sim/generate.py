@@ -5,10 +5,12 @@ Polars), deterministic for a seed, importable by ``arrears loans import`` and
 What is drawn, and from what (all documented ranges are tested at N=10,000):
 
 * Borrowers hold 1-3 loans (60% / 28% / 12%). Each borrower has one payment behaviour,
-  shared by all their loans: ``on_time`` 55% (pays each installment on its due date),
-  ``late`` 18% (pays each 3-40 days late), ``cured`` 10% (misses two consecutive
-  installments, then pays all three on the third's due date, on time after),
-  ``chronic`` 9% (pays every other installment), ``never`` 8% (pays nothing).
+  shared by all their loans, drawn from a :class:`~arrears.core.sim.model.Mix`. The default
+  is the stress mix the benchmarks use: ``on_time`` 55% (pays each installment on its due
+  date), ``late`` 18% (pays each 3-40 days late), ``cured`` 10% (misses two consecutive
+  installments, then pays all three on the third's due date, on time after), ``chronic`` 9%
+  (pays every other installment), ``never`` 8% (pays nothing). The demo's typical book is in
+  ``data/sim/behaviour.yaml``.
 * Products: 70% daily-rate consumer credit in the Jiebei range, 0.02%-0.05% a day, 3/6/12
   months, ``annuity`` (每月等额) or ``interest-first`` (先息后本); 30% annual-rate loans, 7.2%-24%
   a year, 6/12/24 months, any method (bullet only for short terms). Rates above the
@@ -33,6 +35,7 @@ ever exceeds what is due. Refs are ``<loan_id>-P<n>``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -42,16 +45,10 @@ import numpy.typing as npt
 import polars as pl
 
 from arrears.core.loans import schedule_columns
-from arrears.core.loans.product import DEFAULT_PRODUCT, Product
+from arrears.core.loans.product import DEFAULT_PRODUCT, PenaltyBase, Product
 from arrears.core.money import RateBasis, parse_rate
+from arrears.core.sim.model import BEHAVIOURS, STRESS_MIX, Mix
 
-BEHAVIOURS: tuple[tuple[str, float], ...] = (
-    ("on_time", 0.55),
-    ("late", 0.18),
-    ("cured", 0.10),
-    ("chronic", 0.09),
-    ("never", 0.08),
-)
 LOANS_PER_BORROWER = ((1, 0.60), (2, 0.28), (3, 0.12))
 DAILY_RATES = ("0.02%", "0.025%", "0.03%", "0.035%", "0.04%", "0.045%", "0.05%")
 DAILY_WEIGHTS = (0.08, 0.12, 0.2, 0.2, 0.15, 0.1, 0.15)
@@ -166,15 +163,22 @@ def _rates_under_cap(product: Product) -> tuple[list[str], list[float], list[str
     return d, dw, a, aw
 
 
-def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT) -> Portfolio:
-    """``n`` loans disbursed in the year before ``as_of`` and their payments up to it."""
+def generate(
+    n: int,
+    seed: int,
+    as_of: date,
+    product: Product = DEFAULT_PRODUCT,
+    mix: Mix = STRESS_MIX,
+) -> Portfolio:
+    """``n`` loans disbursed in the year before ``as_of`` and their payments up to it, the
+    borrowers' payment behaviours drawn from ``mix``."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     rng = np.random.Generator(np.random.PCG64(seed))
     width = max(6, len(str(n)))
     # The draws are made in this order, so a seed gives the same portfolio every time.
     owner, borrower_count = _owners(rng, n)
-    b_behaviour = rng.choice(len(BEHAVIOURS), size=borrower_count, p=[w for _, w in BEHAVIOURS])
+    b_behaviour = rng.choice(len(BEHAVIOURS), size=borrower_count, p=list(mix.shares))
     b_pack = rng.choice(len(RULE_PACKS), size=borrower_count, p=[w for _, w in RULE_PACKS])
     borrowers = _borrower_profiles(
         rng, np.arange(borrower_count, dtype=np.int64), b_pack, b_behaviour, width
@@ -188,13 +192,13 @@ def generate(n: int, seed: int, as_of: date, product: Product = DEFAULT_PRODUCT)
         due_day,
     )  # fmt: skip
     loan_ids = "L" + pl.Series("loan_id", np.arange(1, n + 1)).cast(pl.Utf8).str.zfill(width)
-    behaviour = pl.Series([b for b, _ in BEHAVIOURS]).gather(b_behaviour[owner])
+    behaviour = pl.Series(list(BEHAVIOURS)).gather(b_behaviour[owner])
     loans = _loans_frame(loan_ids, owner, cols, rates.text, behaviour, product)
     loans = loans.join(
         borrowers, left_on="_owner", right_on="_idx", how="left", maintain_order="left"
     )
     loans = loans.select(LOAN_COLUMNS)
-    payments = _payments(rng, cols, b_behaviour[owner], loan_ids, as_of_days, product)
+    payments = _payments(rng, cols, b_behaviour[owner], loan_ids, as_of_days, product, mix)
     return Portfolio(loans, payments)
 
 
@@ -423,6 +427,49 @@ def _borrower_profiles(
     return pl.DataFrame(out)
 
 
+# (principal, interest) overdue per installment row -> the day's penalty on it, in fen.
+PenaltyDay = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.int64]]
+
+
+def _daily_penalty(
+    loans: schedule_columns.LoanColumns,
+    s: schedule_columns.ScheduleColumns,
+    product: Product,
+) -> PenaltyDay:
+    """The ledger's penalty for one day on overdue (principal, interest), per installment row:
+    ``round_half_up(base x daily rate x multiplier)`` in integers (``core.ledger.account``)."""
+    mult = product.penalty_multiplier
+    per_year = np.where(loans.daily, 1, product.days_per_year)[s.loan]
+    p = loans.rate_num[s.loan] * mult.numerator
+    q = loans.rate_den[s.loan] * per_year * mult.denominator
+    with_interest = product.penalty_base is PenaltyBase.INSTALLMENT
+
+    def day(
+        principal: npt.NDArray[np.int64], interest: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        base = principal + interest if with_interest else principal
+        return np.asarray((2 * base * p + q) // (2 * q), dtype=np.int64)
+
+    return day
+
+
+def _catch_up_penalty(
+    s: schedule_columns.ScheduleColumns,
+    product: Product,
+    daily_penalty: PenaltyDay,
+) -> npt.NDArray[np.int64]:
+    """On each row, the penalty accrued by the two installments before it if both are paid on
+    its due date: days the first is overdue alone, then days both are (one rounding a day)."""
+    g = product.grace_days
+    due0, due1 = np.roll(s.due, 2), np.roll(s.due, 1)
+    p0, p1 = np.roll(s.principal, 2), np.roll(s.principal, 1)
+    i0, i1 = np.roll(s.interest, 2), np.roll(s.interest, 1)
+    alone = np.maximum(np.minimum(due1 + g, s.due) - (due0 + g), 0)
+    both = np.maximum(s.due - due1 - g, 0)
+    total = alone * daily_penalty(p0, i0) + both * daily_penalty(p0 + p1, i0 + i1)
+    return np.asarray(total, dtype=np.int64)
+
+
 def _payments(
     rng: np.random.Generator,
     loans: schedule_columns.LoanColumns,
@@ -430,31 +477,46 @@ def _payments(
     loan_ids: pl.Series,
     as_of_days: int,
     product: Product,
+    mix: Mix,
 ) -> pl.DataFrame:
     s = schedule_columns.schedules(loans, product.days_per_year, product.min_first_period_days)
     pay = s.principal + s.interest
     b = behaviour[s.loan]
     per_loan = np.bincount(s.loan, minlength=len(loans.principal))
     count = per_loan[s.loan]
+    k = s.n - 1
+    last = k == count - 1
+    # A late installment is paid before the next one falls due, so one is overdue at a time
+    # and the day's penalty is that installment's alone (the last may be any days late).
+    room = np.where(last, np.iinfo(np.int64).max // 4, np.roll(s.due, -1) - s.due - 1)
     on = s.due.copy()
     amount = pay.copy()
     keep = np.ones(len(on), dtype=np.bool_)
+    daily_penalty = _daily_penalty(loans, s, product)
     late = b == 1
-    on[late] += rng.integers(3, 41, size=int(late.sum()))
+    lo, hi = mix.late_days
+    on[late] += np.minimum(rng.integers(lo, hi + 1, size=int(late.sum())), room[late])
     # cured: miss installments m, m+1 and pay all three on m+2's due date; with fewer than
     # three installments there is nothing to cure, so pay 10-60 days late instead.
     cured = b == 2
     first_missed = (rng.random(len(per_loan)) * np.maximum(per_loan - 2, 1)).astype(np.int64)
     m = np.minimum(first_missed, np.maximum(per_loan - 3, 0))[s.loan]
-    k = s.n - 1
     short = cured & (count < 3)
-    on[short] += rng.integers(10, 61, size=int(short.sum()))
+    on[short] += np.minimum(rng.integers(10, 61, size=int(short.sum())), room[short])
+    # Whoever pays late pays the penalty accrued too, as the app's amount due shows it, so the
+    # loan is current again: days overdue past the grace, times the day's penalty.
+    overdue_days = np.maximum(on - s.due - product.grace_days, 0)
+    amount = np.where(
+        late | short, pay + overdue_days * daily_penalty(s.principal, s.interest), pay
+    )
     long_ = cured & (count >= 3)
     keep &= ~(long_ & ((k == m) | (k == m + 1)))
     catch = long_ & (k == m + 2)
     prev1 = np.concatenate([[0], pay[:-1]])
     prev2 = np.concatenate([[0, 0], pay[:-2]])
-    amount = np.where(catch, pay + prev1 + prev2, amount)
+    amount = np.where(
+        catch, pay + prev1 + prev2 + _catch_up_penalty(s, product, daily_penalty), amount
+    )
     chronic = b == 3
     keep &= ~(chronic & (k % 2 == 1))
     keep &= b != 4

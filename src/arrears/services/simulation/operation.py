@@ -21,6 +21,7 @@ from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
 from arrears.core.ledger.account import Status, payoff_amount
 from arrears.core.sim.behaviour import answer_call, keeps_promise
+from arrears.core.sim.model import BehaviourModel
 from arrears.services import events
 from arrears.services.accounts import load_accounts
 from arrears.services.close.day import CloseConfig, close_business_day
@@ -30,6 +31,7 @@ from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
 from arrears.services.dispatch import dispatch
+from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.store import tables
 
 SUPERVISOR = "supervisor-1"
@@ -72,9 +74,12 @@ def simulate(
     payments: Iterable[PlannedPayment] = (),
     *,
     seed: int = 0,
+    model: BehaviourModel | None = None,
     on_day: Callable[[date, CloseReport], None] | None = None,
 ) -> SimResult:
-    """Run ``days`` business days from ``start``. ``behaviours``: borrower id -> behaviour."""
+    """Run ``days`` business days from ``start``. ``behaviours``: borrower id -> behaviour;
+    ``model``: how they answer calls and keep promises (default: the bundled model)."""
+    model = model or bundled_behaviour()
     planned: dict[date, list[PlannedPayment]] = defaultdict(list)
     for p in payments:
         planned[p.on].append(p)
@@ -93,7 +98,7 @@ def simulate(
         for hour in range(1, 24, 2):
             at = datetime.combine(day, time(hour, 0), UTC)
             result.dispatched += dispatch(engine, adapters, now=at, limit=100_000).sent
-        _work_queue(engine, day, behaviours, seed, planned, attempts, result)
+        _work_queue(engine, day, behaviours, model, seed, planned, attempts, result)
         _visits(engine, day, result)
         for p in planned.pop(day, []):
             _pay(engine, p, result)
@@ -136,6 +141,7 @@ def _work_queue(
     engine: Engine,
     day: date,
     behaviours: Mapping[str, str],
+    model: BehaviourModel,
     seed: int,
     planned: dict[date, list[PlannedPayment]],
     attempts: dict[str, int],
@@ -152,6 +158,7 @@ def _work_queue(
         behaviour = behaviours.get(item.borrower_id, "late")
         if item.party == "debtor":
             answer = answer_call(
+                model,
                 seed,
                 item.borrower_id,
                 behaviour,
@@ -178,7 +185,7 @@ def _work_queue(
         if promise is not None:
             result.promises += 1
             on, amount = promise
-            if keeps_promise(seed, item.borrower_id, behaviour, on):
+            if keeps_promise(model, seed, item.borrower_id, behaviour, on):
                 payable = min(amount, _overdue(engine, item.loan_id)) or amount
                 ref = f"promise:{item.key}"
                 planned[on].append(PlannedPayment(item.loan_id, payable, on, ref, True))

@@ -27,6 +27,7 @@ from arrears.core.loans.schedule import schedule_for
 from arrears.core.money import parse_amount
 from arrears.core.people.collectors import Collector, Training
 from arrears.core.sim.generate import generate
+from arrears.core.sim.model import STRESS_MIX, Mix
 from arrears.services.accounts import load_loan
 from arrears.services.collection.people import add_collector, add_training
 from arrears.services.importer import import_file
@@ -97,11 +98,21 @@ def _marked(start: date, pack: str) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def build(engine: Engine, start: date, loans: int, seed: int, pack: str, days: int) -> Scenario:
-    """Import the scenario's portfolio, people and collectors; return what the simulation needs."""
+def build(
+    engine: Engine,
+    start: date,
+    loans: int,
+    seed: int,
+    pack: str,
+    days: int,
+    mix: Mix = STRESS_MIX,
+) -> Scenario:
+    """Import the scenario's portfolio, people and collectors; return what the simulation needs.
+    ``mix``: the borrowers' payment behaviours (default: the stress mix, which exercises every
+    step of the engine; the demo passes the bundled model's typical book)."""
     language, zone = PACK_PEOPLE[pack]
     horizon = start + timedelta(days=days)
-    portfolio = generate(loans, seed, horizon)
+    portfolio = generate(loans, seed, horizon, mix=mix)
     book = portfolio.loans.filter(pl.col("disbursed_on") <= start - timedelta(days=20))
     book = book.with_columns(
         pl.lit(pack).alias("rule_pack"),
