@@ -460,20 +460,21 @@ def payments_import(
 
 
 DEMO_START = date(2026, 11, 1)
-DEMO_DAYS = 28  # through 2026-11-28
+DEMO_DAYS = 90  # through 2027-01-29
 
 
 @app.command("demo")
 def demo(
     db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
-    loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 300,
+    loans: Annotated[int, typer.Option("--loans", min=10, help="Generated loans")] = 10_000,
     days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
     settings_file: SettingsOption = None,
     behaviour: BehaviourOption = None,
 ) -> None:
-    """A seeded portfolio run through four weeks of collection with simulated borrowers.
+    """A seeded portfolio run through ninety days of collection with simulated borrowers.
 
-    Creates the database, generates and imports a portfolio with its payment history and
+    Creates the database, generates and imports a typical book (a few percent overdue;
+    borrowers in China, the US and the UK under their rule packs) with its payment history and
     collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
     queue, visits, promises, evidence) day by day, and prints the last close report."""
     from arrears.services.simulation import scenario
@@ -489,7 +490,7 @@ def demo(
     with phase_bar(quiet=False) as progress:
         progress("import", 0, 1)
         sc = scenario.build(
-            engine, DEMO_START, loans=loans, seed=7, pack="cn", days=days, mix=model.mix
+            engine, DEMO_START, loans=loans, seed=7, pack=None, days=days, mix=model.mix
         )
         progress("import", 1, 1)
         reports: list[CloseReport] = []

@@ -103,23 +103,26 @@ def build(
     start: date,
     loans: int,
     seed: int,
-    pack: str,
+    pack: str | None,
     days: int,
     mix: Mix = STRESS_MIX,
 ) -> Scenario:
     """Import the scenario's portfolio, people and collectors; return what the simulation needs.
+    ``pack``: every borrower under one rule pack, or None to keep the generator's mix of
+    borrowers in China, the US and the UK (their languages and zones with them).
     ``mix``: the borrowers' payment behaviours (default: the stress mix, which exercises every
     step of the engine; the demo passes the bundled model's typical book)."""
-    language, zone = PACK_PEOPLE[pack]
     horizon = start + timedelta(days=days)
     portfolio = generate(loans, seed, horizon, mix=mix)
     book = portfolio.loans.filter(pl.col("disbursed_on") <= start - timedelta(days=20))
-    book = book.with_columns(
-        pl.lit(pack).alias("rule_pack"),
-        pl.lit(language).alias("language"),
-        pl.lit(zone).alias("timezones"),
-    )
-    marked = _marked(start, pack)
+    if pack is not None:
+        language, zone = PACK_PEOPLE[pack]
+        book = book.with_columns(
+            pl.lit(pack).alias("rule_pack"),
+            pl.lit(language).alias("language"),
+            pl.lit(zone).alias("timezones"),
+        )
+    marked = _marked(start, pack or "cn")
     book = pl.concat([book, marked.select(book.columns).cast(book.schema)], how="vertical")
     ids = set(book["loan_id"])
     pays = portfolio.payments.filter(pl.col("loan_id").is_in(ids))
