@@ -123,7 +123,34 @@ def audit_cmd(
 
 def simulate_cmd(
     days: Annotated[int, typer.Option("--days", min=1, max=400, help="Business days to run")],
-    start: Annotated[str, typer.Option("--start", help="First business date (YYYY-MM-DD)")],
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First business date (YYYY-MM-DD), on the --db's loans"),
+    ] = None,
+    loans: Annotated[
+        int | None,
+        typer.Option(
+            "--loans",
+            min=10,
+            help="Generate this many loans and run --policy (and --challenger) over them, "
+            "each in its own new database, side by side",
+        ),
+    ] = None,
+    challenger: Annotated[
+        Path | None, typer.Option("--challenger", help="A second policy to run beside --policy")
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(
+            "--rules",
+            help="One rule pack for every borrower: cn, us-reg-f or uk-conc "
+            "(default: each borrower's own)",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the comparison as an HTML page")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="The report's language: zh-CN or en")] = "en",
     db: DbOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for borrowers' answers")] = 0,
     policy: PolicyOption = None,
@@ -139,7 +166,23 @@ def simulate_cmd(
     settings_file: SettingsOption = None,
     behaviour: BehaviourOption = None,
 ) -> None:
-    """Run the collection operation for --days with simulated borrowers and agents."""
+    """Run the collection operation for --days with simulated borrowers and agents.
+
+    With --loans: a new generated book, the same for every policy, and --policy beside
+    --challenger over it (recovery, cure and roll rates, cost per yuan recovered, promises,
+    contacts blocked), printed, as --json, or as an HTML --report with charts."""
+    if loans is not None:
+        if start is not None or db is not None or portfolio is not None:
+            fail("--loans runs on a new generated book: leave out --start, --db and --portfolio",
+                 EXIT_BAD_INPUT)  # fmt: skip
+        _compare(loans, days, seed, policy, challenger, rules, report, lang, json_out,
+                 settings_file, behaviour)  # fmt: skip
+        return
+    if start is None:
+        fail("--start: give the first business date, or --loans N to generate a book",
+             EXIT_BAD_INPUT)  # fmt: skip
+    if challenger is not None or rules is not None or report is not None:
+        fail("--challenger, --rules and --report compare policies: give --loans N", EXIT_BAD_INPUT)
     from arrears.services.importer import RowError, read_frame
     from arrears.services.simulation.operation import simulate
 
@@ -193,3 +236,80 @@ def simulate_cmd(
             f"{result.promises} promises, {result.payments} payments, "
             f"{result.visits_reported} visits"
         )
+
+
+def _compare(
+    loans: int,
+    days: int,
+    seed: int,
+    policy: Path | None,
+    challenger: Path | None,
+    rules: str | None,
+    report: Path | None,
+    lang: str,
+    json_out: bool,
+    settings_file: str | None,
+    behaviour: Path | None,
+) -> None:
+    import tempfile
+
+    from arrears.core.compliance.packs import PACKS
+    from arrears.services.simulation.strategy import StrategyRun, compare_policies
+    from arrears.services.simulation.strategy_report import comparison_data, render_report
+
+    if rules is not None and rules not in PACKS:
+        fail(f"--rules: unknown rule pack {rules!r}: use {', '.join(sorted(PACKS))}",
+             EXIT_BAD_INPUT)  # fmt: skip
+    if lang not in ("zh-CN", "en"):
+        fail(f"--lang: {lang!r} is not a report language: use zh-CN or en", EXIT_BAD_INPUT)
+    if report is not None and report.suffix.lower() not in (".html", ".htm"):
+        fail(f"--report: {report} is not an .html file", EXIT_BAD_INPUT)
+    runs = [StrategyRun(_policy_name(policy, "default"), load_policies(policy))]
+    if challenger is not None:
+        name = _policy_name(challenger, "challenger")
+        if name == runs[0].name:
+            name = f"{name} (challenger)"
+        runs.append(StrategyRun(name, load_policies(challenger)))
+    settings = lender_settings(settings_file)
+    model = behaviour_model(behaviour)
+    with tempfile.TemporaryDirectory() as work, phase_bar(json_out) as progress:
+        comparison = compare_policies(
+            runs, loans=loans, days=days, seed=seed, rules=rules, settings=settings,
+            model=model, workdir=Path(work), progress=progress,
+        )  # fmt: skip
+    data = comparison_data(comparison)
+    if report is not None:
+        report.write_text(render_report(comparison, lang), encoding="utf-8")
+    if json_out:
+        print_json(data)
+        return
+    _print_comparison(data)
+    if report is not None:
+        typer.echo(f"report: {report}")
+
+
+def _policy_name(path: Path | None, default: str) -> str:
+    return default if path is None else path.stem
+
+
+def _print_comparison(data: dict[str, object]) -> None:
+    runs = data["runs"]
+    assert isinstance(runs, list)
+    table = Table("measure", *(r["policy"] for r in runs))
+    for key, label in (
+        ("overdue_loans_first_day", "loans overdue on day 1"),
+        ("recovered", "recovered (yuan)"),
+        ("recovery_rate", "recovery rate"),
+        ("cure_rate", "cure rate"),
+        ("roll_rate", "roll rate"),
+        ("contact_cost", "cost of contacts (yuan)"),
+        ("cost_per_yuan_recovered", "cost per yuan recovered"),
+        ("blocked_total", "contacts blocked"),
+        ("promise_kept_rate", "promise-kept rate"),
+        ("overdue_loan_days", "overdue loan-days"),
+    ):
+        table.add_row(label, *(str(r[key]) for r in runs))
+    Console().print(
+        f"{data['loans']} loans, {data['start']} to {data['through']}, seed {data['seed']}"
+    )
+    Console().print(table)

@@ -214,3 +214,17 @@ def render_parts(
             f"{', '.join(missing)}"
         )
     return {name: str(value).strip("\n") for name, value in values.items()}
+
+
+def render_page(
+    texts: TextSet, language: str, template_id: str, context: Mapping[str, object]
+) -> str:
+    """The whole of ``template_id`` rendered with ``context`` (an HTML page or report)."""
+    env = environment(texts, language)
+    _source(texts, language, template_id)  # the clear error for an unknown template
+    try:
+        return env.get_template(template_id + TEMPLATE_SUFFIX).render(dict(context))
+    except jinja2.TemplateError as exc:
+        raise TextError(
+            f"text set {texts.name!r}: template {template_id!r} ({language}): {exc}"
+        ) from None

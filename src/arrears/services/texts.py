@@ -55,15 +55,24 @@ def read_sources(name: str, language: str) -> dict[str, str]:
 
 
 @functools.cache
-def text_set(name: str, languages: tuple[str, ...] = LANGUAGES) -> TextSet:
-    """The text set ``name`` in ``languages``, read once per process."""
+def text_set(
+    name: str, languages: tuple[str, ...] = LANGUAGES, autoescape: bool = False
+) -> TextSet:
+    """The text set ``name`` in ``languages``, read once per process (``autoescape`` for
+    HTML)."""
     return TextSet(
         name,
         {language: read_sources(name, language) for language in languages},
         {language: read_catalog(language) for language in languages},
+        autoescape=autoescape,
     )
 
 
 def message_texts() -> TextSet:
     """The borrower's messages."""
     return text_set(TEXT_SET)
+
+
+def report_texts() -> TextSet:
+    """The HTML reports (``data/templates/reports``)."""
+    return text_set("reports", autoescape=True)
