@@ -3,9 +3,10 @@ typical book drawn from it is a few percent overdue, and the commands take the f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -15,12 +16,17 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from arrears.cli.main import app
-from arrears.core.sim.behaviour import answer_call, keeps_promise
+from arrears.core.sim.behaviour import answer_call, in_spell, keeps_promise
 from arrears.core.sim.generate import generate
-from arrears.core.sim.model import BEHAVIOURS, STRESS_MIX, parse_model
+from arrears.core.sim.model import BEHAVIOURS, STRESS_MIX, Spell, parse_model
+from arrears.services.close.day import CloseConfig
+from arrears.services.policy_files import default_policy_set
+from arrears.services.simulation import scenario
 from arrears.services.simulation.behaviour_file import bundled_behaviour_path, load_behaviour
-from arrears.store import tables
+from arrears.services.simulation.operation import simulate
+from arrears.store import case_tables, tables
 from arrears.store.engine import make_engine
+from arrears.store.migrate import upgrade
 
 runner = CliRunner()
 AS_OF = date(2026, 11, 28)
@@ -173,3 +179,78 @@ def test_commands_refuse_a_bad_behaviour_file(tmp_path: Path) -> None:
     assert not out.exists() and not (tmp_path / "d.db").exists()
     res = runner.invoke(app, [*generate_typical[:-1], "gentle", "--out", str(out)])
     assert res.exit_code == 2 and "--mix" in res.stderr and not out.exists()
+
+
+def test_spells_draw_their_share_and_length() -> None:
+    spell = Spell(0.2, (5, 20))
+    start, days = date(2026, 11, 1), 60
+    lengths = []
+    for k in range(3000):
+        on = [
+            d
+            for d in range(days + 20)
+            if in_spell(spell, 1, f"B{k}", "unreachable", start, days, start + timedelta(days=d))
+        ]
+        if on:
+            assert on == list(range(on[0], on[-1] + 1)), "one unbroken spell"
+            assert on[0] < days
+            lengths.append(len(on))
+    assert abs(len(lengths) / 3000 - 0.2) < 0.03
+    assert min(lengths) == 5 and max(lengths) == 20
+    # another kind of spell is drawn apart from this one
+    assert any(
+        in_spell(spell, 1, f"B{k}", "hardship", start, days, start + timedelta(days=d))
+        != in_spell(spell, 1, f"B{k}", "unreachable", start, days, start + timedelta(days=d))
+        for k in range(50)
+        for d in range(days)
+    )
+    assert not in_spell(Spell(0.0, (5, 20)), 1, "B1", "x", start, days, start)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["unreachable"].update(share=2), "unreachable.share"),
+        (lambda d: d["hardship"].update(days=[90, 30]), "hardship.days"),
+        (lambda d: d["hardship"].update(often=True), "hardship.often"),
+        (lambda d: d.update(unreachable="sometimes"), "unreachable"),
+    ],
+)
+def test_a_bad_spell_is_named(edit, field: str) -> None:  # type: ignore[no-untyped-def]
+    data = _bundled()
+    edit(data)
+    model, problems = parse_model(data)
+    assert model is None and [p.field for p in problems] == [field], problems
+
+
+def test_in_hardship_nobody_pays_and_unreachable_nobody_answers(tmp_path: Path) -> None:
+    """Everyone has a hardship and an unreachable spell: no call is answered inside a spell,
+    planned payments are skipped, and the run has fewer answers and payments than without."""
+    base, _ = load_behaviour()
+    assert base is not None
+    always = Spell(1.0, (40, 40))
+    stuck = dataclasses.replace(base, unreachable=always, hardship=always)
+    start, days = date(2026, 11, 1), 20
+    got = {}
+    for name, model in (("normal", base), ("stuck", stuck)):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+        upgrade(engine)
+        sc = scenario.build(engine, start, loans=150, seed=2, pack="cn", days=days, mix=STRESS_MIX)
+        config = CloseConfig(default_policy_set(), default_pack="cn")
+        result = simulate(
+            engine, start, days, config, sc.behaviours, sc.payments, seed=2, model=model
+        )
+        q = case_tables.queue_items.c
+        with engine.connect() as conn:
+            answered = conn.execute(
+                select(q.borrower_id, q.on_date).where(
+                    q.outcome.in_(["reached", "promise_to_pay", "refused"]), q.party == "debtor"
+                )
+            ).all()
+        engine.dispose()
+        got[name] = (result.payments, result.hardship_skipped, len(answered))
+        if name == "stuck":
+            for borrower, on in answered:
+                assert not in_spell(always, 2, borrower, "unreachable", start, days, on)
+    assert got["normal"][1] == 0 and got["stuck"][1] > 0
+    assert got["stuck"][0] < got["normal"][0] and got["stuck"][2] < got["normal"][2]

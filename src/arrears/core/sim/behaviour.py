@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from arrears.core.sim.model import BehaviourModel
+from arrears.core.sim.model import BehaviourModel, Spell
 
 CallResult = Literal["no_answer", "busy", "reached", "promise_to_pay", "refused"]
 
@@ -71,3 +71,16 @@ def keeps_promise(
     if behaviour == "never":
         return False
     return draw(seed, borrower_id, promised_on.isoformat(), "keep") < model.keep_rate
+
+
+def in_spell(
+    spell: Spell, seed: int, borrower_id: str, what: str, start: date, days: int, day: date
+) -> bool:
+    """Whether ``day`` falls in the borrower's ``what`` spell (``unreachable``, ``hardship``):
+    a share of borrowers have one, starting on a day of the run drawn for them."""
+    if spell.share == 0 or draw(seed, borrower_id, what) >= spell.share:
+        return False
+    first = start + timedelta(days=int(draw(seed, borrower_id, what, "start") * days))
+    lo, hi = spell.days
+    length = lo + int(draw(seed, borrower_id, what, "length") * (hi - lo + 1))
+    return first <= day < first + timedelta(days=length)

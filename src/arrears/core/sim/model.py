@@ -35,6 +35,17 @@ STRESS_MIX = Mix((0.55, 0.18, 0.10, 0.09, 0.08), (3, 40))
 
 
 @dataclass(frozen=True, slots=True)
+class Spell:
+    """A share of borrowers who have one spell during a run, of ``days[0]..days[1]`` days."""
+
+    share: float
+    days: tuple[int, int]
+
+
+NO_SPELL = Spell(0.0, (0, 0))
+
+
+@dataclass(frozen=True, slots=True)
 class BehaviourModel:
     mix: Mix
     answer_rate: Mapping[str, float]
@@ -42,6 +53,8 @@ class BehaviourModel:
     keep_rate: float
     promise_days: int
     busy_share: float
+    unreachable: Spell = NO_SPELL
+    hardship: Spell = NO_SPELL
 
 
 def _unit(value: Any, key: str, problems: list[Problem]) -> float:
@@ -69,16 +82,14 @@ def _per_behaviour(data: Any, key: str, problems: list[Problem]) -> dict[str, fl
     return out
 
 
-def _late_days(value: Any, problems: list[Problem]) -> tuple[int, int]:
+def _days(value: Any, key: str, problems: list[Problem]) -> tuple[int, int]:
     if (
         not isinstance(value, list)
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         or not 0 <= value[0] <= value[1]
     ):
-        problems.append(
-            Problem("behaviour", "late_days", f"must be [from, to] days, got {value!r}")
-        )
+        problems.append(Problem("behaviour", key, f"must be [from, to] days, got {value!r}"))
         return (0, 0)
     return (value[0], value[1])
 
@@ -89,7 +100,7 @@ def parse_model(data: Any) -> Result[BehaviourModel]:
         return fail(Problem("behaviour", "", "the file must hold a mapping of settings"))
     problems: list[Problem] = []
     known = {"mix", "late_days", "answer_rate", "promise_rate", "keep_rate", "promise_days",
-             "busy_share"}  # fmt: skip
+             "busy_share", "unreachable", "hardship"}  # fmt: skip
     for key in sorted(set(data) - known):
         problems.append(Problem("behaviour", str(key), "unknown setting"))
     mix = _per_behaviour(data.get("mix"), "mix", problems)
@@ -99,7 +110,7 @@ def parse_model(data: Any) -> Result[BehaviourModel]:
                 "behaviour", "mix", f"shares must add up to 1, they add up to {sum(mix.values()):g}"
             )
         )
-    late = _late_days(data.get("late_days"), problems)
+    late = _days(data.get("late_days"), "late_days", problems)
     answer = _per_behaviour(data.get("answer_rate"), "answer_rate", problems)
     promise = _per_behaviour(data.get("promise_rate"), "promise_rate", problems)
     keep = _unit(data.get("keep_rate"), "keep_rate", problems)
@@ -110,7 +121,24 @@ def parse_model(data: Any) -> Result[BehaviourModel]:
         problems.append(
             Problem("behaviour", "promise_days", f"must be 1 to 30 days, got {raw_days!r}")
         )
+    unreachable = _spell(data.get("unreachable"), "unreachable", problems)
+    hardship = _spell(data.get("hardship"), "hardship", problems)
     if problems:
         return fail(*problems)
     shares = tuple(mix[b] for b in BEHAVIOURS)
-    return ok(BehaviourModel(Mix(shares, late), answer, promise, keep, days, busy))
+    return ok(
+        BehaviourModel(Mix(shares, late), answer, promise, keep, days, busy, unreachable, hardship)
+    )
+
+
+def _spell(value: Any, key: str, problems: list[Problem]) -> Spell:
+    if value is None:
+        return NO_SPELL  # optional: no such spells
+    if not isinstance(value, Mapping):
+        problems.append(Problem("behaviour", key, "must hold share and days"))
+        return NO_SPELL
+    for name in sorted(set(value) - {"share", "days"}):
+        problems.append(Problem("behaviour", f"{key}.{name}", "unknown setting"))
+    share = _unit(value.get("share"), f"{key}.share", problems)
+    days = _days(value.get("days"), f"{key}.days", problems)
+    return Spell(share, days)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
 from arrears.core.ledger.account import Status, payoff_amount
-from arrears.core.sim.behaviour import answer_call, keeps_promise
+from arrears.core.sim.behaviour import answer_call, in_spell, keeps_promise
 from arrears.core.sim.model import BehaviourModel
 from arrears.services import events
 from arrears.services.accounts import load_accounts
@@ -59,6 +59,26 @@ class SimResult:
     promises: int = 0
     visits_reported: int = 0
     dispatched: int = 0
+    hardship_skipped: int = 0  # planned payments not made: the borrower was in hardship
+
+
+@dataclass(frozen=True, slots=True)
+class _People:
+    """Who the simulated borrowers are and how they behave over this run."""
+
+    behaviours: Mapping[str, str]
+    model: BehaviourModel
+    seed: int
+    start: date
+    days: int
+
+    def unreachable(self, borrower_id: str, day: date) -> bool:
+        spell = self.model.unreachable
+        return in_spell(spell, self.seed, borrower_id, "unreachable", self.start, self.days, day)
+
+    def in_hardship(self, borrower_id: str, day: date) -> bool:
+        spell = self.model.hardship
+        return in_spell(spell, self.seed, borrower_id, "hardship", self.start, self.days, day)
 
 
 def _end_of(day: date) -> datetime:
@@ -80,7 +100,7 @@ def simulate(
 ) -> SimResult:
     """Run ``days`` business days from ``start``. ``behaviours``: borrower id -> behaviour;
     ``model``: how they answer calls and keep promises (default: the bundled model)."""
-    model = model or bundled_behaviour()
+    people = _People(behaviours, model or bundled_behaviour(), seed, start, days)
     planned: dict[date, list[PlannedPayment]] = defaultdict(list)
     for p in payments:
         planned[p.on].append(p)
@@ -99,19 +119,20 @@ def simulate(
         for hour in range(1, 24, 2):
             at = datetime.combine(day, time(hour, 0), UTC)
             result.dispatched += dispatch(engine, adapters, now=at, limit=100_000).sent
-        _work_queue(engine, day, behaviours, model, seed, planned, attempts, result)
+        _work_queue(engine, day, people, planned, attempts, result)
         _visits(engine, day, result)
-        _pay_day(engine, planned.pop(day, []), result)
+        _pay_day(engine, planned.pop(day, []), people, result)
         if on_day:
             on_day(day, report)
     return result
 
 
-def _pay_day(engine: Engine, day: list[PlannedPayment], result: SimResult) -> None:
+def _pay_day(engine: Engine, day: list[PlannedPayment], people: _People, result: SimResult) -> None:
     """The day's payments as one batch, as a bank file arrives (the batch path is many times
-    faster than one transaction each). A loan's second payment of the day is sized after its
-    first, so it goes alone afterwards; if the batch is refused, all go one by one, so that a
-    refused payment is recorded and the rest still land."""
+    faster than one transaction each); a borrower in a hardship spell pays nothing. A loan's
+    second payment of the day is sized after its first, so it goes alone afterwards; if the
+    batch is refused, all go one by one, so that a refused payment is recorded and the rest
+    still land."""
     with engine.connect() as conn:
         loaded = load_accounts(conn, sorted({p.loan_id for p in day}))
     batch: list[tuple[str, int, date, str]] = []
@@ -121,6 +142,9 @@ def _pay_day(engine: Engine, day: list[PlannedPayment], result: SimResult) -> No
         rec, acct = loaded[p.loan_id]
         if acct.status is not Status.ACTIVE:
             continue  # repaid already (early, or on a promise)
+        if people.in_hardship(rec.borrower_id, p.on):
+            result.hardship_skipped += 1
+            continue
         if p.loan_id in batched:
             later.append(p)
             continue
@@ -133,7 +157,9 @@ def _pay_day(engine: Engine, day: list[PlannedPayment], result: SimResult) -> No
         if all(isinstance(a, events.Applied) for a in applied):
             result.payments += len(batch)
         else:
-            later = day
+            later = [
+                p for p in day if not people.in_hardship(loaded[p.loan_id][0].borrower_id, p.on)
+            ]
     for p in later:
         _pay(engine, p, result)
 
@@ -171,9 +197,7 @@ def _overdue(engine: Engine, loan_id: str) -> int:
 def _work_queue(
     engine: Engine,
     day: date,
-    behaviours: Mapping[str, str],
-    model: BehaviourModel,
-    seed: int,
+    people: _People,
     planned: dict[date, list[PlannedPayment]],
     attempts: dict[str, int],
     result: SimResult,
@@ -186,8 +210,11 @@ def _work_queue(
         if item is None or item.due_at.date() > day + timedelta(days=1):
             return
         attempts[item.borrower_id] += 1
-        behaviour = behaviours.get(item.borrower_id, "late")
-        if item.party == "debtor":
+        behaviour = people.behaviours.get(item.borrower_id, "late")
+        model, seed = people.model, people.seed
+        if item.party == "debtor" and people.unreachable(item.borrower_id, day):
+            outcome, promise = "no_answer", None
+        elif item.party == "debtor":
             answer = answer_call(
                 model,
                 seed,
