@@ -83,7 +83,8 @@ def print_report(r: CloseReport) -> None:
         console.print(blocked)
     p = r.promises
     console.print(
-        f"promises due {p.due}: kept {p.kept}, partly kept {p.partly_kept}, broken {p.broken}"
+        f"promises: {p.due} fell due; settled: kept {p.kept}, partly kept {p.partly_kept}, "
+        f"broken {p.broken}"
     )
     console.print("phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in r.phases.items()), style="dim")
 
