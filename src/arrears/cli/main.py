@@ -31,6 +31,7 @@ from arrears.cli.common import (
 )
 from arrears.cli.compliance import app as compliance_app
 from arrears.cli.credit import app as credit_app
+from arrears.cli.dashboard import dashboard_cmd
 from arrears.cli.engine_commands import (
     PolicyOption,
     audit_cmd,
@@ -431,6 +432,7 @@ def close_day_cmd(
 
 app.command("audit")(audit_cmd)
 app.command("simulate")(simulate_cmd)
+app.command("dashboard")(dashboard_cmd)
 
 
 payments_app = typer.Typer(help="Payments in bulk.", no_args_is_help=True)

@@ -76,3 +76,9 @@ def message_texts() -> TextSet:
 def report_texts() -> TextSet:
     """The HTML reports (``data/templates/reports``)."""
     return text_set("reports", autoescape=True)
+
+
+def report_css() -> str:
+    """The reports' one stylesheet (``data/templates/reports/report.css``), inlined in each
+    page so that a report is one file."""
+    return (_data() / "templates" / "reports" / "report.css").read_text(encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import resources
 from typing import Any
 
 from markupsafe import Markup
@@ -13,7 +12,7 @@ from arrears.core.money import fmt
 from arrears.core.sim.strategy import CONTACT_KINDS, StrategyMetrics, rate_text
 from arrears.core.texts import render_page
 from arrears.services.simulation.strategy import Comparison, last_day
-from arrears.services.texts import report_texts
+from arrears.services.texts import report_css, report_texts
 
 REPORT = "strategy"
 # The chart titles and axis labels, per language (the page's own words are in its template).
@@ -143,11 +142,6 @@ def _charts(c: Comparison, language: str) -> dict[str, Markup]:
     return {"overdue": Markup(overdue), "recovery": Markup(recovery), "contacts": Markup(contacts)}
 
 
-def _css() -> Markup:
-    path = resources.files("arrears") / "data" / "templates" / "reports" / "report.css"
-    return Markup(path.read_text(encoding="utf-8"))
-
-
 def render_report(c: Comparison, language: str) -> str:
     """The HTML page in ``language`` (zh-CN or en): one self-contained file, no script."""
     data = comparison_data(c)
@@ -162,6 +156,6 @@ def render_report(c: Comparison, language: str) -> str:
             "contact_names": CONTACT_NAMES[language],
             "kinds": list(CONTACT_KINDS),
             "blocked_rules": rules,
-            "css": _css(),
+            "css": Markup(report_css()),
         },
     )
