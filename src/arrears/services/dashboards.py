@@ -15,11 +15,11 @@ from sqlalchemy import Connection, select
 
 from arrears.core.ageing.status import BUCKETS
 from arrears.core.charts import Series, bar_chart, line_chart
+from arrears.core.close.report import report_from_json
 from arrears.core.close.trends import CaseSpan, CureCurve, Trends, cure_curves, trends
 from arrears.core.money import fmt
 from arrears.core.sim.strategy import rate_text
 from arrears.core.texts import render_page
-from arrears.services.close.day import report_from_json
 from arrears.services.texts import report_css, report_texts
 from arrears.store import case_tables, tables
 

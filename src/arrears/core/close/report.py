@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from arrears.core.ageing.status import BUCKETS
-from arrears.core.money import fmt
+from arrears.core.money import fmt, parse_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +138,28 @@ def roll_rates(moves_in: Iterable[tuple[str, str, int]]) -> tuple[Roll, ...]:
     return tuple(
         Roll(a, b, n, starts[a])
         for (a, b), n in sorted(moves.items(), key=lambda kv: (order[kv[0][0]], order[kv[0][1]]))
+    )
+
+
+def report_from_json(d: Mapping[str, Any]) -> CloseReport:
+    """A stored report back as data (money strings back to fen)."""
+    return CloseReport(
+        business_date=date.fromisoformat(d["business_date"]),
+        engine=d["engine"],
+        loans_aged=d["loans_aged"],
+        loan_days=d["loan_days"],
+        entries_posted=d["entries_posted"],
+        buckets=tuple(
+            BucketLine(
+                b["bucket"], b["loans"], parse_amount(b["overdue"]), parse_amount(b["outstanding"])
+            )
+            for b in d["buckets"]
+        ),
+        rolls=tuple(Roll(r["from"], r["to"], r["loans"], r["of"]) for r in d["roll_rates"]),
+        actions={(a["channel"], a["policy"]): a["count"] for a in d["actions"]},
+        routings={(a["kind"], a["policy"]): a["count"] for a in d["routings"]},
+        blocked={b["rule"]: b["count"] for b in d["blocked"]},
+        promises=PromiseCounts(**d["promises"]),
+        cases_open=d["cases_open"],
+        phases=d["phases"],
     )

@@ -33,7 +33,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, exists, func, select, text, update
 
-from arrears.core.close.report import CloseReport, PromiseCounts, bucket_lines, roll_rates
+from arrears.core.close.report import (
+    CloseReport,
+    PromiseCounts,
+    bucket_lines,
+    report_from_json,
+    roll_rates,
+)
 from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
@@ -431,30 +437,3 @@ def _mark(
                 business_date=day, phase=phase, last_key=last_key, updated_at=now, tally=tally
             )
         )
-
-
-def report_from_json(d: Mapping[str, Any]) -> CloseReport:
-    """A stored report back as data (money strings back to fen)."""
-    from arrears.core.close.report import BucketLine, Roll
-    from arrears.core.money import parse_amount
-
-    return CloseReport(
-        business_date=date.fromisoformat(d["business_date"]),
-        engine=d["engine"],
-        loans_aged=d["loans_aged"],
-        loan_days=d["loan_days"],
-        entries_posted=d["entries_posted"],
-        buckets=tuple(
-            BucketLine(
-                b["bucket"], b["loans"], parse_amount(b["overdue"]), parse_amount(b["outstanding"])
-            )
-            for b in d["buckets"]
-        ),
-        rolls=tuple(Roll(r["from"], r["to"], r["loans"], r["of"]) for r in d["roll_rates"]),
-        actions={(a["channel"], a["policy"]): a["count"] for a in d["actions"]},
-        routings={(a["kind"], a["policy"]): a["count"] for a in d["routings"]},
-        blocked={b["rule"]: b["count"] for b in d["blocked"]},
-        promises=PromiseCounts(**d["promises"]),
-        cases_open=d["cases_open"],
-        phases=d["phases"],
-    )
