@@ -179,3 +179,11 @@ def test_daily_and_annual_conversions_use_360_days_by_default() -> None:
     assert Rate.parse("18.25%", "annual").daily(365) == Fraction(5, 10000)
     # a daily rate's own daily value is itself, whatever the year basis
     assert Rate.parse("0.05%", "daily").daily(365) == Fraction(5, 10000)
+
+
+def test_an_amount_beyond_the_ledger_range_is_refused() -> None:
+    # BIGINT columns hold 2**63 - 1 fen; one amount is held to 10**15 fen so that sums fit.
+    assert parse_amount("10000000000000.00") == 10**15
+    for text in ("10000000000000.01", "1" * 31, "-" + "9" * 20):
+        with pytest.raises(MoneyError, match="largest amount"):
+            parse_amount(text)

@@ -178,8 +178,8 @@ def test_import_bad_file_lists_rows_and_writes_nothing(
     res = run("loans", "import", str(path), "--db", db_url)
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
-    assert lines[0].startswith("row 2: months: ")
-    assert lines[1].startswith("row 3: phone: ")
+    assert lines[0].startswith("line 3 (loan L2): months: ")
+    assert lines[1].startswith("line 4 (loan L3): phone: ")
     assert lines[-1].startswith("error: 2 problem(s)") and "nothing was imported" in lines[-1]
     assert counts(engine) == before
     res = run("loans", "import", str(path), "--db", db_url, "--json")

@@ -162,7 +162,9 @@ def test_bad_value_names_row_and_column_and_writes_nothing(
     errors = _errors(import_file(engine, write_csv(tmp_path / "bad.csv", rows)))
     assert {(e.row, e.column) for e in errors} == {(2, column)}, [str(e) for e in errors]
     assert all(e.reason for e in errors)
-    assert str(errors[0]).startswith(f"row 2: {column}: ")
+    # Line 3 in an editor (the header is line 1), with the loan when the row names one.
+    where = "line 3" if bad["loan_id"] == "" else f"line 3 (loan {bad['loan_id']})"
+    assert str(errors[0]).startswith(f"{where}: {column}: ")
     assert counts(engine) == before
 
 
@@ -187,7 +189,7 @@ def test_duplicate_loan_id_within_file(engine: Engine, tmp_path: Path) -> None:
     before = counts(engine)
     errors = _errors(import_file(engine, write_csv(tmp_path / "dup.csv", rows)))
     assert [(e.row, e.column) for e in errors] == [(3, "loan_id")]
-    assert "row 1" in errors[0].reason
+    assert "line 2" in errors[0].reason
     assert counts(engine) == before
 
 
@@ -492,7 +494,7 @@ def test_same_borrower_with_another_profile_within_file(engine: Engine, tmp_path
     path = write_csv(tmp_path / "b.csv", rows, PROFILE_COLUMNS)
     errors = _errors(import_file(engine, path))
     assert [(e.row, e.column) for e in errors] == [(2, "risk_score")]
-    assert "row 1" in errors[0].reason
+    assert "line 2" in errors[0].reason
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
 

@@ -171,15 +171,22 @@ def loans_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only")] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
+    today: TodayOption = None,
 ) -> None:
     """Import loans, all or nothing: any bad row writes nothing."""
     engine = open_db(db)
     with phase_bar(quiet=json_out) as report:
-        res = import_file(engine, file, dry_run=dry_run, progress=report)
+        res = import_file(engine, file, dry_run=dry_run, progress=report, today=today_or_now(today))
     if isinstance(res, list):
         if json_out:
             print_json(
-                {"errors": [{"row": e.row, "column": e.column, "reason": e.reason} for e in res]}
+                {
+                    "errors": [
+                        {"line": e.row + 1 if e.row else 0, "row": e.row, "record": e.record}
+                        | {"column": e.column, "reason": e.reason}
+                        for e in res
+                    ]
+                }
             )
         else:
             for e in res:
@@ -444,10 +451,11 @@ def payments_import(
     file: Annotated[Path, typer.Argument(help="CSV with loan_id, amount, paid_on, ref")],
     db: DbOption = None,
     json_out: JsonOption = False,
+    today: TodayOption = None,
 ) -> None:
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
     with phase_bar(quiet=json_out) as report:
-        res = import_payments(open_db(db), file, progress=report)
+        res = import_payments(open_db(db), file, progress=report, today=today_or_now(today))
     problems = [r for r in res if not isinstance(r, events.Applied)]
     if problems:
         for p in problems:
@@ -459,6 +467,20 @@ def payments_import(
         print_json({"applied": new, "already_applied": len(applied) - new})
     else:
         typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
+
+
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        help="Refuse loans disbursed and payments dated after it (default: the calendar date)",
+    ),
+]
+
+
+def today_or_now(text: str | None) -> date:
+    # The calendar date is read here, in the shell, and handed to the services.
+    return date.today() if text is None else parse_date(text, "--today")
 
 
 DEMO_START = date(2026, 11, 1)

@@ -50,6 +50,14 @@ _AMOUNT_RE = re.compile(r"^[+-]?(\d+)(\.\d+)?$")
 _GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
+# The ledger's columns are BIGINT (at most 2**63 - 1 minor units, about 9.2e18); balances and
+# the close's sums add many amounts together, so one amount is held far below that bound:
+# 10**15 fen is ten trillion yuan, beyond any consumer loan, and a sum of a million of them
+# still fits. An amount above it is refused where it is parsed, never truncated or wrapped.
+MAX_MINOR_UNITS = 10**15
+_LARGEST = "10,000,000,000,000.00"
+
+
 def parse_amount(text: str | int | Decimal, currency: str = DEFAULT_CURRENCY) -> int:
     """Parse a major-unit amount ("1234.5", "1,234.50") into integer minor units.
 
@@ -74,6 +82,10 @@ def parse_amount(text: str | int | Decimal, currency: str = DEFAULT_CURRENCY) ->
     if scaled != scaled.to_integral_value():
         decimals = len(str(unit)) - 1
         raise MoneyError(f"{text!r} has more than {decimals} decimals")
+    if abs(scaled) > MAX_MINOR_UNITS:
+        raise MoneyError(
+            f"{text!r} is larger than the largest amount the ledger takes ({_LARGEST})"
+        )
     return int(scaled)
 
 

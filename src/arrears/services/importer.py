@@ -81,12 +81,16 @@ MAX_DAILY: Fraction = Fraction(1, 100)
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    row: int  # 1-based data row (the header is row 0); 0 for the file itself
+    row: int  # 1-based data row (the header is row 0, line 1); 0 for the file itself
     column: str
     reason: str
+    record: str = ""  # what the row is about, when it says: "loan L000001", "ref BANK-1"
 
     def __str__(self) -> str:
-        where = "file" if self.row == 0 else f"row {self.row}"
+        # A person opens the file in an editor: the header is line 1, data row n is line n + 1.
+        where = "file" if self.row == 0 else f"line {self.row + 1}"
+        if self.record:
+            where += f" ({self.record})"
         return f"{where}: {self.column}: {self.reason}"
 
 
@@ -397,9 +401,13 @@ def _profile_clash(a: LoanRow, b: LoanRow) -> str | None:
 
 
 def validate(
-    conn: Connection, rows: pl.DataFrame | Iterable[dict[str, str]]
+    conn: Connection,
+    rows: pl.DataFrame | Iterable[dict[str, str]],
+    today: date | None = None,
 ) -> tuple[list[LoanRow], list[RowError]]:
-    """Parse every row and check it against the file and the database; (loans, errors)."""
+    """Parse every row and check it against the file and the database; (loans, errors).
+
+    ``today``: a loan disbursed after it is refused (money cannot have gone out tomorrow)."""
     prods = products(conn)
     prods.setdefault(DEFAULT_PRODUCT.product_id, DEFAULT_PRODUCT)
     if not isinstance(rows, pl.DataFrame):
@@ -420,26 +428,42 @@ def validate(
         v = {c: (x or "").strip() for c, x in zip(wanted, values, strict=True)} | absent
         row_errors: list[RowError] = []
 
-        def err(col: str, reason: str, n: int = n, out: list[RowError] = row_errors) -> None:
-            out.append(RowError(n, col, reason))
+        loan = f"loan {v['loan_id']}" if v.get("loan_id") else ""
+
+        def err(
+            col: str, reason: str, n: int = n, out: list[RowError] = row_errors, rec: str = loan
+        ) -> None:
+            out.append(RowError(n, col, reason, rec))
 
         res = _parse(n, v, prods, row_errors, err)
         if isinstance(res, list):
             errors.extend(res)
             continue
         if res.terms.loan_id in seen_loans:
-            errors.append(RowError(n, "loan_id", f"duplicates row {seen_loans[res.terms.loan_id]}"))
+            first_line = seen_loans[res.terms.loan_id] + 1
+            errors.append(RowError(n, "loan_id", f"duplicates line {first_line}", loan))
+            continue
+        if today is not None and res.terms.disbursed_on > today:
+            errors.append(
+                RowError(
+                    n, "disbursed_on", f"{res.terms.disbursed_on} is after today, {today}", loan
+                )
+            )
             continue
         seen_loans[res.terms.loan_id] = n
         prior = borrowers.get(res.borrower_id)
         if prior:
             first, at = prior
             if (first.borrower_name, first.phone) != (res.borrower_name, res.phone):
-                errors.append(RowError(n, "borrower_id", f"name or phone differ from row {at}"))
+                errors.append(
+                    RowError(n, "borrower_id", f"name or phone differ from line {at + 1}", loan)
+                )
                 continue
             clash = _profile_clash(first, res)
             if clash:
-                errors.append(RowError(n, clash, f"differs from row {at} for the same borrower"))
+                errors.append(
+                    RowError(n, clash, f"differs from line {at + 1} for the same borrower", loan)
+                )
                 continue
         else:
             borrowers[res.borrower_id] = (res, n)
@@ -492,7 +516,11 @@ def _quiet(_phase: str, _done: int, _total: int) -> None:
 
 
 def import_file(
-    engine: Engine, path: Path, dry_run: bool = False, progress: Progress = _quiet
+    engine: Engine,
+    path: Path,
+    dry_run: bool = False,
+    progress: Progress = _quiet,
+    today: date | None = None,
 ) -> ImportReport | list[RowError]:
     """Validate the whole file, then write it in one transaction, or report every bad row.
 
@@ -505,7 +533,7 @@ def import_file(
     with engine.connect() as conn, no_cycle_collection():
         ensure_default_product(conn)
         progress("validating", 0, frame.height)
-        good, errors = validate(conn, frame)
+        good, errors = validate(conn, frame, today)
         progress("validating", frame.height, frame.height)
         if errors:
             return errors

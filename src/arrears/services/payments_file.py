@@ -55,10 +55,14 @@ def _quiet(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
-def read_payments(path: Path) -> list[PaymentRow] | list[RowError]:
+def read_payments(path: Path, today: date | None = None) -> list[PaymentRow] | list[RowError]:
+    """The file's payments, or every bad row. ``today``: a payment dated after it is refused
+    (money not yet received cannot be applied)."""
     frame = read_frame(path)
     if isinstance(frame, RowError):
         return [frame]
+    if frame.height == 0:
+        return [RowError(0, "file", "has no data rows")]
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         return [RowError(0, c, "column is missing") for c in missing]
@@ -67,7 +71,8 @@ def read_payments(path: Path) -> list[PaymentRow] | list[RowError]:
     dates: dict[str, date] = {}
     for n, values in enumerate(frame.select(COLUMNS).iter_rows(), start=1):
         v = dict(zip(COLUMNS, (x.strip() for x in values), strict=True))
-        bad = [RowError(n, c, "is empty") for c in COLUMNS if not v[c]]
+        rec = f"ref {v['ref']}" if v["ref"] else (f"loan {v['loan_id']}" if v["loan_id"] else "")
+        bad = [RowError(n, c, "is empty", rec) for c in COLUMNS if not v[c]]
         if bad:
             errors.extend(bad)
             continue
@@ -76,23 +81,26 @@ def read_payments(path: Path) -> list[PaymentRow] | list[RowError]:
             if amount <= 0:
                 raise MoneyError(f"must be positive, got {v['amount']}")
         except MoneyError as exc:
-            errors.append(RowError(n, "amount", str(exc)))
+            errors.append(RowError(n, "amount", str(exc), rec))
             continue
         on = dates.get(v["paid_on"])
         if on is None:
             try:
                 on = dates[v["paid_on"]] = date.fromisoformat(v["paid_on"])
             except ValueError:
-                errors.append(RowError(n, "paid_on", f"{v['paid_on']!r} is not a date"))
+                errors.append(RowError(n, "paid_on", f"{v['paid_on']!r} is not a date", rec))
                 continue
+        if today is not None and on > today:
+            errors.append(RowError(n, "paid_on", f"{on} is after today, {today}", rec))
+            continue
         out.append((v["loan_id"], amount, on, v["ref"]))
     return errors or out
 
 
 def import_payments(
-    engine: Engine, path: Path, progress: Progress = _quiet
+    engine: Engine, path: Path, progress: Progress = _quiet, today: date | None = None
 ) -> list[Applied | RowError | Problem]:
-    rows = read_payments(path)
+    rows = read_payments(path, today)
     errors: list[Applied | RowError | Problem] = [r for r in rows if isinstance(r, RowError)]
     if errors:
         return errors
