@@ -66,6 +66,11 @@ def attempts_in_evidence(engine: Engine) -> list[dict[str, object]]:
         return [r.payload for r in log.iter_records(conn) if r.kind == Kind.CONTACT_ATTEMPT.value]
 
 
+def of_kind(engine: Engine, kind: Kind) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        return [r.payload for r in log.iter_records(conn) if r.kind == kind.value]
+
+
 def hook(url: str, **over: object) -> WebhookAdapter:
     return WebhookAdapter(WebhookConfig(url, SECRET, **{"timeout": 10.0, "backoff": 0.01, **over}))  # type: ignore[arg-type]
 
@@ -275,6 +280,12 @@ def test_permanent_failure_and_the_last_attempt_mark_failed(
     assert dispatch(engine, adapters, NOW, policy=policy).retrying == 1
     assert dispatch(engine, adapters, NOW + timedelta(hours=1), policy=policy).failed == 1
     assert gateway.applied == {} and attempts_in_evidence(engine) == []
+    ends = of_kind(engine, Kind.CONTACT_FAILED)
+    assert [(e["key"], e["result"], e["permanent"]) for e in ends] == [
+        (a.key, "failed", True),  # the 400: the provider refused it for good
+        (b.key, "failed", False),  # the 503s until the last attempt: given up on
+    ]
+    assert "400" in str(ends[0]["error"]) and "recipient_sha256" in ends[0]
     with engine.begin() as conn:
         assert outbox.counts(conn)["failed"] == 2
         assert outbox.requeue(conn, b.key, NOW + timedelta(hours=2))
@@ -304,6 +315,9 @@ def test_not_before_and_expiry_are_honoured(engine: Engine, gateway: WebhookRece
     with engine.connect() as conn:
         row = outbox.get(conn, early.key)
     assert row is not None and row.status == "failed" and "expired" in (row.last_error or "")
+    expired = of_kind(engine, Kind.CONTACT_EXPIRED)
+    assert [(e["key"], e["result"]) for e in expired] == [(early.key, "expired")]
+    assert of_kind(engine, Kind.CONTACT_FAILED) == []  # an expiry is not a provider's refusal
 
 
 def test_rows_of_a_channel_without_an_adapter_stay_queued(engine: Engine) -> None:

@@ -4,8 +4,9 @@ Delivery is at least once. Rows go in batches through three steps: (1) claim the
 (commit), (2) send its rows outside any transaction: ``adapter.send_many`` with an adapter's
 rows at once where it has one (the mailbox: one transaction of its own), else ``adapter.send``
 each row, (3) mark the rows sent, retry or failed (one guarded UPDATE per kind of mark; a row
-whose claim was lost is left alone and counted) and append a CONTACT_ATTEMPT evidence record per
-delivered row, in one transaction for the batch (commit). A crash after (2) and before (3)
+whose claim was lost is left alone and counted) and append one evidence record per row that
+ended: CONTACT_ATTEMPT when delivered, CONTACT_FAILED (with the provider's answer) or
+CONTACT_EXPIRED, in one transaction for the batch (commit). A crash after (2) and before (3)
 commits leaves the batch ``sending`` until its lease runs out; the next pass claims those rows
 again and sends them again with the same keys, and the receiver drops the duplicates. A crash
 before (1) commits sends nothing. No path loses a message.
@@ -80,11 +81,22 @@ class DispatchReport:
         }
 
 
-def evidence_payload(row: OutboxRow, adapter: str, delivery: Delivery) -> dict[str, Any]:
-    """What the evidence log keeps of a delivered message: enough to prove which words went to
-    whom and when (hashes of body and recipient), not the words or the address themselves."""
+def evidence_payload(
+    row: OutboxRow, adapter: str, delivery: Delivery | None, result: str = "delivered"
+) -> dict[str, Any]:
+    """What the evidence log keeps of a message's end: enough to prove which words went (or
+    failed to go) to whom and when (hashes of body and recipient), not the words or the address
+    themselves. ``result``: delivered, failed (with the provider's answer) or expired."""
     m = row.message
-    return {
+    answer: dict[str, Any] = {}
+    if delivery is None:
+        answer["reason"] = "expired before it could be sent"
+    elif delivery.delivered:
+        answer["provider_id"] = delivery.provider_id
+    else:
+        answer["error"] = delivery.error or "not delivered"
+        answer["permanent"] = delivery.permanent
+    return answer | {
         "key": m.key,
         "loan_id": m.loan_id,
         "channel": m.channel,
@@ -95,8 +107,7 @@ def evidence_payload(row: OutboxRow, adapter: str, delivery: Delivery) -> dict[s
         "step": m.step,
         "business_date": m.business_date.isoformat(),
         "adapter": adapter,
-        "result": "delivered",
-        "provider_id": delivery.provider_id,
+        "result": result,
         "attempt": row.attempts,
         "body_sha256": m.body_sha256,
         "recipient_sha256": hashlib.sha256(m.recipient.encode()).hexdigest(),
@@ -172,6 +183,10 @@ def dispatch(
                     payload = evidence_payload(row, adapters[m.channel].name, delivery)
                     entries.append(Entry(m.borrower_id, Kind.CONTACT_ATTEMPT, payload, now))
                     by_channel[m.channel] += 1
+                elif outcome in _ENDS:  # the log says what became of every message
+                    kind, result = _ENDS[outcome]
+                    payload = evidence_payload(row, adapters[m.channel].name, delivery, result)
+                    entries.append(Entry(m.borrower_id, kind, payload, now))
             log.append_many(conn, entries)
     return DispatchReport(
         counts["claimed"],
@@ -183,6 +198,11 @@ def dispatch(
         dict(by_channel),
         tuple(errors),
     )
+
+
+# A message's end other than delivery, as the evidence log records it; a row retried later has
+# not ended, and a lost claim is recorded by the dispatcher that won it.
+_ENDS = {"failed": (Kind.CONTACT_FAILED, "failed"), "expired": (Kind.CONTACT_EXPIRED, "expired")}
 
 
 def _deliver(

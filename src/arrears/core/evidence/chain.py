@@ -120,6 +120,8 @@ class Kind(StrEnum):
     CONTACT_ATTEMPT = "contact.attempt"  # an SMS / call / email / visit that was sent or made
     CONTACT_OUTCOME = "contact.outcome"  # no answer, reached, refused, wrong number, ...
     CONTACT_BLOCKED = "contact.blocked"  # the compliance gate refused it; payload names the rule
+    CONTACT_FAILED = "contact.failed"  # a message the provider refused for good, or gave up on
+    CONTACT_EXPIRED = "contact.expired"  # a message or call not made before its window ended
     VISIT = "visit"  # assignment, notice to the borrower, report
     PROMISE = "promise"  # promise to pay made / kept / broken
     BORROWER_REQUEST = "borrower.request"  # installments, restructuring, complaint, dispute
