@@ -107,3 +107,21 @@ def test_a_bad_today_is_a_usage_error(db_url: str, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "l.csv", [loan_row("L1")])
     res = run("loans", "import", str(path), "--db", db_url, "--today", "tomorrow")
     assert res.exit_code == 2 and "--today" in res.stderr
+
+
+def test_errors_found_against_the_database_name_the_line(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    _loans(db_url, tmp_path)
+    before = counts(engine)
+    path = _payments(
+        tmp_path,
+        [
+            {"loan_id": "L1", "amount": "100.00", "paid_on": "2024-02-15", "ref": "BANK-1"},
+            {"loan_id": "NOPE", "amount": "100.00", "paid_on": "2024-02-15", "ref": "BANK-2"},
+        ],
+    )
+    res = run("payments", "import", str(path), "--db", db_url, "--today", "2024-06-01")
+    assert res.exit_code == 2
+    assert res.stderr.strip().startswith("line 3 (loan NOPE): loan_id: "), res.stderr
+    assert counts(engine) == before

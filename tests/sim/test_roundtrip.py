@@ -154,7 +154,10 @@ def test_a_bad_payment_in_a_generated_file_writes_nothing(engine: Engine, tmp_pa
     before = counts(engine)
     res = import_payments(engine, pays_path)
     problems = [str(r) for r in res if not isinstance(r, Applied)]
-    assert any("loan L999999: loan_id:" in p for p in problems), problems
+    # The unknown loan is on the file's second-to-last line (the header is line 1).
+    assert f"line {len(lines) - 1} (loan L999999): loan_id: loan 'L999999' not found" in problems
     assert any(getattr(r, "missing", False) for r in res)  # the CLI exits 1 for it
-    assert any(f"ref {first[3]}: ref: already used" in p for p in problems), problems
+    # The reused ref clashes on the last line, where it names another loan.
+    reused = f"line {len(lines)} (ref {first[3]}): ref: already used"
+    assert any(p.startswith(reused) for p in problems), problems
     assert counts(engine) == before

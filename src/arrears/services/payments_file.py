@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -105,7 +105,30 @@ def import_payments(
     if errors:
         return errors
     payments = [r for r in rows if not isinstance(r, RowError)]
-    return list(apply_payments(engine, payments, progress))
+    res = apply_payments(engine, payments, progress)
+    if res and isinstance(res[0], Problem):
+        lines = _lines(payments)
+        return [_on_its_line(p, lines) for p in res if isinstance(p, Problem)]
+    return list(res)
+
+
+def _lines(payments: Sequence[PaymentRow]) -> dict[str, int]:
+    """Each ref's file line, and each loan's first (the header is line 1, data row n is n + 1),
+    keyed as ``apply_payments`` names its records. A ref on several lines is named by its last:
+    the first use is the good one, a later one is what clashes with it."""
+    lines: dict[str, int] = {}
+    for n, (loan_id, _, _, ref) in enumerate(payments, start=2):
+        lines[f"ref {ref}"] = n
+        lines.setdefault(f"loan {loan_id}", n)
+    return lines
+
+
+def _on_its_line(problem: Problem, lines: dict[str, int]) -> Problem:
+    """A problem found against the database, named by the line a person can open too."""
+    line = lines.get(problem.record)
+    if line is None:
+        return problem
+    return replace(problem, record=f"line {line} ({problem.record})")
 
 
 @dataclass
