@@ -28,6 +28,12 @@ def _payments(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
     return write_csv(tmp_path / "payments.csv", rows, PAYMENT_COLUMNS)
 
 
+def _pay(db_url: str, tmp_path: Path, *rows: tuple[str, str, str, str]) -> Result:
+    """Import (loan_id, amount, paid_on, ref) rows on 2024-06-01, after loans L1 and L2."""
+    path = _payments(tmp_path, [dict(zip(PAYMENT_COLUMNS, r, strict=True)) for r in rows])
+    return run("payments", "import", str(path), "--db", db_url, "--today", "2024-06-01")
+
+
 def test_a_loan_disbursed_after_today_is_refused(
     db_url: str, engine: Engine, tmp_path: Path
 ) -> None:
@@ -66,14 +72,12 @@ def test_a_payment_dated_after_today_is_refused(
 ) -> None:
     _loans(db_url, tmp_path)
     before = counts(engine)
-    path = _payments(
+    res = _pay(
+        db_url,
         tmp_path,
-        [
-            {"loan_id": "L1", "amount": "100.00", "paid_on": "2024-02-15", "ref": "BANK-1"},
-            {"loan_id": "L2", "amount": "100.00", "paid_on": "2030-01-01", "ref": "BANK-2"},
-        ],
+        ("L1", "100.00", "2024-02-15", "BANK-1"),
+        ("L2", "100.00", "2030-01-01", "BANK-2"),
     )
-    res = run("payments", "import", str(path), "--db", db_url, "--today", "2024-06-01")
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("line 3 (ref BANK-2): paid_on: "), res.stderr
     assert counts(engine) == before  # BANK-1, good on its own, is not applied either
@@ -84,10 +88,7 @@ def test_a_payment_beyond_the_ledger_range_is_refused(
 ) -> None:
     _loans(db_url, tmp_path)
     before = counts(engine)
-    path = _payments(
-        tmp_path, [{"loan_id": "L1", "amount": "9" * 31, "paid_on": "2024-02-15", "ref": "B-9"}]
-    )
-    res = run("payments", "import", str(path), "--db", db_url, "--today", "2024-06-01")
+    res = _pay(db_url, tmp_path, ("L1", "9" * 31, "2024-02-15", "B-9"))
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("line 2 (ref B-9): amount: "), res.stderr
     assert counts(engine) == before
@@ -114,14 +115,12 @@ def test_errors_found_against_the_database_name_the_line(
 ) -> None:
     _loans(db_url, tmp_path)
     before = counts(engine)
-    path = _payments(
+    res = _pay(
+        db_url,
         tmp_path,
-        [
-            {"loan_id": "L1", "amount": "100.00", "paid_on": "2024-02-15", "ref": "BANK-1"},
-            {"loan_id": "NOPE", "amount": "100.00", "paid_on": "2024-02-15", "ref": "BANK-2"},
-        ],
+        ("L1", "100.00", "2024-02-15", "BANK-1"),
+        ("NOPE", "100.00", "2024-02-15", "BANK-2"),
     )
-    res = run("payments", "import", str(path), "--db", db_url, "--today", "2024-06-01")
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("line 3 (loan NOPE): loan_id: "), res.stderr
     assert counts(engine) == before

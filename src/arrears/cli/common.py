@@ -90,6 +90,20 @@ def parse_date(text: str, field: str) -> date:
         fail(f"{field}: {text!r} is not a date (YYYY-MM-DD)", EXIT_BAD_INPUT)
 
 
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        help="Refuse loans disbursed and payments dated after it (default: the calendar date)",
+    ),
+]
+
+
+def today_or_now(text: str | None) -> date:
+    # The calendar date is read here, in the shell, and handed to the services.
+    return date.today() if text is None else parse_date(text, "--today")
+
+
 def parse_instant(text: str | None, field: str) -> datetime:
     """An ISO 8601 instant with its UTC offset (the gate never guesses a zone); None is now."""
     if text is None:

@@ -21,6 +21,7 @@ from arrears.cli.common import (
     DbOption,
     JsonOption,
     SettingsOption,
+    TodayOption,
     behaviour_model,
     fail,
     lender_settings,
@@ -28,6 +29,7 @@ from arrears.cli.common import (
     parse_date,
     phase_bar,
     print_json,
+    today_or_now,
 )
 from arrears.cli.compliance import app as compliance_app
 from arrears.cli.credit import app as credit_app
@@ -182,7 +184,7 @@ def loans_import(
             print_json(
                 {
                     "errors": [
-                        {"line": e.row + 1 if e.row else 0, "row": e.row, "record": e.record}
+                        {"line": e.line, "row": e.row, "record": e.record}
                         | {"column": e.column, "reason": e.reason}
                         for e in res
                     ]
@@ -467,20 +469,6 @@ def payments_import(
         print_json({"applied": new, "already_applied": len(applied) - new})
     else:
         typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
-
-
-TodayOption = Annotated[
-    str | None,
-    typer.Option(
-        "--today",
-        help="Refuse loans disbursed and payments dated after it (default: the calendar date)",
-    ),
-]
-
-
-def today_or_now(text: str | None) -> date:
-    # The calendar date is read here, in the shell, and handed to the services.
-    return date.today() if text is None else parse_date(text, "--today")
 
 
 DEMO_START = date(2026, 11, 1)

@@ -79,6 +79,11 @@ MAX_ANNUAL: Fraction = Fraction(1)
 MAX_DAILY: Fraction = Fraction(1, 100)
 
 
+def line_of(row: int) -> int:
+    """The line an editor shows for 1-based data row ``row``: the header is line 1."""
+    return row + 1
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int  # 1-based data row (the header is row 0, line 1); 0 for the file itself
@@ -86,9 +91,13 @@ class RowError:
     reason: str
     record: str = ""  # what the row is about, when it says: "loan L000001", "ref BANK-1"
 
+    @property
+    def line(self) -> int:
+        """The line a person opens in an editor; 0 for the file itself."""
+        return line_of(self.row) if self.row else 0
+
     def __str__(self) -> str:
-        # A person opens the file in an editor: the header is line 1, data row n is line n + 1.
-        where = "file" if self.row == 0 else f"line {self.row + 1}"
+        where = "file" if self.row == 0 else f"line {self.line}"
         if self.record:
             where += f" ({self.record})"
         return f"{where}: {self.column}: {self.reason}"
@@ -440,7 +449,7 @@ def validate(
             errors.extend(res)
             continue
         if res.terms.loan_id in seen_loans:
-            first_line = seen_loans[res.terms.loan_id] + 1
+            first_line = line_of(seen_loans[res.terms.loan_id])
             errors.append(RowError(n, "loan_id", f"duplicates line {first_line}", loan))
             continue
         if today is not None and res.terms.disbursed_on > today:
@@ -454,15 +463,18 @@ def validate(
         prior = borrowers.get(res.borrower_id)
         if prior:
             first, at = prior
+            first_line = line_of(at)
             if (first.borrower_name, first.phone) != (res.borrower_name, res.phone):
                 errors.append(
-                    RowError(n, "borrower_id", f"name or phone differ from line {at + 1}", loan)
+                    RowError(n, "borrower_id", f"name or phone differ from line {first_line}", loan)
                 )
                 continue
             clash = _profile_clash(first, res)
             if clash:
                 errors.append(
-                    RowError(n, clash, f"differs from line {at + 1} for the same borrower", loan)
+                    RowError(
+                        n, clash, f"differs from line {first_line} for the same borrower", loan
+                    )
                 )
                 continue
         else:

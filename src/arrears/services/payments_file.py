@@ -36,6 +36,7 @@ from arrears.services.importer import (
     bulk_insert,
     columnar_ok,
     iso,
+    line_of,
     loan_columns,
     no_cycle_collection,
     read_frame,
@@ -113,13 +114,14 @@ def import_payments(
 
 
 def _lines(payments: Sequence[PaymentRow]) -> dict[str, int]:
-    """Each ref's file line, and each loan's first (the header is line 1, data row n is n + 1),
-    keyed as ``apply_payments`` names its records. A ref on several lines is named by its last:
-    the first use is the good one, a later one is what clashes with it."""
+    """Each ref's file line, and each loan's first, keyed as ``apply_payments`` names its
+    records (the payments are the file's rows, in order: any bad row stopped the import before).
+    A ref on several lines is named by its last: the first use is the good one, a later one is
+    what clashes with it."""
     lines: dict[str, int] = {}
-    for n, (loan_id, _, _, ref) in enumerate(payments, start=2):
-        lines[f"ref {ref}"] = n
-        lines.setdefault(f"loan {loan_id}", n)
+    for n, (loan_id, _, _, ref) in enumerate(payments, start=1):
+        lines[f"ref {ref}"] = line_of(n)
+        lines.setdefault(f"loan {loan_id}", line_of(n))
     return lines
 
 
