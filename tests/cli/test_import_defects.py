@@ -101,6 +101,8 @@ def test_header_only_files_are_refused_alike(db_url: str, engine: Engine, tmp_pa
     payments = run("payments", "import", str(_payments(tmp_path, [])), "--db", db_url)
     assert loans.exit_code == payments.exit_code == 2
     assert "has no data rows" in loans.stderr and "has no data rows" in payments.stderr
+    # The whole file is at fault: said once, not "file: file: ...".
+    assert payments.stderr.strip().startswith("file: has no data rows"), payments.stderr
     assert counts(engine) == before
 
 

@@ -97,9 +97,10 @@ class RowError:
         return line_of(self.row) if self.row else 0
 
     def __str__(self) -> str:
-        where = "file" if self.row == 0 else f"line {self.line}"
-        if self.record:
-            where += f" ({self.record})"
+        if self.row == 0:  # the file itself, or one of its columns
+            whole = self.column == "file"
+            return f"file: {self.reason}" if whole else f"file: {self.column}: {self.reason}"
+        where = f"line {self.line}" + (f" ({self.record})" if self.record else "")
         return f"{where}: {self.column}: {self.reason}"
 
 
