@@ -36,7 +36,7 @@ from arrears.adapters import MailboxAdapter
 from arrears.core.sim.generate import generate
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import close_through
-from arrears.services.dispatch import dispatch
+from arrears.services.collection.dispatch import dispatch
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.policy_files import default_policy_set

@@ -54,7 +54,7 @@ def worker(url: str, messages: int, limit: int, hold: bool) -> dict[str, object]
     from arrears.adapters import MailboxAdapter
     from arrears.core.contact.messages import OutboundMessage
     from arrears.services import outbox
-    from arrears.services.dispatch import dispatch
+    from arrears.services.collection.dispatch import dispatch
     from arrears.store.engine import make_engine
     from arrears.store.migrate import upgrade
     from arrears.store.outbox_tables import mailbox

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from arrears.adapters import MailboxAdapter
 from arrears.core.compliance.validation import (
     Itemization,
     assumed_receipt,
@@ -25,11 +26,21 @@ from arrears.core.compliance.validation import (
     validation_end,
 )
 from arrears.services import debt_disputes, validation_notices
+from arrears.services.collection.dispatch import dispatch
 from arrears.store.evidence_tables import evidence_records
 from arrears.store.hold_tables import validation_notices as notices_table
 from arrears.store.outbox_tables import outbox
 
 from .test_moratoria_close import FIRST, START, book, close
+
+
+def send_the_day(engine: Engine, day: date) -> None:
+    """Dispatch the day's messages to the local mailbox in the US afternoon: only a message
+    sent is a communication (Reg F §1006.34(a): the first communication starts the clock)."""
+    box = MailboxAdapter(engine)
+    dispatch(
+        engine, {c: box for c in ("sms", "email", "letter")}, datetime.combine(day, time(18), UTC)
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +114,10 @@ def test_the_close_sends_and_records_one_notice_after_the_first_communication(
     engine: Engine, tmp_path: Path
 ) -> None:
     book(engine, tmp_path, "us-reg-f")
-    close(engine, FIRST)  # the first communications
+    close(engine, FIRST)
+    with engine.connect() as conn:  # planned, not yet made: no communication yet
+        assert conn.execute(select(notices_table)).all() == []
+    send_the_day(engine, FIRST)  # the first communications
     with engine.connect() as conn:
         assert conn.execute(select(notices_table)).all() == []
     for k in range(3):
@@ -136,6 +150,7 @@ def test_a_dispute_after_the_validation_period_does_not_pause_collection(
 ) -> None:
     book(engine, tmp_path, "us-reg-f")
     close(engine, FIRST)
+    send_the_day(engine, FIRST)
     close(engine, START)
     end = validation_end(START)
     now = datetime.combine(end + timedelta(days=5), time(12), UTC)

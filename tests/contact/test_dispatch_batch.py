@@ -21,12 +21,12 @@ from arrears.adapters.base import BatchAdapter
 from arrears.core.contact.messages import OutboundMessage
 from arrears.services import evidence as log
 from arrears.services import outbox
-from arrears.services.dispatch import BATCH, RetryPolicy, batch_size, dispatch
+from arrears.services.collection.dispatch import BATCH, RetryPolicy, batch_size, dispatch
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table
 
 from .test_adapters import message
-from .test_outbox import LEASE, NOW, Crash, attempts_in_evidence, messages
+from .test_outbox import LEASE, NOW, Crash, messages, sent_in_evidence
 
 # What the scripted adapters answer for a key, by the key's last digit.
 SCRIPT = {
@@ -111,7 +111,7 @@ def test_each_row_ends_as_its_delivery_says_and_delivered_rows_are_evidenced(
             assert row.last_error == "expired before it could be sent"
         else:
             assert row.last_error == f"permanent for {m.key}"
-    evidence = attempts_in_evidence(engine)
+    evidence = sent_in_evidence(engine)
     assert sorted(str(p["key"]) for p in evidence) == sorted(
         k for k, s in want.items() if s == "sent"
     )
@@ -170,7 +170,7 @@ def test_a_crash_between_batch_send_and_mark_resends_the_same_keys_once_boxed(
         rows = [outbox.get(conn, m.key) for m in batch]
     assert set(first_ids) == {m.key for m in batch}
     assert all(r is not None and r.status == "sending" for r in rows)
-    assert attempts_in_evidence(engine) == []
+    assert sent_in_evidence(engine) == []
     assert dispatch(engine, {"sms": box}, NOW + LEASE / 2).claimed == 0  # the lease holds
     report = dispatch(engine, {"sms": box}, NOW + LEASE + timedelta(seconds=1))
     assert report.sent == 12 and report.lost_claims == 0
@@ -180,7 +180,7 @@ def test_a_crash_between_batch_send_and_mark_resends_the_same_keys_once_boxed(
     for key, row in sent.items():
         assert row is not None and row.status == "sent" and row.attempts == 2
         assert row.provider_id == f"mailbox:{first_ids[key]}"  # the first copy's id
-    assert Counter(str(p["key"]) for p in attempts_in_evidence(engine)) == {m.key: 1 for m in batch}
+    assert Counter(str(p["key"]) for p in sent_in_evidence(engine)) == {m.key: 1 for m in batch}
 
 
 def test_marks_by_batch_skip_claims_lost_to_another_dispatcher(engine: Engine) -> None:
@@ -233,7 +233,7 @@ def test_a_batch_whose_claims_were_partly_lost_reports_them_and_evidences_the_re
     assert len(slow.stolen) == 3
     assert (report.claimed, report.sent, report.lost_claims) == (10, 7, 3)
     assert report.errors == ()
-    evidenced = {str(p["key"]) for p in attempts_in_evidence(engine)}
+    evidenced = {str(p["key"]) for p in sent_in_evidence(engine)}
     with engine.connect() as conn:
         statuses = {r.message.key: r.status for r in outbox.list_rows(conn, limit=100)}
     assert evidenced == {k for k, s in statuses.items() if s == "sent"}
@@ -264,7 +264,7 @@ def test_an_adapter_batch_that_raises_or_miscounts_is_retried_not_fatal(engine: 
     later = NOW + timedelta(hours=1)
     report = dispatch(engine, {"sms": Broken(2)}, later)
     assert report.retrying == 3 and "2 deliveries for 3 messages" in report.errors[0][1]
-    assert attempts_in_evidence(engine) == []
+    assert sent_in_evidence(engine) == []
 
 
 def test_the_default_batch_is_the_smallest_an_adapter_of_the_pass_asks_for(
@@ -346,7 +346,13 @@ def test_the_claim_reads_past_claimed_rows_at_no_cost_on_postgresql(engine: Engi
     # the cursor: the index's path down and the batch's own pages.
     assert from_cursor < 20 and from_cursor * 10 < from_head, (from_cursor, from_head)
     with engine.connect() as conn:
-        assert outbox.counts(conn) == {"queued": size, "sending": 0, "sent": n - size, "failed": 0}
+        assert outbox.counts(conn) == {
+            "queued": size,
+            "sending": 0,
+            "sent": n - size,
+            "failed": 0,
+            "cancelled": 0,
+        }
 
 
 def test_a_batched_pass_matches_a_pass_one_by_one_on_the_mailbox(engine: Engine) -> None:
@@ -370,7 +376,7 @@ def test_a_batched_pass_matches_a_pass_one_by_one_on_the_mailbox(engine: Engine)
         rows = {r.message.key: r for r in outbox.list_rows(conn, limit=100)}
         boxed = {r.message_key: r for r in conn.execute(select(mailbox))}
         assert conn.execute(select(func.count()).select_from(outbox_table)).scalar_one() == 60
-    evidence = {str(p["key"]): p for p in attempts_in_evidence(engine)}
+    evidence = {str(p["key"]): p for p in sent_in_evidence(engine)}
     assert set(evidence) == set(boxed) == set(rows)
     for m_a, m_b in zip(a, b, strict=True):
         ra, rb = rows[m_a.key], rows[m_b.key]

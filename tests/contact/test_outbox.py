@@ -3,7 +3,8 @@ ARREARS_TEST_DATABASE_URL is set), with the real webhook gateway and the mailbox
 
 Invariants held here: a message exists iff the transaction that enqueued it committed; each key
 is applied once by the gateway however often it is sent; a delivered message has exactly one
-CONTACT_ATTEMPT evidence record, whose hash of the body matches the body sent.
+``contact.sent`` evidence record (and, from the mailbox, ``contact.delivered``), whose hash of
+the body matches the body sent.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from arrears.core.contact.templates import MessageFacts, TemplateError
 from arrears.core.evidence.chain import Kind
 from arrears.services import evidence as log
 from arrears.services import outbox
-from arrears.services.dispatch import DispatchReport, RetryPolicy, dispatch
+from arrears.services.collection.dispatch import DispatchReport, RetryPolicy, dispatch
 from arrears.services.texts import message_texts
+from arrears.store.case_tables import contact_attempts
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table
 
@@ -61,9 +63,9 @@ def rows(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(outbox_table)).scalar_one())
 
 
-def attempts_in_evidence(engine: Engine) -> list[dict[str, object]]:
+def sent_in_evidence(engine: Engine) -> list[dict[str, object]]:
     with engine.connect() as conn:
-        return [r.payload for r in log.iter_records(conn) if r.kind == Kind.CONTACT_ATTEMPT.value]
+        return [r.payload for r in log.iter_records(conn) if r.kind == Kind.CONTACT_SENT.value]
 
 
 def of_kind(engine: Engine, kind: Kind) -> list[dict[str, object]]:
@@ -103,7 +105,13 @@ def test_enqueue_is_idempotent_by_key(engine: Engine) -> None:
         assert outbox.enqueue(conn, [batch[0], batch[0]], NOW) == 0
     assert rows(engine) == 7
     with engine.connect() as conn:
-        assert outbox.counts(conn) == {"queued": 7, "sending": 0, "sent": 0, "failed": 0}
+        assert outbox.counts(conn) == {
+            "queued": 7,
+            "sending": 0,
+            "sent": 0,
+            "failed": 0,
+            "cancelled": 0,
+        }
         row = outbox.get(conn, "k00003")
     assert row is not None and row.message == batch[3] and row.attempts == 0
     assert row.next_attempt_at == NOW and row.status == "queued"
@@ -178,14 +186,23 @@ def test_dispatch_to_the_mailbox_records_evidence(engine: Engine) -> None:
     assert all(
         r.sent_at == NOW and (r.provider_id or "").startswith("mailbox:") for r in sent.values()
     )
-    evidence = {str(p["key"]): p for p in attempts_in_evidence(engine)}
+    evidence = {str(p["key"]): p for p in sent_in_evidence(engine)}
     assert set(evidence) == set(boxed)
     for m in batch:
         p = evidence[m.key]
         assert p["body_sha256"] == hashlib.sha256(m.body.encode()).hexdigest()
-        assert p["result"] == "delivered" and p["adapter"] == "outbox" and p["attempt"] == 1
+        assert p["result"] == "sent" and p["adapter"] == "outbox" and p["attempt"] == 1
         assert p["provider_id"] == sent[m.key].provider_id
         assert m.body not in str(p) and m.recipient not in str(p)
+    # In the mailbox is arrival itself: each message is delivered too, once.
+    delivered = [p for p in of_kind(engine, Kind.CONTACT_DELIVERED)]
+    assert sorted(str(p["key"]) for p in delivered) == sorted(boxed)
+    assert {p["result"] for p in delivered} == {"delivered"}
+    # The contact made is what the caps count: one attempt row per message, at the send.
+    with engine.connect() as conn:
+        made = conn.execute(select(contact_attempts.c.key, contact_attempts.c.at)).all()
+    assert sorted(k for k, _ in made) == sorted(boxed)
+    assert {at.replace(tzinfo=UTC) if at.tzinfo is None else at for _, at in made} == {NOW}
     # A second pass has nothing to do.
     assert dispatch(engine, {"sms": MailboxAdapter(engine)}, NOW).claimed == 0
 
@@ -212,7 +229,7 @@ def test_crash_after_send_before_mark_resends_the_same_key_once_applied(
     with engine.connect() as conn:
         row = outbox.get(conn, m.key)
     assert row is not None and row.status == "sending" and row.next_attempt_at == NOW + LEASE
-    assert attempts_in_evidence(engine) == []
+    assert sent_in_evidence(engine) == []
     # While the dead dispatcher's lease runs, nobody takes the row; after it, the row is resent.
     assert dispatch(engine, {"sms": hook(gateway.url)}, NOW + LEASE / 2).claimed == 0
     later = NOW + LEASE + timedelta(seconds=1)
@@ -223,7 +240,7 @@ def test_crash_after_send_before_mark_resends_the_same_key_once_applied(
     with engine.connect() as conn:
         row = outbox.get(conn, m.key)
     assert row is not None and row.status == "sent" and row.attempts == 2
-    assert [p["key"] for p in attempts_in_evidence(engine)] == [m.key]
+    assert [p["key"] for p in sent_in_evidence(engine)] == [m.key]
 
 
 def test_transient_failures_back_off_then_send(engine: Engine, gateway: WebhookReceiver) -> None:
@@ -246,7 +263,7 @@ def test_transient_failures_back_off_then_send(engine: Engine, gateway: WebhookR
     assert row is not None and row.next_attempt_at == NOW + timedelta(minutes=3)  # then 2 min
     third = dispatch(engine, adapters, NOW + timedelta(minutes=3))
     assert third.sent == 1
-    assert [p["attempt"] for p in attempts_in_evidence(engine)] == [3]
+    assert [p["attempt"] for p in sent_in_evidence(engine)] == [3]
 
 
 def test_backoff_is_doubling_and_capped() -> None:
@@ -279,7 +296,7 @@ def test_permanent_failure_and_the_last_attempt_mark_failed(
     adapters = {"sms": hook(gateway.url, max_attempts=1)}
     assert dispatch(engine, adapters, NOW, policy=policy).retrying == 1
     assert dispatch(engine, adapters, NOW + timedelta(hours=1), policy=policy).failed == 1
-    assert gateway.applied == {} and attempts_in_evidence(engine) == []
+    assert gateway.applied == {} and sent_in_evidence(engine) == []
     ends = of_kind(engine, Kind.CONTACT_FAILED)
     assert [(e["key"], e["result"], e["permanent"]) for e in ends] == [
         (a.key, "failed", True),  # the 400: the provider refused it for good
@@ -326,7 +343,13 @@ def test_rows_of_a_channel_without_an_adapter_stay_queued(engine: Engine) -> Non
     report = dispatch(engine, {"email": MailboxAdapter(engine)}, NOW)
     assert report.sent == 3
     with engine.connect() as conn:
-        assert outbox.counts(conn) == {"queued": 2, "sending": 0, "sent": 3, "failed": 0}
+        assert outbox.counts(conn) == {
+            "queued": 2,
+            "sending": 0,
+            "sent": 3,
+            "failed": 0,
+            "cancelled": 0,
+        }
 
 
 def test_an_adapter_that_raises_is_retried_not_fatal(engine: Engine) -> None:
@@ -403,7 +426,7 @@ def test_concurrent_dispatchers_never_send_a_row_twice(engine: Engine) -> None:
     with engine.connect() as conn:
         assert outbox.counts(conn)["sent"] == total
         assert log.verify_db(conn) == []
-    assert len(attempts_in_evidence(engine)) == total
+    assert len(sent_in_evidence(engine)) == total
 
 
 # ---------------------------------------------------------------------------------------------

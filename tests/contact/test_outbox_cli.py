@@ -68,7 +68,7 @@ def queued(engine: Engine) -> list[str]:
 
 def test_list_and_show(db_url: str, queued: list[str]) -> None:
     listed = ok_json("outbox", "list", "--db", db_url)
-    assert listed["counts"] == {"queued": 3, "sending": 0, "sent": 0, "failed": 0}
+    assert listed["counts"] == {"queued": 3, "sending": 0, "sent": 0, "failed": 0, "cancelled": 0}
     assert sorted(m["key"] for m in listed["messages"]) == queued
     assert "body" not in listed["messages"][0]
     only = ok_json("outbox", "list", "--borrower", "B2", "--db", db_url)
@@ -142,7 +142,7 @@ def test_bad_input_exits_2_and_changes_nothing(db_url: str, queued: list[str]) -
     bad(run("outbox", "show", "nope", "--db", db_url), 1, "nope: no such message")
     bad(run("outbox", "retry", "m1", "--db", db_url), 1, "m1: no failed message")
     listed = ok_json("outbox", "list", "--db", db_url)
-    assert listed["counts"] == {"queued": 3, "sending": 0, "sent": 0, "failed": 0}
+    assert listed["counts"] == {"queued": 3, "sending": 0, "sent": 0, "failed": 0, "cancelled": 0}
 
 
 def test_every_command_has_help() -> None:

@@ -23,10 +23,14 @@ class Delivery:
     error: str | None = None
     # True when retrying cannot help (a 4xx, a refused address): the dispatcher marks it failed.
     permanent: bool = False
+    # True when the answer is the message's arrival, not only its acceptance: the local
+    # mailbox holds it once it says so. A gateway's acceptance (SMTP 250, a webhook's 2xx)
+    # is not: the provider's receipt says later whether it arrived.
+    final: bool = False
 
     @classmethod
-    def ok(cls, provider_id: str) -> Delivery:
-        return cls(True, provider_id=provider_id)
+    def ok(cls, provider_id: str, *, final: bool = False) -> Delivery:
+        return cls(True, provider_id=provider_id, final=final)
 
     @classmethod
     def failed(cls, error: str, *, permanent: bool = False) -> Delivery:

@@ -77,7 +77,8 @@ class MailboxAdapter:
         except SQLAlchemyError as exc:
             failed = Delivery.failed(f"mailbox: {str(getattr(exc, 'orig', None) or exc)[:300]}")
             return [failed] * len(messages)
-        return [Delivery.ok(f"mailbox:{ids[m.key]}") for m in messages]
+        # In the mailbox is where the message is going: delivered, not only accepted.
+        return [Delivery.ok(f"mailbox:{ids[m.key]}", final=True) for m in messages]
 
 
 def _row(message: OutboundMessage, at: datetime) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from arrears.core.compliance.model import Decision
 from arrears.core.compliance.pack import Pack
 from arrears.core.compliance.packs import PACKS
 from arrears.core.compliance.parse import ParseError, parse_history, parse_proposed, parse_settings
+from arrears.core.contact.gating import rules_digest
 
 EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 2, 3
 
@@ -125,10 +126,15 @@ def rules_command(rules: RulesOption, as_json: JsonOption = False) -> None:
         for r in pack.rules
     ]
     if as_json:
-        payload = {"pack": pack.id, "title": pack.title, "limits": _limits_dict(pack)}
+        payload = {
+            "pack": pack.id,
+            "title": pack.title,
+            "rules_sha256": rules_digest(pack),  # as contact.planned records name it
+            "limits": _limits_dict(pack),
+        }
         typer.echo(json.dumps({**payload, "rules": listed}, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{pack.id}: {pack.title}")
+    typer.echo(f"{pack.id}: {pack.title} (rules {rules_digest(pack)})")
     for name, value in _limits_dict(pack).items():
         typer.echo(f"  limit {name} = {value}")
     for r in listed:

@@ -41,7 +41,7 @@ from arrears.cli.common import (
 )
 from arrears.core.compliance.model import CHANNELS
 from arrears.services import outbox
-from arrears.services.dispatch import dispatch as run_dispatch
+from arrears.services.collection.dispatch import dispatch as run_dispatch
 from arrears.services.outbox import STATUSES, Status, as_utc
 from arrears.store.outbox_tables import mailbox
 from arrears.store.outbox_tables import outbox as outbox_table

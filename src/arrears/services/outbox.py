@@ -23,9 +23,10 @@ from sqlalchemy import Connection, Row, func, select, text, tuple_, update
 
 from arrears.core.contact.messages import OutboundMessage
 from arrears.store.bulk import sqlite_text
+from arrears.store.membership import batches, one_of
 from arrears.store.outbox_tables import insert_new, outbox
 
-Status = Literal["queued", "sending", "sent", "failed"]
+Status = Literal["queued", "sending", "sent", "failed", "cancelled"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 _ROWS_PER_INSERT = 50_000  # rows per bulk insert: bounds the memory of one statement's batch
 
@@ -166,6 +167,15 @@ def insert_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     for i in range(0, len(rows), _ROWS_PER_INSERT):
         added += insert_new(conn, outbox, rows[i : i + _ROWS_PER_INSERT])
     return added
+
+
+def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` that are in the outbox already (any status)."""
+    found: set[str] = set()
+    for batch in batches(conn, list(keys)):
+        q = select(T.c.message_key).where(one_of(conn, T.c.message_key, batch))
+        found.update(conn.execute(q).scalars())
+    return found
 
 
 def get(conn: Connection, key: str) -> OutboxRow | None:

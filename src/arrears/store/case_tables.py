@@ -181,6 +181,8 @@ queue_items = Table(
     Column("dpd", Integer, nullable=False),
     Column("amount", BigInteger, nullable=False),  # overdue amount, fen, when enqueued
     Column("due_at", DateTime(timezone=True), nullable=False),
+    # The end of the call's window: undialled by then, the close expires it (outcome expired).
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("claimed_by", String(64), nullable=True),
     Column("claimed_at", DateTime(timezone=True), nullable=True),
     Column("done_at", DateTime(timezone=True), nullable=True),

@@ -40,7 +40,8 @@ outbox = Table(
     Column("policy", String(64), nullable=False),
     Column("step", String(64), nullable=False),
     Column("business_date", Date, nullable=False),
-    Column("status", String(8), nullable=False),  # queued | sending | sent | failed
+    # queued | sending | sent | failed | cancelled
+    Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False),
     # queued: not before this instant; sending: the claim's lease runs out at this instant.
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

@@ -2,14 +2,16 @@
 
 Pure. The engine hands in the borrower's history and context (read in bulk from the stores)
 and gets back, per action, the proposed contact and the gate's decision. A blocked action
-becomes an evidence record naming every rule that blocked it.
+becomes an evidence record naming every rule that blocked it; an allowed one, a record of
+the plan naming the pack that allowed it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from arrears.core.compliance import Contact, Context, Decision, LenderSettings, Pack, check
@@ -19,6 +21,13 @@ from arrears.core.contact.action import PlannedAction, action_key
 def local_instant(day: date, at: time, zones: Sequence[tzinfo]) -> datetime:
     """``at`` on ``day`` in the borrower's first (home) zone; the gate checks it in every zone."""
     return datetime.combine(day, at, tzinfo=zones[0])
+
+
+def window_end(at: datetime) -> datetime:
+    """A contact the gate allowed at ``at`` may be made until 20:00 that local day, inside
+    every pack's hours; later, the message or the call expires rather than go out at night."""
+    late = at.replace(hour=20, minute=0, second=0, microsecond=0)
+    return late if late > at else at + timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -70,3 +79,43 @@ def blocked_payload(g: Gated, pack: Pack) -> dict[str, Any]:
         "rules": [v.rule for v in g.decision.violations],
         "violations": [v.as_dict() for v in g.decision.violations],
     }
+
+
+def rules_digest(pack: Pack) -> str:
+    """A short digest of the pack's rule ids: which rules a planned contact was checked by
+    (``arrears compliance rules`` lists them), without writing every id into every record."""
+    ids = ",".join(sorted(r.id for r in pack.rules))
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+
+
+def planned_payload(
+    a: PlannedAction,
+    at: datetime,
+    recipient: str,
+    pack: Pack,
+    key: str,
+    warnings: Sequence[str] = (),
+    **more: Any,
+) -> dict[str, Any]:
+    """The evidence record of an allowed contact, planned: what will be made, when (``at``), to
+    whom (the recipient's SHA-256, not the number or the address) and which pack allowed it.
+    ``key``: the outbox or queue key the contact goes out under; ``warnings``: rules that
+    warned; ``more``: what the channel adds (a message's template, body hash and expiry)."""
+    out: dict[str, Any] = {
+        "key": key,
+        "loan_id": a.loan_id,
+        "policy": a.policy,
+        "step": a.step,
+        "channel": a.channel,
+        "party": a.party,
+        "purpose": a.purpose,
+        "planned_at": at.isoformat(),
+        "business_date": a.business_date.isoformat(),
+        "recipient_sha256": hashlib.sha256(recipient.encode()).hexdigest(),
+        "pack": pack.id,
+        "rules": len(pack.rules),
+        "rules_sha256": rules_digest(pack),
+    }
+    if warnings:
+        out["warnings"] = list(warnings)
+    return out | more

@@ -117,11 +117,19 @@ class NotCanonical(EvidenceError):
 class Kind(StrEnum):
     """The kinds the collection engine writes. Other well-formed kinds are accepted too."""
 
-    CONTACT_ATTEMPT = "contact.attempt"  # an SMS / call / email / visit that was sent or made
+    # A contact's life, in order: planned (the gate allowed it, with the pack it checked) or
+    # blocked (with the rules against it); for a message then sent (the provider took it) and
+    # delivered (the provider confirmed it), or failed (with the provider's answer), expired
+    # (its window ended unsent) or cancelled (no longer owed: repaid, disputed, a moratorium).
+    CONTACT_PLANNED = "contact.planned"
+    CONTACT_SENT = "contact.sent"
+    CONTACT_DELIVERED = "contact.delivered"
+    CONTACT_CANCELLED = "contact.cancelled"
+    CONTACT_ATTEMPT = "contact.attempt"  # a call or visit made (by an agent, a collector)
     CONTACT_OUTCOME = "contact.outcome"  # no answer, reached, refused, wrong number, ...
     CONTACT_BLOCKED = "contact.blocked"  # the compliance gate refused it; payload names the rule
     CONTACT_FAILED = "contact.failed"  # a message the provider refused for good, or gave up on
-    CONTACT_EXPIRED = "contact.expired"  # a message or call not made before its window ended
+    CONTACT_EXPIRED = "contact.expired"  # a message or a call not made before its window ended
     VISIT = "visit"  # assignment, notice to the borrower, report
     PROMISE = "promise"  # promise to pay made / kept / broken
     BORROWER_REQUEST = "borrower.request"  # installments, restructuring, complaint, dispute

@@ -38,7 +38,14 @@ from arrears.core.compliance import Context, LenderSettings, Pack
 from arrears.core.compliance.packs import get_pack
 from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.contact.action import PlannedAction
-from arrears.core.contact.gating import Gated, blocked_payload, gate_action, local_instant
+from arrears.core.contact.gating import (
+    Gated,
+    blocked_payload,
+    gate_action,
+    local_instant,
+    planned_payload,
+    window_end,
+)
 from arrears.core.contact.messages import OutboundMessage, compose
 from arrears.core.contact.templates import Collector, MessageFacts
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
@@ -52,7 +59,7 @@ from arrears.services import outbox, validation_notices
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
 from arrears.services.collection.common import Problem
 from arrears.services.collection.gate_context import context_for, profile_rows
-from arrears.services.collection.history import Attempt, attempt_entries, history_for, new_attempts
+from arrears.services.collection.history import history_for
 from arrears.services.collection.queue import Callee, queue_rows
 from arrears.services.collection.visits import (
     VisitRequest,
@@ -68,7 +75,6 @@ from arrears.store.case_tables import (
     case_routings,
     cases,
     collectors,
-    contact_attempts,
     queue_items,
     visits,
 )
@@ -318,15 +324,16 @@ class Rows:
 @dataclass
 class ChunkPlan:
     """What the gate decided for one chunk of borrowers, as the rows ``apply_chunk`` writes:
-    the outbox, the new attempts, the agent queue, and every evidence record (attempts, then
-    blocked contacts and routings) chained after the heads the plan read (``heads``, their
-    digest). Visits and visit requests read and write as they go, so they are done there."""
+    the outbox, the agent queue, and every evidence record (contacts planned, then blocked
+    contacts and routings) chained after the heads the plan read (``heads``, their digest).
+    No contact is recorded as made here: the dispatcher records a message when it goes out,
+    the agent a call when it is dialled. Visits and visit requests read and write as they go,
+    so they are done there."""
 
     borrower_ids: list[str]
     heads: str
     tally: Tally = field(default_factory=lambda: Tally())
     outbox: Rows = field(default_factory=Rows)
-    attempts: Rows = field(default_factory=Rows)
     queue: Rows = field(default_factory=Rows)
     evidence: Rows = field(default_factory=Rows)
     visits: list[PlannedAction] = field(default_factory=list)  # approved: assigned at apply
@@ -361,14 +368,15 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     plan = ChunkPlan(ids, log.heads_digest(heads))
     if not ids:
         return plan
-    messages: list[OutboundMessage] = []
-    attempts: list[Attempt] = []
-    calls: list[PlannedAction] = []
+    messages: list[tuple[OutboundMessage, Gated, Pack]] = []
+    calls: list[tuple[Gated, Pack]] = []
     evidence: list[Entry] = []
     start = datetime.combine(day, time(0), tzinfo=UTC)
     profiles = profile_rows(conn, ids)
     people = _people(conn, ids, config.default_pack, profiles)
-    histories = history_for(conn, ids, since=start - timedelta(days=HISTORY_DAYS))
+    histories = history_for(
+        conn, ids, since=start - timedelta(days=HISTORY_DAYS), planned_after=start
+    )
     contexts = context_for(conn, ids, start, profiles=profiles, histories=histories)
     # Only messages are worded with the loan's figures (calls were most of a day's actions).
     worded = {a.loan_id for a in chunk.actions if a.channel in AUTOMATED}
@@ -414,7 +422,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 facts,
                 recipient,
                 not_before=at,
-                expires_at=_expiry(at),
+                expires_at=window_end(at),
                 texts=config.texts,
                 key=None if notice is None else notice.key,  # one per item, not per day
             )
@@ -434,13 +442,14 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             tally.blocked.update(v.rule for v in g.decision.violations)
             continue
         tally.actions[(a.channel, a.policy)] += 1
+        # Planned, it counts against the caps for the rest of the chunk as it will once made
+        # (history_for counts the queued ones in later closes).
+        history.append(g.contact)
         if msg is not None:
             assert msg.not_before == g.contact.at
-            messages.append(msg)
-            attempts.append(Attempt(msg.key, a.borrower_id, g.contact, day, a.policy, a.step))
-            history.append(g.contact)
+            messages.append((msg, g, pack))
         else:
-            calls.append(a)
+            calls.append((g, pack))
     pending = _visits_in_progress(conn, ids)
     cases_ = _open_cases(conn, sorted({r["borrower_id"] for r in chunk.routings}))
     for r in chunk.routings:
@@ -469,20 +478,54 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 "business_date": day.isoformat(),
             }
             evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
-    plan.outbox = Rows.of(outbox.rows_for(messages, now))
-    fresh = new_attempts(conn, attempts)
-    plan.attempts = Rows.of([row for _, row in fresh])
+    plan.outbox = Rows.of(outbox.rows_for([m for m, _, _ in messages], now))
+    # A rerun of the close (or a notice kept under one key for days) finds some messages
+    # queued already: those were planned, and recorded, the first time.
+    known = outbox.existing_keys(conn, [m.key for m, _, _ in messages])
+    planned = [
+        Entry(
+            m.borrower_id,
+            Kind.CONTACT_PLANNED,
+            planned_payload(
+                g.action,
+                g.contact.at,
+                m.recipient,
+                pack,
+                m.key,
+                [w.rule for w in g.decision.warnings],
+                template=m.template,
+                body_sha256=m.body_sha256,
+                expires_at=None if m.expires_at is None else m.expires_at.isoformat(),
+            ),
+            now,
+        )
+        for m, g, pack in messages
+        if m.key not in known
+    ]
     callees = {
         b: Callee(
             people[b].phone, _willing(people[b], contexts[b].refused), contexts[b].timezones[0]
         )
-        for b in {a.borrower_id for a in calls}
+        for b in {g.action.borrower_id for g, _ in calls}
     }
-    queued, problems = queue_rows(conn, calls, callees)
+    queued, problems = queue_rows(conn, [g.action for g, _ in calls], callees)
     plan.queue = Rows.of(queued)
+    by_key = {g.key: (g, pack) for g, pack in calls}
+    for row in queued:  # keys new to the queue
+        g, pack = by_key[row["key"]]
+        warned = [w.rule for w in g.decision.warnings]
+        expires = _iso(row["expires_at"])
+        entry = planned_payload(
+            g.action, g.contact.at, row["number"], pack, row["key"], warned, expires_at=expires
+        )
+        planned.append(Entry(row["borrower_id"], Kind.CONTACT_PLANNED, entry, now))
     tally.problems.extend(str(p) for p in problems)
-    plan.evidence = Rows(chain.Link._fields, chain.links(heads, attempt_entries(fresh) + evidence))
+    plan.evidence = Rows(chain.Link._fields, chain.links(heads, planned + evidence))
     return plan
+
+
+def _iso(at: datetime) -> str:
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).isoformat()
 
 
 def apply_chunk(
@@ -501,7 +544,6 @@ def apply_chunk(
     # The records follow the heads checked above; visits then append after them.
     for table, rows in (
         (evidence_records, plan.evidence),
-        (contact_attempts, plan.attempts),
         (queue_items, plan.queue),
         (case_routings, Rows(_ROUTING_COLUMNS if plan.routings else (), plan.routings)),
     ):
@@ -580,13 +622,6 @@ def plans(
             if k + ahead < len(chunks):
                 futures[k + ahead] = pool.submit(_worker_plan, chunks[k + ahead])
             yield c, plan
-
-
-def _expiry(at: datetime) -> datetime:
-    """A message the gate allowed at ``at`` may go out until 20:00 that local day, inside every
-    pack's hours; later, the dispatcher lets it expire rather than text at night."""
-    late = at.replace(hour=20, minute=0, second=0, microsecond=0)
-    return late if late > at else at + timedelta(hours=1)
 
 
 _ROUTING_COLUMNS = ("case_id", "kind", "routed_on", "policy", "loan_id", "reason")
@@ -695,9 +730,22 @@ def _visit(
         facts,
         who.phone,
         not_before=told,
-        expires_at=_expiry(told),
+        expires_at=window_end(told),
         texts=config.texts,
     )
     messages.append(msg)
+    pack = get_pack(who.rule_pack) or get_pack(config.default_pack)
+    assert pack is not None
+    planned = planned_payload(
+        notice_action,
+        told,
+        who.phone,
+        pack,
+        msg.key,
+        template=msg.template,
+        body_sha256=msg.body_sha256,
+        expires_at=None if msg.expires_at is None else msg.expires_at.isoformat(),
+    )
+    log.append(conn, a.borrower_id, Kind.CONTACT_PLANNED, planned, now)
     record_visit_notice(conn, visit.visit_id, now)
     tally.actions[("visit", a.policy)] += 1

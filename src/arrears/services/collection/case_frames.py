@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 
 from arrears.core.strategy.case import LAST_SENT_SCHEMA
@@ -34,6 +35,7 @@ from arrears.store.case_tables import (
     promises,
     visits,
 )
+from arrears.store.outbox_tables import outbox
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 
 # The per-borrower facts ``case_views`` returns, as frame columns (``last_step_on`` is the
@@ -202,15 +204,21 @@ def _loans_query() -> _Query:
 
 
 def _last_sent_query() -> _Query:
-    """Each borrower's last contact per policy step."""
+    """Each borrower's last contact per policy step: made, or a message still on its way
+    (queued, being sent, sent), so that a step's cadence counts from when it was planned. A
+    message that failed or expired did not reach the borrower: the step is due again."""
+    a, o = contact_attempts, outbox
+    made = select(a.c.borrower_id, a.c.step, a.c.on_date.label("on_date")).where(
+        a.c.step.is_not(None)
+    )
+    underway = select(o.c.borrower_id, o.c.step, o.c.business_date.label("on_date")).where(
+        o.c.status.in_(("queued", "sending", "sent"))
+    )
+    both = union_all(made, underway).subquery()
     return (
-        select(
-            contact_attempts.c.borrower_id,
-            contact_attempts.c.step,
-            func.max(contact_attempts.c.on_date),
-        )
-        .where(contact_attempts.c.step.is_not(None))
-        .group_by(contact_attempts.c.borrower_id, contact_attempts.c.step),
+        select(both.c.borrower_id, both.c.step, func.max(both.c.on_date)).group_by(
+            both.c.borrower_id, both.c.step
+        ),
         LAST_SENT_SCHEMA,
     )
 

@@ -32,10 +32,9 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
-from arrears.store.case_tables import (
-    contact_attempts,
-)
+from arrears.store.case_tables import contact_attempts, queue_items
 from arrears.store.membership import batches, one_of
+from arrears.store.outbox_tables import outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +190,11 @@ _HISTORY_COLUMNS = (
 
 
 def history_for(
-    conn: Connection, borrower_ids: Iterable[str], since: datetime | None = None
+    conn: Connection,
+    borrower_ids: Iterable[str],
+    since: datetime | None = None,
+    *,
+    planned_after: datetime | None = None,
 ) -> dict[str, list[Contact]]:
     """Each borrower's contacts (lender and agencies, every debt), oldest first.
 
@@ -199,6 +202,11 @@ def history_for(
     and refusals reach the gate through ``context_for`` (``Context.refused``). Contacts with
     third parties are kept whatever their age: Regulation F allows one location contact per
     person, ever, unless they ask for another, and only the whole history can show that.
+
+    ``planned_after``: also the contacts planned and not yet made whose window ends after this
+    instant (messages queued or being sent, calls on the agent queue not yet dialled), at the
+    instant they are due, so that what is planned can never push a day past a cap once made.
+    Without it, only what was made: what a borrower's record and the audit show.
     """
     ids = sorted(set(borrower_ids))
     out: dict[str, list[Contact]] = {b: [] for b in ids}
@@ -230,4 +238,36 @@ def history_for(
                     purpose=purp,
                 )
             )
+    if planned_after is not None:
+        for b, contact in _planned(conn, ids, planned_after):
+            out[b].append(contact)
+        for contacts in out.values():
+            contacts.sort(key=lambda c: c.at)  # stable: made before planned at one instant
     return out
+
+
+def _planned(conn: Connection, ids: Sequence[str], after: datetime) -> list[tuple[str, Contact]]:
+    """Contacts planned, not yet made, whose window ends after ``after``, by borrower."""
+    o, q = outbox, queue_items
+    found: list[tuple[str, Contact]] = []
+    cut = to_utc(after)
+    for batch in batches(conn, ids):
+        messages = select(
+            o.c.borrower_id, o.c.next_attempt_at, o.c.loan_id, o.c.channel, o.c.party, o.c.recipient
+        ).where(
+            one_of(conn, o.c.borrower_id, batch),
+            o.c.status.in_(("queued", "sending")),
+            or_(o.c.expires_at.is_(None), o.c.expires_at > cut),
+        )
+        calls = select(q.c.borrower_id, q.c.due_at, q.c.loan_id, q.c.party, q.c.number).where(
+            one_of(conn, q.c.borrower_id, batch),
+            q.c.done_at.is_(None),
+            or_(q.c.expires_at.is_(None), q.c.expires_at > cut),
+        )
+        # A message due again later (a retry) or being sent counts at that instant: the day
+        # it falls on is what the caps count.
+        for b, at, loan, channel, party, recipient in conn.execute(messages).all():
+            found.append((b, Contact(from_db(at), loan, channel, party, recipient)))
+        for b, at, loan, party, number in conn.execute(calls).all():
+            found.append((b, Contact(from_db(at), loan, "call", party, number)))
+    return found

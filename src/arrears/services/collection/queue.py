@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from arrears.core.contact.action import PlannedAction, action_key
+from arrears.core.contact.gating import window_end
 from arrears.core.contact.queue import QueueItem, ordered
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
 from arrears.services.collection.gate_context import DEFAULT_ZONE, zones
@@ -169,6 +170,7 @@ def queue_rows(
                 "dpd": dpd,
                 "amount": amount,
                 "due_at": to_utc(due),
+                "expires_at": to_utc(window_end(due)),
             }
         )
     return rows, problems

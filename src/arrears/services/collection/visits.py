@@ -273,7 +273,7 @@ def _problems(
         visit_approved=v.approved_by is not None,
         visit_notice_at=v.notice_sent_at,
     )
-    history = history_for(conn, [v.borrower_id])[v.borrower_id]
+    history = history_for(conn, [v.borrower_id], planned_after=at)[v.borrower_id]
     pack = get_pack(pack_name or "cn")
     if pack is None:
         return [VisitProblem("visit.pack", f"unknown rule pack {pack_name!r} in the profile")]

@@ -27,10 +27,10 @@ from arrears.services.accounts import load_accounts
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import accrue_loan_through
 from arrears.services.collection.common import Problem
+from arrears.services.collection.dispatch import dispatch
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
-from arrears.services.dispatch import dispatch
 from arrears.services.payments_file import apply_payments
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.store import tables

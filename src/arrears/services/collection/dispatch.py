@@ -5,8 +5,10 @@ Delivery is at least once. Rows go in batches through three steps: (1) claim the
 rows at once where it has one (the mailbox: one transaction of its own), else ``adapter.send``
 each row, (3) mark the rows sent, retry or failed (one guarded UPDATE per kind of mark; a row
 whose claim was lost is left alone and counted) and append one evidence record per row that
-ended: CONTACT_ATTEMPT when delivered, CONTACT_FAILED (with the provider's answer) or
-CONTACT_EXPIRED, in one transaction for the batch (commit). A crash after (2) and before (3)
+ended: ``contact.sent`` when the provider took it (and ``contact.delivered`` when its answer is
+the arrival itself, as the mailbox's is), ``contact.failed`` (with the provider's answer) or
+``contact.expired``, and a ``contact_attempts`` row per message sent (what the caps and the
+audit count), in one transaction for the batch (commit). A crash after (2) and before (3)
 commits leaves the batch ``sending`` until its lease runs out; the next pass claims those rows
 again and sends them again with the same keys, and the receiver drops the duplicates. A crash
 before (1) commits sends nothing. No path loses a message.
@@ -29,9 +31,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from arrears.adapters.base import Adapter, BatchAdapter, Delivery
+from arrears.core.compliance.model import Contact
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
 from arrears.services import outbox
+from arrears.services.collection.history import Attempt, insert_attempts, new_attempts
 from arrears.services.outbox import OutboxRow
 
 # Rows per claimed batch for an adapter that names no ``batch_size`` (the webhook, SMTP): the
@@ -86,7 +90,7 @@ def evidence_payload(
 ) -> dict[str, Any]:
     """What the evidence log keeps of a message's end: enough to prove which words went (or
     failed to go) to whom and when (hashes of body and recipient), not the words or the address
-    themselves. ``result``: delivered, failed (with the provider's answer) or expired."""
+    themselves. ``result``: sent, delivered, failed (with the provider's answer) or expired."""
     m = row.message
     answer: dict[str, Any] = {}
     if delivery is None:
@@ -112,6 +116,20 @@ def evidence_payload(
         "body_sha256": m.body_sha256,
         "recipient_sha256": hashlib.sha256(m.recipient.encode()).hexdigest(),
     }
+
+
+def _attempt(row: OutboxRow, now: datetime) -> Attempt:
+    """The contact a message made, as the gate's history and the audit read it: sent now."""
+    m = row.message
+    contact = Contact(
+        at=now,
+        debt_id=m.loan_id,
+        channel=m.channel,
+        party=m.party,
+        number=m.recipient,
+        content=m.body,
+    )
+    return Attempt(m.key, m.borrower_id, contact, m.business_date, m.policy, m.step)
 
 
 def _send(adapter: Adapter, row: OutboxRow) -> Delivery:
@@ -174,20 +192,29 @@ def dispatch(
         with engine.begin() as conn:
             outcomes = _mark_all(conn, results, now, rules)
             entries: list[Entry] = []
+            made: list[Attempt] = []
             for (row, delivery), outcome in zip(results, outcomes, strict=True):
                 counts[outcome] += 1
                 m = row.message
                 if delivery is not None and not delivery.delivered and outcome != "lost_claims":
                     errors.append((m.key, delivery.error or "not delivered"))
                 if outcome == "sent" and delivery is not None:
-                    payload = evidence_payload(row, adapters[m.channel].name, delivery)
-                    entries.append(Entry(m.borrower_id, Kind.CONTACT_ATTEMPT, payload, now))
+                    name = adapters[m.channel].name
+                    payload = evidence_payload(row, name, delivery, "sent")
+                    entries.append(Entry(m.borrower_id, Kind.CONTACT_SENT, payload, now))
+                    if delivery.final:
+                        payload = evidence_payload(row, name, delivery)
+                        entries.append(Entry(m.borrower_id, Kind.CONTACT_DELIVERED, payload, now))
+                    made.append(_attempt(row, now))
                     by_channel[m.channel] += 1
                 elif outcome in _ENDS:  # the log says what became of every message
                     kind, result = _ENDS[outcome]
                     payload = evidence_payload(row, adapters[m.channel].name, delivery, result)
                     entries.append(Entry(m.borrower_id, kind, payload, now))
             log.append_many(conn, entries)
+            # What the caps and the audit count: the contacts made. A row sent again after a
+            # lost lease has the same key and is recorded once.
+            insert_attempts(conn, [row for _, row in new_attempts(conn, made)])
     return DispatchReport(
         counts["claimed"],
         counts["sent"],
