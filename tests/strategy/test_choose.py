@@ -111,16 +111,33 @@ SCENARIOS: list[tuple[str, dict[str, Any], Result]] = [
     ),
     (
         "visit due, not approved: routing, no visit",
-        {"dpd": 60, "overdue_amount": fen(3000), "last_sent": {"sms_overdue": ago(1)}},
+        {
+            "dpd": 60,
+            "overdue_amount": fen(3000),
+            "unreachable_days": 14,
+            "last_sent": {"sms_overdue": ago(1), "sms_emergency_contact": ago(1)},
+        },
         ([("call_debtor", 10)], ["visit_approval"]),
+    ),
+    (
+        "visit: reached within the last 14 days, the calls are working",
+        {
+            "dpd": 60,
+            "overdue_amount": fen(3000),
+            "unreachable_days": 13,
+            "visit_approved": True,
+            "last_sent": {"sms_overdue": ago(1), "sms_emergency_contact": ago(1)},
+        },
+        ([("call_debtor", 10)], []),
     ),
     (
         "visit due and approved",
         {
             "dpd": 60,
             "overdue_amount": fen(3000),
+            "unreachable_days": 14,
             "visit_approved": True,
-            "last_sent": {"sms_overdue": ago(1)},
+            "last_sent": {"sms_overdue": ago(1), "sms_emergency_contact": ago(1)},
         },
         ([("call_debtor", 10), ("home_visit", 30)], []),
     ),
@@ -129,8 +146,9 @@ SCENARIOS: list[tuple[str, dict[str, Any], Result]] = [
         {
             "dpd": 60,
             "overdue_amount": fen(3000) - 1,
+            "unreachable_days": 14,
             "visit_approved": True,
-            "last_sent": {"sms_overdue": ago(1)},
+            "last_sent": {"sms_overdue": ago(1), "sms_emergency_contact": ago(1)},
         },
         ([("call_debtor", 10)], []),
     ),
@@ -139,8 +157,13 @@ SCENARIOS: list[tuple[str, dict[str, Any], Result]] = [
         {
             "dpd": 80,
             "overdue_amount": fen(3000),
+            "unreachable_days": 14,
             "visit_approved": True,
-            "last_sent": {"sms_overdue": ago(1), "home_visit": ago(29)},
+            "last_sent": {
+                "sms_overdue": ago(1),
+                "sms_emergency_contact": ago(1),
+                "home_visit": ago(29),
+            },
         },
         ([("call_debtor", 10)], []),
     ),
@@ -270,7 +293,9 @@ def test_legal_with_zero_minimum(run: Run) -> None:
 
 
 def test_actions_carry_policy_step_template_time_and_purpose() -> None:
-    got = choose(case(dpd=60, overdue_amount=fen(3000), visit_approved=True), DEFAULT)
+    got = choose(
+        case(dpd=60, overdue_amount=fen(3000), unreachable_days=14, visit_approved=True), DEFAULT
+    )
     visit = next(a for a in got.actions if a.step == "home_visit")
     assert (visit.policy, visit.channel, visit.party, visit.template, visit.local_time) == (
         "default",
@@ -282,7 +307,9 @@ def test_actions_carry_policy_step_template_time_and_purpose() -> None:
     assert (visit.borrower_id, visit.loan_id, visit.business_date) == ("B1", "L1", TODAY)
     got = choose(case(dpd=0, days_to_due=1, plan_in_force=True), DEFAULT)
     assert [a.purpose for a in got.actions] == ["plan_reminder"]
-    routed = choose(case(dpd=60, overdue_amount=fen(3000)), DEFAULT).routings[0]
+    routed = choose(case(dpd=60, overdue_amount=fen(3000), unreachable_days=14), DEFAULT).routings[
+        0
+    ]
     assert (routed.policy, routed.kind, routed.borrower_id) == ("default", "visit_approval", "B1")
     assert "home_visit" in routed.reason and "approval" in routed.reason
 

@@ -30,7 +30,7 @@ CASE = {
     "hardship": False,
     "dispute": False,
     "plan_in_force": False,
-    "unreachable_days": 12,
+    "unreachable_days": 20,  # two weeks of calls that reached nobody: a visit is due
     "visit_approved": False,
     "emergency_contacts": 1,
     "last_sent": {"sms_overdue": "2026-03-09"},

@@ -70,6 +70,12 @@ def print_report(r: CloseReport) -> None:
             if x.from_bucket != x.to_bucket:
                 rolls.add_row(x.from_bucket, x.to_bucket, str(x.loans), str(x.of), x.rate)
         console.print(rolls)
+    q = r.queue
+    console.print(
+        f"call queue: {q.planned} calls chosen for a capacity of {q.capacity}"
+        f" ({q.over_capacity} over capacity, not planned today); {q.expired} expired undialled;"
+        f" {q.open} open"
+    )
     acts = Table("channel", "policy", "enqueued", title="actions")
     for (channel, policy), n in sorted(r.actions.items()):
         acts.add_row(channel, policy, str(n))
@@ -196,7 +202,8 @@ def simulate_cmd(
             fail(f"--portfolio: {portfolio} has no behaviour column", EXIT_BAD_INPUT)
         behaviours = dict(zip(frame["borrower_id"], frame["behaviour"], strict=True))
     policies = load_policies(policy)
-    lender = lender_settings(settings_file).lender
+    settings = lender_settings(settings_file)
+    lender = settings.lender
     model = behaviour_model(behaviour)
     engine = open_db(db)
     first = parse_date(start, "start")
@@ -211,7 +218,7 @@ def simulate_cmd(
             engine,
             first,
             days,
-            CloseConfig(policies, lender=lender),
+            CloseConfig(policies, lender=lender, capacity=settings.capacity),
             behaviours,
             seed=seed,
             model=model,

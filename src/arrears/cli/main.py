@@ -393,7 +393,8 @@ def close_day_cmd(
         )
     kernel: AccrualKernel = "polars" if engine_name == "polars" else "reference"
     policies = load_policies(policy)
-    lender = lender_settings(settings_file).lender
+    settings = lender_settings(settings_file)
+    lender = settings.lender
     engine = open_db(db)
     until = parse_date(through, "through") if through else date.today()
     if chunk_size is not None:
@@ -423,7 +424,11 @@ def close_day_cmd(
             engine,
             until,
             CloseConfig(
-                policies, lender=lender, kernel=kernel, workers=workers or default_workers()
+                policies,
+                lender=lender,
+                kernel=kernel,
+                workers=workers or default_workers(),
+                capacity=settings.capacity,
             ),
             progress=progress,
         )
@@ -492,7 +497,8 @@ def demo(
     from arrears.services.simulation import scenario
     from arrears.services.simulation.operation import simulate
 
-    lender = lender_settings(settings_file).lender
+    settings = lender_settings(settings_file)
+    lender = settings.lender
     model = behaviour_model(behaviour)
     path = Path(db)
     if "://" not in db:
@@ -515,7 +521,7 @@ def demo(
             engine,
             DEMO_START,
             days,
-            CloseConfig(default_policy_set(), lender=lender),
+            CloseConfig(default_policy_set(), lender=lender, capacity=settings.capacity),
             sc.behaviours,
             sc.payments,
             seed=7,

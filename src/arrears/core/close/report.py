@@ -47,6 +47,19 @@ class PromiseCounts:
     broken: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """The agent call queue at the close: the day's call capacity (agents x calls each), the
+    calls the policy chose, those left out over capacity, yesterday's calls that expired
+    undialled, and the calls open (not done) once the day's are queued."""
+
+    capacity: int = 0
+    planned: int = 0
+    over_capacity: int = 0
+    expired: int = 0
+    open: int = 0
+
+
 @dataclass(frozen=True)
 class CloseReport:
     business_date: date
@@ -61,6 +74,7 @@ class CloseReport:
     blocked: Mapping[str, int]  # rule id -> contacts it blocked
     promises: PromiseCounts = PromiseCounts()
     cases_open: int = 0
+    queue: QueueCounts = QueueCounts()
     phases: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
     already_closed: bool = False  # a rerun of a finished close: this is the stored report
 
@@ -105,6 +119,13 @@ class CloseReport:
                 "broken": self.promises.broken,
             },
             "cases_open": self.cases_open,
+            "queue": {
+                "capacity": self.queue.capacity,
+                "planned": self.queue.planned,
+                "over_capacity": self.queue.over_capacity,
+                "expired": self.queue.expired,
+                "open": self.queue.open,
+            },
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "already_closed": self.already_closed,
         }
@@ -161,5 +182,6 @@ def report_from_json(d: Mapping[str, Any]) -> CloseReport:
         blocked={b["rule"]: b["count"] for b in d["blocked"]},
         promises=PromiseCounts(**d["promises"]),
         cases_open=d["cases_open"],
+        queue=QueueCounts(**d.get("queue", {})),  # reports stored before it had a queue line
         phases=d["phases"],
     )

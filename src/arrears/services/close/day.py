@@ -36,15 +36,17 @@ from sqlalchemy import Connection, Engine, and_, exists, func, select, text, upd
 from arrears.core.close.report import (
     CloseReport,
     PromiseCounts,
+    QueueCounts,
     bucket_lines,
     report_from_json,
     roll_rates,
 )
 from arrears.core.compliance import LenderSettings
 from arrears.core.contact.action import PlannedAction
+from arrears.core.contact.capacity import cut_calls
 from arrears.core.credit.notices import TEMPLATE as CREDIT_TEMPLATE
 from arrears.core.credit.notices import NoticeDue
-from arrears.core.lender.settings import Lender
+from arrears.core.lender.settings import Capacity, Lender
 from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
@@ -62,6 +64,7 @@ from arrears.services.close.reference import AccrualKernel, close_through
 from arrears.services.collection.case_frames import case_frames, inline_sql, read_frame
 from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.promises import check_promises
+from arrears.services.collection.queue import expire_calls, open_calls
 from arrears.services.credit import due_notices_on
 from arrears.services.moratorium_relief import relieve_interest
 from arrears.services.settings import default_settings
@@ -90,10 +93,19 @@ class CloseConfig:
     # Processes that plan gate chunks while this one writes (1: plan and write in turn, in
     # one transaction per chunk). More than one pays off from a few chunks of work.
     workers: int = 1
+    # Agents, calls each a day, visits per region a day (the lender's settings): the day's
+    # calls are planned to it (core.contact.capacity).
+    capacity: Capacity = field(default_factory=lambda: default_settings().capacity)
 
     @property
     def gate(self) -> GateConfig:
-        return GateConfig(self.lender, message_texts(), dict(self.settings), self.default_pack)
+        return GateConfig(
+            self.lender,
+            message_texts(),
+            dict(self.settings),
+            self.default_pack,
+            self.capacity.visits_per_region_per_day,
+        )
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -302,6 +314,7 @@ def _close_business_day(
         background = engine.dialect.name == "postgresql"
         noticed = pool.submit(_record_notices, engine) if background else None
         with engine.begin() as conn:
+            expired = _expire_calls(conn, day, now)
             sync_cases(conn, day)
             # The close opens the business day: promises are judged once their date has
             # ended, so today's close settles the promises that fell due yesterday.
@@ -325,6 +338,9 @@ def _close_business_day(
             # Reg F §1006.34: each US loan's validation notice after its first communication.
             validations, validated = validation_notices.due_notices(conn, day, config.default_pack)
     chosen, routed = choose_frame(framed.cases, framed.last_sent, config.policies)
+    # The same cut on a rerun: the choice and the ranking are functions of the day's facts.
+    cut = cut_calls(chosen, framed.cases, config.capacity.calls_per_day)
+    chosen = cut.actions
     phases["choose"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
@@ -403,6 +419,13 @@ def _close_business_day(
                 promised.due, promised.kept, promised.partly_kept, promised.broken
             ),
             cases_open=framed.open_cases,
+            queue=QueueCounts(
+                config.capacity.calls_per_day,
+                cut.planned,
+                cut.over_capacity,
+                expired,
+                open_calls(conn),
+            ),
             phases=phases,
         )
         log.store_root(conn, day.isoformat(), now)
@@ -420,6 +443,21 @@ def _close_business_day(
     analyze_changed(engine)
     phases["analyze"] = clock.perf_counter() - t0
     return replace(report, phases=dict(phases))
+
+
+def _expire_calls(conn: Connection, day: date, now: datetime) -> int:
+    """Expire the calls whose window has ended (``queue.expire_calls``), once per day: a
+    resumed close reports the count its first run kept with the day."""
+    kept = conn.execute(
+        select(close_progress.c.tally).where(
+            close_progress.c.business_date == day, close_progress.c.phase == "queue"
+        )
+    ).scalar()
+    if kept is not None:
+        return int(json.loads(kept)["expired"])
+    n = expire_calls(conn, now)
+    _mark(conn, day, "queue", "", now, json.dumps({"expired": n}))
+    return n
 
 
 def _mark(

@@ -38,6 +38,7 @@ from arrears.core.compliance import Context, LenderSettings, Pack
 from arrears.core.compliance.packs import get_pack
 from arrears.core.compliance.validation import ValidationFacts
 from arrears.core.contact.action import PlannedAction
+from arrears.core.contact.capacity import has_room, region_of
 from arrears.core.contact.gating import (
     Gated,
     blocked_payload,
@@ -57,7 +58,7 @@ from arrears.core.texts import TextSet
 from arrears.services import evidence as log
 from arrears.services import outbox, validation_notices
 from arrears.services.close.gc_tuning import BATCH_THRESHOLDS
-from arrears.services.collection.common import Problem
+from arrears.services.collection.common import Problem, to_utc
 from arrears.services.collection.gate_context import context_for, profile_rows
 from arrears.services.collection.history import history_for
 from arrears.services.collection.queue import Callee, queue_rows
@@ -105,6 +106,11 @@ class GateConfig:
     texts: TextSet = field(default_factory=message_texts)
     settings: Mapping[str, LenderSettings] = field(default_factory=dict)  # by pack id
     default_pack: str = "cn"
+    # Home visits a region's field team makes in a day (settings capacity): an approved visit
+    # beyond it waits, approved, for a day with room.
+    visits_per_region: int = field(
+        default_factory=lambda: default_settings().capacity.visits_per_region_per_day
+    )
 
 
 @dataclass(frozen=True)
@@ -457,6 +463,10 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         if r["kind"] == "visit_approval":
             if r["borrower_id"] in pending:
                 continue  # one request at a time: it waits for the supervisor
+            if not (people[r["borrower_id"]].address or "").strip():
+                # A visit needs somewhere to go: no supervisor is asked to approve one without.
+                tally.blocked["visit.no_address"] += 1
+                continue
             key = f"{day.isoformat()}:{r['borrower_id']}:visit_request"
             plan.visit_requests.append(
                 VisitRequest(key, r["loan_id"], f"policy:{r['policy']}", now, r["reason"])
@@ -660,6 +670,16 @@ def _visits_in_progress(conn: Connection, ids: Sequence[str]) -> set[str]:
     return set(conn.execute(q).scalars())
 
 
+def _regions_booked(conn: Connection, start: datetime, end: datetime) -> list[str]:
+    """The region of each visit already booked (assigned, noticed or made) in the window."""
+    q = select(visits.c.address).where(
+        visits.c.status.in_(("assigned", "noticed", "reported")),
+        visits.c.window_start < to_utc(end),
+        visits.c.window_end > to_utc(start),
+    )
+    return [region_of(address) for address in conn.execute(q).scalars()]
+
+
 def _visit(
     conn: Connection,
     a: PlannedAction,
@@ -680,15 +700,19 @@ def _visit(
     if not approved:
         return  # already assigned, noticed or done: nothing new today
     visit = approved[-1]
+    zone = ctx.timezones[0]
+    when = a.business_date + timedelta(days=VISIT_LEAD_DAYS)
+    start = datetime.combine(when, VISIT_WINDOW[0], tzinfo=zone)
+    end = datetime.combine(when, VISIT_WINDOW[1], tzinfo=zone)
+    region = region_of(who.address)
+    if not has_room(_regions_booked(conn, start, end), region, config.visits_per_region):
+        tally.blocked["visit.over_capacity"] += 1
+        return  # stays approved; the policy plans it again on a day with room
     fresh = sorted(
         c
         for c, trained in ctx.collectors.items()
         if trained > a.business_date - timedelta(days=365)
     )
-    zone = ctx.timezones[0]
-    when = a.business_date + timedelta(days=VISIT_LEAD_DAYS)
-    start = datetime.combine(when, VISIT_WINDOW[0], tzinfo=zone)
-    end = datetime.combine(when, VISIT_WINDOW[1], tzinfo=zone)
     team = tuple(fresh[:2])
     res = assign_visit(conn, visit.visit_id, team, start, end, now, who.address)
     if isinstance(res, Problem):

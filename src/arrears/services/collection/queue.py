@@ -1,4 +1,5 @@
-"""The agent work queue in the database: enqueue the close's call actions, claim the next one.
+"""The agent work queue in the database: enqueue the close's call actions, claim the next one,
+expire the ones nobody dialled in their window.
 
 ``next_item`` claims with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so agents
 working in parallel never get the same item and never wait on each other's rows; on SQLite the
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from arrears.core.contact.action import PlannedAction, action_key
 from arrears.core.contact.gating import window_end
 from arrears.core.contact.queue import QueueItem, ordered
+from arrears.core.evidence.chain import Entry, Kind
+from arrears.services import evidence as log
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
 from arrears.services.collection.gate_context import DEFAULT_ZONE, zones
 from arrears.store import tables
@@ -195,9 +198,16 @@ def next_item(conn: Connection, agent: str, now: datetime) -> QueueItem | None:
     ).first()
     if mine is not None:
         return item_from_row(mine)
+    at = to_utc(now)
     q = (
         select(Q)
-        .where(Q.c.claimed_by.is_(None), Q.c.done_at.is_(None), Q.c.due_at <= to_utc(now))
+        .where(
+            Q.c.claimed_by.is_(None),
+            Q.c.done_at.is_(None),
+            Q.c.due_at <= at,
+            # Past its window a call may not be made (the gate approved those hours only).
+            or_(Q.c.expires_at.is_(None), Q.c.expires_at > at),
+        )
         .order_by(*_order(conn))
         .limit(1)
     )
@@ -214,6 +224,70 @@ def next_item(conn: Connection, agent: str, now: datetime) -> QueueItem | None:
     # The row lock (PostgreSQL) or the write lock (SQLite) makes a lost race impossible.
     assert claimed.rowcount == 1
     return item_from_row(conn.execute(select(Q).where(Q.c.item_id == row.item_id)).one())
+
+
+# An agent who claimed a call has until this long after its window to record what happened
+# (a call dialled at 19:55 is written up after 20:00); after that the claim is abandoned.
+CLAIM_GRACE = timedelta(days=1)
+
+EXPIRED = "expired"
+
+
+def expire_calls(conn: Connection, now: datetime) -> int:
+    """Close the calls nobody made in their window: done now, outcome ``expired``, one
+    ``contact.expired`` evidence record each (a call planned and not made is not a contact,
+    but the log says what became of it). Unclaimed calls expire at the end of their window,
+    claimed ones ``CLAIM_GRACE`` later. Idempotent: a closed item is not touched again."""
+    at = to_utc(now)
+    open_ = (Q.c.done_at.is_(None), Q.c.expires_at.is_not(None))
+    late = or_(
+        (Q.c.claimed_by.is_(None)) & (Q.c.expires_at <= at),
+        Q.c.expires_at <= to_utc(now - CLAIM_GRACE),
+    )
+    rows = conn.execute(select(Q).where(*open_, late).order_by(Q.c.item_id)).all()
+    if not rows:
+        return 0
+    for batch in chunks([r.item_id for r in rows], 2000):
+        conn.execute(
+            update(Q)
+            .where(Q.c.item_id.in_(batch), Q.c.done_at.is_(None))
+            .values(done_at=at, outcome=EXPIRED)
+        )
+    log.append_many(
+        conn,
+        [
+            Entry(
+                r.borrower_id,
+                Kind.CONTACT_EXPIRED,
+                {
+                    "key": r.key,
+                    "loan_id": r.loan_id,
+                    "channel": "call",
+                    "party": r.party,
+                    "policy": r.policy,
+                    "step": r.step,
+                    "business_date": r.on_date.isoformat(),
+                    "due_at": from_db(r.due_at).isoformat(),
+                    "expires_at": from_db(r.expires_at).isoformat(),
+                    "claimed_by": r.claimed_by,
+                    "result": EXPIRED,
+                    "reason": "not dialled before its window ended"
+                    if r.claimed_by is None
+                    else "claimed and not written up within a day of its window",
+                },
+                now,
+            )
+            for r in rows
+        ],
+    )
+    return len(rows)
+
+
+def open_calls(conn: Connection) -> int:
+    """Calls on the queue not yet done (claimed or not): the queue's open size."""
+    return int(
+        conn.execute(select(func.count()).select_from(Q).where(Q.c.done_at.is_(None))).scalar_one()
+    )
 
 
 def list_queue(

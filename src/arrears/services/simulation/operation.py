@@ -202,8 +202,22 @@ def _work_queue(
     attempts: dict[str, int],
     result: SimResult,
 ) -> None:
-    """One agent dials every call due today, in queue order; the borrower's behaviour answers."""
-    now = _end_of(day)
+    """One agent dials every call due today, in queue order, hour by hour through the day (a
+    call is handed out only inside its window); the borrower's behaviour answers."""
+    for hour in range(24):
+        _work_hour(engine, day, datetime.combine(day, time(hour, 59), UTC), people, planned,
+                   attempts, result)  # fmt: skip
+
+
+def _work_hour(
+    engine: Engine,
+    day: date,
+    now: datetime,
+    people: _People,
+    planned: dict[date, list[PlannedPayment]],
+    attempts: dict[str, int],
+    result: SimResult,
+) -> None:
     while True:
         with engine.begin() as conn:
             item = next_item(conn, AGENT, now)

@@ -105,7 +105,12 @@ def _run(
                     start.update(_loan_starts(conn))
             progress(run.name, (day - START).days + 1, days)
 
-        config = CloseConfig(run.policies, lender=settings.lender, default_pack=rules or "cn")
+        config = CloseConfig(
+            run.policies,
+            lender=settings.lender,
+            default_pack=rules or "cn",
+            capacity=settings.capacity,
+        )
         simulate(
             engine, START, days, config, sc.behaviours, sc.payments, seed=seed, model=model,
             on_day=on_day,
