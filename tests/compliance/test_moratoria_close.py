@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from arrears.adapters.mailbox import MailboxAdapter
 from arrears.services import debt_disputes, moratoria
 from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.collection.dispatch import dispatch
+from arrears.services.collection.queue import next_item
 from arrears.services.policy_files import default_policy_set
 from arrears.store import tables as t
 from arrears.store.case_tables import contact_attempts, queue_items
@@ -298,3 +301,53 @@ def test_breathing_space_waives_the_interest_that_accrued_on_days_in_force(
     reliefs = [p for k, p in evidence(engine, "B1") if k == "moratorium.interest_relief"]
     assert len(reliefs) == 2 and f'"relief":{expected_april}' in reliefs[0]
     assert_journal_consistent(engine)
+
+
+def _pending(engine: Engine, borrower_id: str) -> tuple[list[str], list[str | None]]:
+    """(statuses of the borrower's outbox rows, outcomes of their queue items)."""
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            select(outbox.c.status).where(outbox.c.borrower_id == borrower_id)
+        ).scalars()
+        outcomes = conn.execute(
+            select(queue_items.c.outcome).where(queue_items.c.borrower_id == borrower_id)
+        ).scalars()
+        return sorted(statuses), sorted(outcomes, key=str)
+
+
+@pytest.mark.parametrize("pack", ["uk-conc", "us-reg-f"])
+def test_what_the_close_planned_is_cancelled_when_the_pause_is_recorded(
+    engine: Engine, tmp_path: Path, pack: str
+) -> None:
+    """The close queued today's texts and calls at dawn; Breathing Space (uk) or a written
+    dispute (us) is recorded at told. None of B1's may go out; B2's are untouched."""
+    book(engine, tmp_path, pack)
+    close(engine, FIRST)
+    messages, calls = _pending(engine, "B1")
+    assert messages and set(messages) == {"queued"} and calls and set(calls) == {None}
+    told = datetime.combine(FIRST, time(17), UTC)  # 17:00 in London, 13:00 in New York
+    with engine.begin() as conn:
+        if pack == "uk-conc":
+            got, problems = moratoria.start_moratorium(
+                conn, ref="BS-1", borrower_id="B1", kind="breathing-space", starts_on=START,
+                now=told,
+            )  # fmt: skip
+        else:
+            got, problems = debt_disputes.open_debt_dispute(
+                conn, ref="LTR-1", loan_id="L1", kind="dispute", received_on=FIRST, now=told
+            )
+    assert got is not None, problems
+    after_messages, after_calls = _pending(engine, "B1")
+    assert set(after_messages) == {"cancelled"} and len(after_messages) == len(messages)
+    assert set(after_calls) == {"cancelled"} and len(after_calls) == len(calls)
+    cancelled = [p for k, p in evidence(engine, "B1") if k == "contact.cancelled"]
+    assert len(cancelled) == len(messages) + len(calls)
+    assert all(("BS-1" if pack == "uk-conc" else "LTR-1") in p for p in cancelled)
+    other_messages, other_calls = _pending(engine, "B2")
+    assert set(other_messages) == {"queued"} and set(other_calls) == {None}
+    # The dispatcher and the agents find nothing of B1's to send or dial.
+    report = dispatch(engine, {"sms": MailboxAdapter(engine)}, told, limit=1000)
+    assert report.sent == len(other_messages)
+    with engine.begin() as conn:
+        item = next_item(conn, "agent-1", told)
+    assert item is None or item.borrower_id == "B2"

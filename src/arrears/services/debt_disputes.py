@@ -26,6 +26,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from arrears.core.evidence.chain import Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
+from arrears.services.pending_contacts import cancel_pending
 from arrears.store import tables
 from arrears.store.hold_tables import debt_disputes, validation_notices
 from arrears.store.instants import from_db, maybe_from_db
@@ -119,6 +120,9 @@ def open_debt_dispute(
     made = DebtDispute(dispute_id, ref, loan_id, borrower, kind, received_on, now)
     payload = {"type": "debt_dispute", **made.as_dict()}
     log.append(conn, borrower, Kind.BORROWER_REQUEST, payload, now)
+    # Collection of the debt pauses until verification is sent (§1006.38(d)(2)(i)): what the
+    # last close planned for it is not made.
+    cancel_pending(conn, [loan_id], reason=f"{kind} {ref} received", now=now)
     return ok(made)
 
 

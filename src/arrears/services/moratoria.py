@@ -29,6 +29,7 @@ from arrears.core.compliance.model import MORATORIUM_KINDS, Moratorium, Moratori
 from arrears.core.ledger.account import Pauses
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
+from arrears.services.pending_contacts import cancel_pending
 from arrears.store import tables
 from arrears.store.hold_tables import moratoria, moratorium_loans
 from arrears.store.instants import maybe_from_db
@@ -236,6 +237,13 @@ def start_moratorium(
         now,
     )
     log.append(conn, borrower_id, STARTED, record.as_dict(), now)
+    # What the last close planned for these loans may no longer be made (reg. 7).
+    cancel_pending(
+        conn,
+        covered,
+        reason=f"{kind} moratorium {ref} recorded, in force from {starts_on}",
+        now=now,
+    )
     return ok(record)
 
 
