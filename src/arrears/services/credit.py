@@ -38,6 +38,7 @@ from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis, minor_per_major
+from arrears.core.problem import Problem as Problem
 from arrears.services import evidence as log
 from arrears.store import credit_tables, profile_tables, tables
 from arrears.store.outbox_tables import outbox
@@ -45,16 +46,6 @@ from arrears.store.outbox_tables import outbox
 DISPUTE_OUTCOME_KIND = "credit.dispute_outcome"
 Format = Literal["jsonl", "metro2"]
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    record: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.field}: {self.reason}"
 
 
 def utc(at: datetime) -> datetime:

@@ -27,6 +27,7 @@ from arrears.core.ledger.replay import (
     replay,
 )
 from arrears.core.loans.product import Component
+from arrears.core.problem import Problem as Problem
 from arrears.services.accounts import (
     NotFound,
     existing_keys,
@@ -39,19 +40,6 @@ from arrears.services.accounts import (
 )
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Bad input: which record, which field, why. Nothing was written."""
-
-    record: str
-    field: str
-    reason: str
-    missing: bool = False  # the record named does not exist (the CLI exits 1, not 2)
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.field}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +133,7 @@ def apply_to_loan(
     try:
         rec = load_loan(conn, loan_id, lock=True)
     except NotFound as exc:
-        return Problem(f"loan {loan_id}", "loan_id", str(exc), missing=True)
+        return Problem(f"loan {loan_id}", "loan_id", str(exc), code="not_found")
     stored = load_accounts(conn, [loan_id])[loan_id][1]
     done: list[Applied] = []
     fresh: list[dict[str, object]] = []
@@ -279,7 +267,7 @@ def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Applied | P
         ).one_or_none()
     if row is None:
         return Problem(
-            f"ref {payment_ref}", "reverses", f"no payment {payment_ref!r}", missing=True
+            f"ref {payment_ref}", "reverses", f"no payment {payment_ref!r}", code="not_found"
         )
     want = {
         "kind": "reversal",

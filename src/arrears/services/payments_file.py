@@ -28,9 +28,10 @@ from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import MoneyError, parse_amount
+from arrears.core.problem import Problem
 from arrears.services.accounts import LoanRecord, load_accounts, load_events, products
 from arrears.services.accounts import _terms as loan_terms
-from arrears.services.events import MAX_REF, Applied, Problem
+from arrears.services.events import MAX_REF, Applied
 from arrears.services.importer import (
     RowError,
     bulk_insert,
@@ -220,7 +221,9 @@ def _apply_chunk(
         found = records.get(loan_id)
         if found is None:
             run.problems.append(
-                Problem(f"loan {loan_id}", "loan_id", f"loan {loan_id!r} not found", missing=True)
+                Problem(
+                    f"loan {loan_id}", "loan_id", f"loan {loan_id!r} not found", code="not_found"
+                )
             )
             continue
         rec, as_of = found

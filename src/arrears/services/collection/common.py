@@ -5,29 +5,17 @@ row locks that only PostgreSQL needs, and the Problem value every service return
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
 
+from arrears.core.problem import Problem as Problem
 from arrears.store.instants import from_db as from_db
 from arrears.store.instants import maybe_from_db as maybe_from_db
 from arrears.store.instants import to_utc as to_utc
 
 IDS_PER_IN_LIST = 500  # ids per IN (...) list: well below every driver's parameter limit
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Bad input or a refused change: which record, which field, why. Nothing was written."""
-
-    record: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.field}: {self.reason}"
 
 
 def chunks(items: Iterable[T], size: int = IDS_PER_IN_LIST) -> Iterator[list[T]]:
