@@ -189,4 +189,5 @@ queue_items = Table(
     Column("outcome", String(40), nullable=True),
     UniqueConstraint("key", name="uq_queue_items_key"),
     Index("ix_queue_items_open", "done_at", "claimed_by"),
+    Index("ix_queue_items_borrower", "borrower_id", "done_at"),  # the gate's planned calls
 )
