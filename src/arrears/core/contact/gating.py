@@ -63,17 +63,22 @@ def gate_action(
     )
 
 
-def blocked_payload(g: Gated, pack: Pack) -> dict[str, Any]:
-    """The evidence record of a blocked contact: what was proposed and every rule against it."""
-    a = g.action
+def _action_fields(a: PlannedAction, key: str) -> dict[str, Any]:
+    """What every record of a gated contact says of the action: which, for which loan, why."""
     return {
-        "key": g.key,
+        "key": key,
         "loan_id": a.loan_id,
         "policy": a.policy,
         "step": a.step,
         "channel": a.channel,
         "party": a.party,
         "purpose": a.purpose,
+    }
+
+
+def blocked_payload(g: Gated, pack: Pack) -> dict[str, Any]:
+    """The evidence record of a blocked contact: what was proposed and every rule against it."""
+    return _action_fields(g.action, g.key) | {
         "proposed_at": g.contact.at.isoformat(),
         "pack": pack.id,
         "rules": [v.rule for v in g.decision.violations],
@@ -110,14 +115,7 @@ def planned_payload(
     whom (the recipient's SHA-256, not the number or the address) and which pack allowed it.
     ``key``: the outbox or queue key the contact goes out under; ``warnings``: rules that
     warned; ``more``: what the channel adds (a message's template, body hash and expiry)."""
-    out: dict[str, Any] = {
-        "key": key,
-        "loan_id": a.loan_id,
-        "policy": a.policy,
-        "step": a.step,
-        "channel": a.channel,
-        "party": a.party,
-        "purpose": a.purpose,
+    out: dict[str, Any] = _action_fields(a, key) | {
         "planned_at": at.isoformat(),
         "business_date": a.business_date.isoformat(),
         "recipient_sha256": hashlib.sha256(recipient.encode()).hexdigest(),
