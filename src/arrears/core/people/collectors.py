@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from arrears.core.problem import Problem
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -31,37 +33,27 @@ class Training:
     course: str
 
 
-@dataclass(frozen=True, slots=True)
-class PersonProblem:
-    record: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.field}: {self.reason}"
-
-
-def validate_collector(c: Collector) -> list[PersonProblem]:
+def validate_collector(c: Collector) -> list[Problem]:
     record = f"collector {c.collector_id or '?'}"
-    out: list[PersonProblem] = []
+    out: list[Problem] = []
     if not _ID.match(c.collector_id):
-        out.append(PersonProblem(record, "collector_id", "1-64 letters, digits, . _ -"))
+        out.append(Problem(record, "collector_id", "1-64 letters, digits, . _ -"))
     if not c.name.strip() or len(c.name) > 200:
-        out.append(PersonProblem(record, "name", "must be 1-200 characters"))
+        out.append(Problem(record, "name", "must be 1-200 characters"))
     if not c.credential_no.strip() or len(c.credential_no) > 64:
-        out.append(PersonProblem(record, "credential_no", "must be 1-64 characters"))
+        out.append(Problem(record, "credential_no", "must be 1-64 characters"))
     if c.agency is not None and (not c.agency.strip() or len(c.agency) > 200):
-        out.append(PersonProblem(record, "agency", "must be 1-200 characters when given"))
+        out.append(Problem(record, "agency", "must be 1-200 characters when given"))
     return out
 
 
-def validate_training(t: Training, today: date) -> list[PersonProblem]:
+def validate_training(t: Training, today: date) -> list[Problem]:
     record = f"training {t.collector_id} {t.trained_on}"
-    out: list[PersonProblem] = []
+    out: list[Problem] = []
     if t.trained_on > today:
-        out.append(PersonProblem(record, "trained_on", f"is after today ({today})"))
+        out.append(Problem(record, "trained_on", f"is after today ({today})"))
     if not t.course.strip() or len(t.course) > 200:
-        out.append(PersonProblem(record, "course", "must be 1-200 characters"))
+        out.append(Problem(record, "course", "must be 1-200 characters"))
     return out
 
 

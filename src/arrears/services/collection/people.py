@@ -15,7 +15,6 @@ from arrears.core.people.collectors import (
     validate_training,
 )
 from arrears.core.problem import Code, Result, fail, not_found, ok
-from arrears.core.problem import Problem as CoreProblem
 from arrears.services.collection.common import Problem, for_update, to_utc
 from arrears.store.case_tables import collector_training, collectors
 from arrears.store.people_tables import agencies
@@ -29,8 +28,7 @@ def add_collector(conn: Connection, c: Collector) -> bool | Problem:
     """Register a collector; True if added, False if the same record was already there."""
     problems = validate_collector(c)
     if problems:
-        p = problems[0]
-        return Problem(p.record, p.field, p.reason)
+        return problems[0]
     record = f"collector {c.collector_id}"
     row = conn.execute(select(C).where(C.c.collector_id == c.collector_id)).first()
     if row is not None:
@@ -62,8 +60,7 @@ def add_training(conn: Connection, tr: Training, today: date | None = None) -> b
     """Record a training; True if added, False if already on record."""
     problems = validate_training(tr, today or datetime.now(UTC).date())
     if problems:
-        p = problems[0]
-        return Problem(p.record, p.field, p.reason)
+        return problems[0]
     if (
         conn.execute(select(C.c.collector_id).where(C.c.collector_id == tr.collector_id)).first()
         is None
@@ -115,11 +112,11 @@ def list_collectors(conn: Connection) -> list[dict[str, Any]]:
 _GENERATED = re.compile(r"^C(\d{6,})$")
 
 
-def _core(problem: Problem) -> CoreProblem:
+def _core(problem: Problem) -> Problem:
     if problem.reason.startswith("no such"):
         return not_found(problem.record, problem.reason, problem.field)
     code: Code = "conflict" if "already belongs" in problem.reason else "invalid"
-    return CoreProblem(problem.record, problem.field, problem.reason, code)
+    return Problem(problem.record, problem.field, problem.reason, code)
 
 
 def _next_id(conn: Connection) -> str:
@@ -149,7 +146,7 @@ def register_collector(
     registered with them. Refused: bad fields, an employee number already on record."""
     problems = validate_collector(Collector("C000000", name, employee_no, agency=agency))
     if problems:
-        return fail(*(CoreProblem(f"collector {name!r}", p.field, p.reason) for p in problems))
+        return fail(*(Problem(f"collector {name!r}", p.field, p.reason) for p in problems))
     collector_id = _next_id(conn)
     added = add_collector(conn, Collector(collector_id, name, employee_no, agency=agency))
     if isinstance(added, Problem):
