@@ -76,8 +76,10 @@ def _tx(db: str | None) -> Iterator[Connection]:
 def _ok(result: T | Problem) -> T:
     """Unwrap a service result; a Problem exits (the transaction is rolled back by the raise)."""
     if isinstance(result, Problem):
-        not_found = result.reason.startswith("no such")
-        fail(str(result), EXIT_FAILED if not_found or result.field == "status" else EXIT_BAD_INPUT)
+        fail(
+            str(result),
+            EXIT_FAILED if result.missing or result.field == "status" else EXIT_BAD_INPUT,
+        )
     return result
 
 

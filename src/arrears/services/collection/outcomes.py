@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
 from arrears.core.evidence.chain import Kind
+from arrears.core.problem import not_found
 from arrears.services import evidence as log
 from arrears.services.collection.cases import set_case_flag
 from arrears.services.collection.common import Problem, for_update, to_utc
@@ -150,7 +151,7 @@ def _on_item(
 ) -> OutcomeRecorded | Problem:
     row = conn.execute(for_update(conn, select(Q).where(Q.c.item_id == item_id))).first()
     if row is None:
-        return Problem(record, "item_id", "no such queue item")
+        return not_found(record, "no such queue item", "item_id")
     key = f"queue/{row.key}"
     if row.outcome is not None:
         return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
@@ -215,7 +216,7 @@ def _on_attempt(
         for_update(conn, select(contact_attempts).where(contact_attempts.c.key == key))
     ).first()
     if row is None:
-        return Problem(record, "attempt_key", "no such contact attempt")
+        return not_found(record, "no such contact attempt", "attempt_key")
     if row.outcome is not None:
         return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
     if row.channel != "call":

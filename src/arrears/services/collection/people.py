@@ -14,7 +14,7 @@ from arrears.core.people.collectors import (
     validate_collector,
     validate_training,
 )
-from arrears.core.problem import Code, Result, fail, not_found, ok
+from arrears.core.problem import Result, fail, not_found, ok
 from arrears.services.collection.common import Problem, for_update, to_utc
 from arrears.store.case_tables import collector_training, collectors
 from arrears.store.people_tables import agencies
@@ -42,7 +42,7 @@ def add_collector(conn: Connection, c: Collector) -> bool | Problem:
     clash = conn.execute(select(C.c.collector_id).where(C.c.credential_no == c.credential_no))
     other = clash.scalar()
     if other is not None:
-        return Problem(record, "credential_no", f"already belongs to {other}")
+        return Problem(record, "credential_no", f"already belongs to {other}", "conflict")
     _register_agency(conn, c.agency)
     conn.execute(
         insert(C).values(
@@ -65,7 +65,7 @@ def add_training(conn: Connection, tr: Training, today: date | None = None) -> b
         conn.execute(select(C.c.collector_id).where(C.c.collector_id == tr.collector_id)).first()
         is None
     ):
-        return Problem(f"training {tr.collector_id}", "collector_id", "no such collector")
+        return not_found(f"training {tr.collector_id}", "no such collector", "collector_id")
     exists = conn.execute(
         select(CT.c.collector_id).where(
             CT.c.collector_id == tr.collector_id,
@@ -112,13 +112,6 @@ def list_collectors(conn: Connection) -> list[dict[str, Any]]:
 _GENERATED = re.compile(r"^C(\d{6,})$")
 
 
-def _core(problem: Problem) -> Problem:
-    if problem.reason.startswith("no such"):
-        return not_found(problem.record, problem.reason, problem.field)
-    code: Code = "conflict" if "already belongs" in problem.reason else "invalid"
-    return Problem(problem.record, problem.field, problem.reason, code)
-
-
 def _next_id(conn: Connection) -> str:
     if conn.dialect.name == "postgresql":
         # Two registrations at once must not both take the same next number.
@@ -150,7 +143,7 @@ def register_collector(
     collector_id = _next_id(conn)
     added = add_collector(conn, Collector(collector_id, name, employee_no, agency=agency))
     if isinstance(added, Problem):
-        return fail(_core(added))
+        return fail(added)
     return ok(collector_id)
 
 

@@ -22,6 +22,7 @@ from arrears.core.compliance.model import Contact
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
+from arrears.core.problem import not_found
 from arrears.services import evidence as log
 from arrears.services.collection.common import (
     Problem,
@@ -187,7 +188,7 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
                 out.append(Problem(f"visit {r.key}", "key", "already used for another request"))
             continue
         if problem is None and r.loan_id not in owners:
-            problem = Problem(f"visit {r.key}", "loan_id", f"no such loan {r.loan_id}")
+            problem = not_found(f"visit {r.key}", f"no such loan {r.loan_id}", "loan_id")
         out.append(problem)
         if problem is None:
             new.append(r)
@@ -226,7 +227,7 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
 
 def _load(conn: Connection, visit_id: int) -> Visit | Problem:
     v = get_visit(conn, visit_id, lock=True)
-    return Problem(f"visit {visit_id}", "visit_id", "no such visit") if v is None else v
+    return not_found(f"visit {visit_id}", "no such visit", "visit_id") if v is None else v
 
 
 def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Visit | Problem:
