@@ -496,16 +496,8 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
         Entry(
             m.borrower_id,
             Kind.CONTACT_PLANNED,
-            planned_payload(
-                g.action,
-                g.contact.at,
-                m.recipient,
-                pack,
-                m.key,
-                [w.rule for w in g.decision.warnings],
-                template=m.template,
-                body_sha256=m.body_sha256,
-                expires_at=None if m.expires_at is None else m.expires_at.isoformat(),
+            _message_planned(
+                m, g.action, g.contact.at, pack, [w.rule for w in g.decision.warnings]
             ),
             now,
         )
@@ -524,7 +516,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     for row in queued:  # keys new to the queue
         g, pack = by_key[row["key"]]
         warned = [w.rule for w in g.decision.warnings]
-        expires = _iso(row["expires_at"])
+        expires = row["expires_at"].isoformat()  # queue_rows gives it in UTC
         entry = planned_payload(
             g.action, g.contact.at, row["number"], pack, row["key"], warned, expires_at=expires
         )
@@ -534,8 +526,23 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     return plan
 
 
-def _iso(at: datetime) -> str:
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).isoformat()
+def _message_planned(
+    m: OutboundMessage, action: PlannedAction, at: datetime, pack: Pack, warnings: list[str]
+) -> dict[str, Any]:
+    """The ``contact.planned`` payload of a message: the action's, with what the message adds
+    (its template, the hash of its body, when it expires unsent)."""
+    expires = None if m.expires_at is None else m.expires_at.isoformat()
+    return planned_payload(
+        action,
+        at,
+        m.recipient,
+        pack,
+        m.key,
+        warnings,
+        template=m.template,
+        body_sha256=m.body_sha256,
+        expires_at=expires,
+    )
 
 
 def apply_chunk(
@@ -760,16 +767,7 @@ def _visit(
     messages.append(msg)
     pack = get_pack(who.rule_pack) or get_pack(config.default_pack)
     assert pack is not None
-    planned = planned_payload(
-        notice_action,
-        told,
-        who.phone,
-        pack,
-        msg.key,
-        template=msg.template,
-        body_sha256=msg.body_sha256,
-        expires_at=None if msg.expires_at is None else msg.expires_at.isoformat(),
-    )
+    planned = _message_planned(msg, notice_action, told, pack, [])
     log.append(conn, a.borrower_id, Kind.CONTACT_PLANNED, planned, now)
     record_visit_notice(conn, visit.visit_id, now)
     tally.actions[("visit", a.policy)] += 1
