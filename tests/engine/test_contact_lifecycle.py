@@ -82,6 +82,16 @@ def test_undispatched_closes_plan_contacts_and_record_none_made(db_url: str) -> 
     assert kinds[Kind.CONTACT_SENT.value] == 0
     # One planned record for each message and each call the closes put in the outbox and queue.
     assert _keys(engine, Kind.CONTACT_PLANNED) == sorted(messages + calls)
+    # Each says when it is planned and when it lapses in the same local time (20:00 Beijing).
+    with engine.connect() as conn:
+        payloads = conn.execute(
+            select(evidence_records.c.payload).where(
+                evidence_records.c.kind == Kind.CONTACT_PLANNED.value
+            )
+        ).scalars()
+        planned = [json.loads(p) for p in payloads]
+    assert {p["planned_at"][-6:] for p in planned} == {"+08:00"}
+    assert {p["expires_at"][-15:] for p in planned} == {"T20:00:00+08:00"}
 
 
 class _Provider:

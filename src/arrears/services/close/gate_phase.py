@@ -516,7 +516,8 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
     for row in queued:  # keys new to the queue
         g, pack = by_key[row["key"]]
         warned = [w.rule for w in g.decision.warnings]
-        expires = row["expires_at"].isoformat()  # queue_rows gives it in UTC
+        # The queue's instant, at the offset of the planned one, as a message's record has it.
+        expires = row["expires_at"].astimezone(g.contact.at.tzinfo).isoformat()
         entry = planned_payload(
             g.action, g.contact.at, row["number"], pack, row["key"], warned, expires_at=expires
         )
