@@ -208,7 +208,9 @@ def test_collectors_and_a_visit(db_url: str, engine: Engine, tmp_path: Path) -> 
         "--db",
         db_url,
     )
-    assert res.exit_code == 1 and "status" in res.stderr  # not approved yet
+    assert (
+        res.exit_code == 2 and "status" in res.stderr
+    )  # not approved yet: a conflict, like every state refusal
     ok_json(
         "visit", "approve", vid, "--by", "boss", "--at", "2024-03-03T09:00:00+08:00", "--db", db_url
     )

@@ -1,14 +1,13 @@
 """``arrears case|queue|outcome|promise|visit ...``: the collection floor's commands.
 
 Each command runs in one transaction: an error prints ``error: <record>: <field>: <reason>``,
-exits 2 (bad input) or 1 (not found, refused in this state) and changes nothing.
+exits 2 (bad input, or refused in this state) or 1 (not found) and changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,25 +17,28 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
-    EXIT_FAILED,
     DbOption,
     JsonOption,
     fail,
-    open_db,
     parse_date,
     parse_instant,
     print_json,
+    refuse,
+    transaction,
+    unwrap,
 )
 from arrears.core.contact.queue import QueueItem
+from arrears.core.jsonable import jsonable
 from arrears.core.money import MoneyError, fmt, parse_amount
+from arrears.services.collection.case_file import case_file
 from arrears.services.collection.case_frames import case_views
 from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.common import Problem
-from arrears.services.collection.history import Recording, history_for
+from arrears.services.collection.history import Recording
 from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
 from arrears.services.collection.queue import list_queue, next_item
@@ -49,7 +51,6 @@ from arrears.services.collection.visits import (
     report_visit,
     request_visit,
 )
-from arrears.store.case_tables import cases
 
 T = TypeVar("T")
 console = Console()
@@ -63,40 +64,17 @@ visit_app = typer.Typer(
 )
 
 
-@contextmanager
-def _tx(db: str | None) -> Iterator[Connection]:
-    engine = open_db(db)
-    try:
-        with engine.begin() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
 def _ok(result: T | Problem) -> T:
     """Unwrap a service result; a Problem exits (the transaction is rolled back by the raise)."""
     if isinstance(result, Problem):
-        fail(
-            str(result),
-            EXIT_FAILED if result.missing or result.field == "status" else EXIT_BAD_INPUT,
-        )
+        refuse(result)
     return result
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _item_dict(item: QueueItem) -> dict[str, Any]:
     d = asdict(item)
     d["amount"] = fmt(item.amount)
-    return _jsonable(d)  # type: ignore[no-any-return]
+    return jsonable(d)  # type: ignore[no-any-return]
 
 
 AtOption = Annotated[
@@ -125,7 +103,7 @@ def case_sync(
             disable=json_out,
             transient=True,
         ),
-        _tx(db) as conn,
+        transaction(db) as conn,
     ):
         res = sync_cases(conn, day)
     data = {"opened": res.opened, "reprioritised": res.reprioritised, "closed": res.closed}
@@ -148,12 +126,12 @@ def case_list(
 ) -> None:
     """Open cases with the facts the policy reads (DPD, amounts, flags, promises)."""
     day = parse_date(on, "date") if on else datetime.now(UTC).date()
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         views = [v for v in case_views(conn, day) if include_all or v["case_id"] is not None]
     if json_out:
         print_json(
             [
-                _jsonable({**v, "overdue": fmt(v["overdue"]), "outstanding": fmt(v["outstanding"])})
+                jsonable({**v, "overdue": fmt(v["overdue"]), "outstanding": fmt(v["outstanding"])})
                 for v in views
             ]
         )
@@ -183,42 +161,8 @@ def case_show(
     json_out: JsonOption = False,
 ) -> None:
     """A borrower's cases, contact history, promises and visits."""
-    with _tx(db) as conn:
-        rows = conn.execute(
-            select(cases).where(cases.c.borrower_id == borrower_id).order_by(cases.c.case_id)
-        ).all()
-        if not rows:
-            fail(f"borrower {borrower_id}: borrower_id: no case on record", EXIT_FAILED)
-        data = {
-            "borrower_id": borrower_id,
-            "cases": [_jsonable(dict(r._mapping)) for r in rows],
-            "contacts": [
-                _jsonable(
-                    {
-                        k: v
-                        for k, v in c.__dict__.items()
-                        if k
-                        in (
-                            "at",
-                            "debt_id",
-                            "channel",
-                            "party",
-                            "number",
-                            "connected",
-                            "conversation",
-                            "outcome",
-                            "collectors",
-                        )
-                    }
-                )
-                for c in history_for(conn, [borrower_id])[borrower_id]
-            ],
-            "promises": [
-                _jsonable({**p, "amount": fmt(p["amount"]), "paid": fmt(p["paid"])})
-                for p in list_promises(conn, borrower_id)
-            ],
-            "visits": [_jsonable(v.as_dict()) for v in list_visits(conn, borrower_id)],
-        }
+    with transaction(db) as conn:
+        data = unwrap(case_file(conn, borrower_id)).as_dict()
     if json_out:
         print_json(data)
         return
@@ -249,7 +193,7 @@ def queue_list(
     json_out: JsonOption = False,
 ) -> None:
     """Queue items in working order: priority, DPD, amount, borrower."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         items = list_queue(conn, agent, include_done)
     if json_out:
         print_json([_item_dict(i) for i in items])
@@ -295,7 +239,7 @@ def queue_next(
     if not agent.strip():
         fail("agent: must not be empty", EXIT_BAD_INPUT)
     now = parse_instant(at, "at")
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         item = next_item(conn, agent, now)
     if json_out:
         print_json(None if item is None else _item_dict(item))
@@ -364,7 +308,7 @@ def outcome_record(
         if not recording.is_file():
             fail(f"recording: {recording}: no such file", EXIT_BAD_INPUT)
         rec = Recording(recording_location or str(recording.resolve()), _sha256_file(recording))
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         res = _ok(
             record_outcome(
                 conn,
@@ -410,9 +354,9 @@ def promise_list(
     """Promises to pay, by due date."""
     if status is not None and status not in ("open", "kept", "partly_kept", "broken"):
         fail(f"status: {status!r} must be open, kept, partly_kept or broken", EXIT_BAD_INPUT)
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         rows = list_promises(conn, borrower, status)
-    out = [_jsonable({**p, "amount": fmt(p["amount"]), "paid": fmt(p["paid"])}) for p in rows]
+    out = [jsonable({**p, "amount": fmt(p["amount"]), "paid": fmt(p["paid"])}) for p in rows]
     if json_out:
         print_json(out)
         return
@@ -438,7 +382,7 @@ def promise_check(
 ) -> None:
     """Check open promises against the loans' payments at the end of --date."""
     day = parse_date(on, "date")
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         report = check_promises(conn, day)
     if json_out:
         print_json(report.as_dict())
@@ -452,7 +396,7 @@ def promise_check(
 
 def _visit_out(v: Visit, json_out: bool, verb: str) -> None:
     if json_out:
-        print_json(_jsonable(v.as_dict()))
+        print_json(jsonable(v.as_dict()))
     else:
         typer.echo(f"visit {v.visit_id} ({v.key}) for {v.borrower_id}: {verb}, now {v.status}")
 
@@ -460,7 +404,7 @@ def _visit_out(v: Visit, json_out: bool, verb: str) -> None:
 def _visit_cmd(
     json_out: bool, verb: str, db: str | None, fn: Callable[[Connection], Visit | Problem]
 ) -> None:
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         v = _ok(fn(conn))
     _visit_out(v, json_out, verb)
 
@@ -551,10 +495,10 @@ def visit_list(
     json_out: JsonOption = False,
 ) -> None:
     """Visits and where each stands."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         rows = list_visits(conn, borrower)
     if json_out:
-        print_json([_jsonable(v.as_dict()) for v in rows])
+        print_json([jsonable(v.as_dict()) for v in rows])
         return
     table = Table("id", "borrower", "loan", "status", "collectors", "window start", "outcome")
     for v in rows:

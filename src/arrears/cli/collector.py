@@ -14,9 +14,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from arrears.cli.collection import _jsonable, _ok, _tx
-from arrears.cli.common import DbOption, JsonOption, parse_date, parse_instant, print_json
-from arrears.cli.verify import AtOption, notice, value_of
+from arrears.cli.collection import _ok
+from arrears.cli.common import (
+    DbOption,
+    JsonOption,
+    parse_date,
+    parse_instant,
+    print_json,
+    transaction,
+    unwrap,
+)
+from arrears.cli.verify import AtOption, notice
+from arrears.core.jsonable import jsonable
 from arrears.core.people import credentials as cred
 from arrears.core.people.collectors import Collector, Training
 from arrears.services.collection.people import (
@@ -55,15 +64,15 @@ def collector_add(
 ) -> None:
     """Register a collector. Without an id, prints the id given (the next free C000001...)."""
     if collector_id is None:
-        with _tx(db) as conn:
-            new_id = value_of(register_collector(conn, name, employee_no, agency))
+        with transaction(db) as conn:
+            new_id = unwrap(register_collector(conn, name, employee_no, agency))
         if json_out:
             print_json({"id": new_id})
         else:
             typer.echo(new_id)
         return
     c = Collector(collector_id, name, employee_no, registered=not unregistered, agency=agency)
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         added = _ok(add_collector(conn, c))
     if json_out:
         print_json({"collector_id": collector_id, "added": added})
@@ -81,7 +90,7 @@ def collector_train(
 ) -> None:
     """Record a training a collector completed."""
     tr = Training(collector_id, parse_date(on, "on"), course)
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         added = _ok(add_training(conn, tr))
     if json_out:
         print_json({"collector_id": collector_id, "trained_on": on, "added": added})
@@ -94,8 +103,8 @@ def collector_train(
 @collector_app.command("list")
 def collector_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Collectors with their latest training."""
-    with _tx(db) as conn:
-        rows = [_jsonable(r) for r in list_collectors(conn)]
+    with transaction(db) as conn:
+        rows = [jsonable(r) for r in list_collectors(conn)]
     if json_out:
         print_json(rows)
         return
@@ -119,8 +128,8 @@ def collector_deactivate(
 ) -> None:
     """Withdraw a collector: no more visits; their codes and credentials stop verifying."""
     when = parse_instant(at, "at")
-    with _tx(db) as conn:
-        changed = value_of(deactivate_collector(conn, collector_id, when))
+    with transaction(db) as conn:
+        changed = unwrap(deactivate_collector(conn, collector_id, when))
     if json_out:
         print_json({"id": collector_id, "deactivated": changed})
     else:
@@ -140,9 +149,9 @@ def collector_code(
 ) -> None:
     """A one-time code for the collector to give the borrower (printed as the last word)."""
     when = parse_instant(at, "at")
-    secret = value_of(code_secret(os.environ, notice))
-    with _tx(db) as conn:
-        issued = value_of(
+    secret = unwrap(code_secret(os.environ, notice))
+    with transaction(db) as conn:
+        issued = unwrap(
             issue_code(conn, collector_id, loan, when, secret, secrets.token_bytes, valid_minutes)
         )
     if json_out:
@@ -170,9 +179,9 @@ def collector_credential(
 ) -> None:
     """A signed credential the collector shows on a phone (the text, or a QR code of it)."""
     when = parse_instant(at, "at")
-    key = value_of(signing_key(os.environ, notice))
-    with _tx(db) as conn:
-        issued = value_of(issue_credential(conn, collector_id, when, key, valid_days))
+    key = unwrap(signing_key(os.environ, notice))
+    with transaction(db) as conn:
+        issued = unwrap(issue_credential(conn, collector_id, when, key, valid_days))
     if out is not None:
         document = {"text": issued.text, "payload": issued.credential.payload()}
         out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -182,7 +191,7 @@ def collector_credential(
 @collector_app.command("public-key")
 def collector_public_key(json_out: JsonOption = False) -> None:
     """The lender's public key (PEM): publish it; with it alone anyone can check credentials."""
-    public = value_of(signing_key(os.environ, notice)).public_key()
+    public = unwrap(signing_key(os.environ, notice)).public_key()
     if json_out:
         print_json({"key_id": cred.key_id(public), "pem": cred.public_key_pem(public)})
     else:

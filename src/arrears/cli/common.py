@@ -8,19 +8,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from arrears.core.lender.settings import Settings
+from arrears.core.problem import Problem, Result
 from arrears.core.sim.model import BehaviourModel
 from arrears.services.settings import load_settings
 from arrears.services.simulation.behaviour_file import load_behaviour
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
+
+T = TypeVar("T")
 
 # Exit codes: 0 done; 1 failed (not found, refused); 2 bad input.
 EXIT_FAILED = 1
@@ -81,6 +84,36 @@ def open_db(db: str | None) -> Engine:
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def exit_code(problem: Problem) -> int:
+    """Not found exits 1; bad input and a state that forbids it (conflict) exit 2."""
+    return EXIT_FAILED if problem.code == "not_found" else EXIT_BAD_INPUT
+
+
+def refuse(problem: Problem) -> NoReturn:
+    fail(str(problem), exit_code(problem))
+
+
+def unwrap(result: Result[T]) -> T:
+    """A service's value; its first Problem ends the command with one line and its exit code
+    (raised inside a transaction, it rolls the transaction back)."""
+    value, problems = result
+    if problems or value is None:
+        refuse(problems[0])
+    return value
+
+
+@contextmanager
+def transaction(db: str | None) -> Iterator[Connection]:
+    """One transaction on the database named by ``--db``: committed when the command ends
+    normally, rolled back when it exits with an error."""
+    engine = open_db(db)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def parse_date(text: str, field: str) -> date:

@@ -3,26 +3,20 @@ written disputes): the holds on collection that the law names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy import Connection
 
 from arrears.cli.common import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
     DbOption,
     JsonOption,
-    fail,
-    open_db,
     parse_date,
     parse_instant,
     print_json,
+    transaction,
+    unwrap,
 )
-from arrears.core.problem import Result
 from arrears.services import debt_disputes as disputes
 from arrears.services import moratoria
 
@@ -42,26 +36,6 @@ def register(app: typer.Typer) -> None:
     """Add ``moratorium`` and ``dispute`` to the top-level command."""
     app.add_typer(moratorium_app, name="moratorium")
     app.add_typer(dispute_app, name="dispute")
-
-
-@contextmanager
-def _tx(db: str | None) -> Iterator[Connection]:
-    engine = open_db(db)
-    try:
-        with engine.begin() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def _unwrap(result: Result[T]) -> T:
-    """The value, or a one-line error (exit 1 for not found, 2 for bad input or a conflict);
-    raising inside the transaction rolls it back."""
-    value, problems = result
-    if value is None:
-        first = problems[0]
-        fail(str(first), EXIT_FAILED if first.missing else EXIT_BAD_INPUT)
-    return value
 
 
 def _show(record: moratoria.MoratoriumRecord) -> str:
@@ -90,8 +64,8 @@ def moratorium_start(
 ) -> None:
     """Record a moratorium: contact about its debts stops and no penalty accrues while in force."""
     last = parse_date(until, "until") if until is not None else None
-    with _tx(db) as conn:
-        record = _unwrap(
+    with transaction(db) as conn:
+        record = unwrap(
             moratoria.start_moratorium(
                 conn,
                 ref=ref,
@@ -118,8 +92,8 @@ def moratorium_end(
     json_out: JsonOption = False,
 ) -> None:
     """End a moratorium early, or set a crisis moratorium's end (treatment end + 30 days)."""
-    with _tx(db) as conn:
-        record = _unwrap(
+    with transaction(db) as conn:
+        record = unwrap(
             moratoria.end_moratorium(
                 conn,
                 moratorium_id,
@@ -141,7 +115,7 @@ def moratorium_list(
     json_out: JsonOption = False,
 ) -> None:
     """Moratoria on record, in force or ended."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         found = moratoria.list_moratoria(conn, borrower)
     if json_out:
         print_json([m.as_dict() for m in found])
@@ -160,8 +134,8 @@ def dispute_open(
     json_out: JsonOption = False,
 ) -> None:
     """Record a written dispute: collection of the debt pauses until verification is sent."""
-    with _tx(db) as conn:
-        made = _unwrap(
+    with transaction(db) as conn:
+        made = unwrap(
             disputes.open_debt_dispute(
                 conn,
                 ref=ref,
@@ -185,8 +159,8 @@ def dispute_verification_sent(
     json_out: JsonOption = False,
 ) -> None:
     """Verification (or the original creditor's name) was sent: collection may resume."""
-    with _tx(db) as conn:
-        done = _unwrap(
+    with transaction(db) as conn:
+        done = unwrap(
             disputes.record_verification_sent(
                 conn, dispute_id, sent_at=parse_instant(at, "at"), now=datetime.now(UTC)
             )
@@ -204,7 +178,7 @@ def dispute_list(
     json_out: JsonOption = False,
 ) -> None:
     """Written disputes on record."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         found = disputes.list_debt_disputes(conn, loan)
     if json_out:
         print_json([d.as_dict() for d in found])

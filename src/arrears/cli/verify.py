@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from arrears.cli.collection import _tx
 from arrears.cli.common import (
-    EXIT_BAD_INPUT,
     EXIT_FAILED,
     DbOption,
     JsonOption,
@@ -27,10 +25,11 @@ from arrears.cli.common import (
     lender_settings,
     parse_instant,
     print_json,
+    transaction,
+    unwrap,
 )
 from arrears.core.people import credentials as cred
 from arrears.core.people.advice import Language, language_of
-from arrears.core.problem import Problem, Result
 from arrears.services.collection.verification import CodeVerdict, verify_code
 from arrears.services.collection.verification_channels import (
     ChannelVerdict,
@@ -56,18 +55,6 @@ LanguageOption = Annotated[
 
 def notice(message: str) -> None:
     typer.echo(message, err=True)
-
-
-def _refuse(problem: Problem) -> NoReturn:
-    fail(str(problem), EXIT_FAILED if problem.code == "not_found" else EXIT_BAD_INPUT)
-
-
-def value_of(result: Result[T]) -> T:
-    """A service's value; its first Problem ends the command (rolling back the transaction)."""
-    value, problems = result
-    if problems or value is None:
-        _refuse(problems[0])
-    return value
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -112,9 +99,9 @@ def verify_cmd(
 ) -> None:
     """Check a visiting collector's one-time code."""
     when = parse_instant(at, "at")
-    secret = value_of(code_secret(os.environ, notice))
-    with _tx(db) as conn:
-        verdict = value_of(verify_code(conn, code, borrower, when, secret))
+    secret = unwrap(code_secret(os.environ, notice))
+    with transaction(db) as conn:
+        verdict = unwrap(verify_code(conn, code, borrower, when, secret))
     data = _code_json(verdict)
     if json_out:
         print_json(data)
@@ -136,8 +123,8 @@ def _read(path: Path) -> str:
 
 def _public_key(path: Path | None) -> Ed25519PublicKey:
     if path is None:
-        return value_of(signing_key(os.environ, notice)).public_key()
-    return value_of(load_public_key(_read(path), str(path)))
+        return unwrap(signing_key(os.environ, notice)).public_key()
+    return unwrap(load_public_key(_read(path), str(path)))
 
 
 def _credential_json(verdict: CredentialVerdict) -> dict[str, Any]:
@@ -176,14 +163,14 @@ def verify_credential_cmd(
     """Check a collector's signed credential (offline: with the public key alone)."""
     when = parse_instant(at, "at")
     content = credential if credential.startswith(f"{cred.PREFIX}.") else _read(Path(credential))
-    text = value_of(credential_text(content))
+    text = unwrap(credential_text(content))
     key = _public_key(public_key)
     lang: Language = language_of(language)
     if offline:
-        verdict = value_of(verify_credential(text, key, when, lang))
+        verdict = unwrap(verify_credential(text, key, when, lang))
     else:
-        with _tx(db) as conn:
-            verdict = value_of(verify_credential(text, key, when, lang, conn))
+        with transaction(db) as conn:
+            verdict = unwrap(verify_credential(text, key, when, lang, conn))
     data = _credential_json(verdict)
     if json_out:
         print_json(data)
@@ -214,9 +201,9 @@ def verify_channel_cmd(
     """Is this phone number or repayment account one of the lender's official ones (the
     setting lender.official_channels)?"""
     when = parse_instant(at, "at")
-    official = value_of(official_from_settings(lender_settings(settings)))
-    with _tx(db) as conn:
-        verdict = value_of(
+    official = unwrap(official_from_settings(lender_settings(settings)))
+    with transaction(db) as conn:
+        verdict = unwrap(
             check_channel(
                 conn,
                 official,

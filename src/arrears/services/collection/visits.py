@@ -241,7 +241,9 @@ def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Vis
     if v.status != "requested":
         if v.approved_by == by:
             return v
-        return Problem(record, "status", f"is {v.status}; only a requested visit is approved")
+        return Problem(
+            record, "status", f"is {v.status}; only a requested visit is approved", "conflict"
+        )
     if not by.strip():
         return Problem(record, "approved_by", "must not be empty")
     if by == v.requested_by:
@@ -309,7 +311,9 @@ def assign_visit(
     ):
         return v
     if v.status not in ("approved", "assigned"):
-        return Problem(record, "status", f"is {v.status}; only an approved visit is assigned")
+        return Problem(
+            record, "status", f"is {v.status}; only an approved visit is assigned", "conflict"
+        )
     if window_start <= at:
         return Problem(record, "window_start", "must be after the assignment")
     if address is None:
@@ -367,7 +371,9 @@ def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> V
     if v.status == "noticed" and v.notice_sent_at == sent_at:
         return v
     if v.status != "assigned":
-        return Problem(record, "status", f"is {v.status}; the notice follows the assignment")
+        return Problem(
+            record, "status", f"is {v.status}; the notice follows the assignment", "conflict"
+        )
     assert v.window_start is not None and v.window_end is not None
     noticed = replace(v, notice_sent_at=sent_at)
     plan = VisitPlan(
@@ -414,9 +420,11 @@ def report_visit(
     if v.status == "reported":
         if (v.report, v.outcome) == (report, outcome):
             return v
-        return Problem(record, "status", "already reported")
+        return Problem(record, "status", "already reported", "conflict")
     if v.status != "noticed":
-        return Problem(record, "status", f"is {v.status}; only a noticed visit is reported")
+        return Problem(
+            record, "status", f"is {v.status}; only a noticed visit is reported", "conflict"
+        )
     assert v.window_start is not None
     if at < v.window_start:
         return Problem(record, "at", f"is before the visit window ({v.window_start.isoformat()})")
