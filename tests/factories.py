@@ -13,19 +13,22 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from arrears.core.ledger.account import receivable_balances
 from arrears.core.ledger.journal import balances
 from arrears.core.ledger.replay import EventRefused, replay
+from arrears.core.problem import Problem
 from arrears.services.accounts import load_accounts, load_events, loan_balances
 from arrears.services.importer import ImportReport, import_file
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables as t
 from arrears.store.engine import database_url, make_engine
 from arrears.store.migrate import upgrade
+
+T = TypeVar("T")
 
 REQUIRED = [
     "loan_id",
@@ -223,3 +226,17 @@ def second_database(db_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def succeeded(result: tuple[T | None, tuple[Problem, ...]]) -> T:
+    """A service result's value; the test fails, naming the problems, when there is none."""
+    value, problems = result
+    assert not problems and value is not None, problems
+    return value
+
+
+def refused(result: tuple[object, tuple[Problem, ...]]) -> Problem:
+    """The first problem of a result that must have failed (its value None)."""
+    value, problems = result
+    assert value is None and problems, value
+    return problems[0]

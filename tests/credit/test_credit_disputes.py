@@ -16,6 +16,7 @@ from arrears.core.evidence.chain import Kind
 from arrears.services import credit as svc
 from arrears.services import events as ev
 from arrears.services import evidence as log
+from factories import refused, succeeded
 
 
 def at(s: str) -> datetime:
@@ -33,7 +34,7 @@ def open_feb(engine: Engine, when: str = "2025-02-20T09:00:00", **kw: object) ->
             "D1",
             **kw,  # type: ignore[arg-type]
         )
-    assert not isinstance(res, svc.Problem), res
+    res = succeeded(res)
     return res
 
 
@@ -74,7 +75,8 @@ def test_correction_is_re_reported_and_recorded_in_evidence(engine: Engine, tmp_
         res = svc.resolve_dispute(
             conn, d.dispute_id, "corrected", "bank delay confirmed", at("2025-03-01T08:00:00"), "1"
         )
-    assert not isinstance(res, svc.Problem) and res.outcome == "corrected"
+    res = succeeded(res)
+    assert res.outcome == "corrected"
     (line,) = export_one(engine, tmp_path, "2025-03")
     rec = json.loads(line)
     assert rec["disputed"] is False
@@ -85,7 +87,7 @@ def test_correction_is_re_reported_and_recorded_in_evidence(engine: Engine, tmp_
     # Read-outs before the outcome still show the original.
     with engine.connect() as conn:
         f = svc.loan_facts(conn, "L1")
-        assert not isinstance(f, svc.Problem)
+        f = succeeded(f)
         assert read_history(f, date(2025, 2, 28), None).status_string == "12"
         # A read-out as of a date is as of that day's end: the 08:00 outcome counts.
         assert read_history(f, date(2025, 3, 1), None).status_string == "11"
@@ -106,10 +108,10 @@ def test_upheld_dispute_keeps_the_status_and_late_outcomes_say_so(
     d = open_feb(engine)
     with engine.begin() as conn:
         res = svc.resolve_dispute(conn, d.dispute_id, "upheld", "unpaid", at("2025-03-13T00:00:00"))
-        assert not isinstance(res, svc.Problem)
+        res = succeeded(res)
         f = svc.loan_facts(conn, "L1")
         chain = log.load_chain(conn, "B-L1")
-    assert not isinstance(f, svc.Problem)
+    f = succeeded(f)
     assert read_history(f, date(2025, 3, 31), None).status_string == "12N"
     assert chain[-1].payload["late"] is True  # decided the day after the deadline
 
@@ -127,9 +129,9 @@ def test_dispute_bad_input_changes_nothing(engine: Engine, tmp_path: Path) -> No
     with engine.begin() as conn:
         for args, field in cases:
             res = svc.open_dispute(conn, *args)
-            assert isinstance(res, svc.Problem) and res.field == field, (args, res)
+            assert refused(res).field == field, (args, res)
         res = svc.open_dispute(conn, "L1", "2025-02", "r", at("2025-03-01T00:00:00"), "K", 21)
-        assert isinstance(res, svc.Problem) and res.field == "dispute_days"
+        assert refused(res).field == "dispute_days"
         assert svc.disputes_of(conn, "L1") == []
         assert log.load_chain(conn, "B-L1") == []
     d = open_feb(engine)
@@ -145,36 +147,36 @@ def test_dispute_bad_input_changes_nothing(engine: Engine, tmp_path: Path) -> No
             ((999, "upheld", "r", at("2025-03-01T00:00:00")), "dispute_id"),
         ]:
             res = svc.resolve_dispute(conn, *args)  # type: ignore[arg-type]
-            assert isinstance(res, svc.Problem) and res.field == field, (args, res)
+            assert refused(res).field == field, (args, res)
         assert svc.disputes_of(conn, "L1")[0].outcome is None
         ok = svc.resolve_dispute(conn, d.dispute_id, "upheld", "r", at("2025-03-01T00:00:00"))
-        assert not isinstance(ok, svc.Problem)
+        ok = succeeded(ok)
         twice = svc.resolve_dispute(conn, d.dispute_id, "upheld", "r", at("2025-03-02T00:00:00"))
-        assert isinstance(twice, svc.Problem) and twice.field == "outcome"
+        assert refused(twice).field == "outcome"
 
 
 def test_settlement_marks_and_notice_records_are_idempotent(engine: Engine, tmp_path: Path) -> None:
     scenario(engine, tmp_path)
     with engine.connect() as conn:
         f = svc.loan_facts(conn, "L1")
-    assert not isinstance(f, svc.Problem)
+    f = succeeded(f)
     amount = payoff_on(f.terms, list(f.events), date(2025, 3, 20))
     assert isinstance(ev.pay(engine, "L1", amount, date(2025, 3, 20), "G-OFF"), ev.Applied)
     with engine.begin() as conn:
-        assert svc.mark_settlement(conn, "L1", "G-OFF", "guarantor") is True
-        assert svc.mark_settlement(conn, "L1", "G-OFF", "guarantor") is False
+        assert succeeded(svc.mark_settlement(conn, "L1", "G-OFF", "guarantor")) is True
+        assert succeeded(svc.mark_settlement(conn, "L1", "G-OFF", "guarantor")) is False
         bad = svc.mark_settlement(conn, "L1", "G-OFF", "assets")
-        assert isinstance(bad, svc.Problem) and bad.field == "kind"
+        assert refused(bad).field == "kind"
         bad = svc.mark_settlement(conn, "L1", "NOPE", "assets")
-        assert isinstance(bad, svc.Problem) and bad.field == "payment_ref"
+        assert refused(bad).field == "payment_ref"
         bad = svc.mark_settlement(conn, "L1", "G-OFF", "cash")
-        assert isinstance(bad, svc.Problem) and bad.field == "kind"
+        assert refused(bad).field == "kind"
         f = svc.loan_facts(conn, "L1")
-        assert not isinstance(f, svc.Problem)
+        f = succeeded(f)
         assert read_history(f, date(2025, 6, 30), None).status_string == "12ND"
         n1 = svc.record_notice(conn, "L1", at("2025-01-01T00:00:00"), "sms", "K1")
         n2 = svc.record_notice(conn, "L1", at("2025-01-01T00:00:00"), "sms", "K1")
-        assert not isinstance(n1, svc.Problem) and not isinstance(n2, svc.Problem)
+        n1, n2 = succeeded(n1), succeeded(n2)
         assert (n1.already_recorded, n2.already_recorded) == (False, True)
         for args, field in [
             (("L1", at("2025-01-02T00:00:00"), "sms", "K1"), "key"),
@@ -183,4 +185,4 @@ def test_settlement_marks_and_notice_records_are_idempotent(engine: Engine, tmp_
             (("NOPE", at("2025-01-02T00:00:00"), "sms", "K2"), "loan_id"),
         ]:
             res = svc.record_notice(conn, *args)  # type: ignore[arg-type]
-            assert isinstance(res, svc.Problem) and res.field == field
+            assert refused(res).field == field

@@ -22,7 +22,7 @@ from arrears.services.importer import import_file
 from arrears.services.portfolio_files import write_csv
 from arrears.store import credit_tables as ct
 from arrears.store import profile_tables as pt
-from factories import import_rows, loan_row
+from factories import import_rows, loan_row, refused, succeeded
 
 AS_OF = date(2026, 6, 30)
 
@@ -43,7 +43,7 @@ def test_export_matches_history_for_every_account(engine: Engine, tmp_path: Path
             svc.record_notice(conn, f"L{k:06d}", datetime(2024, 1, 1, tzinfo=UTC), "sms", f"N{k}")
     out = tmp_path / "2026-05.jsonl"
     res = svc.export_month(engine, "2026-05", "jsonl", out)
-    assert not isinstance(res, svc.Problem)
+    res = succeeded(res)
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     with engine.connect() as conn:
         facts = svc.load_facts(conn)
@@ -85,7 +85,7 @@ def test_same_month_twice_gives_the_same_bytes_with_any_workers(
         a, b = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
         r1 = svc.export_month(engine, "2026-04", fmt, a)  # type: ignore[arg-type]
         r2 = svc.export_month(engine, "2026-04", fmt, b, workers=2)  # type: ignore[arg-type]
-        assert not isinstance(r1, svc.Problem) and not isinstance(r2, svc.Problem)
+        r1, r2 = succeeded(r1), succeeded(r2)
         assert a.read_bytes() == b.read_bytes() and r1.sha256 == r2.sha256
 
 
@@ -94,7 +94,7 @@ def test_workers_that_do_not_fork_get_their_rows_and_write_the_same_bytes(
 ) -> None:
     load_sample(engine, tmp_path, 12)
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert not isinstance(svc.export_month(engine, "2026-04", "jsonl", a), svc.Problem)
+    succeeded(svc.export_month(engine, "2026-04", "jsonl", a))
     # Where processes are spawned (macOS, Windows), each chunk carries its own rows.
     monkeypatch.setattr(svc.mp, "get_all_start_methods", lambda: ["spawn"])
     sliced: list[int] = []
@@ -106,7 +106,7 @@ def test_workers_that_do_not_fork_get_their_rows_and_write_the_same_bytes(
         return chunk
 
     monkeypatch.setattr(svc, "_slice", counted)
-    assert not isinstance(svc.export_month(engine, "2026-04", "jsonl", b, workers=2), svc.Problem)
+    succeeded(svc.export_month(engine, "2026-04", "jsonl", b, workers=2))
     assert a.read_bytes() == b.read_bytes()
     assert sum(sliced) == 12  # every loan went out in a chunk of its own rows
 
@@ -151,7 +151,7 @@ def scenario(engine: Engine, tmp_path: Path, pack: str = "cn") -> None:
             )
     with engine.connect() as conn:
         f = svc.loan_facts(conn, "L1")
-    assert not isinstance(f, svc.Problem)
+    f = succeeded(f)
     amount = due_on(f.terms, [], date(2025, 3, 10))
     assert isinstance(ev.pay(engine, "L1", amount, date(2025, 3, 10), "P-MAR"), ev.Applied)
 
@@ -159,7 +159,7 @@ def scenario(engine: Engine, tmp_path: Path, pack: str = "cn") -> None:
 def export_one(engine: Engine, tmp_path: Path, month: str, fmt: str = "jsonl") -> list[str]:
     out = tmp_path / f"{month}.{fmt}"
     res = svc.export_month(engine, month, fmt, out)  # type: ignore[arg-type]
-    assert not isinstance(res, svc.Problem), res
+    res = succeeded(res)
     return out.read_text(encoding="utf-8").splitlines()
 
 
@@ -218,9 +218,9 @@ def test_metro2_fields_for_the_scenario(engine: Engine, tmp_path: Path) -> None:
 def test_bad_month_and_format_are_refused(engine: Engine, tmp_path: Path) -> None:
     for month in ("2025-13", "2025-1", "25-01", "abcd-ef"):
         res = svc.export_month(engine, month, "jsonl", tmp_path / "x")
-        assert isinstance(res, svc.Problem) and res.field == "month", month
+        assert refused(res).field == "month", month
     res = svc.export_month(engine, "2025-01", "csv", tmp_path / "x")  # type: ignore[arg-type]
-    assert isinstance(res, svc.Problem) and res.field == "format"
+    assert refused(res).field == "format"
     assert not (tmp_path / "x").exists()
 
 
@@ -229,11 +229,8 @@ def test_resuming_from_checkpoints_gives_the_same_bytes(engine: Engine, tmp_path
     for month in ("2026-01", "2026-02", "2026-03"):
         for fmt in ("jsonl", "metro2"):
             fresh, resumed = tmp_path / f"f-{month}.{fmt}", tmp_path / f"r-{month}.{fmt}"
-            assert not isinstance(
-                svc.export_month(engine, month, fmt, fresh, resume=False),
-                svc.Problem,  # type: ignore[arg-type]
-            )
-            assert not isinstance(svc.export_month(engine, month, fmt, resumed), svc.Problem)  # type: ignore[arg-type]
+            succeeded(svc.export_month(engine, month, fmt, fresh, resume=False))  # type: ignore[arg-type]
+            succeeded(svc.export_month(engine, month, fmt, resumed))  # type: ignore[arg-type]
             assert fresh.read_bytes() == resumed.read_bytes(), (month, fmt)
     with engine.connect() as conn:
         facts = svc.load_facts(conn)

@@ -25,7 +25,6 @@ from arrears.services import evidence as log
 from arrears.services.collection.cases import CasesSynced
 from arrears.services.collection.common import chunks
 from arrears.services.collection.promises import PromiseReport, payments_by_loan, promise_report
-from arrears.services.credit import Problem as CreditProblem
 from arrears.services.credit import record_notice
 from arrears.store import tables as t
 from arrears.store.case_tables import cases, contact_attempts, promises, visits
@@ -214,8 +213,8 @@ def record_delivered_notices(conn: Connection) -> int:
     ).all()
     for r in rows:
         sent = r.sent_at if r.sent_at.tzinfo else r.sent_at.replace(tzinfo=UTC)
-        done = record_notice(conn, r.loan_id, sent, r.channel, r.message_key)
-        assert not isinstance(done, CreditProblem), done
+        _, problems = record_notice(conn, r.loan_id, sent, r.channel, r.message_key)
+        assert problems == (), problems
     return len(rows)
 
 

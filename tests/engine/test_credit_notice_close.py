@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from arrears.core.credit.notices import TEMPLATE
 from arrears.core.credit.rules import rules_for
 from arrears.services.close.day import CloseConfig, close_business_day
-from arrears.services.credit import Problem, export_month, load_facts
+from arrears.services.credit import export_month, load_facts
 from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
 from arrears.store import tables as t
@@ -147,8 +147,8 @@ def test_a_notice_that_expired_undelivered_is_followed_by_one_more_and_a_deliver
     # record (which carries it) goes out on the date the notice gave.
     for month, record in (("2026-11", "withheld"), ("2026-12", "account")):
         out = tmp_path / f"{month}.jsonl"
-        done = export_month(engine, month, "jsonl", out)
-        assert not isinstance(done, Problem), done
+        _, problems = export_month(engine, month, "jsonl", out)
+        assert problems == (), problems
         (line,) = out.read_text(encoding="utf-8").splitlines()
         assert json.loads(line)["record"] == record, line
     with engine.connect() as conn:

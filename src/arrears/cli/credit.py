@@ -10,11 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
-    EXIT_FAILED,
     DbOption,
     JsonOption,
     fail,
@@ -22,11 +20,10 @@ from arrears.cli.common import (
     parse_date,
     parse_instant,
     print_json,
+    unwrap,
 )
 from arrears.core.credit.report import history_json, read_history
-from arrears.core.credit.view import borrower_view
 from arrears.services import credit as svc
-from arrears.store import tables
 
 app = typer.Typer(
     help="Credit reporting: history, bureau files, notices, disputes.", no_args_is_help=True
@@ -35,11 +32,6 @@ dispute_app = typer.Typer(
     help="Borrowers' disputes (异议) of reported items.", no_args_is_help=True
 )
 app.add_typer(dispute_app, name="dispute")
-
-
-def _problem(p: svc.Problem) -> None:
-    code = EXIT_FAILED if p.reason.startswith("not found") or "not found" in p.reason else 2
-    fail(str(p), code)
 
 
 @app.command("history")
@@ -55,9 +47,7 @@ def history(
         fail(f"months: must be 24 or 60, got {months}", EXIT_BAD_INPUT)
     on = parse_date(as_of, "as_of") if as_of else date.today()
     with open_db(db).connect() as conn:
-        facts = svc.loan_facts(conn, loan_id)
-    if isinstance(facts, svc.Problem):
-        fail(str(facts), EXIT_FAILED)
+        facts = unwrap(svc.loan_facts(conn, loan_id))
     data = history_json(read_history(facts, on, months), facts.currency)
     if json_out:
         print_json(data)
@@ -85,9 +75,7 @@ def export(
     json_out: JsonOption = False,
 ) -> None:
     """Write the bureau file for a month: one record per reportable account."""
-    ym = svc.parse_month(month)
-    if isinstance(ym, svc.Problem):
-        fail(str(ym), EXIT_BAD_INPUT)
+    unwrap(svc.parse_month(month))
     if format not in ("jsonl", "metro2"):
         fail(f"format: must be jsonl or metro2, got {format!r}", EXIT_BAD_INPUT)
     engine = open_db(db)
@@ -101,18 +89,18 @@ def export(
         transient=True,
     ) as bar:
         task = bar.add_task("export", total=None)
-        res = svc.export_month(
-            engine,
-            month,
-            "jsonl" if format == "jsonl" else "metro2",
-            out,
-            furnisher,
-            lambda done, total: bar.update(task, completed=done, total=total),
-            workers,
-            resume=not full,
+        res = unwrap(
+            svc.export_month(
+                engine,
+                month,
+                "jsonl" if format == "jsonl" else "metro2",
+                out,
+                furnisher,
+                lambda done, total: bar.update(task, completed=done, total=total),
+                workers,
+                resume=not full,
+            )
         )
-    if isinstance(res, svc.Problem):
-        fail(str(res), EXIT_BAD_INPUT)
     data = {
         "month": res.month,
         "format": res.format,
@@ -174,10 +162,7 @@ def notice_sent(
     """Record that a credit notice reached the borrower."""
     sent = parse_instant(at, "at")
     with open_db(db).begin() as conn:
-        res = svc.record_notice(conn, loan_id, sent, channel, key)
-    if isinstance(res, svc.Problem):
-        _problem(res)
-        return
+        res = unwrap(svc.record_notice(conn, loan_id, sent, channel, key))
     data = {
         "loan_id": res.loan_id,
         "key": res.key,
@@ -201,10 +186,7 @@ def settlement(
 ) -> None:
     """Mark a payment as made by a guarantor (D) or with assets (Z)."""
     with open_db(db).begin() as conn:
-        res = svc.mark_settlement(conn, loan_id, payment_ref, kind)
-    if isinstance(res, svc.Problem):
-        _problem(res)
-        return
+        res = unwrap(svc.mark_settlement(conn, loan_id, payment_ref, kind))
     if json_out:
         print_json({"payment_ref": payment_ref, "kind": kind, "already_marked": not res})
     else:
@@ -240,10 +222,7 @@ def dispute_open(
     """Open a dispute of one month's item; it is flagged in exports until answered."""
     opened = parse_instant(at, "at")
     with open_db(db).begin() as conn:
-        res = svc.open_dispute(conn, loan_id, month, reason, opened, key, days)
-    if isinstance(res, svc.Problem):
-        _problem(res)
-        return
+        res = unwrap(svc.open_dispute(conn, loan_id, month, reason, opened, key, days))
     if json_out:
         print_json(_dispute_json(res))
     else:
@@ -263,10 +242,7 @@ def dispute_resolve(
     """Record a dispute's outcome; a correction is re-reported in later exports."""
     resolved = parse_instant(at, "at")
     with open_db(db).begin() as conn:
-        res = svc.resolve_dispute(conn, dispute_id, outcome, reason, resolved, status)
-    if isinstance(res, svc.Problem):
-        _problem(res)
-        return
+        res = unwrap(svc.resolve_dispute(conn, dispute_id, outcome, reason, resolved, status))
     if json_out:
         print_json(_dispute_json(res))
     else:
@@ -283,15 +259,7 @@ def view(
     """For the borrower: what was reported, what will be if nothing is paid, drop-off dates."""
     on = parse_date(as_of, "as_of") if as_of else date.today()
     with open_db(db).connect() as conn:
-        ids = list(
-            conn.execute(
-                select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
-            ).scalars()
-        )
-        if not ids:
-            fail(f"borrower {borrower_id}: borrower_id: no loans found", EXIT_FAILED)
-        facts = list(svc.load_facts(conn, ids).values())
-    data = borrower_view(borrower_id, facts, on)
+        data = unwrap(svc.borrower_credit_view(conn, borrower_id, on))
     if json_out:
         print_json(data)
         return

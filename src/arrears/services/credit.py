@@ -33,12 +33,14 @@ from arrears.core.credit.notices import TEMPLATE as NOTICE_TEMPLATE
 from arrears.core.credit.notices import LoanOutlook, NoticeDue, due_notices
 from arrears.core.credit.report import LoanFacts, Reported, Withheld, month_record, record_json
 from arrears.core.credit.rules import CreditRules, rules_for
+from arrears.core.credit.view import borrower_view
 from arrears.core.evidence.chain import Kind
 from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis, minor_per_major
 from arrears.core.problem import Problem as Problem
+from arrears.core.problem import Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.store import credit_tables, profile_tables, tables
 from arrears.store.outbox_tables import outbox
@@ -53,14 +55,14 @@ def utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def parse_month(text: str) -> tuple[int, int] | Problem:
+def parse_month(text: str) -> Result[tuple[int, int]]:
     try:
         year, month = int(text[:4]), int(text[5:7])
         if len(text) != 7 or text[4] != "-" or not 1 <= month <= 12 or year < 1900:
             raise ValueError
     except ValueError:
-        return Problem(f"month {text!r}", "month", "must be YYYY-MM")
-    return year, month
+        return fail(Problem(f"month {text!r}", "month", "must be YYYY-MM"))
+    return ok((year, month))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,11 +214,24 @@ def _dispute(r: Any) -> Dispute:
     )
 
 
-def loan_facts(conn: Connection, loan_id: str) -> LoanFacts | Problem:
+def loan_facts(conn: Connection, loan_id: str) -> Result[LoanFacts]:
     found = load_facts(conn, [loan_id]).get(loan_id)
     if found is None:
-        return Problem(f"loan {loan_id}", "loan_id", "not found")
-    return found
+        return fail(not_found(f"loan {loan_id}", field="loan_id"))
+    return ok(found)
+
+
+def borrower_credit_view(conn: Connection, borrower_id: str, as_of: date) -> Result[dict[str, Any]]:
+    """What the borrower's credit record shows over all their loans (``core.credit.view``);
+    not_found when the borrower has no loan."""
+    loan_ids = list(
+        conn.execute(
+            select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
+        ).scalars()
+    )
+    if not loan_ids:
+        return fail(not_found(f"borrower {borrower_id}", "no loans found", "borrower_id"))
+    return ok(borrower_view(borrower_id, list(load_facts(conn, loan_ids).values()), as_of))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,38 +249,38 @@ class NoticeRecorded:
 
 def record_notice(
     conn: Connection, loan_id: str, sent_at: datetime, channel: str, key: str
-) -> NoticeRecorded | Problem:
+) -> Result[NoticeRecorded]:
     """Record that a credit notice reached the borrower (called when the outbox delivers).
 
     The same ``key`` with the same content records once; with other content it is refused.
     """
     rec = f"notice {key}"
     if not key.strip() or len(key) > 128:
-        return Problem(rec, "key", "must be 1..128 characters")
+        return fail(Problem(rec, "key", "must be 1..128 characters"))
     if channel not in ("sms", "letter"):
-        return Problem(rec, "channel", f"must be sms or letter, got {channel!r}")
+        return fail(Problem(rec, "channel", f"must be sms or letter, got {channel!r}"))
     if sent_at.utcoffset() is None:
-        return Problem(rec, "sent_at", "must carry a time zone")
+        return fail(Problem(rec, "sent_at", "must carry a time zone"))
     if (
         conn.execute(
             select(tables.loans.c.loan_id).where(tables.loans.c.loan_id == loan_id)
         ).first()
         is None
     ):
-        return Problem(rec, "loan_id", f"loan {loan_id!r} not found")
+        return fail(not_found(rec, f"loan {loan_id!r} not found", "loan_id"))
     at = sent_at.astimezone(UTC)
     row = conn.execute(
         select(credit_tables.credit_notices).where(credit_tables.credit_notices.c.key == key)
     ).first()
     if row is not None:
         if (row.loan_id, utc(row.sent_at), row.channel) != (loan_id, at, channel):
-            return Problem(rec, "key", "already used for another notice")
-        return NoticeRecorded(loan_id, key, at, channel, True)
+            return fail(Problem(rec, "key", "already used for another notice", "conflict"))
+        return ok(NoticeRecorded(loan_id, key, at, channel, True))
     conn.execute(
         insert(credit_tables.credit_notices),
         [{"key": key, "loan_id": loan_id, "sent_at": at, "channel": channel}],
     )
-    return NoticeRecorded(loan_id, key, at, channel, False)
+    return ok(NoticeRecorded(loan_id, key, at, channel, False))
 
 
 def outlooks(
@@ -352,20 +367,20 @@ def planned_notices(conn: Connection, business_date: date) -> list[PlannedAction
 # Settlements by a guarantor or with assets
 
 
-def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str) -> bool | Problem:
+def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str) -> Result[bool]:
     """Mark a payment as made by a guarantor or with assets. True if newly marked."""
     rec = f"payment {payment_ref}"
     if kind not in ("guarantor", "assets"):
-        return Problem(rec, "kind", f"must be guarantor or assets, got {kind!r}")
+        return fail(Problem(rec, "kind", f"must be guarantor or assets, got {kind!r}"))
     row = conn.execute(
         select(tables.loan_events.c.loan_id, tables.loan_events.c.kind).where(
             tables.loan_events.c.ref == payment_ref
         )
     ).first()
     if row is None or row.kind != "payment":
-        return Problem(rec, "payment_ref", "payment not found")
+        return fail(not_found(rec, "payment not found", "payment_ref"))
     if row.loan_id != loan_id:
-        return Problem(rec, "loan_id", f"the payment belongs to loan {row.loan_id}")
+        return fail(Problem(rec, "loan_id", f"the payment belongs to loan {row.loan_id}"))
     have = conn.execute(
         select(credit_tables.credit_settlements.c.kind).where(
             credit_tables.credit_settlements.c.payment_ref == payment_ref
@@ -373,13 +388,13 @@ def mark_settlement(conn: Connection, loan_id: str, payment_ref: str, kind: str)
     ).scalar_one_or_none()
     if have is not None:
         if have != kind:
-            return Problem(rec, "kind", f"already marked as {have}")
-        return False
+            return fail(Problem(rec, "kind", f"already marked as {have}", "conflict"))
+        return ok(False)
     conn.execute(
         insert(credit_tables.credit_settlements),
         [{"payment_ref": payment_ref, "loan_id": loan_id, "kind": kind}],
     )
-    return True
+    return ok(True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,39 +409,39 @@ def open_dispute(
     opened_at: datetime,
     key: str,
     dispute_days: int | None = None,
-) -> Dispute | Problem:
+) -> Result[Dispute]:
     """Open a dispute on one month of a loan; it goes to the borrower's evidence chain too.
 
     The same ``key`` for the same loan and month returns the dispute already open.
     """
     rec = f"dispute {key}"
     if not key.strip() or len(key) > 128:
-        return Problem(rec, "key", "must be 1..128 characters")
+        return fail(Problem(rec, "key", "must be 1..128 characters"))
     if not reason.strip():
-        return Problem(rec, "reason", "must not be empty")
+        return fail(Problem(rec, "reason", "must not be empty"))
     if opened_at.utcoffset() is None:
-        return Problem(rec, "opened_at", "must carry a time zone")
-    ym = parse_month(month)
-    if isinstance(ym, Problem):
-        return Problem(rec, "month", ym.reason)
-    facts = loan_facts(conn, loan_id)
-    if isinstance(facts, Problem):
-        return Problem(rec, "loan_id", facts.reason)
+        return fail(Problem(rec, "opened_at", "must carry a time zone"))
+    ym, bad_month = parse_month(month)
+    if ym is None:
+        return fail(Problem(rec, "month", bad_month[0].reason))
+    facts, missing = loan_facts(conn, loan_id)
+    if facts is None:
+        return fail(not_found(rec, missing[0].reason, "loan_id"))
     at = opened_at.astimezone(UTC)
     r = reporting_date(facts.terms, *ym)
     if r < facts.terms.disbursed_on or r >= at.date():
-        return Problem(rec, "month", f"loan {loan_id} has no reported item for {month}")
+        return fail(Problem(rec, "month", f"loan {loan_id} has no reported item for {month}"))
     existing = conn.execute(
         select(credit_tables.credit_disputes).where(credit_tables.credit_disputes.c.key == key)
     ).first()
     if existing is not None:
         if (existing.loan_id, existing.month) != (loan_id, month):
-            return Problem(rec, "key", "already used for another dispute")
-        return _dispute(existing)
+            return fail(Problem(rec, "key", "already used for another dispute", "conflict"))
+        return ok(_dispute(existing))
     try:
         rules: CreditRules = facts.rules.with_settings(dispute_days=dispute_days)
     except ValueError as exc:
-        return Problem(rec, "dispute_days", str(exc))
+        return fail(Problem(rec, "dispute_days", str(exc)))
     deadline = rules.dispute_deadline(at.date())
     dispute_id = conn.execute(
         insert(credit_tables.credit_disputes).returning(credit_tables.credit_disputes.c.dispute_id),
@@ -455,7 +470,7 @@ def open_dispute(
         },
         at,
     )
-    return Dispute(dispute_id, loan_id, month, reason, at, deadline)
+    return ok(Dispute(dispute_id, loan_id, month, reason, at, deadline))
 
 
 def resolve_dispute(
@@ -465,7 +480,7 @@ def resolve_dispute(
     reason: str,
     resolved_at: datetime,
     corrected_status: str | None = None,
-) -> Dispute | Problem:
+) -> Result[Dispute]:
     """Record a dispute's outcome (``corrected`` with the new status, or ``upheld``) and why."""
     rec = f"dispute {dispute_id}"
     row = conn.execute(
@@ -474,26 +489,26 @@ def resolve_dispute(
         )
     ).first()
     if row is None:
-        return Problem(rec, "dispute_id", "not found")
+        return fail(not_found(rec, field="dispute_id"))
     d = _dispute(row)
     if d.outcome is not None:
-        return Problem(rec, "outcome", f"already {d.outcome}")
+        return fail(Problem(rec, "outcome", f"already {d.outcome}", "conflict"))
     if outcome not in ("corrected", "upheld"):
-        return Problem(rec, "outcome", f"must be corrected or upheld, got {outcome!r}")
+        return fail(Problem(rec, "outcome", f"must be corrected or upheld, got {outcome!r}"))
     if not reason.strip():
-        return Problem(rec, "reason", "must not be empty")
+        return fail(Problem(rec, "reason", "must not be empty"))
     if resolved_at.utcoffset() is None:
-        return Problem(rec, "resolved_at", "must carry a time zone")
+        return fail(Problem(rec, "resolved_at", "must carry a time zone"))
     at = resolved_at.astimezone(UTC)
     if at < d.opened_at:
-        return Problem(rec, "resolved_at", "is before the dispute was opened")
+        return fail(Problem(rec, "resolved_at", "is before the dispute was opened"))
     code: Code | None = None
     if outcome == "corrected":
         if corrected_status not in CODES:
-            return Problem(rec, "corrected_status", f"must be one of {''.join(CODES)}")
+            return fail(Problem(rec, "corrected_status", f"must be one of {''.join(CODES)}"))
         code = corrected_status  # type: ignore[assignment]
     elif corrected_status is not None:
-        return Problem(rec, "corrected_status", "only a corrected outcome has one")
+        return fail(Problem(rec, "corrected_status", "only a corrected outcome has one"))
     conn.execute(
         update(credit_tables.credit_disputes)
         .where(credit_tables.credit_disputes.c.dispute_id == dispute_id)
@@ -518,8 +533,19 @@ def resolve_dispute(
         at,
     )
     out: Outcome = "corrected" if outcome == "corrected" else "upheld"
-    return Dispute(
-        d.dispute_id, d.loan_id, d.month, d.reason, d.opened_at, d.deadline, out, reason, code, at
+    return ok(
+        Dispute(
+            d.dispute_id,
+            d.loan_id,
+            d.month,
+            d.reason,
+            d.opened_at,
+            d.deadline,
+            out,
+            reason,
+            code,
+            at,
+        )
     )
 
 
@@ -684,7 +710,7 @@ def export_month(
     progress: Progress | None = None,
     workers: int = 1,
     resume: bool = True,
-) -> ExportSummary | Problem:
+) -> Result[ExportSummary]:
     """Write the month's bureau file (whole or not at all) and say which records were withheld.
 
     ``workers`` > 1 reads loans in that many processes; chunks are joined in loan order, so the
@@ -692,15 +718,15 @@ def export_month(
     stood at the last export) when still valid, and the new checkpoints are stored after the
     file is in place; the bytes do not depend on it either.
     """
-    ym = parse_month(month)
-    if isinstance(ym, Problem):
-        return ym
+    ym, bad_month = parse_month(month)
+    if ym is None:
+        return fail(*bad_month)
     if fmt not in ("jsonl", "metro2"):
-        return Problem(f"format {fmt!r}", "format", "must be jsonl or metro2")
+        return fail(Problem(f"format {fmt!r}", "format", "must be jsonl or metro2"))
     if fmt == "metro2" and (not furnisher.isascii() or not 1 <= len(furnisher) <= 20):
-        return Problem(f"furnisher {furnisher!r}", "furnisher", "1..20 ASCII characters")
+        return fail(Problem(f"furnisher {furnisher!r}", "furnisher", "1..20 ASCII characters"))
     if workers < 1:
-        return Problem(f"workers {workers}", "workers", "must be at least 1")
+        return fail(Problem(f"workers {workers}", "workers", "must be at least 1"))
     with _few_collections(), engine.connect() as conn:
         raw = read_raw(conn)
         stored: dict[str, str] | None = None
@@ -708,7 +734,7 @@ def export_month(
             cp = credit_tables.credit_checkpoints.c
             stored = {r[0]: r[1] for r in conn.execute(select(cp.loan_id, cp.state))}
     with _few_collections():
-        return _export(engine, raw, stored, month, fmt, out, furnisher, progress, workers)
+        return ok(_export(engine, raw, stored, month, fmt, out, furnisher, progress, workers))
 
 
 @contextlib.contextmanager
