@@ -10,7 +10,6 @@ so secrets stay out of shell history.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,16 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine, func, select
 
-from arrears.adapters import (
-    Adapter,
-    MailboxAdapter,
-    SmtpAdapter,
-    SmtpConfig,
-    WebhookAdapter,
-    WebhookConfig,
-)
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     DbOption,
@@ -38,63 +28,23 @@ from arrears.cli.common import (
     open_db,
     parse_instant,
     print_json,
+    unwrap,
 )
-from arrears.core.compliance.model import CHANNELS
 from arrears.services import outbox
+from arrears.services.channel_adapters import (
+    ADAPTER_NAMES,
+    ENV_ADAPTERS,
+    build_adapters,
+    choose_adapters,
+)
 from arrears.services.collection.dispatch import dispatch as run_dispatch
 from arrears.services.outbox import STATUSES, Status, as_utc
-from arrears.store.outbox_tables import mailbox
-from arrears.store.outbox_tables import outbox as outbox_table
 
 app = typer.Typer(
     name="outbox",
     help="Outbound messages: list, show, dispatch through the channel adapters, read the mailbox.",
     no_args_is_help=True,
 )
-
-ADAPTER_NAMES = ("outbox", "smtp", "webhook")
-# Channels that carry a written message; calls and visits are worked by people (agent queue).
-MESSAGE_CHANNELS = ("sms", "email", "letter")
-ENV_ADAPTERS = "ARREARS_OUTBOX_ADAPTERS"
-
-
-def parse_adapters(specs: list[str], env: Mapping[str, str]) -> dict[str, str] | str:
-    """channel -> adapter name, or the reason the specs are wrong. Flags win over the env."""
-    chosen = dict.fromkeys(MESSAGE_CHANNELS, "outbox")
-    from_env = [s for s in env.get(ENV_ADAPTERS, "").split(",") if s.strip()]
-    for source, items in ((ENV_ADAPTERS, from_env), ("--adapter", specs)):
-        for spec in items:
-            channel, sep, name = (part.strip() for part in spec.partition("="))
-            if not sep or channel not in CHANNELS or name not in ADAPTER_NAMES:
-                return (
-                    f"{source}: {spec!r} is not CHANNEL=ADAPTER "
-                    f"(channels: {', '.join(CHANNELS)}; adapters: {', '.join(ADAPTER_NAMES)})"
-                )
-            chosen[channel] = name
-    return chosen
-
-
-def build_adapters(
-    engine: Engine, chosen: Mapping[str, str], env: Mapping[str, str]
-) -> dict[str, Adapter] | str:
-    built: dict[str, Adapter] = {}
-    shared: dict[str, Adapter] = {}
-    for channel, name in chosen.items():
-        if name not in shared:
-            if name == "outbox":
-                shared[name] = MailboxAdapter(engine)
-            elif name == "smtp":
-                smtp = SmtpConfig.from_env(env)
-                if isinstance(smtp, str):
-                    return f"--adapter {channel}=smtp: {smtp}"
-                shared[name] = SmtpAdapter(smtp)
-            else:
-                hook = WebhookConfig.from_env(env)
-                if isinstance(hook, str):
-                    return f"--adapter {channel}=webhook: {hook}"
-                shared[name] = WebhookAdapter(hook)
-        built[channel] = shared[name]
-    return built
 
 
 @app.command("list")
@@ -179,21 +129,11 @@ def dispatch(
     """
     lender_settings(settings_file)
     now = as_utc(parse_instant(at, "--at"))
-    chosen = parse_adapters(adapter or [], os.environ)
-    if isinstance(chosen, str):
-        fail(chosen, EXIT_BAD_INPUT)
+    chosen = unwrap(choose_adapters(adapter or [], os.environ))
     engine = open_db(db)
-    adapters = build_adapters(engine, chosen, os.environ)
-    if isinstance(adapters, str):
-        fail(adapters, EXIT_BAD_INPUT)
+    adapters = unwrap(build_adapters(engine, chosen, os.environ))
     with engine.connect() as conn:
-        due = conn.execute(
-            select(func.count()).where(
-                outbox_table.c.channel.in_(list(adapters)),
-                outbox_table.c.status.in_(("queued", "sending")),
-                outbox_table.c.next_attempt_at <= now,
-            )
-        ).scalar_one()
+        due = outbox.count_due(conn, adapters, now)
     with Progress(
         TextColumn("dispatching"),
         BarColumn(),
@@ -236,13 +176,8 @@ def mailbox_command(
 ) -> None:
     """Read the local mailbox: what the default adapter delivered."""
     engine = open_db(db)
-    query = select(mailbox).order_by(mailbox.c.mailbox_id.desc()).limit(limit)
-    if borrower is not None:
-        query = query.where(mailbox.c.borrower_id == borrower)
     with engine.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(query)]
-    for r in found:
-        r["received_at"] = as_utc(r["received_at"]).isoformat()
+        found = [m.as_dict() for m in outbox.mailbox_entries(conn, borrower, limit)]
     if json_out:
         print_json(found)
         return

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Row, func, select, text, tuple_, update
 from arrears.core.contact.messages import OutboundMessage
 from arrears.store.bulk import sqlite_text
 from arrears.store.membership import batches, one_of
-from arrears.store.outbox_tables import insert_new, outbox
+from arrears.store.outbox_tables import insert_new, mailbox, outbox
 
 Status = Literal["queued", "sending", "sent", "failed", "cancelled"]
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -203,6 +203,62 @@ def counts(conn: Connection) -> dict[str, int]:
     query = select(T.c.status, func.count()).group_by(T.c.status)
     found: dict[str, int] = {status: int(n) for status, n in conn.execute(query)}
     return {s: found.get(s, 0) for s in STATUSES}
+
+
+def count_due(conn: Connection, channels: Iterable[str], now: datetime) -> int:
+    """Messages on these channels that a dispatch at ``now`` would try (for its progress bar)."""
+    query = select(func.count()).where(
+        T.c.channel.in_(list(channels)),
+        T.c.status.in_(("queued", "sending")),
+        T.c.next_attempt_at <= now,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One message as the local mailbox received it."""
+
+    mailbox_id: int
+    message_key: str
+    borrower_id: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    received_at: datetime  # UTC
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mailbox_id": self.mailbox_id,
+            "message_key": self.message_key,
+            "borrower_id": self.borrower_id,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "subject": self.subject,
+            "body": self.body,
+            "received_at": self.received_at.isoformat(),
+        }
+
+
+def mailbox_entries(conn: Connection, borrower_id: str | None, limit: int) -> list[Delivered]:
+    """What the local mailbox received, newest first."""
+    query = select(mailbox).order_by(mailbox.c.mailbox_id.desc()).limit(limit)
+    if borrower_id is not None:
+        query = query.where(mailbox.c.borrower_id == borrower_id)
+    return [
+        Delivered(
+            r.mailbox_id,
+            r.message_key,
+            r.borrower_id,
+            r.channel,
+            r.recipient,
+            r.subject,
+            r.body,
+            as_utc(r.received_at),
+        )
+        for r in conn.execute(query)
+    ]
 
 
 @dataclass(slots=True)
