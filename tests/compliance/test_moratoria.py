@@ -14,8 +14,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from arrears.core.compliance import ParseError, parse_context
+from arrears.core.compliance import parse_context
 from arrears.core.compliance.model import Moratorium
+from factories import refused, succeeded
 
 from .helpers import LONDON, NEW_YORK, at, call, context, decide, rule_ids
 
@@ -111,7 +112,7 @@ def test_moratoria_parse_from_json_and_bad_ones_name_the_field() -> None:
             "trade_bodies": ["CSA"],
         }
     )
-    assert not isinstance(parsed, ParseError)
+    parsed = succeeded(parsed)
     assert parsed.moratoria == (
         STANDARD,
         Moratorium("mental-health-crisis", START, None, frozenset({"L1"})),
@@ -130,4 +131,4 @@ def test_moratoria_parse_from_json_and_bad_ones_name_the_field() -> None:
         ),
     ]:
         error = parse_context({"timezones": ["Europe/London"], "moratoria": [bad]})
-        assert isinstance(error, ParseError) and error.field == field, (bad, error)
+        assert refused(error).field == field, (bad, error)

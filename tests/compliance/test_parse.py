@@ -7,7 +7,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from arrears.core.compliance import ParseError, parse_history, parse_proposed, parse_settings
+from arrears.core.compliance import parse_history, parse_proposed, parse_settings
+from factories import refused, succeeded
 
 GOOD = {
     "at": "2026-03-02T10:00:00+08:00",
@@ -27,7 +28,7 @@ def line(**changes: object) -> str:
 
 def test_history_parses() -> None:
     parsed = parse_history([line(), "", line(other_debt_ids=["L2"], outcome="refused")])
-    assert not isinstance(parsed, ParseError)
+    parsed = succeeded(parsed)
     assert len(parsed) == 2
     assert parsed[0].at.utcoffset() == timedelta(hours=8)
     assert parsed[1].debts == ("L1", "L2")
@@ -55,8 +56,8 @@ def test_history_parses() -> None:
 )
 def test_history_errors_name_line_and_field(bad: str, field: str, reason: str) -> None:
     parsed = parse_history([line(), line(), bad])
-    assert isinstance(parsed, ParseError)
-    assert (parsed.line, parsed.field) == (3, field)
+    parsed = refused(parsed)
+    assert (parsed.record, parsed.field) == ("line 3", field)
     assert reason in parsed.reason
     assert "line 3" in str(parsed) and field in str(parsed)
 
@@ -76,7 +77,7 @@ def test_proposed_parses_with_context() -> None:
         entrustments=["agency-a"],
     )
     parsed = parse_proposed(text)
-    assert not isinstance(parsed, ParseError)
+    parsed = succeeded(parsed)
     contact, ctx = parsed
     assert contact.channel == "call" and not ctx.reachable
     assert str(ctx.timezones[0]) == "America/New_York"
@@ -108,20 +109,20 @@ def test_proposed_parses_with_context() -> None:
 )
 def test_proposed_context_errors(context: dict[str, object], field: str, reason: str) -> None:
     parsed = parse_proposed(proposed(**context))
-    assert isinstance(parsed, ParseError)
+    parsed = refused(parsed)
     assert parsed.field == field
     assert reason in parsed.reason
-    assert parsed.line is not None  # the line where the field appears in the file
+    assert parsed.record.startswith("line ")  # the line where the field appears in the file
 
 
 def test_proposed_needs_a_context() -> None:
     parsed = parse_proposed(json.dumps(GOOD))
-    assert isinstance(parsed, ParseError) and parsed.field == "context"
+    assert refused(parsed).field == "context"
 
 
 def test_proposed_invalid_json_names_the_line() -> None:
     parsed = parse_proposed('{\n "at": "2026-03-02T10:00:00+08:00",\n oops\n}')
-    assert isinstance(parsed, ParseError) and parsed.line == 3
+    assert refused(parsed).record == "line 3"
 
 
 def test_data_actions_need_no_channel_or_number() -> None:
@@ -133,7 +134,7 @@ def test_data_actions_need_no_channel_or_number() -> None:
             "context": {"timezones": ["+08:00"]},
         }
     )
-    assert not isinstance(parse_proposed(text), ParseError)
+    succeeded(parse_proposed(text))
     transfer = json.dumps(
         {
             "at": "2026-03-02T10:00:00+08:00",
@@ -143,13 +144,13 @@ def test_data_actions_need_no_channel_or_number() -> None:
         }
     )
     parsed = parse_proposed(transfer)
-    assert isinstance(parsed, ParseError) and parsed.field == "recipient"
+    assert refused(parsed).field == "recipient"
 
 
 def test_settings_parse() -> None:
     parsed = parse_settings({"day_end": "21:00", "max_conversations_per_day": 2})
-    assert not isinstance(parsed, ParseError)
+    parsed = succeeded(parsed)
     assert parsed.limits == {"day_end": time(21, 0), "max_conversations_per_day": 2}
     bad = parse_settings({"day_end": 21.5})
-    assert isinstance(bad, ParseError) and bad.field == "day_end"
-    assert isinstance(parse_settings({"nope": 1}), ParseError)
+    assert refused(bad).field == "day_end"
+    refused(parse_settings({"nope": 1}))

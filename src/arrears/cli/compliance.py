@@ -6,21 +6,17 @@ Exit codes: 0 allowed, 3 blocked, 2 bad input (the message names the line and fi
 from __future__ import annotations
 
 import json
-from dataclasses import fields
-from datetime import time
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from arrears.core.compliance.gate import check
-from arrears.core.compliance.limits import LenderSettings, tighten
+from arrears.cli.common import fail, unwrap
 from arrears.core.compliance.model import Decision
-from arrears.core.compliance.pack import Pack
 from arrears.core.compliance.packs import PACKS
-from arrears.core.compliance.parse import ParseError, parse_history, parse_proposed, parse_settings
-from arrears.core.contact.gating import rules_digest
+from arrears.services.compliance_check import Named, check_contact, pack_rules
 
 EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 2, 3
 
@@ -38,20 +34,11 @@ RulesOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
 def _read(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        _fail(f"{what} {path}: cannot read ({err.__class__.__name__}: {err})")
-
-
-def _where(path: Path, error: ParseError) -> str:
-    return f"{path}: {error}"
+        fail(f"{what} {path}: cannot read ({err.__class__.__name__}: {err})", EXIT_BAD_INPUT)
 
 
 def _show_decision(decision: Decision) -> None:
@@ -79,28 +66,14 @@ def check_command(
 ) -> None:
     """Check one proposed contact against the borrower's history. Exit 0 allowed, 3 blocked,
     2 bad input."""
-    pack = PACKS[rules.value]
-    past = parse_history(_read(history, "history").splitlines())
-    if isinstance(past, ParseError):
-        _fail(_where(history, past))
-    parsed = parse_proposed(_read(proposed, "proposed"))
-    if isinstance(parsed, ParseError):
-        _fail(_where(proposed, parsed))
-    contact, context = parsed
-    lender: LenderSettings | None = None
-    if settings is not None:
-        try:
-            raw = json.loads(_read(settings, "settings"))
-        except json.JSONDecodeError as err:
-            _fail(f"{settings}: line {err.lineno}: not valid JSON: {err.msg}")
-        loaded = parse_settings(raw)
-        if isinstance(loaded, ParseError):
-            _fail(_where(settings, loaded))
-        tightened = tighten(pack.limits, loaded)
-        if isinstance(tightened, tuple):
-            _fail(f"{settings}: " + "; ".join(str(e) for e in tightened))
-        lender = loaded
-    decision = check(past, contact, context, pack, lender)
+    decision = unwrap(
+        check_contact(
+            rules.value,
+            Named(str(history), _read(history, "history")),
+            Named(str(proposed), _read(proposed, "proposed")),
+            None if settings is None else Named(str(settings), _read(settings, "settings")),
+        )
+    )
     if as_json:
         typer.echo(json.dumps(decision.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -108,34 +81,22 @@ def check_command(
     raise typer.Exit(EXIT_ALLOWED if decision.allowed else EXIT_BLOCKED)
 
 
-def _limits_dict(pack: Pack) -> dict[str, int | str]:
-    shown: dict[str, int | str] = {}
-    for f in fields(pack.limits):
-        value = getattr(pack.limits, f.name)
-        if value is not None:
-            shown[f.name] = value.strftime("%H:%M") if isinstance(value, time) else value
-    return shown
-
-
 @app.command("rules")
 def rules_command(rules: RulesOption, as_json: JsonOption = False) -> None:
     """List every rule of a pack with its source, and the pack's limits."""
-    pack = PACKS[rules.value]
-    listed = [
-        {"rule": r.id, "severity": r.severity, "source": r.source, "message": r.message}
-        for r in pack.rules
-    ]
+    found = unwrap(pack_rules(rules.value))
+    listed = [asdict(r) for r in found.rules]
     if as_json:
         payload = {
-            "pack": pack.id,
-            "title": pack.title,
-            "rules_sha256": rules_digest(pack),  # as contact.planned records name it
-            "limits": _limits_dict(pack),
+            "pack": found.pack,
+            "title": found.title,
+            "rules_sha256": found.rules_sha256,
+            "limits": found.limits,
         }
         typer.echo(json.dumps({**payload, "rules": listed}, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{pack.id}: {pack.title} (rules {rules_digest(pack)})")
-    for name, value in _limits_dict(pack).items():
+    typer.echo(f"{found.pack}: {found.title} (rules {found.rules_sha256})")
+    for name, value in found.limits.items():
         typer.echo(f"  limit {name} = {value}")
     for r in listed:
         typer.echo(f"{r['rule']} [{r['severity']}]: {r['message']}\n    source: {r['source']}")

@@ -9,7 +9,6 @@ from arrears.core.compliance.limits import LenderSettings, Limits, SettingsError
 from arrears.core.compliance.model import Contact, ContactPreferences, Context, Decision, Violation
 from arrears.core.compliance.pack import Pack, Rule
 from arrears.core.compliance.parse import (
-    ParseError,
     parse_contact,
     parse_context,
     parse_history,
@@ -25,7 +24,6 @@ __all__ = [
     "LenderSettings",
     "Limits",
     "Pack",
-    "ParseError",
     "Rule",
     "SettingsError",
     "Violation",

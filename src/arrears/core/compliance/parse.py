@@ -1,11 +1,10 @@
-"""Parsing JSON into the gate's model. Bad input is a value (`ParseError`) naming the line
-and the field at fault, never an exception, and nothing half-parsed is returned."""
+"""Parsing JSON into the gate's model. Bad input is a `Problem` naming the line (or the
+input) and the field at fault, never an exception, and nothing half-parsed is returned."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
@@ -28,17 +27,11 @@ from arrears.core.compliance.model import (
     Party,
     RecordKind,
 )
+from arrears.core.problem import Problem, Result, fail, ok
 
 
-@dataclass(frozen=True)
-class ParseError:
-    line: int | None  # 1-based line in the input file; None when the input has no lines
-    field: str  # dotted path, e.g. "context.timezones[1]"
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}field {self.field!r}: {self.reason}"
+def _at(line: int | None, what: str, field: str, reason: str) -> Problem:
+    return Problem(f"line {line}" if line is not None else what, field, reason)
 
 
 class _Bad(Exception):
@@ -315,21 +308,21 @@ def _context(obj: Mapping[str, object]) -> Context:
     )
 
 
-def parse_contact(obj: object, line: int | None = None) -> Contact | ParseError:
+def parse_contact(obj: object, line: int | None = None) -> Result[Contact]:
     try:
-        return _contact(_object(obj, "(line)"))
+        return ok(_contact(_object(obj, "(line)")))
     except _Bad as bad:
-        return ParseError(line, bad.field, bad.reason)
+        return fail(_at(line, "contact", bad.field, bad.reason))
 
 
-def parse_context(obj: object) -> Context | ParseError:
+def parse_context(obj: object) -> Result[Context]:
     try:
-        return _context(_object(obj, "context"))
+        return ok(_context(_object(obj, "context")))
     except _Bad as bad:
-        return ParseError(None, bad.field, bad.reason)
+        return fail(Problem("proposed", bad.field, bad.reason))
 
 
-def parse_history(lines: Iterable[str]) -> tuple[Contact, ...] | ParseError:
+def parse_history(lines: Iterable[str]) -> Result[tuple[Contact, ...]]:
     """JSON Lines: one contact per line; blank lines are skipped."""
     contacts: list[Contact] = []
     for number, text in enumerate(lines, start=1):
@@ -338,12 +331,12 @@ def parse_history(lines: Iterable[str]) -> tuple[Contact, ...] | ParseError:
         try:
             obj: Any = json.loads(text)
         except json.JSONDecodeError as err:
-            return ParseError(number, "(line)", f"not valid JSON: {err.msg}")
-        parsed = parse_contact(obj, number)
-        if isinstance(parsed, ParseError):
-            return parsed
+            return fail(_at(number, "history", "(line)", f"not valid JSON: {err.msg}"))
+        parsed, problems = parse_contact(obj, number)
+        if parsed is None:
+            return fail(*problems)
         contacts.append(parsed)
-    return tuple(contacts)
+    return ok(tuple(contacts))
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -355,28 +348,30 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
-def parse_proposed(text: str) -> tuple[Contact, Context] | ParseError:
+def parse_proposed(text: str) -> Result[tuple[Contact, Context]]:
     """The proposed file: one contact object with an added `context` object."""
     try:
         obj: Any = json.loads(text)
     except json.JSONDecodeError as err:
-        return ParseError(err.lineno, "(file)", f"not valid JSON: {err.msg}")
+        return fail(_at(err.lineno, "proposed", "(file)", f"not valid JSON: {err.msg}"))
     if not isinstance(obj, dict):
-        return ParseError(1, "(file)", "must be a JSON object")
+        return fail(_at(1, "proposed", "(file)", "must be a JSON object"))
     fields = dict(obj)
     if "context" not in fields:
-        return ParseError(None, "context", "is required")
-    context = parse_context(fields.pop("context"))
-    if isinstance(context, ParseError):
-        leaf = context.field.split(".")[-1].split("[")[0]
-        return ParseError(_line_of(text, leaf), context.field, context.reason)
-    contact = parse_contact(fields)
-    if isinstance(contact, ParseError):
-        return ParseError(_line_of(text, contact.field), contact.field, contact.reason)
-    return contact, context
+        return fail(Problem("proposed", "context", "is required"))
+    context, problems = parse_context(fields.pop("context"))
+    if context is None:
+        bad = problems[0]
+        leaf = bad.field.split(".")[-1].split("[")[0]
+        return fail(_at(_line_of(text, leaf), "proposed", bad.field, bad.reason))
+    contact, problems = parse_contact(fields)
+    if contact is None:
+        bad = problems[0]
+        return fail(_at(_line_of(text, bad.field), "proposed", bad.field, bad.reason))
+    return ok((contact, context))
 
 
-def parse_settings(obj: object) -> LenderSettings | ParseError:
+def parse_settings(obj: object) -> Result[LenderSettings]:
     """A lender's limits: {"limit_name": int or "HH:MM"}; strictness is checked by `tighten`."""
     try:
         raw = _object(obj, "(settings)")
@@ -387,6 +382,6 @@ def parse_settings(obj: object) -> LenderSettings | ParseError:
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise _Bad(key, "must be an integer or a time HH:MM")
             values[key] = _clock(value, key) if isinstance(value, str) else value
-        return LenderSettings(MappingProxyType(values))
+        return ok(LenderSettings(MappingProxyType(values)))
     except _Bad as bad:
-        return ParseError(None, bad.field, bad.reason)
+        return fail(Problem("settings", bad.field, bad.reason))
