@@ -137,8 +137,8 @@ def test_explain_bad_case(tmp_path: Path) -> None:
     f.write_text(json.dumps({**CASE, "dpd": -1, "overdue_amount": 40}))
     r = runner.invoke(app, ["policy", "explain", "--case", str(f)])
     assert r.exit_code == 2
-    assert "case field 'dpd': must be a whole number, 0 or more" in r.output
-    assert "case field 'overdue_amount'" in r.output
+    assert f"error: {f}: dpd: must be a whole number, 0 or more" in r.output
+    assert f"error: {f}: overdue_amount: " in r.output
     f.write_text("{")
     r = runner.invoke(app, ["policy", "explain", "--case", str(f)])
     assert r.exit_code == 2 and "not JSON" in r.output

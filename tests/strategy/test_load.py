@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arrears.core.strategy import Policy, PolicyError, PolicySet, parse_policy, policy_set, single
+from arrears.core.problem import Problem
+from arrears.core.strategy import Policy, PolicySet, parse_policy, policy_set, single
 from arrears.services.policy_files import bundled_policy_path, load_policy, load_policy_set
 
 MINIMAL = {
@@ -23,8 +24,8 @@ MINIMAL = {
 def errors_of(data: object) -> list[tuple[str, str]]:
     got = parse_policy(data, "f.yaml")
     assert isinstance(got, tuple), f"expected errors, got {got}"
-    assert all(e.file == "f.yaml" for e in got)
-    return [(e.path, e.reason) for e in got]
+    assert all(e.record == "f.yaml" for e in got)
+    return [(e.field, e.reason) for e in got]
 
 
 def with_step(**fields: object) -> dict[str, object]:
@@ -200,7 +201,7 @@ def test_files_syntax_and_missing(tmp_path: Path) -> None:
     bad.write_text("name: p\nsteps: [\n  {name: a\n")
     got = load_policy(bad)
     assert isinstance(got, tuple)
-    assert got[0].file == str(bad) and got[0].path.startswith("line ")
+    assert got[0].record == str(bad) and got[0].field.startswith("line ")
     assert "not valid YAML" in got[0].reason
 
 
@@ -217,16 +218,18 @@ def test_policy_set_files(tmp_path: Path) -> None:
     assert isinstance(got, PolicySet) and got.total == 10000 and got.names == ("a", "b")
     s.write_text("policies:\n  - {file: a.yaml, share: 60}\n  - {file: b.yaml, share: 30}\n")
     got = load_policy_set(s)
-    assert isinstance(got, tuple) and "sum to 90" in got[0].reason and got[0].path == "policies"
+    assert isinstance(got, tuple) and "sum to 90" in got[0].reason and got[0].field == "policies"
     s.write_text("policies:\n  - {file: a.yaml, share: 50}\n  - {file: a.yaml, share: 50}\n")
     got = load_policy_set(s)
-    assert isinstance(got, tuple) and got[0].path == "policies[1]" and "used twice" in got[0].reason
+    assert (
+        isinstance(got, tuple) and got[0].field == "policies[1]" and "used twice" in got[0].reason
+    )
     s.write_text("policies:\n  - {file: gone.yaml, share: 100}\n")
     got = load_policy_set(s)
-    assert isinstance(got, tuple) and got[0].file.endswith("gone.yaml")
+    assert isinstance(got, tuple) and got[0].record.endswith("gone.yaml")
     s.write_text("policies:\n  - {file: a.yaml, share: 0}\n")
     got = load_policy_set(s)
-    assert isinstance(got, tuple) and got[0].path == "policies[0].share"
+    assert isinstance(got, tuple) and got[0].field == "policies[0].share"
 
 
 def test_policy_set_shares_checked_in_code() -> None:
@@ -234,7 +237,7 @@ def test_policy_set_shares_checked_in_code() -> None:
     assert isinstance(p, Policy)
     assert isinstance(policy_set([(p, 100)]), PolicySet)
     bad = policy_set([(p, 99)])
-    assert isinstance(bad, tuple) and isinstance(bad[0], PolicyError)
+    assert isinstance(bad, tuple) and isinstance(bad[0], Problem)
     assert isinstance(policy_set([]), tuple)
 
 

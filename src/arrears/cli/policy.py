@@ -19,9 +19,9 @@ from rich.table import Table
 from arrears.cli.common import EXIT_BAD_INPUT, fail, print_json
 from arrears.core.compliance.packs import PACKS
 from arrears.core.money import fmt
+from arrears.core.problem import Problem
 from arrears.core.strategy.case import parse_case
 from arrears.core.strategy.choose import explain
-from arrears.core.strategy.load import PolicyError
 from arrears.core.strategy.model import Policy, PolicySet, PolicyWarning, Segment, Step
 from arrears.core.strategy.validate import validate
 from arrears.services.policy_files import bundled_policy_path, load_policy_set
@@ -48,7 +48,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _load(path: Path) -> PolicySet | tuple[PolicyError, ...]:
+def _load(path: Path) -> PolicySet | tuple[Problem, ...]:
     return load_policy_set(path)
 
 
@@ -83,7 +83,7 @@ def validate_command(
     """Check policy files: errors exit 2; warnings (steps a rule pack would mostly block)
     are printed and exit 0."""
     pack = rules.value if rules is not None else None
-    errors: list[PolicyError] = []
+    errors: list[Problem] = []
     reports: list[dict[str, Any]] = []
     for path in files:
         loaded = _load(path)
@@ -114,7 +114,7 @@ def validate_command(
         print_json(
             {
                 "valid": not errors,
-                "errors": [dataclasses.asdict(e) for e in errors],
+                "errors": [{"file": e.record, "path": e.field, "reason": e.reason} for e in errors],
                 "files": reports,
             }
         )
@@ -261,9 +261,11 @@ def explain_command(
         fail(f"{case}: cannot read ({err.__class__.__name__})", EXIT_BAD_INPUT)
     except json.JSONDecodeError as err:
         fail(f"{case}: not JSON: {err.msg} at line {err.lineno}", EXIT_BAD_INPUT)
-    parsed = parse_case(data)
-    if isinstance(parsed, tuple):
-        fail(f"{case}: " + "; ".join(map(str, parsed)), EXIT_BAD_INPUT)
+    parsed, problems = parse_case(data, str(case))
+    if parsed is None:
+        for problem in problems:  # every field at fault, one line each
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     ex = explain(parsed, loaded)
     result = {
         "policy": ex.policy,

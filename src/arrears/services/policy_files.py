@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from arrears.core.problem import Problem
 from arrears.core.strategy.load import (
-    PolicyError,
     parse_policy,
     parse_policy_set,
     parse_yaml,
@@ -19,25 +19,25 @@ from arrears.core.strategy.load import (
 from arrears.core.strategy.model import Policy, PolicySet
 
 
-def read_yaml(path: Path) -> Any | PolicyError:
+def read_yaml(path: Path) -> Any | Problem:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        return PolicyError(str(path), "", f"cannot read ({err.__class__.__name__}: {err})")
+        return Problem(str(path), "", f"cannot read ({err.__class__.__name__}: {err})")
     return parse_yaml(text, str(path))
 
 
-def load_policy(path: Path) -> Policy | tuple[PolicyError, ...]:
+def load_policy(path: Path) -> Policy | tuple[Problem, ...]:
     data = read_yaml(path)
-    if isinstance(data, PolicyError):
+    if isinstance(data, Problem):
         return (data,)
     return parse_policy(data, str(path))
 
 
-def load_policy_set(path: Path) -> PolicySet | tuple[PolicyError, ...]:
+def load_policy_set(path: Path) -> PolicySet | tuple[Problem, ...]:
     """A policy-set file (`policies: [{file, share}]`) or a single policy file (share 100)."""
     data = read_yaml(path)
-    if isinstance(data, PolicyError):
+    if isinstance(data, Problem):
         return (data,)
     return parse_policy_set(data, str(path), lambda member: load_policy(path.parent / member))
 

@@ -10,7 +10,6 @@ from arrears.core.strategy.case import (
     CASE_COLUMNS,
     CASE_SCHEMA,
     LAST_SENT_SCHEMA,
-    CaseError,
     CaseView,
     cases_frame,
     parse_case,
@@ -18,7 +17,6 @@ from arrears.core.strategy.case import (
 from arrears.core.strategy.choose import Choice, Explanation, StepTrace, choose, explain
 from arrears.core.strategy.frame import ACTION_SCHEMA, ROUTING_SCHEMA, CaseFrameError, choose_frame
 from arrears.core.strategy.load import (
-    PolicyError,
     parse_policy,
     parse_policy_set,
     parse_yaml,
@@ -45,7 +43,6 @@ __all__ = [
     "LAST_SENT_SCHEMA",
     "ROUTING_SCHEMA",
     "BrokenPromise",
-    "CaseError",
     "CaseFrameError",
     "CaseView",
     "Choice",
@@ -53,7 +50,6 @@ __all__ = [
     "Legal",
     "Member",
     "Policy",
-    "PolicyError",
     "PolicySet",
     "PolicyWarning",
     "Routing",

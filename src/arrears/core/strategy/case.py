@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from arrears.core.money import MoneyError, parse_amount
+from arrears.core.problem import Problem, Result, fail, ok
 
 
 def _no_steps() -> Mapping[str, date]:
@@ -91,13 +92,11 @@ def cases_frame(cases: list[CaseView]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(rows, schema=dict(CASE_SCHEMA)), last
 
 
-@dataclass(frozen=True)
-class CaseError:
+class _Bad(NamedTuple):
+    """A field at fault, while parsing; the caller gets them as Problems of the named case."""
+
     field: str
     reason: str
-
-    def __str__(self) -> str:
-        return f"case field {self.field!r}: {self.reason}"
 
 
 _INTS = ("dpd", "risk_score", "prior_cases", "unreachable_days", "emergency_contacts")
@@ -107,37 +106,37 @@ _DATES = ("promise_until", "promise_broken_on")
 _KNOWN = frozenset((*CASE_COLUMNS, "last_sent"))
 
 
-def parse_case(data: Any) -> CaseView | tuple[CaseError, ...]:
+def parse_case(data: Any, source: str = "case") -> Result[CaseView]:
     """A case from JSON-shaped data: dates ISO, amounts as yuan strings ("1234.50"), every
     field required except the optional dates, `days_to_due` and `last_sent`."""
     if not isinstance(data, dict):
-        return (CaseError("(case)", "must be a JSON object"),)
-    errors: list[CaseError] = [CaseError(k, "unknown field") for k in data if k not in _KNOWN]
+        return fail(Problem(source, "", "must be a JSON object"))
+    errors: list[_Bad] = [_Bad(k, "unknown field") for k in data if k not in _KNOWN]
     out: dict[str, Any] = {}
 
     def need(name: str) -> Any:
         if name not in data:
-            errors.append(CaseError(name, "missing"))
+            errors.append(_Bad(name, "missing"))
         return data.get(name)
 
     for name in ("borrower_id", "loan_id"):
         value = need(name)
         if value is not None and (not isinstance(value, str) or not value):
-            errors.append(CaseError(name, "must be a non-empty string"))
+            errors.append(_Bad(name, "must be a non-empty string"))
         out[name] = value
     out["business_date"] = _date(need("business_date"), "business_date", errors, required=True)
     for name in _INTS:
         value = need(name)
         if value is not None and (type(value) is not int or value < 0):
-            errors.append(CaseError(name, "must be a whole number, 0 or more"))
+            errors.append(_Bad(name, "must be a whole number, 0 or more"))
         out[name] = value
     if isinstance(out.get("risk_score"), int) and out["risk_score"] > 1000:
-        errors.append(CaseError("risk_score", "must be 0..1000"))
+        errors.append(_Bad("risk_score", "must be 0..1000"))
     dtd = data.get("days_to_due")
     if dtd is not None and (type(dtd) is not int or dtd < 0):
-        errors.append(CaseError("days_to_due", "must be a whole number, 0 or more, or null"))
+        errors.append(_Bad("days_to_due", "must be a whole number, 0 or more, or null"))
     if dtd is not None and out.get("dpd"):
-        errors.append(CaseError("days_to_due", "must be null when dpd > 0"))
+        errors.append(_Bad("days_to_due", "must be null when dpd > 0"))
     out["days_to_due"] = dtd
     for name in _MONEY:
         value = need(name)
@@ -150,37 +149,37 @@ def parse_case(data: Any) -> CaseView | tuple[CaseError, ...]:
                 if out[name] < 0:
                     raise MoneyError("must not be negative")
             except MoneyError as err:
-                errors.append(CaseError(name, str(err)))
+                errors.append(_Bad(name, str(err)))
     for name in _DATES:
         out[name] = _date(data.get(name), name, errors, required=False)
     for name in _BOOLS:
         value = need(name)
         if value is not None and not isinstance(value, bool):
-            errors.append(CaseError(name, "must be true or false"))
+            errors.append(_Bad(name, "must be true or false"))
         out[name] = value
     sent: dict[str, date] = {}
     raw_sent = data.get("last_sent", {})
     if not isinstance(raw_sent, dict):
-        errors.append(CaseError("last_sent", "must be an object: step name -> date"))
+        errors.append(_Bad("last_sent", "must be an object: step name -> date"))
     else:
         for step, day in raw_sent.items():
             parsed = _date(day, f"last_sent.{step}", errors, required=True)
             if parsed is not None:
                 sent[step] = parsed
     if errors:
-        return tuple(errors)
-    return CaseView(**out, last_sent=MappingProxyType(sent))
+        return fail(*(Problem(source, e.field, e.reason) for e in errors))
+    return ok(CaseView(**out, last_sent=MappingProxyType(sent)))
 
 
-def _date(value: Any, name: str, errors: list[CaseError], *, required: bool) -> date | None:
+def _date(value: Any, name: str, errors: list[_Bad], *, required: bool) -> date | None:
     if value is None:
         if required:
-            errors.append(CaseError(name, "missing"))
+            errors.append(_Bad(name, "missing"))
         return None
     try:
         return date.fromisoformat(value) if isinstance(value, str) else _bad()
     except ValueError:
-        errors.append(CaseError(name, f"{value!r} is not a date (YYYY-MM-DD)"))
+        errors.append(_Bad(name, f"{value!r} is not a date (YYYY-MM-DD)"))
         return None
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import time
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ import yaml
 from arrears.core.compliance.packs import PACKS
 from arrears.core.contact.templates import TEMPLATES
 from arrears.core.money import MoneyError, parse_amount
+from arrears.core.problem import Problem
 from arrears.core.strategy.model import (
     POLICY_PURPOSES,
     STEP_CHANNELS,
@@ -41,29 +41,15 @@ _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SHARE_TOTALS = (100, 10000)
 
 
-@dataclass(frozen=True)
-class PolicyError:
-    file: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.path}: {self.reason}"
-            if self.path
-            else f"{self.file}: {self.reason}"
-        )
-
-
 class _Reader:
     """Collects every error in one pass, so a user fixes a file once, not line by line."""
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.errors: list[PolicyError] = []
+        self.errors: list[Problem] = []
 
     def error(self, path: str, reason: str) -> None:
-        self.errors.append(PolicyError(self.file, path, reason))
+        self.errors.append(Problem(self.file, path, reason))
 
     def mapping(self, value: Any, path: str, known: Sequence[str]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
@@ -207,7 +193,7 @@ _STEP_KEYS = (
 )
 
 
-def parse_policy(data: Any, file: str) -> Policy | tuple[PolicyError, ...]:
+def parse_policy(data: Any, file: str) -> Policy | tuple[Problem, ...]:
     """A policy from already-parsed YAML/JSON data; `file` names it in errors."""
     r = _Reader(file)
     top = r.mapping(data, "", _POLICY_KEYS)
@@ -387,7 +373,7 @@ def _promises(r: _Reader, raw: Any, steps: tuple[Step, ...]) -> BrokenPromise:
 # -- documents ------------------------------------------------------------------------------
 
 
-def parse_yaml(text: str, file: str) -> Any | PolicyError:
+def parse_yaml(text: str, file: str) -> Any | Problem:
     """The YAML document in ``text`` (read from ``file``, named in errors)."""
     try:
         return yaml.safe_load(text)
@@ -395,33 +381,33 @@ def parse_yaml(text: str, file: str) -> Any | PolicyError:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        return PolicyError(file, where, f"not valid YAML: {problem}")
+        return Problem(file, where, f"not valid YAML: {problem}")
 
 
 def policy_set(
     members: Sequence[tuple[Policy, int]], file: str = "(policy set)"
-) -> PolicySet | tuple[PolicyError, ...]:
+) -> PolicySet | tuple[Problem, ...]:
     """Check shares (positive integers summing to 100 or 10000) and distinct names."""
-    errors: list[PolicyError] = []
+    errors: list[Problem] = []
     seen: set[str] = set()
     for i, (policy, share) in enumerate(members):
         if policy.name in seen:
             errors.append(
-                PolicyError(file, f"policies[{i}]", f"policy name {policy.name!r} is used twice")
+                Problem(file, f"policies[{i}]", f"policy name {policy.name!r} is used twice")
             )
         seen.add(policy.name)
         if type(share) is not int or share <= 0:
             errors.append(
-                PolicyError(
+                Problem(
                     file, f"policies[{i}].share", f"must be a positive whole number, not {share!r}"
                 )
             )
     total = sum(s for _, s in members if type(s) is int)
     if not members:
-        errors.append(PolicyError(file, "policies", "must name at least one policy"))
+        errors.append(Problem(file, "policies", "must name at least one policy"))
     elif not errors and total not in SHARE_TOTALS:
         errors.append(
-            PolicyError(
+            Problem(
                 file,
                 "policies",
                 f"shares sum to {total}; they must sum to 100 (percent) or 10000 (basis points)",
@@ -437,12 +423,12 @@ def single(policy: Policy) -> PolicySet:
 
 
 # Reads one member policy of a set, by the ``file`` the set names (relative to the set file).
-MemberReader = Callable[[str], "Policy | tuple[PolicyError, ...]"]
+MemberReader = Callable[[str], "Policy | tuple[Problem, ...]"]
 
 
 def parse_policy_set(
     data: Any, file: str, read_member: MemberReader
-) -> PolicySet | tuple[PolicyError, ...]:
+) -> PolicySet | tuple[Problem, ...]:
     """A policy-set document (`policies: [{file, share}]`) or a single policy (share 100)."""
     if not (isinstance(data, dict) and "policies" in data):
         parsed = parse_policy(data, file)
