@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from arrears.core.evidence.chain import (
     GENESIS_HASH,
+    Break,
     Code,
     Entry,
     EvidenceError,
     Head,
     Kind,
-    Problem,
     Proof,
     Record,
     append,
@@ -311,7 +311,7 @@ def test_records_appended_after_the_root_are_fine() -> None:
 def test_a_record_moved_in_from_another_chain_is_named() -> None:
     b1, b2 = make_chain("b1"), make_chain("b2")
     problem = verify_chain([*b1[:2], b2[2], *b1[2:]], borrower_id="b1")
-    assert problem == Problem("b1", 3, Code.WRONG_BORROWER, "record belongs to borrower 'b2'")
+    assert problem == Break("b1", 3, Code.WRONG_BORROWER, "record belongs to borrower 'b2'")
 
 
 def test_genesis_must_be_zeros() -> None:

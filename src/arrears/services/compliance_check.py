@@ -35,6 +35,12 @@ def _in(name: str, problems: Problems) -> Problems:
     return tuple(Problem(f"{name}: {p.record}", p.field, p.reason, p.code) for p in problems)
 
 
+def _named(name: str, problems: Problems) -> Problems:
+    """The settings' problems, recorded against the input's own name (their record is
+    "settings")."""
+    return tuple(Problem(name, p.field, p.reason, p.code) for p in problems)
+
+
 def _pack(pack_id: str) -> Result[Pack]:
     pack = PACKS.get(pack_id)
     if pack is None:
@@ -50,10 +56,10 @@ def _lender(settings: Named, pack: Pack) -> Result[LenderSettings]:
         return fail(Problem(settings.name, "", f"line {err.lineno}: not valid JSON: {err.msg}"))
     loaded, problems = parse_settings(raw)
     if loaded is None:
-        return fail(*_in(settings.name, problems))
-    tightened = tighten(pack.limits, loaded)
-    if isinstance(tightened, tuple):
-        return fail(Problem(settings.name, "", "; ".join(str(e) for e in tightened)))
+        return fail(*_named(settings.name, problems))
+    tightened, problems = tighten(pack.limits, loaded)
+    if tightened is None:
+        return fail(*_named(settings.name, problems))
     return ok(loaded)
 
 

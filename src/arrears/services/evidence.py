@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text, update
 
 from arrears.core.evidence import chain
-from arrears.core.evidence.chain import Code, Entry, Head, Problem, Record
+from arrears.core.evidence.chain import Break, Code, Entry, Head, Record
 from arrears.store import bulk
 from arrears.store.evidence_tables import (
     evidence_heads,
@@ -322,7 +322,7 @@ class Report:
     chains: int
     records: int
     root: StoredRoot | None
-    problems: tuple[Problem, ...]
+    problems: tuple[Break, ...]
 
     @property
     def intact(self) -> bool:
@@ -352,7 +352,7 @@ def verify_report(
     published outside this database, when given); then each chain is walked and checked against
     the head the root committed to, which catches records removed from the end.
     """
-    problems: list[Problem] = []
+    problems: list[Break] = []
     stored = get_root(conn, root_label)
     if root_label is not None and stored is None:
         raise chain.EvidenceError(f"no evidence root labelled {root_label!r}")
@@ -363,7 +363,7 @@ def verify_report(
             )
             if recomputed != stored.root:
                 problems.append(
-                    Problem(
+                    Break(
                         None,
                         None,
                         Code.ROOT_MISMATCH,
@@ -372,7 +372,7 @@ def verify_report(
                 )
         if expected_root is not None and expected_root.lower() != stored.root:
             problems.append(
-                Problem(
+                Break(
                     None,
                     None,
                     Code.ROOT_MISMATCH,
@@ -393,7 +393,7 @@ def verify_report(
     table = _InStep(Head(b, s, h) for b, s, h in conn.execute(rows))
     # Merge three borrower-ordered streams: the chains, the heads the root names, and the
     # heads table (which the next root will be made from).
-    orphans: list[Problem] = []  # heads rows without a chain
+    orphans: list[Break] = []  # heads rows without a chain
     for chain_id, group in itertools.groupby(
         iter_records(conn, borrower_id), key=lambda r: r.borrower_id
     ):
@@ -445,12 +445,12 @@ class _InStep:
         return found
 
 
-def _head_row(borrower_id: str, row: Head | None, last: Record | None) -> Problem:
+def _head_row(borrower_id: str, row: Head | None, last: Record | None) -> Break:
     """The heads table's ``row`` (None: no row) disagrees with the chain's last record
     (``last``; None: no chain)."""
     named = "has no row" if row is None else f"names seq {row.seq}"
     ends = "there is no chain" if last is None else f"the chain ends at seq {last.seq}"
-    return Problem(
+    return Break(
         borrower_id,
         None if row is None else row.seq,
         Code.HEAD_ROW,
@@ -458,7 +458,7 @@ def _head_row(borrower_id: str, row: Head | None, last: Record | None) -> Proble
     )
 
 
-def _missing(head: Head) -> Problem:
+def _missing(head: Head) -> Break:
     problem = chain.verify_chain([], expected=head)
     assert problem is not None
     return problem
@@ -488,7 +488,7 @@ class _Counter:
         return self._last
 
 
-def verify_db(conn: Connection, borrower_id: str | None = None) -> list[Problem]:
+def verify_db(conn: Connection, borrower_id: str | None = None) -> list[Break]:
     """The first bad record of every broken chain (empty list: the log is intact)."""
     return list(verify_report(conn, borrower_id).problems)
 

@@ -5,7 +5,7 @@ Pure: no database, no clock. Rule packs `cn`, `us-reg-f`, `uk-conc` live in `pac
 """
 
 from arrears.core.compliance.gate import check
-from arrears.core.compliance.limits import LenderSettings, Limits, SettingsError, tighten
+from arrears.core.compliance.limits import LenderSettings, Limits, tighten
 from arrears.core.compliance.model import Contact, ContactPreferences, Context, Decision, Violation
 from arrears.core.compliance.pack import Pack, Rule
 from arrears.core.compliance.parse import (
@@ -25,7 +25,6 @@ __all__ = [
     "Limits",
     "Pack",
     "Rule",
-    "SettingsError",
     "Violation",
     "check",
     "parse_contact",

@@ -26,9 +26,9 @@ def check(
     Settings looser than the pack are a caller's bug here: validate them once with
     `limits.tighten` when they are loaded, and handle its errors there.
     """
-    limits = tighten(pack.limits, settings)
-    if isinstance(limits, tuple):
-        raise ValueError("; ".join(str(e) for e in limits))
+    limits, problems = tighten(pack.limits, settings)
+    if limits is None:
+        raise ValueError("; ".join(str(e) for e in problems))
     situation = Situation(tuple(history), proposed, context, limits)
     violations: list[Violation] = []
     warnings: list[Violation] = []

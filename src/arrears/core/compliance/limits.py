@@ -2,7 +2,7 @@
 
 A pack states its limits as data (so `arrears compliance rules` can print them and a lender can
 see what it is bound by). A lender may make any limit stricter; a looser value is rejected
-with a `SettingsError`, never silently ignored or clamped.
+with a `Problem` naming the limit, never silently ignored or clamped.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import time
 from typing import Literal
+
+from arrears.core.problem import Problem, Result, fail, ok
 
 Direction = Literal["lower", "higher", "later", "earlier"]
 
@@ -65,43 +67,35 @@ class LenderSettings:
     limits: Mapping[str, int | time]
 
 
-@dataclass(frozen=True)
-class SettingsError:
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"settings field {self.field!r}: {self.reason}"
-
-
 def _is_stricter_or_equal(direction: Direction, new: int | time, old: int | time) -> bool:
     if direction in ("lower", "earlier"):
         return new <= old  # type: ignore[operator]
     return new >= old  # type: ignore[operator]
 
 
-def tighten(limits: Limits, settings: LenderSettings | None) -> Limits | tuple[SettingsError, ...]:
+def tighten(limits: Limits, settings: LenderSettings | None) -> Result[Limits]:
     """Apply a lender's settings to a pack's limits, or say why they cannot apply."""
     if settings is None:
-        return limits
-    errors: list[SettingsError] = []
+        return ok(limits)
+    errors: list[Problem] = []
     changes: dict[str, int | time] = {}
     for name, value in settings.limits.items():
         if name not in STRICTER:
-            errors.append(SettingsError(name, "no such limit"))
+            errors.append(Problem("settings", name, "no such limit"))
             continue
         current = getattr(limits, name)
         if current is None:
-            errors.append(SettingsError(name, "this pack has no such limit to tighten"))
+            errors.append(Problem("settings", name, "this pack has no such limit to tighten"))
             continue
         if type(value) is not type(current):
             kind = "a time HH:MM" if isinstance(current, time) else "an integer"
-            errors.append(SettingsError(name, f"must be {kind}"))
+            errors.append(Problem("settings", name, f"must be {kind}"))
             continue
         direction = STRICTER[name]
         if not _is_stricter_or_equal(direction, value, current):
             errors.append(
-                SettingsError(
+                Problem(
+                    "settings",
                     name,
                     f"{_show(value)} is looser than the pack's {_show(current)}; "
                     f"a lender may only make it {direction}",
@@ -110,8 +104,8 @@ def tighten(limits: Limits, settings: LenderSettings | None) -> Limits | tuple[S
             continue
         changes[name] = value
     if errors:
-        return tuple(errors)
-    return replace(limits, **changes)  # type: ignore[arg-type]
+        return fail(*errors)
+    return ok(replace(limits, **changes))  # type: ignore[arg-type]
 
 
 def _show(value: int | time) -> str:

@@ -35,7 +35,7 @@ class VisitPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class VisitProblem:
+class VisitRefusal:
     """Why a visit may not go ahead: the gate's rule id (or ``visit.window``) and a message."""
 
     rule: str
@@ -63,23 +63,23 @@ def validate_visit(
     history: Iterable[Contact] = (),
     *,
     require_notice: bool = True,
-) -> list[VisitProblem]:
+) -> list[VisitRefusal]:
     """Every reason the visit may not go ahead; empty when it may."""
     if plan.window_start.utcoffset() is None or plan.window_end.utcoffset() is None:
-        return [VisitProblem("visit.window", "the window must carry a time-zone offset")]
+        return [VisitRefusal("visit.window", "the window must carry a time-zone offset")]
     if plan.window_end <= plan.window_start:
-        return [VisitProblem("visit.window", "the window must end after it starts")]
+        return [VisitRefusal("visit.window", "the window must end after it starts")]
     past = tuple(history)
-    found: dict[str, VisitProblem] = {}
+    found: dict[str, VisitRefusal] = {}
     last_minute = max(plan.window_start, plan.window_end - timedelta(minutes=1))
     for at in (plan.window_start, last_minute):
         decision = check(past, proposed_contact(plan, at), context, pack)
         for v in decision.violations:
             if not require_notice and v.rule.endswith(NOTICE_RULE_SUFFIX):
                 continue
-            found.setdefault(v.rule, _problem(v))
+            found.setdefault(v.rule, _refusal(v))
     return list(found.values())
 
 
-def _problem(v: Violation) -> VisitProblem:
-    return VisitProblem(v.rule, v.message)
+def _refusal(v: Violation) -> VisitRefusal:
+    return VisitRefusal(v.rule, v.message)

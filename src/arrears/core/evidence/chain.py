@@ -616,8 +616,9 @@ class Code(StrEnum):
 
 
 @dataclass(frozen=True)
-class Problem:
-    """The first bad record of a chain (or a bad root: ``borrower_id`` None)."""
+class Break:
+    """Where a chain stops being trustworthy: its first bad record (or a bad root:
+    ``borrower_id`` None). A finding of verification, not bad input (that is core.problem's)."""
 
     borrower_id: str | None
     seq: int | None
@@ -639,9 +640,9 @@ class Problem:
         }
 
 
-def _check_record(record: Record, borrower_id: str, n: int, prev_hash: str) -> Problem | None:
-    def problem(code: Code, detail: str, seq: int = n) -> Problem:
-        return Problem(borrower_id, seq, code, detail)
+def _check_record(record: Record, borrower_id: str, n: int, prev_hash: str) -> Break | None:
+    def problem(code: Code, detail: str, seq: int = n) -> Break:
+        return Break(borrower_id, seq, code, detail)
 
     if record.borrower_id != borrower_id:
         return problem(Code.WRONG_BORROWER, f"record belongs to borrower {record.borrower_id!r}")
@@ -679,7 +680,7 @@ def verify_chain(
     *,
     borrower_id: str | None = None,
     expected: HasHead | None = None,
-) -> Problem | None:
+) -> Break | None:
     """The first problem in one chain's records (in stored order), or None if it is intact.
 
     Streams: holds one record at a time. ``expected`` is the head a root committed to; with it,
@@ -697,7 +698,7 @@ def verify_chain(
         if problem is not None:
             return problem
         if expected is not None and n == expected.seq and record.hash != expected.hash:
-            return Problem(
+            return Break(
                 borrower_id,
                 n,
                 Code.HEAD_MISMATCH,
@@ -707,13 +708,13 @@ def verify_chain(
     if expected is not None and n < expected.seq:
         assert borrower_id is not None
         if n == 0:
-            return Problem(
+            return Break(
                 borrower_id,
                 1,
                 Code.MISSING_CHAIN,
                 f"no records, but the root committed to {expected.seq}",
             )
-        return Problem(
+        return Break(
             borrower_id,
             n + 1,
             Code.TRUNCATED,
@@ -723,7 +724,7 @@ def verify_chain(
     return None
 
 
-def verify(records: Iterable[Record], heads: Mapping[str, HasHead] | None = None) -> list[Problem]:
+def verify(records: Iterable[Record], heads: Mapping[str, HasHead] | None = None) -> list[Break]:
     """The first problem of every broken chain among ``records`` (empty: all intact).
 
     Records are grouped by borrower (keeping their order within each chain). ``heads`` are the

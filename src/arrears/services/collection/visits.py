@@ -20,7 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from arrears.core.compliance.model import Contact
 from arrears.core.compliance.packs import get_pack
-from arrears.core.contact.visits import VisitPlan, VisitProblem, validate_visit
+from arrears.core.contact.visits import VisitPlan, VisitRefusal, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
 from arrears.core.problem import not_found
 from arrears.services import evidence as log
@@ -264,7 +264,7 @@ def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Vis
 
 def _problems(
     conn: Connection, v: Visit, plan: VisitPlan, at: datetime, notice: bool
-) -> list[VisitProblem]:
+) -> list[VisitRefusal]:
     pack_name = conn.execute(
         select(borrower_profiles.c.rule_pack).where(
             borrower_profiles.c.borrower_id == v.borrower_id
@@ -279,11 +279,11 @@ def _problems(
     history = history_for(conn, [v.borrower_id], planned_after=at)[v.borrower_id]
     pack = get_pack(pack_name or "cn")
     if pack is None:
-        return [VisitProblem("visit.pack", f"unknown rule pack {pack_name!r} in the profile")]
+        return [VisitRefusal("visit.pack", f"unknown rule pack {pack_name!r} in the profile")]
     return validate_visit(plan, context, pack, history, require_notice=notice)
 
 
-def _refused(visit_id: int, problems: list[VisitProblem]) -> Problem:
+def _refused(visit_id: int, problems: list[VisitRefusal]) -> Problem:
     return Problem(f"visit {visit_id}", "assignment", "; ".join(map(str, problems)))
 
 
