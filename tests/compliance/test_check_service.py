@@ -54,7 +54,10 @@ def test_a_lender_may_tighten_but_not_loosen_the_limits() -> None:
     assert not decision.allowed
     looser = Named("lender.json", json.dumps({"day_end": "23:00"}))
     problem = refused(check_contact("cn", history(), proposed("2026-03-02T21:30:00+08:00"), looser))
-    assert (problem.record, problem.field) == ("lender.json", "day_end") and "looser" in problem.reason
+    assert (problem.record, problem.field) == (
+        "lender.json",
+        "day_end",
+    ) and "looser" in problem.reason
 
 
 def test_problems_name_the_input_line_and_field() -> None:
