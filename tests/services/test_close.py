@@ -246,3 +246,20 @@ def test_written_off_and_settled_loans_are_not_aged(engine: Engine, tmp_path: Pa
     assert state_row(engine, "B").status == "settled"
     assert state_row(engine, "C").dpd == (date(2024, 3, 1) - date(2024, 2, 15)).days
     assert_journal_consistent(engine)
+
+
+@pytest.mark.parametrize("kernel", ["reference", "polars"])
+def test_loans_per_chunk_sets_the_transactions_of_either_kernel(
+    engine: Engine, tmp_path: Path, kernel: str
+) -> None:
+    setup_portfolio(engine, tmp_path)  # 30 loans
+    committed: list[int] = []
+    res = close_through(
+        engine,
+        THROUGH,
+        after_chunk=committed.append,
+        kernel=kernel,  # type: ignore[arg-type]
+        loans_per_chunk=7,
+    )
+    assert res.loans_aged == 30
+    assert committed == [0, 1, 2, 3, 4]  # 7 + 7 + 7 + 7 + 2 loans, each chunk its own commit

@@ -342,12 +342,20 @@ def write_off(
 
 
 def _close_with_progress(
-    engine: Engine, through: date, quiet: bool, kernel: AccrualKernel = "polars"
+    engine: Engine,
+    through: date,
+    quiet: bool,
+    kernel: AccrualKernel = "polars",
+    loans_per_chunk: int | None = None,
 ) -> CloseResult:
     """Run the accrual alone, with a progress bar on stderr (none when the output is JSON)."""
     with phase_bar(quiet) as progress:
         return close_through(
-            engine, through, lambda done, total: progress("accrual", done, total), kernel=kernel
+            engine,
+            through,
+            lambda done, total: progress("accrual", done, total),
+            kernel=kernel,
+            loans_per_chunk=loans_per_chunk,
         )
 
 
@@ -397,13 +405,8 @@ def close_day_cmd(
     lender = settings.lender
     engine = open_db(db)
     until = parse_date(through, "through") if through else date.today()
-    if chunk_size is not None:
-        import arrears.services.close.accrual as runner
-        import arrears.services.close.reference as reference
-
-        runner.LOANS_PER_CHUNK = reference.LOANS_PER_CHUNK = chunk_size
     if not collect:
-        res = _close_with_progress(engine, until, quiet=json_out, kernel=kernel)
+        res = _close_with_progress(engine, until, json_out, kernel, chunk_size)
         data = {
             "through": until.isoformat(),
             "loans_aged": res.loans_aged,
@@ -429,6 +432,7 @@ def close_day_cmd(
                 kernel=kernel,
                 workers=workers or default_workers(),
                 capacity=settings.capacity,
+                loans_per_chunk=chunk_size,
             ),
             progress=progress,
         )

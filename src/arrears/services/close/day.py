@@ -96,6 +96,8 @@ class CloseConfig:
     # Agents, calls each a day, visits per region a day (the lender's settings): the day's
     # calls are planned to it (core.contact.capacity).
     capacity: Capacity = field(default_factory=lambda: default_settings().capacity)
+    # Loans per accrual transaction; None: the kernel's own (accrual/reference LOANS_PER_CHUNK).
+    loans_per_chunk: int | None = None
 
     @property
     def gate(self) -> GateConfig:
@@ -284,6 +286,7 @@ def _close_business_day(
             day,
             (lambda d, n: progress("accrual", d, n)) if progress else None,
             kernel=config.kernel,
+            loans_per_chunk=config.loans_per_chunk,
         )
         assert before is not None
         with engine.begin() as conn:

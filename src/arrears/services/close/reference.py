@@ -79,8 +79,10 @@ def close_through(
     progress: Progress | None = None,
     after_chunk: Callable[[int], None] | None = None,
     kernel: AccrualKernel = "reference",
+    loans_per_chunk: int | None = None,
 ) -> CloseResult:
     """Age every active loan through ``through``. ``after_chunk`` exists for crash tests.
+    ``loans_per_chunk``: loans per transaction (default the kernel's ``LOANS_PER_CHUNK``).
 
     ``kernel="polars"`` runs the columnar engine (``arrears.core.close``) on large chunks (the CLI's
     default); ``"reference"`` the per-loan engine below. Both leave the same tables.
@@ -90,12 +92,14 @@ def close_through(
     if kernel == "polars":
         from arrears.services.close.accrual import run  # the columnar engine imports this module
 
-        counts = run(engine, through, progress, after_chunk)
+        counts = run(engine, through, progress, after_chunk, loans_per_chunk)
         result.loans_aged = counts.loans_aged
         result.loan_days = counts.loan_days
         result.entries_posted = counts.entries_posted
     elif kernel == "reference":
-        _reference_chunks(engine, through, result, progress, after_chunk)
+        _reference_chunks(
+            engine, through, result, progress, after_chunk, loans_per_chunk or LOANS_PER_CHUNK
+        )
     else:
         raise ValueError(f"unknown close kernel {kernel!r}")
     _finish(engine, through, result, started)
@@ -108,11 +112,12 @@ def _reference_chunks(
     result: CloseResult,
     progress: Progress | None,
     after_chunk: Callable[[int], None] | None,
+    size: int,
 ) -> None:
     ids = pending_loans(engine, through)
     total = len(ids)
-    for k in range(0, total, LOANS_PER_CHUNK):
-        chunk = ids[k : k + LOANS_PER_CHUNK]
+    for k in range(0, total, size):
+        chunk = ids[k : k + size]
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Hold the chunk's loans (in id order, as payments lock one loan at a time, so
@@ -141,9 +146,9 @@ def _reference_chunks(
             result.loans_aged += len(saved)
             result.entries_posted += len(entries)
         if progress:
-            progress(min(k + LOANS_PER_CHUNK, total), total)
+            progress(min(k + size, total), total)
         if after_chunk:
-            after_chunk(k // LOANS_PER_CHUNK)
+            after_chunk(k // size)
 
 
 def _finish(engine: Engine, through: date, result: CloseResult, started: datetime) -> None:
