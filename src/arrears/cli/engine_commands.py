@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from arrears.cli.common import (
     parse_date,
     phase_bar,
     print_json,
+    unwrap,
 )
 from arrears.core.close.report import CloseReport
 from arrears.core.money import fmt
@@ -190,30 +190,16 @@ def simulate_cmd(
              EXIT_BAD_INPUT)  # fmt: skip
     if challenger is not None or rules is not None or report is not None:
         fail("--challenger, --rules and --report compare policies: give --loans N", EXIT_BAD_INPUT)
-    from arrears.services.importer import RowError, read_frame
-    from arrears.services.simulation.operation import simulate
+    from arrears.services.simulation.operation import portfolio_behaviours, simulate
 
-    behaviours: dict[str, str] = {}
-    if portfolio is not None:
-        frame = read_frame(portfolio)
-        if isinstance(frame, RowError):
-            fail(str(frame), EXIT_BAD_INPUT)
-        if "behaviour" not in frame.columns:
-            fail(f"--portfolio: {portfolio} has no behaviour column", EXIT_BAD_INPUT)
-        behaviours = dict(zip(frame["borrower_id"], frame["behaviour"], strict=True))
+    behaviours = {} if portfolio is None else unwrap(portfolio_behaviours(portfolio))
     policies = load_policies(policy)
     settings = lender_settings(settings_file)
     lender = settings.lender
     model = behaviour_model(behaviour)
     engine = open_db(db)
     first = parse_date(start, "start")
-    reports: list[CloseReport] = []
     with phase_bar(json_out) as progress:
-
-        def tick(day: date, report: CloseReport) -> None:
-            reports.append(report)
-            progress("days", (day - first).days + 1, days)
-
         result = simulate(
             engine,
             first,
@@ -222,24 +208,15 @@ def simulate_cmd(
             behaviours,
             seed=seed,
             model=model,
-            on_day=tick,
+            on_day=lambda day, _: progress("days", (day - first).days + 1, days),
         )
-    last = first + timedelta(days=days - 1)
-    summary = {
-        "start": first.isoformat(),
-        "through": last.isoformat(),
-        "calls": result.calls,
-        "promises": result.promises,
-        "payments": result.payments,
-        "visits_reported": result.visits_reported,
-        "actions": sum(sum(r.actions.values()) for r in reports),
-        "blocked": sum(sum(r.blocked.values()) for r in reports),
-    }
+    summary = result.summary(first, days)
     if json_out:
         print_json(summary)
     else:
         typer.echo(
-            f"simulated {first} to {last}: {summary['actions']} contacts enqueued, "
+            f"simulated {summary['start']} to {summary['through']}: "
+            f"{summary['actions']} contacts enqueued, "
             f"{summary['blocked']} blocked by the gate, {result.calls} calls, "
             f"{result.promises} promises, {result.payments} payments, "
             f"{result.visits_reported} visits"

@@ -14,12 +14,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 
 from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
 from arrears.core.ledger.account import Status, payoff_amount
+from arrears.core.problem import Result, fail, ok
 from arrears.core.sim.behaviour import answer_call, in_spell, keeps_promise
 from arrears.core.sim.model import BehaviourModel
 from arrears.services import events
@@ -31,6 +34,7 @@ from arrears.services.collection.dispatch import dispatch
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
+from arrears.services.importer import RowError, read_frame
 from arrears.services.payments_file import apply_payments
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.store import tables
@@ -61,6 +65,19 @@ class SimResult:
     dispatched: int = 0
     hardship_skipped: int = 0  # planned payments not made: the borrower was in hardship
 
+    def summary(self, start: date, days: int) -> dict[str, Any]:
+        """What ``arrears simulate`` prints: the run's span and its totals."""
+        return {
+            "start": start.isoformat(),
+            "through": (start + timedelta(days=days - 1)).isoformat(),
+            "calls": self.calls,
+            "promises": self.promises,
+            "payments": self.payments,
+            "visits_reported": self.visits_reported,
+            "actions": sum(sum(r.actions.values()) for r in self.reports),
+            "blocked": sum(sum(r.blocked.values()) for r in self.reports),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class _People:
@@ -79,6 +96,16 @@ class _People:
     def in_hardship(self, borrower_id: str, day: date) -> bool:
         spell = self.model.hardship
         return in_spell(spell, self.seed, borrower_id, "hardship", self.start, self.days, day)
+
+
+def portfolio_behaviours(path: Path) -> Result[dict[str, str]]:
+    """borrower id -> behaviour, from a generated loans file's ``behaviour`` column."""
+    frame = read_frame(path)
+    if isinstance(frame, RowError):
+        return fail(Problem("--portfolio", "", str(frame)))
+    if "behaviour" not in frame.columns:
+        return fail(Problem("--portfolio", "", f"{path} has no behaviour column"))
+    return ok(dict(zip(frame["borrower_id"], frame["behaviour"], strict=True)))
 
 
 def _end_of(day: date) -> datetime:
