@@ -40,6 +40,7 @@ from factories import (
     is_postgres,
     loan_row,
     second_database,
+    succeeded,
 )
 
 AS_OF = date(2026, 3, 31)
@@ -75,8 +76,7 @@ def setup(engine: Engine, tmp_path: Path, n: int = 80, as_of: date = AS_OF) -> N
     path = tmp_path / f"pays-{id(engine)}.csv"
     write_payments(pays, path)
     assert all(isinstance(r, ev.Applied) for r in import_payments(engine, path))
-    res = ev.write_off(engine, rows[5]["loan_id"], as_of, "wo-1")
-    assert isinstance(res, ev.Applied), str(res)
+    succeeded(ev.write_off(engine, rows[5]["loan_id"], as_of, "wo-1"))
     with engine.connect() as conn:
         owing = conn.execute(
             select(t.loan_state.c.loan_id, t.loan_state.c.as_of)
@@ -84,8 +84,7 @@ def setup(engine: Engine, tmp_path: Path, n: int = 80, as_of: date = AS_OF) -> N
             .order_by(t.loan_state.c.loan_id)
         ).first()
     if owing is not None:
-        w = ev.waive(engine, owing.loan_id, Component.PENALTY, 10, owing.as_of, "wv-1")
-        assert isinstance(w, ev.Applied), str(w)
+        succeeded(ev.waive(engine, owing.loan_id, Component.PENALTY, 10, owing.as_of, "wv-1"))
 
 
 STEPS = (date(2026, 4, 30), date(2026, 5, 1), date(2026, 7, 14))
@@ -177,8 +176,7 @@ def test_payment_after_polars_close_replays_cleanly(engine: Engine, tmp_path: Pa
             .first()
         )
     assert lid is not None
-    res = ev.pay(engine, lid, 100, STEPS[0], "after-close")
-    assert isinstance(res, ev.Applied), str(res)
+    succeeded(ev.pay(engine, lid, 100, STEPS[0], "after-close"))
     assert_journal_consistent(engine)
 
 
@@ -389,8 +387,7 @@ def test_one_day_closes_with_quiet_loans_equal_reference(
                 events.append((ev.write_off, overdue[-1].loan_id, day, "wo-2"))
             for eng in (engine, other):
                 for fn, *args in events:
-                    res = fn(eng, *args)
-                    assert isinstance(res, ev.Applied), str(res)
+                    succeeded(fn(eng, *args))
             nxt = day + timedelta(days=1)
             if (nxt + timedelta(days=1)).month != nxt.month:  # the close of a month end
                 planted = current[0].loan_id

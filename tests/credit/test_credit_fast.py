@@ -272,15 +272,13 @@ def test_outlooks_equal_the_forecast_of_each_loan(engine: Engine, tmp_path: Path
         facts = svc.load_facts(conn)
     paid = sorted((f.terms.disbursed_on, lid) for lid, f in facts.items() if f.events)
     a, b = (lid for _, lid in paid[:2])
-    assert isinstance(ev.pay(engine, a, 500, date(2026, 1, 3), "BACK-1"), ev.Applied)
-    assert isinstance(
-        ev.reverse(engine, facts[b].events[0].ref, "REV-1", date(2026, 2, 1)), ev.Applied
-    )
+    succeeded(ev.pay(engine, a, 500, date(2026, 1, 3), "BACK-1"))
+    succeeded(ev.reverse(engine, facts[b].events[0].ref, "REV-1", date(2026, 2, 1)))
     # A write-off and a waiver on the first loans still active that take them.
     others = sorted(set(facts) - {a, b})
     got = [ev.write_off(engine, lid, date(2026, 2, 20), "WO-1") for lid in others]
-    assert any(isinstance(x, ev.Applied) for x in got), got
+    assert any(not problems for _, problems in got), got
     got = [ev.waive(engine, lid, Component.PENALTY, 1, date(2026, 2, 25), "WV-1") for lid in others]
-    assert any(isinstance(x, ev.Applied) for x in got), got
+    assert any(not problems for _, problems in got), got
     for day in days[1:]:
         _per_loan(engine, day)

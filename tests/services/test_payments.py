@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from arrears.core.ledger.account import Allocation, Status
 from arrears.core.loans.product import Component
+from arrears.core.problem import Problem, Result
 from arrears.services import events as ev
 from arrears.services.close.reference import close_through
 from arrears.store import tables as t
@@ -31,8 +32,10 @@ from factories import (
     entry_kinds,
     import_rows,
     loan_row,
+    refused,
     state_row,
     stored_account,
+    succeeded,
 )
 
 DRAWN = date(2024, 1, 15)
@@ -56,16 +59,15 @@ def loan(engine: Engine, tmp_path: Path) -> Engine:
     return engine
 
 
-def applied(res: ev.Applied | ev.Problem) -> ev.Applied:
-    assert isinstance(res, ev.Applied), str(res)
-    return res
+def applied(res: Result[ev.Applied]) -> ev.Applied:
+    return succeeded(res)
 
 
-def problem(res: ev.Applied | ev.Problem, field: str) -> ev.Problem:
-    assert isinstance(res, ev.Problem), f"expected a refusal, got {res}"
-    assert res.field == field, str(res)
-    assert res.reason
-    return res
+def problem(res: Result[ev.Applied], field: str) -> Problem:
+    found = refused(res)
+    assert found.field == field, str(found)
+    assert found.reason
+    return found
 
 
 def test_on_time_payment_has_no_penalty(loan: Engine) -> None:

@@ -16,7 +16,6 @@ from arrears.cli import collection as cases_cli
 from arrears.cli import collector, moratorium, verify
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
-    EXIT_FAILED,
     BehaviourOption,
     DbOption,
     JsonOption,
@@ -30,6 +29,7 @@ from arrears.cli.common import (
     phase_bar,
     print_json,
     today_or_now,
+    unwrap,
 )
 from arrears.cli.compliance import app as compliance_app
 from arrears.cli.credit import app as credit_app
@@ -48,6 +48,7 @@ from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
+from arrears.core.problem import Result
 from arrears.services import events
 from arrears.services.close.day import CloseConfig, close_business_day, default_workers
 from arrears.services.close.reference import (
@@ -212,9 +213,7 @@ def loan_show(
     engine = open_db(db)
     on = parse_date(as_of, "as_of") if as_of else None
     with engine.connect() as conn:
-        view = loan_view(conn, loan_id, on)
-    if isinstance(view, events.Problem):
-        fail(str(view), EXIT_FAILED if view.field == "loan_id" else EXIT_BAD_INPUT)
+        view = unwrap(loan_view(conn, loan_id, on))
     data = loan_json(view)
     if json_out:
         print_json(data)
@@ -235,27 +234,9 @@ def loan_show(
         )
 
 
-def _applied(res: events.Applied | events.Problem, json_out: bool) -> None:
-    if isinstance(res, events.Problem):
-        fail(str(res), EXIT_FAILED if res.missing else EXIT_BAD_INPUT)
-    alloc = res.allocation
-    data: dict[str, Any] = {
-        "loan_id": res.loan_id,
-        "ref": res.ref,
-        "kind": res.kind,
-        "already_applied": res.already_applied,
-        "allocation": None
-        if alloc is None
-        else {
-            "penalty": fmt(alloc.penalty),
-            "interest": fmt(alloc.interest + alloc.prepaid_interest),
-            "principal": fmt(alloc.principal + alloc.prepaid_principal),
-            "early_principal": fmt(alloc.prepaid_principal),
-        },
-        "status": res.aged.status,
-        "dpd": res.aged.dpd,
-        "outstanding": fmt(res.aged.outstanding.total),
-    }
+def _applied(result: Result[events.Applied], json_out: bool) -> None:
+    res = unwrap(result)
+    data: dict[str, Any] = res.as_dict()
     if json_out:
         print_json(data)
     elif res.already_applied:

@@ -27,7 +27,8 @@ from arrears.core.ledger.replay import (
     replay,
 )
 from arrears.core.loans.product import Component
-from arrears.core.problem import Problem as Problem
+from arrears.core.money import fmt
+from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services.accounts import (
     NotFound,
     existing_keys,
@@ -50,6 +51,27 @@ class Applied:
     already_applied: bool
     allocation: Allocation | None
     aged: Aged
+
+    def as_dict(self) -> dict[str, object]:
+        """What the command line prints as JSON and the API returns, amounts in yuan."""
+        alloc = self.allocation
+        return {
+            "loan_id": self.loan_id,
+            "ref": self.ref,
+            "kind": self.kind,
+            "already_applied": self.already_applied,
+            "allocation": None
+            if alloc is None
+            else {
+                "penalty": fmt(alloc.penalty),
+                "interest": fmt(alloc.interest + alloc.prepaid_interest),
+                "principal": fmt(alloc.principal + alloc.prepaid_principal),
+                "early_principal": fmt(alloc.prepaid_principal),
+            },
+            "status": self.aged.status,
+            "dpd": self.aged.dpd,
+            "outstanding": fmt(self.aged.outstanding.total),
+        }
 
 
 def _event(want: dict[str, object]) -> Event | None:
@@ -80,21 +102,19 @@ def _record(
     loan_id: str,
     want: dict[str, object],
     reversal_of: str | None = None,
-) -> Applied | Problem:
+) -> Result[Applied]:
     with engine.connect() as conn:
-        res = apply_to_loan(conn, loan_id, [want], reversal_of)
-        if isinstance(res, Problem):
-            return res  # leaving without a commit rolls everything back
+        done, problems = apply_to_loan(conn, loan_id, [want], reversal_of)
+        if done is None:
+            return None, problems  # leaving without a commit rolls everything back
         conn.commit()
-        return res[0]
+        return ok(done[0])
 
 
 MAX_REF = 128  # the loan_events.ref column
 
 
-def pay_many(
-    engine: Engine, payments: list[tuple[str, int, date, str]]
-) -> list[Applied] | list[Problem]:
+def pay_many(engine: Engine, payments: list[tuple[str, int, date, str]]) -> Result[list[Applied]]:
     """Apply many (loan_id, amount, on, ref) payments in one transaction, all or nothing.
 
     Each loan is replayed once with all of its new payments, so a bulk load costs one
@@ -108,19 +128,17 @@ def pay_many(
         want = {"kind": "payment", "ref": ref, "amount": amount, "effective_on": on}
         by_loan.setdefault(loan_id, []).append(want)
     if problems:
-        return problems
+        return fail(*problems)
     applied: list[Applied] = []
     with engine.connect() as conn:
         for loan_id, wants in by_loan.items():
-            res = apply_to_loan(conn, loan_id, wants)
-            if isinstance(res, Problem):
-                problems.append(res)
-            else:
-                applied.extend(res)
+            done, refusal = apply_to_loan(conn, loan_id, wants)
+            problems.extend(refusal)
+            applied.extend(done or [])
         if problems:
-            return problems
+            return fail(*problems)
         conn.commit()
-    return applied
+    return ok(applied)
 
 
 def apply_to_loan(
@@ -128,19 +146,19 @@ def apply_to_loan(
     loan_id: str,
     wants: list[dict[str, object]],
     reversal_of: str | None = None,
-) -> list[Applied] | Problem:
-    """Record new events on one loan and re-age it; a Problem means the caller must roll back."""
+) -> Result[list[Applied]]:
+    """Record new events on one loan and re-age it; problems mean the caller must roll back."""
     try:
         rec = load_loan(conn, loan_id, lock=True)
     except NotFound as exc:
-        return Problem(f"loan {loan_id}", "loan_id", str(exc), code="not_found")
+        return fail(not_found(f"loan {loan_id}", str(exc), field="loan_id"))
     stored = load_accounts(conn, [loan_id])[loan_id][1]
     done: list[Applied] = []
     fresh: list[dict[str, object]] = []
     for want in wants:
         ref = str(want["ref"])
         if not ref.strip() or len(ref) > MAX_REF:
-            return Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters")
+            return fail(Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters"))
         on = want["effective_on"]
         assert isinstance(on, date)
         prior = conn.execute(
@@ -152,26 +170,30 @@ def apply_to_loan(
                     Applied(loan_id, ref, str(want["kind"]), True, None, age(stored, rec.product))
                 )
                 continue
-            return Problem(
-                f"ref {ref}",
-                "ref",
-                f"already used for a {prior.kind} of {prior.amount} fen to loan {prior.loan_id}"
-                f" on {prior.effective_on}",
+            return fail(
+                Problem(
+                    f"ref {ref}",
+                    "ref",
+                    f"already used for a {prior.kind} of {prior.amount} fen to loan {prior.loan_id}"
+                    f" on {prior.effective_on}",
+                )
             )
         if any(f["ref"] == ref for f in fresh):
-            return Problem(f"ref {ref}", "ref", "appears twice in one request")
+            return fail(Problem(f"ref {ref}", "ref", "appears twice in one request"))
         if on < rec.terms.disbursed_on:
-            return Problem(
-                f"loan {loan_id}", "on", f"{on} is before disbursement {rec.terms.disbursed_on}"
+            return fail(
+                Problem(
+                    f"loan {loan_id}", "on", f"{on} is before disbursement {rec.terms.disbursed_on}"
+                )
             )
         fresh.append(want)
     if not fresh:
-        return done
+        return ok(done)
     extra: list[Entry] = []
     if reversal_of is not None:
         problem = _check_reversal(conn, loan_id, reversal_of)
         if problem:
-            return problem
+            return fail(problem)
         on = fresh[0]["effective_on"]
         assert isinstance(on, date)
         extra = _reversal_entries(conn, loan_id, reversal_of, str(fresh[0]["ref"]), on)
@@ -181,7 +203,7 @@ def apply_to_loan(
     pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())  # the close's days without penalty
     result = replay(rec.terms, rec.product, events, max(stored.as_of, latest), pauses=pauses)
     if isinstance(result, EventRefused):
-        return Problem(f"ref {result.ref}", result.field, result.reason)
+        return fail(Problem(f"ref {result.ref}", result.field, result.reason))
     now = _now()
     rows = [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
     try:
@@ -190,7 +212,9 @@ def apply_to_loan(
     except IntegrityError:
         # Another transaction recorded the same ref (on another loan) since we looked.
         refs = ", ".join(str(f["ref"]) for f in fresh)
-        return Problem(f"ref {refs}", "ref", "already used by a payment recorded at the same time")
+        return fail(
+            Problem(f"ref {refs}", "ref", "already used by a payment recorded at the same time")
+        )
     trigger = f"{fresh[0]['kind']}:{fresh[0]['ref']}"
     reconcile(conn, loan_id, result, trigger, extra)
     save_accounts(conn, [(result.account, rec.product)])
@@ -198,7 +222,7 @@ def apply_to_loan(
     for f in fresh:
         ref = str(f["ref"])
         done.append(Applied(loan_id, ref, str(f["kind"]), False, result.allocations.get(ref), aged))
-    return done
+    return ok(done)
 
 
 def reconcile(
@@ -253,22 +277,20 @@ def _reversal_entries(
     return [e] if e else []
 
 
-def pay(engine: Engine, loan_id: str, amount: int, on: date, ref: str) -> Applied | Problem:
+def pay(engine: Engine, loan_id: str, amount: int, on: date, ref: str) -> Result[Applied]:
     if amount <= 0:
-        return Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen")
+        return fail(Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen"))
     want = {"kind": "payment", "ref": ref, "amount": amount, "effective_on": on}
     return _record(engine, loan_id, want)
 
 
-def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Applied | Problem:
+def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Result[Applied]:
     with engine.connect() as conn:
         row = conn.execute(
             select(tables.loan_events.c.loan_id).where(tables.loan_events.c.ref == payment_ref)
         ).one_or_none()
     if row is None:
-        return Problem(
-            f"ref {payment_ref}", "reverses", f"no payment {payment_ref!r}", code="not_found"
-        )
+        return fail(not_found(f"ref {payment_ref}", f"no payment {payment_ref!r}", "reverses"))
     want = {
         "kind": "reversal",
         "ref": ref,
@@ -281,9 +303,9 @@ def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Applied | P
 
 def waive(
     engine: Engine, loan_id: str, component: Component, amount: int, on: date, ref: str
-) -> Applied | Problem:
+) -> Result[Applied]:
     if amount <= 0:
-        return Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen")
+        return fail(Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen"))
     want = {
         "kind": "waiver",
         "ref": ref,
@@ -294,6 +316,6 @@ def waive(
     return _record(engine, loan_id, want)
 
 
-def write_off(engine: Engine, loan_id: str, on: date, ref: str) -> Applied | Problem:
+def write_off(engine: Engine, loan_id: str, on: date, ref: str) -> Result[Applied]:
     want = {"kind": "write_off", "ref": ref, "amount": 0, "effective_on": on}
     return _record(engine, loan_id, want)

@@ -12,8 +12,8 @@ from arrears.core.ageing.status import BUCKETS, CLASSES, Aged, age
 from arrears.core.ledger.account import Account
 from arrears.core.ledger.replay import EventRefused, replay
 from arrears.core.money import fmt
+from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services.accounts import NotFound, load_accounts, load_events, load_loan
-from arrears.services.events import Problem
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables
 
@@ -25,27 +25,29 @@ class LoanView:
     currency: str
 
 
-def loan_view(conn: Connection, loan_id: str, as_of: date | None = None) -> LoanView | Problem:
+def loan_view(conn: Connection, loan_id: str, as_of: date | None = None) -> Result[LoanView]:
     """The stored account, or, with ``as_of``, a replay of the events dated up to that day."""
     try:
         rec = load_loan(conn, loan_id)
     except NotFound as exc:
-        return Problem(f"loan {loan_id}", "loan_id", str(exc))
+        return fail(not_found(f"loan {loan_id}", str(exc), field="loan_id"))
     if as_of is None:
         acct = load_accounts(conn, [loan_id])[loan_id][1]
     else:
         if as_of < rec.terms.disbursed_on:
-            return Problem(
-                f"loan {loan_id}",
-                "as_of",
-                f"{as_of} is before disbursement {rec.terms.disbursed_on}",
+            return fail(
+                Problem(
+                    f"loan {loan_id}",
+                    "as_of",
+                    f"{as_of} is before disbursement {rec.terms.disbursed_on}",
+                )
             )
         pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())
         res = replay(rec.terms, rec.product, load_events(conn, loan_id), as_of, pauses=pauses)
         if isinstance(res, EventRefused):  # pragma: no cover - stored events replayed before
-            return Problem(f"ref {res.ref}", res.field, res.reason)
+            return fail(Problem(f"ref {res.ref}", res.field, res.reason))
         acct = res.account
-    return LoanView(age(acct, rec.product), acct, rec.currency)
+    return ok(LoanView(age(acct, rec.product), acct, rec.currency))
 
 
 def loan_json(view: LoanView) -> dict[str, Any]:

@@ -201,9 +201,9 @@ def _pay(engine: Engine, p: PlannedPayment, result: SimResult) -> None:
     acct = accrue_loan_through(acct, rec.product, p.on)[0] if acct.as_of < p.on else acct
     wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
     amount = min(wanted, payoff_amount(acct, rec.product, p.on))
-    res = events.pay(engine, p.loan_id, amount, p.on, p.ref)
-    if isinstance(res, events.Problem):
-        result.refused_payments.append(str(res))
+    _, refused = events.pay(engine, p.loan_id, amount, p.on, p.ref)
+    if refused:
+        result.refused_payments.append(str(refused[0]))
     else:
         result.payments += 1
 
