@@ -13,8 +13,8 @@ from arrears.core.compliance import Context
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, validate_visit
 from arrears.core.people.collectors import Collector, Training
+from arrears.core.problem import Result
 from arrears.services import evidence as log
-from arrears.services.collection.common import Problem
 from arrears.services.collection.history import history_for
 from arrears.services.collection.people import add_collector, add_training
 from arrears.services.collection.visits import (
@@ -28,6 +28,7 @@ from arrears.services.collection.visits import (
     request_visits,
 )
 from arrears.store.case_tables import visits
+from factories import refused, succeeded
 
 from .test_cases_support import SHANGHAI, overdue_loans, sh
 
@@ -65,13 +66,12 @@ def _approved(engine: Engine, tmp_path: Path, vulnerable: bool = False) -> int:
     )
     _people(engine)
     with engine.begin() as conn:
-        v = request_visit(
-            conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable 30 days"
+        v = succeeded(
+            request_visit(
+                conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable 30 days"
+            )
         )
-        assert isinstance(v, Visit)
-        assert isinstance(
-            approve_visit(conn, v.visit_id, "supervisor1", sh("2024-03-11 09:00")), Visit
-        )
+        succeeded(approve_visit(conn, v.visit_id, "supervisor1", sh("2024-03-11 09:00")))
         return v.visit_id
 
 
@@ -81,33 +81,41 @@ def _assign(
     collectors: tuple[str, ...],
     start: str = "2024-03-20 10:00",
     end: str = "2024-03-20 12:00",
-) -> Visit | Problem:
+) -> Result[Visit]:
     with engine.begin() as conn:
         return assign_visit(conn, visit_id, collectors, sh(start), sh(end), sh("2024-03-12 09:00"))
 
 
 def test_a_visit_from_request_to_report(engine: Engine, tmp_path: Path) -> None:
     visit_id = _approved(engine, tmp_path)
-    assigned = _assign(engine, visit_id, ("c1", "c2"))
-    assert isinstance(assigned, Visit) and assigned.status == "assigned"
+    assigned = succeeded(_assign(engine, visit_id, ("c1", "c2")))
+    assert assigned.status == "assigned"
     assert assigned.address == "上海市某路1号"
     with engine.begin() as conn:
-        late = record_visit_notice(conn, visit_id, sh("2024-03-20 10:00"))  # not before
-    assert isinstance(late, Problem) and "cn.visit.notice" in late.reason
+        late = refused(record_visit_notice(conn, visit_id, sh("2024-03-20 10:00")))  # not before
+    assert "cn.visit.notice" in late.reason
     with engine.begin() as conn:
-        noticed = record_visit_notice(conn, visit_id, sh("2024-03-13 09:00"))
-        assert isinstance(noticed, Visit) and noticed.status == "noticed"
-        early = report_visit(conn, visit_id, sh("2024-03-20 09:00"), "…", "met")
-        assert isinstance(early, Problem) and early.field == "at"
+        noticed = succeeded(record_visit_notice(conn, visit_id, sh("2024-03-13 09:00")))
+        assert noticed.status == "noticed"
+        early = refused(report_visit(conn, visit_id, sh("2024-03-20 09:00"), "…", "met"))
+        assert early.field == "at"
     with engine.begin() as conn:
-        done = report_visit(
-            conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+        done = succeeded(
+            report_visit(
+                conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+            )
         )
-        assert isinstance(done, Visit) and done.status == "reported"
-        again = report_visit(
-            conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+        assert done.status == "reported"
+        again = succeeded(
+            report_visit(
+                conn, visit_id, sh("2024-03-20 11:30"), "借款人在家，承诺月底还款", "promise_to_pay"
+            )
         )
-        assert isinstance(again, Visit)
+        assert (again.visit_id, again.status, again.outcome) == (
+            done.visit_id,
+            "reported",
+            "promise_to_pay",
+        )
         (visited,) = history_for(conn, ["B-L1"])["B-L1"]
         chain = log.load_chain(conn, "B-L1")
         assert log.verify_db(conn) == []
@@ -135,8 +143,8 @@ def test_assignment_refused_without_two_qualified_collectors(
     engine: Engine, tmp_path: Path, collectors: tuple[str, ...], rule: str
 ) -> None:
     visit_id = _approved(engine, tmp_path)
-    got = _assign(engine, visit_id, collectors)
-    assert isinstance(got, Problem) and rule in got.reason, got
+    got = refused(_assign(engine, visit_id, collectors))
+    assert rule in got.reason, got
     with engine.connect() as conn:
         status = conn.execute(select(visits.c.status)).scalar()
         kinds = [r.payload.get("event") for r in log.load_chain(conn, "B-L1") if r.kind == "visit"]
@@ -149,46 +157,45 @@ def test_trained_exactly_12_months_before_is_still_qualified(
     visit_id = _approved(engine, tmp_path)
     with engine.begin() as conn:
         assert add_training(conn, Training("old", date(2023, 3, 20), "复训"), VISIT_DAY) is True
-    assert isinstance(_assign(engine, visit_id, ("c1", "old")), Visit)
+    succeeded(_assign(engine, visit_id, ("c1", "old")))
 
 
 def test_assignment_refused_for_a_vulnerable_borrower(engine: Engine, tmp_path: Path) -> None:
     visit_id = _approved(engine, tmp_path, vulnerable=True)
-    got = _assign(engine, visit_id, ("c1", "c2"))
-    assert isinstance(got, Problem) and "cn.visit.vulnerable" in got.reason
+    got = refused(_assign(engine, visit_id, ("c1", "c2")))
+    assert "cn.visit.vulnerable" in got.reason
 
 
 def test_assignment_refused_at_night(engine: Engine, tmp_path: Path) -> None:
     """CN: no collection contact 22:00-08:00; a window ending at 22:00 is the last allowed."""
     visit_id = _approved(engine, tmp_path)
-    got = _assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:01")
-    assert isinstance(got, Problem) and "cn.visit.hours" in got.reason
-    assert isinstance(
-        _assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:00"), Visit
-    )
+    got = refused(_assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:01"))
+    assert "cn.visit.hours" in got.reason
+    succeeded(_assign(engine, visit_id, ("c1", "c2"), "2024-03-20 20:00", "2024-03-20 22:00"))
 
 
 def test_approval_rules(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     _people(engine)
     with engine.begin() as conn:
-        v = request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"))
-        assert isinstance(v, Visit)
-        same = request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:05"))
-        assert isinstance(same, Visit) and same.visit_id == v.visit_id
-        own = approve_visit(conn, v.visit_id, "agent7", sh("2024-03-11 09:00"))
-        assert isinstance(own, Problem) and own.field == "approved_by"
-        unapproved = assign_visit(
-            conn,
-            v.visit_id,
-            ("c1", "c2"),
-            sh("2024-03-20 10:00"),
-            sh("2024-03-20 11:00"),
-            sh("2024-03-12 09:00"),
+        v = succeeded(request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00")))
+        same = succeeded(request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:05")))
+        assert same.visit_id == v.visit_id
+        own = refused(approve_visit(conn, v.visit_id, "agent7", sh("2024-03-11 09:00")))
+        assert own.field == "approved_by"
+        unapproved = refused(
+            assign_visit(
+                conn,
+                v.visit_id,
+                ("c1", "c2"),
+                sh("2024-03-20 10:00"),
+                sh("2024-03-20 11:00"),
+                sh("2024-03-12 09:00"),
+            )
         )
-        assert isinstance(unapproved, Problem) and unapproved.field == "status"
-        missing = request_visit(conn, "visit-2", "NOPE", "agent7", sh("2024-03-10 09:00"))
-        assert isinstance(missing, Problem) and missing.field == "loan_id"
+        assert unapproved.field == "status"
+        missing = refused(request_visit(conn, "visit-2", "NOPE", "agent7", sh("2024-03-10 09:00")))
+        assert missing.field == "loan_id"
 
 
 def test_validate_visit_pure_missing_notice_and_all_good() -> None:
@@ -227,8 +234,7 @@ def test_requests_in_bulk_answer_each_request_as_one_at_a_time_would(
     overdue_loans(engine, tmp_path, ["L1", "L2"])
     at = sh("2024-03-10 09:00")
     with engine.begin() as conn:
-        first = request_visit(conn, "visit-1", "L1", "agent7", at)
-        assert isinstance(first, Visit)
+        first = succeeded(request_visit(conn, "visit-1", "L1", "agent7", at))
         out = request_visits(
             conn,
             [
@@ -245,20 +251,20 @@ def test_requests_in_bulk_answer_each_request_as_one_at_a_time_would(
             request_visits(
                 conn, [VisitRequest("k", "L1", "a", at), VisitRequest("k", "L1", "a", at)]
             )
-    same, new, *problems = out
-    assert isinstance(same, Visit) and same.visit_id == first.visit_id
-    assert isinstance(new, Visit) and (new.loan_id, new.status, new.reason) == (
+    same, new = (succeeded(r) for r in out[:2])
+    assert same.visit_id == first.visit_id
+    assert (new.loan_id, new.status, new.reason) == (
         "L2",
         "requested",
         "60 days",
     )
-    assert [p.field for p in problems if isinstance(p, Problem)] == [
+    assert [refused(r).field for r in out[2:]] == [
         "loan_id",
         "key",
         "requested_by",
         "at",
     ]
-    assert isinstance(reused[0], Problem) and reused[0].field == "key"
+    assert refused(reused[0]).field == "key"
     with engine.connect() as conn:
         keys = sorted(conn.execute(select(visits.c.key)).scalars())
         assert keys == ["visit-1", "visit-1b"]

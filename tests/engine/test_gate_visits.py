@@ -15,10 +15,11 @@ from sqlalchemy import Engine, select
 
 from arrears.core.contact.action import PlannedAction
 from arrears.services.close.gate_phase import ChunkInput, GateConfig, Tally, apply_chunk
-from arrears.services.collection.visits import Visit, approve_visit, request_visit
+from arrears.services.collection.visits import approve_visit, request_visit
 from arrears.store.case_tables import visits
 from contact.test_cases_support import overdue_loans, sh
 from contact.test_visits import _people
+from factories import succeeded
 
 DAY = date(2024, 3, 18)  # the visits are booked for two days later, the 20th (test_visits)
 
@@ -99,11 +100,10 @@ def test_approved_visits_are_booked_to_each_regions_capacity(
     _people(engine)
     with engine.begin() as conn:
         for loan in sorted(addresses):
-            v = request_visit(conn, f"visit-{loan}", loan, "agent7", sh("2024-03-10 09:00"), "r")
-            assert isinstance(v, Visit)
-            assert isinstance(
-                approve_visit(conn, v.visit_id, "supervisor1", sh("2024-03-11 09:00")), Visit
+            v = succeeded(
+                request_visit(conn, f"visit-{loan}", loan, "agent7", sh("2024-03-10 09:00"), "r")
             )
+            succeeded(approve_visit(conn, v.visit_id, "supervisor1", sh("2024-03-11 09:00")))
     tally = _gate(engine, DAY, [_visit_action(k, DAY) for k in sorted(addresses)], per_region=1)
     # One visit for Shanghai's team, one for Guangdong's; the second in Shanghai waits.
     assert _statuses(engine) == {"L1": "noticed", "L2": "approved", "L3": "noticed"}

@@ -36,7 +36,6 @@ from arrears.services.collection.verification import (
 from arrears.services.collection.verification_channels import check_channel
 from arrears.services.collection.verification_credentials import issue_credential, verify_credential
 from arrears.services.collection.visits import (
-    Visit,
     approve_visit,
     assign_visit,
     request_visit,
@@ -51,6 +50,7 @@ from arrears.store.people_tables import (
 )
 from arrears.store.profile_tables import borrower_profiles
 from contact.test_cases_support import overdue_loans, sh
+from factories import succeeded
 
 SECRET = b"test-secret-for-visit-codes-0123456789"
 VISIT = sh("2024-03-20 10:30")  # inside the assigned window below
@@ -83,14 +83,21 @@ def people(engine: Engine, tmp_path: Path) -> dict[str, str]:
             assert problems == () and cid is not None
             ids[who] = cid
             assert add_training(conn, Training(cid, date(2023, 6, 1), "合规催收"), VISIT.date())
-        v = request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable")
-        assert isinstance(v, Visit)
-        assert isinstance(approve_visit(conn, v.visit_id, "sup", sh("2024-03-11 09:00")), Visit)
-        team = (ids["A"], ids["B"])
-        assigned = assign_visit(
-            conn, v.visit_id, team, sh("2024-03-20 10:00"), sh("2024-03-20 12:00"), sh("2024-03-12")
+        v = succeeded(
+            request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable")
         )
-        assert isinstance(assigned, Visit), assigned
+        succeeded(approve_visit(conn, v.visit_id, "sup", sh("2024-03-11 09:00")))
+        team = (ids["A"], ids["B"])
+        succeeded(
+            assign_visit(
+                conn,
+                v.visit_id,
+                team,
+                sh("2024-03-20 10:00"),
+                sh("2024-03-20 12:00"),
+                sh("2024-03-12"),
+            )
+        )
     return ids
 
 

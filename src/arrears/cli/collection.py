@@ -34,10 +34,10 @@ from arrears.cli.common import (
 from arrears.core.contact.queue import QueueItem
 from arrears.core.jsonable import jsonable
 from arrears.core.money import MoneyError, fmt, parse_amount
+from arrears.core.problem import Problem, Result
 from arrears.services.collection.case_file import case_file
 from arrears.services.collection.case_frames import case_views
 from arrears.services.collection.cases import sync_cases
-from arrears.services.collection.common import Problem
 from arrears.services.collection.history import Recording
 from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
@@ -402,10 +402,10 @@ def _visit_out(v: Visit, json_out: bool, verb: str) -> None:
 
 
 def _visit_cmd(
-    json_out: bool, verb: str, db: str | None, fn: Callable[[Connection], Visit | Problem]
+    json_out: bool, verb: str, db: str | None, fn: Callable[[Connection], Result[Visit]]
 ) -> None:
     with transaction(db) as conn:
-        v = _ok(fn(conn))
+        v = unwrap(fn(conn))
     _visit_out(v, json_out, verb)
 
 

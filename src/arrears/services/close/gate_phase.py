@@ -589,9 +589,8 @@ def apply_chunk(
                 notices,
             )
         outbox.enqueue(conn, notices, chunk.now)
-    for res in request_visits(conn, plan.visit_requests):
-        if isinstance(res, Problem):
-            tally.problems.append(str(res))
+    for _, refused in request_visits(conn, plan.visit_requests):
+        tally.problems.extend(map(str, refused))
     return tally
 
 

@@ -22,7 +22,7 @@ from arrears.core.compliance.model import Contact
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitRefusal, validate_visit
 from arrears.core.evidence.chain import Entry, Kind
-from arrears.core.problem import not_found
+from arrears.core.problem import Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.common import (
     Problem,
@@ -135,7 +135,7 @@ def request_visit(
     by: str,
     at: datetime,
     reason: str = "",
-) -> Visit | Problem:
+) -> Result[Visit]:
     [out] = request_visits(conn, [VisitRequest(key, loan_id, by, at, reason)])
     return out
 
@@ -151,7 +151,7 @@ def _request_problem(r: VisitRequest) -> Problem | None:
     return None
 
 
-def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[Visit | Problem]:
+def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[Result[Visit]]:
     """Request visits in bulk (the close asks for many at once); one result per request.
 
     A key already on record returns that visit when it was the same request (a rerun) and a
@@ -176,20 +176,22 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
                 )
             ).all()
         )
-    out: list[Visit | Problem | None] = []
+    out: list[Result[Visit] | None] = []
     new: list[VisitRequest] = []
     for r in requests:
         problem = _request_problem(r)
         if problem is None and r.key in existing:
             v = existing[r.key]
             if (v.loan_id, v.requested_by) == (r.loan_id, r.by):
-                out.append(v)
+                out.append(ok(v))
             else:
-                out.append(Problem(f"visit {r.key}", "key", "already used for another request"))
+                out.append(
+                    fail(Problem(f"visit {r.key}", "key", "already used for another request"))
+                )
             continue
         if problem is None and r.loan_id not in owners:
             problem = not_found(f"visit {r.key}", f"no such loan {r.loan_id}", "loan_id")
-        out.append(problem)
+        out.append(None if problem is None else fail(problem))
         if problem is None:
             new.append(r)
     if not new:
@@ -222,32 +224,36 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[V
         ),
     )
     fresh = iter(new)
-    return [res if res is not None else made[next(fresh).key] for res in out]
+    return [res if res is not None else ok(made[next(fresh).key]) for res in out]
 
 
-def _load(conn: Connection, visit_id: int) -> Visit | Problem:
+def _load(conn: Connection, visit_id: int) -> Result[Visit]:
     v = get_visit(conn, visit_id, lock=True)
-    return not_found(f"visit {visit_id}", "no such visit", "visit_id") if v is None else v
+    return fail(not_found(f"visit {visit_id}", "no such visit", "visit_id")) if v is None else ok(v)
 
 
-def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Visit | Problem:
+def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Result[Visit]:
     """Approve a requested visit; the approver must not be the requester (four eyes)."""
-    v = _load(conn, visit_id)
-    if isinstance(v, Problem):
-        return v
+    v, missing = _load(conn, visit_id)
+    if v is None:
+        return None, missing
     record = f"visit {visit_id}"
     if at.utcoffset() is None:
-        return Problem(record, "at", "must carry a time-zone offset")
+        return fail(Problem(record, "at", "must carry a time-zone offset"))
     if v.status != "requested":
         if v.approved_by == by:
-            return v
-        return Problem(
-            record, "status", f"is {v.status}; only a requested visit is approved", "conflict"
+            return ok(v)
+        return fail(
+            Problem(
+                record, "status", f"is {v.status}; only a requested visit is approved", "conflict"
+            )
         )
     if not by.strip():
-        return Problem(record, "approved_by", "must not be empty")
+        return fail(Problem(record, "approved_by", "must not be empty"))
     if by == v.requested_by:
-        return Problem(record, "approved_by", "the requester cannot approve their own request")
+        return fail(
+            Problem(record, "approved_by", "the requester cannot approve their own request")
+        )
     conn.execute(
         update(V)
         .where(V.c.visit_id == visit_id)
@@ -259,7 +265,7 @@ def approve_visit(conn: Connection, visit_id: int, by: str, at: datetime) -> Vis
         .values(visit_approved_by=by, visit_approved_at=to_utc(at))
     )
     _evidence(conn, v, "approved", at, approved_by=by)
-    return replace(v, status="approved", approved_by=by, approved_at=at)
+    return ok(replace(v, status="approved", approved_by=by, approved_at=at))
 
 
 def _problems(
@@ -295,27 +301,29 @@ def assign_visit(
     window_end: datetime,
     at: datetime,
     address: str | None = None,
-) -> Visit | Problem:
+) -> Result[Visit]:
     """Assign collectors and a window, checked by the compliance gate (all but the notice)."""
-    v = _load(conn, visit_id)
-    if isinstance(v, Problem):
-        return v
+    v, missing = _load(conn, visit_id)
+    if v is None:
+        return None, missing
     record = f"visit {visit_id}"
     for name, value in (("window_start", window_start), ("window_end", window_end), ("at", at)):
         if value.utcoffset() is None:
-            return Problem(record, name, "must carry a time-zone offset")
+            return fail(Problem(record, name, "must carry a time-zone offset"))
     if v.status == "assigned" and (v.collectors, v.window_start, v.window_end) == (
         tuple(collector_ids),
         window_start,
         window_end,
     ):
-        return v
+        return ok(v)
     if v.status not in ("approved", "assigned"):
-        return Problem(
-            record, "status", f"is {v.status}; only an approved visit is assigned", "conflict"
+        return fail(
+            Problem(
+                record, "status", f"is {v.status}; only an approved visit is assigned", "conflict"
+            )
         )
     if window_start <= at:
-        return Problem(record, "window_start", "must be after the assignment")
+        return fail(Problem(record, "window_start", "must be after the assignment"))
     if address is None:
         address = conn.execute(
             select(borrower_profiles.c.address).where(
@@ -327,7 +335,7 @@ def assign_visit(
     )
     problems = _problems(conn, v, plan, window_start, notice=False)
     if problems:
-        return _refused(visit_id, problems)
+        return fail(_refused(visit_id, problems))
     conn.execute(
         update(V)
         .where(V.c.visit_id == visit_id)
@@ -349,30 +357,34 @@ def assign_visit(
         window_start=window_start.isoformat(),
         window_end=window_end.isoformat(),
     )
-    return replace(
-        v,
-        status="assigned",
-        collectors=plan.collectors,
-        window_start=window_start,
-        window_end=window_end,
-        address=address,
-        notice_sent_at=None,
+    return ok(
+        replace(
+            v,
+            status="assigned",
+            collectors=plan.collectors,
+            window_start=window_start,
+            window_end=window_end,
+            address=address,
+            notice_sent_at=None,
+        )
     )
 
 
-def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> Visit | Problem:
+def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> Result[Visit]:
     """The borrower was told who is coming and when; it must be before the window."""
-    v = _load(conn, visit_id)
-    if isinstance(v, Problem):
-        return v
+    v, missing = _load(conn, visit_id)
+    if v is None:
+        return None, missing
     record = f"visit {visit_id}"
     if sent_at.utcoffset() is None:
-        return Problem(record, "sent_at", "must carry a time-zone offset")
+        return fail(Problem(record, "sent_at", "must carry a time-zone offset"))
     if v.status == "noticed" and v.notice_sent_at == sent_at:
-        return v
+        return ok(v)
     if v.status != "assigned":
-        return Problem(
-            record, "status", f"is {v.status}; the notice follows the assignment", "conflict"
+        return fail(
+            Problem(
+                record, "status", f"is {v.status}; the notice follows the assignment", "conflict"
+            )
         )
     assert v.window_start is not None and v.window_end is not None
     noticed = replace(v, notice_sent_at=sent_at)
@@ -381,7 +393,7 @@ def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> V
     )
     problems = _problems(conn, noticed, plan, v.window_start, notice=True)
     if problems:
-        return _refused(visit_id, problems)
+        return fail(_refused(visit_id, problems))
     conn.execute(
         update(V)
         .where(V.c.visit_id == visit_id)
@@ -396,7 +408,7 @@ def record_visit_notice(conn: Connection, visit_id: int, sent_at: datetime) -> V
         window_start=v.window_start.isoformat(),
         window_end=v.window_end.isoformat(),
     )
-    return replace(noticed, status="noticed")
+    return ok(replace(noticed, status="noticed"))
 
 
 VISIT_OUTCOMES = ("met", "not_home", "refused_entry", "promise_to_pay", "paid", "other")
@@ -405,29 +417,33 @@ CONVERSATION_OUTCOMES = frozenset({"met", "refused_entry", "promise_to_pay", "pa
 
 def report_visit(
     conn: Connection, visit_id: int, at: datetime, report: str, outcome: str
-) -> Visit | Problem:
+) -> Result[Visit]:
     """The collectors' report after the visit (made within its noticed window)."""
-    v = _load(conn, visit_id)
-    if isinstance(v, Problem):
-        return v
+    v, missing = _load(conn, visit_id)
+    if v is None:
+        return None, missing
     record = f"visit {visit_id}"
     if at.utcoffset() is None:
-        return Problem(record, "at", "must carry a time-zone offset")
+        return fail(Problem(record, "at", "must carry a time-zone offset"))
     if outcome not in VISIT_OUTCOMES:
-        return Problem(record, "outcome", f"must be one of {', '.join(VISIT_OUTCOMES)}")
+        return fail(Problem(record, "outcome", f"must be one of {', '.join(VISIT_OUTCOMES)}"))
     if not report.strip():
-        return Problem(record, "report", "must not be empty")
+        return fail(Problem(record, "report", "must not be empty"))
     if v.status == "reported":
         if (v.report, v.outcome) == (report, outcome):
-            return v
-        return Problem(record, "status", "already reported", "conflict")
+            return ok(v)
+        return fail(Problem(record, "status", "already reported", "conflict"))
     if v.status != "noticed":
-        return Problem(
-            record, "status", f"is {v.status}; only a noticed visit is reported", "conflict"
+        return fail(
+            Problem(
+                record, "status", f"is {v.status}; only a noticed visit is reported", "conflict"
+            )
         )
     assert v.window_start is not None
     if at < v.window_start:
-        return Problem(record, "at", f"is before the visit window ({v.window_start.isoformat()})")
+        return fail(
+            Problem(record, "at", f"is before the visit window ({v.window_start.isoformat()})")
+        )
     conn.execute(
         update(V)
         .where(V.c.visit_id == visit_id)
@@ -457,4 +473,4 @@ def report_visit(
     _evidence(
         conn, v, "reported", at, collectors=list(v.collectors), report=report, outcome=outcome
     )
-    return replace(v, status="reported", reported_at=at, report=report, outcome=outcome)
+    return ok(replace(v, status="reported", reported_at=at, report=report, outcome=outcome))
