@@ -14,14 +14,13 @@ from arrears.services import events as ev
 from arrears.services import evidence as log
 from arrears.services.collection.case_frames import case_views
 from arrears.services.collection.cases import sync_cases
-from arrears.services.collection.common import Problem
 from arrears.services.collection.gate_context import context_for
 from arrears.services.collection.history import Attempt, Recording, history_for, record_attempts
-from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
+from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import cases, contact_attempts, promises, queue_items
 from arrears.store.tables import loan_state
-from factories import succeeded
+from factories import refused, succeeded
 
 from .test_cases_support import call_action, overdue_loans, sh
 
@@ -108,7 +107,7 @@ def test_each_outcome_reaches_the_gate_history(
             agent="a1",
             promise=promise,
         )
-    assert isinstance(got, OutcomeRecorded) and not got.already_recorded
+    assert not succeeded(got).already_recorded
     with engine.connect() as conn:
         (contact,) = history_for(conn, ["B-L1"])["B-L1"]
         ctx = context_for(conn, ["B-L1"], sh("2024-03-01 11:00"))["B-L1"]
@@ -136,7 +135,7 @@ def test_dispute_pauses_collection_calls_at_the_gate(engine: Engine, tmp_path: P
         sync_cases(conn, date(2024, 3, 1))
     item = _queue_one(engine)
     with engine.begin() as conn:
-        record_outcome(conn, item_id=item, outcome="dispute", at=sh("2024-03-01 10:05"))
+        succeeded(record_outcome(conn, item_id=item, outcome="dispute", at=sh("2024-03-01 10:05")))
     proposed = Contact(
         at=sh("2024-03-02 10:00"), debt_id="L1", channel="call", number="13800138000"
     )
@@ -158,7 +157,7 @@ def test_refused_emergency_contact_is_not_called_again(engine: Engine, tmp_path:
         number = conn.execute(select(queue_items.c.number)).scalar()
     assert number == "13900000001"
     with engine.begin() as conn:
-        record_outcome(conn, item_id=item, outcome="refused", at=sh("2024-03-01 10:05"))
+        succeeded(record_outcome(conn, item_id=item, outcome="refused", at=sh("2024-03-01 10:05")))
     proposed = Contact(
         at=sh("2024-03-20 10:00"),
         debt_id="L1",
@@ -202,10 +201,11 @@ def test_three_conversations_a_day_then_the_gate_blocks(engine: Engine, tmp_path
     for hour, step in ((9, "a"), (11, "b"), (14, "c")):
         item = _queue_one(engine, step=step)
         with engine.begin() as conn:
-            got = record_outcome(
-                conn, item_id=item, outcome="reached", at=sh(f"2024-03-01 {hour:02d}:00")
+            succeeded(
+                record_outcome(
+                    conn, item_id=item, outcome="reached", at=sh(f"2024-03-01 {hour:02d}:00")
+                )
             )
-            assert isinstance(got, OutcomeRecorded)
     proposed = Contact(
         at=sh("2024-03-01 16:00"), debt_id="L1", channel="call", number="13800138000"
     )
@@ -235,10 +235,10 @@ def test_same_outcome_twice_applies_once_and_a_different_one_is_refused(
             conn, outcome="promise_to_pay", promise=(date(2024, 3, 8), 100), **args
         )  # type: ignore[arg-type]
         third = record_outcome(conn, outcome="busy", **args)  # type: ignore[arg-type]
-    assert isinstance(first, OutcomeRecorded) and not first.already_recorded
-    assert isinstance(second, OutcomeRecorded) and second.already_recorded
-    assert isinstance(third, Problem) and third.field == "outcome"
-    assert str(third) == f"queue item {item}: outcome: already recorded as promise_to_pay"
+    assert not succeeded(first).already_recorded
+    assert succeeded(second).already_recorded
+    assert refused(third).field == "outcome"
+    assert str(refused(third)) == f"queue item {item}: outcome: already recorded as promise_to_pay"
     assert _count(engine, contact_attempts) == 1 and _count(engine, promises) == 1
     with engine.connect() as conn:
         assert len(list(log.iter_records(conn))) == records
@@ -266,7 +266,7 @@ def test_bad_outcomes_change_nothing(
     call = {"item_id": item, "at": sh("2024-03-01 10:05"), **kwargs}
     with engine.begin() as conn:
         got = record_outcome(conn, **call)  # type: ignore[arg-type]
-    assert isinstance(got, Problem) and got.field == field, got
+    assert refused(got).field == field, got
     assert _count(engine, contact_attempts) == 0 and _count(engine, promises) == 0
     with engine.connect() as conn:
         assert len(list(log.iter_records(conn))) == before
@@ -292,7 +292,7 @@ def test_outcome_on_a_dispatched_call_with_its_recording(engine: Engine, tmp_pat
             recording=Recording("file:///rec/dial-1.wav", sha),
         )
     assert (n, again) == (1, 0)
-    assert isinstance(got, OutcomeRecorded)
+    succeeded(got)
     with engine.connect() as conn:
         row = conn.execute(select(contact_attempts)).one()
         chain = log.load_chain(conn, "B-L1")
@@ -319,12 +319,14 @@ def test_case_views_unreachable_days_and_promises(engine: Engine, tmp_path: Path
         sync_cases(conn, date(2024, 3, 1))
     item = _queue_one(engine, "L2")
     with engine.begin() as conn:
-        record_outcome(
-            conn,
-            item_id=item,
-            outcome="promise_to_pay",
-            at=sh("2024-03-03 10:00"),
-            promise=(date(2024, 3, 9), 10000),
+        succeeded(
+            record_outcome(
+                conn,
+                item_id=item,
+                outcome="promise_to_pay",
+                at=sh("2024-03-03 10:00"),
+                promise=(date(2024, 3, 9), 10000),
+            )
         )
         views = {v["borrower_id"]: v for v in case_views(conn, date(2024, 3, 6))}
     one, two = views["B-L1"], views["B-L2"]

@@ -49,12 +49,10 @@ def _people(engine: Engine) -> None:
     ]
     with engine.begin() as conn:
         for c, trained in people:
-            assert add_collector(conn, c) is True
+            assert succeeded(add_collector(conn, c)) is True
             if trained is not None:
-                assert (
-                    add_training(conn, Training(c.collector_id, trained, "合规催收"), VISIT_DAY)
-                    is True
-                )
+                training = Training(c.collector_id, trained, "合规催收")
+                assert succeeded(add_training(conn, training, VISIT_DAY)) is True
 
 
 def _approved(engine: Engine, tmp_path: Path, vulnerable: bool = False) -> int:
@@ -156,7 +154,10 @@ def test_trained_exactly_12_months_before_is_still_qualified(
 ) -> None:
     visit_id = _approved(engine, tmp_path)
     with engine.begin() as conn:
-        assert add_training(conn, Training("old", date(2023, 3, 20), "复训"), VISIT_DAY) is True
+        assert (
+            succeeded(add_training(conn, Training("old", date(2023, 3, 20), "复训"), VISIT_DAY))
+            is True
+        )
     succeeded(_assign(engine, visit_id, ("c1", "old")))
 
 

@@ -14,9 +14,9 @@ from arrears.core.people.collectors import (
     validate_collector,
     validate_training,
 )
-from arrears.services.collection.common import Problem
 from arrears.services.collection.gate_context import collector_registry
 from arrears.services.collection.people import add_collector, add_training, list_collectors
+from factories import refused, succeeded
 
 
 @pytest.mark.parametrize(
@@ -56,20 +56,20 @@ def test_latest_training_only_for_registered_collectors() -> None:
 def test_registry_in_the_database(engine: Engine) -> None:
     today = date(2024, 3, 1)
     with engine.begin() as conn:
-        assert add_collector(conn, Collector("a", "A", "1")) is True
-        assert add_collector(conn, Collector("b", "B", "2", registered=False)) is True
-        assert add_collector(conn, Collector("c", "C", "3", agency="Agency")) is True
+        assert succeeded(add_collector(conn, Collector("a", "A", "1"))) is True
+        assert succeeded(add_collector(conn, Collector("b", "B", "2", registered=False))) is True
+        assert succeeded(add_collector(conn, Collector("c", "C", "3", agency="Agency"))) is True
         for t in (
             Training("a", date(2023, 1, 1), "x"),
             Training("a", date(2024, 1, 1), "y"),
             Training("b", date(2024, 1, 1), "x"),
         ):
-            assert add_training(conn, t, today) is True
-        assert add_training(conn, Training("a", date(2024, 1, 1), "y"), today) is False
-        clash = add_collector(conn, Collector("a", "Other name", "1"))
-        assert isinstance(clash, Problem) and clash.field == "collector_id"
-        missing = add_training(conn, Training("zz", date(2024, 1, 1), "x"), today)
-        assert isinstance(missing, Problem) and missing.reason == "no such collector"
+            assert succeeded(add_training(conn, t, today)) is True
+        assert succeeded(add_training(conn, Training("a", date(2024, 1, 1), "y"), today)) is False
+        clash = refused(add_collector(conn, Collector("a", "Other name", "1")))
+        assert clash.field == "collector_id"
+        missing = refused(add_training(conn, Training("zz", date(2024, 1, 1), "x"), today))
+        assert missing.reason == "no such collector"
     with engine.connect() as conn:
         # b is not registered and c never trained: neither may visit (the gate says why).
         assert dict(collector_registry(conn)) == {"a": date(2024, 1, 1)}

@@ -82,7 +82,9 @@ def people(engine: Engine, tmp_path: Path) -> dict[str, str]:
             cid, problems = register_collector(conn, f"Collector {who}", employee_no, agency)
             assert problems == () and cid is not None
             ids[who] = cid
-            assert add_training(conn, Training(cid, date(2023, 6, 1), "合规催收"), VISIT.date())
+            assert succeeded(
+                add_training(conn, Training(cid, date(2023, 6, 1), "合规催收"), VISIT.date())
+            )
         v = succeeded(
             request_visit(conn, "visit-1", "L1", "agent7", sh("2024-03-10 09:00"), "unreachable")
         )

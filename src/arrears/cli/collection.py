@@ -27,19 +27,18 @@ from arrears.cli.common import (
     parse_date,
     parse_instant,
     print_json,
-    refuse,
     transaction,
     unwrap,
 )
 from arrears.core.contact.queue import QueueItem
 from arrears.core.jsonable import jsonable
 from arrears.core.money import MoneyError, fmt, parse_amount
-from arrears.core.problem import Problem, Result
+from arrears.core.problem import Result
 from arrears.services.collection.case_file import case_file
 from arrears.services.collection.case_frames import case_views
 from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.history import Recording
-from arrears.services.collection.outcomes import OutcomeRecorded, record_outcome
+from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
 from arrears.services.collection.queue import list_queue, next_item
 from arrears.services.collection.visits import (
@@ -62,13 +61,6 @@ promise_app = typer.Typer(help="Promises to pay.", no_args_is_help=True)
 visit_app = typer.Typer(
     help="Field visits: request, approve, assign, notice, report.", no_args_is_help=True
 )
-
-
-def _ok(result: T | Problem) -> T:
-    """Unwrap a service result; a Problem exits (the transaction is rolled back by the raise)."""
-    if isinstance(result, Problem):
-        refuse(result)
-    return result
 
 
 def _item_dict(item: QueueItem) -> dict[str, Any]:
@@ -309,7 +301,7 @@ def outcome_record(
             fail(f"recording: {recording}: no such file", EXIT_BAD_INPUT)
         rec = Recording(recording_location or str(recording.resolve()), _sha256_file(recording))
     with transaction(db) as conn:
-        res = _ok(
+        res = unwrap(
             record_outcome(
                 conn,
                 outcome=outcome,
@@ -321,7 +313,6 @@ def outcome_record(
                 recording=rec,
             )
         )
-    assert isinstance(res, OutcomeRecorded)
     data = {
         "attempt_key": res.attempt_key,
         "borrower_id": res.borrower_id,

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from arrears.cli.collection import _ok
 from arrears.cli.common import (
     DbOption,
     JsonOption,
@@ -73,7 +72,7 @@ def collector_add(
         return
     c = Collector(collector_id, name, employee_no, registered=not unregistered, agency=agency)
     with transaction(db) as conn:
-        added = _ok(add_collector(conn, c))
+        added = unwrap(add_collector(conn, c))
     if json_out:
         print_json({"collector_id": collector_id, "added": added})
     else:
@@ -91,7 +90,7 @@ def collector_train(
     """Record a training a collector completed."""
     tr = Training(collector_id, parse_date(on, "on"), course)
     with transaction(db) as conn:
-        added = _ok(add_training(conn, tr))
+        added = unwrap(add_training(conn, tr))
     if json_out:
         print_json({"collector_id": collector_id, "trained_on": on, "added": added})
     else:

@@ -1,6 +1,6 @@
 """Cases in the database: one open case per overdue borrower, opened, re-prioritised and closed.
 
-* ``sync_cases``: the close's pass over the book (``open_or_update_cases`` / ``close_cases``).
+* ``sync_cases``: the close's pass over the book (``open_or_update_cases``, then the cured close).
 * ``set_case_flag``: hardship, dispute or a plan in force on the open case.
 
 The contact history is ``history``, the gate's context ``gate_context``, and the facts the
@@ -28,17 +28,14 @@ from sqlalchemy import (
 )
 
 from arrears.core.contact.cases import (
-    CLOSE_REASONS,
     CaseInput,
     OpenCase,
     case_changes,
-    cases_to_close,
 )
 from arrears.core.evidence.chain import Entry
 from arrears.services import evidence as log
 from arrears.services.collection.case_frames import read_frame
 from arrears.services.collection.common import (
-    Problem,
     chunks,
 )
 from arrears.store import tables
@@ -167,31 +164,6 @@ def open_or_update_cases(
     moved = changes.to_reprioritise
     _set_priorities(conn, [c.case_id for c, _ in moved], [p for _, p in moved])
     return CasesSynced(len(changes.to_open), len(changes.to_reprioritise), 0)
-
-
-def close_cases(
-    conn: Connection,
-    business_date: date,
-    still_overdue: Iterable[str] | None = None,
-    *,
-    borrower_ids: Iterable[str] | None = None,
-    reason: str = "cured",
-) -> int | Problem:
-    """Close open cases of borrowers no longer overdue.
-
-    With ``borrower_ids`` those borrowers' cases close for ``reason``; otherwise every open
-    case whose borrower is not in ``still_overdue`` closes as ``cured``. ``still_overdue``
-    defaults to the borrowers with an active loan overdue in ``loan_state``.
-    """
-    if reason not in CLOSE_REASONS:
-        return Problem("cases", "reason", f"must be one of {', '.join(CLOSE_REASONS)}")
-    if borrower_ids is not None:
-        closing = list(_open_cases(conn, borrower_ids).values())
-    else:
-        overdue = set(still_overdue) if still_overdue is not None else overdue_borrowers(conn)
-        closing = cases_to_close(_open_cases(conn), overdue)
-    _close(conn, business_date, [(c.case_id, c.borrower_id) for c in closing], reason)
-    return len(closing)
 
 
 def _overdue_by_borrower() -> Select[Any]:

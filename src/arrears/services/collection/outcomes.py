@@ -19,10 +19,10 @@ from sqlalchemy import Connection, insert, select, update
 from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
 from arrears.core.evidence.chain import Kind
-from arrears.core.problem import not_found
+from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.cases import set_case_flag
-from arrears.services.collection.common import Problem, for_update, to_utc
+from arrears.services.collection.common import for_update, to_utc
 from arrears.services.collection.gate_context import zones
 from arrears.services.collection.history import Attempt, Recording, record_attempts
 from arrears.store.case_tables import contact_attempts, promises, queue_items
@@ -58,28 +58,32 @@ def _validate(
     at: datetime,
     promise: tuple[date, int] | None,
     recording: Recording | None,
-) -> Outcome | Problem:
+) -> Result[Outcome]:
     parsed = parse_outcome(outcome)
     if parsed is None:
-        return Problem(record, "outcome", f"must be one of {', '.join(o.value for o in Outcome)}")
+        return fail(
+            Problem(record, "outcome", f"must be one of {', '.join(o.value for o in Outcome)}")
+        )
     if at.utcoffset() is None:
-        return Problem(record, "at", "must carry a time-zone offset")
+        return fail(Problem(record, "at", "must carry a time-zone offset"))
     if parsed is Outcome.PROMISE_TO_PAY and promise is None:
-        return Problem(record, "promise", "a promise to pay needs a date and an amount")
+        return fail(Problem(record, "promise", "a promise to pay needs a date and an amount"))
     if parsed is not Outcome.PROMISE_TO_PAY and promise is not None:
-        return Problem(record, "promise", f"only a promise_to_pay carries a promise, not {outcome}")
+        return fail(
+            Problem(record, "promise", f"only a promise_to_pay carries a promise, not {outcome}")
+        )
     if promise is not None:
         due, amount = promise
         if amount <= 0:
-            return Problem(record, "promise_amount", "must be positive")
+            return fail(Problem(record, "promise_amount", "must be positive"))
         if due < at.date():
-            return Problem(record, "promise_date", f"{due} is before the call ({at.date()})")
+            return fail(Problem(record, "promise_date", f"{due} is before the call ({at.date()})"))
     if recording is not None:
         if not recording.location.strip():
-            return Problem(record, "recording", "location must not be empty")
+            return fail(Problem(record, "recording", "location must not be empty"))
         if not _SHA256.match(recording.sha256):
-            return Problem(record, "recording_sha256", "must be 64 lowercase hex digits")
-    return parsed
+            return fail(Problem(record, "recording_sha256", "must be 64 lowercase hex digits"))
+    return ok(parsed)
 
 
 def record_outcome(
@@ -92,7 +96,7 @@ def record_outcome(
     agent: str | None = None,
     promise: tuple[date, int] | None = None,
     recording: Recording | None = None,
-) -> OutcomeRecorded | Problem:
+) -> Result[OutcomeRecorded]:
     """Record ``outcome`` for queue item ``item_id`` or for the call attempt ``attempt_key``.
 
     ``promise`` is (promised date, amount in fen) for ``promise_to_pay``; ``recording`` the
@@ -101,16 +105,17 @@ def record_outcome(
     if (item_id is None) == (attempt_key is None):
         raise ValueError("record_outcome: give exactly one of item_id or attempt_key")
     record = f"queue item {item_id}" if item_id is not None else f"attempt {attempt_key}"
-    parsed = _validate(record, outcome, at, promise, recording)
-    if isinstance(parsed, Problem):
-        return parsed
+    parsed, problems = _validate(record, outcome, at, promise, recording)
+    if parsed is None:
+        return None, problems
     if item_id is not None:
-        done = _on_item(conn, record, item_id, parsed, at, agent, recording)
+        result = _on_item(conn, record, item_id, parsed, at, agent, recording)
     else:
         assert attempt_key is not None
-        done = _on_attempt(conn, record, attempt_key, parsed, at, agent, recording)
-    if isinstance(done, Problem) or done.already_recorded:
-        return done
+        result = _on_attempt(conn, record, attempt_key, parsed, at, agent, recording)
+    done = result[0]
+    if done is None or done.already_recorded:
+        return result
     effect = EFFECTS[parsed]
     if effect.case_flag is not None:
         set_case_flag(conn, done.borrower_id, effect.case_flag)
@@ -129,15 +134,15 @@ def record_outcome(
     if promise is not None:
         assert promise_key is not None
         _make_promise(conn, done, promise_key, promise, at)
-    return OutcomeRecorded(done.attempt_key, done.borrower_id, parsed, False, promise_key)
+    return ok(OutcomeRecorded(done.attempt_key, done.borrower_id, parsed, False, promise_key))
 
 
 def _same_or_problem(
     record: str, key: str, borrower_id: str, stored: str, wanted: Outcome
-) -> OutcomeRecorded | Problem:
+) -> Result[OutcomeRecorded]:
     if stored == wanted.value:
-        return OutcomeRecorded(key, borrower_id, wanted, True)
-    return Problem(record, "outcome", f"already recorded as {stored}")
+        return ok(OutcomeRecorded(key, borrower_id, wanted, True))
+    return fail(Problem(record, "outcome", f"already recorded as {stored}"))
 
 
 def _on_item(
@@ -148,15 +153,15 @@ def _on_item(
     at: datetime,
     agent: str | None,
     recording: Recording | None,
-) -> OutcomeRecorded | Problem:
+) -> Result[OutcomeRecorded]:
     row = conn.execute(for_update(conn, select(Q).where(Q.c.item_id == item_id))).first()
     if row is None:
-        return not_found(record, "no such queue item", "item_id")
+        return fail(not_found(record, "no such queue item", "item_id"))
     key = f"queue/{row.key}"
     if row.outcome is not None:
         return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
     if agent and row.claimed_by and row.claimed_by != agent:
-        return Problem(record, "agent", f"the item is claimed by {row.claimed_by}")
+        return fail(Problem(record, "agent", f"the item is claimed by {row.claimed_by}"))
     effect = EFFECTS[outcome]
     tz = conn.execute(
         select(borrower_profiles.c.timezones).where(
@@ -200,7 +205,7 @@ def _on_item(
             claimed_at=row.claimed_at or to_utc(at),
         )
     )
-    return OutcomeRecorded(key, row.borrower_id, outcome, False)
+    return ok(OutcomeRecorded(key, row.borrower_id, outcome, False))
 
 
 def _on_attempt(
@@ -211,16 +216,18 @@ def _on_attempt(
     at: datetime,
     agent: str | None,
     recording: Recording | None,
-) -> OutcomeRecorded | Problem:
+) -> Result[OutcomeRecorded]:
     row = conn.execute(
         for_update(conn, select(contact_attempts).where(contact_attempts.c.key == key))
     ).first()
     if row is None:
-        return not_found(record, "no such contact attempt", "attempt_key")
+        return fail(not_found(record, "no such contact attempt", "attempt_key"))
     if row.outcome is not None:
         return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
     if row.channel != "call":
-        return Problem(record, "outcome", f"call outcomes apply to calls, not to {row.channel}")
+        return fail(
+            Problem(record, "outcome", f"call outcomes apply to calls, not to {row.channel}")
+        )
     effect = EFFECTS[outcome]
     values: dict[str, object] = {
         "outcome": outcome.value,
@@ -233,7 +240,7 @@ def _on_attempt(
         .where(contact_attempts.c.attempt_id == row.attempt_id)
         .values(values)
     )
-    return OutcomeRecorded(key, row.borrower_id, outcome, False)
+    return ok(OutcomeRecorded(key, row.borrower_id, outcome, False))
 
 
 def _make_promise(

@@ -24,11 +24,11 @@ CT = collector_training
 AG = agencies
 
 
-def add_collector(conn: Connection, c: Collector) -> bool | Problem:
+def add_collector(conn: Connection, c: Collector) -> Result[bool]:
     """Register a collector; True if added, False if the same record was already there."""
     problems = validate_collector(c)
     if problems:
-        return problems[0]
+        return fail(*problems)
     record = f"collector {c.collector_id}"
     row = conn.execute(select(C).where(C.c.collector_id == c.collector_id)).first()
     if row is not None:
@@ -38,11 +38,15 @@ def add_collector(conn: Connection, c: Collector) -> bool | Problem:
             c.registered,
             c.credential_no,
         )
-        return False if same else Problem(record, "collector_id", "exists with other details")
+        return (
+            ok(False)
+            if same
+            else fail(Problem(record, "collector_id", "exists with other details"))
+        )
     clash = conn.execute(select(C.c.collector_id).where(C.c.credential_no == c.credential_no))
     other = clash.scalar()
     if other is not None:
-        return Problem(record, "credential_no", f"already belongs to {other}", "conflict")
+        return fail(Problem(record, "credential_no", f"already belongs to {other}", "conflict"))
     _register_agency(conn, c.agency)
     conn.execute(
         insert(C).values(
@@ -53,19 +57,19 @@ def add_collector(conn: Connection, c: Collector) -> bool | Problem:
             credential_no=c.credential_no,
         )
     )
-    return True
+    return ok(True)
 
 
-def add_training(conn: Connection, tr: Training, today: date | None = None) -> bool | Problem:
+def add_training(conn: Connection, tr: Training, today: date | None = None) -> Result[bool]:
     """Record a training; True if added, False if already on record."""
     problems = validate_training(tr, today or datetime.now(UTC).date())
     if problems:
-        return problems[0]
+        return fail(*problems)
     if (
         conn.execute(select(C.c.collector_id).where(C.c.collector_id == tr.collector_id)).first()
         is None
     ):
-        return not_found(f"training {tr.collector_id}", "no such collector", "collector_id")
+        return fail(not_found(f"training {tr.collector_id}", "no such collector", "collector_id"))
     exists = conn.execute(
         select(CT.c.collector_id).where(
             CT.c.collector_id == tr.collector_id,
@@ -74,11 +78,11 @@ def add_training(conn: Connection, tr: Training, today: date | None = None) -> b
         )
     ).first()
     if exists is not None:
-        return False
+        return ok(False)
     conn.execute(
         insert(CT).values(collector_id=tr.collector_id, trained_on=tr.trained_on, course=tr.course)
     )
-    return True
+    return ok(True)
 
 
 def list_collectors(conn: Connection) -> list[dict[str, Any]]:
@@ -141,10 +145,8 @@ def register_collector(
     if problems:
         return fail(*(Problem(f"collector {name!r}", p.field, p.reason) for p in problems))
     collector_id = _next_id(conn)
-    added = add_collector(conn, Collector(collector_id, name, employee_no, agency=agency))
-    if isinstance(added, Problem):
-        return fail(added)
-    return ok(collector_id)
+    _, refused = add_collector(conn, Collector(collector_id, name, employee_no, agency=agency))
+    return (None, refused) if refused else ok(collector_id)
 
 
 def deactivate_collector(conn: Connection, collector_id: str, at: datetime) -> Result[bool]:
