@@ -14,8 +14,9 @@ from types import MappingProxyType
 
 import polars as pl
 
-from arrears.core.strategy import CaseView, PolicySet, choose, choose_frame
+from arrears.core.strategy import CaseView, choose, choose_frame
 from arrears.services.policy_files import bundled_policy_path, load_policy_set
+from factories import succeeded
 
 STEPS = ["sms_overdue", "call_debtor", "sms_emergency_contact", "home_visit"]
 
@@ -72,8 +73,7 @@ def views(cases: pl.DataFrame, last: pl.DataFrame) -> list[CaseView]:
 
 
 def main(n: int) -> None:
-    ps = load_policy_set(bundled_policy_path("split"))
-    assert isinstance(ps, PolicySet)
+    ps = succeeded(load_policy_set(bundled_policy_path("split")))
     cases, last = generate(n)
     wall, cpu = time.perf_counter(), time.process_time()
     actions, routings = choose_frame(cases, last, ps)

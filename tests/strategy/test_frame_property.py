@@ -26,6 +26,7 @@ from arrears.core.strategy import (
     choose_frame,
     policy_set,
 )
+from factories import succeeded
 
 STEP_NAMES = ["a", "b", "c", "d", "e", "f"]
 SEGMENT_NAMES = ["s1", "s2", "s3"]
@@ -122,8 +123,7 @@ def policy_sets(draw: st.DrawFn) -> PolicySet:
     cuts = sorted(draw(st.lists(st.integers(1, 99), unique=True, min_size=k - 1, max_size=k - 1)))
     shares = [b - a for a, b in zip([0, *cuts], [*cuts, 100], strict=True)]
     members = [(draw(policies(f"pol{i}")), s) for i, s in enumerate(shares)]
-    ps = policy_set(members)
-    assert isinstance(ps, PolicySet)
+    ps = succeeded(policy_set(members))
     return ps
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arrears.core.problem import Problem
-from arrears.core.strategy import Policy, PolicySet, parse_policy, policy_set, single
+from arrears.core.strategy import parse_policy, policy_set, single
 from arrears.services.policy_files import bundled_policy_path, load_policy, load_policy_set
+from factories import refused, succeeded
 
 MINIMAL = {
     "name": "p",
@@ -22,8 +22,8 @@ MINIMAL = {
 
 
 def errors_of(data: object) -> list[tuple[str, str]]:
-    got = parse_policy(data, "f.yaml")
-    assert isinstance(got, tuple), f"expected errors, got {got}"
+    value, got = parse_policy(data, "f.yaml")
+    assert value is None and got, f"expected errors, got {value}"
     assert all(e.record == "f.yaml" for e in got)
     return [(e.field, e.reason) for e in got]
 
@@ -34,8 +34,7 @@ def with_step(**fields: object) -> dict[str, object]:
 
 
 def test_bundled_policies_read_and_follow_the_seed_order() -> None:
-    default = load_policy(bundled_policy_path("default"))
-    assert isinstance(default, Policy), default
+    default = succeeded(load_policy(bundled_policy_path("default")))
     channels = [(s.channel, s.party) for s in default.steps if s.purpose == "collection"]
     # Seed order: reminders/SMS, calls, emergency contacts, visits (legal is a routing).
     assert channels == [
@@ -54,16 +53,14 @@ def test_bundled_policies_read_and_follow_the_seed_order() -> None:
     ec = next(s for s in default.steps if s.party == "emergency_contact")
     assert ec.unreachable_days_at_least > 0
     assert default.legal is not None and default.legal.dpd_from > visit.dpd_from  # type: ignore[operator]
-    gentle = load_policy(bundled_policy_path("gentle"))
-    assert isinstance(gentle, Policy)
-    split = load_policy_set(bundled_policy_path("split"))
-    assert isinstance(split, PolicySet)
+    gentle = succeeded(load_policy(bundled_policy_path("gentle")))
+    assert gentle.name == "gentle"
+    split = succeeded(load_policy_set(bundled_policy_path("split")))
     assert [(m.policy.name, m.share) for m in split.members] == [("default", 90), ("gentle", 10)]
 
 
 def test_minimal_policy_defaults() -> None:
-    p = parse_policy(MINIMAL, "f.yaml")
-    assert isinstance(p, Policy)
+    p = succeeded(parse_policy(MINIMAL, "f.yaml"))
     s = p.steps[0]
     assert (s.party, s.cadence_days, s.priority, s.purpose, s.min_overdue) == (
         "debtor",
@@ -195,14 +192,12 @@ def test_jump_to_must_name_a_collection_band_step() -> None:
 
 
 def test_files_syntax_and_missing(tmp_path: Path) -> None:
-    missing = load_policy(tmp_path / "nope.yaml")
-    assert isinstance(missing, tuple) and "cannot read" in missing[0].reason
+    assert "cannot read" in refused(load_policy(tmp_path / "nope.yaml")).reason
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: p\nsteps: [\n  {name: a\n")
-    got = load_policy(bad)
-    assert isinstance(got, tuple)
-    assert got[0].record == str(bad) and got[0].field.startswith("line ")
-    assert "not valid YAML" in got[0].reason
+    problem = refused(load_policy(bad))
+    assert problem.record == str(bad) and problem.field.startswith("line ")
+    assert "not valid YAML" in problem.reason
 
 
 def _write(tmp_path: Path, name: str, policy_name: str) -> None:
@@ -214,31 +209,25 @@ def test_policy_set_files(tmp_path: Path) -> None:
     _write(tmp_path, "b.yaml", "b")
     s = tmp_path / "set.yaml"
     s.write_text("policies:\n  - {file: a.yaml, share: 2500}\n  - {file: b.yaml, share: 7500}\n")
-    got = load_policy_set(s)
-    assert isinstance(got, PolicySet) and got.total == 10000 and got.names == ("a", "b")
+    got = succeeded(load_policy_set(s))
+    assert got.total == 10000 and got.names == ("a", "b")
     s.write_text("policies:\n  - {file: a.yaml, share: 60}\n  - {file: b.yaml, share: 30}\n")
-    got = load_policy_set(s)
-    assert isinstance(got, tuple) and "sum to 90" in got[0].reason and got[0].field == "policies"
+    problem = refused(load_policy_set(s))
+    assert "sum to 90" in problem.reason and problem.field == "policies"
     s.write_text("policies:\n  - {file: a.yaml, share: 50}\n  - {file: a.yaml, share: 50}\n")
-    got = load_policy_set(s)
-    assert (
-        isinstance(got, tuple) and got[0].field == "policies[1]" and "used twice" in got[0].reason
-    )
+    problem = refused(load_policy_set(s))
+    assert problem.field == "policies[1]" and "used twice" in problem.reason
     s.write_text("policies:\n  - {file: gone.yaml, share: 100}\n")
-    got = load_policy_set(s)
-    assert isinstance(got, tuple) and got[0].record.endswith("gone.yaml")
+    assert refused(load_policy_set(s)).record.endswith("gone.yaml")
     s.write_text("policies:\n  - {file: a.yaml, share: 0}\n")
-    got = load_policy_set(s)
-    assert isinstance(got, tuple) and got[0].field == "policies[0].share"
+    assert refused(load_policy_set(s)).field == "policies[0].share"
 
 
 def test_policy_set_shares_checked_in_code() -> None:
-    p = parse_policy(MINIMAL, "f")
-    assert isinstance(p, Policy)
-    assert isinstance(policy_set([(p, 100)]), PolicySet)
-    bad = policy_set([(p, 99)])
-    assert isinstance(bad, tuple) and isinstance(bad[0], Problem)
-    assert isinstance(policy_set([]), tuple)
+    p = succeeded(parse_policy(MINIMAL, "f"))
+    assert succeeded(policy_set([(p, 100)])).total == 100
+    assert refused(policy_set([(p, 99)])).field == "policies"
+    assert refused(policy_set([])).field == "policies"
 
 
 def test_a_message_step_must_name_a_known_template() -> None:
@@ -279,11 +268,10 @@ def test_due_horizon_is_the_farthest_reminder_of_any_member() -> None:
         },
         "g.yaml",
     )
-    plain = parse_policy(MINIMAL, "p.yaml")
-    assert isinstance(gentle, Policy) and isinstance(plain, Policy)
+    plain = succeeded(parse_policy(MINIMAL, "p.yaml"))
+    gentle = succeeded(gentle)
     assert single(plain).due_horizon == -1  # no step reminds before a due date
-    both = policy_set([(plain, 50), (gentle, 50)])
-    assert isinstance(both, PolicySet)
+    both = succeeded(policy_set([(plain, 50), (gentle, 50)]))
     assert both.due_horizon == 5
-    shipped = load_policy_set(bundled_policy_path("default"))
-    assert isinstance(shipped, PolicySet) and shipped.due_horizon == 3  # D-3 and D-1
+    shipped = succeeded(load_policy_set(bundled_policy_path("default")))
+    assert shipped.due_horizon == 3  # D-3 and D-1

@@ -6,13 +6,20 @@ with approval on record."""
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 
 import pytest
 
 from arrears.core.compliance.packs import PACKS
 from arrears.core.strategy import validate
 from arrears.core.strategy.load import PolicySet
-from arrears.services.policy_files import bundled_policy_path, default_policy_set, load_policy_set
+from arrears.services.policy_files import (
+    bundled_policy_path,
+    check_policy_files,
+    default_policy_set,
+    load_policy_set,
+)
+from factories import succeeded
 
 from .helpers import one, step
 
@@ -25,8 +32,7 @@ def codes(ps: PolicySet, pack: str) -> list[tuple[str | None, str]]:
 def test_shipped_policies_under_every_pack(pack: str) -> None:
     """Clean, except that Reg F's once-per-third-party rule (§1006.10) stops repeats of the
     weekly emergency-contact text: the first goes, the gate blocks the rest."""
-    split = load_policy_set(bundled_policy_path("split"))
-    assert isinstance(split, PolicySet)
+    split = succeeded(load_policy_set(bundled_policy_path("split")))
     expected = [("sms_emergency_contact", "third_party_once")] * 2 if pack == "us-reg-f" else []
     assert codes(split, pack) == expected
     assert codes(default_policy_set(), pack) == expected[:1]
@@ -125,4 +131,28 @@ def test_emergency_contact_needs_unreachable_condition_and_visit_needs_approval(
         ("ec", "third_party_once"),
         ("ec_ok", "third_party_once"),
         ("v", "visit_approval"),
+    ]
+
+
+def test_checking_files_reports_each_file_by_its_errors_or_its_warnings(tmp_path: Path) -> None:
+    """The service behind `policy validate`: a file that does not parse gives its problems and
+    no report; one that parses gives its members and the warnings of the packs it answers to
+    (its own rule_pack, else every pack, or the one asked for)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: p\nsteps: [\n")
+    split = bundled_policy_path("split")
+    checked = check_policy_files([split, bad])
+    assert not checked.valid
+    assert [e.record for e in checked.errors] == [str(bad)]
+    (report,) = checked.files
+    assert report.file == str(split) and report.policies.names == ("default", "gentle")
+    # The shipped policies name no rule pack, so every pack is asked: only Reg F warns.
+    assert {pack for pack, _ in report.warnings} == {"us-reg-f"}
+    assert [w.code for _, w in report.warnings] == ["third_party_once"] * 2
+    assert check_policy_files([split], "cn").files[0].warnings == ()
+    as_json = checked.as_dict()
+    assert as_json["valid"] is False and as_json["errors"][0]["file"] == str(bad)
+    assert as_json["files"][0]["policies"] == [
+        {"name": "default", "share": 90, "of": 100},
+        {"name": "gentle", "share": 10, "of": 100},
     ]

@@ -47,9 +47,9 @@ def load_policies(path: Path | None) -> PolicySet:
         return default_policy_set()
     if not path.exists():
         fail(f"--policy: {path} does not exist", EXIT_BAD_INPUT)
-    loaded = load_policy_set(path)
-    if isinstance(loaded, tuple):
-        fail("; ".join(map(str, loaded)), EXIT_BAD_INPUT)
+    loaded, problems = load_policy_set(path)
+    if loaded is None:
+        fail("; ".join(map(str, problems)), EXIT_BAD_INPUT)
     return loaded
 
 

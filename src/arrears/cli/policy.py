@@ -19,12 +19,10 @@ from rich.table import Table
 from arrears.cli.common import EXIT_BAD_INPUT, fail, print_json
 from arrears.core.compliance.packs import PACKS
 from arrears.core.money import fmt
-from arrears.core.problem import Problem
 from arrears.core.strategy.case import parse_case
 from arrears.core.strategy.choose import explain
-from arrears.core.strategy.model import Policy, PolicySet, PolicyWarning, Segment, Step
-from arrears.core.strategy.validate import validate
-from arrears.services.policy_files import bundled_policy_path, load_policy_set
+from arrears.core.strategy.model import Policy, PolicySet, Segment, Step
+from arrears.services.policy_files import bundled_policy_path, check_policy_files, load_policy_set
 
 app = typer.Typer(
     name="policy",
@@ -48,22 +46,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _load(path: Path) -> PolicySet | tuple[Problem, ...]:
-    return load_policy_set(path)
-
-
-def _packs_for(policy: Policy, rules: str | None) -> list[str]:
-    if rules is not None:
-        return [rules]
-    return [policy.rule_pack] if policy.rule_pack else list(PACKS)
-
-
-def _warnings(ps: PolicySet, rules: str | None) -> list[tuple[str, PolicyWarning]]:
-    out: list[tuple[str, PolicyWarning]] = []
-    for pack_id in PACKS:
-        found = validate(ps, PACKS[pack_id])
-        out.extend((pack_id, w) for w in found if pack_id in _packs_for(ps.get(w.policy), rules))
-    return out
+def _load(path: Path) -> PolicySet:
+    loaded, problems = load_policy_set(path)
+    if loaded is None:
+        for e in problems:
+            typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return loaded
 
 
 @app.command("validate")
@@ -83,45 +72,14 @@ def validate_command(
     """Check policy files: errors exit 2; warnings (steps a rule pack would mostly block)
     are printed and exit 0."""
     pack = rules.value if rules is not None else None
-    errors: list[Problem] = []
-    reports: list[dict[str, Any]] = []
-    for path in files:
-        loaded = _load(path)
-        if isinstance(loaded, tuple):
-            errors.extend(loaded)
-            continue
-        warns = _warnings(loaded, pack)
-        reports.append(
-            {
-                "file": str(path),
-                "policies": [
-                    {"name": m.policy.name, "share": m.share, "of": loaded.total}
-                    for m in loaded.members
-                ],
-                "warnings": [
-                    {
-                        "pack": p,
-                        "policy": w.policy,
-                        "step": w.step,
-                        "code": w.code,
-                        "message": w.message,
-                    }
-                    for p, w in warns
-                ],
-            }
-        )
+    checked = check_policy_files(files, pack)
+    report = checked.as_dict()
     if as_json:
-        print_json(
-            {
-                "valid": not errors,
-                "errors": [{"file": e.record, "path": e.field, "reason": e.reason} for e in errors],
-                "files": reports,
-            }
-        )
+        print_json(report)
     else:
-        for e in errors:
+        for e in checked.errors:
             typer.echo(f"error: {e}", err=True)
-        for r in reports:
+        for r in report["files"]:
             names = ", ".join(f"{p['name']} ({p['share']}/{p['of']})" for p in r["policies"])
             typer.echo(f"{r['file']}: valid: {names}")
             for w in r["warnings"]:
@@ -129,7 +87,7 @@ def validate_command(
                 typer.echo(
                     f"  warning [{w['pack']}] {w['policy']}{step}: {w['code']}: {w['message']}"
                 )
-    if errors:
+    if not checked.valid:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -187,10 +145,6 @@ def show_command(
 ) -> None:
     """Print a policy (or each policy of a set) as read: steps, segments, escalations."""
     loaded = _load(file)
-    if isinstance(loaded, tuple):
-        for e in loaded:
-            typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
     if as_json:
         print_json(
             {"policies": [_policy_json(m.policy, m.share, loaded.total) for m in loaded.members]}
@@ -249,12 +203,10 @@ def explain_command(
 ) -> None:
     """Which steps fire today for this case, and why the others do not."""
     path = policy or bundled_policy_path("default")
-    loaded = _load(path)
-    if isinstance(loaded, tuple):
-        fail(
-            str(loaded[0]) + (f" (and {len(loaded) - 1} more)" if len(loaded) > 1 else ""),
-            EXIT_BAD_INPUT,
-        )
+    loaded, problems = load_policy_set(path)
+    if loaded is None:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        fail(f"{problems[0]}{more}", EXIT_BAD_INPUT)
     try:
         data = json.loads(case.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:

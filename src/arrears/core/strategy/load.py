@@ -21,7 +21,7 @@ import yaml
 from arrears.core.compliance.packs import PACKS
 from arrears.core.contact.templates import TEMPLATES
 from arrears.core.money import MoneyError, parse_amount
-from arrears.core.problem import Problem
+from arrears.core.problem import Problem, Result, fail, ok
 from arrears.core.strategy.model import (
     POLICY_PURPOSES,
     STEP_CHANNELS,
@@ -193,12 +193,12 @@ _STEP_KEYS = (
 )
 
 
-def parse_policy(data: Any, file: str) -> Policy | tuple[Problem, ...]:
+def parse_policy(data: Any, file: str) -> Result[Policy]:
     """A policy from already-parsed YAML/JSON data; `file` names it in errors."""
     r = _Reader(file)
     top = r.mapping(data, "", _POLICY_KEYS)
     if top is None:
-        return tuple(r.errors)
+        return fail(*r.errors)
     name = r.get(top, "", "name", r.name, "", required=True)
     if "description" in top and top["description"] is not None:
         r.text(top["description"], "description")
@@ -220,16 +220,18 @@ def parse_policy(data: Any, file: str) -> Policy | tuple[Problem, ...]:
                 min_overdue=r.get(lg, "legal", "min_overdue", r.money, 0),
             )
     if r.errors:
-        return tuple(r.errors)
-    return Policy(
-        name=name,
-        steps=steps,
-        segments=segments,
-        broken_promise=broken,
-        hardship_pauses_contact=pause,
-        legal=legal,
-        rule_pack=rule_pack,
-        source=file,
+        return fail(*r.errors)
+    return ok(
+        Policy(
+            name=name,
+            steps=steps,
+            segments=segments,
+            broken_promise=broken,
+            hardship_pauses_contact=pause,
+            legal=legal,
+            rule_pack=rule_pack,
+            source=file,
+        )
     )
 
 
@@ -373,20 +375,21 @@ def _promises(r: _Reader, raw: Any, steps: tuple[Step, ...]) -> BrokenPromise:
 # -- documents ------------------------------------------------------------------------------
 
 
-def parse_yaml(text: str, file: str) -> Any | Problem:
-    """The YAML document in ``text`` (read from ``file``, named in errors)."""
+def parse_yaml(text: str, file: str) -> Result[Any]:
+    """The YAML document in ``text`` (read from ``file``, named in errors); an empty document
+    is ``None`` with no problems, so test the problems, not the value."""
     try:
-        return yaml.safe_load(text)
+        return ok(yaml.safe_load(text))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        return Problem(file, where, f"not valid YAML: {problem}")
+        return fail(Problem(file, where, f"not valid YAML: {problem}"))
 
 
 def policy_set(
     members: Sequence[tuple[Policy, int]], file: str = "(policy set)"
-) -> PolicySet | tuple[Problem, ...]:
+) -> Result[PolicySet]:
     """Check shares (positive integers summing to 100 or 10000) and distinct names."""
     errors: list[Problem] = []
     seen: set[str] = set()
@@ -414,8 +417,8 @@ def policy_set(
             )
         )
     if errors:
-        return tuple(errors)
-    return PolicySet(tuple(Member(p, s) for p, s in members), total)
+        return fail(*errors)
+    return ok(PolicySet(tuple(Member(p, s) for p, s in members), total))
 
 
 def single(policy: Policy) -> PolicySet:
@@ -423,22 +426,20 @@ def single(policy: Policy) -> PolicySet:
 
 
 # Reads one member policy of a set, by the ``file`` the set names (relative to the set file).
-MemberReader = Callable[[str], "Policy | tuple[Problem, ...]"]
+MemberReader = Callable[[str], Result[Policy]]
 
 
-def parse_policy_set(
-    data: Any, file: str, read_member: MemberReader
-) -> PolicySet | tuple[Problem, ...]:
+def parse_policy_set(data: Any, file: str, read_member: MemberReader) -> Result[PolicySet]:
     """A policy-set document (`policies: [{file, share}]`) or a single policy (share 100)."""
     if not (isinstance(data, dict) and "policies" in data):
-        parsed = parse_policy(data, file)
-        return parsed if isinstance(parsed, tuple) else single(parsed)
+        parsed, problems = parse_policy(data, file)
+        return (None, problems) if parsed is None else ok(single(parsed))
     r = _Reader(file)
     top = r.mapping(data, "", ("policies", "description"))
     raw = top.get("policies") if top else None
     if not isinstance(raw, list):
         r.error("policies", "must be a list of {file, share}")
-        return tuple(r.errors)
+        return fail(*r.errors)
     members: list[tuple[Policy, int]] = []
     for i, item in enumerate(raw):
         p = f"policies[{i}]"
@@ -449,11 +450,10 @@ def parse_policy_set(
         share = r.get(m, p, "share", r.integer(1, 10000), 0, required=True)
         if not member:
             continue
-        loaded = read_member(member)
-        if isinstance(loaded, tuple):
-            r.errors.extend(loaded)
-        elif share:
+        loaded, problems = read_member(member)
+        r.errors.extend(problems)
+        if loaded is not None and share:
             members.append((loaded, share))
     if r.errors:
-        return tuple(r.errors)
+        return fail(*r.errors)
     return policy_set(members, file)
