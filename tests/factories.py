@@ -94,9 +94,7 @@ def write_csv(path: Path, rows: Iterable[dict[str, str]], columns: list[str] | N
 def import_rows(engine: Engine, tmp_path: Path, rows: Iterable[dict[str, str]]) -> ImportReport:
     """Import good rows; fail the test with the importer's errors otherwise."""
     path = write_csv(tmp_path / f"loans-{uuid.uuid4().hex[:8]}.csv", rows)
-    res = import_file(engine, path)
-    assert isinstance(res, ImportReport), [str(e) for e in res]
-    return res
+    return succeeded(import_file(engine, path))
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -226,6 +224,12 @@ def second_database(db_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def row_and_column(p: Problem) -> tuple[int, str]:
+    """Where an input file's problem points: (data row, column); row 0 and column "file" for
+    the file as a whole. Line 1 is the header, so data row n is line n + 1."""
+    return (p.line - 1 if p.line else 0, p.field or "file")
 
 
 def succeeded(result: tuple[T | None, tuple[Problem, ...]]) -> T:

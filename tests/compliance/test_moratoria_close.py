@@ -56,11 +56,11 @@ def book(engine: Engine, tmp_path: Path, pack: str) -> None:
 
 
 def import_rows_with(engine: Engine, tmp_path: Path, loans: list[dict[str, str]]) -> None:
-    from arrears.services.importer import ImportReport, import_file
+    from arrears.services.importer import import_file
     from factories import write_csv
 
     path = write_csv(tmp_path / f"loans-{id(loans)}.csv", loans, COLUMNS + PROFILE)
-    assert isinstance(import_file(engine, path), ImportReport)
+    succeeded(import_file(engine, path))
 
 
 def close(engine: Engine, day: date, kernel: Any = "polars") -> None:

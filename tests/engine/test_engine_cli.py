@@ -14,7 +14,7 @@ from arrears.core.compliance import Contact
 from arrears.services.collection.history import Attempt, record_attempts
 from arrears.services.importer import import_file
 from arrears.store.engine import make_engine
-from factories import counts
+from factories import counts, succeeded
 
 SAMPLE = Path(__file__).parents[2] / "src" / "arrears" / "data" / "sample_portfolio.csv"
 runner = CliRunner()
@@ -27,7 +27,7 @@ def run(*args: str) -> Result:
 def test_simulate_then_audit_then_a_night_call_is_found(db_url: str) -> None:
     engine: Engine = make_engine(db_url)
     try:
-        assert not isinstance(import_file(engine, SAMPLE), list)
+        succeeded(import_file(engine, SAMPLE))
         res = run("simulate", "--start", "2026-11-20", "--days", "3", "--db", db_url, "--json")
         assert res.exit_code == 0, res.stderr
         summary = json.loads(res.stdout)
@@ -54,7 +54,7 @@ def test_simulate_then_audit_then_a_night_call_is_found(db_url: str) -> None:
 
 def test_simulate_bad_input_exits_2_and_changes_nothing(db_url: str) -> None:
     engine = make_engine(db_url)
-    assert not isinstance(import_file(engine, SAMPLE), list)
+    succeeded(import_file(engine, SAMPLE))
     before = counts(engine)
     for args in (
         ("--start", "2026-13-01", "--days", "3"),

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from arrears.core.loans.product import LenderType, Product
-from arrears.services.importer import ImportReport, RowError, import_file
+from arrears.core.problem import Problem, Result
+from arrears.services.importer import ImportReport, import_file
 from arrears.store import tables as t
 from factories import (
     REQUIRED,
@@ -25,14 +26,16 @@ from factories import (
     counts,
     import_rows,
     loan_row,
+    row_and_column,
+    succeeded,
     write_csv,
 )
 
 
-def _errors(res: ImportReport | list[RowError]) -> list[RowError]:
-    assert isinstance(res, list), f"expected errors, got {res}"
-    assert res, "an error list must not be empty"
-    return res
+def _errors(res: Result[ImportReport]) -> list[Problem]:
+    value, problems = res
+    assert value is None and problems, f"expected errors, got {value}"
+    return list(problems)
 
 
 def _installments(engine: Engine, loan_id: str) -> list[tuple[date, int, int]]:
@@ -62,7 +65,7 @@ def test_good_csv_imports_every_table(engine: Engine, tmp_path: Path) -> None:
         loan_row("L3", principal="1,000.50", rate="0.0005", rate_basis="daily", method="bullet"),
     ]
     res = import_file(engine, write_csv(tmp_path / "good.csv", rows))
-    assert res == ImportReport(loans=3, borrowers=2, dry_run=False)
+    assert succeeded(res) == ImportReport(loans=3, borrowers=2, dry_run=False)
     c = counts(engine)
     assert c["loans"] == 3 and c["borrowers"] == 2 and c["loan_state"] == 3
     assert c["installments"] == 3 + 3 + 1  # bullet: one installment
@@ -107,7 +110,7 @@ def test_good_parquet_with_typed_columns_imports(engine: Engine, tmp_path: Path)
     path = tmp_path / "good.parquet"
     pq.write_table(table, path)
     res = import_file(engine, path)
-    assert res == ImportReport(loans=2, borrowers=2, dry_run=False)
+    assert succeeded(res) == ImportReport(loans=2, borrowers=2, dry_run=False)
     assert _installments(engine, "P1") == EXPECTED_L1
     with engine.connect() as conn:
         p2 = conn.execute(select(t.loans).where(t.loans.c.loan_id == "P2")).one()
@@ -160,7 +163,7 @@ def test_bad_value_names_row_and_column_and_writes_nothing(
     rows = [loan_row("L1"), bad, loan_row("L3")]
     before = counts(engine)
     errors = _errors(import_file(engine, write_csv(tmp_path / "bad.csv", rows)))
-    assert {(e.row, e.column) for e in errors} == {(2, column)}, [str(e) for e in errors]
+    assert {row_and_column(e) for e in errors} == {(2, column)}, [str(e) for e in errors]
     assert all(e.reason for e in errors)
     # Line 3 in an editor (the header is line 1), with the loan when the row names one.
     where = "line 3" if bad["loan_id"] == "" else f"line 3 (loan {bad['loan_id']})"
@@ -176,7 +179,7 @@ def test_every_bad_row_is_listed(engine: Engine, tmp_path: Path) -> None:
         loan_row("L4", principal="1.001"),
     ]
     errors = _errors(import_file(engine, write_csv(tmp_path / "bad.csv", rows)))
-    assert sorted((e.row, e.column) for e in errors) == [
+    assert sorted(row_and_column(e) for e in errors) == [
         (2, "months"),
         (2, "phone"),
         (4, "principal"),
@@ -188,7 +191,7 @@ def test_duplicate_loan_id_within_file(engine: Engine, tmp_path: Path) -> None:
     rows = [loan_row("L1"), loan_row("L2"), loan_row("L1", borrower_id="B-other")]
     before = counts(engine)
     errors = _errors(import_file(engine, write_csv(tmp_path / "dup.csv", rows)))
-    assert [(e.row, e.column) for e in errors] == [(3, "loan_id")]
+    assert [row_and_column(e) for e in errors] == [(3, "loan_id")]
     assert "line 2" in errors[0].reason
     assert counts(engine) == before
 
@@ -198,7 +201,7 @@ def test_loan_id_already_in_database(engine: Engine, tmp_path: Path) -> None:
     before = counts(engine)
     rows = [loan_row("L2"), loan_row("L1")]
     errors = _errors(import_file(engine, write_csv(tmp_path / "again.csv", rows)))
-    assert [(e.row, e.column) for e in errors] == [(2, "loan_id")]
+    assert [row_and_column(e) for e in errors] == [(2, "loan_id")]
     assert "already exists" in errors[0].reason
     assert counts(engine) == before
 
@@ -210,7 +213,7 @@ def test_same_borrower_with_another_name_within_file(engine: Engine, tmp_path: P
         loan_row("L3", borrower_id="B1", borrower_name="Zhang Wei"),
     ]
     errors = _errors(import_file(engine, write_csv(tmp_path / "b.csv", rows)))
-    assert [(e.row, e.column) for e in errors] == [(3, "borrower_id")]
+    assert [row_and_column(e) for e in errors] == [(3, "borrower_id")]
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
 
@@ -222,7 +225,7 @@ def test_same_borrower_with_another_name_than_database(engine: Engine, tmp_path:
         loan_row("L3", borrower_id="B1", borrower_name="Zhang Wei"),
     ]
     errors = _errors(import_file(engine, write_csv(tmp_path / "b.csv", rows)))
-    assert [(e.row, e.column) for e in errors] == [(2, "borrower_id")]
+    assert [row_and_column(e) for e in errors] == [(2, "borrower_id")]
     assert counts(engine) == before
     # the same borrower with the same details is fine and adds no borrower
     res = import_rows(
@@ -234,7 +237,7 @@ def test_same_borrower_with_another_name_than_database(engine: Engine, tmp_path:
 def test_missing_column_is_a_file_error(engine: Engine, tmp_path: Path) -> None:
     cols = [c for c in REQUIRED if c != "phone"]
     errors = _errors(import_file(engine, write_csv(tmp_path / "m.csv", [loan_row()], cols)))
-    assert [(e.row, e.column) for e in errors] == [(0, "phone")]
+    assert [row_and_column(e) for e in errors] == [(0, "phone")]
     assert str(errors[0]).startswith("file: phone:")
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
@@ -244,7 +247,7 @@ def test_missing_column_in_parquet_is_a_file_error(engine: Engine, tmp_path: Pat
     table = pa.table({c: [row[c]] for c in REQUIRED if c not in ("months", "method")})
     pq.write_table(table, tmp_path / "m.parquet")
     errors = _errors(import_file(engine, tmp_path / "m.parquet"))
-    assert sorted((e.row, e.column) for e in errors) == [(0, "method"), (0, "months")]
+    assert sorted(row_and_column(e) for e in errors) == [(0, "method"), (0, "months")]
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
 
@@ -262,7 +265,7 @@ def test_unreadable_files_are_file_errors(engine: Engine, tmp_path: Path, name: 
     elif name == "latin1.csv":
         path.write_bytes(",".join(REQUIRED).encode() + b"\n\xe9\xff\xfe\n")
     errors = _errors(import_file(engine, path))
-    assert [e.row for e in errors] == [0]
+    assert [row_and_column(e)[0] for e in errors] == [0]
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
 
@@ -270,16 +273,16 @@ def test_dry_run_validates_and_writes_nothing(engine: Engine, tmp_path: Path) ->
     rows = [loan_row("L1"), loan_row("L2")]
     path = write_csv(tmp_path / "good.csv", rows)
     before = counts(engine)
-    assert import_file(engine, path, dry_run=True) == ImportReport(2, 2, True)
+    assert succeeded(import_file(engine, path, dry_run=True)) == ImportReport(2, 2, True)
     assert counts(engine) == before
     # a bad file in dry-run reports the same errors
     bad = write_csv(tmp_path / "bad.csv", [loan_row("L1", months="x")])
-    assert [(e.row, e.column) for e in _errors(import_file(engine, bad, dry_run=True))] == [
+    assert [row_and_column(e) for e in _errors(import_file(engine, bad, dry_run=True))] == [
         (1, "months")
     ]
     assert counts(engine) == before
     # and the dry-run did not consume the ids: the real import still works
-    assert import_file(engine, path) == ImportReport(2, 2, False)
+    assert succeeded(import_file(engine, path)) == ImportReport(2, 2, False)
 
 
 def test_failed_import_after_a_good_one_keeps_the_good_one_intact(
@@ -292,7 +295,7 @@ def test_failed_import_after_a_good_one_keeps_the_good_one_intact(
             engine, write_csv(tmp_path / "bad.csv", [loan_row("L3"), loan_row("L4", months="0")])
         )
     )
-    assert [(e.row, e.column) for e in errors] == [(2, "months")]
+    assert [row_and_column(e) for e in errors] == [(2, "months")]
     assert counts(engine) == before
     assert_journal_consistent(engine, ["L1", "L2"])
 
@@ -334,20 +337,20 @@ def test_private_lender_rate_cap(
     row = loan_row("L1", rate=rate, rate_basis=basis, product="p2p")
     res = import_file(engine, write_csv(tmp_path / "p2p.csv", [row]))
     if allowed:
-        assert res == ImportReport(1, 1, False)
+        assert succeeded(res) == ImportReport(1, 1, False)
         with engine.connect() as conn:
             pid = conn.execute(select(t.loans.c.product_id)).scalar_one()
         assert pid == "p2p"
     else:
         errors = _errors(res)
-        assert [(e.row, e.column) for e in errors] == [(1, "rate")]
+        assert [row_and_column(e) for e in errors] == [(1, "rate")]
         assert "12.40%" in errors[0].reason
         assert counts(engine) == before
 
 
 def test_licensed_default_product_has_no_lpr_cap(engine: Engine, tmp_path: Path) -> None:
     res = import_file(engine, write_csv(tmp_path / "ok.csv", [loan_row("L1", rate="24%")]))
-    assert res == ImportReport(1, 1, False)
+    assert succeeded(res) == ImportReport(1, 1, False)
 
 
 @pytest.mark.parametrize(
@@ -363,9 +366,11 @@ def test_overlong_text_is_a_row_error_on_every_backend(
     too_long[column] = "y" * (limit + 1)
     before = counts(engine)
     errors = _errors(import_file(engine, write_csv(tmp_path / "long.csv", [fits, too_long])))
-    assert [(e.row, e.column) for e in errors] == [(2, column)]
+    assert [row_and_column(e) for e in errors] == [(2, column)]
     assert counts(engine) == before
-    assert import_file(engine, write_csv(tmp_path / "ok.csv", [fits])) == ImportReport(1, 1, False)
+    assert succeeded(import_file(engine, write_csv(tmp_path / "ok.csv", [fits]))) == ImportReport(
+        1, 1, False
+    )
 
 
 # --- Borrower profile and emergency-contact columns (issue 3, item 2) ---
@@ -410,7 +415,7 @@ def test_profile_and_contacts_are_written(engine: Engine, tmp_path: Path) -> Non
         _with_profile("L2", borrower_id="B-L1", borrower_name="Borrower L1"),
     ]
     res = import_file(engine, write_csv(tmp_path / "p.csv", rows, PROFILE_COLUMNS))
-    assert res == ImportReport(2, 1, False)
+    assert succeeded(res) == ImportReport(2, 1, False)
     with engine.connect() as conn:
         p = conn.execute(select(pt.borrower_profiles)).one()
         c = conn.execute(select(pt.emergency_contacts)).one()
@@ -446,7 +451,7 @@ def test_vulnerable_accepts_common_spellings(engine: Engine, tmp_path: Path, fla
     from arrears.store import profile_tables as pt
 
     path = write_csv(tmp_path / "v.csv", [_with_profile("L1", vulnerable=flag)], PROFILE_COLUMNS)
-    assert isinstance(import_file(engine, path), ImportReport)
+    succeeded(import_file(engine, path))
     with engine.connect() as conn:
         stored = conn.execute(select(pt.borrower_profiles.c.vulnerable)).scalar_one()
     assert bool(stored) is (flag.lower() in ("true", "1", "yes"))
@@ -479,9 +484,9 @@ def test_bad_profile_value_names_row_column_reason_and_writes_nothing(
     rows = [_with_profile("L1"), _with_profile("L2", **{column: value}), _with_profile("L3")]
     before = counts(engine), _profile_counts(engine)
     errors = _errors(import_file(engine, write_csv(tmp_path / "bad.csv", rows, PROFILE_COLUMNS)))
-    assert {e.row for e in errors} == {2}, [str(e) for e in errors]
+    assert {row_and_column(e)[0] for e in errors} == {2}, [str(e) for e in errors]
     expected_col = column if column != "emergency2_name" else "emergency2_phone"
-    assert any(e.column == expected_col for e in errors), [str(e) for e in errors]
+    assert any(row_and_column(e)[1] == expected_col for e in errors), [str(e) for e in errors]
     assert any(reason in str(e) for e in errors), [str(e) for e in errors]
     assert (counts(engine), _profile_counts(engine)) == before
 
@@ -493,7 +498,7 @@ def test_same_borrower_with_another_profile_within_file(engine: Engine, tmp_path
     ]
     path = write_csv(tmp_path / "b.csv", rows, PROFILE_COLUMNS)
     errors = _errors(import_file(engine, path))
-    assert [(e.row, e.column) for e in errors] == [(2, "risk_score")]
+    assert [row_and_column(e) for e in errors] == [(2, "risk_score")]
     assert "line 2" in errors[0].reason
     assert counts(engine) == {k: 0 for k in counts(engine)}
 
@@ -506,5 +511,5 @@ def test_parquet_timestamp_in_a_date_column_is_refused(engine: Engine, tmp_path:
     cols["disbursed_on"] = [datetime(2024, 1, 15, 9, 30)]
     pq.write_table(pa.table(cols), tmp_path / "ts.parquet")
     errors = _errors(import_file(engine, tmp_path / "ts.parquet"))
-    assert [(e.row, e.column) for e in errors] == [(1, "disbursed_on")]
+    assert [row_and_column(e) for e in errors] == [(1, "disbursed_on")]
     assert counts(engine) == {k: 0 for k in counts(engine)}

@@ -15,10 +15,9 @@ from arrears.core.ledger.account import open_account
 from arrears.core.loans.product import Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
-from arrears.services.events import Applied
-from arrears.services.importer import RowError, import_file
+from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments, open_accounts
-from factories import loan_row, write_csv
+from factories import loan_row, refused, succeeded, write_csv
 
 rates = st.one_of(
     st.builds(lambda bp: Rate(Fraction(bp, 100_000), RateBasis.DAILY), st.integers(0, 100)),
@@ -59,14 +58,12 @@ def test_imports_restore_the_cycle_collector(engine: Engine, tmp_path: Path) -> 
     """The imports pause the cycle collector; it is on again afterwards, also after a refusal."""
     assert gc.isenabled()
     loans = write_csv(tmp_path / "loans.csv", [loan_row("L1")])
-    assert not isinstance(import_file(engine, loans), list)
+    succeeded(import_file(engine, loans))
     assert gc.isenabled()
     bad = write_csv(tmp_path / "bad.csv", [loan_row("L1")])  # L1 exists now: refused
-    res = import_file(engine, bad)
-    assert isinstance(res, list) and isinstance(res[0], RowError)
+    assert refused(import_file(engine, bad)).field == "loan_id"
     assert gc.isenabled()
     pays = tmp_path / "p.csv"
     pays.write_text("loan_id,amount,paid_on,ref\nL1,10.00,2024-02-20,R1\nL9,1.00,2024-02-20,R2\n")
-    res2 = import_payments(engine, pays)
-    assert res2 and not any(isinstance(r, Applied) for r in res2)  # L9 is unknown: refused
+    assert refused(import_payments(engine, pays)).missing  # L9 is unknown: refused
     assert gc.isenabled()

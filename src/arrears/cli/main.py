@@ -48,7 +48,7 @@ from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
-from arrears.core.problem import Result
+from arrears.core.problem import Problem, Result
 from arrears.services import events
 from arrears.services.close.day import CloseConfig, close_business_day, default_workers
 from arrears.services.close.reference import (
@@ -168,6 +168,17 @@ def calc_schedule(
     )
 
 
+def _file_problem_json(p: Problem) -> dict[str, Any]:
+    """A bad row of an input file as ``loans import --json`` has always printed it."""
+    return {
+        "line": p.line,
+        "row": p.line - 1 if p.line else 0,
+        "record": p.record if p.line else "",
+        "column": p.field or "file",
+        "reason": p.reason,
+    }
+
+
 @loans_app.command("import")
 def loans_import(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file (columns: see README)")],
@@ -179,22 +190,16 @@ def loans_import(
     """Import loans, all or nothing: any bad row writes nothing."""
     engine = open_db(db)
     with phase_bar(quiet=json_out) as report:
-        res = import_file(engine, file, dry_run=dry_run, progress=report, today=today_or_now(today))
-    if isinstance(res, list):
+        res, problems = import_file(
+            engine, file, dry_run=dry_run, progress=report, today=today_or_now(today)
+        )
+    if res is None:
         if json_out:
-            print_json(
-                {
-                    "errors": [
-                        {"line": e.line, "row": e.row, "record": e.record}
-                        | {"column": e.column, "reason": e.reason}
-                        for e in res
-                    ]
-                }
-            )
+            print_json({"errors": [_file_problem_json(p) for p in problems]})
         else:
-            for e in res:
-                typer.echo(str(e), err=True)
-        fail(f"{len(res)} problem(s) in {file}; nothing was imported", EXIT_BAD_INPUT)
+            for p in problems:
+                typer.echo(str(p), err=True)
+        fail(f"{len(problems)} problem(s) in {file}; nothing was imported", EXIT_BAD_INPUT)
     if json_out:
         print_json({"loans": res.loans, "borrowers": res.borrowers, "dry_run": res.dry_run})
     else:
@@ -448,12 +453,11 @@ def payments_import(
     """Apply a file of payments, all or nothing; refs already applied are skipped."""
     with phase_bar(quiet=json_out) as report:
         res = import_payments(open_db(db), file, progress=report, today=today_or_now(today))
-    problems = [r for r in res if not isinstance(r, events.Applied)]
-    if problems:
+    applied, problems = res
+    if applied is None:
         for p in problems:
             typer.echo(str(p), err=True)
         fail(f"{len(problems)} problem(s) in {file}; no payment was applied", EXIT_BAD_INPUT)
-    applied = [r for r in res if isinstance(r, events.Applied)]
     new = sum(1 for r in applied if not r.already_applied)
     if json_out:
         print_json({"applied": new, "already_applied": len(applied) - new})

@@ -26,15 +26,23 @@ T = TypeVar("T")
 class Problem:
     """Bad input: which record, which field, why. Nothing was written."""
 
-    record: str  # what a person can find: "line 4 (loan L000001)", "payment BANK-1", "file"
+    record: str  # what a person can find: "loan L000001", "payment BANK-1", "file"
     field: str  # the column, option or dotted path; "" when the record as a whole is at fault
     reason: str  # plain words, for a person
     code: Code = "invalid"
+    line: int = 0  # the line of the file the input came from, as an editor counts; 0: none
+
+    @property
+    def where(self) -> str:
+        """The record, led by its file line when there is one: "line 4 (loan L000001)"."""
+        if not self.line:
+            return self.record
+        return f"line {self.line}" + (f" ({self.record})" if self.record else "")
 
     def __str__(self) -> str:
         if self.field:
-            return f"{self.record}: {self.field}: {self.reason}"
-        return f"{self.record}: {self.reason}"
+            return f"{self.where}: {self.field}: {self.reason}"
+        return f"{self.where}: {self.reason}"
 
     @property
     def missing(self) -> bool:
@@ -57,3 +65,12 @@ def fail(*problems: Problem) -> Result[T]:
 
 def not_found(record: str, reason: str = "not found", field: str = "") -> Problem:
     return Problem(record, field, reason, "not_found")
+
+
+def expect(result: Result[T]) -> T:
+    """The value of a result whose input the caller made itself (a shipped file, a generated
+    portfolio), so a problem is a bug, raised as one."""
+    value, problems = result
+    if problems or value is None:
+        raise AssertionError("; ".join(map(str, problems)) or "no value and no problem")
+    return value

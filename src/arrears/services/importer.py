@@ -38,6 +38,7 @@ from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import MoneyError, Rate, RateBasis, parse_amount, parse_rate
+from arrears.core.problem import Problem, Result, fail, ok
 from arrears.services.accounts import post_entries, products, save_accounts
 from arrears.store import bulk, profile_tables, tables
 from arrears.store.stats import analyze_changed
@@ -84,24 +85,13 @@ def line_of(row: int) -> int:
     return row + 1
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int  # 1-based data row (the header is row 0, line 1); 0 for the file itself
-    column: str
-    reason: str
-    record: str = ""  # what the row is about, when it says: "loan L000001", "ref BANK-1"
-
-    @property
-    def line(self) -> int:
-        """The line a person opens in an editor; 0 for the file itself."""
-        return line_of(self.row) if self.row else 0
-
-    def __str__(self) -> str:
-        if self.row == 0:  # the file itself, or one of its columns
-            whole = self.column == "file"
-            return f"file: {self.reason}" if whole else f"file: {self.column}: {self.reason}"
-        where = f"line {self.line}" + (f" ({self.record})" if self.record else "")
-        return f"{where}: {self.column}: {self.reason}"
+def row_problem(row: int, column: str, reason: str, about: str = "") -> Problem:
+    """A bad cell of an input file: data ``row`` (1-based; 0 for the file itself or one of its
+    columns), its ``column`` ("file" for the file as a whole), why, and what the row is about
+    when it says ("loan L000001", "ref BANK-1")."""
+    if row == 0:
+        return Problem("file", "" if column == "file" else column, reason)
+    return Problem(about, column, reason, line=line_of(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,39 +134,41 @@ class ImportReport:
     dry_run: bool
 
 
-def read_frame(path: Path) -> pl.DataFrame | RowError:
+def read_frame(path: Path) -> Result[pl.DataFrame]:
     """The file as a frame of text columns (nulls as empty text)."""
     if not path.exists():
-        return RowError(0, "file", f"{path} does not exist")
+        return fail(row_problem(0, "file", f"{path} does not exist"))
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
             df = pl.read_parquet(path)
         except Exception as exc:  # polars raises many types for a bad file
-            return RowError(0, "file", f"not a readable Parquet file: {exc}")
+            return fail(row_problem(0, "file", f"not a readable Parquet file: {exc}"))
     elif suffix in (".csv", ".txt"):
         try:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8", truncate_ragged_lines=True)
         except pl.exceptions.NoDataError:
-            return RowError(0, "file", "has no data rows")
+            return fail(row_problem(0, "file", "has no data rows"))
         except pl.exceptions.ComputeError as exc:
             if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-                return RowError(0, "file", f"not UTF-8 text: {str(exc).splitlines()[0]}")
-            return RowError(0, "file", f"not a readable CSV file: {str(exc).splitlines()[0]}")
+                return fail(row_problem(0, "file", f"not UTF-8 text: {str(exc).splitlines()[0]}"))
+            return fail(
+                row_problem(0, "file", f"not a readable CSV file: {str(exc).splitlines()[0]}")
+            )
         df = df.rename({c: c.lstrip("\ufeff") for c in df.columns})
     else:
-        return RowError(0, "file", f"unknown format {suffix!r}: use .csv or .parquet")
+        return fail(row_problem(0, "file", f"unknown format {suffix!r}: use .csv or .parquet"))
     # A timestamp stays a timestamp in text, so a date column holding times is refused rather
     # than silently cut to its date.
-    return df.select([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns])
+    return ok(df.select([pl.col(c).cast(pl.Utf8).fill_null("") for c in df.columns]))
 
 
-def read_rows(path: Path) -> list[dict[str, str]] | RowError:
+def read_rows(path: Path) -> Result[list[dict[str, str]]]:
     """Every data row as column -> text. Parquet values are turned into their text form."""
-    df = read_frame(path)
-    if isinstance(df, RowError):
-        return df
-    return df.to_dicts()
+    df, problems = read_frame(path)
+    if df is None:
+        return None, problems
+    return ok(df.to_dicts())
 
 
 @lru_cache(maxsize=65536)
@@ -290,11 +282,11 @@ def parse_profile(
     return profile, tuple(contacts)
 
 
-def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow | list[RowError]:
-    errors: list[RowError] = []
+def parse_row(n: int, raw: dict[str, str], prods: dict[str, Product]) -> LoanRow | list[Problem]:
+    errors: list[Problem] = []
 
     def err(col: str, reason: str) -> None:
-        errors.append(RowError(n, col, reason))
+        errors.append(row_problem(n, col, reason))
 
     v = {k: (raw.get(k) or "").strip() for k in (*REQUIRED, *OPTIONAL)}
     return _parse(n, v, prods, errors, err)
@@ -304,9 +296,9 @@ def _parse(
     n: int,
     v: dict[str, str],
     prods: dict[str, Product],
-    errors: list[RowError],
+    errors: list[Problem],
     err: Callable[[str, str], None],
-) -> LoanRow | list[RowError]:
+) -> LoanRow | list[Problem]:
     for col in REQUIRED:
         if not v[col]:
             err(col, "is empty")
@@ -414,7 +406,7 @@ def validate(
     conn: Connection,
     rows: pl.DataFrame | Iterable[dict[str, str]],
     today: date | None = None,
-) -> tuple[list[LoanRow], list[RowError]]:
+) -> tuple[list[LoanRow], list[Problem]]:
     """Parse every row and check it against the file and the database; (loans, errors).
 
     ``today``: a loan disbursed after it is refused (money cannot have gone out tomorrow)."""
@@ -424,26 +416,26 @@ def validate(
         listed = list(rows)
         rows = pl.DataFrame(listed, schema=list(listed[0]) if listed else None)
     if rows.height == 0:
-        return [], [RowError(0, "file", "has no data rows")]
+        return [], [row_problem(0, "file", "has no data rows")]
     missing = [c for c in REQUIRED if c not in rows.columns]
     if missing:
-        return [], [RowError(0, c, "column is missing") for c in missing]
+        return [], [row_problem(0, c, "column is missing") for c in missing]
     wanted = [c for c in (*REQUIRED, *OPTIONAL) if c in rows.columns]
     absent = {c: "" for c in OPTIONAL if c not in rows.columns}
     good: list[LoanRow] = []
-    errors: list[RowError] = []
+    errors: list[Problem] = []
     seen_loans: dict[str, int] = {}
     borrowers: dict[str, tuple[LoanRow, int]] = {}
     for n, values in enumerate(rows.select(wanted).iter_rows(), start=1):
         v = {c: (x or "").strip() for c, x in zip(wanted, values, strict=True)} | absent
-        row_errors: list[RowError] = []
+        row_errors: list[Problem] = []
 
         loan = f"loan {v['loan_id']}" if v.get("loan_id") else ""
 
         def err(
-            col: str, reason: str, n: int = n, out: list[RowError] = row_errors, rec: str = loan
+            col: str, reason: str, n: int = n, out: list[Problem] = row_errors, rec: str = loan
         ) -> None:
-            out.append(RowError(n, col, reason, rec))
+            out.append(row_problem(n, col, reason, rec))
 
         res = _parse(n, v, prods, row_errors, err)
         if isinstance(res, list):
@@ -451,11 +443,11 @@ def validate(
             continue
         if res.terms.loan_id in seen_loans:
             first_line = line_of(seen_loans[res.terms.loan_id])
-            errors.append(RowError(n, "loan_id", f"duplicates line {first_line}", loan))
+            errors.append(row_problem(n, "loan_id", f"duplicates line {first_line}", loan))
             continue
         if today is not None and res.terms.disbursed_on > today:
             errors.append(
-                RowError(
+                row_problem(
                     n, "disbursed_on", f"{res.terms.disbursed_on} is after today, {today}", loan
                 )
             )
@@ -467,13 +459,15 @@ def validate(
             first_line = line_of(at)
             if (first.borrower_name, first.phone) != (res.borrower_name, res.phone):
                 errors.append(
-                    RowError(n, "borrower_id", f"name or phone differ from line {first_line}", loan)
+                    row_problem(
+                        n, "borrower_id", f"name or phone differ from line {first_line}", loan
+                    )
                 )
                 continue
             clash = _profile_clash(first, res)
             if clash:
                 errors.append(
-                    RowError(
+                    row_problem(
                         n, clash, f"differs from line {first_line} for the same borrower", loan
                     )
                 )
@@ -487,7 +481,7 @@ def validate(
         for (loan_id,) in conn.execute(
             select(tables.loans.c.loan_id).where(tables.loans.c.loan_id.in_(chunk))
         ):
-            errors.append(RowError(seen_loans[loan_id], "loan_id", f"{loan_id} already exists"))
+            errors.append(row_problem(seen_loans[loan_id], "loan_id", f"{loan_id} already exists"))
     bids = list(borrowers)
     for k in range(0, len(bids), 5000):
         chunk = bids[k : k + 5000]
@@ -497,9 +491,11 @@ def validate(
             first, n = borrowers[r.borrower_id]
             if (r.name, r.phone) != (first.borrower_name, first.phone):
                 errors.append(
-                    RowError(n, "borrower_id", f"{r.borrower_id} exists with another name or phone")
+                    row_problem(
+                        n, "borrower_id", f"{r.borrower_id} exists with another name or phone"
+                    )
                 )
-    errors.sort(key=lambda e: (e.row, e.column))
+    errors.sort(key=lambda e: (e.line, e.field))
     return good, errors
 
 
@@ -534,14 +530,14 @@ def import_file(
     dry_run: bool = False,
     progress: Progress = _quiet,
     today: date | None = None,
-) -> ImportReport | list[RowError]:
+) -> Result[ImportReport]:
     """Validate the whole file, then write it in one transaction, or report every bad row.
 
     ``progress(phase, done, total)`` is told how far validation and writing have got.
     """
-    frame = read_frame(path)
-    if isinstance(frame, RowError):
-        return [frame]
+    frame, problems = read_frame(path)
+    if frame is None:
+        return None, problems
     # No commit unless every row is good: leaving the block without one rolls back.
     with engine.connect() as conn, no_cycle_collection():
         ensure_default_product(conn)
@@ -549,13 +545,13 @@ def import_file(
         good, errors = validate(conn, frame, today)
         progress("validating", frame.height, frame.height)
         if errors:
-            return errors
+            return fail(*errors)
         if dry_run:
-            return ImportReport(len(good), len({g.borrower_id for g in good}), True)
+            return ok(ImportReport(len(good), len({g.borrower_id for g in good}), True))
         report = ImportReport(*write(conn, good, progress), False)
         conn.commit()
     analyze_changed(engine, vacuum=True)  # the first close reads the new rows by lists of ids
-    return report
+    return ok(report)
 
 
 LOANS_PER_CHUNK = 50_000  # loans written per round of bulk inserts

@@ -28,12 +28,11 @@ from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import MoneyError, parse_amount
-from arrears.core.problem import Problem
+from arrears.core.problem import Problem, Result, fail, ok
 from arrears.services.accounts import LoanRecord, load_accounts, load_events, products
 from arrears.services.accounts import _terms as loan_terms
 from arrears.services.events import MAX_REF, Applied
 from arrears.services.importer import (
-    RowError,
     bulk_insert,
     columnar_ok,
     iso,
@@ -41,6 +40,7 @@ from arrears.services.importer import (
     loan_columns,
     no_cycle_collection,
     read_frame,
+    row_problem,
 )
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables
@@ -57,24 +57,24 @@ def _quiet(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
-def read_payments(path: Path, today: date | None = None) -> list[PaymentRow] | list[RowError]:
+def read_payments(path: Path, today: date | None = None) -> Result[list[PaymentRow]]:
     """The file's payments, or every bad row. ``today``: a payment dated after it is refused
     (money not yet received cannot be applied)."""
-    frame = read_frame(path)
-    if isinstance(frame, RowError):
-        return [frame]
+    frame, problems = read_frame(path)
+    if frame is None:
+        return None, problems
     if frame.height == 0:
-        return [RowError(0, "file", "has no data rows")]
+        return fail(row_problem(0, "file", "has no data rows"))
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        return [RowError(0, c, "column is missing") for c in missing]
+        return fail(*(row_problem(0, c, "column is missing") for c in missing))
     out: list[PaymentRow] = []
-    errors: list[RowError] = []
+    errors: list[Problem] = []
     dates: dict[str, date] = {}
     for n, values in enumerate(frame.select(COLUMNS).iter_rows(), start=1):
         v = dict(zip(COLUMNS, (x.strip() for x in values), strict=True))
         rec = f"ref {v['ref']}" if v["ref"] else (f"loan {v['loan_id']}" if v["loan_id"] else "")
-        bad = [RowError(n, c, "is empty", rec) for c in COLUMNS if not v[c]]
+        bad = [row_problem(n, c, "is empty", rec) for c in COLUMNS if not v[c]]
         if bad:
             errors.extend(bad)
             continue
@@ -83,35 +83,35 @@ def read_payments(path: Path, today: date | None = None) -> list[PaymentRow] | l
             if amount <= 0:
                 raise MoneyError(f"must be positive, got {v['amount']}")
         except MoneyError as exc:
-            errors.append(RowError(n, "amount", str(exc), rec))
+            errors.append(row_problem(n, "amount", str(exc), rec))
             continue
         on = dates.get(v["paid_on"])
         if on is None:
             try:
                 on = dates[v["paid_on"]] = date.fromisoformat(v["paid_on"])
             except ValueError:
-                errors.append(RowError(n, "paid_on", f"{v['paid_on']!r} is not a date", rec))
+                errors.append(row_problem(n, "paid_on", f"{v['paid_on']!r} is not a date", rec))
                 continue
         if today is not None and on > today:
-            errors.append(RowError(n, "paid_on", f"{on} is after today, {today}", rec))
+            errors.append(row_problem(n, "paid_on", f"{on} is after today, {today}", rec))
             continue
         out.append((v["loan_id"], amount, on, v["ref"]))
-    return errors or out
+    return fail(*errors) if errors else ok(out)
 
 
 def import_payments(
     engine: Engine, path: Path, progress: Progress = _quiet, today: date | None = None
-) -> list[Applied | RowError | Problem]:
-    rows = read_payments(path, today)
-    errors: list[Applied | RowError | Problem] = [r for r in rows if isinstance(r, RowError)]
-    if errors:
-        return errors
-    payments = [r for r in rows if not isinstance(r, RowError)]
-    res = apply_payments(engine, payments, progress)
-    if res and isinstance(res[0], Problem):
+) -> Result[list[Applied]]:
+    """Read and apply a payments file, all or nothing; a problem found against the database
+    is named by the file line it came from."""
+    payments, problems = read_payments(path, today)
+    if payments is None:
+        return None, problems
+    applied, problems = apply_payments(engine, payments, progress)
+    if applied is None:
         lines = _lines(payments)
-        return [_on_its_line(p, lines) for p in res if isinstance(p, Problem)]
-    return list(res)
+        return fail(*(_on_its_line(p, lines) for p in problems))
+    return ok(applied)
 
 
 def _lines(payments: Sequence[PaymentRow]) -> dict[str, int]:
@@ -129,9 +129,7 @@ def _lines(payments: Sequence[PaymentRow]) -> dict[str, int]:
 def _on_its_line(problem: Problem, lines: dict[str, int]) -> Problem:
     """A problem found against the database, named by the line a person can open too."""
     line = lines.get(problem.record)
-    if line is None:
-        return problem
-    return replace(problem, record=f"line {line} ({problem.record})")
+    return problem if line is None else replace(problem, line=line)
 
 
 @dataclass
@@ -145,7 +143,7 @@ class _Run:
 
 def apply_payments(
     engine: Engine, payments: Sequence[PaymentRow], progress: Progress = _quiet
-) -> list[Applied] | list[Problem]:
+) -> Result[list[Applied]]:
     """Apply (loan_id, amount, on, ref) payments in one transaction, all or nothing."""
     by_loan: dict[str, list[tuple[int, date, str]]] = {}
     for loan_id, amount, on, ref in payments:
@@ -156,7 +154,7 @@ def apply_payments(
         if amount <= 0
     ]
     if bad:
-        return bad
+        return fail(*bad)
     loans = list(by_loan)
     run = _Run({}, [], [])
     with engine.connect() as conn, no_cycle_collection():
@@ -166,10 +164,10 @@ def apply_payments(
             _apply_chunk(conn, {i: by_loan[i] for i in chunk}, run)
             progress("applying", k + len(chunk), len(loans))
         if run.problems:
-            return run.problems  # leaving without a commit rolls everything back
+            return fail(*run.problems)  # leaving without a commit rolls everything back
         conn.commit()
     analyze_changed(engine, vacuum=True)
-    return run.applied
+    return ok(run.applied)
 
 
 def _apply_chunk(

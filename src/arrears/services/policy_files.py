@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from arrears.core.compliance.packs import PACKS
-from arrears.core.problem import Problem, Problems, Result, fail
+from arrears.core.problem import Problem, Problems, Result, expect, fail
 from arrears.core.strategy.load import (
     parse_policy,
     parse_policy_set,
@@ -131,7 +131,4 @@ def bundled_policy_path(name: str = "default") -> Path:
 
 
 def default_policy_set() -> PolicySet:
-    loaded, problems = load_policy_set(bundled_policy_path("default"))
-    if loaded is None:  # the shipped file is tested; this is a packaging bug
-        raise RuntimeError("; ".join(map(str, problems)))
-    return loaded
+    return expect(load_policy_set(bundled_policy_path("default")))  # shipped, so tested

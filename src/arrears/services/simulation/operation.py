@@ -34,7 +34,7 @@ from arrears.services.collection.dispatch import dispatch
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
-from arrears.services.importer import RowError, read_frame
+from arrears.services.importer import read_frame
 from arrears.services.payments_file import apply_payments
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.store import tables
@@ -100,9 +100,9 @@ class _People:
 
 def portfolio_behaviours(path: Path) -> Result[dict[str, str]]:
     """borrower id -> behaviour, from a generated loans file's ``behaviour`` column."""
-    frame = read_frame(path)
-    if isinstance(frame, RowError):
-        return fail(Problem("--portfolio", "", str(frame)))
+    frame, problems = read_frame(path)
+    if frame is None:
+        return fail(*(Problem("--portfolio", "", str(p)) for p in problems))
     if "behaviour" not in frame.columns:
         return fail(Problem("--portfolio", "", f"{path} has no behaviour column"))
     return ok(dict(zip(frame["borrower_id"], frame["behaviour"], strict=True)))
@@ -180,8 +180,8 @@ def _pay_day(engine: Engine, day: list[PlannedPayment], people: _People, result:
         wanted = max(p.amount, _overdue(engine, p.loan_id)) if p.clear_overdue else p.amount
         batch.append((p.loan_id, min(wanted, payoff_amount(acct, rec.product, p.on)), p.on, p.ref))
     if batch:
-        applied = apply_payments(engine, batch)
-        if all(isinstance(a, events.Applied) for a in applied):
+        _, refused = apply_payments(engine, batch)
+        if not refused:
             result.payments += len(batch)
         else:
             later = [

@@ -26,6 +26,7 @@ from arrears.core.loans.product import DEFAULT_PRODUCT
 from arrears.core.loans.schedule import schedule_for
 from arrears.core.money import parse_amount
 from arrears.core.people.collectors import Collector, Training
+from arrears.core.problem import expect
 from arrears.core.sim.generate import generate
 from arrears.core.sim.model import STRESS_MIX, Mix
 from arrears.services.accounts import load_loan
@@ -131,16 +132,16 @@ def build(
     with tempfile.TemporaryDirectory() as tmp:
         lf, pf = Path(tmp) / "loans.csv", Path(tmp) / "payments.csv"
         write_table(book, lf)
-        done = import_file(engine, lf)
-        if isinstance(done, list):
-            raise ValueError("; ".join(map(str, done)))
+        # The portfolio is generated here, so a refusal is a bug in the generator.
+        expect(import_file(engine, lf))
         if before.height:
             write_table(before, pf)
-            import_payments(engine, pf)
+            expect(import_payments(engine, pf))
     with engine.begin() as conn:
         for k in (1, 2, 3):
-            add_collector(conn, Collector(f"C{k:03d}", f"Collector {k}", f"CRED-2026-{k:04d}"))
-            add_training(conn, Training(f"C{k:03d}", start - timedelta(days=60), "conduct"))
+            cid = f"C{k:03d}"
+            expect(add_collector(conn, Collector(cid, f"Collector {k}", f"CRED-2026-{k:04d}")))
+            expect(add_training(conn, Training(cid, start - timedelta(days=60), "conduct")))
     planned = [
         PlannedPayment(r["loan_id"], parse_amount(r["amount"]), r["paid_on"], r["ref"])
         for r in after.iter_rows(named=True)
