@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 
 from arrears.adapters import MailboxAdapter
 from arrears.core.lender.settings import Capacity
+from arrears.core.problem import expect
 from arrears.core.sim.generate import generate
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import close_through
@@ -78,9 +79,10 @@ def prepare(url: str, loans: Path, pays: Path | None) -> tuple[Engine, dict[str,
     upgrade(engine)
     setup: dict[str, float] = {}
     res, setup["import_loans"] = timed("import loans", import_file, engine, loans)
-    assert not isinstance(res, list), res[:3]
+    expect(res)
     if pays is not None:
-        _, setup["import_payments"] = timed("import payments", import_payments, engine, pays)
+        paid, setup["import_payments"] = timed("import payments", import_payments, engine, pays)
+        expect(paid)
     _, setup["catch_up_close"] = timed(
         "accrue up to the day before the warm-up",
         close_through,

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, insert, select
 from arrears.core.credit.history import forecast, reporting_date
 from arrears.core.credit.report import history_json, read_history
 from arrears.core.money import parse_amount, parse_rate
+from arrears.core.problem import expect
 from arrears.core.sim.sample import sample_portfolio
 from arrears.services import credit as svc
 from arrears.services.importer import ensure_default_product
@@ -153,25 +154,21 @@ def main() -> None:
         cold_look = time_outlooks(engine, n_look, args.sample, args.seed) if n_look else (0, 0)
         out = Path(tmp) / f"{MONTH}.{args.format}"
         t0, c0 = time.perf_counter(), _cpu()
-        res = svc.export_month(engine, MONTH, args.format, out, workers=args.workers, resume=False)
+        res = expect(
+            svc.export_month(engine, MONTH, args.format, out, workers=args.workers, resume=False)
+        )
         cold, cold_cpu = time.perf_counter() - t0, _cpu() - c0
-        assert not isinstance(res, svc.Problem), res
         # The monthly routine: last month's export left checkpoints; this month resumes them.
         prev = Path(tmp) / f"{PREVIOUS}.{args.format}"
-        assert not isinstance(
-            svc.export_month(engine, PREVIOUS, args.format, prev, workers=args.workers),
-            svc.Problem,
-        )
+        expect(svc.export_month(engine, PREVIOUS, args.format, prev, workers=args.workers))
         warm_out = Path(tmp) / f"warm-{MONTH}.{args.format}"
         t0, c0 = time.perf_counter(), _cpu()
-        warm = svc.export_month(engine, MONTH, args.format, warm_out, workers=args.workers)
+        expect(svc.export_month(engine, MONTH, args.format, warm_out, workers=args.workers))
         took, cpu = time.perf_counter() - t0, _cpu() - c0
-        assert not isinstance(warm, svc.Problem), warm
         assert warm_out.read_bytes() == out.read_bytes()
         # Check: the jsonl records of a sample equal `credit history` with the reference engine.
         jl = Path(tmp) / f"{MONTH}.jsonl"
-        check = svc.export_month(engine, MONTH, "jsonl", jl, workers=args.workers)
-        assert not isinstance(check, svc.Problem)
+        expect(svc.export_month(engine, MONTH, "jsonl", jl, workers=args.workers))
         records = [json.loads(x) for x in jl.read_text(encoding="utf-8").splitlines()]
         accounts = [r for r in records if r["record"] == "account"]
         sample = random.Random(args.seed).sample(accounts, min(args.sample, len(accounts)))

@@ -22,10 +22,11 @@ from arrears.core.close import invariants
 from arrears.core.close import kernel as k
 from arrears.core.close.frames import frames_from_accounts
 from arrears.core.close.invariants import BrokenInvariant, check_day
-from arrears.core.ledger.account import ONE_DAY, Refused, accrue_loan_day, open_account, write_off
+from arrears.core.ledger.account import ONE_DAY, accrue_loan_day, open_account, write_off
 from arrears.core.loans.product import Method, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
+from arrears.core.problem import expect
 
 MONTH_END = date(2024, 3, 31)
 PRODUCT = Product(grace_days=1)
@@ -61,8 +62,7 @@ def book(*, written_off: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
         acct, _ = open_account(terms("WO", date(2024, 1, 5)), PRODUCT)
         while acct.as_of < date(2024, 3, 1):
             acct, _ = accrue_loan_day(acct, PRODUCT, acct.as_of + ONE_DAY)
-        step = write_off(acct, "w", acct.as_of)
-        assert not isinstance(step, Refused)
+        step = expect(write_off(acct, "w", acct.as_of))
         acct = step[0]
         while acct.as_of < MONTH_END - ONE_DAY:
             acct, _ = accrue_loan_day(acct, PRODUCT, acct.as_of + ONE_DAY)

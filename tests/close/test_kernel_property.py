@@ -23,7 +23,6 @@ from arrears.core.close.frames import BASE_COLUMNS, entries_to_domain, frames_fr
 from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
-    Refused,
     accrue_loan_day,
     apply_payment,
     open_account,
@@ -36,6 +35,7 @@ from arrears.core.loans.product import Component, Method, PenaltyBase, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
 from arrears.services.accounts import state_row
+from factories import succeeded
 
 rates = st.one_of(
     st.builds(lambda bp: Rate(Fraction(bp, 100_000), RateBasis.DAILY), st.integers(1, 100)),
@@ -96,16 +96,17 @@ def build_loan(terms: LoanTerms, product: Product, history: list[tuple[int, Any]
         ref, on = f"r{n}", acct.as_of
         if what == "pay":
             amount = max(1, payoff_amount(acct, product, on) * share // 1000)
-            res = apply_payment(acct, product, ref, amount, on)
-            if not isinstance(res, Refused):
+            res, _ = apply_payment(acct, product, ref, amount, on)
+            if res is not None:
                 acct = res[0]
         elif what == "waive":
-            w = waive(acct, ref, Component.PENALTY, max(1, acct.penalty_owed * share // 1000), on)
-            if not isinstance(w, Refused):
+            owed = max(1, acct.penalty_owed * share // 1000)
+            w, _ = waive(acct, ref, Component.PENALTY, owed, on)
+            if w is not None:
                 acct = w[0]
         else:
-            s = write_off(acct, ref, on)
-            if not isinstance(s, Refused):
+            s, _ = write_off(acct, ref, on)
+            if s is not None:
                 acct = s[0]
     return acct
 
@@ -319,9 +320,7 @@ def test_window_keeps_installments_in_grace_that_start_accruing() -> None:
     fourth = acct.installments[3].due_date
     while acct.as_of < fourth + timedelta(days=2):  # three overdue, the fourth in grace
         acct, _ = accrue_loan_day(acct, product, acct.as_of + ONE_DAY)
-    paid = apply_payment(acct, product, "p", 150_000, acct.as_of)
-    assert not isinstance(paid, Refused)
-    acct = paid[0]
+    acct = succeeded(apply_payment(acct, product, "p", 150_000, acct.as_of))[0]
     pairs = [(acct, product)]
     assert sum(i.due_date < acct.as_of and i.unpaid > 0 for i in acct.installments) == 4
     through = acct.installments[4].due_date + timedelta(days=3)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from arrears.core.ledger.replay import Event, EventRefused, replay
+from arrears.core.ledger.replay import Event, replay
 from arrears.core.loans.product import DEFAULT_PRODUCT, Method
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.money import Rate, RateBasis
+from arrears.core.problem import expect
 
 P = DEFAULT_PRODUCT
 
@@ -29,9 +30,7 @@ def terms(
 
 def due_on(t: LoanTerms, events: list[Event], day: date) -> int:
     """Everything due on ``day`` (installments due by then and all penalty), per the ledger."""
-    r = replay(t, P, events, day)
-    assert not isinstance(r, EventRefused), r
-    a = r.account
+    a = expect(replay(t, P, events, day)).account
     return (
         sum(i.unpaid for i in a.installments if i.due_date <= day)
         + a.penalty_owed
@@ -42,6 +41,4 @@ def due_on(t: LoanTerms, events: list[Event], day: date) -> int:
 def payoff_on(t: LoanTerms, events: list[Event], day: date) -> int:
     from arrears.core.ledger.account import payoff_amount
 
-    r = replay(t, P, events, day)
-    assert not isinstance(r, EventRefused), r
-    return payoff_amount(r.account, P, day)
+    return payoff_amount(expect(replay(t, P, events, day)).account, P, day)

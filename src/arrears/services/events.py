@@ -19,7 +19,6 @@ from arrears.core.ledger.account import Allocation
 from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
 from arrears.core.ledger.replay import (
     Event,
-    EventRefused,
     Payment,
     Replayed,
     Waiver,
@@ -201,9 +200,11 @@ def apply_to_loan(
     events += [e for e in map(_event, fresh) if e is not None]
     latest = max(d for d in (f["effective_on"] for f in fresh) if isinstance(d, date))
     pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())  # the close's days without penalty
-    result = replay(rec.terms, rec.product, events, max(stored.as_of, latest), pauses=pauses)
-    if isinstance(result, EventRefused):
-        return fail(Problem(f"ref {result.ref}", result.field, result.reason))
+    result, refused = replay(
+        rec.terms, rec.product, events, max(stored.as_of, latest), pauses=pauses
+    )
+    if result is None:
+        return None, refused
     now = _now()
     rows = [{**f, "loan_id": loan_id, "recorded_at": now} for f in fresh]
     try:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Account, Inst, Step, open_account, opened
 from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
-from arrears.core.ledger.replay import Event, EventRefused, Payment, replay
+from arrears.core.ledger.replay import Event, Payment, replay
 from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
@@ -279,7 +279,7 @@ def _apply_chunk(
         evs: list[Event] = [*events.get(loan_id, [])]
         evs += [Payment(ref, amount, on) for amount, on, ref in fresh]
         latest = max(on for _, on, _ in fresh)
-        result = replay(
+        result, refused = replay(
             rec.terms,
             rec.product,
             evs,
@@ -287,8 +287,8 @@ def _apply_chunk(
             opened=openings[loan_id],
             pauses=paused.get(loan_id, ()),
         )
-        if isinstance(result, EventRefused):
-            run.problems.append(Problem(f"ref {result.ref}", result.field, result.reason))
+        if result is None:
+            run.problems.extend(refused)
             continue
         for amount, on, ref in fresh:
             run.refs[ref] = (loan_id, amount, on)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from arrears.core.ageing.status import BUCKETS, CLASSES, Aged, age
 from arrears.core.ledger.account import Account
-from arrears.core.ledger.replay import EventRefused, replay
+from arrears.core.ledger.replay import replay
 from arrears.core.money import fmt
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services.accounts import NotFound, load_accounts, load_events, load_loan
@@ -43,10 +43,12 @@ def loan_view(conn: Connection, loan_id: str, as_of: date | None = None) -> Resu
                 )
             )
         pauses = loan_pauses(conn, [loan_id]).get(loan_id, ())
-        res = replay(rec.terms, rec.product, load_events(conn, loan_id), as_of, pauses=pauses)
-        if isinstance(res, EventRefused):  # pragma: no cover - stored events replayed before
-            return fail(Problem(f"ref {res.ref}", res.field, res.reason))
-        acct = res.account
+        replayed, refused = replay(
+            rec.terms, rec.product, load_events(conn, loan_id), as_of, pauses=pauses
+        )
+        if replayed is None:  # pragma: no cover - stored events replayed before
+            return None, refused
+        acct = replayed.account
     return ok(LoanView(age(acct, rec.product), acct, rec.currency))
 
 

@@ -31,7 +31,6 @@ from arrears.core.ledger.account import (
     ONE_DAY,
     Account,
     Inst,
-    Refused,
     Status,
     accrue_loan_day,
     open_account,
@@ -349,9 +348,9 @@ def _apply(
     if paid is not None:
         acct = paid
     else:
-        res = apply_event(acct, product, ev)
-        if isinstance(res, Refused):
-            return Unknown(ev.on, ev.ref, res.field, res.reason)
+        res, problems = apply_event(acct, product, ev)
+        if res is None:
+            return Unknown(ev.on, ev.ref, problems[0].field, problems[0].reason)
         acct = res[0]
     last_paid = ev.on if isinstance(ev, Payment) else state.last_payment_on
     closed_on, closed_by = state.closed_on, state.closed_by

@@ -31,6 +31,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from arrears.core.ledger.journal import (
     CASH,
@@ -47,6 +48,7 @@ from arrears.core.ledger.journal import (
 from arrears.core.loans.product import Component, PenaltyBase, Product
 from arrears.core.loans.schedule import LoanTerms, build_schedule, period_interest, schedule_for
 from arrears.core.money import Rate, round_half_up
+from arrears.core.problem import Problem, Result, fail, ok
 
 ONE_DAY = timedelta(days=1)
 
@@ -150,15 +152,12 @@ class Allocation:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """An event the account cannot take, and why. Nothing was changed."""
-
-    field: str
-    reason: str
-
-
 Step = tuple[Account, list[Entry]]
+
+
+def _refuse(ref: str, field: str, reason: str) -> Result[Any]:
+    """The event ``ref`` cannot be applied to the account; nothing was changed."""
+    return fail(Problem(f"ref {ref}", field, reason))
 
 
 def penalty_rate(terms: LoanTerms, product: Product) -> Fraction:
@@ -441,13 +440,13 @@ def payoff_amount(acct: Account, product: Product, on: date) -> int:
 
 def apply_payment(
     acct: Account, product: Product, ref: str, amount: int, on: date
-) -> tuple[Account, list[Entry], Allocation] | Refused:
+) -> Result[tuple[Account, list[Entry], Allocation]]:
     """Apply a payment dated ``on`` to an account already closed through ``on``."""
     assert acct.as_of == on, (acct.loan_id, acct.as_of, on)
     if amount <= 0:
-        return Refused("amount", f"must be positive, got {amount}")
+        return _refuse(ref, "amount", f"must be positive, got {amount}")
     if acct.status is not Status.ACTIVE:
-        return Refused("loan_id", f"loan {acct.loan_id} is {acct.status.value}")
+        return _refuse(ref, "loan_id", f"loan {acct.loan_id} is {acct.status.value}")
     # The payoff is at least what is due, the penalty and the principal not yet due (the
     # accrued interest on top is never negative): only an amount above that needs it exactly.
     due = principal = 0
@@ -460,8 +459,12 @@ def apply_payment(
     if amount > payoff:
         payoff = payoff_amount(acct, product, on)
     if amount > payoff:
-        return Refused(
-            "amount", f"{amount} fen exceeds the payoff of {payoff} fen on {on.isoformat()}"
+        return fail(
+            Problem(
+                f"ref {ref}",
+                "amount",
+                f"{amount} fen exceeds the payoff of {payoff} fen on {on.isoformat()}",
+            )
         )
     entries: list[Entry] = []
     acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:payment:{ref}", on)
@@ -497,7 +500,7 @@ def apply_payment(
     entries.append(e)
     acct = _settle_if_done(acct)
     acct.check()
-    return acct, entries, alloc
+    return ok((acct, entries, alloc))
 
 
 def _prepay(
@@ -543,30 +546,42 @@ def _prepay(
     return acct, interest, repaid, e
 
 
-def waive(acct: Account, ref: str, component: Component, amount: int, on: date) -> Step | Refused:
+def waive(acct: Account, ref: str, component: Component, amount: int, on: date) -> Result[Step]:
     """Forgive penalty or due interest (oldest first). Principal is restructured, not waived."""
     assert acct.as_of == on, (acct.loan_id, acct.as_of, on)
     if amount <= 0:
-        return Refused("amount", f"must be positive, got {amount}")
+        return _refuse(ref, "amount", f"must be positive, got {amount}")
     if acct.status is not Status.ACTIVE:
-        return Refused("loan_id", f"loan {acct.loan_id} is {acct.status.value}")
+        return _refuse(ref, "loan_id", f"loan {acct.loan_id} is {acct.status.value}")
     entries: list[Entry] = []
     acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:waiver:{ref}", on)
     if component is Component.PENALTY:
         if amount > acct.penalty_owed:
-            return Refused("amount", f"{amount} fen exceeds the penalty owed, {acct.penalty_owed}")
+            return fail(
+                Problem(
+                    f"ref {ref}",
+                    "amount",
+                    f"{amount} fen exceeds the penalty owed, {acct.penalty_owed}",
+                )
+            )
         acct = _with(acct, penalty_owed=acct.penalty_owed - amount)
     elif component is Component.INTEREST:
         due = sum(i.unpaid_interest for i in acct.installments if i.due_date <= on)
         if amount > due:
-            return Refused("amount", f"{amount} fen exceeds the interest due, {due}")
+            return fail(
+                Problem(f"ref {ref}", "amount", f"{amount} fen exceeds the interest due, {due}")
+            )
         insts, paid, _, left = _pay_installments(
             acct.installments, on, amount, (Component.INTEREST,)
         )
         assert paid == amount and left == 0
         acct = _with(acct, installments=insts)
     else:
-        return Refused("component", "principal is not waived; restructure the loan instead")
+        return fail(
+            Problem(
+                f"ref {ref}", "component", "principal is not waived; restructure the loan instead"
+            )
+        )
     if e:
         entries.append(e)
     legs = {EXPENSE_WAIVER: amount, receivable(acct.loan_id, component): -amount}
@@ -575,14 +590,14 @@ def waive(acct: Account, ref: str, component: Component, amount: int, on: date) 
     entries.append(w)
     acct = _settle_if_done(acct)
     acct.check()
-    return acct, entries
+    return ok((acct, entries))
 
 
-def write_off(acct: Account, ref: str, on: date) -> Step | Refused:
+def write_off(acct: Account, ref: str, on: date) -> Result[Step]:
     """Charge off everything owed; the loan stops ageing and reads ``written_off``."""
     assert acct.as_of == on, (acct.loan_id, acct.as_of, on)
     if acct.status is not Status.ACTIVE:
-        return Refused("loan_id", f"loan {acct.loan_id} is {acct.status.value}")
+        return _refuse(ref, "loan_id", f"loan {acct.loan_id} is {acct.status.value}")
     entries: list[Entry] = []
     acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:write-off:{ref}", on)
     if e:
@@ -592,7 +607,7 @@ def write_off(acct: Account, ref: str, on: date) -> Step | Refused:
     w = entry(f"{acct.loan_id}:write-off:{ref}", acct.loan_id, EntryKind.WRITE_OFF, on, legs)
     if w:
         entries.append(w)
-    return _with(acct, status=Status.WRITTEN_OFF), entries
+    return ok((_with(acct, status=Status.WRITTEN_OFF), entries))
 
 
 def receivable_balances(acct: Account) -> dict[str, int]:

@@ -15,7 +15,6 @@ from arrears.core.ledger.account import (
     Account,
     Allocation,
     Pauses,
-    Refused,
     Step,
     apply_payment,
     close_through,
@@ -26,6 +25,7 @@ from arrears.core.ledger.account import (
 from arrears.core.ledger.journal import Entry
 from arrears.core.loans.product import Component, Product
 from arrears.core.loans.schedule import LoanTerms
+from arrears.core.problem import Problem, Result, fail, ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +53,6 @@ Event = Payment | Waiver | WriteOff
 
 
 @dataclass(frozen=True, slots=True)
-class EventRefused:
-    ref: str
-    field: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Replayed:
     account: Account
     entries: list[Entry]
@@ -68,17 +61,16 @@ class Replayed:
 
 def apply_event(
     acct: Account, product: Product, ev: Event
-) -> tuple[Account, list[Entry], Allocation | None] | Refused:
+) -> Result[tuple[Account, list[Entry], Allocation | None]]:
+    """One event on an account closed through its date; refused events change nothing."""
     if isinstance(ev, Payment):
-        res = apply_payment(acct, product, ev.ref, ev.amount, ev.on)
-        return res
+        paid, problems = apply_payment(acct, product, ev.ref, ev.amount, ev.on)
+        return (None, problems) if paid is None else ok(paid)
     if isinstance(ev, Waiver):
-        step = waive(acct, ev.ref, ev.component, ev.amount, ev.on)
+        step, problems = waive(acct, ev.ref, ev.component, ev.amount, ev.on)
     else:
-        step = write_off(acct, ev.ref, ev.on)
-    if isinstance(step, Refused):
-        return step
-    return step[0], step[1], None
+        step, problems = write_off(acct, ev.ref, ev.on)
+    return (None, problems) if step is None else ok((step[0], step[1], None))
 
 
 def replay(
@@ -89,7 +81,7 @@ def replay(
     *,
     opened: Step | None = None,
     pauses: Pauses = NO_PAUSES,
-) -> Replayed | EventRefused:
+) -> Result[Replayed]:
     """The account closed through ``through`` with every event dated on or before it applied.
 
     Events apply in date order, and in the order given within a date. ``opened`` is what
@@ -104,21 +96,23 @@ def replay(
     )  # sorted() is stable: the given order holds within a date
     for ev in pending:
         if ev.on < terms.disbursed_on:
-            return EventRefused(
-                ev.ref, "on", f"{ev.on} is before disbursement {terms.disbursed_on}"
+            return fail(
+                Problem(
+                    f"ref {ev.ref}", "on", f"{ev.on} is before disbursement {terms.disbursed_on}"
+                )
             )
     # Close from event date to event date in one step each (close_through equals one
     # accrue_loan_day per day), applying each date's events after its close.
     for ev in pending:
         acct, new = close_through(acct, product, ev.on, pauses)
         entries.extend(new)
-        res = apply_event(acct, product, ev)
-        if isinstance(res, Refused):
-            return EventRefused(ev.ref, res.field, res.reason)
+        res, problems = apply_event(acct, product, ev)
+        if res is None:
+            return None, problems
         acct, new, alloc = res
         entries.extend(new)
         if alloc is not None:
             allocations[ev.ref] = alloc
     acct, new = close_through(acct, product, through, pauses)
     entries.extend(new)
-    return Replayed(acct, entries, allocations)
+    return ok(Replayed(acct, entries, allocations))
