@@ -393,15 +393,8 @@ def close_day_cmd(
     until = parse_date(through, "through") if through else date.today()
     if not collect:
         res = _close_with_progress(engine, until, json_out, kernel, chunk_size)
-        data = {
-            "through": until.isoformat(),
-            "loans_aged": res.loans_aged,
-            "loan_days": res.loan_days,
-            "entries_posted": res.entries_posted,
-            "by_bucket": res.by_bucket,
-        }
         if json_out:
-            print_json(data)
+            print_json(res.as_dict())
         else:
             typer.echo(
                 f"closed through {until}: {res.loans_aged} loans aged "

@@ -102,8 +102,7 @@ def portfolio_summary(conn: Connection) -> dict[str, Any]:
     """Counts and amounts by bucket and by classification, over loans still open."""
     s = tables.loan_state
     open_loans = s.c.status == "active"
-    overdue = s.c.overdue_principal + s.c.overdue_interest + s.c.overdue_penalty
-    outstanding = s.c.outstanding_principal + s.c.outstanding_interest + s.c.outstanding_penalty
+    overdue, outstanding = tables.overdue_total(), tables.outstanding_total()
 
     def group(col: Any, order: tuple[str, ...]) -> list[dict[str, Any]]:
         rows = {

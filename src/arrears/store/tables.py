@@ -5,9 +5,12 @@ Money columns are BIGINT minor units (fen). Rates are exact decimal strings. Dat
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -146,6 +149,19 @@ loan_state = Table(
     # No index but the key: the close rewrites every active row each day, and on PostgreSQL
     # (fillfactor 50, migration 0010) an update that changes no indexed column stays on its page.
 )
+
+
+def overdue_total() -> ColumnElement[Any]:
+    """What a loan has overdue, principal + interest + penalty, in fen (exact in SQL)."""
+    c = loan_state.c
+    return c.overdue_principal + c.overdue_interest + c.overdue_penalty
+
+
+def outstanding_total() -> ColumnElement[Any]:
+    """What a loan owes in all, principal + interest + penalty, in fen."""
+    c = loan_state.c
+    return c.outstanding_principal + c.outstanding_interest + c.outstanding_penalty
+
 
 close_runs = Table(
     "close_runs",

@@ -34,6 +34,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, and_, exists, func, select, text, update
 
 from arrears.core.close.report import (
+    BucketLine,
     CloseReport,
     PromiseCounts,
     QueueCounts,
@@ -262,49 +263,12 @@ def _close_business_day(
     now = now or datetime.now(UTC)
     phases: dict[str, float] = {}
     with engine.connect() as conn:
-        done = conn.execute(
-            select(close_progress.c.last_key).where(
-                close_progress.c.business_date == day, close_progress.c.phase == "done"
-            )
-        ).first()
-        if done is not None:
-            summary = conn.execute(
-                select(tables.close_runs.c.summary).where(tables.close_runs.c.business_date == day)
-            ).scalar_one()
-            return replace(report_from_json(json.loads(summary)), already_closed=True)
-        accrued = conn.execute(
-            select(close_progress.c.tally).where(
-                close_progress.c.business_date == day, close_progress.c.phase == "accrual"
-            )
-        ).scalar()
-        before = _bucket_snapshot(conn) if accrued is None else None
+        finished = _finished_report(conn, day)
+    if finished is not None:
+        return finished
 
     t0 = clock.perf_counter()
-    if accrued is None:
-        res = close_through(
-            engine,
-            day,
-            (lambda d, n: progress("accrual", d, n)) if progress else None,
-            kernel=config.kernel,
-            loans_per_chunk=config.loans_per_chunk,
-        )
-        assert before is not None
-        with engine.begin() as conn:
-            moves = _moves(before, _bucket_snapshot(conn))
-            # Kept with the day, so that a close resumed after a crash still reports the
-            # accrual and the roll rates of the whole day.
-            accrued = json.dumps(
-                {
-                    "loans_aged": res.loans_aged,
-                    "loan_days": res.loan_days,
-                    "entries_posted": res.entries_posted,
-                    "moves": moves,
-                }
-            )
-            _mark(conn, day, "accrual", "", now, accrued)
-    accrual = json.loads(accrued)
-    with engine.begin() as conn:  # after the day's interest fell due; idempotent by ref
-        relieve_interest(conn, day, now)
+    accrual = _accrue(engine, day, config, progress, now)
     phases["accrual"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
@@ -343,77 +307,31 @@ def _close_business_day(
     chosen, routed = choose_frame(framed.cases, framed.last_sent, config.policies)
     # The same cut on a rerun: the choice and the ranking are functions of the day's facts.
     cut = cut_calls(chosen, framed.cases, config.capacity.calls_per_day)
-    chosen = cut.actions
     phases["choose"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
     tally = Tally.from_json(resumed.tally) if resumed is not None else Tally()
-    resume_after = resumed.last_key if resumed is not None else None
-    by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
-    for act in [*_actions(chosen), *notices, *validations]:
-        by_borrower[act.borrower_id].append(act)
-    routes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in routed.iter_rows(named=True):
-        routes[r["borrower_id"]].append(r)
-    ids = sorted(set(by_borrower) | set(routes))
-    if resume_after is not None:
-        ids = [b for b in ids if b > resume_after]
-    chunks = []
-    for k in range(0, len(ids), BORROWERS_PER_CHUNK):
-        part = ids[k : k + BORROWERS_PER_CHUNK]
-        actions = [a for b in part for a in by_borrower.get(b, ())]
-        chunks.append(
-            ChunkInput(
-                day,
-                actions,
-                [r for b in part for r in routes.get(b, ())],
-                {a.loan_id: notice_due[a.loan_id] for a in actions if a.loan_id in notice_due},
-                now,
-                validations={
-                    a.loan_id: validated[a.loan_id] for a in actions if a.loan_id in validated
-                },
-            )
-        )
-    gate = config.gate
-    # One connection for every chunk's transaction: checking one out of the pool pings the
-    # server first, a round trip per chunk.
-    with engine.connect() as conn:
-        for n, (chunk, plan) in enumerate(plans(engine, chunks, gate, config.workers)):
-            with conn.begin():
-                tally.add(apply_chunk(conn, chunk, plan, gate))
-                _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
-            if progress:
-                progress("gate", min((n + 1) * BORROWERS_PER_CHUNK, len(ids)), len(ids))
-            if after_chunk:
-                after_chunk(n)
+    chunks, borrowers = _gate_chunks(
+        day,
+        [*_actions(cut.actions), *notices, *validations],
+        routed,
+        notice_due,
+        validated,
+        now,
+        resume_after=resumed.last_key if resumed is not None else None,
+    )
+    _run_gate(engine, day, config, chunks, borrowers, tally, now, progress, after_chunk)
     phases["gate"] = clock.perf_counter() - t0
 
     t0 = clock.perf_counter()
     with engine.begin() as conn:
-        loan_state = tables.loan_state
-        overdue = (
-            loan_state.c.overdue_principal
-            + loan_state.c.overdue_interest
-            + loan_state.c.overdue_penalty
-        )
-        owed = (
-            loan_state.c.outstanding_principal
-            + loan_state.c.outstanding_interest
-            + loan_state.c.outstanding_penalty
-        )
-        # One line per bucket, summed in the database (exact: integer fen).
-        buckets = conn.execute(
-            select(loan_state.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
-            .where(loan_state.c.status == "active")
-            .group_by(loan_state.c.bucket)
-        ).all()
         report = CloseReport(
             business_date=day,
             engine=config.kernel,
             loans_aged=accrual["loans_aged"],
             loan_days=accrual["loan_days"],
             entries_posted=accrual["entries_posted"],
-            buckets=bucket_lines((b, int(n), int(o), int(s)) for b, n, o, s in buckets),
+            buckets=_bucket_lines(conn),
             rolls=roll_rates((a, b, n) for a, b, n in accrual["moves"]),
             actions=dict(tally.actions),
             routings=dict(tally.routings),
@@ -446,6 +364,139 @@ def _close_business_day(
     analyze_changed(engine)
     phases["analyze"] = clock.perf_counter() - t0
     return replace(report, phases=dict(phases))
+
+
+def _finished_report(conn: Connection, day: date) -> CloseReport | None:
+    """The report kept with a day closed already: a rerun changes nothing and says so."""
+    done = conn.execute(
+        select(close_progress.c.last_key).where(
+            close_progress.c.business_date == day, close_progress.c.phase == "done"
+        )
+    ).first()
+    if done is None:
+        return None
+    summary = conn.execute(
+        select(tables.close_runs.c.summary).where(tables.close_runs.c.business_date == day)
+    ).scalar_one()
+    return replace(report_from_json(json.loads(summary)), already_closed=True)
+
+
+def _accrue(
+    engine: Engine, day: date, config: CloseConfig, progress: Progress | None, now: datetime
+) -> dict[str, Any]:
+    """Accrue and age every loan through ``day`` (once: a resumed close reads what the first
+    run kept), then the day's moratorium interest relief; the accrual's counts and moves."""
+    with engine.connect() as conn:
+        accrued = conn.execute(
+            select(close_progress.c.tally).where(
+                close_progress.c.business_date == day, close_progress.c.phase == "accrual"
+            )
+        ).scalar()
+        before = _bucket_snapshot(conn) if accrued is None else None
+    if accrued is None:
+        res = close_through(
+            engine,
+            day,
+            (lambda d, n: progress("accrual", d, n)) if progress else None,
+            kernel=config.kernel,
+            loans_per_chunk=config.loans_per_chunk,
+        )
+        assert before is not None
+        with engine.begin() as conn:
+            moves = _moves(before, _bucket_snapshot(conn))
+            # Kept with the day, so that a close resumed after a crash still reports the
+            # accrual and the roll rates of the whole day.
+            accrued = json.dumps(
+                {
+                    "loans_aged": res.loans_aged,
+                    "loan_days": res.loan_days,
+                    "entries_posted": res.entries_posted,
+                    "moves": moves,
+                }
+            )
+            _mark(conn, day, "accrual", "", now, accrued)
+    with engine.begin() as conn:  # after the day's interest fell due; idempotent by ref
+        relieve_interest(conn, day, now)
+    return json.loads(accrued)  # type: ignore[no-any-return]
+
+
+def _gate_chunks(
+    day: date,
+    actions: list[PlannedAction],
+    routed: pl.DataFrame,
+    notice_due: dict[str, Any],
+    validated: dict[str, Any],
+    now: datetime,
+    resume_after: str | None,
+) -> tuple[list[ChunkInput], int]:
+    """The day's actions and routings in chunks of borrowers, in borrower order, after the
+    last borrower a resumed close had done; and how many borrowers that is."""
+    by_borrower: dict[str, list[PlannedAction]] = defaultdict(list)
+    for act in actions:
+        by_borrower[act.borrower_id].append(act)
+    routes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in routed.iter_rows(named=True):
+        routes[r["borrower_id"]].append(r)
+    ids = sorted(set(by_borrower) | set(routes))
+    if resume_after is not None:
+        ids = [b for b in ids if b > resume_after]
+    chunks = []
+    for k in range(0, len(ids), BORROWERS_PER_CHUNK):
+        part = ids[k : k + BORROWERS_PER_CHUNK]
+        mine = [a for b in part for a in by_borrower.get(b, ())]
+        chunks.append(
+            ChunkInput(
+                day,
+                mine,
+                [r for b in part for r in routes.get(b, ())],
+                {a.loan_id: notice_due[a.loan_id] for a in mine if a.loan_id in notice_due},
+                now,
+                validations={
+                    a.loan_id: validated[a.loan_id] for a in mine if a.loan_id in validated
+                },
+            )
+        )
+    return chunks, len(ids)
+
+
+def _run_gate(
+    engine: Engine,
+    day: date,
+    config: CloseConfig,
+    chunks: list[ChunkInput],
+    borrowers: int,
+    tally: Tally,
+    now: datetime,
+    progress: Progress | None,
+    after_chunk: Callable[[int], None] | None,
+) -> None:
+    """Gate and apply each chunk in a transaction of its own that also records how far the
+    day has got, so a crash resumes after the last chunk committed."""
+    gate = config.gate
+    # One connection for every chunk's transaction: checking one out of the pool pings the
+    # server first, a round trip per chunk.
+    with engine.connect() as conn:
+        for n, (chunk, plan) in enumerate(plans(engine, chunks, gate, config.workers)):
+            with conn.begin():
+                tally.add(apply_chunk(conn, chunk, plan, gate))
+                _mark(conn, day, "collection", chunk.borrower_ids[-1], now, tally.to_json())
+            if progress:
+                progress("gate", min((n + 1) * BORROWERS_PER_CHUNK, borrowers), borrowers)
+            if after_chunk:
+                after_chunk(n)
+
+
+def _bucket_lines(conn: Connection) -> tuple[BucketLine, ...]:
+    """One line per bucket of the active loans, summed in the database (exact: integer fen)."""
+    loan_state = tables.loan_state
+    overdue = tables.overdue_total()
+    owed = tables.outstanding_total()
+    buckets = conn.execute(
+        select(loan_state.c.bucket, func.count(), func.sum(overdue), func.sum(owed))
+        .where(loan_state.c.status == "active")
+        .group_by(loan_state.c.bucket)
+    ).all()
+    return bucket_lines((b, int(n), int(o), int(s)) for b, n, o, s in buckets)
 
 
 def _expire_calls(conn: Connection, day: date, now: datetime) -> int:

@@ -44,6 +44,16 @@ class CloseResult:
     entries_posted: int = 0
     by_bucket: dict[str, int] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, object]:
+        """What ``close-day --no-collect --json`` prints."""
+        return {
+            "through": self.through.isoformat(),
+            "loans_aged": self.loans_aged,
+            "loan_days": self.loan_days,
+            "entries_posted": self.entries_posted,
+            "by_bucket": self.by_bucket,
+        }
+
 
 Progress = Callable[[int, int], None]  # (done, total) loans
 

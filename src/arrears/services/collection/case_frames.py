@@ -185,16 +185,8 @@ _TEXT, _INT, _DAY = pl.String(), pl.Int64(), pl.Date()
 def _loans_query() -> _Query:
     """Every active loan with its borrower, DPD, overdue and outstanding amounts."""
     loan_state, loans = tables.loan_state, tables.loans
-    overdue = (
-        loan_state.c.overdue_principal
-        + loan_state.c.overdue_interest
-        + loan_state.c.overdue_penalty
-    )
-    outstanding = (
-        loan_state.c.outstanding_principal
-        + loan_state.c.outstanding_interest
-        + loan_state.c.outstanding_penalty
-    )
+    overdue = tables.overdue_total()
+    outstanding = tables.outstanding_total()
     return (
         select(loans.c.borrower_id, loans.c.loan_id, loan_state.c.dpd, overdue, outstanding)
         .select_from(loan_state.join(loans, loans.c.loan_id == loan_state.c.loan_id))

@@ -132,9 +132,7 @@ def queue_rows(
         sq = select(
             loan_state.c.loan_id,
             loan_state.c.dpd,
-            loan_state.c.overdue_principal
-            + loan_state.c.overdue_interest
-            + loan_state.c.overdue_penalty,
+            tables.overdue_total(),
         ).where(one_of(conn, loan_state.c.loan_id, batch))
         for lid, dpd, overdue in conn.execute(sq).all():
             state[str(lid)] = (int(dpd), int(overdue))

@@ -212,11 +212,7 @@ def _overdue(engine: Engine, loan_id: str) -> int:
     loan_state = tables.loan_state
     with engine.connect() as conn:
         row = conn.execute(
-            select(
-                loan_state.c.overdue_principal
-                + loan_state.c.overdue_interest
-                + loan_state.c.overdue_penalty
-            ).where(loan_state.c.loan_id == loan_id)
+            select(tables.overdue_total()).where(loan_state.c.loan_id == loan_id)
         ).scalar()
     return int(row or 0)
 
