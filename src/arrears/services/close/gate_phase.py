@@ -407,19 +407,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             report_date = None if notice is None else notice.report_on
             facts = _facts(who, loans[a.loan_id], a.loan_id, config.lender, report_date)
             if a.template == validation_notices.TEMPLATE:
-                due = chunk.validations[a.loan_id]
-                owed = due.itemization
-                facts = replace(
-                    facts,
-                    itemization_date=owed.itemization_date,
-                    amount_on_itemization=owed.amount_on_itemization,
-                    interest_since=owed.interest_since,
-                    fees_since=owed.fees_since,
-                    payments_since=owed.payments_since,
-                    credits_since=owed.credits_since,
-                    current_amount=owed.current_amount,
-                    validation_end=due.validation_end,
-                )
+                facts = _with_validation(facts, chunk.validations[a.loan_id])
             # The instant the gate will check (gate_action's contact.at): the message may go
             # out from then until the day's expiry.
             at = local_instant(a.business_date, a.local_time, ctx.timezones)
@@ -456,16 +444,29 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             messages.append((msg, g, pack))
         else:
             calls.append((g, pack))
-    pending = _visits_in_progress(conn, ids)
+    evidence += _route(conn, chunk, people, plan)
+    planned = _plan_records(conn, messages, calls, people, contexts, now, plan)
+    plan.evidence = Rows(chain.Link._fields, chain.links(heads, planned + evidence))
+    return plan
+
+
+def _route(
+    conn: Connection, chunk: ChunkInput, people: dict[str, _Who], plan: ChunkPlan
+) -> list[Entry]:
+    """The chunk's routings: visit requests for a supervisor, and forbearance, dispute review
+    and legal on the case file for people to act on; the ``case.routed`` records."""
+    day, now = chunk.day, chunk.now
+    evidence: list[Entry] = []
+    pending = _visits_in_progress(conn, chunk.borrower_ids)
     cases_ = _open_cases(conn, sorted({r["borrower_id"] for r in chunk.routings}))
     for r in chunk.routings:
-        tally.routings[(r["kind"], r["policy"])] += 1
+        plan.tally.routings[(r["kind"], r["policy"])] += 1
         if r["kind"] == "visit_approval":
             if r["borrower_id"] in pending:
                 continue  # one request at a time: it waits for the supervisor
             if not (people[r["borrower_id"]].address or "").strip():
                 # A visit needs somewhere to go: no supervisor is asked to approve one without.
-                tally.blocked["visit.no_address"] += 1
+                plan.tally.blocked["visit.no_address"] += 1
                 continue
             key = f"{day.isoformat()}:{r['borrower_id']}:visit_request"
             plan.visit_requests.append(
@@ -488,6 +489,20 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 "business_date": day.isoformat(),
             }
             evidence.append(Entry(r["borrower_id"], "case.routed", payload, now))
+    return evidence
+
+
+def _plan_records(
+    conn: Connection,
+    messages: list[tuple[OutboundMessage, Gated, Pack]],
+    calls: list[tuple[Gated, Pack]],
+    people: dict[str, _Who],
+    contexts: dict[str, Context],
+    now: datetime,
+    plan: ChunkPlan,
+) -> list[Entry]:
+    """The outbox and queue rows of the allowed contacts, and a ``contact.planned`` record for
+    each one new (a rerun finds some queued already: planned, and recorded, the first time)."""
     plan.outbox = Rows.of(outbox.rows_for([m for m, _, _ in messages], now))
     # A rerun of the close (or a notice kept under one key for days) finds some messages
     # queued already: those were planned, and recorded, the first time.
@@ -522,9 +537,24 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
             g.action, g.contact.at, row["number"], pack, row["key"], warned, expires_at=expires
         )
         planned.append(Entry(row["borrower_id"], Kind.CONTACT_PLANNED, entry, now))
-    tally.problems.extend(str(p) for p in problems)
-    plan.evidence = Rows(chain.Link._fields, chain.links(heads, planned + evidence))
-    return plan
+    plan.tally.problems.extend(str(p) for p in problems)
+    return planned
+
+
+def _with_validation(facts: MessageFacts, due: ValidationFacts) -> MessageFacts:
+    """Reg F's validation notice carries the itemization of the debt (§1006.34(c)(2))."""
+    owed = due.itemization
+    return replace(
+        facts,
+        itemization_date=owed.itemization_date,
+        amount_on_itemization=owed.amount_on_itemization,
+        interest_since=owed.interest_since,
+        fees_since=owed.fees_since,
+        payments_since=owed.payments_since,
+        credits_since=owed.credits_since,
+        current_amount=owed.current_amount,
+        validation_end=due.validation_end,
+    )
 
 
 def _message_planned(
