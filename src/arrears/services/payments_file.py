@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Account, Inst, Step, open_account, opened
 from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
-from arrears.core.ledger.replay import Event, Payment, replay
+from arrears.core.ledger.replay import Event, Payment, Replayed, replay
 from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
@@ -179,22 +179,7 @@ def _apply_chunk(
             select(tables.loans.c.loan_id).where(tables.loans.c.loan_id.in_(ids)).with_for_update()
         )
     records = _records(conn, ids)
-    refs = [ref for ws in wants.values() for _, _, ref in ws]
-    priors = {
-        r.ref: (r.loan_id, r.kind, int(r.amount), r.effective_on)
-        for k in range(0, len(refs), 5000)
-        for r in conn.execute(
-            select(
-                tables.loan_events.c.ref,
-                tables.loan_events.c.loan_id,
-                tables.loan_events.c.kind,
-                tables.loan_events.c.amount,
-                tables.loan_events.c.effective_on,
-                tables.loan_events.c.component,
-                tables.loan_events.c.reverses,
-            ).where(tables.loan_events.c.ref.in_(refs[k : k + 5000]))
-        )
-    }
+    priors = _priors(conn, [ref for ws in wants.values() for _, _, ref in ws])
     # The stored account is read only where a ref was applied before (to report its ageing);
     # every other loan is replayed from its terms.
     again = [i for i in ids if i in records and any(ref in priors for _, _, ref in wants[i])]
@@ -225,51 +210,7 @@ def _apply_chunk(
             )
             continue
         rec, as_of = found
-        done: list[Applied] = []
-        fresh: list[tuple[int, date, str]] = []
-        problem: Problem | None = None
-        for amount, on, ref in ws:
-            if not ref.strip() or len(ref) > MAX_REF:
-                problem = Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters")
-                break
-            prior = priors.get(ref)
-            mine = run.refs.get(ref)
-            if prior is not None:
-                p_loan, p_kind, p_amount, p_on = prior
-                if p_loan == loan_id and p_kind == "payment" and (p_amount, p_on) == (amount, on):
-                    done.append(
-                        Applied(
-                            loan_id,
-                            ref,
-                            "payment",
-                            True,
-                            None,
-                            age(stored[loan_id][1], rec.product),
-                        )
-                    )
-                    continue
-                problem = Problem(
-                    f"ref {ref}",
-                    "ref",
-                    f"already used for a {p_kind} of {p_amount} fen to loan {p_loan} on {p_on}",
-                )
-                break
-            if mine is not None and mine[0] != loan_id:
-                problem = Problem(
-                    f"ref {ref}",
-                    "ref",
-                    f"already used for a payment of {mine[1]} fen to loan {mine[0]} on {mine[2]}",
-                )
-                break
-            if any(f[2] == ref for f in fresh):
-                problem = Problem(f"ref {ref}", "ref", "appears twice in one request")
-                break
-            if on < rec.terms.disbursed_on:
-                problem = Problem(
-                    f"loan {loan_id}", "on", f"{on} is before disbursement {rec.terms.disbursed_on}"
-                )
-                break
-            fresh.append((amount, on, ref))
+        done, fresh, problem = _sort_refs(loan_id, ws, rec, priors, run, stored)
         if problem is not None:
             run.problems.append(problem)
             continue
@@ -296,27 +237,7 @@ def _apply_chunk(
             continue  # the file will be refused: keep checking, stop building writes
         for amount, on, ref in fresh:
             event_rows.append((loan_id, "payment", ref, amount, None, None, iso(on), now))
-        have = keys.get(loan_id, set())
-        new = [e for e in result.entries if e.key not in have]
-        entries.extend(new)
-        # The balance the journal will hold once ``new`` is posted, against the replay's.
-        after = dict(held.get(loan_id, {}))
-        for e in new:
-            for p in e.postings:
-                after[p.account] = after.get(p.account, 0) + p.amount
-        diff = difference(balances(result.entries), {a: v for a, v in after.items() if v})
-        if diff:
-            trigger = f"payment:{fresh[0][2]}"
-            adj = entry(
-                f"{loan_id}:adjust:{trigger}",
-                loan_id,
-                EntryKind.ADJUSTMENT,
-                result.account.as_of,
-                diff,
-                "re-aged",
-            )
-            assert adj is not None
-            entries.append(adj)
+        entries += _journal(loan_id, result, keys.get(loan_id, set()), held, fresh[0][2])
         aged = age(result.account, rec.product)
         saved.append((result.account, aged))
         done.extend(
@@ -329,6 +250,117 @@ def _apply_chunk(
     bulk_insert(conn, tables.loan_events, event_rows)
     post_bulk(conn, entries)
     save_bulk(conn, saved)
+
+
+PriorEvent = tuple[str, str, int, date]  # loan_id, kind, amount, effective_on
+
+
+def _priors(conn: Connection, refs: list[str]) -> dict[str, PriorEvent]:
+    """The events already recorded under any of ``refs``."""
+    return {
+        r.ref: (r.loan_id, r.kind, int(r.amount), r.effective_on)
+        for k in range(0, len(refs), 5000)
+        for r in conn.execute(
+            select(
+                tables.loan_events.c.ref,
+                tables.loan_events.c.loan_id,
+                tables.loan_events.c.kind,
+                tables.loan_events.c.amount,
+                tables.loan_events.c.effective_on,
+            ).where(tables.loan_events.c.ref.in_(refs[k : k + 5000]))
+        )
+    }
+
+
+def _sort_refs(
+    loan_id: str,
+    ws: list[tuple[int, date, str]],
+    rec: LoanRecord,
+    priors: dict[str, PriorEvent],
+    run: _Run,
+    stored: dict[str, tuple[LoanRecord, Account]],
+) -> tuple[list[Applied], list[tuple[int, date, str]], Problem | None]:
+    """One loan's payments: those applied before (the same ref, loan, amount and date), those
+    to apply now, or the first problem (a ref used for something else, twice in the file, a
+    date before disbursement), which refuses the file."""
+    done: list[Applied] = []
+    fresh: list[tuple[int, date, str]] = []
+    problem: Problem | None = None
+    for amount, on, ref in ws:
+        if not ref.strip() or len(ref) > MAX_REF:
+            problem = Problem(f"ref {ref[:20]}", "ref", f"must be 1..{MAX_REF} characters")
+            break
+        prior = priors.get(ref)
+        mine = run.refs.get(ref)
+        if prior is not None:
+            p_loan, p_kind, p_amount, p_on = prior
+            if p_loan == loan_id and p_kind == "payment" and (p_amount, p_on) == (amount, on):
+                done.append(
+                    Applied(
+                        loan_id,
+                        ref,
+                        "payment",
+                        True,
+                        None,
+                        age(stored[loan_id][1], rec.product),
+                    )
+                )
+                continue
+            problem = Problem(
+                f"ref {ref}",
+                "ref",
+                f"already used for a {p_kind} of {p_amount} fen to loan {p_loan} on {p_on}",
+            )
+            break
+        if mine is not None and mine[0] != loan_id:
+            problem = Problem(
+                f"ref {ref}",
+                "ref",
+                f"already used for a payment of {mine[1]} fen to loan {mine[0]} on {mine[2]}",
+            )
+            break
+        if any(f[2] == ref for f in fresh):
+            problem = Problem(f"ref {ref}", "ref", "appears twice in one request")
+            break
+        if on < rec.terms.disbursed_on:
+            problem = Problem(
+                f"loan {loan_id}", "on", f"{on} is before disbursement {rec.terms.disbursed_on}"
+            )
+            break
+        fresh.append((amount, on, ref))
+    return done, fresh, problem
+
+
+def _journal(
+    loan_id: str,
+    result: Replayed,
+    have: set[str],
+    held: dict[str, dict[str, int]],
+    first_ref: str,
+) -> list[Entry]:
+    """The replay's entries the journal lacks and, where history changed, one adjustment that
+    brings every account to the replay's balance."""
+    new = [e for e in result.entries if e.key not in have]
+    entries = list(new)
+    # The balance the journal will hold once ``new`` is posted, against the replay's.
+    after = dict(held.get(loan_id, {}))
+    for e in new:
+        for p in e.postings:
+            after[p.account] = after.get(p.account, 0) + p.amount
+    diff = difference(balances(result.entries), {a: v for a, v in after.items() if v})
+    if diff:
+        trigger = f"payment:{first_ref}"
+        adj = entry(
+            f"{loan_id}:adjust:{trigger}",
+            loan_id,
+            EntryKind.ADJUSTMENT,
+            result.account.as_of,
+            diff,
+            "re-aged",
+        )
+        assert adj is not None
+        entries.append(adj)
+    return entries
 
 
 def save_bulk(conn: Connection, saved: Sequence[tuple[Account, Aged]]) -> None:
