@@ -43,6 +43,7 @@ from arrears.cli.engine_commands import (
 )
 from arrears.cli.evidence import app as evidence_app
 from arrears.cli.outbox import app as outbox_app
+from arrears.cli.plan import app as plan_app
 from arrears.cli.policy import app as policy_app
 from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
@@ -73,6 +74,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")
+app.add_typer(plan_app, name="plan")
 app.add_typer(cases_cli.case_app, name="case")
 app.add_typer(cases_cli.queue_app, name="queue")
 app.add_typer(cases_cli.outcome_app, name="outcome")
