@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
 from arrears.cli import collector, moratorium, verify
+from arrears.cli.borrower import app as borrower_app
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     BehaviourOption,
@@ -75,6 +76,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")
 app.add_typer(plan_app, name="plan")
+app.add_typer(borrower_app, name="borrower")
 app.add_typer(cases_cli.case_app, name="case")
 app.add_typer(cases_cli.queue_app, name="queue")
 app.add_typer(cases_cli.outcome_app, name="outcome")

@@ -1,0 +1,71 @@
+"""`arrears borrower`: the borrower's side. `borrower afford`: what they can pay each month."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from arrears.cli.common import EXIT_BAD_INPUT, JsonOption, fail, print_json, unwrap
+from arrears.core.borrower.affordability import Household
+from arrears.core.money import MoneyError, parse_amount
+from arrears.services.affordability import check_affordability, default_rules
+
+app = typer.Typer(help="The borrower's tools.", no_args_is_help=True)
+
+
+def _amount(text: str, field: str) -> int:
+    try:
+        return parse_amount(text)
+    except MoneyError as exc:
+        fail(f"{field}: {exc}", EXIT_BAD_INPUT)
+
+
+@app.command("afford")
+def afford(
+    income: Annotated[str, typer.Option(help="Monthly income after tax")],
+    expense: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expense",
+            help="CATEGORY=AMOUNT a month, e.g. housing=2500; repeat for each "
+            "(categories: arrears borrower categories)",
+        ),
+    ] = None,
+    dependants: Annotated[int, typer.Option(min=0, help="People who depend on your income")] = 0,
+    other_debts: Annotated[
+        str, typer.Option(help="What you pay other lenders each month, in all")
+    ] = "0",
+    lang: Annotated[str, typer.Option("--lang", help="zh-CN or en")] = "zh-CN",
+    json_out: JsonOption = False,
+) -> None:
+    """What you can afford to pay each month, and why, from your income and spending."""
+    spent: dict[str, int] = {}
+    for item in expense or []:
+        category, sep, amount = item.partition("=")
+        if not sep or not category.strip():
+            fail(f"--expense {item}: write CATEGORY=AMOUNT", EXIT_BAD_INPUT)
+        key = category.strip()
+        spent[key] = spent.get(key, 0) + _amount(amount, f"--expense {key}")
+    household = Household(
+        _amount(income, "--income"), spent, dependants, _amount(other_debts, "--other-debts")
+    )
+    assessed = unwrap(check_affordability(household, lang))
+    if json_out:
+        print_json(assessed.as_dict())
+    else:
+        typer.echo(assessed.explanation)
+
+
+@app.command("categories")
+def categories(
+    lang: Annotated[str, typer.Option("--lang", help="zh-CN or en")] = "zh-CN",
+    json_out: JsonOption = False,
+) -> None:
+    """The spending categories an affordability check takes (after the UK SFS's groups)."""
+    cats = default_rules().categories
+    if json_out:
+        print_json([{"id": c.id, "group": c.group, "labels": dict(c.labels)} for c in cats])
+        return
+    for c in cats:
+        typer.echo(f"{c.id:<16} {c.group:<9} {c.labels.get(lang, c.labels['en'])}")
