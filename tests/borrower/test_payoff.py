@@ -182,3 +182,20 @@ def test_plan_payoff_command_refuses_a_budget_below_the_minimums() -> None:
     r = runner.invoke(app, ["plan", "payoff", "--budget", "50", "--debt", "card:1000:12%:100"])
     assert r.exit_code == 2
     assert "less than the minimum payments" in r.stderr and "100.00" in r.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.lists(debt_st, min_size=2, max_size=5), spare=st.integers(1_000, 500_000))
+def test_avalanche_never_pays_more_interest_than_snowball(
+    raw: list[tuple[int, int, int]], spare: int
+) -> None:
+    debts = [Debt(f"d{k}", b, Fraction(r, 10_000), m) for k, (b, r, m) in enumerate(raw)]
+    budget = sum(min(d.minimum, d.balance) for d in debts) + spare
+    avalanche, _ = plan_payoff(debts, budget, "avalanche")
+    if avalanche is None:
+        return  # the interest outruns the budget whatever the order
+    snowball = succeeded(plan_payoff(debts, budget, "snowball"))
+    assert avalanche.total_interest <= snowball.total_interest
+    # Money is conserved whichever debt is paid first.
+    for plan in (avalanche, snowball):
+        assert plan.total_paid == sum(d.balance for d in debts) + plan.total_interest
