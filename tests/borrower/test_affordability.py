@@ -12,6 +12,7 @@ from arrears.cli.main import app
 from arrears.core.borrower.affordability import Household, assess, parse_rules
 from arrears.core.texts import template_fields
 from arrears.services.affordability import check_affordability, default_rules
+from arrears.services.settings import default_settings
 from arrears.services.texts import text_set
 from factories import refused, succeeded
 
@@ -54,6 +55,7 @@ def test_spending_more_than_earned_suggests_nothing_and_says_why() -> None:
         done = succeeded(check_affordability(Household(300_000, {"housing": 400_000}), lang))
         assert done.result.affordable == 0 and done.result.disposable == -100_000
         assert words in done.explanation and "1000.00" in done.explanation
+        assert default_settings().lender.hotline in done.explanation  # whom to call
 
 
 def test_the_explanation_gives_the_figures_in_the_borrowers_language() -> None:
@@ -70,7 +72,9 @@ def test_the_template_exists_in_both_languages_with_the_same_fields() -> None:
     assert texts.languages == ("en", "zh-CN")
     fields = {lang: template_fields(texts, lang, "affordability") for lang in texts.languages}
     assert fields["en"] == fields["zh-CN"]
-    assert fields["en"] <= set(succeeded(assess(Household(1, {}), default_rules())).facts())
+    facts = succeeded(assess(Household(1, {}), default_rules())).facts()
+    given = set(facts) | {"hotline", "lender"}
+    assert fields["en"] <= given
 
 
 def test_bad_figures_are_refused_by_field() -> None:

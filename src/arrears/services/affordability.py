@@ -17,8 +17,10 @@ from arrears.core.borrower.affordability import (
     assess,
     parse_rules,
 )
+from arrears.core.lender.settings import Lender
 from arrears.core.problem import Problem, Result, expect, fail, ok
 from arrears.core.texts import render_parts
+from arrears.services.settings import default_settings
 from arrears.services.texts import text_set
 
 RULES_FILE = "affordability.yaml"
@@ -44,9 +46,13 @@ class Assessed:
 
 
 def check_affordability(
-    household: Household, language: str = "zh-CN", rules: AffordabilityRules | None = None
+    household: Household,
+    language: str = "zh-CN",
+    rules: AffordabilityRules | None = None,
+    lender: Lender | None = None,
 ) -> Result[Assessed]:
-    """What the borrower can afford each month, with the reasoning in ``language``."""
+    """What the borrower can afford each month, with the reasoning in ``language``; where no
+    payment can be suggested, it gives the lender's hotline (``lender``: the settings')."""
     texts = text_set(TEXTS)
     if language not in texts.languages:
         return fail(
@@ -55,6 +61,8 @@ def check_affordability(
     result, problems = assess(household, rules or default_rules())
     if result is None:
         return None, problems
-    parts = render_parts(texts, language, "affordability", result.facts(), ("explanation",))
+    lender = lender or default_settings().lender
+    context = {**result.facts(), "hotline": lender.hotline, "lender": lender.name.get(language)}
+    parts = render_parts(texts, language, "affordability", context, ("explanation",))
     text = "\n".join(line for line in parts["explanation"].splitlines() if line.strip())
     return ok(Assessed(result, language, text))
