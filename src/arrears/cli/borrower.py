@@ -6,10 +6,20 @@ from typing import Annotated
 
 import typer
 
-from arrears.cli.common import EXIT_BAD_INPUT, JsonOption, fail, print_json, unwrap
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    JsonOption,
+    fail,
+    parse_instant,
+    print_json,
+    transaction,
+    unwrap,
+)
 from arrears.core.borrower.affordability import Household
 from arrears.core.money import MoneyError, parse_amount
 from arrears.services.affordability import check_affordability, default_rules
+from arrears.services.collection.borrower_contact import reach_lender
 
 app = typer.Typer(help="The borrower's tools.", no_args_is_help=True)
 
@@ -69,3 +79,45 @@ def categories(
         return
     for c in cats:
         typer.echo(f"{c.id:<16} {c.group:<9} {c.labels.get(lang, c.labels['en'])}")
+
+
+@app.command("contact")
+def contact(
+    borrower_id: str,
+    key: Annotated[str, typer.Option(help="Idempotency key: the same key again applies once")],
+    message: Annotated[str, typer.Option(help="What the borrower says")] = "",
+    callback_at: Annotated[
+        str | None,
+        typer.Option(help="Ask for a call back at this ISO 8601 time with offset"),
+    ] = None,
+    loan: Annotated[str | None, typer.Option(help="The loan it is about")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When it was sent, ISO 8601 with offset (now)")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The borrower reaches the lender: a message, or a callback at a chosen time (it goes to
+    the top of the agents' queue). Either way the borrower counts as reached that day."""
+    when = parse_instant(at, "at")
+    back = parse_instant(callback_at, "callback_at") if callback_at is not None else None
+    with transaction(db) as conn:
+        done = unwrap(
+            reach_lender(
+                conn,
+                key=key,
+                borrower_id=borrower_id,
+                at=when,
+                text=message,
+                callback_at=back,
+                loan_id=loan,
+            )
+        )
+    if json_out:
+        print_json(done.as_dict())
+    elif done.already_recorded:
+        typer.echo(f"{done.kind} {done.key} was already recorded; nothing changed")
+    elif done.callback_at is not None:
+        typer.echo(f"callback for {done.borrower_id} queued for {done.callback_at.isoformat()}")
+    else:
+        typer.echo(f"message from {done.borrower_id} recorded")

@@ -191,3 +191,22 @@ queue_items = Table(
     Index("ix_queue_items_open", "done_at", "claimed_by"),
     Index("ix_queue_items_borrower", "borrower_id", "done_at"),  # the gate's planned calls
 )
+
+# The borrower reaching the lender (a message, or a callback asked for at a chosen time):
+# the debtor is reachable from that day on, and a callback is a call at the top of the queue.
+borrower_contacts = Table(
+    "borrower_contacts",
+    metadata,
+    Column("contact_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the borrower's idempotency key
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=True),
+    Column("kind", String(12), nullable=False),  # message | callback
+    Column("text", Text, nullable=False, server_default=""),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("on_date", Date, nullable=False),  # the borrower's local date of receipt
+    Column("callback_at", DateTime(timezone=True), nullable=True),
+    Column("queue_key", String(200), nullable=True),  # the queue item of a callback
+    UniqueConstraint("key", name="uq_borrower_contacts_key"),
+    Index("ix_borrower_contacts_borrower", "borrower_id", "on_date"),
+)

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from arrears.core.strategy.case import LAST_SENT_SCHEMA
+from arrears.services.collection.history import last_reached
 from arrears.store import tables
 from arrears.store.adbc import pg_connect
 from arrears.store.case_tables import (
@@ -277,13 +278,7 @@ def _record_fact_queries() -> list[_Query]:
             "promise_broken_on",
             _DAY,
         ),
-        _fact(
-            select(contact_attempts.c.borrower_id, func.max(contact_attempts.c.on_date))
-            .where(contact_attempts.c.party == "debtor", contact_attempts.c.conversation.is_(True))
-            .group_by(contact_attempts.c.borrower_id),
-            "last_conversation_on",
-            _DAY,
-        ),
+        _fact(last_reached(), "last_conversation_on", _DAY),
     ]
 
 

@@ -25,6 +25,7 @@ from arrears.core.contact.history import is_reachable, refused_numbers
 from arrears.services.collection.common import (
     maybe_from_db,
 )
+from arrears.services.collection.history import last_reached
 from arrears.services.debt_disputes import verification_pending
 from arrears.services.moratoria import gate_moratoria
 from arrears.store.case_tables import (
@@ -82,16 +83,9 @@ def profile_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
 
 def _last_conversations(conn: Connection, ids: list[str]) -> dict[str, date]:
     out: dict[str, date] = {}
+    reached = last_reached().subquery()
     for batch in batches(conn, ids):
-        q = (
-            select(contact_attempts.c.borrower_id, func.max(contact_attempts.c.on_date))
-            .where(
-                one_of(conn, contact_attempts.c.borrower_id, batch),
-                contact_attempts.c.party == "debtor",
-                contact_attempts.c.conversation.is_(True),
-            )
-            .group_by(contact_attempts.c.borrower_id)
-        )
+        q = select(reached).where(one_of(conn, reached.c.borrower_id, batch))
         out.update({b: d for b, d in conn.execute(q).all()})
     return out
 

@@ -16,9 +16,12 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
+    func,
     insert,
     or_,
     select,
+    union_all,
 )
 
 from arrears.core.compliance.model import Contact
@@ -32,7 +35,7 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
-from arrears.store.case_tables import contact_attempts, queue_items
+from arrears.store.case_tables import borrower_contacts, contact_attempts, queue_items
 from arrears.store.membership import batches, one_of
 from arrears.store.outbox_tables import outbox
 
@@ -271,3 +274,21 @@ def _planned(conn: Connection, ids: Sequence[str], after: datetime) -> list[tupl
         for b, at, loan, party, number in conn.execute(calls).all():
             found.append((b, Contact(from_db(at), loan, "call", party, number)))
     return found
+
+
+def last_reached() -> Select[Any]:
+    """Each borrower's last day the debtor was reached, ``(borrower_id, on_date)``: a
+    conversation with them, or a message or callback request they sent us. From that day the
+    debtor is reachable (third parties are off limits) and the unreachable days start again."""
+    talks = select(
+        contact_attempts.c.borrower_id.label("borrower_id"),
+        contact_attempts.c.on_date.label("on_date"),
+    ).where(contact_attempts.c.party == "debtor", contact_attempts.c.conversation.is_(True))
+    own = select(
+        borrower_contacts.c.borrower_id.label("borrower_id"),
+        borrower_contacts.c.on_date.label("on_date"),
+    )
+    reached = union_all(talks, own).subquery("reached")
+    return select(reached.c.borrower_id, func.max(reached.c.on_date)).group_by(
+        reached.c.borrower_id
+    )
