@@ -8,10 +8,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from arrears.cli.common import EXIT_BAD_INPUT, JsonOption, fail, print_json, unwrap
+from arrears.cli.common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    JsonOption,
+    fail,
+    open_db,
+    print_json,
+    unwrap,
+)
 from arrears.core.borrower.payoff import METHODS, Debt, PayoffPlan, compare, parse_debt, plan_payoff
 from arrears.core.money import MoneyError, fmt, parse_amount
 from arrears.core.problem import Problem
+from arrears.services.payoff import own_debts
 
 app = typer.Typer(help="Plans for paying what is owed.", no_args_is_help=True)
 
@@ -48,13 +57,13 @@ def _print(plan: PayoffPlan, console: Console) -> None:
 def payoff(
     budget: Annotated[str, typer.Option(help="What you can pay each month, in all")],
     debt: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--debt",
             help="NAME:BALANCE:APR:MIN, e.g. card:12000:18%:600; add :overdue for a debt past "
             "due. Repeat for each debt.",
         ),
-    ],
+    ] = None,
     method: Annotated[
         str,
         typer.Option(help=f"{', '.join(CHOICES)}: which debt gets the money above the minimums"),
@@ -62,6 +71,10 @@ def payoff(
     order: Annotated[
         str | None, typer.Option(help="For custom: the debts' names in order, a,b,c")
     ] = None,
+    borrower: Annotated[
+        str | None, typer.Option(help="Add this borrower's own active loans as debts")
+    ] = None,
+    db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """A month-by-month plan to pay several debts off: interest first, then every minimum,
@@ -72,7 +85,11 @@ def payoff(
         monthly = parse_amount(budget)
     except MoneyError as exc:
         fail(f"--budget: {exc}", EXIT_BAD_INPUT)
-    debts = _debts(debt)
+    debts = _debts(debt or [])
+    if borrower is not None:
+        engine = open_db(db)
+        with engine.connect() as conn:
+            debts += unwrap(own_debts(conn, borrower))
     ordered = tuple(n.strip() for n in order.split(",")) if order else ()
     console = Console()
     if method == "compare":
