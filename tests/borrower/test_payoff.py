@@ -4,6 +4,7 @@ rule the borrower issue states, and its invariants; and `arrears plan payoff` en
 from __future__ import annotations
 
 import json
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -202,3 +203,20 @@ def test_avalanche_never_pays_more_interest_than_snowball(
     # Money is conserved whichever debt is paid first.
     for plan in (avalanche, snowball):
         assert plan.total_paid == sum(d.balance for d in debts) + plan.total_interest
+
+
+def test_one_debt_takes_as_long_as_the_annuity_formula_says() -> None:
+    """A fixed payment P on a balance B at monthly rate r clears it in n = -ln(1 - rB/P) /
+    ln(1 + r) months (the annuity formula, solved for n), so ceil(n) payments. 5,000.00 at
+    18% a year (1.5% a month) paying 200.00: n = 31.57, 32 payments; the last is the rest."""
+    for balance, apr, payment in (
+        (500_000, 18, 20_000),
+        (1_000_000, 24, 50_000),
+        (300_000, 6, 10_000),
+    ):
+        r = apr / 100 / 12
+        n = -math.log(1 - r * balance / payment) / math.log(1 + r)
+        plan = succeeded(plan_payoff([Debt("d", balance, Fraction(apr, 100), payment)], payment))
+        assert plan.months == math.ceil(n), (balance, apr, payment, n)
+        assert all(m.paid == payment for m in plan.schedule[:-1])
+        assert 0 < plan.schedule[-1].paid <= payment
