@@ -12,23 +12,16 @@ from arrears.cli.common import (
     JsonOption,
     fail,
     parse_instant,
+    parse_money,
     print_json,
     transaction,
     unwrap,
 )
 from arrears.core.borrower.affordability import Household
-from arrears.core.money import MoneyError, parse_amount
 from arrears.services.affordability import check_affordability, default_rules
 from arrears.services.collection.borrower_contact import reach_lender
 
 app = typer.Typer(help="The borrower's tools.", no_args_is_help=True)
-
-
-def _amount(text: str, field: str) -> int:
-    try:
-        return parse_amount(text)
-    except MoneyError as exc:
-        fail(f"{field}: {exc}", EXIT_BAD_INPUT)
 
 
 @app.command("afford")
@@ -56,9 +49,12 @@ def afford(
         if not sep or not category.strip():
             fail(f"--expense {item}: write CATEGORY=AMOUNT", EXIT_BAD_INPUT)
         key = category.strip()
-        spent[key] = spent.get(key, 0) + _amount(amount, f"--expense {key}")
+        spent[key] = spent.get(key, 0) + parse_money(amount, f"--expense {key}")
     household = Household(
-        _amount(income, "--income"), spent, dependants, _amount(other_debts, "--other-debts")
+        parse_money(income, "--income"),
+        spent,
+        dependants,
+        parse_money(other_debts, "--other-debts"),
     )
     assessed = unwrap(check_affordability(household, lang))
     if json_out:

@@ -26,13 +26,14 @@ from arrears.cli.common import (
     fail,
     parse_date,
     parse_instant,
+    parse_money,
     print_json,
     transaction,
     unwrap,
 )
 from arrears.core.contact.queue import QueueItem
 from arrears.core.jsonable import jsonable
-from arrears.core.money import MoneyError, fmt, parse_amount
+from arrears.core.money import fmt
 from arrears.core.problem import Result
 from arrears.services.collection.case_file import case_file
 from arrears.services.collection.case_frames import case_views
@@ -290,10 +291,7 @@ def outcome_record(
     if (promise_date is None) != (promise_amount is None):
         fail("promise: give both --promise-date and --promise-amount", EXIT_BAD_INPUT)
     if promise_date is not None and promise_amount is not None:
-        try:
-            amount = parse_amount(promise_amount)
-        except MoneyError as exc:
-            fail(f"promise_amount: {exc}", EXIT_BAD_INPUT)
+        amount = parse_money(promise_amount, "promise_amount")
         promise = (parse_date(promise_date, "promise_date"), amount)
     rec: Recording | None = None
     if recording is not None:

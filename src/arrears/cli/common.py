@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Connection, Engine
 
 from arrears.core.lender.settings import Settings
+from arrears.core.money import MoneyError, parse_amount
 from arrears.core.problem import Problem, Result
 from arrears.core.sim.model import BehaviourModel
 from arrears.services.settings import load_settings
@@ -114,6 +115,14 @@ def transaction(db: str | None) -> Iterator[Connection]:
             yield conn
     finally:
         engine.dispose()
+
+
+def parse_money(text: str, field: str) -> int:
+    """An amount in the currency's minor units (fen); a bad one ends the command (exit 2)."""
+    try:
+        return parse_amount(text)
+    except MoneyError as exc:
+        fail(f"{field}: {exc}", EXIT_BAD_INPUT)
 
 
 def parse_date(text: str, field: str) -> date:

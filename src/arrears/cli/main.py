@@ -27,6 +27,7 @@ from arrears.cli.common import (
     lender_settings,
     open_db,
     parse_date,
+    parse_money,
     phase_bar,
     print_json,
     today_or_now,
@@ -273,10 +274,7 @@ def pay(
     json_out: JsonOption = False,
 ) -> None:
     """Apply a payment by the product's waterfall; the same --ref twice applies once."""
-    try:
-        minor = parse_amount(amount)
-    except MoneyError as exc:
-        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    minor = parse_money(amount, "amount")
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
     _applied(events.pay(open_db(db), loan_id, minor, parse_date(on, "on"), ref), json_out)
@@ -307,10 +305,7 @@ def waive(
     """Waive owed penalty or interest (posted to expense:waiver); the same --ref applies once."""
     if component not in (Component.PENALTY.value, Component.INTEREST.value):
         fail(f"component: must be penalty or interest, got {component!r}", EXIT_BAD_INPUT)
-    try:
-        minor = parse_amount(amount)
-    except MoneyError as exc:
-        fail(f"amount: {exc}", EXIT_BAD_INPUT)
+    minor = parse_money(amount, "amount")
     if not ref.strip():
         fail("ref: must not be empty", EXIT_BAD_INPUT)
     res = events.waive(open_db(db), loan_id, Component(component), minor, parse_date(on, "on"), ref)

@@ -14,11 +14,12 @@ from arrears.cli.common import (
     JsonOption,
     fail,
     open_db,
+    parse_money,
     print_json,
     unwrap,
 )
 from arrears.core.borrower.payoff import METHODS, Debt, PayoffPlan, compare, parse_debt, plan_payoff
-from arrears.core.money import MoneyError, fmt, parse_amount
+from arrears.core.money import fmt
 from arrears.core.problem import Problem
 from arrears.services.payoff import own_debts
 
@@ -81,10 +82,7 @@ def payoff(
     then the rest of the budget to one debt at a time."""
     if method not in CHOICES:
         fail(f"--method: must be one of {', '.join(CHOICES)}, not {method!r}", EXIT_BAD_INPUT)
-    try:
-        monthly = parse_amount(budget)
-    except MoneyError as exc:
-        fail(f"--budget: {exc}", EXIT_BAD_INPUT)
+    monthly = parse_money(budget, "--budget")
     debts = _debts(debt or [])
     if borrower is not None:
         engine = open_db(db)
