@@ -83,9 +83,8 @@ def profile_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
 
 def _last_conversations(conn: Connection, ids: list[str]) -> dict[str, date]:
     out: dict[str, date] = {}
-    reached = last_reached().subquery()
     for batch in batches(conn, ids):
-        q = select(reached).where(one_of(conn, reached.c.borrower_id, batch))
+        q = last_reached(functools.partial(one_of, conn, values=batch))
         out.update({b: d for b, d in conn.execute(q).all()})
     return out
 

@@ -9,12 +9,13 @@ Nothing here commits: writes append their evidence records in the caller's trans
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Select,
     func,
@@ -276,10 +277,15 @@ def _planned(conn: Connection, ids: Sequence[str], after: datetime) -> list[tupl
     return found
 
 
-def last_reached() -> Select[Any]:
+def last_reached(
+    only: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None = None,
+) -> Select[Any]:
     """Each borrower's last day the debtor was reached, ``(borrower_id, on_date)``: a
     conversation with them, or a message or callback request they sent us. From that day the
-    debtor is reachable (third parties are off limits) and the unreachable days start again."""
+    debtor is reachable (third parties are off limits) and the unreachable days start again.
+
+    ``only(column)``: the borrowers wanted (a batch), applied inside both branches so each
+    reads its borrower index rather than the whole table grouped."""
     talks = select(
         contact_attempts.c.borrower_id.label("borrower_id"),
         contact_attempts.c.on_date.label("on_date"),
@@ -288,6 +294,9 @@ def last_reached() -> Select[Any]:
         borrower_contacts.c.borrower_id.label("borrower_id"),
         borrower_contacts.c.on_date.label("on_date"),
     )
+    if only is not None:
+        talks = talks.where(only(contact_attempts.c.borrower_id))
+        own = own.where(only(borrower_contacts.c.borrower_id))
     reached = union_all(talks, own).subquery("reached")
     return select(reached.c.borrower_id, func.max(reached.c.on_date)).group_by(
         reached.c.borrower_id
