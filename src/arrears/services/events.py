@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Allocation
-from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
+from arrears.core.ledger.journal import Entry, EntryKind, adjustment, balances, entry
 from arrears.core.ledger.replay import (
     Event,
     Payment,
@@ -233,13 +233,9 @@ def reconcile(
     keys = existing_keys(conn, loan_id)
     new = [e for e in result.entries if e.key not in keys] + extra
     post_entries(conn, new)
-    diff = difference(balances(result.entries), loan_balances(conn, loan_id))
-    if diff:
-        on = result.account.as_of
-        adj = entry(
-            f"{loan_id}:adjust:{trigger}", loan_id, EntryKind.ADJUSTMENT, on, diff, "re-aged"
-        )
-        assert adj is not None
+    held = loan_balances(conn, loan_id)
+    adj = adjustment(loan_id, trigger, result.account.as_of, balances(result.entries), held)
+    if adj is not None:
         post_entries(conn, [adj])
 
 

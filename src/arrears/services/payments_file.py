@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Account, Inst, Step, open_account, opened
-from arrears.core.ledger.journal import Entry, EntryKind, balances, difference, entry
+from arrears.core.ledger.journal import Entry, adjustment, balances
 from arrears.core.ledger.replay import Event, Payment, Replayed, replay
 from arrears.core.loans import schedule_columns
 from arrears.core.loans.product import Product
@@ -347,20 +347,10 @@ def _journal(
     for e in new:
         for p in e.postings:
             after[p.account] = after.get(p.account, 0) + p.amount
-    diff = difference(balances(result.entries), {a: v for a, v in after.items() if v})
-    if diff:
-        trigger = f"payment:{first_ref}"
-        adj = entry(
-            f"{loan_id}:adjust:{trigger}",
-            loan_id,
-            EntryKind.ADJUSTMENT,
-            result.account.as_of,
-            diff,
-            "re-aged",
-        )
-        assert adj is not None
-        entries.append(adj)
-    return entries
+    adj = adjustment(
+        loan_id, f"payment:{first_ref}", result.account.as_of, balances(result.entries), after
+    )
+    return entries if adj is None else [*entries, adj]
 
 
 def save_bulk(conn: Connection, saved: Sequence[tuple[Account, Aged]]) -> None:

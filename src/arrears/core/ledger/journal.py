@@ -84,3 +84,18 @@ def difference(target: Mapping[str, int], actual: Mapping[str, int]) -> dict[str
     accounts = set(target) | set(actual)
     diff = {a: target.get(a, 0) - actual.get(a, 0) for a in sorted(accounts)}
     return {a: v for a, v in diff.items() if v != 0}
+
+
+def adjustment(
+    loan_id: str, trigger: str, on: date, target: Mapping[str, int], actual: Mapping[str, int]
+) -> Entry | None:
+    """The one entry that brings a loan's journal balances (``actual``) to its replay's
+    (``target``) after history changed under ``trigger`` ("payment:REF"); None when equal."""
+    return entry(
+        f"{loan_id}:adjust:{trigger}",
+        loan_id,
+        EntryKind.ADJUSTMENT,
+        on,
+        difference(target, actual),
+        "re-aged",
+    )
