@@ -65,6 +65,12 @@ def test_the_explanation_gives_the_figures_in_the_borrowers_language() -> None:
     assert "建议您每月还款不超过3100.00元" in zh.explanation
     assert "up to ¥3100.00 a month" in en.explanation
     assert not any("a" <= ch <= "z" for ch in zh.explanation)  # no English inside the Chinese
+    # Alone in the household, the buffer is not "for each of the 1 people".
+    alone = succeeded(check_affordability(Household(800_000, {"housing": 250_000}), "en"))
+    assert "¥200.00)." in alone.explanation and "1 people" not in alone.explanation
+    alone_zh = succeeded(check_affordability(Household(800_000, {"housing": 250_000}), "zh-CN"))
+    assert "共1人" not in alone_zh.explanation
+    assert "与200.00元两者中较高的一个" in alone_zh.explanation
 
 
 def test_the_template_exists_in_both_languages_with_the_same_fields() -> None:
