@@ -8,7 +8,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -187,9 +187,16 @@ def test_plan_payoff_command_refuses_a_budget_below_the_minimums() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(raw=st.lists(debt_st, min_size=2, max_size=5), spare=st.integers(1_000, 500_000))
+# Two debts at nearly the same rate (27.18% and 27.24%): avalanche pays 164.18 of interest,
+# snowball 164.16, the month-by-month rounding to the fen alone making the 2 fen.
+@example(raw=[(19436, 2718, 9012), (86740, 2724, 9)], spare=1129)
 def test_avalanche_never_pays_more_interest_than_snowball(
     raw: list[tuple[int, int, int]], spare: int
 ) -> None:
+    """In exact arithmetic paying the dearest debt first never costs more interest. Each
+    month's interest is rounded to the fen, half-up, so either plan's total is off its exact
+    value by at most half a fen per debt and month it charged interest: avalanche may exceed
+    snowball by no more than the two plans' rounding together."""
     debts = [Debt(f"d{k}", b, Fraction(r, 10_000), m) for k, (b, r, m) in enumerate(raw)]
     budget = sum(min(d.minimum, d.balance) for d in debts) + spare
     avalanche, _ = plan_payoff(debts, budget, "avalanche")
@@ -199,7 +206,8 @@ def test_avalanche_never_pays_more_interest_than_snowball(
     if snowball is None:  # it took longer than 50 years: more interest than avalanche's
         assert "50 years" in problems[0].reason
         return
-    assert avalanche.total_interest <= snowball.total_interest
+    rounding = sum(len(m.debts) for p in (avalanche, snowball) for m in p.schedule) / 2
+    assert avalanche.total_interest <= snowball.total_interest + rounding
     # Money is conserved whichever debt is paid first.
     for plan in (avalanche, snowball):
         assert plan.total_paid == sum(d.balance for d in debts) + plan.total_interest
