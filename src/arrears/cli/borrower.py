@@ -18,8 +18,10 @@ from arrears.cli.common import (
     unwrap,
 )
 from arrears.core.borrower.affordability import Household
+from arrears.core.borrower.rights import Rights
 from arrears.services.affordability import check_affordability, default_rules
 from arrears.services.collection.borrower_contact import reach_lender
+from arrears.services.rights import borrower_rights, pack_rights
 
 app = typer.Typer(help="The borrower's tools.", no_args_is_help=True)
 
@@ -117,3 +119,51 @@ def contact(
         typer.echo(f"callback for {done.borrower_id} queued for {done.callback_at.isoformat()}")
     else:
         typer.echo(f"message from {done.borrower_id} recorded")
+
+
+def _print_rights(rights: Rights) -> None:
+    heads = {
+        "zh-CN": ("催收人员可以做和不可以做的事", "投诉渠道", "免费帮助", "依据"),
+        "en": ("What collectors may and may not do", "Where to complain", "Free help", "source"),
+    }[rights.language]
+    typer.echo(heads[0])
+    for section in rights.sections:
+        typer.echo(f"\n{section.heading}")
+        for right in section.rights:
+            typer.echo(f"  - {right.text}")
+    typer.echo(f"\n{heads[1]}")
+    for line in rights.complain:
+        typer.echo(f"  - {line}")
+    typer.echo(f"\n{heads[2]}")
+    for line in rights.help:
+        typer.echo(f"  - {line}")
+
+
+@app.command("rights")
+def rights(
+    borrower_id: Annotated[
+        str | None, typer.Argument(help="The borrower (their pack and language)")
+    ] = None,
+    pack: Annotated[
+        str | None, typer.Option(help="A rule pack instead of a borrower: cn, us-reg-f, uk-conc")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="zh-CN or en (default: the borrower's, else zh-CN)")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What collectors may and may not do under the borrower's rule pack, from the pack's own
+    rules, and where to complain or get free help."""
+    if (borrower_id is None) == (pack is None):
+        fail("give a borrower id or --pack, not both", EXIT_BAD_INPUT)
+    if pack is not None:
+        found = unwrap(pack_rights(pack, language or "zh-CN"))
+    else:
+        assert borrower_id is not None
+        with transaction(db) as conn:
+            found = unwrap(borrower_rights(conn, borrower_id, language))
+    if json_out:
+        print_json(found.as_dict())
+    else:
+        _print_rights(found)
