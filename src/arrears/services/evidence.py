@@ -196,7 +196,9 @@ def iter_records(conn: Connection, borrower_id: str | None = None) -> Iterator[R
     query = select(R).order_by(_by_borrower(conn, R.c.borrower_id), R.c.seq)
     if borrower_id is not None:
         query = query.where(R.c.borrower_id == borrower_id)
-    for row in conn.execution_options(yield_per=_STREAM).execute(query):
+    # Per statement: Connection.execution_options() would change the connection itself, and
+    # every later statement on it (an INSERT too) would run on a server-side cursor.
+    for row in conn.execute(query, execution_options={"yield_per": _STREAM}):
         yield _record(row)
 
 
