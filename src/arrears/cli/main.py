@@ -33,6 +33,7 @@ from arrears.cli.common import (
     today_or_now,
     unwrap,
 )
+from arrears.cli.complaints import app as complaints_app
 from arrears.cli.compliance import app as compliance_app
 from arrears.cli.credit import app as credit_app
 from arrears.cli.dashboard import dashboard_cmd
@@ -73,6 +74,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(complaints_app, name="complaints")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")

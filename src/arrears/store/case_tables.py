@@ -210,3 +210,29 @@ borrower_contacts = Table(
     UniqueConstraint("key", name="uq_borrower_contacts_key"),
     Index("ix_borrower_contacts_borrower", "borrower_id", "on_date"),
 )
+
+
+# A borrower's complaint against a contact, a collector or an amount, linked to records of
+# their evidence chain; answered by its pack's deadline (data/borrower/complaints.yaml).
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("complaint_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the borrower's idempotency key
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=True),
+    Column("against", String(12), nullable=False),  # contact | collector | amount
+    Column("collector_id", String(64), ForeignKey("collectors.collector_id"), nullable=True),
+    Column("rule", String(64), nullable=True),  # the pack rule the borrower says was broken
+    Column("evidence", Text, nullable=False, server_default=""),  # seqs, comma-separated
+    Column("text", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("due_on", Date, nullable=False),  # the answer's deadline, the borrower's date
+    Column("status", String(10), nullable=False),  # open | upheld | rejected | withdrawn
+    Column("outcome", Text, nullable=False, server_default=""),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    UniqueConstraint("key", name="uq_complaints_key"),
+    Index("ix_complaints_borrower", "borrower_id"),
+    Index("ix_complaints_status", "status", "due_on"),
+)

@@ -133,6 +133,7 @@ class Kind(StrEnum):
     VISIT = "visit"  # assignment, notice to the borrower, report
     PROMISE = "promise"  # promise to pay made / kept / broken
     BORROWER_REQUEST = "borrower.request"  # installments, restructuring, complaint, dispute
+    COMPLAINT_DECIDED = "complaint.decided"  # the lender's outcome of a complaint
 
 
 # ---------------------------------------------------------------------------------------------
