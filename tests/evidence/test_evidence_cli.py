@@ -60,7 +60,19 @@ def test_seal_then_export_and_show(engine: Engine, db_url: str, tmp_path: Path) 
 
     out = tmp_path / "b1.jsonl"
     exported = runner.invoke(
-        app, ["evidence", "export", "--borrower", "b1", "--out", str(out), "--db", db_url]
+        app,
+        [
+            "evidence",
+            "export",
+            "--borrower",
+            "b1",
+            "--out",
+            str(out),
+            "--db",
+            db_url,
+            "--format",
+            "chain",
+        ],
     )
     assert exported.exit_code == 0, exported.output
     lines = out.read_text(encoding="utf-8").splitlines()
@@ -83,7 +95,19 @@ def test_errors_are_one_line_and_non_zero(db_url: str, tmp_path: Path) -> None:
     assert nobody.exit_code == 1 and "no evidence for borrower 'nobody'" in nobody.output
     out = tmp_path / "x.jsonl"
     nothing = runner.invoke(
-        app, ["evidence", "export", "--borrower", "nobody", "--out", str(out), "--db", db_url]
+        app,
+        [
+            "evidence",
+            "export",
+            "--borrower",
+            "nobody",
+            "--out",
+            str(out),
+            "--db",
+            db_url,
+            "--format",
+            "chain",
+        ],
     )
     assert nothing.exit_code == 1 and not out.exists()
     label = runner.invoke(app, ["evidence", "verify", "--db", db_url, "--root-label", "x"])

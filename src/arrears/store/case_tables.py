@@ -236,3 +236,27 @@ complaints = Table(
     Index("ix_complaints_borrower", "borrower_id"),
     Index("ix_complaints_status", "status", "due_on"),
 )
+
+
+# What a borrower adds to their own evidence chain, as the seed's lawyers advise: a note of a
+# call or a visit (when, the caller's name, what was said), or a screenshot, a recording or a
+# document, kept by its SHA-256 (the borrower keeps the file; the chain proves what it was).
+borrower_records = Table(
+    "borrower_records",
+    metadata,
+    Column("record_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the borrower's idempotency key
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("kind", String(12), nullable=False),  # note | screenshot | recording | document
+    Column("channel", String(12), nullable=True),  # notes: call | visit | message | other
+    Column("happened_at", DateTime(timezone=True), nullable=True),  # notes: when it happened
+    Column("caller_name", String(200), nullable=True),  # notes: the name the caller gave
+    Column("text", Text, nullable=False, server_default=""),  # notes: what was said
+    Column("file_name", String(255), nullable=True),  # files
+    Column("file_size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=False),  # of the text (notes) or the file
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("seq", Integer, nullable=False),  # the record's place in the borrower's chain
+    UniqueConstraint("key", name="uq_borrower_records_key"),
+    Index("ix_borrower_records_borrower", "borrower_id"),
+)

@@ -134,6 +134,8 @@ class Kind(StrEnum):
     PROMISE = "promise"  # promise to pay made / kept / broken
     BORROWER_REQUEST = "borrower.request"  # installments, restructuring, complaint, dispute
     COMPLAINT_DECIDED = "complaint.decided"  # the lender's outcome of a complaint
+    BORROWER_NOTE = "borrower.note"  # the borrower's own note of a call or a visit
+    BORROWER_FILE = "borrower.file"  # a screenshot, recording or document, by its SHA-256
 
 
 # ---------------------------------------------------------------------------------------------
