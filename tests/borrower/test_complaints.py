@@ -15,14 +15,14 @@ from arrears.core.compliance.packs import PACKS
 from arrears.core.evidence.chain import Kind
 from arrears.core.people.collectors import Collector
 from arrears.services import evidence as log
-from arrears.services.collection.people import add_collector
-from arrears.services.complaints import (
+from arrears.services.collection.complaints import (
     complaint_counts,
     deadline_days,
     decide_complaint,
     file_complaint,
     list_complaints,
 )
+from arrears.services.collection.people import add_collector
 from arrears.store.case_tables import complaints
 from arrears.store.profile_tables import borrower_profiles
 from contact.test_cases_support import overdue_loans

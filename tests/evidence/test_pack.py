@@ -16,8 +16,8 @@ from arrears.cli.main import app
 from arrears.core.evidence.chain import Kind
 from arrears.core.evidence.pack import check_pack, public_key_text
 from arrears.services import evidence as log
-from arrears.services.complaints import file_complaint
-from arrears.services.evidence_pack import Pack, build_pack, render_pack_html
+from arrears.services.collection.complaints import file_complaint
+from arrears.services.collection.evidence_pack import Pack, build_pack, render_pack_html
 from arrears.services.own_records import add_file, add_note, own_records
 from contact.test_cases_support import overdue_loans
 from factories import refused, succeeded

@@ -17,7 +17,7 @@ from arrears.cli.common import (
     transaction,
     unwrap,
 )
-from arrears.services.complaints import (
+from arrears.services.collection.complaints import (
     AGAINST,
     OUTCOMES,
     complaint_counts,

@@ -20,7 +20,7 @@ from arrears.cli.verify import notice
 from arrears.core.evidence.chain import EvidenceError
 from arrears.core.evidence.pack import check_pack
 from arrears.services import evidence as log
-from arrears.services.evidence_pack import build_pack, render_pack_html
+from arrears.services.collection.evidence_pack import build_pack, render_pack_html
 from arrears.services.own_records import CHANNELS, FILE_KINDS, OwnRecord, add_file, add_note
 from arrears.services.settings import default_settings
 from arrears.services.verification_keys import load_public_key, signing_key

@@ -18,7 +18,7 @@ from arrears.core.money import fmt
 from arrears.core.problem import Result, fail, not_found, ok
 from arrears.core.texts import render_page
 from arrears.services import evidence as log
-from arrears.services.complaints import list_complaints
+from arrears.services.collection.complaints import list_complaints
 from arrears.services.own_records import own_records
 from arrears.services.texts import report_css, report_texts
 from arrears.store import tables
