@@ -35,6 +35,7 @@ from arrears.core.credit.report import LoanFacts, Reported, Withheld, month_reco
 from arrears.core.credit.rules import CreditRules, rules_for
 from arrears.core.credit.view import borrower_view
 from arrears.core.evidence.chain import Kind
+from arrears.core.ledger.plan import Reschedule
 from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
@@ -128,7 +129,15 @@ def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFact
         )
         raw.loans.extend(tuple(r) for r in conn.execute(_where(lq, tables.loans.c.loan_id, ids)))
         eq = select(
-            le.loan_id, le.kind, le.ref, le.reverses, le.amount, le.component, le.effective_on
+            le.loan_id,
+            le.kind,
+            le.ref,
+            le.reverses,
+            le.amount,
+            le.component,
+            le.effective_on,
+            le.months,
+            le.first_due,
         ).order_by(le.seq)
         for r in conn.execute(_where(eq, le.loan_id, ids)):
             raw.events[r[0]].append(tuple(r))
@@ -154,7 +163,7 @@ def _events(rows: Iterable[tuple[Any, ...]]) -> tuple[Event, ...]:
     rows = list(rows)
     reversed_refs = {r[3] for r in rows if r[1] == "reversal"}
     evs: list[Event] = []
-    for _loan, kind, ref, _reverses, amount, component, on in rows:
+    for _loan, kind, ref, _reverses, amount, component, on, months, first_due in rows:
         if kind == "reversal" or ref in reversed_refs:
             continue
         if kind == "payment":
@@ -163,6 +172,8 @@ def _events(rows: Iterable[tuple[Any, ...]]) -> tuple[Event, ...]:
             evs.append(Waiver(ref, Component(component), amount, on))
         elif kind == "write_off":
             evs.append(WriteOff(ref, on))
+        elif kind == "reschedule":
+            evs.append(Reschedule(ref, on, months, first_due, amount))
     return tuple(evs)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Allocation
 from arrears.core.ledger.journal import Entry, EntryKind, adjustment, balances, entry
+from arrears.core.ledger.plan import Reschedule
 from arrears.core.ledger.replay import (
     Event,
     Payment,
@@ -85,6 +86,10 @@ def _event(want: dict[str, object]) -> Event | None:
         return Waiver(ref, Component(str(want["component"])), int(str(want["amount"])), on)
     if kind == "write_off":
         return WriteOff(ref, on)
+    if kind == "reschedule":
+        first_due = want["first_due"]
+        assert isinstance(first_due, date)
+        return Reschedule(ref, on, int(str(want["months"])), first_due, int(str(want["amount"])))
     return None
 
 
@@ -243,7 +248,7 @@ def _check_reversal(conn: Connection, loan_id: str, target: str) -> Problem | No
     row = conn.execute(
         select(tables.loan_events).where(tables.loan_events.c.ref == target)
     ).one_or_none()
-    if row is None or row.loan_id != loan_id or row.kind != "payment":
+    if row is None or row.loan_id != loan_id or row.kind not in ("payment", "reschedule"):
         return Problem(f"ref {target}", "reverses", f"no payment {target!r} on loan {loan_id}")
     done = conn.execute(
         select(tables.loan_events.c.ref).where(tables.loan_events.c.reverses == target)
@@ -256,7 +261,8 @@ def _check_reversal(conn: Connection, loan_id: str, target: str) -> Problem | No
 def _reversal_entries(
     conn: Connection, loan_id: str, target: str, ref: str, on: date
 ) -> list[Entry]:
-    """The negation of the payment's own journal entry, as a new entry."""
+    """The negation of the payment's own journal entry, as a new entry (a reschedule has none
+    of its own to negate: the replay without it re-ages the loan back, by adjustment)."""
     key = f"{loan_id}:payment:{target}"
     rows = conn.execute(
         select(tables.postings.c.account, tables.postings.c.amount)
@@ -283,19 +289,30 @@ def pay(engine: Engine, loan_id: str, amount: int, on: date, ref: str) -> Result
 
 def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Result[Applied]:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(tables.loan_events.c.loan_id).where(tables.loan_events.c.ref == payment_ref)
-        ).one_or_none()
+        done, problems = reverse_in(conn, payment_ref, ref, on)
+        if done is None:
+            return None, problems  # leaving without a commit rolls everything back
+        conn.commit()
+        return ok(done)
+
+
+def reverse_in(conn: Connection, target_ref: str, ref: str, on: date) -> Result[Applied]:
+    """Reverse the payment (or the plan's reschedule) ``target_ref`` inside the caller's
+    transaction; the loan is re-aged as if it had never been."""
+    row = conn.execute(
+        select(tables.loan_events.c.loan_id).where(tables.loan_events.c.ref == target_ref)
+    ).one_or_none()
     if row is None:
-        return fail(not_found(f"ref {payment_ref}", f"no payment {payment_ref!r}", "reverses"))
+        return fail(not_found(f"ref {target_ref}", f"no payment {target_ref!r}", "reverses"))
     want = {
         "kind": "reversal",
         "ref": ref,
         "amount": 0,
         "effective_on": on,
-        "reverses": payment_ref,
+        "reverses": target_ref,
     }
-    return _record(engine, row.loan_id, want, reversal_of=payment_ref)
+    done, problems = apply_to_loan(conn, row.loan_id, [want], target_ref)
+    return (None, problems) if done is None else ok(done[0])
 
 
 def waive(

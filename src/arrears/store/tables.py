@@ -73,11 +73,15 @@ loan_events = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
-    Column("kind", String(20), nullable=False),  # payment | reversal | waiver | write_off
+    # payment | reversal | waiver | write_off | reschedule
+    Column("kind", String(20), nullable=False),
     Column("ref", String(128), nullable=False),
+    # payments, waivers: the amount; a reschedule: the penalty waived first
     Column("amount", BigInteger, nullable=False, server_default="0"),
     Column("component", String(20), nullable=True),  # waivers: penalty | interest
     Column("reverses", String(128), nullable=True),  # reversals: the ref undone
+    Column("months", Integer, nullable=True),  # a reschedule: its installments (migration 0020)
+    Column("first_due", Date, nullable=True),  # a reschedule: its first due date
     Column("effective_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("ref", name="uq_loan_events_ref"),

@@ -21,6 +21,7 @@ from typing import Any
 from arrears.core.credit.history import CreditHistory, MonthStatus, forecast, history_and_reading
 from arrears.core.credit.walk import Snapshot
 from arrears.core.ledger.account import Account, Inst, Status
+from arrears.core.ledger.plan import Reschedule
 from arrears.core.ledger.replay import Event, Payment, Waiver
 from arrears.core.loans.product import Product
 from arrears.core.loans.schedule import LoanTerms
@@ -45,6 +46,15 @@ def _event_key(e: Event) -> tuple[object, ...]:
         return ("payment", e.ref, e.amount, e.on.toordinal())
     if isinstance(e, Waiver):
         return ("waiver", e.ref, e.component.value, e.amount, e.on.toordinal())
+    if isinstance(e, Reschedule):
+        return (
+            "reschedule",
+            e.ref,
+            e.months,
+            e.first_due.toordinal(),
+            e.waive_penalty,
+            e.on.toordinal(),
+        )
     return ("write_off", e.ref, e.on.toordinal())
 
 

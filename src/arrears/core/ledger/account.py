@@ -127,8 +127,12 @@ class Account:
             assert 0 <= i.paid_principal <= i.principal, (self.loan_id, i)
             assert 0 <= i.paid_interest <= i.interest, (self.loan_id, i)
         assert self.penalty_unposted >= 0 and self.penalty_owed >= 0, self.loan_id
-        scheduled = sum(i.principal for i in self.installments)
-        assert scheduled + self.prepaid_principal == self.terms.principal, self.loan_id
+        scheduled = sum(i.principal for i in self.installments) + self.prepaid_principal
+        if any(i.n > self.terms.months for i in self.installments):
+            # a plan's installments carry the interest and penalty it capitalised too
+            assert scheduled >= self.terms.principal, self.loan_id
+        else:
+            assert scheduled == self.terms.principal, self.loan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,15 +430,21 @@ def _accrual_factor(acct: Account, product: Product, on: date) -> Fraction:
     return period_interest(1, acct.terms.rate, future[0].start, on, product.days_per_year)
 
 
+def _planned(acct: Account) -> bool:
+    """Installments numbered after the contract's are a plan's (``core.ledger.plan``)."""
+    return any(i.n > acct.terms.months and i.unpaid for i in acct.installments)
+
+
 def payoff_amount(acct: Account, product: Product, on: date) -> int:
     """What settles the loan on ``on``, after that day's close.
 
     Everything due, all penalty, the principal not yet due, and interest on that principal
-    from the current period's start to ``on``.
+    from the current period's start to ``on`` (none in a plan: a plan stops interest).
     """
     due = sum(i.unpaid for i in acct.installments if i.due_date <= on)
     principal = sum(i.unpaid_principal for i in acct.installments if i.due_date > on)
-    accrued = round_half_up(principal * _accrual_factor(acct, product, on))
+    planned = _planned(acct)
+    accrued = 0 if planned else round_half_up(principal * _accrual_factor(acct, product, on))
     return due + acct.penalty_owed + acct.penalty_unposted + principal + accrued
 
 
@@ -506,7 +516,14 @@ def apply_payment(
 def _prepay(
     acct: Account, product: Product, ref: str, amount: int, on: date
 ) -> tuple[Account, int, int, Entry | None]:
-    """Repay principal early with ``amount``; re-amortize the installments not yet due."""
+    """Repay principal early with ``amount``; re-amortize the installments not yet due (in a
+    plan: pay its next installments in order, which carry no interest)."""
+    if _planned(acct):
+        insts, _, paid, left = _pay_installments(
+            acct.installments, date.max, amount, (Component.PRINCIPAL,)
+        )
+        assert left == 0 and paid == amount, (acct.loan_id, amount, left)
+        return _with(acct, installments=insts), 0, paid, None
     done = tuple(i for i in acct.installments if i.due_date <= on)
     future = tuple(i for i in acct.installments if i.due_date > on)
     assert future and all(i.paid_principal == 0 == i.paid_interest for i in future)

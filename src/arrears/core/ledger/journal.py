@@ -34,6 +34,7 @@ class EntryKind(StrEnum):
     WAIVER = "waiver"
     WRITE_OFF = "write_off"
     ADJUSTMENT = "adjustment"  # re-ageing after a reversal or a back-dated payment
+    RESCHEDULE = "reschedule"  # overdue interest and penalty capitalised into a plan
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from arrears.core.ledger.account import (
     write_off,
 )
 from arrears.core.ledger.journal import Entry
+from arrears.core.ledger.plan import Reschedule, reschedule
 from arrears.core.loans.product import Component, Product
 from arrears.core.loans.schedule import LoanTerms
 from arrears.core.problem import Problem, Result, fail, ok
@@ -49,7 +50,7 @@ class WriteOff:
     on: date
 
 
-Event = Payment | Waiver | WriteOff
+Event = Payment | Waiver | WriteOff | Reschedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ def apply_event(
         return (None, problems) if paid is None else ok(paid)
     if isinstance(ev, Waiver):
         step, problems = waive(acct, ev.ref, ev.component, ev.amount, ev.on)
+    elif isinstance(ev, Reschedule):
+        step, problems = reschedule(acct, ev)
     else:
         step, problems = write_off(acct, ev.ref, ev.on)
     return (None, problems) if step is None else ok((step[0], step[1], None))
