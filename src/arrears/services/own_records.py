@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select
 from arrears.core.evidence.chain import Kind
 from arrears.core.jsonable import jsonable
 from arrears.core.problem import Problem, Result, fail, not_found, ok
+from arrears.core.requests import request_problems
 from arrears.services import evidence as log
 from arrears.store import tables
 from arrears.store.case_tables import borrower_records
@@ -70,15 +71,6 @@ def _own(row: Any, already: bool = False) -> OwnRecord:
     )
 
 
-def _common(record: str, key: str, at: datetime) -> list[Problem]:
-    problems: list[Problem] = []
-    if not key.strip() or len(key) > 200:
-        problems.append(Problem(record, "key", "must be 1-200 characters"))
-    if at.utcoffset() is None:
-        problems.append(Problem(record, "at", "must carry a time-zone offset"))
-    return problems
-
-
 def _save(
     conn: Connection, record: str, values: dict[str, Any], kind: Kind, payload: dict[str, Any]
 ) -> Result[OwnRecord]:
@@ -119,7 +111,7 @@ def add_note(
 ) -> Result[OwnRecord]:
     """The borrower's note of a call, visit or message: when, who, what was said."""
     record = f"note {key}"
-    problems = _common(record, key, at)
+    problems = request_problems(record, key, at)
     if channel not in CHANNELS:
         problems.append(Problem(record, "channel", f"must be one of {', '.join(CHANNELS)}"))
     if happened_at.utcoffset() is None:
@@ -168,7 +160,7 @@ def add_file(
 ) -> Result[OwnRecord]:
     """A screenshot, recording or document the borrower keeps, recorded by its SHA-256."""
     record = f"file {key}"
-    problems = _common(record, key, at)
+    problems = request_problems(record, key, at)
     if kind not in FILE_KINDS:
         problems.append(Problem(record, "kind", f"must be one of {', '.join(FILE_KINDS)}"))
     if not name.strip() or len(name) > 255 or "/" in name or "\\" in name:

@@ -260,3 +260,38 @@ borrower_records = Table(
     UniqueConstraint("key", name="uq_borrower_records_key"),
     Index("ix_borrower_records_borrower", "borrower_id"),
 )
+
+
+# A borrower's installment plan (协商分期还款): requested, decided by the lender's policy or a
+# supervisor (who may counter-offer), then in force on the ledger (a ``reschedule`` loan event)
+# until it is completed or broken.
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # the borrower's idempotency key
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    # pending (a supervisor's) | countered (the borrower's) | rejected | active | completed |
+    # broken | cancelled
+    Column("status", String(12), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("documents", Text, nullable=False, server_default=""),  # SHA-256s, comma-separated
+    Column("on_date", Date, nullable=False),  # the business date the plan re-ages the loan on
+    Column("months", Integer, nullable=False),
+    Column("first_due", Date, nullable=False),
+    Column("waive_penalty", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),  # what the plan repays, fen
+    Column("monthly", BigInteger, nullable=False),  # each installment but the last
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(64), nullable=True),  # "policy" or a supervisor
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decision_note", Text, nullable=False, server_default=""),
+    Column("event_ref", String(128), nullable=True),  # the reschedule event, once in force
+    Column("first_n", Integer, nullable=True),  # the plan's first installment number
+    Column("ended_on", Date, nullable=True),  # completed, broken or cancelled on
+    UniqueConstraint("key", name="uq_plans_key"),
+    Index("ix_plans_loan", "loan_id", "status"),
+    Index("ix_plans_status", "status"),
+)

@@ -64,6 +64,7 @@ from arrears.services.close.gc_tuning import fewer_collections
 from arrears.services.close.reference import AccrualKernel, close_through
 from arrears.services.collection.case_frames import case_frames, inline_sql, read_frame
 from arrears.services.collection.cases import sync_cases
+from arrears.services.collection.plans import check_plans
 from arrears.services.collection.promises import check_promises
 from arrears.services.collection.queue import expire_calls, open_calls
 from arrears.services.credit import due_notices_on
@@ -286,6 +287,9 @@ def _close_business_day(
             # The close opens the business day: promises are judged once their date has
             # ended, so today's close settles the promises that fell due yesterday.
             promised = check_promises(conn, day - timedelta(days=1))
+            # Plans in force: completed, broken past their grace, or still pausing the case
+            # (a case the sync just opened for a plan installment a day late, too).
+            check_plans(conn, day, now)
             if noticed is None:
                 _record_delivered_notices(conn)
         phases["cases"] = clock.perf_counter() - t0

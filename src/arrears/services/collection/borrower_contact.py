@@ -23,6 +23,7 @@ from sqlalchemy import Connection, insert, select
 from arrears.core.compliance.packs import get_pack
 from arrears.core.evidence.chain import Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
+from arrears.core.requests import request_problems
 from arrears.services import evidence as log
 from arrears.services.collection.gate_context import zones
 from arrears.store import tables
@@ -65,11 +66,7 @@ class BorrowerContact:
 def _checked(
     record: str, key: str, at: datetime, text: str, callback_at: datetime | None
 ) -> list[Problem]:
-    problems: list[Problem] = []
-    if not key.strip() or len(key) > 200:
-        problems.append(Problem(record, "key", "must be 1-200 characters"))
-    if at.utcoffset() is None:
-        problems.append(Problem(record, "at", "must carry a time-zone offset"))
+    problems = request_problems(record, key, at)
     if len(text) > MAX_TEXT:
         problems.append(Problem(record, "text", f"must be at most {MAX_TEXT} characters"))
     if callback_at is None:

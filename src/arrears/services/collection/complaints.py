@@ -24,6 +24,7 @@ from arrears.core.compliance.packs import PACKS
 from arrears.core.evidence.chain import Kind
 from arrears.core.jsonable import jsonable
 from arrears.core.problem import Problem, Result, fail, not_found, ok
+from arrears.core.requests import request_problems
 from arrears.services import evidence as log
 from arrears.services.collection.gate_context import zones
 from arrears.store import tables
@@ -101,11 +102,7 @@ def _checked(
     collector_id: str | None,
     evidence: Sequence[int],
 ) -> list[Problem]:
-    problems: list[Problem] = []
-    if not key.strip() or len(key) > 200:
-        problems.append(Problem(record, "key", "must be 1-200 characters"))
-    if at.utcoffset() is None:
-        problems.append(Problem(record, "at", "must carry a time-zone offset"))
+    problems = request_problems(record, key, at)
     if against not in AGAINST:
         problems.append(Problem(record, "against", f"must be one of {', '.join(AGAINST)}"))
     if against == "collector" and collector_id is None:
