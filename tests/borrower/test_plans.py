@@ -22,7 +22,6 @@ from arrears.services import evidence as log
 from arrears.services.accounts import load_accounts, load_events, loan_balances
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import close_through
-from arrears.services.credit import loan_facts
 from arrears.services.collection.plans import (
     accept_offer,
     cancel_plan,
@@ -32,6 +31,7 @@ from arrears.services.collection.plans import (
     preview_plan,
     request_plan,
 )
+from arrears.services.credit import loan_facts
 from arrears.services.policy_files import default_policy_set
 from arrears.store import tables as t
 from arrears.store.case_tables import cases, plans

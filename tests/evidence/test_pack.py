@@ -18,6 +18,7 @@ from arrears.core.evidence.pack import check_pack, public_key_text
 from arrears.services import evidence as log
 from arrears.services.collection.complaints import file_complaint
 from arrears.services.collection.evidence_pack import Pack, build_pack, render_pack_html
+from arrears.services.collection.plans import request_plan
 from arrears.services.own_records import add_file, add_note, own_records
 from contact.test_cases_support import overdue_loans
 from factories import refused, succeeded
@@ -76,6 +77,17 @@ def book(engine: Engine, tmp_path: Path) -> Engine:
                 text="打到我单位去了",
             )
         )
+        succeeded(
+            request_plan(
+                conn,
+                key="plan1",
+                borrower_id="B-L1",
+                loan_id="L1",
+                at=AT + timedelta(hours=2),
+                reason="job_loss",
+                months=6,
+            )
+        )
         log.store_root(conn, "2024-03-04", AT + timedelta(hours=3))
     return engine
 
@@ -90,14 +102,22 @@ def test_a_pack_holds_everything_and_checks_out(book: Engine) -> None:
     data = pack.data
     assert data["borrower_id"] == "B-L1" and data["anchor"] is not None
     kinds = [json.loads(line)["kind"] for line in data["chain"]]
-    assert kinds[-4:] == ["contact.blocked", "borrower.note", "borrower.file", "borrower.request"]
+    assert kinds[-6:] == [
+        "contact.blocked",
+        "borrower.note",
+        "borrower.file",
+        "borrower.request",
+        "borrower.request",
+        "plan.active",
+    ]
+    assert [p["status"] for p in data["plans"]] == ["active"]
     (blocked,) = [c for c in data["contacts"] if c["kind"] == "contact.blocked"]
     assert blocked["rules"] == ["cn.hours"] and blocked["party"] == "emergency_contact"
     assert [r["kind"] for r in data["own_records"]] == ["note", "screenshot"]
     assert data["own_records"][0]["text"] == "说不还钱就去我单位"
     assert data["complaints"][0]["text"] == "打到我单位去了"
     (l1,) = [loan for loan in data["loans"] if loan["loan_id"] == "L1"]
-    assert l1["dpd"] > 0 and l1["overdue"]["principal"] > 0
+    assert l1["dpd"] == 0 and l1["outstanding"]["principal"] > 120_000  # re-aged into the plan
     assert all(loan["loan_id"] != "L2" for loan in data["loans"])  # another borrower's loan
     check = check_pack(pack.text, KEY.public_key())
     assert check.intact, check.problems
@@ -125,6 +145,7 @@ def _edit_record(data: dict) -> None:  # type: ignore[type-arg]
         (lambda d: d["own_records"][0].update(text="他很客气"), "text"),
         (lambda d: d["complaints"][0].update(text="没事了"), "text"),
         (lambda d: d["contacts"].pop(), "contacts"),
+        (lambda d: d["plans"][0].update(plan_id=99), "plan_id"),
         (lambda d: d.update(signature={"algorithm": "none"}), "signature"),
         (lambda d: d.update(format="something else"), "format"),
     ],
@@ -152,8 +173,9 @@ def test_the_page_shows_it_in_both_languages(book: Engine) -> None:
     pack = _pack(book)
     zh = render_pack_html(pack, "zh-CN")
     assert "已核验" in zh and "说不还钱就去我单位" in zh and "被合规规则拦下" in zh
+    assert "执行中" in zh
     en = render_pack_html(pack, "en")
-    assert "Checked: the record chain" in en and "stopped by our rules" in en
+    assert "in force" in en and "Checked: the record chain" in en and "stopped by our rules" in en
     assert "sms.png" in en
 
 

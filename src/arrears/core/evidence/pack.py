@@ -2,10 +2,10 @@
 anyone can check without the lender's database.
 
 The pack holds the borrower's hash chain (the export lines, with the root anchor when there is
-one), the contacts and blocked attempts read from it, their loans' amounts, their complaints
-and the records they added themselves (with the words of their notes). Checking it
-(:func:`check_pack`) needs only the file and, to be sure who signed it, the lender's published
-key:
+one), the contacts and blocked attempts read from it, their loans' amounts, their installment
+plans, their complaints and the records they added themselves (with the words of their
+notes). Checking it (:func:`check_pack`) needs only the file and, to be sure who signed it,
+the lender's published key:
 
 1. the chain verifies on its own (``verify_export``: every hash, every link, the anchor);
 2. every contact listed is the chain record it names (same seq, kind and time);
@@ -170,6 +170,18 @@ def _check_contents(pack: Mapping[str, Any], records: Sequence[Mapping[str, Any]
         and isinstance(r["payload"], Mapping)
         and r["payload"].get("kind") == "complaint"
     }
+    requested = {
+        r["payload"].get("plan_id")
+        for r in records
+        if r["kind"] == "borrower.request"
+        and isinstance(r["payload"], Mapping)
+        and r["payload"].get("kind") == "installment_plan"
+    }
+    for plan in pack.get("plans", []):
+        if plan.get("plan_id") not in requested:
+            problems.append(
+                Problem(f"plan {plan.get('plan_id')}", "plan_id", "is not in the chain")
+            )
     for c in pack.get("complaints", []):
         where = f"complaint {c.get('complaint_id')}"
         rec = complaints.get(c.get("complaint_id"))

@@ -19,6 +19,7 @@ from arrears.core.problem import Result, fail, not_found, ok
 from arrears.core.texts import render_page
 from arrears.services import evidence as log
 from arrears.services.collection.complaints import list_complaints
+from arrears.services.collection.plans import Plan, list_plans
 from arrears.services.own_records import own_records
 from arrears.services.texts import report_css, report_texts
 from arrears.store import tables
@@ -86,6 +87,12 @@ def _complaints(conn: Connection, borrower_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def _plan_row(plan: Plan) -> dict[str, Any]:
+    row = plan.as_dict()
+    row.pop("already_recorded")
+    return row
+
+
 def build_pack(
     conn: Connection, borrower_id: str, at: datetime, key: Ed25519PrivateKey, lender: str
 ) -> Result[Pack]:
@@ -112,6 +119,7 @@ def build_pack(
         "loans": _loans(conn, borrower_id),
         "complaints": _complaints(conn, borrower_id),
         "own_records": own,
+        "plans": [_plan_row(p) for p in list_plans(conn, borrower_id=borrower_id)],
     }
     return ok(Pack(borrower_id, evidence_pack.sign(body, key)))
 
