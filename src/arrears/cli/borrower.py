@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
     DbOption,
     JsonOption,
     fail,
+    lender_settings,
+    open_db,
+    parse_date,
     parse_instant,
     parse_money,
     print_json,
     transaction,
     unwrap,
 )
+from arrears.cli.engine_commands import load_policies
 from arrears.core.borrower.affordability import Household
 from arrears.core.borrower.rights import Rights
 from arrears.services.affordability import check_affordability, default_rules
+from arrears.services.close.day import CloseConfig
+from arrears.services.close.forecast import borrower_forecast, explain_forecast
 from arrears.services.collection.borrower_contact import reach_lender
 from arrears.services.rights import borrower_rights, pack_rights
+from arrears.store.profile_tables import borrower_profiles
 
 app = typer.Typer(help="The borrower's tools.", no_args_is_help=True)
 
@@ -167,3 +176,48 @@ def rights(
         print_json(found.as_dict())
     else:
         _print_rights(found)
+
+
+@app.command("show")
+def show(
+    borrower_id: str,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="From this date (default: the last close)")
+    ] = None,
+    days: Annotated[int, typer.Option(help="How many days ahead, 1-90")] = 30,
+    language: Annotated[
+        str | None, typer.Option(help="zh-CN or en (default: the borrower's)")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="The policy (set) the close runs (default: bundled)")
+    ] = None,
+    settings_file: Annotated[
+        str | None, typer.Option("--settings", help="The lender's settings file")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What the borrower owes, and what the close will do on which date if nothing is paid
+    (a dry run of the real close on a copy of the borrower's records), with what stops each
+    step."""
+    settings = lender_settings(settings_file)
+    config = CloseConfig(load_policies(policy), lender=settings.lender, capacity=settings.capacity)
+    start = parse_date(as_of, "as_of") if as_of is not None else None
+    engine = open_db(db)
+    try:
+        forecast = unwrap(borrower_forecast(engine, borrower_id, config, days=days, as_of=start))
+        with engine.connect() as conn:
+            own = conn.execute(
+                select(borrower_profiles.c.language).where(
+                    borrower_profiles.c.borrower_id == borrower_id
+                )
+            ).scalar()
+    finally:
+        engine.dispose()
+    if json_out:
+        print_json(forecast.as_dict())
+        return
+    lang = language or (own if own in ("zh-CN", "en") else "zh-CN")
+    if lang not in ("zh-CN", "en"):
+        fail(f"language: {lang!r} is not one of zh-CN, en", EXIT_BAD_INPUT)
+    typer.echo(explain_forecast(forecast, lang, settings.lender))

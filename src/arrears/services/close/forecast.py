@@ -1,0 +1,362 @@
+"""What a borrower owes and what happens next if they pay nothing: a dry run of the close.
+
+The forecast does not restate the policy's or the gate's rules. It copies the borrower's own
+records (loans, ledger, schedule, case, contacts, promises, plans, evidence chain, profile)
+with the lender's shared ones (products, collectors, the closes run so far) into a scratch
+SQLite database, and runs the real close there, day by day, with the same policies, packs and
+settings. What that close plans, blocks and routes is the forecast, by construction the same
+steps on the same dates as the close will take while nothing is paid (tested over 30 days).
+
+Two things the scratch close cannot know: other borrowers (the agents' call capacity is shared,
+so a call may come a day later when the queue is full), and what people do (an agent may reach
+the borrower, who may pay or promise). The credit part is the credit rules' own view
+(``core.credit.view``): what will be reported on which date if nothing is paid.
+
+For each step, what would stop it: paying what is overdue the day before (the amount is the
+scratch ledger's), and the pauses the policy honours (a promise to pay, an agreed plan, a
+dispute, and hardship where the policy pauses for it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select
+
+from arrears.core.credit.codes import NEGATIVE
+from arrears.core.jsonable import jsonable
+from arrears.core.ledger.account import payoff_amount
+from arrears.core.lender.settings import Lender
+from arrears.core.money import fmt
+from arrears.core.problem import Problem, Result, fail, not_found, ok
+from arrears.core.strategy.assign import assign
+from arrears.core.texts import render_parts
+from arrears.services import evidence as log
+from arrears.services.accounts import load_accounts
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.credit import borrower_credit_view
+from arrears.services.texts import text_set
+from arrears.store import tables
+from arrears.store.case_tables import case_routings
+from arrears.store.engine import make_engine
+from arrears.store.migrate import upgrade
+from arrears.store.tables import metadata
+
+MAX_DAYS = 90
+# Shared by every borrower and small: copied whole.
+SHARED = (
+    "products",
+    "agencies",
+    "collectors",
+    "collector_training",
+    "close_runs",
+    "evidence_roots",
+)
+# In flight only while a close runs; a scratch close starts its own.
+SKIPPED = ("close_progress",)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanOwed:
+    loan_id: str
+    currency: str
+    dpd: int
+    overdue_principal: int
+    overdue_interest: int
+    overdue_penalty: int
+    outstanding: int
+    payoff: int  # what settles the loan today
+
+    @property
+    def overdue(self) -> int:
+        return self.overdue_principal + self.overdue_interest + self.overdue_penalty
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """One way to stop a step: ``kind`` pay (``amount`` by ``by``), promise, plan, dispute,
+    hardship."""
+
+    kind: str
+    amount: int | None = None
+    by: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """One thing the close will do on ``on`` if nothing is paid."""
+
+    on: date
+    kind: str  # contact | blocked | routing
+    step: str  # the policy step, or the routing kind (visit_approval, legal, ...)
+    channel: str | None
+    party: str | None
+    loan_id: str | None
+    dpd: int  # the lead loan's days past due that day
+    rules: tuple[str, ...] = ()  # a blocked contact: the rules against it
+    stops: tuple[Stop, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    borrower_id: str
+    as_of: date
+    days: int
+    policy: str
+    loans: tuple[LoanOwed, ...]
+    next: tuple[Next, ...]
+    credit: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable(asdict(self))
+        for loan, row in zip(self.loans, out["loans"], strict=True):
+            for k in (
+                "overdue_principal",
+                "overdue_interest",
+                "overdue_penalty",
+                "outstanding",
+                "payoff",
+            ):
+                row[k] = fmt(getattr(loan, k))
+            row["overdue"] = fmt(loan.overdue)
+        for step in out["next"]:
+            for stop in step["stops"]:
+                if stop["amount"] is not None:
+                    stop["amount"] = fmt(stop["amount"])
+        return out
+
+
+def _loan_ids(conn: Connection, borrower_id: str) -> list[str]:
+    q = select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
+    return list(conn.execute(q.order_by(tables.loans.c.loan_id)).scalars())
+
+
+def _selection(table: Table, borrower_id: str, loan_ids: list[str], entries: Any) -> Any | None:
+    """The rows of ``table`` the borrower's close reads, or None for a table not copied."""
+    cols = table.c
+    if table.name in SKIPPED:
+        return None
+    if table.name in SHARED:
+        return select(table)
+    if "borrower_id" in cols:
+        return select(table).where(cols.borrower_id == borrower_id)
+    if "loan_id" in cols:
+        return select(table).where(cols.loan_id.in_(loan_ids))
+    if table.name == "postings":
+        return select(table).where(cols.entry_id.in_(entries))
+    raise AssertionError(f"table {table.name}: say how a forecast copies it")  # a new table
+
+
+def copy_borrower(source: Connection, scratch: Connection, borrower_id: str) -> int:
+    """Copy what the close reads of one borrower into an empty schema; rows copied."""
+    loan_ids = _loan_ids(source, borrower_id)
+    entries = select(tables.journal_entries.c.entry_id).where(
+        tables.journal_entries.c.loan_id.in_(loan_ids)
+    )
+    copied = 0
+    for table in metadata.sorted_tables:
+        query = _selection(table, borrower_id, loan_ids, entries)
+        if query is None:
+            continue
+        rows = [dict(r._mapping) for r in source.execute(query)]
+        if rows:
+            scratch.execute(insert(table), rows)
+            copied += len(rows)
+    return copied
+
+
+def _owed(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwed, ...]:
+    out = []
+    for loan_id, (rec, acct) in sorted(load_accounts(conn, loan_ids).items()):
+        s = conn.execute(
+            select(tables.loan_state).where(tables.loan_state.c.loan_id == loan_id)
+        ).one()
+        payoff = payoff_amount(acct, rec.product, on) if s.status == "active" else 0
+        outstanding = s.outstanding_principal + s.outstanding_interest + s.outstanding_penalty
+        out.append(
+            LoanOwed(
+                loan_id,
+                rec.currency,
+                s.dpd,
+                s.overdue_principal,
+                s.overdue_interest,
+                s.overdue_penalty,
+                outstanding,
+                payoff,
+            )
+        )
+    return tuple(out)
+
+
+def _lead(conn: Connection, loan_ids: list[str]) -> tuple[int, int]:
+    """The borrower's highest days past due and their overdue total, as the scratch ledger
+    has them after its last close."""
+    s = tables.loan_state
+    row = conn.execute(
+        select(func.max(s.c.dpd), func.sum(tables.overdue_total())).where(s.c.loan_id.in_(loan_ids))
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def _pauses(config: CloseConfig, borrower_id: str) -> tuple[Stop, ...]:
+    policy = config.policies.get(assign(borrower_id, config.policies))
+    kinds = ["promise", "plan", "dispute"] + (
+        ["hardship"] if policy.hardship_pauses_contact else []
+    )
+    return tuple(Stop(k) for k in kinds)
+
+
+def _day_events(
+    scratch: Connection, borrower_id: str, seen: int, on: date, dpd: int, stops: tuple[Stop, ...]
+) -> tuple[list[Next], int]:
+    found: list[Next] = []
+    chain = log.load_chain(scratch, borrower_id)
+    for r in chain[seen:]:
+        p = r.payload if isinstance(r.payload, dict) else {}
+        if r.kind not in ("contact.planned", "contact.blocked"):
+            continue
+        rules = tuple(p.get("rules", ())) if r.kind == "contact.blocked" else ()
+        found.append(
+            Next(
+                on,
+                "contact" if r.kind == "contact.planned" else "blocked",
+                str(p.get("step", "")),
+                p.get("channel"),
+                p.get("party"),
+                p.get("loan_id"),
+                dpd,
+                rules,
+                stops if p.get("purpose") != "plan_reminder" else (),
+            )
+        )
+    return found, len(chain)
+
+
+def _routings(
+    scratch: Connection, loan_ids: list[str], on: date, dpd: int, stops: tuple[Stop, ...]
+) -> list[Next]:
+    r = case_routings.c
+    rows = scratch.execute(
+        select(r.kind, r.loan_id).where(r.loan_id.in_(loan_ids), r.routed_on == on).order_by(r.kind)
+    ).all()
+    return [
+        Next(on, "routing", kind, None, None, loan_id, dpd, (), stops) for kind, loan_id in rows
+    ]
+
+
+def borrower_forecast(
+    engine: Engine,
+    borrower_id: str,
+    config: CloseConfig,
+    *,
+    days: int = 30,
+    as_of: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result[Forecast]:
+    """What ``borrower_id`` owes on ``as_of`` (default: the last close) and what the close will
+    do over the next ``days`` if nothing is paid."""
+    record = f"borrower {borrower_id}"
+    if not 1 <= days <= MAX_DAYS:
+        return fail(Problem(record, "days", f"must be 1 to {MAX_DAYS}"))
+    with engine.connect() as conn:
+        loan_ids = _loan_ids(conn, borrower_id)
+        if not loan_ids:
+            return fail(not_found(record, "no loans found", "borrower_id"))
+        closed = conn.execute(
+            select(func.max(tables.loan_state.c.as_of)).where(
+                tables.loan_state.c.loan_id.in_(loan_ids)
+            )
+        ).scalar()
+        if closed is None:
+            return fail(Problem(record, "as_of", "no close has aged these loans yet"))
+        start = as_of or closed
+        if start < closed:
+            return fail(Problem(record, "as_of", f"must be on or after the last close, {closed}"))
+        with tempfile.TemporaryDirectory(prefix="arrears-forecast-") as folder:
+            scratch_engine = make_engine(str(Path(folder) / "forecast.db"))
+            try:
+                upgrade(scratch_engine)  # the migrations: the evidence log's triggers too
+                with scratch_engine.begin() as scratch:
+                    copy_borrower(conn, scratch, borrower_id)
+                result = _run(
+                    scratch_engine, borrower_id, loan_ids, config, closed, start, days, progress
+                )
+            finally:
+                scratch_engine.dispose()
+        credit = borrower_credit_view(conn, borrower_id, start)[0] or {}
+    owed, nexts, policy = result
+    return ok(Forecast(borrower_id, start, days, policy, owed, nexts, credit))
+
+
+def _run(
+    scratch_engine: Engine,
+    borrower_id: str,
+    loan_ids: list[str],
+    config: CloseConfig,
+    closed: date,
+    start: date,
+    days: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[tuple[LoanOwed, ...], tuple[Next, ...], str]:
+    def close(day: date) -> None:
+        close_business_day(scratch_engine, day, config, now=datetime.combine(day, time(0, 30), UTC))
+
+    day = closed
+    while day < start:  # up to the day asked about, said nothing of
+        day += timedelta(days=1)
+        close(day)
+    with scratch_engine.connect() as scratch:
+        owed = _owed(scratch, loan_ids, start)
+        seen = len(log.load_chain(scratch, borrower_id))
+    pauses = _pauses(config, borrower_id)
+    policy = config.policies.get(assign(borrower_id, config.policies)).name
+    nexts: list[Next] = []
+    for k in range(1, days + 1):
+        with scratch_engine.connect() as scratch:
+            _, overdue_before = _lead(scratch, loan_ids)
+        day = start + timedelta(days=k)
+        close(day)
+        stops = (
+            (Stop("pay", overdue_before, day - timedelta(days=1)),) if overdue_before else ()
+        ) + pauses
+        with scratch_engine.connect() as scratch:
+            dpd, _ = _lead(scratch, loan_ids)
+            found, seen = _day_events(scratch, borrower_id, seen, day, dpd, stops)
+            nexts += found + _routings(scratch, loan_ids, day, dpd, stops)
+        if progress is not None:
+            progress(k, days)
+    return owed, tuple(nexts), policy
+
+
+def explain_forecast(f: Forecast, language: str, lender: Lender) -> str:
+    """The forecast in plain words in ``language`` (zh-CN or en), for the borrower."""
+    data = f.as_dict()
+    days: list[dict[str, Any]] = []
+    for step in data["next"]:
+        if not days or days[-1]["on"] != step["on"]:
+            pay = next((s for s in step["stops"] if s["kind"] == "pay"), None)
+            days.append({"on": step["on"], "events": [], "pay": pay})
+        days[-1]["events"].append(step)
+    credit = [
+        {"loan_id": loan["loan_id"], **m}
+        for loan in data["credit"].get("loans", [])
+        for m in loan.get("if_nothing_is_paid", [])
+        if m["status"] in NEGATIVE
+    ]
+    pauses = [s.kind for s in f.next[0].stops if s.kind != "pay"] if f.next else []
+    context = {
+        "f": data,
+        "days": days,
+        "credit": credit,
+        "pauses": pauses,
+        "lender": lender.name.get(language),
+        "hotline": lender.hotline,
+    }
+    parts = render_parts(text_set("borrower"), language, "show", context, ("body",))
+    lines = [line.rstrip() for line in parts["body"].splitlines()]
+    return "\n".join(line for k, line in enumerate(lines) if line or (k and lines[k - 1]))
