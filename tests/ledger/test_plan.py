@@ -60,7 +60,9 @@ def test_reschedule_capitalises_overdue_interest_and_penalty() -> None:
     interest = sum(i.unpaid_interest for i in acct.installments if i.due_date <= ON)
     penalty = acct.penalty_owed + acct.penalty_unposted
     assert interest > 0 and penalty > 0
-    step = succeeded(reschedule(acct, Reschedule("r1", ON, 4, date(2024, 4, 1), waive_penalty=100)))
+    step = succeeded(
+        reschedule(acct, PRODUCT, Reschedule("r1", ON, 4, date(2024, 4, 1), waive_penalty=100))
+    )
     after, entries = step
     total = 120_000 + interest + penalty - 100
     plan = [i for i in after.installments if i.n > 3]
@@ -78,7 +80,7 @@ def test_reschedule_capitalises_overdue_interest_and_penalty() -> None:
 
 def test_money_beyond_what_is_due_pays_the_next_plan_installments() -> None:
     acct = overdue()
-    after, _ = succeeded(reschedule(acct, Reschedule("r1", ON, 4, date(2024, 4, 1))))
+    after, _ = succeeded(reschedule(acct, PRODUCT, Reschedule("r1", ON, 4, date(2024, 4, 1))))
     plan = [i for i in after.installments if i.n > 3]
     paid, _, alloc = succeeded(apply_payment(after, PRODUCT, "x", plan[0].principal + 10, ON))
     new = [i for i in paid.installments if i.n > 3]
@@ -101,9 +103,15 @@ def test_replay_with_a_reschedule_balances() -> None:
 
 def test_bad_reschedules_are_refused() -> None:
     acct = overdue()
-    assert refused(reschedule(acct, Reschedule("r", ON, 0, date(2024, 4, 1)))).field == "months"
-    assert refused(reschedule(acct, Reschedule("r", ON, 61, date(2024, 4, 1)))).field == "months"
-    assert refused(reschedule(acct, Reschedule("r", ON, 6, ON))).field == "first_due"
-    assert refused(reschedule(acct, Reschedule("r", ON, 6, date(2024, 4, 1), 10**9))).field == (
-        "waive_penalty"
+    assert (
+        refused(reschedule(acct, PRODUCT, Reschedule("r", ON, 0, date(2024, 4, 1)))).field
+        == "months"
     )
+    assert (
+        refused(reschedule(acct, PRODUCT, Reschedule("r", ON, 61, date(2024, 4, 1)))).field
+        == "months"
+    )
+    assert refused(reschedule(acct, PRODUCT, Reschedule("r", ON, 6, ON))).field == "first_due"
+    assert refused(
+        reschedule(acct, PRODUCT, Reschedule("r", ON, 6, date(2024, 4, 1), 10**9))
+    ).field == ("waive_penalty")

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
-from arrears.cli import collector, moratorium, verify
+from arrears.cli import collector, moratorium, restructure, verify
 from arrears.cli.borrower import app as borrower_app
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
@@ -100,6 +100,8 @@ portfolio_app = typer.Typer(help="The whole portfolio.", no_args_is_help=True)
 app.add_typer(calc_app, name="calc")
 app.add_typer(loans_app, name="loans")
 app.add_typer(loan_app, name="loan")
+loan_app.command("restructure")(restructure.restructure_cmd)
+loan_app.command("restructures")(restructure.restructures_cmd)
 app.add_typer(portfolio_app, name="portfolio")
 
 console = Console()

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from arrears.core.ageing.status import age
 from arrears.core.ledger.account import Account, Inst, Status
 from arrears.core.ledger.journal import Entry
-from arrears.core.ledger.plan import Reschedule
+from arrears.core.ledger.plan import reschedule_event
 from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
@@ -232,7 +232,11 @@ def load_events(conn: Connection, loan_id: str) -> list[Event]:
         elif r.kind == "write_off":
             out.append(WriteOff(r.ref, r.effective_on))
         elif r.kind == "reschedule":
-            out.append(Reschedule(r.ref, r.effective_on, r.months, r.first_due, r.amount))
+            out.append(
+                reschedule_event(
+                    r.ref, r.effective_on, r.months, r.first_due, r.amount, r.waive_interest, r.rate
+                )
+            )
         else:  # pragma: no cover - the table admits only the kinds above
             raise AssertionError(f"unknown event kind {r.kind}")
     return out

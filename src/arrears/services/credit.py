@@ -35,7 +35,7 @@ from arrears.core.credit.report import LoanFacts, Reported, Withheld, month_reco
 from arrears.core.credit.rules import CreditRules, rules_for
 from arrears.core.credit.view import borrower_view
 from arrears.core.evidence.chain import Kind
-from arrears.core.ledger.plan import Reschedule
+from arrears.core.ledger.plan import reschedule_event
 from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
 from arrears.core.loans.schedule import LoanTerms
@@ -138,6 +138,8 @@ def read_raw(conn: Connection, loan_ids: Sequence[str] | None = None) -> RawFact
             le.effective_on,
             le.months,
             le.first_due,
+            le.waive_interest,
+            le.rate,
         ).order_by(le.seq)
         for r in conn.execute(_where(eq, le.loan_id, ids)):
             raw.events[r[0]].append(tuple(r))
@@ -163,7 +165,7 @@ def _events(rows: Iterable[tuple[Any, ...]]) -> tuple[Event, ...]:
     rows = list(rows)
     reversed_refs = {r[3] for r in rows if r[1] == "reversal"}
     evs: list[Event] = []
-    for _loan, kind, ref, _reverses, amount, component, on, months, first_due in rows:
+    for _loan, kind, ref, _reverses, amount, component, on, months, first_due, w, rate in rows:
         if kind == "reversal" or ref in reversed_refs:
             continue
         if kind == "payment":
@@ -173,7 +175,7 @@ def _events(rows: Iterable[tuple[Any, ...]]) -> tuple[Event, ...]:
         elif kind == "write_off":
             evs.append(WriteOff(ref, on))
         elif kind == "reschedule":
-            evs.append(Reschedule(ref, on, months, first_due, amount))
+            evs.append(reschedule_event(ref, on, months, first_due, amount, w, rate))
     return tuple(evs)
 
 

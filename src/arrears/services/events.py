@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from arrears.core.ageing.status import Aged, age
 from arrears.core.ledger.account import Allocation
 from arrears.core.ledger.journal import Entry, EntryKind, adjustment, balances, entry
-from arrears.core.ledger.plan import Reschedule
+from arrears.core.ledger.plan import reschedule_event
 from arrears.core.ledger.replay import (
     Event,
     Payment,
@@ -39,6 +39,7 @@ from arrears.services.accounts import (
     post_entries,
     save_accounts,
 )
+from arrears.services.classification_floor import lift_restructured
 from arrears.services.moratoria import loan_pauses
 from arrears.store import tables
 
@@ -89,7 +90,16 @@ def _event(want: dict[str, object]) -> Event | None:
     if kind == "reschedule":
         first_due = want["first_due"]
         assert isinstance(first_due, date)
-        return Reschedule(ref, on, int(str(want["months"])), first_due, int(str(want["amount"])))
+        rate = want.get("rate")
+        return reschedule_event(
+            ref,
+            on,
+            int(str(want["months"])),
+            first_due,
+            int(str(want["amount"])),
+            int(str(want.get("waive_interest") or 0)),
+            None if rate is None else str(rate),
+        )
     return None
 
 
@@ -224,6 +234,7 @@ def apply_to_loan(
     trigger = f"{fresh[0]['kind']}:{fresh[0]['ref']}"
     reconcile(conn, loan_id, result, trigger, extra)
     save_accounts(conn, [(result.account, rec.product)])
+    lift_restructured(conn, [loan_id])  # a restructured loan stays at least special mention
     aged = age(result.account, rec.product)
     for f in fresh:
         ref = str(f["ref"])

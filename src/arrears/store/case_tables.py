@@ -295,3 +295,34 @@ plans = Table(
     Index("ix_plans_loan", "loan_id", "status"),
     Index("ix_plans_status", "status"),
 )
+
+
+# A restructuring (债务重组) of one loan: the new terms, who approved it and why, the days past
+# due before it and the how-many-th it is, and the end of its observation period (during which
+# the loan is classified at least special mention). The ledger's side is a ``reschedule`` loan
+# event with a rate.
+restructures = Table(
+    "restructures",
+    metadata,
+    Column("restructure_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("borrower_id", String(64), ForeignKey("borrowers.borrower_id"), nullable=False),
+    Column("loan_id", String(64), ForeignKey("loans.loan_id"), nullable=False),
+    Column("approved_by", String(64), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("documents", Text, nullable=False, server_default=""),  # SHA-256s, comma-separated
+    Column("on_date", Date, nullable=False),
+    Column("months", Integer, nullable=False),
+    Column("rate", String(40), nullable=True),  # None: no interest on the restructured debt
+    Column("waive_interest", BigInteger, nullable=False),
+    Column("waive_penalty", BigInteger, nullable=False),
+    Column("dpd_before", Integer, nullable=False),
+    Column("count", Integer, nullable=False),  # the loan's 1st, 2nd, ... restructure
+    Column("observe_until", Date, nullable=False),
+    Column("event_ref", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("key", name="uq_restructures_key"),
+    Index("ix_restructures_loan", "loan_id"),
+    Index("ix_restructures_observe", "observe_until"),
+)

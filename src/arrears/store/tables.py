@@ -82,6 +82,9 @@ loan_events = Table(
     Column("reverses", String(128), nullable=True),  # reversals: the ref undone
     Column("months", Integer, nullable=True),  # a reschedule: its installments (migration 0020)
     Column("first_due", Date, nullable=True),  # a reschedule: its first due date
+    # a restructure: its new yearly rate (exact decimal string) and the interest waived
+    Column("rate", String(40), nullable=True),  # migration 0021
+    Column("waive_interest", BigInteger, nullable=True),
     Column("effective_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("ref", name="uq_loan_events_ref"),

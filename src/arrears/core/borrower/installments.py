@@ -22,6 +22,7 @@ from typing import Any, Literal
 from arrears.core.ledger.account import Account
 from arrears.core.ledger.plan import MAX_MONTHS, Reschedule, plan_amounts, reschedule
 from arrears.core.loans.calendar import add_months
+from arrears.core.loans.product import Product
 from arrears.core.money import MoneyError, fmt, parse_amount
 from arrears.core.problem import Problem, Result, fail, ok
 
@@ -157,14 +158,21 @@ def months_for(total: int, monthly: int) -> int:
 
 
 def preview(
-    acct: Account, policy: InstallmentPolicy, ref: str, months: int, waive_penalty: int
+    acct: Account,
+    product: Product,
+    policy: InstallmentPolicy,
+    ref: str,
+    months: int,
+    waive_penalty: int,
 ) -> Result[Preview]:
     """The plan of ``months`` on ``acct`` (closed through its business date), as posted."""
     on = acct.as_of
     first_due = add_months(on, policy.first_due_months)
     if not 1 <= months <= policy.max_months:
         return fail(Problem(f"plan {ref}", "months", f"must be 1 to {policy.max_months}"))
-    step, problems = reschedule(acct, Reschedule(ref, on, months, first_due, waive_penalty))
+    step, problems = reschedule(
+        acct, product, Reschedule(ref, on, months, first_due, waive_penalty)
+    )
     if step is None:
         return fail(*problems)
     after, _ = step

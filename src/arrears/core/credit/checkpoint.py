@@ -53,6 +53,8 @@ def _event_key(e: Event) -> tuple[object, ...]:
             e.months,
             e.first_due.toordinal(),
             e.waive_penalty,
+            e.waive_interest,
+            None if e.rate is None else str(e.rate.value),
             e.on.toordinal(),
         )
     return ("write_off", e.ref, e.on.toordinal())

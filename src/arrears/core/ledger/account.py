@@ -519,11 +519,7 @@ def _prepay(
     """Repay principal early with ``amount``; re-amortize the installments not yet due (in a
     plan: pay its next installments in order, which carry no interest)."""
     if _planned(acct):
-        insts, _, paid, left = _pay_installments(
-            acct.installments, date.max, amount, (Component.PRINCIPAL,)
-        )
-        assert left == 0 and paid == amount, (acct.loan_id, amount, left)
-        return _with(acct, installments=insts), 0, paid, None
+        return _prepay_plan(acct, amount, on)
     done = tuple(i for i in acct.installments if i.due_date <= on)
     future = tuple(i for i in acct.installments if i.due_date > on)
     assert future and all(i.paid_principal == 0 == i.paid_interest for i in future)
@@ -561,6 +557,28 @@ def _prepay(
         prepaid_principal=acct.prepaid_principal + repaid,
     )
     return acct, interest, repaid, e
+
+
+def _prepay_plan(acct: Account, amount: int, on: date) -> tuple[Account, int, int, Entry | None]:
+    """Money beyond what is due on a plan (or a restructured loan): all the principal not yet
+    due settles the loan, and the interest of the installments not yet due is not charged;
+    less pays the next installments in order, each its interest and then its principal."""
+    future = sum(i.unpaid_principal for i in acct.installments if i.due_date > on)
+    if amount == future:
+        insts = tuple(
+            i
+            if i.due_date <= on
+            else Inst(
+                i.n, i.start, i.due_date, i.principal, i.paid_interest, i.principal, i.paid_interest
+            )
+            for i in acct.installments
+        )
+        return _with(acct, installments=insts), 0, amount, None
+    insts, paid_int, paid_prin, left = _pay_installments(
+        acct.installments, date.max, amount, (Component.INTEREST, Component.PRINCIPAL)
+    )
+    assert left == 0, (acct.loan_id, amount, left)
+    return _with(acct, installments=insts), paid_int, paid_prin, None
 
 
 def waive(acct: Account, ref: str, component: Component, amount: int, on: date) -> Result[Step]:

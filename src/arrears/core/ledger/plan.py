@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from arrears.core.ledger.account import (
     Account,
@@ -37,7 +38,9 @@ from arrears.core.ledger.account import (
 )
 from arrears.core.ledger.journal import EXPENSE_WAIVER, EntryKind, entry, receivable
 from arrears.core.loans.calendar import add_months
-from arrears.core.loans.product import Component
+from arrears.core.loans.product import Component, Method, Product
+from arrears.core.loans.schedule import build_schedule
+from arrears.core.money import Rate, RateBasis
 from arrears.core.problem import Result, ok
 
 MAX_MONTHS = 60  # credit-card Measures Art. 70: personalised installments at most 5 years
@@ -46,13 +49,32 @@ MAX_MONTHS = 60  # credit-card Measures Art. 70: personalised installments at mo
 @dataclass(frozen=True, slots=True)
 class Reschedule:
     """The event: loan re-aged on ``on`` into ``months`` installments from ``first_due``,
-    ``waive_penalty`` fen of penalty forgone first."""
+    ``waive_penalty`` fen of penalty and ``waive_interest`` fen of overdue interest forgone
+    first. ``rate``: a restructuring's new rate on the debt (annuity installments at it,
+    interest falling due with each); None: an installment plan, which stops interest."""
 
     ref: str
     on: date
     months: int
     first_due: date
     waive_penalty: int = 0
+    waive_interest: int = 0
+    rate: Rate | None = None
+
+
+def reschedule_event(
+    ref: str,
+    on: date,
+    months: int,
+    first_due: date,
+    waive_penalty: int,
+    waive_interest: int | None,
+    rate: str | None,
+) -> Reschedule:
+    """The event from its stored row (``loan_events``: the rate a yearly fraction's text, as
+    the loans table stores rates)."""
+    parsed = None if rate is None else Rate(Fraction(rate), RateBasis.ANNUAL)
+    return Reschedule(ref, on, months, first_due, waive_penalty, waive_interest or 0, parsed)
 
 
 def plan_amounts(total: int, months: int) -> tuple[int, ...]:
@@ -72,7 +94,7 @@ def in_plan(acct: Account) -> bool:
     return any(i.n > acct.terms.months and i.unpaid for i in acct.installments)
 
 
-def reschedule(acct: Account, ev: Reschedule) -> Result[Step]:
+def reschedule(acct: Account, product: Product, ev: Reschedule) -> Result[Step]:
     """Re-age ``acct`` (closed through ``ev.on``) into the plan; refused: nothing changes."""
     ref, on = ev.ref, ev.on
     assert acct.as_of == on, (acct.loan_id, acct.as_of, on)
@@ -84,6 +106,8 @@ def reschedule(acct: Account, ev: Reschedule) -> Result[Step]:
         return _refuse(ref, "first_due", f"must be after the plan's day {on}")
     if ev.waive_penalty < 0:
         return _refuse(ref, "waive_penalty", "must not be negative")
+    if ev.waive_interest < 0:
+        return _refuse(ref, "waive_interest", "must not be negative")
     entries = []
     acct, e = _penalty_entry(acct, f"{acct.loan_id}:penalty:plan:{ref}", on)
     if e:
@@ -105,6 +129,19 @@ def reschedule(acct: Account, ev: Reschedule) -> Result[Step]:
         entries.append(w)
     penalty = acct.penalty_owed - ev.waive_penalty
     interest = sum(i.unpaid_interest for i in acct.installments if i.due_date <= on)
+    if ev.waive_interest > interest:
+        return _refuse(
+            ref, "waive_interest", f"{ev.waive_interest} fen exceeds the interest due, {interest}"
+        )
+    if ev.waive_interest:
+        legs = {
+            EXPENSE_WAIVER: ev.waive_interest,
+            receivable(loan, Component.INTEREST): -ev.waive_interest,
+        }
+        w = entry(f"{loan}:waiver:interest:plan:{ref}", loan, EntryKind.WAIVER, on, legs)
+        assert w is not None
+        entries.append(w)
+        interest -= ev.waive_interest
     principal = sum(i.unpaid_principal for i in acct.installments)
     total = principal + interest + penalty
     if total == 0:
@@ -134,10 +171,16 @@ def reschedule(acct: Account, ev: Reschedule) -> Result[Step]:
     first_n = max(i.n for i in acct.installments) + 1
     dues = plan_due_dates(ev.first_due, ev.months)
     starts = (on, *dues[:-1])
-    plan = tuple(
-        Inst(first_n + k, starts[k], dues[k], amount, 0)
-        for k, amount in enumerate(plan_amounts(total, ev.months))
-    )
+    if ev.rate is None:
+        plan = tuple(
+            Inst(first_n + k, starts[k], dues[k], amount, 0)
+            for k, amount in enumerate(plan_amounts(total, ev.months))
+        )
+    else:
+        sched = build_schedule(
+            total, ev.rate, Method.ANNUITY, on, dues, product.days_per_year, first_n
+        )
+        plan = tuple(Inst(i.n, i.start, i.due_date, i.principal, i.interest) for i in sched)
     acct = _with(acct, installments=(*kept, *plan), penalty_owed=0)
     acct.check()
     return ok((acct, entries))

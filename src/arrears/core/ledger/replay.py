@@ -70,7 +70,7 @@ def apply_event(
     if isinstance(ev, Waiver):
         step, problems = waive(acct, ev.ref, ev.component, ev.amount, ev.on)
     elif isinstance(ev, Reschedule):
-        step, problems = reschedule(acct, ev)
+        step, problems = reschedule(acct, product, ev)
     else:
         step, problems = write_off(acct, ev.ref, ev.on)
     return (None, problems) if step is None else ok((step[0], step[1], None))

@@ -52,6 +52,7 @@ from arrears.core.strategy.frame import choose_frame
 from arrears.core.strategy.model import PolicySet
 from arrears.services import evidence as log
 from arrears.services import validation_notices
+from arrears.services.classification_floor import lift_restructured
 from arrears.services.close.gate_phase import (
     BORROWERS_PER_CHUNK,
     ChunkInput,
@@ -283,6 +284,7 @@ def _close_business_day(
         noticed = pool.submit(_record_notices, engine) if background else None
         with engine.begin() as conn:
             expired = _expire_calls(conn, day, now)
+            lift_restructured(conn)  # the ageing classifies by days past due alone
             sync_cases(conn, day)
             # The close opens the business day: promises are judged once their date has
             # ended, so today's close settles the promises that fell due yesterday.

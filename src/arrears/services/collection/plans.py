@@ -139,7 +139,7 @@ def preview_plan(
     found = load_accounts(conn, [loan_id]).get(loan_id)
     if found is None:
         return fail(not_found(record, f"no loan {loan_id}", "loan_id"))
-    _, acct = found
+    rec, acct = found
     if months is None:
         assert monthly is not None
         owed = sum(i.unpaid for i in acct.installments if i.due_date <= acct.as_of)
@@ -155,7 +155,7 @@ def preview_plan(
                     f"at most {policy.max_months} are possible",
                 )
             )
-    return preview(acct, policy, f"preview:{loan_id}", months, waive_penalty)
+    return preview(acct, rec.product, policy, f"preview:{loan_id}", months, waive_penalty)
 
 
 def _checked(
