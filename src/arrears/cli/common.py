@@ -185,3 +185,14 @@ def phase_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
             bar.update(task, description=phase, completed=done, total=total)
 
         yield report
+
+
+def read_documents(paths: list[Path] | None) -> list[bytes]:
+    """The bytes of each supporting document given (exit 2 naming one that cannot be read)."""
+    docs: list[bytes] = []
+    for path in paths or []:
+        try:
+            docs.append(path.read_bytes())
+        except OSError as exc:
+            fail(f"document: {path}: cannot be read: {exc}", EXIT_BAD_INPUT)
+    return docs

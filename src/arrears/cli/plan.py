@@ -19,6 +19,7 @@ from arrears.cli.common import (
     parse_instant,
     parse_money,
     print_json,
+    read_documents,
     transaction,
     unwrap,
 )
@@ -187,12 +188,7 @@ def request_cmd(
 ) -> None:
     """The borrower proposes an installment plan; the lender's policy approves it at once or
     sends it to a supervisor."""
-    docs: list[bytes] = []
-    for path in document or []:
-        try:
-            docs.append(path.read_bytes())
-        except OSError as exc:
-            fail(f"document: {path}: cannot be read: {exc}", EXIT_BAD_INPUT)
+    docs = read_documents(document)
     with transaction(db) as conn:
         plan = unwrap(
             request_plan(

@@ -8,13 +8,12 @@ from typing import Annotated
 import typer
 
 from arrears.cli.common import (
-    EXIT_BAD_INPUT,
     DbOption,
     JsonOption,
-    fail,
     parse_instant,
     parse_money,
     print_json,
+    read_documents,
     transaction,
     unwrap,
 )
@@ -45,12 +44,7 @@ def restructure_cmd(
     """Restructure a loan (债务重组): a longer term, a new rate, interest and penalty waived or
     capitalised; the loan is re-aged on the ledger and classified at least special mention
     through the observation period."""
-    docs: list[bytes] = []
-    for path in document or []:
-        try:
-            docs.append(path.read_bytes())
-        except OSError as exc:
-            fail(f"document: {path}: cannot be read: {exc}", EXIT_BAD_INPUT)
+    docs = read_documents(document)
     with transaction(db) as conn:
         done = unwrap(
             restructure(
