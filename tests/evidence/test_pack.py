@@ -32,6 +32,13 @@ KEY = Ed25519PrivateKey.generate()
 def book(engine: Engine, tmp_path: Path) -> Engine:
     overdue_loans(engine, tmp_path, ["L1", "L2"])
     with engine.begin() as conn:
+        log.append(  # as the close writes it: the number of rules checked, not a list
+            conn,
+            "B-L1",
+            Kind.CONTACT_PLANNED,
+            {"channel": "sms", "party": "debtor", "loan_id": "L1", "rules": 27, "step": "sms"},
+            AT,
+        )
         log.append(
             conn,
             "B-L1",
@@ -111,6 +118,8 @@ def test_a_pack_holds_everything_and_checks_out(book: Engine) -> None:
         "plan.active",
     ]
     assert [p["status"] for p in data["plans"]] == ["active"]
+    (planned,) = [c for c in data["contacts"] if c["kind"] == "contact.planned"]
+    assert planned["rules"] == [] and planned["channel"] == "sms"
     (blocked,) = [c for c in data["contacts"] if c["kind"] == "contact.blocked"]
     assert blocked["rules"] == ["cn.hours"] and blocked["party"] == "emergency_contact"
     assert [r["kind"] for r in data["own_records"]] == ["note", "screenshot"]

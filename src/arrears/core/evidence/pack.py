@@ -80,7 +80,9 @@ def contact_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "channel": p.get("channel"),
                 "party": p.get("party"),
                 "loan_id": p.get("loan_id"),
-                "rules": list(p.get("rules", [])),
+                # a blocked contact lists the rules against it; a planned one counts those it
+                # was checked by (an integer), which is not what a borrower needs here
+                "rules": list(p.get("rules", [])) if r["kind"] == "contact.blocked" else [],
             }
         )
     return rows
