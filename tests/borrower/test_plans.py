@@ -328,3 +328,31 @@ def test_cli(book: Engine, db_url: str, tmp_path: Path) -> None:
     with book.connect() as conn:
         record = [r for r in log.load_chain(conn, "B-L1") if r.kind == "borrower.request"][-1]
     assert record.payload["documents"] == [hashlib.sha256(b"%PDF letter").hexdigest()]
+
+
+def test_a_plan_on_one_loan_does_not_pause_the_borrowers_other_arrears(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from factories import import_rows, loan_row
+
+    import_rows(
+        engine,
+        tmp_path,
+        [loan_row("L1"), loan_row("L9", borrower_id="B-L1", borrower_name="Borrower L1")],
+    )
+    close_through(engine, date(2024, 3, 1))
+    real_close(engine, date(2024, 3, 2))
+    with engine.begin() as conn:
+        plan = succeeded(
+            request_plan(
+                conn, key="one", borrower_id="B-L1", loan_id="L1", at=AT, reason="other", months=6
+            )
+        )
+        assert plan.status == "active"
+        assert flag(conn) is False  # L9 is still overdue and collected
+        both = succeeded(
+            request_plan(
+                conn, key="two", borrower_id="B-L1", loan_id="L9", at=AT, reason="other", months=6
+            )
+        )
+        assert both.status == "active" and flag(conn) is True  # now every arrears is in a plan

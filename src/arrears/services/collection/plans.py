@@ -329,7 +329,7 @@ def _activate(conn: Connection, plan_id: int, by: str, at: datetime, note: str) 
             first_n=int(last) - plan.months + 1,  # the plan's installments come last
         )
     )
-    set_case_flag(conn, plan.borrower_id, "plan_in_force", True)
+    _pause(conn, plan.borrower_id)
     log.append(
         conn,
         plan.borrower_id,
@@ -424,9 +424,29 @@ def accept_offer(conn: Connection, plan_id: int, *, borrower_id: str, at: dateti
     return _activate(conn, plan_id, plan.decided_by or "supervisor", at, "offer accepted")
 
 
+def _pause(conn: Connection, borrower_id: str) -> None:
+    """The case pauses for plans while every overdue loan of the borrower is in a plan in
+    force: a plan on one loan does not stop the collection of another loan in arrears."""
+    loans, s = tables.loans, tables.loan_state
+    planned = select(P.c.loan_id).where(P.c.borrower_id == borrower_id, P.c.status == "active")
+    in_plan = conn.execute(planned.limit(1)).first() is not None
+    other_overdue = conn.execute(
+        select(loans.c.loan_id)
+        .join(s, s.c.loan_id == loans.c.loan_id)
+        .where(
+            loans.c.borrower_id == borrower_id,
+            s.c.status == "active",
+            s.c.dpd > 0,
+            loans.c.loan_id.not_in(planned),
+        )
+        .limit(1)
+    ).first()
+    set_case_flag(conn, borrower_id, "plan_in_force", in_plan and other_overdue is None)
+
+
 def _end(conn: Connection, plan: Plan, status: str, on: date, at: datetime, why: str) -> None:
     conn.execute(update(P).where(P.c.plan_id == plan.plan_id).values(status=status, ended_on=on))
-    set_case_flag(conn, plan.borrower_id, "plan_in_force", False)
+    _pause(conn, plan.borrower_id)
     log.append(
         conn,
         plan.borrower_id,
@@ -490,7 +510,7 @@ def check_plans(
             _end(conn, plan, "broken", on, at, f"an installment unpaid {policy.grace_days} days")
             broken.append(plan.plan_id)
         else:
-            set_case_flag(conn, plan.borrower_id, "plan_in_force", True)
+            _pause(conn, plan.borrower_id)  # a case opened today is paused too
     return PlanCheck(tuple(broken), tuple(completed), len(active) - len(broken) - len(completed))
 
 
