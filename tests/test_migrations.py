@@ -1,5 +1,6 @@
 from sqlalchemy import Engine, inspect
 
+import arrears.store.api_tables
 import arrears.store.case_tables
 import arrears.store.close_tables
 import arrears.store.credit_tables

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from arrears.cli import collection as cases_cli
-from arrears.cli import collector, moratorium, restructure, verify
+from arrears.cli import collector, moratorium, restructure, serve, verify
 from arrears.cli.borrower import app as borrower_app
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
@@ -101,6 +101,7 @@ app.add_typer(calc_app, name="calc")
 app.add_typer(loans_app, name="loans")
 app.add_typer(loan_app, name="loan")
 loan_app.command("restructure")(restructure.restructure_cmd)
+app.command("serve")(serve.serve_cmd)
 loan_app.command("restructures")(restructure.restructures_cmd)
 app.add_typer(portfolio_app, name="portfolio")
 

@@ -17,7 +17,9 @@ from typing import Literal, TypeAlias, TypeVar
 #   invalid    the input is wrong (CLI exit 2, HTTP 422)
 #   not_found  the record named does not exist (CLI exit 1, HTTP 404)
 #   conflict   the input is fine but the state forbids it now (CLI exit 2, HTTP 409)
-Code = Literal["invalid", "not_found", "conflict"]
+#   unauthorized  who is asking could not be established (HTTP 401)
+#   rate_limited  too many attempts; try again later (HTTP 429)
+Code = Literal["invalid", "not_found", "conflict", "unauthorized", "rate_limited"]
 
 T = TypeVar("T")
 

@@ -60,8 +60,9 @@ SHARED = (
     "close_runs",
     "evidence_roots",
 )
-# In flight only while a close runs; a scratch close starts its own.
-SKIPPED = ("close_progress",)
+# In flight only while a close runs (a scratch close starts its own), or the API's sign-ins
+# and answers, which no close reads.
+SKIPPED = ("close_progress", "api_sessions", "idempotency_keys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,9 @@ def copy_borrower(source: Connection, scratch: Connection, borrower_id: str) -> 
     return copied
 
 
-def _owed(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwed, ...]:
+def owed_today(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwed, ...]:
+    """Each loan's overdue amounts and days past due as the last close left them, and its
+    payoff on ``on``."""
     out = []
     for loan_id, (rec, acct) in sorted(load_accounts(conn, loan_ids).items()):
         s = conn.execute(
@@ -330,7 +333,7 @@ def _run(
         day += timedelta(days=1)
         close(day)
     with scratch_engine.connect() as scratch:
-        owed = _owed(scratch, loan_ids, start)
+        owed = owed_today(scratch, loan_ids, start)
         seen = len(log.load_chain(scratch, borrower_id))
     pauses = _pauses(config, borrower_id)
     policy = config.policies.get(assign(borrower_id, config.policies)).name

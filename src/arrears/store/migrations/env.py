@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import arrears.store.api_tables
 import arrears.store.case_tables
 import arrears.store.close_tables
 import arrears.store.credit_tables

@@ -1,0 +1,201 @@
+"""Signing in to the API: a borrower by phone number and a one-time code sent by SMS (through the
+outbox, so the lender's own SMS channel carries it), and bearer tokens for sessions.
+
+Codes and tokens are kept as HMAC-SHA-256 with the server secret (``verification_keys``),
+never in clear. A borrower may ask for at most ``CODES_PER_HOUR`` codes an hour; a code works
+once, for ``CODE_MINUTES`` minutes, and ``MAX_FAILURES`` wrong tries lock that code (a new one
+must be asked for). Asking for a code for a number we do not know says nothing different, so
+the endpoint cannot be used to find out who borrows from the lender.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from arrears.core.contact.messages import OutboundMessage
+from arrears.core.lender.settings import Lender
+from arrears.core.problem import Problem, Result, fail, ok
+from arrears.core.texts import render_parts
+from arrears.services.outbox import enqueue
+from arrears.services.texts import text_set
+from arrears.store import tables
+from arrears.store.api_tables import api_sessions, login_codes
+from arrears.store.instants import from_db, to_utc
+from arrears.store.profile_tables import borrower_profiles
+
+CODE_MINUTES = 10
+CODES_PER_HOUR = 5
+MAX_FAILURES = 5
+SESSION_HOURS = 12
+
+
+def _mac(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSent:
+    borrower_id: str
+    expires_at: datetime
+    message_key: str
+
+
+def send_code(
+    conn: Connection, phone: str, now: datetime, secret: bytes, lender: Lender
+) -> Result[CodeSent | None]:
+    """Queue a sign-in code by SMS to the borrower with ``phone``; None when no borrower has
+    that number (the caller answers the same either way)."""
+    phone = phone.strip()
+    if not 5 <= len(phone) <= 40:
+        return fail(Problem("sign-in", "phone", "must be a phone number"))
+    row = conn.execute(
+        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone)
+    ).first()
+    if row is None:
+        return ok(None)
+    borrower_id = str(row[0])
+    recent = conn.execute(
+        select(func.count())
+        .select_from(login_codes)
+        .where(
+            login_codes.c.borrower_id == borrower_id,
+            login_codes.c.issued_at > to_utc(now - timedelta(hours=1)),
+        )
+    ).scalar_one()
+    if recent >= CODES_PER_HOUR:
+        return fail(
+            Problem("sign-in", "phone", "too many codes asked for; try again later", "rate_limited")
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires = now + timedelta(minutes=CODE_MINUTES)
+    conn.execute(
+        insert(login_codes).values(
+            borrower_id=borrower_id,
+            code_hmac=_mac(secret, f"{borrower_id}:{code}"),
+            issued_at=to_utc(now),
+            expires_at=to_utc(expires),
+        )
+    )
+    language = conn.execute(
+        select(borrower_profiles.c.language).where(borrower_profiles.c.borrower_id == borrower_id)
+    ).scalar()
+    language = language if language in ("zh-CN", "en") else "zh-CN"
+    loan_id = conn.execute(
+        select(tables.loans.c.loan_id)
+        .where(tables.loans.c.borrower_id == borrower_id)
+        .order_by(tables.loans.c.loan_id)
+        .limit(1)
+    ).scalar()
+    parts = render_parts(
+        text_set("borrower"),
+        language,
+        "signin_code",
+        {"lender": lender.name.get(language), "code": code, "minutes": CODE_MINUTES},
+        ("subject", "body"),
+    )
+    key = f"signin:{borrower_id}:{to_utc(now).isoformat()}"
+    enqueue(
+        conn,
+        [
+            OutboundMessage(
+                key=key,
+                borrower_id=borrower_id,
+                loan_id=str(loan_id or "-"),
+                channel="sms",
+                party="debtor",
+                recipient=phone,
+                template="signin_code",
+                language=language,
+                subject=parts["subject"],
+                body=parts["body"],
+                policy="signin",
+                step="signin_code",
+                business_date=now.date(),
+                expires_at=expires,
+            )
+        ],
+        now,
+    )
+    return ok(CodeSent(borrower_id, expires, key))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str  # shown once, to the caller; kept only as its HMAC
+    kind: str
+    subject: str
+    role: str
+    expires_at: datetime
+
+
+def _new_session(
+    conn: Connection, kind: str, subject: str, role: str, now: datetime, secret: bytes
+) -> Session:
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=SESSION_HOURS)
+    conn.execute(
+        insert(api_sessions).values(
+            token_hmac=_mac(secret, token),
+            kind=kind,
+            subject=subject,
+            role=role,
+            created_at=to_utc(now),
+            expires_at=to_utc(expires),
+        )
+    )
+    return Session(token, kind, subject, role, expires)
+
+
+def sign_in(
+    conn: Connection, phone: str, code: str, now: datetime, secret: bytes
+) -> Result[Session]:
+    """A session for the borrower with ``phone`` whose latest code is ``code``."""
+    refused = Problem("sign-in", "code", "wrong or expired code", "unauthorized")
+    row = conn.execute(
+        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone.strip())
+    ).first()
+    if row is None:
+        return fail(refused)
+    borrower_id = str(row[0])
+    latest = conn.execute(
+        select(login_codes)
+        .where(login_codes.c.borrower_id == borrower_id)
+        .order_by(login_codes.c.code_id.desc())
+        .limit(1)
+    ).first()
+    if (
+        latest is None
+        or latest.used_at is not None
+        or latest.failures >= MAX_FAILURES
+        or from_db(latest.expires_at) <= now
+    ):
+        return fail(refused)
+    if not hmac.compare_digest(latest.code_hmac, _mac(secret, f"{borrower_id}:{code.strip()}")):
+        conn.execute(
+            update(login_codes)
+            .where(login_codes.c.code_id == latest.code_id)
+            .values(failures=login_codes.c.failures + 1)
+        )
+        return fail(refused)
+    conn.execute(
+        update(login_codes)
+        .where(login_codes.c.code_id == latest.code_id)
+        .values(used_at=to_utc(now))
+    )
+    return ok(_new_session(conn, "borrower", borrower_id, "borrower", now, secret))
+
+
+def session_for(conn: Connection, token: str, now: datetime, secret: bytes) -> Session | None:
+    """The live session a bearer token stands for, or None."""
+    row = conn.execute(
+        select(api_sessions).where(api_sessions.c.token_hmac == _mac(secret, token))
+    ).first()
+    if row is None or from_db(row.expires_at) <= now:
+        return None
+    return Session("", row.kind, row.subject, row.role, from_db(row.expires_at))
