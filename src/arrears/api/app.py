@@ -27,10 +27,13 @@ from arrears.core.money import MoneyError, fmt, parse_amount
 from arrears.core.problem import Problem, Result
 from arrears.services.close.day import CloseConfig
 from arrears.services.close.forecast import LoanOwed, borrower_forecast, owed_today
-from arrears.services.collection.plans import list_plans, preview_plan, request_plan
+from arrears.services.collection.complaints import list_complaints
+from arrears.services.collection.plans import decide_plan, list_plans, preview_plan, request_plan
 from arrears.services.rights import borrower_rights
 from arrears.services.signin import Session, send_code, session_for, sign_in
+from arrears.services.staff import staff_sign_in
 from arrears.store import tables
+from arrears.store.case_tables import cases
 from arrears.store.outbox_tables import outbox
 
 PREFIX = "/api/v1"
@@ -86,6 +89,18 @@ class LoanOut(BaseModel):
     payoff: str
 
 
+class StaffSignInIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["approve", "reject", "counter"]
+    note: str = Field(default="", max_length=2000)
+    months: int | None = Field(default=None, ge=1, le=60)
+    waive_penalty: str | None = Field(default=None, max_length=20)
+
+
 class PlanPreviewIn(BaseModel):
     loan_id: str = Field(min_length=1, max_length=64)
     months: int | None = Field(default=None, ge=1, le=60)
@@ -106,10 +121,9 @@ def _conn(request: Request) -> Iterator[Connection]:
 Db = Annotated[Connection, Depends(_conn)]
 
 
-def _borrower(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-    """The signed-in borrower; 401 without a live token, 404 for a staff token (these routes
-    are the borrower's own). Read in a short transaction of its own: a route that runs long
-    (the forecast) must not hold the database meanwhile."""
+def _session(request: Request, authorization: str | None) -> Session:
+    """The live session of the bearer token (read in a short transaction of its own: a
+    route that runs long, the forecast, must not hold the database meanwhile)."""
     config: ApiConfig = request.app.state.config
     token = (authorization or "").removeprefix("Bearer ").strip()
     found = None
@@ -118,12 +132,41 @@ def _borrower(request: Request, authorization: Annotated[str | None, Header()] =
             found = session_for(db, token, _now(), config.secret)
     if found is None:
         raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
+    return found
+
+
+def _borrower(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+    """The signed-in borrower; 401 without a live token, 404 for a staff token (these routes
+    are the borrower's own)."""
+    found = _session(request, authorization)
     if found.role != "borrower":
         raise ProblemError(404, [Problem("request", "path", "not found", "not_found")])
     return found
 
 
 Me = Annotated[Session, Depends(_borrower)]
+
+
+def staff(*roles: str) -> Any:
+    """A dependency: the signed-in staff member, if their role is one of ``roles``. A borrower
+    is answered 404 (staff routes are not theirs to know of), another role 403."""
+
+    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+        found = _session(request, authorization)
+        if found.kind != "staff":
+            raise ProblemError(404, [Problem("request", "path", "not found", "not_found")])
+        if found.role not in roles:
+            raise ProblemError(
+                403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
+            )
+        return found
+
+    return Depends(check)
+
+
+Readers = staff("admin", "supervisor", "compliance")
+Deciders = staff("admin", "supervisor")
+CaseReaders = staff("admin", "supervisor", "compliance", "agent")
 
 
 def create_app(config: ApiConfig) -> FastAPI:
@@ -185,6 +228,85 @@ def create_app(config: ApiConfig) -> FastAPI:
         if session is None:
             raise ProblemError(401, problems)
         return SessionOut(token=session.token, expires_at=session.expires_at)
+
+    @app.post(f"{PREFIX}/auth/staff/session", tags=["sign-in"])
+    def staff_session(body: StaffSignInIn) -> SessionOut:
+        """Staff sign in with username and password; five wrong passwords lock the account for
+        15 minutes."""
+        with config.engine.begin() as db:
+            session, problems = staff_sign_in(
+                db, body.username, body.password, _now(), config.secret
+            )
+        if session is None:
+            raise ProblemError(status_of(problems), problems)
+        return SessionOut(token=session.token, expires_at=session.expires_at)
+
+    @app.get(f"{PREFIX}/plans", tags=["staff"])
+    def all_plans(
+        who: Annotated[Session, Readers], db: Db, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Installment plans; ``status=pending`` is the supervisors' queue."""
+        return [p.as_dict() for p in list_plans(db, status=status)]
+
+    @app.post(f"{PREFIX}/plans/{{plan_id}}/decision", tags=["staff"])
+    def plan_decision(
+        plan_id: int,
+        body: DecisionIn,
+        who: Annotated[Session, Deciders],
+        db: Db,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """A supervisor approves, rejects or counters a pending plan."""
+
+        def run() -> tuple[int, Any]:
+            waive = _money(body.waive_penalty, "waive_penalty")
+            plan = _value(
+                decide_plan(
+                    db,
+                    plan_id,
+                    decision=body.decision,
+                    by=who.subject,
+                    at=_now(),
+                    note=body.note,
+                    months=body.months,
+                    waive_penalty=waive,
+                )
+            )
+            return 200, plan.as_dict()
+
+        path = f"/plans/{plan_id}/decision"
+        status, answer = once(
+            db, who.subject, idempotency_key, "POST", path, body.model_dump(), run
+        )
+        return JSONResponse(answer, status_code=status)
+
+    @app.get(f"{PREFIX}/borrowers/{{borrower_id}}/forecast", tags=["staff"])
+    def borrower_forecast_route(
+        borrower_id: str, who: Annotated[Session, CaseReaders], days: int = 30
+    ) -> dict[str, Any]:
+        """What the close will do for a borrower; an agent sees only cases assigned to them."""
+        if who.role == "agent":
+            with config.engine.connect() as db:
+                assigned = db.execute(
+                    select(cases.c.case_id).where(
+                        cases.c.borrower_id == borrower_id,
+                        cases.c.closed_on.is_(None),
+                        cases.c.assigned_agent == who.subject,
+                    )
+                ).first()
+            if assigned is None:
+                raise ProblemError(
+                    404,
+                    [Problem(f"borrower {borrower_id}", "borrower_id", "not found", "not_found")],
+                )
+        found = _value(borrower_forecast(config.engine, borrower_id, config.close, days=days))
+        return dict(found.as_dict())
+
+    @app.get(f"{PREFIX}/complaints", tags=["staff"])
+    def all_complaints(
+        who: Annotated[Session, Readers], db: Db, open_only: bool = False
+    ) -> list[dict[str, Any]]:
+        return [c.as_dict() for c in list_complaints(db, open_only=open_only)]
 
     @app.get(f"{PREFIX}/me/loans", tags=["borrower"])
     def my_loans(me: Me, db: Db) -> list[LoanOut]:
@@ -268,13 +390,13 @@ def _masked(phone: str) -> str:
     return "".join(digits[:3]) + "****" + "".join(digits[-4:])
 
 
-def _money(text: str | None) -> int | None:
+def _money(text: str | None, field: str = "monthly") -> int | None:
     if text is None:
         return None
     try:
         return parse_amount(text)
     except MoneyError as exc:
-        raise ProblemError(422, [Problem("request", "monthly", str(exc))]) from None
+        raise ProblemError(422, [Problem("request", field, str(exc))]) from None
 
 
 def _loan_out(x: LoanOwed) -> LoanOut:

@@ -48,6 +48,7 @@ from arrears.cli.evidence import app as evidence_app
 from arrears.cli.outbox import app as outbox_app
 from arrears.cli.plan import app as plan_app
 from arrears.cli.policy import app as policy_app
+from arrears.cli.users import app as users_app
 from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
@@ -75,6 +76,7 @@ app = typer.Typer(
 )
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(users_app, name="users")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(policy_app, name="policy")

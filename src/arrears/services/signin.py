@@ -134,7 +134,7 @@ class Session:
     expires_at: datetime
 
 
-def _new_session(
+def new_session(
     conn: Connection, kind: str, subject: str, role: str, now: datetime, secret: bytes
 ) -> Session:
     token = secrets.token_urlsafe(32)
@@ -188,7 +188,7 @@ def sign_in(
         .where(login_codes.c.code_id == latest.code_id)
         .values(used_at=to_utc(now))
     )
-    return ok(_new_session(conn, "borrower", borrower_id, "borrower", now, secret))
+    return ok(new_session(conn, "borrower", borrower_id, "borrower", now, secret))
 
 
 def session_for(conn: Connection, token: str, now: datetime, secret: bytes) -> Session | None:

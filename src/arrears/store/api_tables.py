@@ -7,7 +7,7 @@ clear: a copy of the database signs no one in.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Text
 
 from arrears.store.tables import metadata
 
@@ -45,5 +45,18 @@ idempotency_keys = Table(
     Column("request_sha256", String(64), nullable=False),
     Column("status", Integer, nullable=False),
     Column("response", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Staff who sign in with a username and a password (argon2id hash), each with one role.
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # admin|supervisor|agent|field_collector|compliance
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
