@@ -30,14 +30,12 @@ from arrears.cli.common import (
 )
 from arrears.core.people import credentials as cred
 from arrears.core.people.advice import Language, language_of
-from arrears.services.collection.verification import CodeVerdict, verify_code
+from arrears.services.collection.verification import verify_code
 from arrears.services.collection.verification_channels import (
-    ChannelVerdict,
     check_channel,
     official_from_settings,
 )
 from arrears.services.collection.verification_credentials import (
-    CredentialVerdict,
     credential_text,
     verify_credential,
 )
@@ -61,29 +59,6 @@ def _instant(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _code_json(verdict: CodeVerdict) -> dict[str, Any]:
-    if not verdict.verified:
-        out: dict[str, Any] = {"verified": False, "advice": list(verdict.advice)}
-        if verdict.locked_until is not None:
-            out["locked_until"] = verdict.locked_until.isoformat()
-        return out
-    card = verdict.collector
-    assert card is not None
-    return {
-        "verified": True,
-        "collector": {
-            "id": card.collector_id,
-            "name": card.name,
-            "employee_no": card.employee_no,
-            "agency": card.agency,
-            "last_trained_on": None if card.last_trained_on is None else str(card.last_trained_on),
-            "status": card.status,
-        },
-        "assigned": verdict.assigned,
-        "valid_until": _instant(verdict.valid_until),
-    }
-
-
 def _print_lines(data: dict[str, Any], headline: str) -> None:
     typer.echo(headline)
     for line in data.get("advice", []):
@@ -102,7 +77,7 @@ def verify_cmd(
     secret = unwrap(code_secret(os.environ, notice))
     with transaction(db) as conn:
         verdict = unwrap(verify_code(conn, code, borrower, when, secret))
-    data = _code_json(verdict)
+    data = verdict.as_dict()
     if json_out:
         print_json(data)
     elif verdict.verified:
@@ -125,26 +100,6 @@ def _public_key(path: Path | None) -> Ed25519PublicKey:
     if path is None:
         return unwrap(signing_key(os.environ, notice)).public_key()
     return unwrap(load_public_key(_read(path), str(path)))
-
-
-def _credential_json(verdict: CredentialVerdict) -> dict[str, Any]:
-    claimed = verdict.credential
-    if not verdict.verified:
-        return {"verified": False, "reason": verdict.reason, "advice": list(verdict.advice)}
-    assert claimed is not None
-    return {
-        "verified": True,
-        "collector": {
-            "id": claimed.collector_id,
-            "name": claimed.name,
-            "employee_no": claimed.employee_no,
-            "agency": claimed.agency,
-        },
-        "valid_from": claimed.valid_from.isoformat(),
-        "valid_until": claimed.valid_until.isoformat(),
-        "key_id": claimed.key_id,
-        "status_checked": verdict.status_checked,
-    }
 
 
 def verify_credential_cmd(
@@ -171,7 +126,7 @@ def verify_credential_cmd(
     else:
         with transaction(db) as conn:
             verdict = unwrap(verify_credential(text, key, when, lang, conn))
-    data = _credential_json(verdict)
+    data = verdict.as_dict()
     if json_out:
         print_json(data)
     elif verdict.verified:
@@ -179,13 +134,6 @@ def verify_credential_cmd(
         typer.echo(f"verified: {c['name']} ({c['employee_no']}), valid until {data['valid_until']}")
     else:
         _print_lines(data, f"not verified: {verdict.reason}")
-
-
-def _channel_json(verdict: ChannelVerdict) -> dict[str, Any]:
-    out: dict[str, Any] = {"official": verdict.official, verdict.kind: verdict.value}
-    if not verdict.official:
-        out["advice"] = list(verdict.advice)
-    return out
 
 
 def verify_channel_cmd(
@@ -214,7 +162,7 @@ def verify_channel_cmd(
                 language=language_of(language),
             )
         )
-    data = _channel_json(verdict)
+    data = verdict.as_dict()
     if json_out:
         print_json(data)
     elif verdict.official:

@@ -73,6 +73,30 @@ class CodeVerdict:
     locked_until: datetime | None = None
     incident_id: int | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """What the borrower is told, as the command line prints it and the API returns it."""
+        if not self.verified:
+            out: dict[str, Any] = {"verified": False, "advice": list(self.advice)}
+            if self.locked_until is not None:
+                out["locked_until"] = self.locked_until.isoformat()
+            return out
+        card = self.collector
+        assert card is not None, "a verified code names its collector"
+        trained = card.last_trained_on
+        return {
+            "verified": True,
+            "collector": {
+                "id": card.collector_id,
+                "name": card.name,
+                "employee_no": card.employee_no,
+                "agency": card.agency,
+                "last_trained_on": None if trained is None else str(trained),
+                "status": card.status,
+            },
+            "assigned": self.assigned,
+            "valid_until": None if self.valid_until is None else self.valid_until.isoformat(),
+        }
+
 
 def _new_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
@@ -35,6 +35,12 @@ class ChannelVerdict:
     language: Language
     advice: tuple[str, ...] = ()
     incident_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"official": self.official, self.kind: self.value}
+        if not self.official:
+            out["advice"] = list(self.advice)
+        return out
 
 
 def check_channel(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, select
@@ -37,6 +38,25 @@ class CredentialVerdict:
     status_checked: bool  # the database was asked whether the collector is still active
     reason: str = ""
     advice: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        claimed = self.credential
+        if not self.verified:
+            return {"verified": False, "reason": self.reason, "advice": list(self.advice)}
+        assert claimed is not None, "a verified credential names its collector"
+        return {
+            "verified": True,
+            "collector": {
+                "id": claimed.collector_id,
+                "name": claimed.name,
+                "employee_no": claimed.employee_no,
+                "agency": claimed.agency,
+            },
+            "valid_from": claimed.valid_from.isoformat(),
+            "valid_until": claimed.valid_until.isoformat(),
+            "key_id": claimed.key_id,
+            "status_checked": self.status_checked,
+        }
 
 
 def issue_credential(
