@@ -1,7 +1,12 @@
 """Requests that create or move something carry an ``Idempotency-Key``: a retry with the same
 key and body gets the first answer again and changes nothing more; the same key with another
 body is refused. Keys are per caller. Only answers that did something are kept: a refused
-request changed nothing, so it may be retried with the key once corrected."""
+request changed nothing, so it may be retried with the key once corrected.
+
+The key is claimed before the work, in the request's own transaction: a second request with
+the same key, sent while the first is still at work (a client that retries on a timeout), waits
+on the claim (PostgreSQL holds the unique key until the first commits; SQLite writes one at a
+time) and then gets the first answer rather than doing the work twice."""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from arrears.api.problems import ProblemError
 from arrears.core.problem import Problem
@@ -41,7 +47,27 @@ def once(
             [Problem("request", "Idempotency-Key", "this request needs a key of 1-200 characters")],
         )
     digest = request_hash(method, path, body)
-    prior = conn.execute(select(K).where(K.c.subject == subject, K.c.key == key)).first()
+    mine = (K.c.subject == subject) & (K.c.key == key)
+    prior = conn.execute(select(K).where(mine)).first()
+    if prior is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(K).values(
+                        subject=subject,
+                        key=key,
+                        method=method,
+                        path=path,
+                        request_sha256=digest,
+                        status=0,  # claimed, at work
+                        response="",
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            # Another request with this key committed its claim while we looked.
+            prior = conn.execute(select(K).where(mine)).first()
+            assert prior is not None, "a claim that clashed is committed"
     if prior is not None:
         if prior.request_sha256 != digest:
             raise ProblemError(
@@ -50,16 +76,6 @@ def once(
             )
         return int(prior.status), json.loads(prior.response)
     status, answer = run()
-    conn.execute(
-        insert(K).values(
-            subject=subject,
-            key=key,
-            method=method,
-            path=path,
-            request_sha256=digest,
-            status=status,
-            response=json.dumps(answer, ensure_ascii=False, default=str),
-            created_at=datetime.now(UTC),
-        )
-    )
+    text = json.dumps(answer, ensure_ascii=False, default=str)
+    conn.execute(update(K).where(mine).values(status=status, response=text))
     return status, answer
