@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,7 +30,6 @@ from arrears.cli.common import (
     transaction,
     unwrap,
 )
-from arrears.core.contact.queue import QueueItem
 from arrears.core.jsonable import jsonable
 from arrears.core.money import fmt
 from arrears.core.problem import Result
@@ -41,7 +39,7 @@ from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.history import Recording
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
-from arrears.services.collection.queue import list_queue, next_item
+from arrears.services.collection.queue import item_dict, list_queue, next_item
 from arrears.services.collection.visits import (
     Visit,
     approve_visit,
@@ -62,12 +60,6 @@ promise_app = typer.Typer(help="Promises to pay.", no_args_is_help=True)
 visit_app = typer.Typer(
     help="Field visits: request, approve, assign, notice, report.", no_args_is_help=True
 )
-
-
-def _item_dict(item: QueueItem) -> dict[str, Any]:
-    d = asdict(item)
-    d["amount"] = fmt(item.amount)
-    return jsonable(d)  # type: ignore[no-any-return]
 
 
 AtOption = Annotated[
@@ -189,7 +181,7 @@ def queue_list(
     with transaction(db) as conn:
         items = list_queue(conn, agent, include_done)
     if json_out:
-        print_json([_item_dict(i) for i in items])
+        print_json([item_dict(i) for i in items])
         return
     table = Table(
         "item",
@@ -235,7 +227,7 @@ def queue_next(
     with transaction(db) as conn:
         item = next_item(conn, agent, now)
     if json_out:
-        print_json(None if item is None else _item_dict(item))
+        print_json(None if item is None else item_dict(item))
     elif item is None:
         typer.echo("nothing due")
     else:
@@ -311,14 +303,7 @@ def outcome_record(
                 recording=rec,
             )
         )
-    data = {
-        "attempt_key": res.attempt_key,
-        "borrower_id": res.borrower_id,
-        "outcome": res.outcome.value,
-        "already_recorded": res.already_recorded,
-        "promise_key": res.promise_key,
-        "recording_sha256": rec.sha256 if rec else None,
-    }
+    data = {**res.as_dict(), "recording_sha256": rec.sha256 if rec else None}
     if json_out:
         print_json(data)
     elif res.already_recorded:

@@ -8,6 +8,7 @@ replay's balance. A refused event writes nothing; the same ref twice applies onc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -111,18 +112,23 @@ def _same(row: object, want: dict[str, object]) -> bool:
     return all(getattr(row, k) == v for k, v in want.items())
 
 
-def _record(
-    engine: Engine,
-    loan_id: str,
-    want: dict[str, object],
-    reversal_of: str | None = None,
-) -> Result[Applied]:
+def _record(engine: Engine, loan_id: str, want: dict[str, object]) -> Result[Applied]:
+    return _committed(engine, lambda conn: _one(apply_to_loan(conn, loan_id, [want])))
+
+
+def _one(result: Result[list[Applied]]) -> Result[Applied]:
+    done, problems = result
+    return (None, problems) if done is None else ok(done[0])
+
+
+def _committed(engine: Engine, work: Callable[[Connection], Result[Applied]]) -> Result[Applied]:
+    """``work`` in a transaction of its own, committed only when it answers a value."""
     with engine.connect() as conn:
-        done, problems = apply_to_loan(conn, loan_id, [want], reversal_of)
+        done, problems = work(conn)
         if done is None:
             return None, problems  # leaving without a commit rolls everything back
         conn.commit()
-        return ok(done[0])
+        return ok(done)
 
 
 MAX_REF = 128  # the loan_events.ref column
@@ -292,19 +298,19 @@ def _reversal_entries(
 
 
 def pay(engine: Engine, loan_id: str, amount: int, on: date, ref: str) -> Result[Applied]:
+    return _committed(engine, lambda conn: pay_in(conn, loan_id, amount, on, ref))
+
+
+def pay_in(conn: Connection, loan_id: str, amount: int, on: date, ref: str) -> Result[Applied]:
+    """Apply a payment inside the caller's transaction (problems: the caller rolls back)."""
     if amount <= 0:
         return fail(Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen"))
     want = {"kind": "payment", "ref": ref, "amount": amount, "effective_on": on}
-    return _record(engine, loan_id, want)
+    return _one(apply_to_loan(conn, loan_id, [want]))
 
 
 def reverse(engine: Engine, payment_ref: str, ref: str, on: date) -> Result[Applied]:
-    with engine.connect() as conn:
-        done, problems = reverse_in(conn, payment_ref, ref, on)
-        if done is None:
-            return None, problems  # leaving without a commit rolls everything back
-        conn.commit()
-        return ok(done)
+    return _committed(engine, lambda conn: reverse_in(conn, payment_ref, ref, on))
 
 
 def reverse_in(conn: Connection, target_ref: str, ref: str, on: date) -> Result[Applied]:
@@ -329,6 +335,12 @@ def reverse_in(conn: Connection, target_ref: str, ref: str, on: date) -> Result[
 def waive(
     engine: Engine, loan_id: str, component: Component, amount: int, on: date, ref: str
 ) -> Result[Applied]:
+    return _committed(engine, lambda conn: waive_in(conn, loan_id, component, amount, on, ref))
+
+
+def waive_in(
+    conn: Connection, loan_id: str, component: Component, amount: int, on: date, ref: str
+) -> Result[Applied]:
     if amount <= 0:
         return fail(Problem(f"loan {loan_id}", "amount", f"must be positive, got {amount} fen"))
     want = {
@@ -338,7 +350,7 @@ def waive(
         "component": component.value,
         "effective_on": on,
     }
-    return _record(engine, loan_id, want)
+    return _one(apply_to_loan(conn, loan_id, [want]))
 
 
 def write_off(engine: Engine, loan_id: str, on: date, ref: str) -> Result[Applied]:

@@ -40,6 +40,15 @@ class OutcomeRecorded:
     already_recorded: bool
     promise_key: str | None = None
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "attempt_key": self.attempt_key,
+            "borrower_id": self.borrower_id,
+            "outcome": self.outcome.value,
+            "already_recorded": self.already_recorded,
+            "promise_key": self.promise_key,
+        }
+
 
 def _who_and_recording(agent: str | None, recording: Recording | None) -> dict[str, object]:
     """The agent and the call recording, as the outcome's row and evidence payload hold them."""

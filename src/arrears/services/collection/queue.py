@@ -9,7 +9,7 @@ transaction's ``BEGIN IMMEDIATE`` serialises claims. Either way an item is claim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -19,6 +19,9 @@ from arrears.core.contact.action import PlannedAction, action_key
 from arrears.core.contact.gating import window_end
 from arrears.core.contact.queue import QueueItem, ordered
 from arrears.core.evidence.chain import Entry, Kind
+from arrears.core.jsonable import jsonable
+from arrears.core.money import fmt
+from arrears.core.people.masking import mask_phone
 from arrears.services import evidence as log
 from arrears.services.collection.common import Problem, chunks, from_db, maybe_from_db, to_utc
 from arrears.services.collection.gate_context import DEFAULT_ZONE, zones
@@ -28,6 +31,15 @@ from arrears.store.membership import batches, one_of
 from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 
 Q = queue_items
+
+
+def item_dict(item: QueueItem, *, masked: bool = False) -> dict[str, Any]:
+    """A queue item as JSON, the amount in yuan; ``masked`` for those who do not dial it."""
+    d = jsonable(asdict(item))
+    d["amount"] = fmt(item.amount)
+    if masked:
+        d["number"] = mask_phone(item.number)
+    return d  # type: ignore[no-any-return]
 
 
 def item_from_row(r: Any) -> QueueItem:
