@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from arrears.api.app import ApiConfig, create_app
 from arrears.services.close.day import CloseConfig
+from arrears.services.collection.borrower_contact import reach_lender
 from arrears.services.collection.plans import request_plan
+from arrears.services.collection.queue import next_item
+from arrears.services.events import pay_in
 from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
 from arrears.services.staff import ROLES, add_user
@@ -50,6 +54,23 @@ ACCESS: dict[tuple[str, str], Any] = {
         "agent",
     },
     ("GET", "/api/v1/complaints"): {"admin", "supervisor", "compliance"},
+    ("GET", "/ready"): PUBLIC,
+    ("POST", "/api/v1/me/messages"): BORROWER,
+    ("POST", "/api/v1/me/verify-collector"): BORROWER,
+    ("POST", "/api/v1/me/verify-channel"): BORROWER,
+    ("POST", "/api/v1/me/complaints"): BORROWER,
+    ("GET", "/api/v1/me/complaints"): BORROWER,
+    ("GET", "/api/v1/me/credit"): BORROWER,
+    ("POST", "/api/v1/me/records"): BORROWER,
+    ("GET", "/api/v1/me/records"): BORROWER,
+    ("GET", "/api/v1/me/evidence"): BORROWER,
+    ("POST", "/api/v1/loans/{loan_id}/payments"): {"admin", "supervisor"},
+    ("POST", "/api/v1/payments/{payment_ref}/reversal"): {"admin", "supervisor"},
+    ("POST", "/api/v1/loans/{loan_id}/waivers"): {"admin", "supervisor"},
+    ("GET", "/api/v1/queue"): {"admin", "supervisor", "compliance", "agent"},
+    ("POST", "/api/v1/queue/next"): {"agent", "supervisor"},
+    ("POST", "/api/v1/queue/{item_id}/outcome"): {"agent", "supervisor"},
+    ("GET", "/api/v1/visits"): {"admin", "supervisor", "compliance", "field_collector"},
 }
 # What each route is called with: the borrower's own ids, a small valid body.
 CALLS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
@@ -70,6 +91,38 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ("GET", "/api/v1/borrowers/{borrower_id}/forecast"): (
         "/api/v1/borrowers/B-L1/forecast?days=1",
         None,
+    ),
+    ("POST", "/api/v1/me/messages"): ("/api/v1/me/messages", {"text": "please call me"}),
+    ("POST", "/api/v1/me/verify-collector"): ("/api/v1/me/verify-collector", {"code": "123456"}),
+    ("POST", "/api/v1/me/verify-channel"): ("/api/v1/me/verify-channel", {"phone": "13900001111"}),
+    ("POST", "/api/v1/me/complaints"): (
+        "/api/v1/me/complaints",
+        {"against": "amount", "text": "the penalty is wrong", "loan_id": "L1"},
+    ),
+    ("POST", "/api/v1/me/records"): (
+        "/api/v1/me/records",
+        {
+            "happened_at": "2024-03-02T10:00:00+08:00",
+            "channel": "call",
+            "caller_name": "Wang",
+            "said": "he said my family would be told",
+        },
+    ),
+    ("POST", "/api/v1/loans/{loan_id}/payments"): (
+        "/api/v1/loans/L1/payments",
+        {"amount": "1.00", "on": "2024-03-02", "ref": "pay-roles"},
+    ),
+    ("POST", "/api/v1/payments/{payment_ref}/reversal"): (
+        "/api/v1/payments/P-REV/reversal",
+        {"on": "2024-03-02", "ref": "rev-roles"},
+    ),
+    ("POST", "/api/v1/loans/{loan_id}/waivers"): (
+        "/api/v1/loans/L1/waivers",
+        {"component": "penalty", "amount": "0.01", "on": "2024-03-02", "ref": "waive-roles"},
+    ),
+    ("POST", "/api/v1/queue/{item_id}/outcome"): (
+        "/api/v1/queue/{item}/outcome",
+        {"outcome": "no_answer", "at": "2024-03-02T10:30:00+08:00"},
     ),
     ("POST", "/api/v1/auth/borrower/code"): (
         "/api/v1/auth/borrower/code",
@@ -107,8 +160,24 @@ def world(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, dict[st
         conn.execute(
             update(cases).where(cases.c.borrower_id == "B-L1").values(assigned_agent="agent")
         )
+        succeeded(pay_in(conn, "L1", 100, date(2024, 3, 2), "P-REV"))
+        succeeded(
+            reach_lender(
+                conn,
+                key="callback",
+                borrower_id="B-L1",
+                at=sh("2024-03-02 09:00"),
+                callback_at=sh("2024-03-02 10:00"),
+            )
+        )
+        item = next_item(conn, "agent", sh("2024-03-02 10:05"))
+        assert item is not None
     config = ApiConfig(
-        engine, b"k" * 32, default_settings().lender, CloseConfig(default_policy_set())
+        engine,
+        b"k" * 32,
+        default_settings().lender,
+        CloseConfig(default_policy_set()),
+        signing_key=Ed25519PrivateKey.generate(),
     )
     client = TestClient(create_app(config))
     tokens: dict[str, dict[str, str]] = {"anonymous": {}}
@@ -127,7 +196,7 @@ def world(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, dict[st
         "/api/v1/auth/borrower/session", json={"phone": "13800138000", "code": code.group()}
     )
     tokens[BORROWER] = {"Authorization": f"Bearer {r.json()['token']}"}
-    return client, tokens, 0
+    return client, tokens, item.item_id
 
 
 def _plan(engine: Engine, key: str) -> int:
@@ -155,7 +224,7 @@ def _plan(engine: Engine, key: str) -> int:
 def test_every_route_has_a_rule_and_every_role_gets_its_answer(
     world: tuple[TestClient, dict[str, dict[str, str]], int], engine: Engine
 ) -> None:
-    client, tokens, _ = world
+    client, tokens, item_id = world
     spec = client.get("/openapi.json").json()
     routes = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     routes.add(("GET", "/health"))
@@ -165,6 +234,7 @@ def test_every_route_has_a_rule_and_every_role_gets_its_answer(
             path, body = CALLS.get((method, template), (template, None))
             if "{plan}" in path:
                 path = path.replace("{plan}", str(_plan(engine, f"{who}-{method}-{template}")))
+            path = path.replace("{item}", str(item_id))
             headers = {**tokens[who], "Idempotency-Key": f"{who}-{path}"}
             r = client.request(method, path, json=body, headers=headers)
             allowed = (

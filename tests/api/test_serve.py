@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
+from api.serving import serving
 from arrears.api.app import ApiConfig, create_app
 from arrears.services.close.day import CloseConfig
 from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
 from contact.test_cases_support import overdue_loans
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -32,20 +23,8 @@ def base_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
     config = ApiConfig(
         engine, b"x" * 32, default_settings().lender, CloseConfig(default_policy_set())
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(config)) as url:
+        yield url
 
 
 def test_over_http(base_url: str) -> None:

@@ -1,0 +1,152 @@
+"""What every route needs: the configuration, a transaction, who is asking, and the helpers
+that turn a service's ``(value, problems)`` into an answer or problem details.
+
+Authorisation lives here, in one place: ``Me`` is the signed-in borrower (a staff token on a
+borrower's route is answered 404), ``staff(*roles)`` a staff member with one of the roles (a
+borrower is answered 404, another role 403), and anonymous requests get 401 from both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, Header, Request
+from sqlalchemy import Connection, Engine, select
+
+from arrears.api.problems import ProblemError, status_of
+from arrears.core.lender.settings import Lender
+from arrears.core.money import MoneyError, parse_amount
+from arrears.core.problem import Problem, Result
+from arrears.services.close.day import CloseConfig
+from arrears.services.signin import Session, session_for
+from arrears.store import tables
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    engine: Engine
+    secret: bytes  # the server secret: HMAC of codes and tokens
+    lender: Lender
+    close: CloseConfig
+    show_codes: bool = False  # development: sign-in codes are also written to the console
+    signing_key: Ed25519PrivateKey | None = None  # signs evidence packs (None: not offered)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def value(result: Result[Any]) -> Any:
+    """The result's value, or problem details with the status its first problem calls for."""
+    found, problems = result
+    if found is None and problems:
+        raise ProblemError(status_of(problems), problems)
+    return found
+
+
+def money(text: str | None, field: str) -> int | None:
+    """An amount in yuan as the client wrote it ("300.00"), in fen; a bad one names ``field``."""
+    if text is None:
+        return None
+    try:
+        return parse_amount(text)
+    except MoneyError as exc:
+        raise ProblemError(422, [Problem("request", field, str(exc))]) from None
+
+
+def not_found(record: str, field: str) -> ProblemError:
+    return ProblemError(404, [Problem(record, field, "not found", "not_found")])
+
+
+def _config(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.config
+    return config
+
+
+Config = Annotated[ApiConfig, Depends(_config)]
+
+
+def _conn(request: Request) -> Iterator[Connection]:
+    """The request's transaction: committed when the route returns, rolled back when it
+    raises, so a refused request changes nothing."""
+    with _config(request).engine.begin() as c:
+        yield c
+
+
+Db = Annotated[Connection, Depends(_conn)]
+
+
+def _session(request: Request, authorization: str | None) -> Session:
+    """The live session of the bearer token (read in a short transaction of its own: a
+    route that runs long, the forecast, must not hold the database meanwhile)."""
+    config = _config(request)
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    found = None
+    if token:
+        with config.engine.connect() as db:
+            found = session_for(db, token, now(), config.secret)
+    if found is None:
+        raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
+    return found
+
+
+def _borrower(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+    found = _session(request, authorization)
+    if found.role != "borrower":
+        raise not_found("request", "path")
+    return found
+
+
+# In a route, put the caller (Me, or a staff dependency) before Db: it reads the session in a
+# transaction of its own, and on SQLite a second writer would wait on the first.
+Me = Annotated[Session, Depends(_borrower)]
+
+
+def staff(*roles: str) -> Any:
+    """A dependency: the signed-in staff member, if their role is one of ``roles``."""
+
+    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+        found = _session(request, authorization)
+        if found.kind != "staff":
+            raise not_found("request", "path")  # staff routes are not a borrower's to know of
+        if found.role not in roles:
+            raise ProblemError(
+                403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
+            )
+        return found
+
+    return Depends(check)
+
+
+Readers = Annotated[Session, staff("admin", "supervisor", "compliance")]
+Deciders = Annotated[Session, staff("admin", "supervisor")]
+CaseReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "agent")]
+Agents = Annotated[Session, staff("agent", "supervisor")]
+MoneyMovers = Annotated[Session, staff("admin", "supervisor")]  # payments, reversals, waivers
+VisitReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "field_collector")]
+
+IdempotencyKey = Annotated[str | None, Header()]
+
+
+def own_loan_ids(db: Connection, borrower_id: str) -> list[str]:
+    q = select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
+    return list(db.execute(q.order_by(tables.loans.c.loan_id)).scalars())
+
+
+def own(db: Connection, who: Session, loan_id: str) -> None:
+    """404 unless ``loan_id`` is the borrower's: another's loan is as a loan that is not."""
+    if loan_id not in own_loan_ids(db, who.subject):
+        raise not_found(f"loan {loan_id}", "loan_id")
+
+
+def business_date(db: Connection, loan_ids: list[str]) -> date | None:
+    """The date the loans were last closed to (the ledger's today)."""
+    if not loan_ids:
+        return None
+    q = select(tables.loan_state.c.as_of).where(tables.loan_state.c.loan_id.in_(loan_ids))
+    day = db.execute(q.limit(1)).scalar()
+    return day if isinstance(day, date) else None
