@@ -289,3 +289,22 @@ def test_an_agent_records_only_the_calls_they_hold(world: World) -> None:
         headers={**world.staff("sup"), "Idempotency-Key": "p"},
     )
     assert promise.status_code == 404
+
+
+def test_what_the_fuzzer_found_is_refused_by_name(world: World) -> None:
+    """A NUL character (PostgreSQL refuses it) and an id past the 32-bit column were server
+    errors on PostgreSQL until schemathesis sent them."""
+    c = world.client
+    r = c.post("/api/v1/auth/borrower/code", json={"phone": "1380013\u00008000"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "phone", r.text
+    sup = world.staff("sup")
+    big = c.post(
+        "/api/v1/queue/2147483648/outcome",
+        json={"outcome": "no_answer"},
+        headers={**sup, "Idempotency-Key": "big"},
+    )
+    assert big.status_code == 422 and big.json()["errors"][0]["field"] == "item_id", big.text
+    nul_path = c.get("/api/v1/plans", params={"status": "pending\u0000"}, headers=sup)
+    assert nul_path.status_code == 422
+    extra = c.post("/api/v1/auth/borrower/code", json={"phone": "13800138000", "admin": True})
+    assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "admin", extra.text

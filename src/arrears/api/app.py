@@ -9,15 +9,18 @@ whom they serve: ``routes_auth`` (signing in), ``routes_me`` (the borrower's own
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from arrears.api import routes_auth, routes_me, routes_staff
+from arrears.api.bodies import no_nul_in_parameters
 from arrears.api.deps import ApiConfig, value
-from arrears.api.problems import ProblemError, problem_response
+from arrears.api.problems import ProblemError, document_problems, problem_response
 from arrears.core.problem import Problem
 from arrears.services.close.day import CloseConfig
 
@@ -34,6 +37,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         "layer. Errors are RFC 9457 problem details naming the field.",
         openapi_url="/openapi.json",
         docs_url="/docs",
+        dependencies=[Depends(no_nul_in_parameters)],
     )
     app.state.config = config
 
@@ -68,6 +72,19 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     for router in (routes_auth.router, routes_me.router, routes_staff.router):
         app.include_router(router, prefix=PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = document_problems(spec)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -8,13 +8,13 @@ borrower is answered 404, another role 403), and anonymous requests get 401 from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy import Connection, Engine, select
 
 from arrears.api.problems import ProblemError, status_of
@@ -22,8 +22,11 @@ from arrears.core.lender.settings import Lender
 from arrears.core.money import MoneyError, parse_amount
 from arrears.core.problem import Problem, Result
 from arrears.services.close.day import CloseConfig
+from arrears.services.close.forecast import MAX_DAYS
 from arrears.services.signin import Session, session_for
 from arrears.store import tables
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,33 @@ MoneyMovers = Annotated[Session, staff("admin", "supervisor")]  # payments, reve
 VisitReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "field_collector")]
 
 IdempotencyKey = Annotated[str | None, Header()]
+# A row id in a path: the database's integer (PostgreSQL's is 32-bit; a larger one is refused
+# as the bad input it is, not sent to the database to fail there).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The forecast runs the real close once a day: bounded, so one request cannot hold a worker.
+ForecastDays = Annotated[int, Query(ge=1, le=MAX_DAYS, description="days ahead")]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which part of a list: lists come in a stable order (by id, the queue in working
+    order), so ``offset`` walks them without gaps or repeats while nothing is added."""
+
+    limit: int
+    offset: int
+
+    def of(self, items: Sequence[T]) -> list[T]:
+        return list(items[self.offset : self.offset + self.limit])
+
+
+def _page(
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many")] = 0,
+) -> Page:
+    return Page(limit, offset)
+
+
+Paged = Annotated[Page, Depends(_page)]
 
 
 def own_loan_ids(db: Connection, borrower_id: str) -> list[str]:

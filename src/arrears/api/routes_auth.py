@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from arrears.api.bodies import Body
 from arrears.api.deps import Config, now, value
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.people.masking import mask_phone
@@ -21,7 +22,7 @@ from arrears.store.outbox_tables import outbox
 router = APIRouter(tags=["sign-in"])
 
 
-class PhoneIn(BaseModel):
+class PhoneIn(Body):
     phone: str = Field(min_length=5, max_length=40, examples=["13800138000"])
 
 
@@ -29,7 +30,7 @@ class SignInIn(PhoneIn):
     code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
 
 
-class StaffSignInIn(BaseModel):
+class StaffSignInIn(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
 

@@ -6,17 +6,20 @@ signed-in borrower: another borrower's loan is 404, as a loan that does not exis
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from arrears.api.bodies import Body
 from arrears.api.deps import (
     Config,
     Db,
+    ForecastDays,
     IdempotencyKey,
     Me,
+    Paged,
     business_date,
     money,
     not_found,
@@ -58,7 +61,7 @@ class LoanOut(BaseModel):
     payoff: str
 
 
-class PlanPreviewIn(BaseModel):
+class PlanPreviewIn(Body):
     loan_id: str = Field(min_length=1, max_length=64)
     months: int | None = Field(default=None, ge=1, le=60)
     monthly: str | None = Field(default=None, max_length=20, examples=["300.00"])
@@ -69,31 +72,33 @@ class PlanIn(PlanPreviewIn):
     note: str = Field(default="", max_length=2000)
 
 
-class MessageIn(BaseModel):
+class MessageIn(Body):
     text: str = Field(default="", max_length=2000)
     callback_at: datetime | None = Field(default=None, description="when to call me back")
     loan_id: str | None = Field(default=None, max_length=64)
 
 
-class CodeIn(BaseModel):
+class CodeIn(Body):
     code: str = Field(min_length=1, max_length=40, description="the code the collector gave")
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(Body):
     phone: str | None = Field(default=None, max_length=40)
     account: str | None = Field(default=None, max_length=64)
 
 
-class ComplaintIn(BaseModel):
+class ComplaintIn(Body):
     against: Literal["contact", "collector", "amount"]
     text: str = Field(min_length=1, max_length=4000)
     loan_id: str | None = Field(default=None, max_length=64)
     collector_id: str | None = Field(default=None, max_length=64)
     rule: str | None = Field(default=None, max_length=64)
-    evidence: list[int] = Field(default_factory=list, max_length=50)
+    evidence: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=50, description="evidence record numbers"
+    )
 
 
-class NoteIn(BaseModel):
+class NoteIn(Body):
     happened_at: datetime
     channel: Literal["call", "visit", "message", "other"]
     caller_name: str = Field(default="", max_length=200)
@@ -144,7 +149,7 @@ def one_loan(loan_id: str, me: Me, db: Db) -> LoanOut:
 
 
 @router.get("/me/forecast")
-def my_forecast(me: Me, config: Config, days: int = 30) -> dict[str, Any]:
+def my_forecast(me: Me, config: Config, days: ForecastDays = 30) -> dict[str, Any]:
     """What the close will do on which date if nothing is paid, and what stops each step."""
     found = value(borrower_forecast(config.engine, me.subject, config.close, days=days))
     return dict(found.as_dict())
@@ -190,8 +195,8 @@ def my_plan_request(body: PlanIn, me: Me, db: Db, idempotency_key: IdempotencyKe
 
 
 @router.get("/me/plans")
-def my_plans(me: Me, db: Db) -> list[dict[str, Any]]:
-    return [p.as_dict() for p in list_plans(db, borrower_id=me.subject)]
+def my_plans(me: Me, db: Db, page: Paged) -> list[dict[str, Any]]:
+    return [p.as_dict() for p in page.of(list_plans(db, borrower_id=me.subject))]
 
 
 @router.post("/me/messages", status_code=201)
@@ -274,8 +279,8 @@ def my_complaint(body: ComplaintIn, me: Me, db: Db, idempotency_key: Idempotency
 
 
 @router.get("/me/complaints")
-def my_complaints(me: Me, db: Db) -> list[dict[str, Any]]:
-    return [c.as_dict() for c in list_complaints(db, borrower_id=me.subject)]
+def my_complaints(me: Me, db: Db, page: Paged) -> list[dict[str, Any]]:
+    return [c.as_dict() for c in page.of(list_complaints(db, borrower_id=me.subject))]
 
 
 @router.get("/me/credit")
@@ -310,8 +315,8 @@ def my_note(body: NoteIn, me: Me, db: Db, idempotency_key: IdempotencyKey = None
 
 
 @router.get("/me/records")
-def my_records(me: Me, db: Db) -> list[dict[str, Any]]:
-    return [r.as_dict() for r in own_records(db, me.subject)]
+def my_records(me: Me, db: Db, page: Paged) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in page.of(own_records(db, me.subject))]
 
 
 @router.get("/me/evidence")

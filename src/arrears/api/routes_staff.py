@@ -17,15 +17,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from arrears.api.bodies import Body
 from arrears.api.deps import (
     Agents,
     CaseReaders,
     Config,
     Db,
     Deciders,
+    ForecastDays,
     IdempotencyKey,
     MoneyMovers,
+    Paged,
     Readers,
+    RowId,
     VisitReaders,
     money,
     not_found,
@@ -47,38 +51,42 @@ from arrears.store.case_tables import cases
 
 router = APIRouter(tags=["staff"])
 
+PlanStatus = Literal[
+    "pending", "countered", "active", "completed", "broken", "rejected", "cancelled"
+]
 
-class PaymentIn(BaseModel):
+
+class PaymentIn(Body):
     amount: str = Field(max_length=20, examples=["300.00"], description="in yuan")
     on: date = Field(description="the day the money was received")
     ref: str = Field(min_length=1, max_length=128, description="the payment system's reference")
 
 
-class ReversalIn(BaseModel):
+class ReversalIn(Body):
     on: date
     ref: str = Field(min_length=1, max_length=128, description="this reversal's own reference")
 
 
-class WaiverIn(BaseModel):
+class WaiverIn(Body):
     component: Literal["penalty", "interest"]
     amount: str = Field(max_length=20, examples=["50.00"])
     on: date
     ref: str = Field(min_length=1, max_length=128)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Body):
     decision: Literal["approve", "reject", "counter"]
     note: str = Field(default="", max_length=2000)
     months: int | None = Field(default=None, ge=1, le=60)
     waive_penalty: str | None = Field(default=None, max_length=20)
 
 
-class PromiseIn(BaseModel):
+class PromiseIn(Body):
     due_on: date
     amount: str = Field(max_length=20, examples=["500.00"])
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(Body):
     outcome: Outcome
     at: datetime | None = Field(default=None, description="when the call ended (default now)")
     promise: PromiseIn | None = None
@@ -150,14 +158,16 @@ def post_waiver(
 
 
 @router.get("/plans")
-def all_plans(who: Readers, db: Db, status: str | None = None) -> list[dict[str, Any]]:
-    """Installment plans; ``status=pending`` is the supervisors' queue."""
-    return [p.as_dict() for p in list_plans(db, status=status)]
+def all_plans(
+    who: Readers, db: Db, page: Paged, status: PlanStatus | None = None
+) -> list[dict[str, Any]]:
+    """Installment plans by id; ``status=pending`` is the supervisors' queue."""
+    return [p.as_dict() for p in page.of(list_plans(db, status=status))]
 
 
 @router.post("/plans/{plan_id}/decision")
 def plan_decision(
-    plan_id: int, body: DecisionIn, who: Deciders, db: Db, idempotency_key: IdempotencyKey = None
+    plan_id: RowId, body: DecisionIn, who: Deciders, db: Db, idempotency_key: IdempotencyKey = None
 ) -> Any:
     """A supervisor approves, rejects or counters a pending plan."""
     waive = money(body.waive_penalty, "waive_penalty")
@@ -182,7 +192,7 @@ def plan_decision(
 
 @router.get("/borrowers/{borrower_id}/forecast")
 def borrower_forecast_route(
-    borrower_id: str, who: CaseReaders, config: Config, days: int = 30
+    borrower_id: str, who: CaseReaders, config: Config, days: ForecastDays = 30
 ) -> dict[str, Any]:
     """What the close will do for a borrower; an agent sees only cases assigned to them."""
     if who.role == "agent":
@@ -201,15 +211,20 @@ def borrower_forecast_route(
 
 
 @router.get("/complaints")
-def all_complaints(who: Readers, db: Db, open_only: bool = False) -> list[dict[str, Any]]:
-    return [c.as_dict() for c in list_complaints(db, open_only=open_only)]
+def all_complaints(
+    who: Readers, db: Db, page: Paged, open_only: bool = False
+) -> list[dict[str, Any]]:
+    """Complaints by id, each with the day its answer is due."""
+    return [c.as_dict() for c in page.of(list_complaints(db, open_only=open_only))]
 
 
 @router.get("/queue")
-def queue(who: CaseReaders, db: Db, include_done: bool = False) -> list[dict[str, Any]]:
+def queue(
+    who: CaseReaders, db: Db, page: Paged, include_done: bool = False
+) -> list[dict[str, Any]]:
     """The calls waiting, in working order; an agent sees the items they hold."""
     agent = who.subject if who.role == "agent" else None
-    items = list_queue(db, agent=agent, include_done=include_done)
+    items = page.of(list_queue(db, agent=agent, include_done=include_done))
     return [item_dict(i, masked=who.role != "agent") for i in items]
 
 
@@ -222,7 +237,7 @@ def queue_next(who: Agents, db: Db) -> dict[str, Any] | None:
 
 @router.post("/queue/{item_id}/outcome")
 def queue_outcome(
-    item_id: int, body: OutcomeIn, who: Agents, db: Db, idempotency_key: IdempotencyKey = None
+    item_id: RowId, body: OutcomeIn, who: Agents, db: Db, idempotency_key: IdempotencyKey = None
 ) -> Any:
     """What came of the call: recorded on the attempt, in the evidence log, and a promise to
     pay when one was made. An agent records only the items they hold."""
@@ -256,9 +271,11 @@ def queue_outcome(
 
 
 @router.get("/visits")
-def visits(who: VisitReaders, db: Db, borrower_id: str | None = None) -> list[dict[str, Any]]:
-    """Field visits; a field collector sees only those they are assigned to."""
+def visits(
+    who: VisitReaders, db: Db, page: Paged, borrower_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Field visits by id; a field collector sees only those they are assigned to."""
     found = list_visits(db, borrower_id=borrower_id)
     if who.role == "field_collector":
         found = [v for v in found if who.subject in v.collectors]
-    return [v.as_dict() for v in found]
+    return [v.as_dict() for v in page.of(found)]
