@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -21,7 +21,7 @@ def _free_port() -> int:
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """The base URL while the server runs; stopped (gracefully) on leaving."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

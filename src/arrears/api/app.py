@@ -9,6 +9,8 @@ whom they serve: ``routes_auth`` (signing in), ``routes_me`` (the borrower's own
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -20,6 +22,7 @@ from sqlalchemy import text
 from arrears.api import routes_auth, routes_me, routes_staff
 from arrears.api.bodies import no_nul_in_parameters
 from arrears.api.deps import ApiConfig, value
+from arrears.api.logs import RequestLog
 from arrears.api.problems import ProblemError, document_problems, problem_response
 from arrears.core.problem import Problem
 from arrears.services.close.day import CloseConfig
@@ -30,7 +33,13 @@ __all__ = ["PREFIX", "ApiConfig", "create_app", "default_config"]
 
 
 def create_app(config: ApiConfig) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        config.engine.dispose()  # after the last request in flight has had its answer
+
     app = FastAPI(
+        lifespan=lifespan,
         title="arrears",
         version="1",
         description="Overdue consumer loans: the borrower's side and the lender's, one service "
@@ -40,6 +49,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         dependencies=[Depends(no_nul_in_parameters)],
     )
     app.state.config = config
+    app.add_middleware(RequestLog)
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:

@@ -8,6 +8,8 @@ import typer
 
 from arrears.cli.common import DbOption
 
+GRACE_SECONDS = 30
+
 
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -16,11 +18,22 @@ def serve_cmd(
 ) -> None:
     """Serve the API at http://HOST:PORT/api/v1 (OpenAPI at /openapi.json, docs at /docs).
     In development (ARREARS_ENV unset or "development") borrowers' sign-in codes are also
-    printed here, as the SMS would carry them."""
+    printed here, as the SMS would carry them. Logs are JSON lines on stderr, one a request;
+    on SIGTERM or Ctrl-C the server stops taking requests and answers those in flight (up to
+    30 seconds) before it exits."""
     import uvicorn
 
     from arrears.api.app import create_app, default_config
+    from arrears.api.logs import configure_json_logs
 
+    configure_json_logs()
     config = default_config(db)
     typer.echo(f"serving on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_config=None,  # ours: JSON lines
+        access_log=False,  # its lines carry the raw path and the client's address
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
