@@ -22,6 +22,7 @@ from arrears.services.collection.queue import next_item
 from arrears.services.events import pay_in
 from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
+from arrears.services.signin import new_session
 from arrears.services.staff import ROLES, add_user
 from arrears.store import tables as t
 from arrears.store.case_tables import cases
@@ -30,8 +31,10 @@ from contact.test_cases_support import overdue_loans, sh
 from factories import succeeded
 
 PASSWORD = "correct horse battery"
+SECRET = b"k" * 32
 PUBLIC = "public"
 BORROWER = "borrower"
+SIGNED_IN = "signed in"  # anyone with a session, about their own session
 # (method, path) -> who may: PUBLIC, BORROWER, or a set of staff roles.
 ACCESS: dict[tuple[str, str], Any] = {
     ("GET", "/health"): PUBLIC,
@@ -55,6 +58,7 @@ ACCESS: dict[tuple[str, str], Any] = {
     },
     ("GET", "/api/v1/complaints"): {"admin", "supervisor", "compliance"},
     ("GET", "/ready"): PUBLIC,
+    ("POST", "/api/v1/auth/session/end"): SIGNED_IN,
     ("POST", "/api/v1/me/messages"): BORROWER,
     ("POST", "/api/v1/me/verify-collector"): BORROWER,
     ("POST", "/api/v1/me/verify-channel"): BORROWER,
@@ -174,7 +178,7 @@ def world(engine: Engine, tmp_path: Path) -> tuple[TestClient, dict[str, dict[st
         assert item is not None
     config = ApiConfig(
         engine,
-        b"k" * 32,
+        SECRET,
         default_settings().lender,
         CloseConfig(default_policy_set()),
         signing_key=Ed25519PrivateKey.generate(),
@@ -221,6 +225,12 @@ def _plan(engine: Engine, key: str) -> int:
     return plan.plan_id
 
 
+def _throwaway(engine: Engine, who: str) -> str:
+    with engine.begin() as conn:
+        kind, subject = ("borrower", "B-L1") if who == BORROWER else ("staff", who)
+        return new_session(conn, kind, subject, who, datetime.now(UTC), SECRET).token
+
+
 def test_every_route_has_a_rule_and_every_role_gets_its_answer(
     world: tuple[TestClient, dict[str, dict[str, str]], int], engine: Engine
 ) -> None:
@@ -236,9 +246,12 @@ def test_every_route_has_a_rule_and_every_role_gets_its_answer(
                 path = path.replace("{plan}", str(_plan(engine, f"{who}-{method}-{template}")))
             path = path.replace("{item}", str(item_id))
             headers = {**tokens[who], "Idempotency-Key": f"{who}-{path}"}
+            if rule == SIGNED_IN and who != "anonymous":  # signing out spends the token
+                headers["Authorization"] = f"Bearer {_throwaway(engine, who)}"
             r = client.request(method, path, json=body, headers=headers)
             allowed = (
                 rule == PUBLIC
+                or (rule == SIGNED_IN and who != "anonymous")
                 or (rule == BORROWER and who == BORROWER)
                 or (isinstance(rule, set) and who in rule)
             )

@@ -23,7 +23,7 @@ from arrears.core.money import MoneyError, parse_amount
 from arrears.core.problem import Problem, Result
 from arrears.services.close.day import CloseConfig
 from arrears.services.close.forecast import MAX_DAYS
-from arrears.services.signin import Session, session_for
+from arrears.services.signin import Session, same_csrf, session_for
 from arrears.store import tables
 
 T = TypeVar("T")
@@ -36,6 +36,7 @@ class ApiConfig:
     lender: Lender
     close: CloseConfig
     show_codes: bool = False  # development: sign-in codes are also written to the console
+    cookie_secure: bool = True  # session cookies only over HTTPS (browsers count localhost)
     signing_key: Ed25519PrivateKey | None = None  # signs evidence packs (None: not offered)
 
 
@@ -83,17 +84,35 @@ def _conn(request: Request) -> Iterator[Connection]:
 Db = Annotated[Connection, Depends(_conn)]
 
 
+SESSION_COOKIE = "arrears_session"
+CSRF_COOKIE = "arrears_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _session(request: Request, authorization: str | None) -> Session:
-    """The live session of the bearer token (read in a short transaction of its own: a
-    route that runs long, the forecast, must not hold the database meanwhile)."""
+    """The live session of the bearer token, else of the session cookie (read in a short
+    transaction of its own: a route that runs long, the forecast, must not hold the database
+    meanwhile). A request that changes something on a cookie session must carry the session's
+    anti-forgery token in X-CSRF-Token: a browser sends the cookie on a forged request from
+    another site too, but that site cannot read the token."""
     config = _config(request)
     token = (authorization or "").removeprefix("Bearer ").strip()
+    by_cookie = not token
+    if by_cookie:
+        token = request.cookies.get(SESSION_COOKIE, "")
     found = None
     if token:
         with config.engine.connect() as db:
             found = session_for(db, token, now(), config.secret)
     if found is None:
         raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
+    if by_cookie and request.method not in SAFE_METHODS:
+        given = request.headers.get(CSRF_HEADER, "")
+        if not same_csrf(token, given, config.secret):
+            raise ProblemError(
+                403, [Problem("request", CSRF_HEADER, "missing or not this session's token")]
+            )
     return found
 
 

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from arrears.core.contact.messages import OutboundMessage
 from arrears.core.lender.settings import Lender
@@ -199,3 +199,21 @@ def session_for(conn: Connection, token: str, now: datetime, secret: bytes) -> S
     if row is None or from_db(row.expires_at) <= now:
         return None
     return Session("", row.kind, row.subject, row.role, from_db(row.expires_at))
+
+
+def end_session(conn: Connection, token: str, secret: bytes) -> bool:
+    """Sign out: the token stops working at once. False when it was not a session."""
+    gone = conn.execute(
+        delete(api_sessions).where(api_sessions.c.token_hmac == _mac(secret, token))
+    )
+    return bool(gone.rowcount)
+
+
+def csrf_token(token: str, secret: bytes) -> str:
+    """The anti-forgery token of a cookie session: derived from the session's token, so it is
+    kept nowhere, changes with every sign-in, and another site cannot know it."""
+    return _mac(secret, f"csrf:{token}")
+
+
+def same_csrf(token: str, given: str, secret: bytes) -> bool:
+    return hmac.compare_digest(csrf_token(token, secret), given)
