@@ -28,6 +28,7 @@ from arrears.core.contact.action import PlannedAction
 from arrears.core.contact.messages import OutboundMessage, compose, message_key
 from arrears.core.contact.templates import MessageFacts, TemplateError
 from arrears.core.evidence.chain import Kind
+from arrears.core.people.references import keyed_ref
 from arrears.services import evidence as log
 from arrears.services import outbox
 from arrears.services.collection.dispatch import DispatchReport, RetryPolicy, dispatch
@@ -302,7 +303,7 @@ def test_permanent_failure_and_the_last_attempt_mark_failed(
         (a.key, "failed", True),  # the 400: the provider refused it for good
         (b.key, "failed", False),  # the 503s until the last attempt: given up on
     ]
-    assert "400" in str(ends[0]["error"]) and "recipient_sha256" in ends[0]
+    assert "400" in str(ends[0]["error"]) and "recipient_ref" in ends[0]
     with engine.begin() as conn:
         assert outbox.counts(conn)["failed"] == 2
         assert outbox.requeue(conn, b.key, NOW + timedelta(hours=2))
@@ -448,28 +449,42 @@ def test_compose_renders_the_action_and_keys_it_stably() -> None:
         language="en", lender_name="Acme", lender_phone="400-1", borrower_name="Li Lei",
         loan_ref="L000001", overdue_principal=100, days_past_due=1, repay_app="Acme app",
     )  # fmt: skip
-    m = compose(action, facts, "+8613800000001", texts=TEXTS)
-    assert m.key == compose(action, facts, "+8613800000001", texts=TEXTS).key
-    assert m.key != compose(action, facts, "+8613800000002", texts=TEXTS).key
+    key = b"r" * 32
+
+    def ref(number: str) -> str:
+        return keyed_ref(key, number)
+
+    one, two = "+8613800000001", "+8613800000002"
+    m = compose(action, facts, one, texts=TEXTS, recipient_ref=ref(one))
+    assert m.key == compose(action, facts, one, texts=TEXTS, recipient_ref=ref(one)).key
+    assert m.key != compose(action, facts, two, texts=TEXTS, recipient_ref=ref(two)).key
     assert m.key.startswith("2026-03-02:L000001:sms_day1:debtor:")
     assert "+86138" not in m.key and len(m.key) <= 200
-    assert m.key == message_key(
-        action.business_date, "L000001", "sms_day1", "debtor", "+8613800000001"
-    )
+    # Keyed, not a plain hash: the number's SHA-256 (which anyone can compute by trying every
+    # number) is nowhere in the key, and another key gives another reference.
+    assert hashlib.sha256(one.encode()).hexdigest()[:12] not in m.key
+    assert keyed_ref(b"s" * 32, one) != ref(one)
+    assert m.key == message_key(action.business_date, "L000001", "sms_day1", "debtor", ref(one))
     assert compose(action, facts, "+86138", key="2026-03-02:B1:sms_day1", texts=TEXTS).key == (
         "2026-03-02:B1:sms_day1"
     )
+    with pytest.raises(ValueError, match="key or the recipient's reference"):
+        compose(action, facts, one, texts=TEXTS)
     assert "principal CN¥1.00" in m.body and m.template == "sms_overdue" and m.policy == "champion"
     with pytest.raises(ValueError, match="not_before must be timezone-aware"):
-        compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10), texts=TEXTS)
+        compose(action, facts, "+86", not_before=datetime(2026, 3, 2, 10), texts=TEXTS, key="k")
     to_contact = replace(action, party="emergency_contact")
     with pytest.raises(
         TemplateError,
         match="'sms_overdue' is for the borrower and may not go to the emergency_contact",
     ):
-        compose(to_contact, facts, "+8613900000000", texts=TEXTS)
+        compose(to_contact, facts, "+8613900000000", texts=TEXTS, key="k")
     safe = compose(
-        replace(to_contact, template="emergency_contact"), facts, "+8613900000000", texts=TEXTS
+        replace(to_contact, template="emergency_contact"),
+        facts,
+        "+8613900000000",
+        texts=TEXTS,
+        key="k",
     )
     assert safe.party == "emergency_contact" and "Li Lei" not in safe.body
 

@@ -9,6 +9,7 @@ dispatches has therefore planned a great deal and made nothing: no ``contact_att
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
@@ -135,3 +136,48 @@ def test_dispatch_records_sent_failed_and_expired_as_the_outbox_ends_them(db_url
     assert expired_rows and expired_rows == _keys(engine, Kind.CONTACT_EXPIRED, messages_only=True)
     # What the caps count is what went out, once each.
     assert made == sent
+
+
+def test_the_evidence_names_recipients_by_keyed_reference_only(db_url: str) -> None:
+    """No record carries a phone number or an address, nor their plain SHA-256 (reversible by
+    trying every number): each names its recipient by the HMAC under the reference key, the
+    same for the planned contact, the message sent and the call made, so the chain needs
+    nothing that erasing the borrower's personal data would take away."""
+    from arrears.core.people.references import keyed_ref
+    from arrears.services.collection.outcomes import record_outcome
+    from arrears.services.collection.queue import next_item
+    from arrears.services.references import process_reference_key
+    from arrears.store import tables
+    from arrears.store.profile_tables import borrower_profiles, emergency_contacts
+
+    engine = _closed(db_url)
+    provider = _Provider()
+    channels = {"sms": provider, "email": provider, "app": provider, "letter": provider}
+    dispatch(engine, channels, datetime.combine(FIRST, time(3, 0), UTC), limit=40)
+    last = FIRST + timedelta(days=CLOSES - 1)
+    at = datetime.combine(last, time(7, 0), UTC)  # 15:00 in Beijing: the calls are due
+    with engine.begin() as conn:
+        item = next_item(conn, "agent1", at)
+        assert item is not None
+        done, problems = record_outcome(
+            conn, outcome="no_answer", at=at + timedelta(minutes=3), item_id=item.item_id
+        )
+        assert done is not None, problems
+    with engine.connect() as conn:
+        payloads = conn.execute(select(evidence_records.c.payload)).scalars()
+        records = [json.loads(p) for p in payloads]
+        phones = set(conn.execute(select(tables.borrowers.c.phone)).scalars())
+        phones |= set(conn.execute(select(emergency_contacts.c.phone)).scalars())
+        emails = set(conn.execute(select(borrower_profiles.c.email)).scalars()) - {None, ""}
+        recipients = set(conn.execute(select(outbox.c.recipient)).scalars())
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    clear = {p for p in phones | emails | recipients if p}
+    assert clear and not [p for p in clear if p in text]
+    hashed = {hashlib.sha256(p.encode()).hexdigest() for p in clear}
+    assert not [h for h in hashed if h in text] and not [h[:12] for h in hashed if h[:12] in text]
+    key = process_reference_key()
+    refs = {keyed_ref(key, p) for p in phones | recipients}
+    named = {r.get("recipient_ref") or r.get("number_ref") for r in records} - {None}
+    assert named and named <= refs
+    assert any("planned_at" in r and "recipient_ref" in r for r in records)
+    assert any("number_ref" in r for r in records)  # the call the agent made

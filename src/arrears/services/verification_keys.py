@@ -35,6 +35,8 @@ SECRET_ENV = "ARREARS_SECRET_KEY"
 SIGNING_ENV = "ARREARS_SIGNING_KEY"
 KEY_DIR_ENV = "ARREARS_KEY_DIR"
 SECRET_FILE = "code-secret.key"
+REFERENCE_ENV = "ARREARS_REFERENCE_KEY"
+REFERENCE_FILE = "reference.key"
 SIGNING_FILE = "credential-signing-key.pem"
 MIN_SECRET = 32
 
@@ -49,26 +51,51 @@ def key_dir(env: Mapping[str, str]) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` (owner-only) whole or not at all: written aside, then linked into
+    place, so a process that finds the file never reads it half-written. FileExistsError when
+    another process linked theirs first."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.link(aside, path)
+    finally:
+        aside.unlink()
 
 
 def code_secret(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
     """The HMAC key for visit codes."""
-    given = env.get(SECRET_ENV)
+    return _secret(env, notice, SECRET_ENV, SECRET_FILE, "visit codes")
+
+
+def reference_key(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
+    """The HMAC key of the keyed references that stand for phone numbers and addresses in
+    the evidence log and in message keys. Keep it as long as the evidence: with it the lender
+    can still tell which number a record meant while the number is on file; after erasure no
+    one can recover the number from the record."""
+    return _secret(env, notice, REFERENCE_ENV, REFERENCE_FILE, "evidence references")
+
+
+def _secret(
+    env: Mapping[str, str], notice: Notice, env_name: str, file_name: str, what: str
+) -> Result[bytes]:
+    given = env.get(env_name)
     if given is not None:
         if len(given) < MIN_SECRET:
-            return fail(Problem("environment", SECRET_ENV, f"must be at least {MIN_SECRET} chars"))
+            return fail(Problem("environment", env_name, f"must be at least {MIN_SECRET} chars"))
         return ok(given.encode())
-    path = key_dir(env) / SECRET_FILE
+    path = key_dir(env) / file_name
     if not path.exists():
-        _write_private(path, secrets.token_urlsafe(48).encode())
-        notice(
-            f"generated a development secret for visit codes in {path}; "
-            f"set {SECRET_ENV} in production"
-        )
+        try:
+            _write_private(path, secrets.token_urlsafe(48).encode())
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            notice(
+                f"generated a development secret for {what} in {path}; set {env_name} in production"
+            )
     return ok(path.read_bytes().strip())
 
 
@@ -96,11 +123,15 @@ def signing_key(env: Mapping[str, str], notice: Notice) -> Result[Ed25519Private
         pem = Ed25519PrivateKey.generate().private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
         )
-        _write_private(path, pem)
-        notice(
-            f"generated a development credential-signing key in {path}; "
-            f"set {SIGNING_ENV} in production and publish its public key"
-        )
+        try:
+            _write_private(path, pem)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            notice(
+                f"generated a development credential-signing key in {path}; "
+                f"set {SIGNING_ENV} in production and publish its public key"
+            )
     return _parse_signing(path.read_text(), f"key file {path}")
 
 

@@ -105,20 +105,21 @@ _DIGESTS: dict[int, tuple[Pack, str]] = {}  # id(pack) -> (the pack itself, its 
 def planned_payload(
     a: PlannedAction,
     at: datetime,
-    recipient: str,
+    recipient_ref: str,
     pack: Pack,
     key: str,
     warnings: Sequence[str] = (),
     **more: Any,
 ) -> dict[str, Any]:
     """The evidence record of an allowed contact, planned: what will be made, when (``at``), to
-    whom (the recipient's SHA-256, not the number or the address) and which pack allowed it.
+    whom (the recipient's keyed reference, ``core.people.references``: never the number or the
+    address, so the record outlives their erasure) and which pack allowed it.
     ``key``: the outbox or queue key the contact goes out under; ``warnings``: rules that
     warned; ``more``: what the channel adds (a message's template, body hash and expiry)."""
     out: dict[str, Any] = _action_fields(a, key) | {
         "planned_at": at.isoformat(),
         "business_date": a.business_date.isoformat(),
-        "recipient_sha256": hashlib.sha256(recipient.encode()).hexdigest(),
+        "recipient_ref": recipient_ref,
         "pack": pack.id,
         "rules": len(pack.rules),
         "rules_sha256": rules_digest(pack),

@@ -75,14 +75,16 @@ class OutboundMessage:
         return hashlib.sha256(self.body.encode()).hexdigest()
 
 
-def message_key(business_date: date, loan_id: str, step: str, party: Party, recipient: str) -> str:
+def message_key(
+    business_date: date, loan_id: str, step: str, party: Party, recipient_ref: str
+) -> str:
     """A stable key: the same decision on the same day to the same person gives the same key.
 
-    The recipient enters as a short hash, so keys (which travel in headers and logs) do not
-    carry phone numbers or addresses.
+    The recipient enters by a short part of its keyed reference (``core.people.references``),
+    so keys, which travel to providers as idempotency keys and into logs, carry no phone
+    number or address, nor a plain hash that could be reversed by trying every number.
     """
-    who = hashlib.sha256(recipient.encode()).hexdigest()[:12]
-    return f"{business_date.isoformat()}:{loan_id}:{step}:{party}:{who}"
+    return f"{business_date.isoformat()}:{loan_id}:{step}:{party}:{recipient_ref[:16]}"
 
 
 def compose(
@@ -94,6 +96,7 @@ def compose(
     texts: TextSet,
     expires_at: datetime | None = None,
     key: str | None = None,
+    recipient_ref: str | None = None,
 ) -> OutboundMessage:
     """Render ``action.template`` for ``recipient`` from ``texts`` (the message text set).
 
@@ -102,7 +105,8 @@ def compose(
 
     ``not_before``/``expires_at``: the instants the gate approved (see ``OutboundMessage``).
     ``key``: the caller's idempotency key for this message (e.g. the engine's action key);
-    default ``message_key(...)``. Whatever it is, it must be the same on every rerun.
+    default ``message_key(...)`` of ``recipient_ref``, the recipient's keyed reference (one of
+    the two must be given). Whatever it is, it must be the same on every rerun.
     """
     if action.party != "debtor" and action.template not in THIRD_PARTY_TEMPLATES:
         # The gate would block the words too; this stops a misconfigured policy earlier.
@@ -112,8 +116,10 @@ def compose(
         )
     rendered = render(action.template, facts, texts)
     if key is None:
+        if recipient_ref is None:
+            raise ValueError("compose: give the message's key or the recipient's reference")
         key = message_key(
-            action.business_date, action.loan_id, action.step, action.party, recipient
+            action.business_date, action.loan_id, action.step, action.party, recipient_ref
         )
     return OutboundMessage(
         key=key,

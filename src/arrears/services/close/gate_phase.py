@@ -69,6 +69,7 @@ from arrears.services.collection.visits import (
     record_visit_notice,
     request_visits,
 )
+from arrears.services.references import recipient_ref
 from arrears.services.settings import default_settings
 from arrears.services.texts import message_texts
 from arrears.store import bulk, tables
@@ -419,6 +420,7 @@ def plan_chunk(conn: Connection, chunk: ChunkInput, config: GateConfig) -> Chunk
                 expires_at=window_end(at),
                 texts=config.texts,
                 key=None if notice is None else notice.key,  # one per item, not per day
+                recipient_ref=recipient_ref(recipient),
             )
             content = msg.body
         history = histories.setdefault(a.borrower_id, [])
@@ -534,7 +536,13 @@ def _plan_records(
         # The queue's instant, at the offset of the planned one, as a message's record has it.
         expires = row["expires_at"].astimezone(g.contact.at.tzinfo).isoformat()
         entry = planned_payload(
-            g.action, g.contact.at, row["number"], pack, row["key"], warned, expires_at=expires
+            g.action,
+            g.contact.at,
+            recipient_ref(row["number"]),
+            pack,
+            row["key"],
+            warned,
+            expires_at=expires,
         )
         planned.append(Entry(row["borrower_id"], Kind.CONTACT_PLANNED, entry, now))
     plan.tally.problems.extend(str(p) for p in problems)
@@ -566,7 +574,7 @@ def _message_planned(
     return planned_payload(
         action,
         at,
-        m.recipient,
+        recipient_ref(m.recipient),
         pack,
         m.key,
         warnings,
@@ -793,6 +801,7 @@ def _visit(
         not_before=told,
         expires_at=window_end(told),
         texts=config.texts,
+        recipient_ref=recipient_ref(who.phone),
     )
     messages.append(msg)
     pack = get_pack(who.rule_pack) or get_pack(config.default_pack)

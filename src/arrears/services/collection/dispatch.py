@@ -21,7 +21,6 @@ Retry policy (``RetryPolicy``): a failed attempt that may pass later is retried 
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from arrears.services import evidence as log
 from arrears.services import outbox
 from arrears.services.collection.history import Attempt, insert_attempts, new_attempts
 from arrears.services.outbox import OutboxRow
+from arrears.services.references import recipient_ref
 
 # Rows per claimed batch for an adapter that names no ``batch_size`` (the webhook, SMTP): the
 # lease below is sized for 50 of their slowest sends.
@@ -114,7 +114,7 @@ def evidence_payload(
         "result": result,
         "attempt": row.attempts,
         "body_sha256": m.body_sha256,
-        "recipient_sha256": hashlib.sha256(m.recipient.encode()).hexdigest(),
+        "recipient_ref": recipient_ref(m.recipient),
     }
 
 

@@ -36,6 +36,7 @@ from arrears.services.collection.common import (
     split_ids,
     to_utc,
 )
+from arrears.services.references import recipient_ref
 from arrears.store.case_tables import borrower_contacts, contact_attempts, queue_items
 from arrears.store.membership import batches, one_of
 from arrears.store.outbox_tables import outbox
@@ -92,12 +93,12 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
 
 
 def attempt_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence record of an attempt: the number called as its keyed reference."""
     keep = (
         "key",
         "debt_id",
         "channel",
         "party",
-        "number",
         "connected",
         "conversation",
         "outcome",
@@ -110,6 +111,8 @@ def attempt_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "recording_sha256",
     )
     out = {k: row[k] for k in keep if row.get(k) is not None}
+    if row.get("number"):
+        out["number_ref"] = recipient_ref(str(row["number"]))
     out["collectors"] = list(split_ids(row.get("collectors", "")))
     out["on_date"] = row["on_date"].isoformat()
     return out
