@@ -308,3 +308,43 @@ def test_what_the_fuzzer_found_is_refused_by_name(world: World) -> None:
     assert nul_path.status_code == 422
     extra = c.post("/api/v1/auth/borrower/code", json={"phone": "13800138000", "admin": True})
     assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "admin", extra.text
+
+
+def test_numbers_shown_in_clear_are_on_the_audit_log(world: World) -> None:
+    c = world.client
+    me = sign_in(c, world.engine)
+    c.post(
+        "/api/v1/me/messages",
+        json={"callback_at": tomorrow_10am().isoformat()},
+        headers={**me, "Idempotency-Key": "cb"},
+    )
+    with world.engine.begin() as conn:
+        taken = next_item(conn, "agent1", tomorrow_10am() + timedelta(minutes=1))
+    assert taken is not None
+    sup = c.get("/api/v1/queue", headers=world.staff("sup")).json()
+    assert sup and all(i["number"] == "138****8000" for i in sup)
+    with world.engine.begin() as conn:
+        succeeded(add_user(conn, "audit", PASSWORD, "compliance", datetime.now(UTC)))
+    compliance = world.staff("audit")
+    assert c.get("/api/v1/audit/pii-reads", headers=compliance).json() == []  # masked: no line
+    mine = c.get("/api/v1/queue", headers=world.staff("agent1")).json()
+    assert mine[0]["number"] == "13800138000"
+    log = c.get("/api/v1/audit/pii-reads", headers=compliance).json()
+    assert [(x["username"], x["role"], x["route"], x["borrower_id"], x["fields"]) for x in log] == [
+        ("agent1", "agent", "GET /queue", "B-L1", ["number"])
+    ]
+    assert c.get("/api/v1/audit/pii-reads", headers=world.staff("agent1")).status_code == 403
+    assert c.get("/api/v1/audit/pii-reads", headers=world.staff("sup")).status_code == 403
+
+
+def test_masks_leave_the_region_and_hide_the_rest() -> None:
+    from arrears.core.people.masking import mask_address, mask_phone
+
+    assert mask_phone("13800138000") == "138****8000"
+    assert mask_phone("+86 138 0013 8000") == "861****8000"
+    assert mask_phone("12345") == "****"
+    address = "上海市浦东新区世纪大道100号5楼"
+    masked = mask_address(address)
+    assert masked.startswith("上海市") and masked.endswith("****")  # the city stays
+    assert "世纪大道" not in masked and "100" not in masked  # the street and the door do not
+    assert mask_address("") == ""

@@ -75,6 +75,7 @@ ACCESS: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/queue/next"): {"agent", "supervisor"},
     ("POST", "/api/v1/queue/{item_id}/outcome"): {"agent", "supervisor"},
     ("GET", "/api/v1/visits"): {"admin", "supervisor", "compliance", "field_collector"},
+    ("GET", "/api/v1/audit/pii-reads"): {"admin", "compliance"},
 }
 # What each route is called with: the borrower's own ids, a small valid body.
 CALLS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {

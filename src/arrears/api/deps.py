@@ -149,6 +149,7 @@ Deciders = Annotated[Session, staff("admin", "supervisor")]
 CaseReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "agent")]
 Agents = Annotated[Session, staff("agent", "supervisor")]
 MoneyMovers = Annotated[Session, staff("admin", "supervisor")]  # payments, reversals, waivers
+Auditors = Annotated[Session, staff("admin", "compliance")]
 VisitReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "field_collector")]
 
 IdempotencyKey = Annotated[str | None, Header()]

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from arrears.api.bodies import Body
 from arrears.api.deps import (
     Agents,
+    Auditors,
     CaseReaders,
     Config,
     Db,
@@ -39,6 +40,7 @@ from arrears.api.deps import (
 from arrears.api.idempotency import once
 from arrears.core.contact.outcomes import Outcome
 from arrears.core.loans.product import Component
+from arrears.core.people.masking import mask_address
 from arrears.services import events
 from arrears.services.close.forecast import borrower_forecast
 from arrears.services.collection.complaints import list_complaints
@@ -46,6 +48,7 @@ from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.plans import decide_plan, list_plans
 from arrears.services.collection.queue import get_item, item_dict, list_queue, next_item
 from arrears.services.collection.visits import list_visits
+from arrears.services.pii_audit import list_reads, record_reads
 from arrears.services.signin import Session
 from arrears.store.case_tables import cases
 
@@ -225,14 +228,20 @@ def queue(
     """The calls waiting, in working order; an agent sees the items they hold."""
     agent = who.subject if who.role == "agent" else None
     items = page.of(list_queue(db, agent=agent, include_done=include_done))
-    return [item_dict(i, masked=who.role != "agent") for i in items]
+    dials = who.role == "agent"
+    if dials:  # their own calls, numbers in clear: on the log
+        _shown(db, who, "GET /queue", [i.borrower_id for i in items], ["number"])
+    return [item_dict(i, masked=not dials) for i in items]
 
 
 @router.post("/queue/next")
 def queue_next(who: Agents, db: Db) -> dict[str, Any] | None:
     """The agent's current call, else the next one due, claimed for them (none: null)."""
     item = next_item(db, who.subject, now())
-    return None if item is None else item_dict(item)
+    if item is None:
+        return None
+    _shown(db, who, "POST /queue/next", [item.borrower_id], ["number"])
+    return item_dict(item)
 
 
 @router.post("/queue/{item_id}/outcome")
@@ -278,4 +287,35 @@ def visits(
     found = list_visits(db, borrower_id=borrower_id)
     if who.role == "field_collector":
         found = [v for v in found if who.subject in v.collectors]
-    return [v.as_dict() for v in page.of(found)]
+    shown = page.of(found)
+    # The address is for those who go there or send someone: the field collector and the
+    # supervisor who approves. Everyone else sees the region.
+    goes = who.role in ("field_collector", "supervisor")
+    out = [v.as_dict() for v in shown]
+    if goes:
+        _shown(db, who, "GET /visits", [v.borrower_id for v in shown if v.address], ["address"])
+    else:
+        for row in out:
+            row["address"] = mask_address(row["address"]) if row["address"] else row["address"]
+    return out
+
+
+@router.get("/audit/pii-reads")
+def pii_reads(
+    who: Auditors, db: Db, page: Paged, borrower_id: str | None = None, username: str | None = None
+) -> list[dict[str, Any]]:
+    """Every time staff were shown a number or an address unmasked: who, when, where, whose."""
+    found = list_reads(db, borrower_id=borrower_id, username=username)
+    return [r.as_dict() for r in page.of(found)]
+
+
+def _shown(db: Db, who: Session, route: str, borrower_ids: list[str], fields: list[str]) -> None:
+    record_reads(
+        db,
+        username=who.subject,
+        role=who.role,
+        route=route,
+        borrower_ids=borrower_ids,
+        fields=fields,
+        at=now(),
+    )

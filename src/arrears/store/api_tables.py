@@ -60,3 +60,18 @@ staff_users = Table(
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Every time a staff member was shown personal data unmasked (a number to dial, an address to
+# visit): who, when, by which route, whose data, which fields. Compliance reads it.
+pii_reads = Table(
+    "pii_reads",
+    metadata,
+    Column("read_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("borrower_id", String(64), nullable=False),
+    Column("fields", String(200), nullable=False),  # comma-separated: number, address
+    Index("ix_pii_reads_borrower", "borrower_id", "at"),
+)

@@ -10,3 +10,12 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 11:
         return "****"
     return "".join(digits[:3]) + "****" + "".join(digits[-4:])
+
+
+def mask_address(address: str) -> str:
+    """The start of an address (the city and district, in the Chinese order; the number, in
+    the English) and stars: enough to see which region a visit is in, not the door."""
+    text = address.strip()
+    if not text:
+        return ""
+    return text[: min(6, len(text) // 3)] + "****"
