@@ -341,7 +341,9 @@ def test_masks_leave_the_region_and_hide_the_rest() -> None:
     from arrears.core.people.masking import mask_address, mask_phone
 
     assert mask_phone("13800138000") == "138****8000"
-    assert mask_phone("+86 138 0013 8000") == "861****8000"
+    assert mask_phone("+86 138 0013 8000") == "138****8000"  # the country code is not shown
+    assert mask_phone("+1 212 555 0134") == "212****0134"
+    assert mask_phone("+44 7700 900123") == "770****0123"
     assert mask_phone("12345") == "****"
     address = "上海市浦东新区世纪大道100号5楼"
     masked = mask_address(address)

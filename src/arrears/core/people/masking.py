@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 def mask_phone(phone: str) -> str:
-    """The first three and the last four digits, as Chinese apps show a number: 138****1234.
-    A number too short to keep seven digits of is all stars: masking must not leave it whole."""
+    """The first three and the last four digits of the national number, as Chinese apps show
+    one: 138****1234 (+86 138 0013 1234 too). A number too short to hide three digits of is
+    all stars: masking must not leave it whole."""
     digits = [c for c in phone if c.isdigit()]
-    if len(digits) < 11:
+    if phone.lstrip().startswith("+"):  # the country code is no part of the number shown
+        digits = digits[1:] if phone.lstrip()[1:2] in ("1", "7") else digits[2:]
+    if len(digits) < 10:
         return "****"
     return "".join(digits[:3]) + "****" + "".join(digits[-4:])
 
