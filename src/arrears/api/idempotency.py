@@ -16,11 +16,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from arrears.api.problems import ProblemError
-from arrears.core.problem import Problem
+from arrears.api.problems import ProblemError, status_of
+from arrears.core.problem import Problem, Result
 from arrears.store.api_tables import idempotency_keys
 
 K = idempotency_keys
@@ -79,3 +81,25 @@ def once(
     text = json.dumps(answer, ensure_ascii=False, default=str)
     conn.execute(update(K).where(mine).values(status=status, response=text))
     return status, answer
+
+
+def answer_once(
+    conn: Connection,
+    subject: str,
+    key: str | None,
+    path: str,
+    body: BaseModel,
+    make: Callable[[], Result[Any]],
+    status: int = 200,
+) -> JSONResponse:
+    """POST ``path``: ``make()``, a service call whose value has ``as_dict``, once per key; a
+    problem it answers is raised as problem details (and nothing is kept)."""
+
+    def run() -> tuple[int, Any]:
+        found, problems = make()
+        if found is None:
+            raise ProblemError(status_of(problems), problems)
+        return status, found.as_dict()
+
+    code, answer = once(conn, subject, key, "POST", path, body.model_dump(mode="json"), run)
+    return JSONResponse(answer, status_code=code)

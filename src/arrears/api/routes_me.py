@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from arrears.api.bodies import Body
@@ -28,7 +27,7 @@ from arrears.api.deps import (
     own_loan_ids,
     value,
 )
-from arrears.api.idempotency import once
+from arrears.api.idempotency import answer_once
 from arrears.api.problems import ProblemError
 from arrears.core.money import fmt
 from arrears.core.people.channels import official_channels
@@ -119,18 +118,6 @@ def loan_out(x: LoanOwed) -> LoanOut:
     )
 
 
-def _created(
-    db: Db, who: str, key: str | None, path: str, body: BaseModel, make: Any
-) -> JSONResponse:
-    """Run ``make()`` (a service call answering an object with ``as_dict``) once per key."""
-
-    def run() -> tuple[int, Any]:
-        return 201, value(make()).as_dict()
-
-    status, answer = once(db, who, key, "POST", path, body.model_dump(mode="json"), run)
-    return JSONResponse(answer, status_code=status)
-
-
 @router.get("/me/loans")
 def my_loans(me: Me, db: Db) -> list[LoanOut]:
     """What each of my loans has overdue, its days past due, and the payoff today."""
@@ -174,7 +161,7 @@ def my_plan_request(body: PlanIn, me: Me, db: Db, idempotency_key: IdempotencyKe
     """Propose an installment plan; the lender's policy approves it or queues it for a
     supervisor. Needs an Idempotency-Key: a retry returns the first answer."""
     own(db, me, body.loan_id)
-    return _created(
+    return answer_once(
         db,
         me.subject,
         idempotency_key,
@@ -191,6 +178,7 @@ def my_plan_request(body: PlanIn, me: Me, db: Db, idempotency_key: IdempotencyKe
             monthly=money(body.monthly, "monthly"),
             note=body.note,
         ),
+        status=201,
     )
 
 
@@ -205,7 +193,7 @@ def my_message(body: MessageIn, me: Me, db: Db, idempotency_key: IdempotencyKey 
     the agents' queue and marks me reachable."""
     if body.loan_id is not None:
         own(db, me, body.loan_id)
-    return _created(
+    return answer_once(
         db,
         me.subject,
         idempotency_key,
@@ -220,6 +208,7 @@ def my_message(body: MessageIn, me: Me, db: Db, idempotency_key: IdempotencyKey 
             callback_at=body.callback_at,
             loan_id=body.loan_id,
         ),
+        status=201,
     )
 
 
@@ -257,7 +246,7 @@ def my_complaint(body: ComplaintIn, me: Me, db: Db, idempotency_key: Idempotency
     must reply under my rule pack."""
     if body.loan_id is not None:
         own(db, me, body.loan_id)
-    return _created(
+    return answer_once(
         db,
         me.subject,
         idempotency_key,
@@ -275,6 +264,7 @@ def my_complaint(body: ComplaintIn, me: Me, db: Db, idempotency_key: Idempotency
             rule=body.rule,
             evidence=body.evidence,
         ),
+        status=201,
     )
 
 
@@ -295,7 +285,7 @@ def my_credit(me: Me, db: Db) -> dict[str, Any]:
 @router.post("/me/records", status_code=201)
 def my_note(body: NoteIn, me: Me, db: Db, idempotency_key: IdempotencyKey = None) -> Any:
     """Add my own note of a call or a visit to my evidence chain: when, who, what was said."""
-    return _created(
+    return answer_once(
         db,
         me.subject,
         idempotency_key,
@@ -311,6 +301,7 @@ def my_note(body: NoteIn, me: Me, db: Db, idempotency_key: IdempotencyKey = None
             caller_name=body.caller_name,
             said=body.said,
         ),
+        status=201,
     )
 
 

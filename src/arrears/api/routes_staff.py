@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from arrears.api.bodies import Body
@@ -37,7 +37,7 @@ from arrears.api.deps import (
     now,
     value,
 )
-from arrears.api.idempotency import once
+from arrears.api.idempotency import answer_once, once
 from arrears.core.contact.outcomes import Outcome
 from arrears.core.loans.product import Component
 from arrears.core.people.masking import mask_address
@@ -95,16 +95,6 @@ class OutcomeIn(Body):
     promise: PromiseIn | None = None
 
 
-def _once(db: Db, who: Session, key: str | None, path: str, body: BaseModel, make: Any) -> Any:
-    """``make()`` (a service call answering a value with ``as_dict``) once per key."""
-
-    def run() -> tuple[int, Any]:
-        return 200, value(make()).as_dict()
-
-    status, answer = once(db, who.subject, key, "POST", path, body.model_dump(mode="json"), run)
-    return JSONResponse(answer, status_code=status)
-
-
 @router.post("/loans/{loan_id}/payments")
 def post_payment(
     loan_id: str, body: PaymentIn, who: MoneyMovers, db: Db, idempotency_key: IdempotencyKey = None
@@ -113,9 +103,9 @@ def post_payment(
     same ref twice applies once; so does the same Idempotency-Key."""
     amount = money(body.amount, "amount")
     assert amount is not None
-    return _once(
+    return answer_once(
         db,
-        who,
+        who.subject,
         idempotency_key,
         f"/loans/{loan_id}/payments",
         body,
@@ -132,9 +122,9 @@ def post_reversal(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Reverse a payment (a bounced transfer): the loan is re-aged as if it had never been."""
-    return _once(
+    return answer_once(
         db,
-        who,
+        who.subject,
         idempotency_key,
         f"/payments/{payment_ref}/reversal",
         body,
@@ -150,9 +140,9 @@ def post_waiver(
     amount = money(body.amount, "amount")
     assert amount is not None
     component = Component(body.component)
-    return _once(
+    return answer_once(
         db,
-        who,
+        who.subject,
         idempotency_key,
         f"/loans/{loan_id}/waivers",
         body,
@@ -174,9 +164,9 @@ def plan_decision(
 ) -> Any:
     """A supervisor approves, rejects or counters a pending plan."""
     waive = money(body.waive_penalty, "waive_penalty")
-    return _once(
+    return answer_once(
         db,
-        who,
+        who.subject,
         idempotency_key,
         f"/plans/{plan_id}/decision",
         body,
