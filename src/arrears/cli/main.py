@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,7 +49,6 @@ from arrears.cli.outbox import app as outbox_app
 from arrears.cli.plan import app as plan_app
 from arrears.cli.policy import app as policy_app
 from arrears.cli.users import app as users_app
-from arrears.core.close.report import CloseReport
 from arrears.core.loans.product import DEFAULT_PRODUCT, Component, Method
 from arrears.core.loans.schedule import LoanTerms, schedule_for
 from arrears.core.money import MoneyError, Rate, RateBasis, fmt, parse_amount
@@ -64,8 +63,8 @@ from arrears.services.close.reference import (
 )
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
-from arrears.services.policy_files import default_policy_set
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
+from arrears.services.simulation.demo import DEMO_DAYS
 
 app = typer.Typer(
     name="arrears",
@@ -464,10 +463,6 @@ def payments_import(
         typer.echo(f"applied {new} payments ({len(applied) - new} already applied)")
 
 
-DEMO_START = date(2026, 11, 1)
-DEMO_DAYS = 90  # through 2027-01-29
-
-
 @app.command("demo")
 def demo(
     db: Annotated[str, typer.Option("--db", help="SQLite file to (re)create")] = "demo.db",
@@ -482,11 +477,9 @@ def demo(
     borrowers in China, the US and the UK under their rule packs) with its payment history and
     collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
     queue, visits, promises, evidence) day by day, and prints the last close report."""
-    from arrears.services.simulation import scenario
-    from arrears.services.simulation.operation import simulate
+    from arrears.services.simulation.demo import run_demo
 
     settings = lender_settings(settings_file)
-    lender = settings.lender
     model = behaviour_model(behaviour)
     path = Path(db)
     if "://" not in db:
@@ -494,45 +487,23 @@ def demo(
             Path(str(path) + suffix).unlink(missing_ok=True)
     engine = open_db(db)
     with phase_bar(quiet=False) as progress:
-        progress("import", 0, 1)
-        sc = scenario.build(
-            engine, DEMO_START, loans=loans, seed=7, pack=None, days=days, mix=model.mix
-        )
-        progress("import", 1, 1)
-        reports: list[CloseReport] = []
-
-        def tick(day: date, report: CloseReport) -> None:
-            reports.append(report)
-            progress("days", (day - DEMO_START).days + 1, days)
-
-        result = simulate(
-            engine,
-            DEMO_START,
-            days,
-            CloseConfig(default_policy_set(), lender=lender, capacity=settings.capacity),
-            sc.behaviours,
-            sc.payments,
-            seed=7,
-            model=model,
-            on_day=tick,
-        )
-    last = DEMO_START + timedelta(days=days - 1)
+        run = run_demo(engine, loans, days, settings, model, progress)
+    result = run.result
     typer.echo(
-        f"{db}: {len(sc.behaviours)} borrowers, {DEMO_START} to {last}: "
-        f"{sum(sum(r.actions.values()) for r in reports)} contacts enqueued, "
-        f"{sum(sum(r.blocked.values()) for r in reports)} blocked by the gate, "
+        f"{db}: {run.borrowers} borrowers, {run.start} to {run.last_day}: "
+        f"{run.enqueued} contacts enqueued, {run.blocked} blocked by the gate, "
         f"{result.calls} calls, {result.promises} promises, {result.payments} payments, "
         f"{result.visits_reported} home visits"
     )
-    print_report(reports[-1])
+    print_report(run.reports[-1])
     typer.echo(
         "\ntry:\n"
-        f"  arrears loan show {sc.never_loan} --db {db}\n"
-        f"  arrears evidence show --borrower {scenario.NEVER} --db {db}  (the escalation)\n"
+        f"  arrears loan show {run.never_loan} --db {db}\n"
+        f"  arrears evidence show --borrower {run.never_borrower} --db {db}  (the escalation)\n"
         f"  arrears audit --db {db}                        (every contact re-checked)\n"
         f"  arrears queue list --db {db}\n"
         f"  arrears outbox list --db {db}\n"
-        f"  arrears credit history {sc.never_loan} --db {db}"
+        f"  arrears credit history {run.never_loan} --db {db}"
     )
 
 
