@@ -25,7 +25,15 @@ from arrears.api.deps import (
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.people.masking import mask_phone
 from arrears.core.problem import Problem
-from arrears.services.signin import Session, csrf_token, end_session, same_csrf, send_code, sign_in
+from arrears.services.signin import (
+    CodeSent,
+    Session,
+    csrf_token,
+    end_session,
+    same_csrf,
+    send_code,
+    sign_in,
+)
 from arrears.services.staff import staff_sign_in
 from arrears.store.outbox_tables import outbox
 
@@ -62,16 +70,23 @@ class SessionOut(BaseModel):
 
 
 def _answer(session: Session, cookie: bool, config: ApiConfig) -> JSONResponse:
-    """The session as a bearer token, or as cookies for a browser: the session cookie
-    HttpOnly (no script reads it), the anti-forgery one readable by the page's own script;
-    both SameSite=Strict, and Secure unless configured off for plain-HTTP development."""
+    """The session as a bearer token, or as cookies for a browser (``set_session_cookies``)."""
     if not cookie:
         out = SessionOut(token=session.token, expires_at=session.expires_at, role=session.role)
         return JSONResponse(out.model_dump(mode="json"))
     csrf = csrf_token(session.token, config.secret)
     out = SessionOut(token="", expires_at=session.expires_at, role=session.role, csrf_token=csrf)
     response = JSONResponse(out.model_dump(mode="json"))
+    set_session_cookies(response, session, config)
+    return response
+
+
+def set_session_cookies(response: Response, session: Session, config: ApiConfig) -> None:
+    """The session cookie HttpOnly (no script reads it), the anti-forgery one readable by the
+    page's own script; both SameSite=Strict, and Secure unless configured off for plain-HTTP
+    development. The web pages sign in with the same two cookies."""
     age = int((session.expires_at - now()).total_seconds())
+    csrf = csrf_token(session.token, config.secret)
     for name, text, http_only in (
         (SESSION_COOKIE, session.token, True),
         (CSRF_COOKIE, csrf, False),
@@ -85,7 +100,22 @@ def _answer(session: Session, cookie: bool, config: ApiConfig) -> JSONResponse:
             httponly=http_only,
             samesite="strict",
         )
-    return response
+
+
+def clear_session_cookies(response: Response, config: ApiConfig) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=config.cookie_secure, samesite="strict")
+
+
+def announce_code(config: ApiConfig, phone: str, sent: CodeSent | None) -> None:
+    """In development, the sign-in code on the console (there is no SMS gateway)."""
+    if sent is None or not config.show_codes:
+        return
+    with config.engine.connect() as db:
+        text = db.execute(
+            select(outbox.c.body).where(outbox.c.message_key == sent.message_key)
+        ).scalar()
+    print(f"[development] SMS to {mask_phone(phone)}: {text}", flush=True)
 
 
 class CodeOut(BaseModel):
@@ -98,12 +128,7 @@ def ask_code(body: PhoneIn, config: Config) -> CodeOut:
     """Send a one-time sign-in code by SMS (the same answer for a number we do not know)."""
     with config.engine.begin() as db:
         sent = value(send_code(db, body.phone, now(), config.secret, config.lender))
-    if sent is not None and config.show_codes:
-        with config.engine.connect() as db:
-            text = db.execute(
-                select(outbox.c.body).where(outbox.c.message_key == sent.message_key)
-            ).scalar()
-        print(f"[development] SMS to {mask_phone(body.phone)}: {text}", flush=True)
+    announce_code(config, body.phone, sent)
     return CodeOut()
 
 
@@ -146,6 +171,5 @@ def sign_out(
     if not ended:
         raise ProblemError(401, [Problem("request", "Authorization", "not signed in")])
     response = Response(status_code=204)
-    for name in (SESSION_COOKIE, CSRF_COOKIE):
-        response.delete_cookie(name, path="/", secure=config.cookie_secure, samesite="strict")
+    clear_session_cookies(response, config)
     return response

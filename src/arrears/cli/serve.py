@@ -23,14 +23,15 @@ def serve_cmd(
     30 seconds) before it exits."""
     import uvicorn
 
-    from arrears.api.app import create_app, default_config
+    from arrears.api.app import default_config
     from arrears.api.logs import configure_json_logs
+    from arrears.web.site import create_site
 
     configure_json_logs()
     config = default_config(db)
     typer.echo(f"serving on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        create_app(config),
+        create_site(config),
         host=host,
         port=port,
         log_config=None,  # ours: JSON lines
