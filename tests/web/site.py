@@ -15,16 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import Engine, select
 
 from api.serving import serving
 from arrears.api.app import default_config
+from arrears.api.deps import CSRF_COOKIE, SESSION_COOKIE
 from arrears.services.settings import default_settings
+from arrears.services.signin import csrf_token, new_session
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.services.simulation.demo import DemoRun, run_demo
 from arrears.services.staff import add_user
 from arrears.store import tables as t
+from arrears.store.api_tables import staff_users
 from arrears.store.outbox_tables import outbox
 from arrears.web.site import create_site
 from factories import succeeded
@@ -47,6 +50,30 @@ class Site:
     url: str
     engine: Engine
     run: DemoRun
+    secret: bytes
+
+    def session_cookies(self, context: BrowserContext, kind: str, subject: str) -> None:
+        """Signed in as ``subject`` (a borrower id, or a staff username) without the sign-in
+        pages: the tests of other pages would otherwise spend the five codes an hour a
+        borrower may ask for. The sign-in pages have tests of their own."""
+        role = "borrower"
+        with self.engine.begin() as db:
+            if kind == "staff":
+                q = select(staff_users.c.role).where(staff_users.c.username == subject)
+                role = str(db.execute(q).scalar_one())
+            session = new_session(db, kind, subject, role, datetime.now(UTC), self.secret)
+        host = self.url.removeprefix("http://").split(":")[0]
+        context.add_cookies(
+            [
+                {"name": SESSION_COOKIE, "value": session.token, "domain": host, "path": "/"},
+                {
+                    "name": CSRF_COOKIE,
+                    "value": csrf_token(session.token, self.secret),
+                    "domain": host,
+                    "path": "/",
+                },
+            ]
+        )
 
     def phone_of(self, borrower_id: str) -> str:
         with self.engine.connect() as db:
@@ -80,7 +107,7 @@ def demo_site(folder: Path, loans: int = 400, days: int = 20) -> Iterator[Site]:
         for role, name in STAFF.items():
             succeeded(add_user(conn, name, PASSWORD, role, now))
     with serving(create_site(config)) as url:
-        yield Site(url, config.engine, run)
+        yield Site(url, config.engine, run, config.secret)
     shutil.rmtree(folder / "keys", ignore_errors=True)
 
 

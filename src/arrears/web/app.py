@@ -14,11 +14,13 @@ from arrears.web.pages import PageRefused, SignInFirst, Visitor, language_of, pa
 from arrears.web.render import static_folder
 
 API_PREFIXES = ("/api/", "/openapi.json", "/docs", "/health", "/ready")
+# Every router of pages (tests/web/test_every_page.py visits each of their pages).
+ROUTERS = (pages_signin.router, pages_borrower.router)
 
 
 def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(static_folder())), name="static")
-    for router in (pages_signin.router, pages_borrower.router):
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.exception_handler(SignInFirst)
