@@ -339,6 +339,18 @@ def case_views(conn: Connection, business_date: date) -> list[dict[str, Any]]:
         view = views.get(borrower)
         if view is not None:
             view["last_step_on"][step] = last
+    # A visit the policy asked for is its step's last contact from the day it was asked for.
+    V = visits
+    for borrower, key, by, reason in conn.execute(
+        select(V.c.borrower_id, V.c.key, V.c.requested_by, V.c.reason)
+    ):
+        view = views.get(borrower)
+        if view is None or not by.startswith("policy:") or not reason.startswith("step "):
+            continue
+        step = reason[len("step ") :].split(":", 1)[0]
+        asked = date.fromisoformat(key[:10])
+        if view["last_step_on"].get(step) is None or view["last_step_on"][step] < asked:
+            view["last_step_on"][step] = asked
     return [views[k] for k in sorted(views)]
 
 

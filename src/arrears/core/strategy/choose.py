@@ -160,6 +160,11 @@ def visit_reason(step: Step) -> str:
     return f"step {step.name}: visit conditions met; needs a supervisor's approval"
 
 
+# The step a visit request was made for, read back from its reason (``visit_reason``): a
+# visit counts as the step's last contact for its cadence from the day it was requested.
+VISIT_REASON_STEP = r"^step (\S+): visit conditions met"
+
+
 DISPUTE_REASON = "a dispute is open: contact paused pending review"
 HARDSHIP_REASON = "hardship reported: review for forbearance"
 

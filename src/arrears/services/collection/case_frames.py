@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from arrears.core.strategy.case import LAST_SENT_SCHEMA
+from arrears.core.strategy.choose import VISIT_REASON_STEP
 from arrears.services.collection.history import last_reached
 from arrears.store import tables
 from arrears.store.adbc import pg_connect
@@ -216,6 +217,36 @@ def _last_sent_query() -> _Query:
     )
 
 
+def _visit_requests_query() -> _Query:
+    """The visits the policy asked for: a visit step's cadence counts from its request (the
+    request is the step's contact; without this a borrower visited and reported was asked
+    for again four days later, with a cadence of thirty, seen running the demo)."""
+    v = visits.c
+    return (
+        select(v.borrower_id, v.key, v.reason).where(
+            func.substr(v.requested_by, 1, 7) == "policy:"
+        ),
+        {"borrower_id": _TEXT, "key": _TEXT, "reason": _TEXT},
+    )
+
+
+def _visit_steps(requests: pl.DataFrame) -> pl.DataFrame:
+    """Visit requests as ``LAST_SENT_SCHEMA`` rows: the step from the reason, the day from the
+    key (``<business date>:<borrower>:visit_request``)."""
+    return (
+        requests.select(
+            "borrower_id",
+            pl.col("reason").str.extract(VISIT_REASON_STEP, 1).alias("step"),
+            pl.col("key").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("d"),
+        )
+        .drop_nulls()
+        .group_by("borrower_id", "step")
+        .agg(pl.col("d").max())
+        .rename({"d": "last_date"})
+        .select(list(LAST_SENT_SCHEMA))
+    )
+
+
 def _fact(query: Select[Any], name: str, dtype: pl.DataType) -> _Query:
     """A per-borrower fact: ``borrower_id`` and one column."""
     return (query, {"borrower_id": _TEXT, name: dtype})
@@ -390,7 +421,14 @@ def _view_frames(
         _open_case_query(),
     ]
     # The biggest reads first, so that the readers finish together.
-    loans, steps, *facts = read_frames(conn, [_loans_query(), _last_sent_query(), *fact_queries])
+    loans, steps, requests, *facts = read_frames(
+        conn, [_loans_query(), _last_sent_query(), _visit_requests_query(), *fact_queries]
+    )
+    steps = (
+        pl.concat([steps, _visit_steps(requests)])
+        .group_by("borrower_id", "step")
+        .agg(pl.col("last_date").max())
+    )
     views = _per_borrower(loans)
     for frame in facts:
         views = views.join(frame, on="borrower_id", how="left")
