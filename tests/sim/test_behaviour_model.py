@@ -8,23 +8,26 @@ import json
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from arrears.cli.main import app
-from arrears.core.sim.behaviour import answer_call, in_spell, keeps_promise
+from arrears.core.sim.behaviour import PROMISER, answer_call, in_spell, keeps_promise
 from arrears.core.sim.generate import generate
-from arrears.core.sim.model import BEHAVIOURS, STRESS_MIX, Spell, parse_model
+from arrears.core.sim.model import BEHAVIOURS, STRESS_MIX, Reactions, Spell, parse_model
 from arrears.services.close.day import CloseConfig
 from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
 from arrears.services.simulation.behaviour_file import bundled_behaviour_path, load_behaviour
 from arrears.services.simulation.operation import simulate
-from arrears.store import case_tables, tables
+from arrears.store import case_tables, profile_tables, tables
+from arrears.store.case_tables import complaints
+from arrears.store.case_tables import plans as plan_tables
 from arrears.store.engine import make_engine
 from arrears.store.migrate import upgrade
 
@@ -59,6 +62,10 @@ def test_the_bundled_file_parses_and_its_mix_adds_up() -> None:
         (lambda d: d.update(promise_days=0), "promise_days"),
         (lambda d: d.update(busy_share=-0.1), "busy_share"),
         (lambda d: d.update(hardship=0.1), "hardship"),
+        (lambda d: d["reactions"].update(complaint_rate=2), "reactions.complaint_rate"),
+        (lambda d: d["reactions"]["plan_rate"].pop("late"), "reactions.plan_rate.late"),
+        (lambda d: d["reactions"].update(shouting=0.1), "reactions.shouting"),
+        (lambda d: d.update(reactions=[]), "reactions"),
     ],
 )
 def test_a_bad_key_is_named(edit, field: str) -> None:  # type: ignore[no-untyped-def]
@@ -254,3 +261,70 @@ def test_in_hardship_nobody_pays_and_unreachable_nobody_answers(tmp_path: Path) 
                 assert not in_spell(always, 2, borrower, "unreachable", start, days, on)
     assert got["normal"][1] == 0 and got["stuck"][1] > 0
     assert got["stuck"][0] < got["normal"][0] and got["stuck"][2] < got["normal"][2]
+
+
+def _reacting_run(
+    tmp_path: Path, name: str, reactions: Reactions
+) -> tuple[Any, Engine, dict[str, str]]:
+    base, _ = load_behaviour()
+    assert base is not None
+    model = dataclasses.replace(base, reactions=reactions)
+    start, days = date(2026, 11, 1), 20
+    engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+    upgrade(engine)
+    sc = scenario.build(engine, start, loans=150, seed=3, pack=None, days=days, mix=STRESS_MIX)
+    result = simulate(
+        engine, start, days, CloseConfig(default_policy_set()), sc.behaviours, sc.payments,
+        seed=3, model=model,
+    )  # fmt: skip
+    return result, engine, dict(sc.behaviours)
+
+
+def test_every_answered_call_complains_when_the_model_says_so(tmp_path: Path) -> None:
+    """Complaint rate 1: each call a borrower answered is one complaint against the contact,
+    recorded by the complaints service in the borrower's language, with its deadline."""
+    everyone = Reactions(1.0, 0.0, dict.fromkeys(BEHAVIOURS, 0.0), 0.0)
+    result, engine, behaviours = _reacting_run(tmp_path, "complain", everyone)
+    q, p = case_tables.queue_items.c, profile_tables.borrower_profiles.c
+    with engine.connect() as conn:
+        callees = conn.execute(
+            select(q.borrower_id).where(
+                q.outcome.in_(["reached", "promise_to_pay"]), q.party == "debtor"
+            )
+        ).scalars()
+        # The scenario's hand-made promiser only ever promises (core.sim.behaviour.react).
+        answered = sum(behaviours.get(b) != PROMISER for b in callees)
+        rows = conn.execute(select(complaints)).all()
+        languages = dict(conn.execute(select(p.borrower_id, p.language)).all())
+    engine.dispose()
+    assert answered > 0 and result.complaints == answered == len(rows)
+    assert {r.against for r in rows} == {"contact"}
+    for r in rows:
+        chinese = any("\u4e00" <= ch <= "\u9fff" for ch in r.text)
+        assert chinese == (languages.get(r.borrower_id, "zh-CN") == "zh-CN"), r.text
+        assert r.due_on is not None
+
+
+def test_plan_requests_go_to_the_policy_and_approved_plans_are_paid(tmp_path: Path) -> None:
+    """Plan rate 1: borrowers who answer with something overdue ask for six months; what the
+    policy approves (or refers and the supervisor approves) is in force, and its installments
+    are planned as payments (kept as promises are); one request a borrower."""
+    asking = Reactions(0.0, 0.0, dict.fromkeys(BEHAVIOURS, 1.0), 0.0)
+    result, engine, _ = _reacting_run(tmp_path, "plans", asking)
+    with engine.connect() as conn:
+        plans = conn.execute(select(plan_tables.c.borrower_id, plan_tables.c.status)).all()
+    engine.dispose()
+    assert result.plans_requested == len(plans) > 0
+    assert len({b for b, _ in plans}) == len(plans)
+    assert result.plans_in_force == sum(s in ("active", "completed", "broken") for _, s in plans)
+    assert result.plans_in_force > 0
+
+
+def test_the_same_seed_gives_the_same_reactions(tmp_path: Path) -> None:
+    bundled, _ = load_behaviour()
+    assert bundled is not None
+    first, e1, _ = _reacting_run(tmp_path, "a", bundled.reactions)
+    second, e2, _ = _reacting_run(tmp_path, "b", bundled.reactions)
+    e1.dispose()
+    e2.dispose()
+    assert first.summary(date(2026, 11, 1), 20) == second.summary(date(2026, 11, 1), 20)

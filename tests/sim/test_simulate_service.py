@@ -49,6 +49,10 @@ def test_the_summary_spans_the_days_and_adds_up_every_close() -> None:
         "promises": 2,
         "payments": 1,
         "visits_reported": 0,
+        "complaints": 0,
+        "disputes": 0,
+        "plans_requested": 0,
+        "plans_in_force": 0,
         "actions": 9,  # 3 + 1 and 4 + 1
         "blocked": 1,
     }

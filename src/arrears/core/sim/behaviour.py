@@ -84,3 +84,46 @@ def in_spell(
     lo, hi = spell.days
     length = lo + int(draw(seed, borrower_id, what, "length") * (hi - lo + 1))
     return first <= day < first + timedelta(days=length)
+
+
+Reaction = Literal["complaint", "dispute", "plan"]
+
+
+def react(
+    model: BehaviourModel,
+    seed: int,
+    borrower_id: str,
+    behaviour: str,
+    day: date,
+    attempt: int,
+    overdue: int,
+) -> Reaction | None:
+    """What a borrower who answered a call does besides paying or promising: complain about
+    the call, dispute the amount, or ask for installments (only with something overdue); at
+    most one of them on a call. The scenario's promiser does none of them."""
+    if behaviour == PROMISER:
+        return None
+    r, when = model.reactions, day.isoformat()
+    if draw(seed, borrower_id, when, attempt, "complain") < r.complaint_rate:
+        return "complaint"
+    if overdue > 0 and draw(seed, borrower_id, when, attempt, "dispute") < r.dispute_rate:
+        return "dispute"
+    plan_rate = r.plan_rate.get(behaviour, 0.0)
+    if overdue > 0 and draw(seed, borrower_id, when, attempt, "plan") < plan_rate:
+        return "plan"
+    return None
+
+
+def complains_of_contact_call(
+    model: BehaviourModel, seed: int, borrower_id: str, day: date, attempt: int
+) -> bool:
+    """Whether the borrower complains that one of their emergency contacts was reached."""
+    u = draw(seed, borrower_id, day.isoformat(), attempt, "third-party-complaint")
+    return u < model.reactions.third_party_complaint_rate
+
+
+def keeps_installment(
+    model: BehaviourModel, seed: int, borrower_id: str, plan_id: int, n: int
+) -> bool:
+    """Whether the borrower pays installment ``n`` of their plan (as a promise is kept)."""
+    return draw(seed, borrower_id, plan_id, n, "installment") < model.keep_rate

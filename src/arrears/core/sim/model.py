@@ -46,6 +46,22 @@ NO_SPELL = Spell(0.0, (0, 0))
 
 
 @dataclass(frozen=True, slots=True)
+class Reactions:
+    """What a borrower does on a call besides paying or promising (each a chance per call the
+    borrower answers): complain about being called, dispute the amount, or ask for an
+    installment plan (by behaviour: who asks is who cannot pay it all at once); and the chance
+    that a borrower complains when an emergency contact of theirs was reached."""
+
+    complaint_rate: float
+    dispute_rate: float
+    plan_rate: Mapping[str, float]
+    third_party_complaint_rate: float
+
+
+NO_REACTIONS = Reactions(0.0, 0.0, dict.fromkeys(BEHAVIOURS, 0.0), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class BehaviourModel:
     mix: Mix
     answer_rate: Mapping[str, float]
@@ -55,6 +71,7 @@ class BehaviourModel:
     busy_share: float
     unreachable: Spell = NO_SPELL
     hardship: Spell = NO_SPELL
+    reactions: Reactions = NO_REACTIONS
 
 
 def _unit(value: Any, key: str, problems: list[Problem]) -> float:
@@ -100,7 +117,7 @@ def parse_model(data: Any) -> Result[BehaviourModel]:
         return fail(Problem("behaviour", "", "the file must hold a mapping of settings"))
     problems: list[Problem] = []
     known = {"mix", "late_days", "answer_rate", "promise_rate", "keep_rate", "promise_days",
-             "busy_share", "unreachable", "hardship"}  # fmt: skip
+             "busy_share", "unreachable", "hardship", "reactions"}  # fmt: skip
     for key in sorted(set(data) - known):
         problems.append(Problem("behaviour", str(key), "unknown setting"))
     mix = _per_behaviour(data.get("mix"), "mix", problems)
@@ -123,11 +140,35 @@ def parse_model(data: Any) -> Result[BehaviourModel]:
         )
     unreachable = _spell(data.get("unreachable"), "unreachable", problems)
     hardship = _spell(data.get("hardship"), "hardship", problems)
+    reactions = _reactions(data.get("reactions"), problems)
     if problems:
         return fail(*problems)
     shares = tuple(mix[b] for b in BEHAVIOURS)
     return ok(
-        BehaviourModel(Mix(shares, late), answer, promise, keep, days, busy, unreachable, hardship)
+        BehaviourModel(
+            Mix(shares, late), answer, promise, keep, days, busy, unreachable, hardship, reactions
+        )
+    )
+
+
+def _reactions(value: Any, problems: list[Problem]) -> Reactions:
+    if value is None:
+        return NO_REACTIONS  # optional: borrowers who only pay, promise or not
+    if not isinstance(value, Mapping):
+        problems.append(Problem("behaviour", "reactions", "must hold the reactions' chances"))
+        return NO_REACTIONS
+    names = {"complaint_rate", "dispute_rate", "plan_rate", "third_party_complaint_rate"}
+    for name in sorted(set(value) - names):
+        problems.append(Problem("behaviour", f"reactions.{name}", "unknown setting"))
+    return Reactions(
+        _unit(value.get("complaint_rate"), "reactions.complaint_rate", problems),
+        _unit(value.get("dispute_rate"), "reactions.dispute_rate", problems),
+        _per_behaviour(value.get("plan_rate"), "reactions.plan_rate", problems),
+        _unit(
+            value.get("third_party_complaint_rate"),
+            "reactions.third_party_complaint_rate",
+            problems,
+        ),
     )
 
 

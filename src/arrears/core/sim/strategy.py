@@ -51,7 +51,9 @@ class RunFacts:
     promises_kept: int
     promises_broken: int
     overdue_by_day: tuple[int, ...]  # loans overdue after each day's close
-    complaints: int = 0
+    complaints: int = 0  # every complaint, the amount disputed included
+    plans_kept: int = 0  # installment plans in force or paid off at the end
+    plans_broken: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ class StrategyMetrics:
     promises_broken: int
     overdue_by_day: tuple[int, ...]
     complaints: int
+    plans_kept: int = 0
+    plans_broken: int = 0
 
     @property
     def cohort(self) -> BucketResult:
@@ -171,4 +175,6 @@ def metrics(facts: RunFacts, costs: Costs) -> StrategyMetrics:
         facts.promises_broken,
         facts.overdue_by_day,
         facts.complaints,
+        facts.plans_kept,
+        facts.plans_broken,
     )

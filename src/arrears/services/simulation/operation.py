@@ -21,23 +21,35 @@ from sqlalchemy import Engine, select
 
 from arrears.adapters import MailboxAdapter
 from arrears.core.close.report import CloseReport
+from arrears.core.contact.queue import QueueItem
 from arrears.core.ledger.account import Status, payoff_amount
+from arrears.core.loans.calendar import add_months
 from arrears.core.problem import Result, fail, ok
-from arrears.core.sim.behaviour import answer_call, in_spell, keeps_promise
+from arrears.core.sim.behaviour import (
+    answer_call,
+    complains_of_contact_call,
+    in_spell,
+    keeps_installment,
+    keeps_promise,
+    react,
+)
 from arrears.core.sim.model import BehaviourModel
 from arrears.services import events
 from arrears.services.accounts import load_accounts
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.reference import accrue_loan_through
 from arrears.services.collection.common import Problem
+from arrears.services.collection.complaints import file_complaint
 from arrears.services.collection.dispatch import dispatch
 from arrears.services.collection.outcomes import record_outcome
+from arrears.services.collection.plans import Plan, decide_plan, list_plans, request_plan
 from arrears.services.collection.queue import next_item
 from arrears.services.collection.visits import approve_visit, list_visits, report_visit
 from arrears.services.importer import read_frame
 from arrears.services.payments_file import apply_payments
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.store import tables
+from arrears.store.profile_tables import borrower_profiles
 
 SUPERVISOR = "supervisor-1"
 AGENT = "agent-1"
@@ -64,6 +76,10 @@ class SimResult:
     visits_reported: int = 0
     dispatched: int = 0
     hardship_skipped: int = 0  # planned payments not made: the borrower was in hardship
+    complaints: int = 0  # against a call, or the call of an emergency contact
+    disputes: int = 0  # complaints against the amount
+    plans_requested: int = 0
+    plans_in_force: int = 0  # approved by the policy or a supervisor
 
     def summary(self, start: date, days: int) -> dict[str, Any]:
         """What ``arrears simulate`` prints: the run's span and its totals."""
@@ -74,6 +90,10 @@ class SimResult:
             "promises": self.promises,
             "payments": self.payments,
             "visits_reported": self.visits_reported,
+            "complaints": self.complaints,
+            "disputes": self.disputes,
+            "plans_requested": self.plans_requested,
+            "plans_in_force": self.plans_in_force,
             "actions": sum(sum(r.actions.values()) for r in self.reports),
             "blocked": sum(sum(r.blocked.values()) for r in self.reports),
         }
@@ -148,6 +168,7 @@ def simulate(
             result.dispatched += dispatch(engine, adapters, now=at, limit=100_000).sent
         _work_queue(engine, day, people, planned, attempts, result)
         _visits(engine, day, result)
+        _plans(engine, day, people, planned, result)
         _pay_day(engine, planned.pop(day, []), people, result)
         if on_day:
             on_day(day, report)
@@ -277,6 +298,9 @@ def _work_hour(
             )
         assert not res[1], res[1]
         result.calls += 1
+        if outcome in ("reached", "promise_to_pay"):
+            _react(engine, item, behaviour, day, attempts[item.borrower_id], people, planned,
+                   result)  # fmt: skip
         if promise is not None:
             result.promises += 1
             on, amount = promise
@@ -284,6 +308,136 @@ def _work_hour(
                 payable = min(amount, _overdue(engine, item.loan_id)) or amount
                 ref = f"promise:{item.key}"
                 planned[on].append(PlannedPayment(item.loan_id, payable, on, ref, True))
+
+
+COMPLAINTS = {
+    "zh-CN": {
+        "complaint": "催收电话打得太频繁，影响我的工作和生活，请减少联系。",
+        "dispute": "你们说的欠款金额和我算的不一样，请核对后再联系我。",
+        "third_party": "你们联系了我的紧急联系人，我没有同意你们把欠款告诉他们。",
+    },
+    "en": {
+        "complaint": "You are calling me too often; it is disrupting my work. Please call less.",
+        "dispute": "The amount you say I owe is not what I make it. Please check it first.",
+        "third_party": "You contacted someone I know about my debt. I did not agree to that.",
+    },
+}
+
+
+def _react(
+    engine: Engine,
+    item: QueueItem,
+    behaviour: str,
+    day: date,
+    attempt: int,
+    people: _People,
+    planned: dict[date, list[PlannedPayment]],
+    result: SimResult,
+) -> None:
+    """A complaint, a dispute or a plan request from a borrower who answered (or whose
+    emergency contact did), through the same services the borrower's app uses."""
+    model, seed = people.model, people.seed
+    language = _language(engine, item.borrower_id)
+    if item.party != "debtor":
+        if complains_of_contact_call(model, seed, item.borrower_id, day, attempt):
+            _complain(engine, item, "contact", COMPLAINTS[language]["third_party"])
+            result.complaints += 1
+        return
+    overdue = _overdue(engine, item.loan_id)
+    what = react(model, seed, item.borrower_id, behaviour, day, attempt, overdue)
+    if what == "complaint":
+        _complain(engine, item, "contact", COMPLAINTS[language]["complaint"])
+        result.complaints += 1
+    elif what == "dispute":
+        _complain(engine, item, "amount", COMPLAINTS[language]["dispute"])
+        result.disputes += 1
+    elif what == "plan":
+        _ask_for_plan(engine, item, behaviour, people, planned, result)
+
+
+def _language(engine: Engine, borrower_id: str) -> str:
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(borrower_profiles.c.language).where(
+                borrower_profiles.c.borrower_id == borrower_id
+            )
+        ).scalar()
+    return found if found in COMPLAINTS else "zh-CN"
+
+
+def _complain(engine: Engine, item: QueueItem, against: str, text: str) -> None:
+    with engine.begin() as conn:
+        _, refused = file_complaint(
+            conn,
+            key=f"sim-{against}:{item.key}",
+            borrower_id=item.borrower_id,
+            at=item.due_at + timedelta(hours=1),
+            against=against,
+            text=text,
+            loan_id=item.loan_id,
+        )
+    assert not refused, refused
+
+
+def _ask_for_plan(
+    engine: Engine,
+    item: QueueItem,
+    behaviour: str,
+    people: _People,
+    planned: dict[date, list[PlannedPayment]],
+    result: SimResult,
+) -> None:
+    """The borrower asks for six months to pay; the policy decides (a supervisor decides what
+    it refers, in ``_visits``). A refused request (say, a loan not in arrears enough for the
+    policy) is what the borrower would be told, and nothing is recorded."""
+    with engine.begin() as conn:
+        if list_plans(conn, borrower_id=item.borrower_id):
+            return  # one request a borrower in a run
+        plan, _ = request_plan(
+            conn,
+            key=f"sim-plan:{item.key}",
+            borrower_id=item.borrower_id,
+            loan_id=item.loan_id,
+            at=item.due_at + timedelta(minutes=30),
+            reason="job_loss" if behaviour in ("chronic", "cured") else "other",
+            months=6,
+        )
+    if plan is None:
+        return
+    result.plans_requested += 1
+    if plan.status == "active":
+        _plan_payments(plan, people, planned, result)
+
+
+def _plan_payments(
+    plan: Plan, people: _People, planned: dict[date, list[PlannedPayment]], result: SimResult
+) -> None:
+    """The plan's installments the borrower will pay (each kept as a promise is)."""
+    result.plans_in_force += 1
+    for n in range(plan.months):
+        on = add_months(plan.first_due, n)
+        if keeps_installment(people.model, people.seed, plan.borrower_id, plan.plan_id, n):
+            planned[on].append(
+                PlannedPayment(plan.loan_id, plan.monthly, on, f"plan:{plan.plan_id}:{n}")
+            )
+
+
+def _plans(
+    engine: Engine,
+    day: date,
+    people: _People,
+    planned: dict[date, list[PlannedPayment]],
+    result: SimResult,
+) -> None:
+    """The supervisor approves the plans the policy referred to them, at the end of the day."""
+    with engine.begin() as conn:
+        pending = list_plans(conn, status="pending")
+        for p in pending:
+            plan, refused = decide_plan(
+                conn, p.plan_id, decision="approve", by=SUPERVISOR, at=_end_of(day)
+            )
+            assert plan is not None, refused
+            _plan_payments(plan, people, planned, result)
 
 
 def _visits(engine: Engine, day: date, result: SimResult) -> None:
