@@ -118,6 +118,10 @@ def test_same_seed_same_report_and_the_challenger_shows_its_trade_off(tmp_path: 
     assert champion["contacts"]["emergency_contact"] == 0
     assert other["contacts"]["emergency_contact"] > 0
     assert Decimal(other["contact_cost"]) > Decimal(champion["contact_cost"])
+    # The other side of the trade-off: borrowers whose contacts were called complain of it
+    # (the bundled behaviour's third_party_complaint_rate).
+    assert other["complaints"] > champion["complaints"]
+    assert {"plans_kept", "plans_broken"} <= set(champion)
     page = (tmp_path / "a.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 3 and "call to an emergency contact" in page
     zh = runner.invoke(app, [*args, "--lang", "zh-CN", "--report", str(tmp_path / "z.html")])

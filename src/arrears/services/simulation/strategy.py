@@ -160,6 +160,12 @@ def _facts(
         for status, n in conn.execute(select(p.status, func.count()).group_by(p.status))
     }
     overdue_by_day = tuple(sum(b.loans for b in r.buckets if b.bucket != CURRENT) for r in reports)
+    complaints = conn.execute(select(func.count()).select_from(case_tables.complaints))
+    pl_ = case_tables.plans.c
+    plans: dict[str, int] = {
+        status: int(n)
+        for status, n in conn.execute(select(pl_.status, func.count()).group_by(pl_.status))
+    }
     return RunFacts(
         name,
         days,
@@ -171,6 +177,9 @@ def _facts(
         promises_kept=promise_counts.get("kept", 0),
         promises_broken=promise_counts.get("broken", 0) + promise_counts.get("partly_kept", 0),
         overdue_by_day=overdue_by_day,
+        complaints=int(complaints.scalar_one()),
+        plans_kept=plans.get("active", 0) + plans.get("completed", 0),
+        plans_broken=plans.get("broken", 0),
     )
 
 

@@ -86,6 +86,8 @@ def _run_data(m: StrategyMetrics) -> dict[str, Any]:
         "promises_not_kept": m.promises_broken,
         "promise_kept_rate": rate_text(m.promise_kept_rate),
         "complaints": m.complaints,
+        "plans_kept": m.plans_kept,
+        "plans_broken": m.plans_broken,
         "overdue_loan_days": m.overdue_loan_days,
         "overdue_by_day": list(m.overdue_by_day),
     }
