@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from arrears.cli import collection as cases_cli
 from arrears.cli import collector, moratorium, restructure, serve, verify
@@ -65,6 +65,7 @@ from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
 from arrears.services.simulation.demo import DEMO_DAYS
+from arrears.store import tables
 
 app = typer.Typer(
     name="arrears",
@@ -470,14 +471,27 @@ def demo(
     days: Annotated[int, typer.Option("--days", min=1, max=120, help="Days to run")] = DEMO_DAYS,
     settings_file: SettingsOption = None,
     behaviour: BehaviourOption = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app after the run")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address the web app listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the web app listens on")] = 8000,
 ) -> None:
-    """A seeded portfolio run through ninety days of collection with simulated borrowers.
+    """A seeded portfolio run through ninety days of collection with simulated borrowers,
+    then the web app on it.
 
-    Creates the database, generates and imports a typical book (a few percent overdue;
+    Creates the database afresh, generates and imports a typical book (a few percent overdue;
     borrowers in China, the US and the UK under their rule packs) with its payment history and
-    collectors, then runs the daily close (accrual, policy, compliance gate, outbox, agent
-    queue, visits, promises, evidence) day by day, and prints the last close report."""
-    from arrears.services.simulation.demo import run_demo
+    collectors, runs the daily close (accrual, policy, compliance gate, outbox, agent queue,
+    visits, promises, plans, complaints, evidence) day by day, prints the last close report,
+    and serves the borrower portal and the collection console with logins to try (borrowers'
+    sign-in codes appear on this console: there is no SMS gateway in a demo)."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from arrears.api.app import default_config
+    from arrears.cli.serve import run as run_server
+    from arrears.services.simulation.demo import demo_logins, run_demo
 
     settings = lender_settings(settings_file)
     model = behaviour_model(behaviour)
@@ -493,18 +507,46 @@ def demo(
         f"{db}: {run.borrowers} borrowers, {run.start} to {run.last_day}: "
         f"{run.enqueued} contacts enqueued, {run.blocked} blocked by the gate, "
         f"{result.calls} calls, {result.promises} promises, {result.payments} payments, "
-        f"{result.visits_reported} home visits"
+        f"{result.visits_reported} home visits, {result.plans_requested} plans asked for "
+        f"({result.plans_in_force} in force), {result.complaints} complaints and "
+        f"{result.disputes} disputes of the amount"
     )
     print_report(run.reports[-1])
-    typer.echo(
-        "\ntry:\n"
-        f"  arrears loan show {run.never_loan} --db {db}\n"
-        f"  arrears evidence show --borrower {run.never_borrower} --db {db}  (the escalation)\n"
-        f"  arrears audit --db {db}                        (every contact re-checked)\n"
-        f"  arrears queue list --db {db}\n"
-        f"  arrears outbox list --db {db}\n"
-        f"  arrears credit history {run.never_loan} --db {db}"
-    )
+    if not serve:
+        typer.echo(
+            "\ntry:\n"
+            f"  arrears loan show {run.never_loan} --db {db}\n"
+            f"  arrears evidence show --borrower {run.never_borrower} --db {db}  (the escalation)\n"
+            f"  arrears audit --db {db}                        (every contact re-checked)\n"
+            f"  arrears queue list --db {db}\n"
+            f"  arrears outbox list --db {db}\n"
+            f"  arrears credit history {run.never_loan} --db {db}\n"
+            f"  arrears demo --db {db} ... (without --no-serve: the web app)"
+        )
+        return
+    logins, problems = demo_logins(engine, datetime.now(UTC))
+    if logins is None:
+        fail(str(problems[0]), EXIT_BAD_INPUT)
+    engine.dispose()
+    # Plain HTTP on this machine: the session cookie cannot be Secure-only here.
+    config = dataclasses.replace(default_config(db, show_codes=True), cookie_secure=False)
+    with config.engine.connect() as conn:
+        phone = conn.execute(
+            select(tables.borrowers.c.phone).where(
+                tables.borrowers.c.borrower_id == run.never_borrower
+            )
+        ).scalar_one()
+    base = f"http://{host}:{port}"
+    lines = [
+        f"\nthe web app: {base}/   (API: {base}/api/v1, docs: {base}/docs; Ctrl-C stops)",
+        f"  borrower:  {base}/signin  phone {phone} ({run.never_borrower}, who has not paid);"
+        " the SMS code is printed here",
+    ]
+    lines += [
+        f"  {x.role + ':':<17}{base}/staff/signin  {x.username} / {x.password}" for x in logins
+    ]
+    typer.echo("\n".join(lines))
+    run_server(config, host, port)
 
 
 @portfolio_app.command("summary")

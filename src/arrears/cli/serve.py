@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from arrears.cli.common import DbOption
+
+if TYPE_CHECKING:
+    from arrears.api.deps import ApiConfig
 
 GRACE_SECONDS = 30
 
@@ -21,15 +24,21 @@ def serve_cmd(
     printed here, as the SMS would carry them. Logs are JSON lines on stderr, one a request;
     on SIGTERM or Ctrl-C the server stops taking requests and answers those in flight (up to
     30 seconds) before it exits."""
-    import uvicorn
-
     from arrears.api.app import default_config
     from arrears.api.logs import configure_json_logs
-    from arrears.web.site import create_site
 
     configure_json_logs()
     config = default_config(db)
     typer.echo(f"serving on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
+    run(config, host, port)
+
+
+def run(config: ApiConfig, host: str, port: int) -> None:
+    """The site (pages and API) on ``config`` until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    from arrears.web.site import create_site
+
     uvicorn.run(
         create_site(config),
         host=host,

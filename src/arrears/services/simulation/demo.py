@@ -3,19 +3,22 @@ a database of its own. ``arrears demo`` and the web app's browser tests both sta
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from arrears.core.close.report import CloseReport
 from arrears.core.lender.settings import Settings
+from arrears.core.problem import Result, fail, ok
 from arrears.core.sim.model import BehaviourModel
 from arrears.services.close.day import CloseConfig
 from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
-from arrears.services.simulation.operation import SimResult, simulate
+from arrears.services.simulation.operation import AGENT, SUPERVISOR, SimResult, simulate
+from arrears.services.staff import add_user
 
 DEMO_START = date(2026, 11, 1)
 DEMO_DAYS = 90  # through 2027-01-29
@@ -92,3 +95,34 @@ def run_demo(
         result,
         tuple(reports),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    role: str
+    username: str
+    password: str  # made up for this run, printed once; not kept anywhere in clear
+
+
+# Who the demo lets in: the simulation's own agent and supervisor (the queue items and the
+# approvals of the run are theirs), the first field collector (the visits are assigned to the
+# first two), and a compliance officer.
+DEMO_STAFF = (
+    ("agent", AGENT),
+    ("supervisor", SUPERVISOR),
+    ("field_collector", "C001"),
+    ("compliance", "compliance-1"),
+)
+
+
+def demo_logins(engine: Engine, now: datetime) -> Result[tuple[DemoLogin, ...]]:
+    """Staff accounts for the demo's people, each with a new random password."""
+    made = []
+    with engine.begin() as conn:
+        for role, username in DEMO_STAFF:
+            password = secrets.token_urlsafe(9)
+            _, problems = add_user(conn, username, password, role, now)
+            if problems:
+                return fail(*problems)
+            made.append(DemoLogin(role, username, password))
+    return ok(tuple(made))
