@@ -55,6 +55,9 @@ class Scenario:
     promise_loan: str
 
 
+COLLECTOR_NAMES = ("王磊", "李静", "张军")
+
+
 def _marked(start: date, pack: str) -> pl.DataFrame:
     language, zone = PACK_PEOPLE[pack]
     # Disbursed so that the first installment falls due ten days into the run: the pre-due
@@ -138,9 +141,10 @@ def build(
             write_table(before, pf)
             expect(import_payments(engine, pf))
     with engine.begin() as conn:
-        for k in (1, 2, 3):
+        # The field team (their names go into the visit notices a borrower reads).
+        for k, name in enumerate(COLLECTOR_NAMES, start=1):
             cid = f"C{k:03d}"
-            expect(add_collector(conn, Collector(cid, f"Collector {k}", f"CRED-2026-{k:04d}")))
+            expect(add_collector(conn, Collector(cid, name, f"CRED-2026-{k:04d}")))
             expect(add_training(conn, Training(cid, start - timedelta(days=60), "conduct")))
     planned = [
         PlannedPayment(r["loan_id"], parse_amount(r["amount"]), r["paid_on"], r["ref"])
