@@ -25,6 +25,7 @@ from arrears.services.settings import default_settings
 from arrears.services.signin import csrf_token, new_session
 from arrears.services.simulation.behaviour_file import bundled_behaviour
 from arrears.services.simulation.demo import DemoRun, run_demo
+from arrears.services.simulation.desk import Desk, staff_the_desk
 from arrears.services.staff import add_user
 from arrears.store import tables as t
 from arrears.store.api_tables import staff_users
@@ -38,8 +39,9 @@ STAFF = {
     "compliance": "compliance",
     "admin": "admin",
     "field_collector": "field",
-    "agent": "agent",
+    "agent": "agent-1",  # the simulation's agent (services.simulation.desk.AGENTS)
 }
+OTHER_AGENT = "agent-2"  # an agent with cases of their own, for what agent-1 may not see
 PHONE_SIZE = {"width": 390, "height": 844}
 DESKTOP_SIZE = {"width": 1366, "height": 900}
 SIZES = {"phone": PHONE_SIZE, "desktop": DESKTOP_SIZE}
@@ -51,6 +53,7 @@ class Site:
     engine: Engine
     run: DemoRun
     secret: bytes
+    desk: Desk
 
     def session_cookies(self, context: BrowserContext, kind: str, subject: str) -> None:
         """Signed in as ``subject`` (a borrower id, or a staff username) without the sign-in
@@ -104,10 +107,19 @@ def demo_site(folder: Path, loans: int = 400, days: int = 20) -> Iterator[Site]:
     run = run_demo(config.engine, loans, days, default_settings(), bundled_behaviour())
     now = datetime.now(UTC)
     with config.engine.begin() as conn:
-        for role, name in STAFF.items():
+        for role, name in [*STAFF.items(), ("agent", OTHER_AGENT)]:
             succeeded(add_user(conn, name, PASSWORD, role, now))
+        promise_borrower = conn.execute(
+            select(t.loans.c.borrower_id).where(t.loans.c.loan_id == run.promise_loan)
+        ).scalar_one()
+        desk = staff_the_desk(
+            conn,
+            now,
+            (STAFF["agent"], OTHER_AGENT),
+            leave_out=(run.never_borrower, promise_borrower),
+        )
     with serving(create_site(config)) as url:
-        yield Site(url, config.engine, run, config.secret)
+        yield Site(url, config.engine, run, config.secret, desk)
     shutil.rmtree(folder / "keys", ignore_errors=True)
 
 

@@ -115,7 +115,8 @@ def _watched(curve: tuple[Fraction | None, ...]) -> tuple[float, ...]:
     return tuple(float(x) for x in curve if x is not None)
 
 
-def _charts(d: Dashboard, language: str) -> dict[str, Markup]:
+def dashboard_charts(d: Dashboard, language: str) -> dict[str, Markup]:
+    """The dashboard's charts (inline SVG) in ``language``: the report's and the web page's."""
     w, t = _WORDS[language], d.trends
     days = [x.strftime("%m-%d") for x in t.dates]
     overdue = [b for b in BUCKETS[1:] if any(t.loans[b])]
@@ -172,7 +173,7 @@ def render_dashboard(d: Dashboard, language: str, lender: str) -> str:
         "dashboard",
         {
             "d": dashboard_data(d),
-            "charts": _charts(d, language),
+            "charts": dashboard_charts(d, language),
             "css": Markup(report_css()),
             "lender": lender,
         },
