@@ -12,15 +12,26 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import BrowserContext, Page
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from api.serving import serving
 from arrears.api.app import default_config
 from arrears.api.deps import CSRF_COOKIE, SESSION_COOKIE
+from arrears.core.compliance.model import Contact
+from arrears.services.close.day import CloseConfig, close_business_day
+from arrears.services.collection.history import Attempt, record_attempts
+from arrears.services.collection.visits import (
+    approve_visit,
+    assign_visit,
+    record_visit_notice,
+    request_visit,
+)
+from arrears.services.policy_files import default_policy_set
 from arrears.services.settings import default_settings
 from arrears.services.signin import csrf_token, new_session
 from arrears.services.simulation.behaviour_file import bundled_behaviour
@@ -38,7 +49,7 @@ STAFF = {
     "supervisor": "supervisor",
     "compliance": "compliance",
     "admin": "admin",
-    "field_collector": "field",
+    "field_collector": "C001",  # a collector of the scenario's (visits name collectors by id)
     "agent": "agent-1",  # the simulation's agent (services.simulation.desk.AGENTS)
 }
 OTHER_AGENT = "agent-2"  # an agent with cases of their own, for what agent-1 may not see
@@ -54,6 +65,7 @@ class Site:
     run: DemoRun
     secret: bytes
     desk: Desk
+    visits: tuple[int, ...]  # visits C001 and C002 are to report, noticed, one per borrower
 
     def session_cookies(self, context: BrowserContext, kind: str, subject: str) -> None:
         """Signed in as ``subject`` (a borrower id, or a staff username) without the sign-in
@@ -118,9 +130,70 @@ def demo_site(folder: Path, loans: int = 400, days: int = 20) -> Iterator[Site]:
             (STAFF["agent"], OTHER_AGENT),
             leave_out=(run.never_borrower, promise_borrower),
         )
+    # Three conversations already had on the next day with each borrower of the desk (calls an
+    # agency made, say): the close of that day blocks the policy's afternoon calls to them
+    # (cn.daily-conversations), so the compliance view has blocked contacts to show.
+    day = run.last_day + timedelta(days=1)
+    with config.engine.begin() as conn:
+        record_attempts(
+            conn,
+            [
+                _conversation(b, day, k)
+                for ids in desk.assigned.values()
+                for b in ids
+                for k in range(3)
+            ],
+        )
+    settings = default_settings()
+    close_business_day(
+        config.engine,
+        day,
+        CloseConfig(default_policy_set(), lender=settings.lender, capacity=settings.capacity),
+    )
+    with config.engine.begin() as conn:
+        visits = tuple(_noticed_visit(conn, b, day) for b in desk.assigned[STAFF["agent"]])
     with serving(create_site(config)) as url:
-        yield Site(url, config.engine, run, config.secret, desk)
+        yield Site(url, config.engine, run, config.secret, desk, visits)
     shutil.rmtree(folder / "keys", ignore_errors=True)
+
+
+def _conversation(borrower_id: str, day: date, k: int) -> Attempt:
+    at = datetime.combine(day, time(9, 10 * k), tzinfo=ZoneInfo("Asia/Shanghai"))
+    contact = Contact(
+        at=at,
+        debt_id="",
+        channel="call",
+        connected=True,
+        conversation=True,
+        outcome="reached",
+        collectors=("C001",),
+    )
+    return Attempt(f"site/agency-call/{borrower_id}/{day}/{k}", borrower_id, contact, day)
+
+
+def _noticed_visit(conn: Connection, borrower_id: str, day: date) -> int:
+    """A home visit asked for, approved, assigned to C001 and C002 and noticed on ``day``
+    for the morning after, through the visit service (and its gate), as the close would."""
+    loan = conn.execute(
+        select(t.loans.c.loan_id).where(t.loans.c.borrower_id == borrower_id).limit(1)
+    ).scalar_one()
+    zone = ZoneInfo("Asia/Shanghai")
+    at = datetime.combine(day, time(8), tzinfo=zone)
+    v = succeeded(request_visit(conn, f"site/visit/{borrower_id}", loan, "agent-1", at, "site"))
+    succeeded(approve_visit(conn, v.visit_id, STAFF["supervisor"], at + timedelta(minutes=5)))
+    start = datetime.combine(day + timedelta(days=1), time(10), tzinfo=zone)
+    succeeded(
+        assign_visit(
+            conn,
+            v.visit_id,
+            ("C001", "C002"),
+            start,
+            start + timedelta(hours=2),
+            at + timedelta(minutes=10),
+        )
+    )
+    succeeded(record_visit_notice(conn, v.visit_id, at + timedelta(minutes=15)))
+    return v.visit_id
 
 
 def chromium_path() -> str:

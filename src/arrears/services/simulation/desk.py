@@ -33,9 +33,11 @@ def staff_the_desk(
     agents: Sequence[str] = AGENTS,
     cases_each: int = 12,
     leave_out: Sequence[str] = (),
+    calls_each: int = 3,
 ) -> Desk:
     """Assign ``cases_each`` open cases to each agent in turn (by case id, the borrowers in
-    ``leave_out`` skipped) and put a call to each borrower of the first agent's due now."""
+    ``leave_out`` skipped) and put ``calls_each`` calls to each borrower of the first agent's
+    on the queue, due now."""
     c, ls, lo = cases.c, tables.loan_state.c, tables.loans.c
     rows = conn.execute(
         select(c.borrower_id).where(c.closed_on.is_(None)).order_by(c.case_id)
@@ -58,19 +60,20 @@ def staff_the_desk(
         if loan is None:
             continue
         local = (now - timedelta(minutes=1)).astimezone(home_zone(conn, b))
-        actions.append(
+        actions += [
             PlannedAction(
                 b,
                 loan,
                 local.date(),
                 "desk",
-                "desk_call",
+                f"desk_call_{k}",
                 "call",
                 "debtor",
                 "collection_call_script",
                 local.time().replace(microsecond=0),
                 priority=5,
             )
-        )
+            for k in range(1, calls_each + 1)
+        ]
     added, _ = enqueue_calls(conn, actions)
     return Desk({a: tuple(v) for a, v in assigned.items()}, added)
