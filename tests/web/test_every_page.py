@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.routing import APIRoute
@@ -18,6 +19,7 @@ from playwright.sync_api import Browser
 
 from arrears.api.deps import SESSION_COOKIE
 from arrears.core.contact.templates import LANGUAGES
+from arrears.services.collection.queue import next_item
 from arrears.web.app import ROUTERS
 from arrears.web.pages import LANGUAGE_COOKIE
 from arrears.web.render import web_texts
@@ -37,8 +39,24 @@ VISITOR_OF: dict[str, str] = {
 }
 # Pages that only redirect (they have tests of their own).
 REDIRECTS = {"/", "/language/{language}"}
+
+
+def _held_call(site: Site) -> str:
+    """The call the demo's agent holds (taken from the queue if they hold none)."""
+    with site.engine.begin() as db:
+        item = next_item(db, STAFF["agent"], datetime.now(UTC))
+    assert item is not None, "the test site puts calls due now on the queue"
+    return f"/console/calls/{item.item_id}"
+
+
 # A concrete address for each page with a path parameter.
-EXAMPLES: dict[str, Callable[[Site], str]] = {}
+EXAMPLES: dict[str, Callable[[Site], str]] = {
+    "/console/calls/{item_id}": _held_call,
+    "/console/cases/{borrower_id}": lambda site: (
+        f"/console/cases/{site.desk.assigned[STAFF['agent']][0]}"
+    ),
+    "/console/visits/{visit_id}": lambda site: f"/console/visits/{site.visits[0]}",
+}
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && e.type !== 'submit' && e.type !== 'button')
@@ -48,6 +66,12 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
 UNNAMED_BUTTONS = """() => [...document.querySelectorAll('button, a')]
   .filter(e => !(e.innerText || '').trim() && !e.getAttribute('aria-label'))
   .map(e => e.outerHTML.slice(0, 120))"""
+# The page's text, less what is marked as another language on purpose (lang="..."): the call
+# script an agent reads out is in the borrower's language, whatever the agent's page is in.
+PAGE_TEXT = """() => {
+  const lang = document.documentElement.lang, body = document.body.cloneNode(true);
+  body.querySelectorAll('[lang]').forEach(e => e.getAttribute('lang') !== lang && e.remove());
+  return body.textContent; }"""
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -118,7 +142,7 @@ def test_every_page_in_every_language_and_size(
                 continue
             if who and SESSION_COOKIE not in {c["name"] for c in context.cookies()}:
                 problems.append(f"{where}: signed out")
-            text = tab.inner_text("body")
+            text = tab.evaluate(PAGE_TEXT)
             problems += [f"{where}: untranslated {w!r}" for w in foreign if w in text]
             if "%(" in text or "{{" in text:
                 problems.append(f"{where}: a placeholder left in the text")
