@@ -34,10 +34,14 @@ def test_an_agent_takes_a_call_and_records_a_promise(tab: Page, site: Site, size
     staff_signs_in(tab, AGENT)
     expect(tab).to_have_url(re.compile(r"/console$"))
     expect(tab.get_by_role("heading", level=1)).to_have_text("我的任务")
-    shot(tab, f"console-queue-{size}")
     tab.get_by_role("button", name="领取下一通").click()
     expect(tab).to_have_url(re.compile(r"/console/calls/\d+$"))
     item_id = int(tab.url.rsplit("/", 1)[1])
+    # The queue lists the call the agent now holds.
+    tab.goto("/console")
+    expect(tab.locator(f"tr[data-item='{item_id}']")).to_be_visible()
+    shot(tab, f"console-queue-{size}")
+    tab.get_by_role("link", name=f"第 {item_id} 号通话").click()
     with site.engine.connect() as db:
         item = get_item(db, item_id)
         assert item is not None and item.claimed_by == AGENT and item.done_at is None
@@ -178,7 +182,7 @@ def test_a_field_collector_files_a_visit_report_on_their_phone(
     expect(tab.locator("[data-field=collectors]")).to_have_text("C001, C002")
     if size == "phone":
         shot(tab, "console-visit-report-phone")
-    tab.get_by_label("结果").select_option("met")
+    tab.get_by_label("上门结果").select_option("met")
     tab.get_by_role("button", name="提交报告").click()
     expect(tab.get_by_role("alert")).to_contain_text("报告：请写明上门的经过")
     with site.engine.connect() as db:

@@ -11,9 +11,10 @@ except for the agent holding the call, and each number or address shown is on th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,6 +29,7 @@ from arrears.core.problem import Problem
 from arrears.services.collection import console
 from arrears.services.collection.case_file import case_file
 from arrears.services.collection.complaints import list_complaints
+from arrears.services.collection.gate_context import DEFAULT_ZONE
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.plans import decide_plan, list_plans
 from arrears.services.collection.queue import get_item, list_queue, next_item
@@ -92,6 +94,24 @@ def _shown(
         fields=fields,
         at=now(),
     )
+
+
+def clock(home: Mapping[str, tzinfo], default: tzinfo) -> Callable[..., str]:
+    """``local(at, borrower_id="", seconds=False)`` for templates: an instant as the borrower's
+    home clock shows it (``home``; else the first borrower's; else ``default``)."""
+
+    def local(at: datetime | None, borrower_id: str = "", seconds: bool = False) -> str:
+        if at is None:
+            return ""
+        zone = home.get(borrower_id) or next(iter(home.values()), default)
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+    return local
+
+
+def _clock_of(db: Connection, borrower_ids: list[str]) -> Callable[..., str]:
+    zones = {b: console.home_zone(db, b) for b in sorted(set(borrower_ids))}
+    return clock(zones, ZoneInfo(DEFAULT_ZONE))
 
 
 def _problem_field(problems: tuple[Problem, ...] | list[Problem]) -> str:
@@ -285,6 +305,7 @@ def case_page(request: Request, me: Readers, borrower_id: str) -> Response:
             "credit": credit,
             "as_of": day,
             "mask": mask_phone,
+            "local": _clock_of(db, [borrower_id]),
         }
     return page(request, me, "console_case", context)
 
@@ -320,9 +341,11 @@ def _goes(me: Visitor) -> bool:
 def visits_board(request: Request, me: VisitReaders) -> Response:
     with config_of(request).engine.connect() as db:
         found = [v for v in list_visits(db) if _visible(me, v)]
+        local = _clock_of(db, [v.borrower_id for v in found])
     columns = ("requested", "approved", "assigned", "noticed", "reported", "cancelled")
     board = {s: [v for v in found if v.status == s] for s in columns}
-    return page(request, me, "console_visits", {"board": board, "columns": columns})
+    context = {"board": board, "columns": columns, "local": local}
+    return page(request, me, "console_visits", context)
 
 
 def _visit_context(
@@ -345,6 +368,7 @@ def _visit_context(
         "may_approve": me.role in ("supervisor", "admin") and v.status == "requested",
         "may_report": me.role == "field_collector" and v.status == "noticed",
         "form": {},
+        "local": _clock_of(db, [v.borrower_id]),
     }
 
 

@@ -10,6 +10,7 @@ on request, and the log of personal data shown to staff. Nothing here changes a 
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,9 +19,11 @@ from arrears.api.deps import now
 from arrears.services import evidence
 from arrears.services.collection import console
 from arrears.services.collection.complaints import complaint_counts, list_complaints
+from arrears.services.collection.gate_context import DEFAULT_ZONE
 from arrears.services.dashboards import dashboard, dashboard_charts, dashboard_data
 from arrears.services.pii_audit import list_reads
 from arrears.web.pages import Visitor, config_of, page, staff_page
+from arrears.web.pages_console import clock
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,6 +31,8 @@ Overseers = Annotated[Visitor, staff_page("supervisor", "admin", "compliance")]
 Compliance = Annotated[Visitor, staff_page("compliance", "admin", "supervisor")]
 Auditors = Annotated[Visitor, staff_page("compliance", "admin")]
 
+# Staff read times by the lender's clock (its home zone, the gate's default).
+LENDER_CLOCK = clock({}, ZoneInfo(DEFAULT_ZONE))
 SHOWN = 200  # rows of a long list a page shows (newest first)
 
 
@@ -56,6 +61,7 @@ def compliance_page(request: Request, me: Compliance) -> Response:
             "today": today,
             "root": evidence.get_root(db),
             "reads": list(reversed(list_reads(db)))[:20],
+            "local": LENDER_CLOCK,
             "may_audit": me.role in ("compliance", "admin"),
         }
     return page(request, me, "compliance", context)
@@ -84,5 +90,6 @@ def reads_page(
         "total": len(found),
         "username": username,
         "borrower": borrower,
+        "local": LENDER_CLOCK,
     }
     return page(request, me, "compliance_reads", context)
