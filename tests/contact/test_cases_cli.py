@@ -264,3 +264,21 @@ def test_collectors_and_a_visit(db_url: str, engine: Engine, tmp_path: Path) -> 
     )
     assert done["status"] == "reported" and done["outcome"] == "not_home"
     assert [x["status"] for x in ok_json("visit", "list", "--db", db_url)] == ["reported"]
+
+
+def test_case_assign_and_search(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    overdue_loans(engine, tmp_path, ["L1", "L2"])
+    ok_json("case", "sync", "--date", "2024-03-01", "--db", db_url)
+    assert ok_json("case", "assign", "B-L2", "--agent", "ann", "--db", db_url) == {
+        "borrower_id": "B-L2",
+        "assigned_agent": "ann",
+    }
+    res = run("case", "assign", "NOBODY", "--agent", "ann", "--db", db_url)
+    assert res.exit_code == 1 and "borrower_id" in res.output
+    [found] = ok_json("case", "search", "L2", "--db", db_url)
+    assert (found["borrower_id"], found["loans"], found["assigned_agent"]) == (
+        "B-L2",
+        ["L2"],
+        "ann",
+    )
+    assert "*" in found["phone"]  # masked

@@ -32,10 +32,12 @@ from arrears.cli.common import (
 )
 from arrears.core.jsonable import jsonable
 from arrears.core.money import fmt
+from arrears.core.people.masking import mask_phone
 from arrears.core.problem import Result
 from arrears.services.collection.case_file import case_file
 from arrears.services.collection.case_frames import case_views
 from arrears.services.collection.cases import sync_cases
+from arrears.services.collection.console import assign_case, search
 from arrears.services.collection.history import Recording
 from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.promises import check_promises, list_promises
@@ -164,6 +166,59 @@ def case_show(
         console.print(f"  promise {p['amount']} by {p['due_on']}: {p['status']}")
     for v in data["visits"]:
         console.print(f"  visit {v['visit_id']}: {v['status']}")
+
+
+@case_app.command("assign")
+def case_assign(
+    borrower_id: str,
+    agent: Annotated[str, typer.Option(help="The agent the open case is assigned to")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Assign a borrower's open case to an agent (the web console shows it them)."""
+    with transaction(db) as conn:
+        unwrap(assign_case(conn, borrower_id, agent))
+    if json_out:
+        print_json({"borrower_id": borrower_id, "assigned_agent": agent})
+    else:
+        typer.echo(f"case of {borrower_id} assigned to {agent}")
+
+
+@case_app.command("search")
+def case_search(
+    text: str,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Borrowers by id, loan id, or the last four or more digits of their phone (masked)."""
+    with transaction(db) as conn:
+        found = search(conn, text)
+    if json_out:
+        print_json(
+            [
+                {
+                    "borrower_id": f.borrower_id,
+                    "name": f.name,
+                    "phone": mask_phone(f.phone),
+                    "loans": list(f.loan_ids),
+                    "dpd": f.dpd,
+                    "assigned_agent": f.assigned_agent,
+                }
+                for f in found
+            ]
+        )
+        return
+    table = Table("borrower", "name", "phone", "loans", "dpd", "agent")
+    for f in found:
+        table.add_row(
+            f.borrower_id,
+            f.name,
+            mask_phone(f.phone),
+            ",".join(f.loan_ids),
+            str(f.dpd),
+            f.assigned_agent or "",
+        )
+    console.print(table)
 
 
 # ---------------------------------------------------------------------------------------------
