@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from arrears.services.collection.console import call_gate
+from arrears.services.collection.console import call_gate, home_zone
 from arrears.services.collection.plans import list_plans, request_plan
 from arrears.services.collection.promises import list_promises
 from arrears.services.collection.queue import get_item
@@ -146,13 +146,6 @@ def test_a_supervisor_approves_a_plan_and_a_visit(tab: Page, site: Site, size: s
         visit = succeeded(request_visit(db, f"test/visit/{size}", loan, AGENT, now, "no answer"))
     staff_signs_in(tab, STAFF["supervisor"])
     tab.goto("/console/approvals")
-    card = tab.get_by_role("region", name=f"{borrower} 的分期计划 {plan.plan_id}")
-    card.get_by_role("button", name="批准", exact=True).click()
-    expect(tab.get_by_role("status")).to_have_text("已记录审批结果。")
-    with site.engine.connect() as db:
-        [decided] = [p for p in list_plans(db, borrower_id=borrower) if p.plan_id == plan.plan_id]
-    assert decided.status == "active" and decided.decided_by == STAFF["supervisor"]
-
     card = tab.get_by_role("region", name=re.compile(rf"上门 {visit.visit_id}\b"))
     card.get_by_role("button", name="批准上门").click()
     expect(tab).to_have_url(re.compile(rf"/console/visits/{visit.visit_id}$"))
@@ -161,6 +154,39 @@ def test_a_supervisor_approves_a_plan_and_a_visit(tab: Page, site: Site, size: s
         approved = get_visit(db, visit.visit_id)
     assert approved is not None and approved.status == "approved"
     assert approved.approved_by == STAFF["supervisor"]
+
+    # Then two collectors and a window tomorrow morning, the borrower's time.
+    with site.engine.connect() as db:
+        zone = home_zone(db, borrower)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(zone).date()
+    tab.get_by_label("第一名外访人员（编号）").fill("C001")
+    tab.get_by_label("第二名外访人员（编号）").fill("C001")
+    tab.get_by_label("时段开始（借款人当地时间）").fill(f"{tomorrow}T10:00")
+    tab.get_by_label("时段结束", exact=True).fill(f"{tomorrow}T12:00")
+    tab.get_by_role("button", name="指派", exact=True).click()
+    expect(tab.get_by_role("alert")).to_contain_text("第二名外访人员：上门必须有两名不同的外访人员")
+    with site.engine.connect() as db:
+        unchanged = get_visit(db, visit.visit_id)
+    assert unchanged is not None and unchanged.status == "approved"
+    tab.get_by_label("第二名外访人员（编号）").fill("C002")
+    tab.get_by_role("button", name="指派", exact=True).click()
+    expect(tab.locator("[data-field=status]")).to_have_text("已派单")
+    expect(tab.locator("[data-field=collectors]")).to_have_text("C001, C002")
+    with site.engine.connect() as db:
+        assigned = get_visit(db, visit.visit_id)
+    assert assigned is not None and assigned.status == "assigned"
+    assert assigned.collectors == ("C001", "C002") and assigned.window_start is not None
+    start = assigned.window_start.astimezone(zone)
+    assert (start.date(), start.hour, start.minute) == (tomorrow, 10, 0)
+
+    # The plan, after the visit is assigned (a plan in force pauses visits, as the gate says).
+    tab.goto("/console/approvals")
+    card = tab.get_by_role("region", name=f"{borrower} 的分期计划 {plan.plan_id}")
+    card.get_by_role("button", name="批准", exact=True).click()
+    expect(tab.get_by_role("status")).to_have_text("已记录审批结果。")
+    with site.engine.connect() as db:
+        [decided] = [p for p in list_plans(db, borrower_id=borrower) if p.plan_id == plan.plan_id]
+    assert decided.status == "active" and decided.decided_by == STAFF["supervisor"]
 
 
 def test_a_field_collector_files_a_visit_report_on_their_phone(
