@@ -17,6 +17,7 @@ from arrears.services.collection.promises import list_promises
 from arrears.services.collection.queue import get_item
 from arrears.services.collection.visits import get_visit, request_visit
 from arrears.services.pii_audit import list_reads
+from arrears.services.restructuring import list_restructures
 from arrears.store import tables as t
 from arrears.store.profile_tables import borrower_profiles
 from factories import succeeded
@@ -223,3 +224,31 @@ def test_a_field_collector_files_a_visit_report_on_their_phone(
     assert reported is not None and reported.status == "reported"
     assert reported.outcome == "met" and reported.report == "见到本人，出示了工作证，约定下周还款。"
     assert f"GET /console/visits/{visit_id}" in [r.route for r in reads]
+
+
+def test_a_supervisor_restructures_a_loan_and_bad_months_change_nothing(
+    tab: Page, site: Site, size: str
+) -> None:
+    borrower = site.desk.assigned[AGENT][_which(size)]
+    with site.engine.connect() as db:
+        loan = db.execute(
+            select(t.loans.c.loan_id).where(t.loans.c.borrower_id == borrower).limit(1)
+        ).scalar_one()
+    staff_signs_in(tab, STAFF["supervisor"])
+    tab.goto(f"/console/cases/{borrower}")
+    card = tab.get_by_role("region", name=f"借款 {loan}")
+    card.get_by_text("重组这笔借款").click()
+    card.get_by_label("期数").fill("abc")
+    card.get_by_role("button", name="重组", exact=True).click()
+    card = tab.get_by_role("region", name=f"借款 {loan}")
+    expect(card.get_by_role("alert")).to_contain_text("期数：1 到 60 之间的整数")
+    with site.engine.connect() as db:
+        assert list_restructures(db, loan) == []
+    card.get_by_label("期数").fill("24")
+    card.get_by_label("原因", exact=True).select_option("illness")
+    card.get_by_role("button", name="重组", exact=True).click()
+    expect(tab.get_by_role("status")).to_have_text("借款已重组。")
+    with site.engine.connect() as db:
+        [done] = list_restructures(db, loan)
+    assert (done.months, done.reason, done.approved_by) == (24, "illness", STAFF["supervisor"])
+    expect(tab.get_by_text(f"{done.on_date} 重组：共 24 期，审批人 supervisor。")).to_be_visible()

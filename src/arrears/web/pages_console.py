@@ -11,6 +11,7 @@ except for the agent holding the call, and each number or address shown is on th
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
@@ -44,7 +45,8 @@ from arrears.services.collection.visits import (
 )
 from arrears.services.credit import borrower_credit_view
 from arrears.services.pii_audit import record_reads
-from arrears.services.restructuring import list_restructures
+from arrears.services.restructuring import default_rules as restructuring_rules
+from arrears.services.restructuring import list_restructures, restructure
 from arrears.web.pages import (
     PageRefused,
     Visitor,
@@ -283,31 +285,99 @@ def _may_open(db: Connection, me: Visitor, borrower_id: str) -> bool:
     return console.agent_may_open(db, _me(me), borrower_id)
 
 
+def _case_context(db: Connection, me: Visitor, borrower_id: str) -> dict[str, Any]:
+    if not _may_open(db, me, borrower_id):
+        raise _not_found()
+    files, _ = case_file(db, borrower_id)
+    day = business_date(db, own_loan_ids(db, borrower_id))
+    credit = borrower_credit_view(db, borrower_id, day)[0] if day else None
+    return {
+        "borrower": console.borrower_row(db, borrower_id),
+        "case": console.open_case(db, borrower_id),
+        "files": files,
+        "books": console.borrower_books(db, borrower_id),
+        "plans": list_plans(db, borrower_id=borrower_id),
+        "complaints": list_complaints(db, borrower_id=borrower_id),
+        "restructures": [
+            r for lid in own_loan_ids(db, borrower_id) for r in list_restructures(db, lid)
+        ],
+        "credit": credit,
+        "as_of": day,
+        "mask": mask_phone,
+        "local": _clock_of(db, [borrower_id]),
+        "may_restructure": me.role in ("supervisor", "admin"),
+        "reasons": restructuring_rules().reasons,
+        "form_key": secrets.token_hex(8),
+        "errors": {},
+        "form": {},
+        "done": "",
+    }
+
+
 @router.get("/console/cases/{borrower_id}")
-def case_page(request: Request, me: Readers, borrower_id: str) -> Response:
-    """Schedule, ledger, contact history, promises, plans, complaints and the credit record."""
+def case_page(request: Request, me: Readers, borrower_id: str, done: str = "") -> Response:
+    """Schedule, ledger, contact history, promises, plans, complaints and the credit record;
+    a supervisor may restructure a loan here."""
     with config_of(request).engine.connect() as db:
-        if not _may_open(db, me, borrower_id):
-            raise _not_found()
-        files, _ = case_file(db, borrower_id)
-        day = business_date(db, own_loan_ids(db, borrower_id))
-        credit = borrower_credit_view(db, borrower_id, day)[0] if day else None
-        context = {
-            "borrower": console.borrower_row(db, borrower_id),
-            "case": console.open_case(db, borrower_id),
-            "files": files,
-            "books": console.borrower_books(db, borrower_id),
-            "plans": list_plans(db, borrower_id=borrower_id),
-            "complaints": list_complaints(db, borrower_id=borrower_id),
-            "restructures": [
-                r for lid in own_loan_ids(db, borrower_id) for r in list_restructures(db, lid)
-            ],
-            "credit": credit,
-            "as_of": day,
-            "mask": mask_phone,
-            "local": _clock_of(db, [borrower_id]),
-        }
+        context = _case_context(db, me, borrower_id)
+    context["done"] = done
     return page(request, me, "console_case", context)
+
+
+def _fen(text: str) -> int | None:
+    try:
+        return parse_amount(text.strip() or "0")
+    except MoneyError:
+        return None
+
+
+@router.post("/console/loans/{loan_id}/restructure")
+async def restructure_loan(request: Request, me: Deciders, loan_id: str) -> Response:
+    """A supervisor restructures a loan (``services.restructuring``): new months and rate,
+    interest and penalty waived; the same form sent twice applies once (its key)."""
+    form = await checked_form(request, me)
+    errors: dict[str, str] = {}
+    months = form.get("months", "").strip()
+    if not months.isdigit():
+        errors["months"] = "months"
+    waive_interest, waive_penalty = (
+        _fen(form.get("waive_interest", "")),
+        _fen(form.get("waive_penalty", "")),
+    )
+    if waive_interest is None:
+        errors["waive_interest"] = "amount"
+    if waive_penalty is None:
+        errors["waive_penalty"] = "amount"
+    engine = config_of(request).engine
+    with engine.connect() as db:
+        owner = console.loan_owner(db, loan_id)
+        if owner is None or not _may_open(db, me, owner):
+            raise _not_found()
+    if not errors and waive_interest is not None and waive_penalty is not None:
+        with engine.begin() as db:
+            done, problems = restructure(
+                db,
+                key=f"web/{form.get('key', '')[:64]}",
+                loan_id=loan_id,
+                approved_by=_me(me),
+                reason=form.get("reason", ""),
+                at=now(),
+                months=int(months),
+                rate=form.get("rate", "").strip() or None,
+                waive_interest=waive_interest,
+                waive_penalty=waive_penalty,
+                note=form.get("note", "")[:2000],
+            )
+            if done is not None:
+                return RedirectResponse(
+                    f"/console/cases/{owner}?done=restructured", status_code=303
+                )
+            db.rollback()
+        errors = {p.field: p.reason for p in problems} or {"loan_id": "refused"}
+    with engine.connect() as db:
+        context = _case_context(db, me, owner)
+    context.update(errors=errors, form={**form, "loan_id": loan_id})
+    return page(request, me, "console_case", context, status=422)
 
 
 @router.get("/console/search")

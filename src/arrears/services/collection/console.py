@@ -285,3 +285,11 @@ def home_zone(conn: Connection, borrower_id: str) -> Any:
         select(borrower_profiles.c.timezones).where(borrower_profiles.c.borrower_id == borrower_id)
     ).scalar()
     return zones(str(found or DEFAULT_ZONE))[0]
+
+
+def loan_owner(conn: Connection, loan_id: str) -> str | None:
+    """The borrower of ``loan_id`` (None: no such loan)."""
+    found = conn.execute(
+        select(tables.loans.c.borrower_id).where(tables.loans.c.loan_id == loan_id)
+    ).scalar()
+    return None if found is None else str(found)
