@@ -18,6 +18,7 @@ from arrears.services.collection.console import (
     search,
 )
 from arrears.services.collection.queue import enqueue_calls, get_item, next_item
+from arrears.services.pii_audit import count_reads, list_reads, record_reads
 from arrears.store import tables
 
 from .test_cases_support import call_action, overdue_loans, sh
@@ -90,3 +91,23 @@ def test_no_blocked_contact_on_a_fresh_book(engine: Engine, tmp_path: Path) -> N
     with engine.connect() as conn:
         assert blocked_contacts(conn) == []
         assert get_item(conn, 1) is None
+
+
+def test_the_read_log_gives_its_newest_page_and_its_size(engine: Engine, tmp_path: Path) -> None:
+    overdue_loans(engine, tmp_path, ["L1", "L2"])
+    with engine.begin() as conn:
+        for k, b in enumerate(["B-L1", "B-L2", "B-L1"]):
+            record_reads(
+                conn,
+                username="ann",
+                role="agent",
+                route=f"GET /x/{k}",
+                borrower_ids=[b],
+                fields=["number"],
+                at=sh("2024-03-01 10:00"),
+            )
+    with engine.connect() as conn:
+        assert [r.route for r in list_reads(conn, latest=2)] == ["GET /x/2", "GET /x/1"]
+        assert [r.route for r in list_reads(conn)] == ["GET /x/0", "GET /x/1", "GET /x/2"]
+        assert count_reads(conn, borrower_id="B-L1") == 2
+        assert count_reads(conn, username="bob") == 0

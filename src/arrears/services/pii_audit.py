@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from arrears.core.jsonable import jsonable
 from arrears.store.api_tables import pii_reads
@@ -60,13 +60,21 @@ def record_reads(
 
 
 def list_reads(
-    conn: Connection, *, borrower_id: str | None = None, username: str | None = None
+    conn: Connection,
+    *,
+    borrower_id: str | None = None,
+    username: str | None = None,
+    latest: int | None = None,
 ) -> list[PiiRead]:
-    q = select(R).order_by(R.c.read_id)
+    """The reads by id; ``latest``: only the newest that many, newest first (a page of the log,
+    which only grows)."""
+    q = select(R)
     if borrower_id is not None:
         q = q.where(R.c.borrower_id == borrower_id)
     if username is not None:
         q = q.where(R.c.username == username)
+    newest = q.order_by(R.c.read_id.desc()).limit(latest)
+    q = q.order_by(R.c.read_id) if latest is None else newest
     return [
         PiiRead(
             r.read_id,
@@ -79,3 +87,14 @@ def list_reads(
         )
         for r in conn.execute(q)
     ]
+
+
+def count_reads(
+    conn: Connection, *, borrower_id: str | None = None, username: str | None = None
+) -> int:
+    q = select(func.count()).select_from(R)
+    if borrower_id is not None:
+        q = q.where(R.c.borrower_id == borrower_id)
+    if username is not None:
+        q = q.where(R.c.username == username)
+    return int(conn.execute(q).scalar_one())

@@ -21,7 +21,7 @@ from arrears.services.collection import console
 from arrears.services.collection.complaints import complaint_counts, list_complaints
 from arrears.services.collection.gate_context import DEFAULT_ZONE
 from arrears.services.dashboards import dashboard, dashboard_charts, dashboard_data
-from arrears.services.pii_audit import list_reads
+from arrears.services.pii_audit import count_reads, list_reads
 from arrears.web.pages import Visitor, config_of, page, staff_page
 from arrears.web.pages_console import clock
 
@@ -60,7 +60,7 @@ def compliance_page(request: Request, me: Compliance) -> Response:
             "complaints": [c for c in list_complaints(db) if c.status == "open"],
             "today": today,
             "root": evidence.get_root(db),
-            "reads": list(reversed(list_reads(db)))[:20],
+            "reads": list_reads(db, latest=20),
             "local": LENDER_CLOCK,
             "may_audit": me.role in ("compliance", "admin"),
         }
@@ -84,10 +84,12 @@ def reads_page(
 ) -> Response:
     """Every time staff were shown a number or an address unmasked, newest first."""
     with config_of(request).engine.connect() as db:
-        found = list_reads(db, borrower_id=borrower or None, username=username or None)
+        whose, by = borrower or None, username or None
+        reads = list_reads(db, latest=SHOWN, borrower_id=whose, username=by)
+        total = count_reads(db, borrower_id=whose, username=by)
     context = {
-        "reads": list(reversed(found))[:SHOWN],
-        "total": len(found),
+        "reads": reads,
+        "total": total,
         "username": username,
         "borrower": borrower,
         "local": LENDER_CLOCK,
