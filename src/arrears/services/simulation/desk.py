@@ -15,10 +15,11 @@ from arrears.core.contact.action import PlannedAction
 from arrears.core.problem import expect
 from arrears.services.collection.console import assign_case, home_zone
 from arrears.services.collection.queue import enqueue_calls
+from arrears.services.simulation.operation import AGENT
 from arrears.store import tables
 from arrears.store.case_tables import cases
 
-AGENTS = ("agent-1", "agent-2")  # agent-1 is the simulation's own (operation.AGENT)
+AGENTS = (AGENT, "agent-2")  # the simulation's own agent, and one more
 
 
 @dataclass(frozen=True, slots=True)
