@@ -91,6 +91,13 @@ def test_the_demo_serves_the_web_app_with_the_logins_it_prints(tmp_path: Path) -
                 json={"username": username, "password": password},
             )
             assert r.status_code == 200 and r.json()["role"] == role, r.text
+            if role == "agent":  # the desk is staffed: a call waits for the agent
+                token = r.json()["token"]
+                call = httpx.post(
+                    f"{base}/api/v1/queue/next",
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "demo-1"},
+                )
+                assert call.status_code == 200 and call.json() is not None, call.text
         r = httpx.post(f"{base}/api/v1/auth/borrower/code", json={"phone": phone.group(1)})
         assert r.status_code == 202
         page = httpx.get(f"{base}/signin")

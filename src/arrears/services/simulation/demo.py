@@ -17,6 +17,7 @@ from arrears.core.sim.model import BehaviourModel
 from arrears.services.close.day import CloseConfig
 from arrears.services.policy_files import default_policy_set
 from arrears.services.simulation import scenario
+from arrears.services.simulation.desk import staff_the_desk
 from arrears.services.simulation.operation import AGENT, SUPERVISOR, SimResult, simulate
 from arrears.services.staff import add_user
 
@@ -116,9 +117,12 @@ DEMO_STAFF = (
 
 
 def demo_logins(engine: Engine, now: datetime) -> Result[tuple[DemoLogin, ...]]:
-    """Staff accounts for the demo's people, each with a new random password."""
+    """Staff accounts for the demo's people, each with a new random password; the agent's
+    desk staffed (open cases assigned, calls due now on the queue), since the run's own calls
+    are all made or expired by its last day."""
     made = []
     with engine.begin() as conn:
+        staff_the_desk(conn, now, (AGENT,))
         for role, username in DEMO_STAFF:
             password = secrets.token_urlsafe(9)
             _, problems = add_user(conn, username, password, role, now)
