@@ -120,8 +120,12 @@ def from_state_file(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """``STATE_FILE`` rows (any of them, in any order) as the kernel's state, installments
     (sorted by due date, as the kernel searches them) and pauses (None when there are none)."""
+    # One chunk per column: Spark hands a partition over in batches, and the kernel reads its
+    # columns' buffers (its invariant checks tell a column the day left alone by its buffer;
+    # a column of many chunks is copied on every read, so it would look written to).
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    frame = frame.rechunk()
     state = frame.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
     insts = _unnest(frame, "insts", INST_SCHEMA).sort("due", "row")
     pauses = _unnest(frame, "pauses", PAUSE_SCHEMA)
