@@ -19,8 +19,11 @@ engine's export writes it. Then, timed, each from that file to a result file
   ``mapInArrow`` on each partition, write.
 
 Each figure is the median of ``--runs`` runs after one untimed warm-up of each (JVM and Python
-workers started, the file in the page cache). The machine's cores are shared with whatever
-else runs on it.
+workers started, the file in the page cache). Beside wall time, CPU time: for the in-process
+run ``time.process_time`` (every thread), for Spark the user + system time of the JVM and every
+process under it (Python workers, read from ``/proc``, Linux only), the figure that stays
+put when the machine's shared cores are busy with other work, and the one the projection to a
+cluster scales (docs/scale.md).
 
 Then, with ``--db-loans N`` (0: skipped), the accrual of one day through the database, export
 and import included: a generated book of N loans with its payment history on SQLite
@@ -41,6 +44,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -67,27 +71,59 @@ def state_file(n: int, where: Path) -> Path:
     return path
 
 
-def in_process(state: Path, out: Path) -> float:
-    t0 = time.perf_counter()
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and every live process under it, with what
+    their reaped children used: the JVM and the Python workers it forked."""
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        used[pid] = sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0.0)
+        todo.extend(p for p, pp in parent.items() if pp == pid)
+    return total
+
+
+def in_process(state: Path, out: Path) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
     result = close_table(pq.read_table(state), day_number(DAY))
     pq.write_table(result, out)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def on_spark(spark: object, state: Path, out: Path, partitions: int) -> float:
-    t0 = time.perf_counter()
-    spark_engine.close_parquet(spark, str(state), str(out), DAY, partitions)  # type: ignore[arg-type]
-    return time.perf_counter() - t0
+def on_spark(spark: Any, state: Path, out: Path, partitions: int) -> tuple[float, float]:
+    jvm = int(spark.sparkContext._gateway.proc.pid)  # the JVM pyspark started
+    t0, c0, j0 = time.perf_counter(), time.process_time(), tree_cpu(jvm)
+    spark_engine.close_parquet(spark, str(state), str(out), DAY, partitions)
+    cpu = time.process_time() - c0 + tree_cpu(jvm) - j0
+    return time.perf_counter() - t0, cpu
 
 
-def median_of(runs: int, fn, *args) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
-    fn(*args)  # warm-up, untimed
-    times = [fn(*args) for _ in range(runs)]
-    return statistics.median(times), times
+def median_of(runs: int, fn, *args) -> tuple[float, float, list[float]]:  # type: ignore[no-untyped-def]
+    """Median wall and CPU seconds of ``runs`` runs after an untimed one, and every wall time."""
+    fn(*args)
+    got = [fn(*args) for _ in range(runs)]
+    walls = [w for w, _ in got]
+    return statistics.median(walls), statistics.median(c for _, c in got), walls
 
 
-def through_database(n: int, work: Path) -> list[tuple[str, float, int, int]]:
-    """(engine, wall s, loans aged, entries posted) of one day's accrual on a SQLite book."""
+def through_database(spark: Any, n: int, work: Path) -> list[tuple[str, float, float, int, int]]:
+    """(engine, wall s, CPU s, loans aged, entries posted) of one day's accrual on a SQLite
+    book (CPU: this process, SQLite's work included, and Spark's processes)."""
+    jvm = int(spark.sparkContext._gateway.proc.pid)
     book = generate(n, 1, AS_OF)
     loans, pays = work / "loans.parquet", work / "payments.parquet"
     write_table(book.loans, loans)
@@ -101,11 +137,12 @@ def through_database(n: int, work: Path) -> list[tuple[str, float, int, int]]:
         db = work / f"{kernel}.db"
         shutil.copy(work / "book.db", db)
         eng = make_engine(str(db))
-        t0 = time.perf_counter()
+        t0, c0, j0 = time.perf_counter(), time.process_time(), tree_cpu(jvm)
         res = close_through(eng, day, kernel=kernel)  # type: ignore[arg-type]
         wall = time.perf_counter() - t0
-        out.append((kernel, wall, res.loans_aged, res.entries_posted))
-        print(f"  through SQLite, {kernel}: {wall:.2f}s", file=sys.stderr, flush=True)
+        cpu = time.process_time() - c0 + tree_cpu(jvm) - j0
+        out.append((kernel, wall, cpu, res.loans_aged, res.entries_posted))
+        print(f"  through SQLite, {kernel}: {wall:.2f}s, {cpu:.2f}s CPU", file=sys.stderr)
         with eng.connect() as conn:
             dumps.append(
                 [
@@ -164,38 +201,50 @@ def main() -> None:
             f"({time.perf_counter() - t0:.1f}s to build)",
             file=sys.stderr,
         )
+        load = os.getloadavg()[0]
         rows = []
-        med, times = median_of(args.runs, in_process, state, work / "result.parquet")
-        rows.append(("in-process (one Python process)", "-", med, times))
-        print(f"  in-process: {med:.2f}s", file=sys.stderr, flush=True)
+        med, cpu, times = median_of(args.runs, in_process, state, work / "result.parquet")
+        rows.append(("in-process (one Python process)", "-", med, cpu, times))
+        print(f"  in-process: {med:.2f}s, {cpu:.2f}s CPU", file=sys.stderr, flush=True)
         for p in (int(x) for x in args.partitions.split(",")):
-            med, times = median_of(args.runs, on_spark, spark, state, work / f"result-{p}", p)
-            rows.append((f"spark {args.master}", str(p), med, times))
-            print(f"  spark, {p} partitions: {med:.2f}s", file=sys.stderr, flush=True)
-        db_rows = through_database(args.db_loans, work) if args.db_loans else []
+            res = median_of(args.runs, on_spark, spark, state, work / f"result-{p}", p)
+            rows.append((f"spark {args.master}", str(p), *res))
+            print(f"  spark, {p} partitions: {res[0]:.2f}s, {res[1]:.2f}s CPU", file=sys.stderr)
+        load_after = os.getloadavg()[0]
+        db_rows = through_database(spark, args.db_loans, work) if args.db_loans else []
     finally:
         spark.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(
         f"\nClose of one business day (month end), {args.loans:,} loans, Parquet in and out; "
-        f"median of {args.runs} runs; Spark master {args.master} ({cores} cores)\n"
+        f"median of {args.runs} runs; Spark master {args.master} ({cores} cores); load average "
+        f"{load:.1f} before, {load_after:.1f} after\n"
     )
-    print("| engine | partitions | loans per partition | wall s | loans/s | runs (s) |")
-    print("|---|---:|---:|---:|---:|---|")
-    for engine, parts, med, times in rows:
+    print(
+        "| engine | partitions | loans per partition | wall s | loans/s | CPU s | "
+        "loans per CPU-second | runs, wall s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for engine, parts, med, cpu, times in rows:
         per = f"{args.loans // int(parts):,}" if parts != "-" else f"{args.loans:,}"
         runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {engine} | {parts} | {per} | {med:.2f} | {args.loans / med:,.0f} | {runs} |")
+        print(
+            f"| {engine} | {parts} | {per} | {med:.2f} | {args.loans / med:,.0f} | {cpu:.2f} | "
+            f"{args.loans / cpu:,.0f} | {runs} |"
+        )
 
     if db_rows:
         print(
             f"\nAccrual of one day through the database: SQLite, {args.db_loans:,} loans "
             f"generated with payments, closed the day before; one run each\n"
         )
-        print("| engine | loans aged | entries posted | wall s | loans/s |")
-        print("|---|---:|---:|---:|---:|")
-        for kernel, wall, aged, posted in db_rows:
-            print(f"| {kernel} | {aged:,} | {posted:,} | {wall:.2f} | {aged / wall:,.0f} |")
+        print("| engine | loans aged | entries posted | wall s | loans/s | CPU s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for kernel, wall, cpu, aged, posted in db_rows:
+            print(
+                f"| {kernel} | {aged:,} | {posted:,} | {wall:.2f} | {aged / wall:,.0f} "
+                f"| {cpu:.2f} |"
+            )
 
 
 if __name__ == "__main__":

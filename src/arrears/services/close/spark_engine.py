@@ -241,13 +241,39 @@ def _same_loans(sent: pl.Series, got: pl.Series) -> None:
         )
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The job alone, on files: ``spark-submit spark_engine.py STATE RESULT --through D``.
+
+    For a book whose day's state already lives as Parquet (``partition.STATE_FILE``) where the
+    cluster reads it (docs/scale.md): no database, no driver-side copy of the book.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Close the day's state file on Spark")
+    ap.add_argument("state", help="the day's state: STATE_FILE Parquet (a file or directory URI)")
+    ap.add_argument("result", help="where to write the RESULT Parquet (overwritten)")
+    ap.add_argument("--through", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    ap.add_argument("--partitions", type=int, help="default: one per core Spark has, at least")
+    args = ap.parse_args(argv)
+    spark = session()
+    partitions = args.partitions or default_partitions(
+        spark, spark.read.parquet(args.state).count()
+    )
+    close_parquet(spark, args.state, args.result, args.through, partitions)
+
+
 __all__ = [
     "LOANS_PER_PARTITION",
     "WORKDIR_CONF",
     "SparkUnavailable",
     "close_parquet",
     "default_partitions",
+    "main",
     "run",
     "session",
     "spark_missing",
 ]
+
+
+if __name__ == "__main__":
+    main()
