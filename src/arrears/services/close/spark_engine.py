@@ -105,7 +105,10 @@ def session(master: str | None = None) -> SparkSession:
     # on PATH, which need not be the interpreter that has arrears and pyarrow installed. On a
     # cluster spark.pyspark.python (spark-submit --conf) names the executors' one and wins.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("arrears-close")
+    # Spark's console progress bar would draw over the close's own (cli.common.phase_bar).
+    builder = SparkSession.builder.appName("arrears-close").config(
+        "spark.ui.showConsoleProgress", "false"
+    )
     if master:
         builder = builder.master(master)
     return builder.getOrCreate()
