@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from test_close_db import setup
 from typer.testing import CliRunner
 
@@ -172,6 +172,24 @@ def test_the_job_alone_on_parquet(spark: SparkSession, engine: Engine, tmp_path:
     )
     assert got.sort(["loan_id", *key]).equals(exp.sort(["loan_id", *key]))
     assert entries.height > 0
+
+
+def test_a_broken_invariant_on_an_executor_writes_nothing(
+    spark: SparkSession, engine: Engine, tmp_path: Path
+) -> None:
+    """A stored state the kernel refuses (an amount overdue below zero): the job fails on the
+    executor that has the loan, and the whole accrual rolls back."""
+    setup(engine, tmp_path, 30)
+    lid = _overdue_loan(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.loan_state).where(t.loan_state.c.loan_id == lid).values(overdue_principal=-1)
+        )
+    before = dump(engine)
+    with pytest.raises(Exception, match="BrokenInvariant") as raised:
+        close_through(engine, START, kernel="spark")
+    assert lid in str(raised.value)
+    assert dump(engine) == before
 
 
 def _overdue_loan(engine: Engine) -> str:
