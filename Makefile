@@ -6,13 +6,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= demo.db
+# The spark extra (PySpark) too, so that `make test` runs the Spark engine's test on local Spark
+# (it needs Java 17+ as well: .ci/run installs Debian's default-jre-headless where it is missing).
+# EXTRAS=dev installs without it; that test then skips, outside CI.
+EXTRAS ?= dev,spark
 
 .PHONY: demo test lint typecheck check bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -44,11 +48,13 @@ ifdef BENCH_QUICK
 	$(BIN)/python bench/bench_close_e2e.py --loans 20000 --reference-loans 5000
 	$(BIN)/python bench/bench_credit.py --loans 2000 --sample 20
 	$(BIN)/python bench/bench_api.py --quick
+	$(BIN)/python bench/bench_spark.py --quick
 else
 	$(BIN)/python bench/bench_kernel.py
 	$(BIN)/python bench/bench_close_e2e.py
 	$(BIN)/python bench/bench_credit.py --workers 2
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_spark.py
 endif
 
 clean:

@@ -61,6 +61,7 @@ from arrears.services.close.reference import (
     CloseResult,
     close_through,
 )
+from arrears.services.close.spark_engine import spark_missing
 from arrears.services.importer import import_file
 from arrears.services.payments_file import import_payments
 from arrears.services.reports import loan_json, loan_view, portfolio_summary
@@ -360,7 +361,12 @@ def close_day_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
     engine_name: Annotated[
-        str, typer.Option("--engine", help="polars (columnar, default) or reference (per loan)")
+        str,
+        typer.Option(
+            "--engine",
+            help="polars (columnar, default), reference (per loan) or spark (the columnar "
+            "kernel on Apache Spark: arrears[spark], docs/scale.md)",
+        ),
     ] = "polars",
     chunk_size: Annotated[
         int | None, typer.Option("--chunk-size", min=1, help="Loans per accrual transaction")
@@ -391,7 +397,9 @@ def close_day_cmd(
         fail(
             f"--engine: {engine_name!r} is not one of {', '.join(ACCRUAL_KERNELS)}", EXIT_BAD_INPUT
         )
-    kernel: AccrualKernel = "polars" if engine_name == "polars" else "reference"
+    kernel = next(k for k in ACCRUAL_KERNELS if k == engine_name)
+    if kernel == "spark" and (why := spark_missing()):
+        fail(why, EXIT_BAD_INPUT)
     policies = load_policies(policy)
     settings = lender_settings(settings_file)
     lender = settings.lender

@@ -1,7 +1,7 @@
 """The close on a database with the columnar kernel: Arrow in, kernel, Arrow out, per chunk.
 
 Each chunk is one transaction on one connection (ADBC on PostgreSQL, the engine's own
-``sqlite3`` on SQLite, see :class:`_Db`). First the chunk's quiet loans (closed yesterday,
+``sqlite3`` on SQLite, see :class:`Db`). First the chunk's quiet loans (closed yesterday,
 nothing overdue, nothing due yesterday or today) are moved to the day by one UPDATE: on most days
 that is most loans, and the day changes nothing else about them. The rest are read with their stored
 read-outs, which are the kernel's carried aggregates (see
@@ -101,7 +101,7 @@ class ChunkCounts:
     entries_posted: int = 0
 
 
-class _Db:
+class Db:
     """One transaction's connection, and the few dialect differences the runner needs.
 
     PostgreSQL goes through ADBC (Arrow in and out; ingest is COPY). SQLite goes through the
@@ -200,7 +200,7 @@ def _dates_out(frame: pl.DataFrame, cols: list[str], pg: bool) -> pl.DataFrame:
 
 def pending_ranges(engine: Engine, through: date, chunk: int) -> list[tuple[str, str, int]]:
     """(first id, last id, loans) of each chunk of the active loans behind ``through``."""
-    db = _Db(engine)
+    db = Db(engine)
     try:
         ids = db.query(
             "SELECT loan_id FROM loan_state WHERE as_of < ? AND status = 'active' ORDER BY loan_id",
@@ -216,7 +216,7 @@ def pending_ranges(engine: Engine, through: date, chunk: int) -> list[tuple[str,
     return out
 
 
-def _products(db: _Db) -> dict[str, Product]:
+def _products(db: Db) -> dict[str, Product]:
     rows = db.query("SELECT product_id, spec FROM products")
     return {r["product_id"]: Product.from_json(r["spec"]) for r in rows.iter_rows(named=True)}
 
@@ -247,7 +247,7 @@ def _range(s: str, as_of: str = "<") -> str:
 
 def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
     """Advance the active loans with ids in ``[lo, hi]`` to ``through``: one transaction."""
-    db = _Db(engine)
+    db = Db(engine)
     try:
         counts = _close_chunk(db, lo, hi, through)
         db.commit()
@@ -259,7 +259,7 @@ def close_chunk(engine: Engine, lo: str, hi: str, through: date) -> ChunkCounts:
         db.close()
 
 
-def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
+def _quiet(db: Db, lo: str, hi: str, through: date) -> int:
     """Move the chunk's quiet loans from the day before to ``through`` in one UPDATE.
 
     Quiet: closed yesterday, nothing overdue (DPD 0, so no penalty base either), no
@@ -296,15 +296,42 @@ def _quiet(db: _Db, lo: str, hi: str, through: date) -> int:
     return db.execute(update, params)
 
 
-def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
-    params = (lo, hi, db.day(through))
+def _close_chunk(db: Db, lo: str, hi: str, through: date) -> ChunkCounts:
     if db.pg:
-        db.query(
-            "SELECT loan_id FROM loans WHERE loan_id >= ? AND loan_id <= ? "
-            "ORDER BY loan_id FOR UPDATE",
-            (lo, hi),
-        )
+        lock_loans(db, lo, hi)
     quiet = _quiet(db, lo, hi, through)
+    pending = read_pending(db, lo, hi, through)
+    if pending is None:
+        return ChunkCounts(quiet, quiet)
+    adv = accrue_portfolio_through(
+        pending.state, pending.insts, day_number(through), pending.pauses
+    )
+    posted = write_advanced(db, adv.state, adv.entries, lo, hi)
+    return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
+
+
+def lock_loans(db: Db, lo: str, hi: str) -> None:
+    """PostgreSQL: hold the loans with ids in ``[lo, hi]`` (in id order, as payments lock one
+    loan at a time, so no deadlock) so that a payment committed meanwhile is not overwritten."""
+    db.query(
+        "SELECT loan_id FROM loans WHERE loan_id >= ? AND loan_id <= ? ORDER BY loan_id FOR UPDATE",
+        (lo, hi),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What the kernel reads for a range of loans: the engines' common input."""
+
+    state: pl.DataFrame  # STATE_SCHEMA, by loan id
+    insts: pl.DataFrame  # INST_SCHEMA, the window from kernel.window_start, sorted by due
+    pauses: pl.DataFrame | None  # PAUSE_SCHEMA, or None when no loan has one
+
+
+def read_pending(db: Db, lo: str, hi: str, through: date) -> Pending | None:
+    """The active loans with ids in ``[lo, hi]`` behind ``through``, as the kernel's frames;
+    None when there are none. The in-process runner and the Spark engine both read this."""
+    params = (lo, hi, db.day(through))
     stored = ", ".join(f"s.{c}" for c in STORED_SCHEMA)
     loans = db.query(
         "SELECT s.loan_id, s.as_of, s.status, s.penalty_unposted, s.penalty_owed, "
@@ -314,7 +341,7 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         params,
     )
     if not loans.height:
-        return ChunkCounts(quiet, quiet)
+        return None
     settings = _settings(loans, _products(db))
     loans = loans.with_columns(_to_days(loans["as_of"]).alias("as_of")).join(
         settings, on=["rate", "rate_basis", "product_id"], how="left", maintain_order="left"
@@ -344,8 +371,13 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
     state = from_stored(
         base, loans.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items()), inst
     )
-    adv = accrue_portfolio_through(state, inst, day_number(through), _pauses(db, lo, hi, index))
-    frames = writer_frames(adv.state, adv.entries, db.pg)
+    return Pending(state, inst, _pauses(db, lo, hi, index))
+
+
+def write_advanced(db: Db, state: pl.DataFrame, entries: pl.DataFrame, lo: str, hi: str) -> int:
+    """Store the kernel's result for loans with ids in ``[lo, hi]``: their new state and the
+    entries the journal lacks (the count posted). The one write path of both engines."""
+    frames = writer_frames(state, entries, db.pg)
     for name, frame in frames.items():
         db.ingest(name, frame)
     sets = ", ".join(f"{c} = {_SPELLED.get(c, f't.{c}')}" for c in STATE_COLUMNS)
@@ -356,11 +388,10 @@ def _close_chunk(db: _Db, lo: str, hi: str, through: date) -> ChunkCounts:
         "AND loan_state.loan_id >= ? AND loan_state.loan_id <= ?",
         (lo, hi),
     )
-    posted = _post(db) if "_close_raw" in frames else 0
-    return ChunkCounts(quiet + adv.state.height, quiet + adv.loan_days, posted)
+    return _post(db) if "_close_raw" in frames else 0
 
 
-def _pauses(db: _Db, lo: str, hi: str, index: pl.DataFrame) -> pl.DataFrame | None:
+def _pauses(db: Db, lo: str, hi: str, index: pl.DataFrame) -> pl.DataFrame | None:
     """The chunk's moratoria as the kernel's pauses (``PAUSE_SCHEMA``; see services.moratoria):
     few loans have one, so usually nothing."""
     found = db.query(
@@ -405,7 +436,7 @@ def writer_frames(state: pl.DataFrame, entries: pl.DataFrame, pg: bool) -> dict[
     return frames
 
 
-def _post(db: _Db) -> int:
+def _post(db: Db) -> int:
     """Insert the entries whose keys the journal lacks, and their two postings each."""
     if db.pg:  # temporary tables have no statistics until analysed
         db.execute("ANALYZE _close_state, _close_raw, _close_days")

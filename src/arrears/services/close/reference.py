@@ -32,8 +32,8 @@ from arrears.services.moratoria import loan_pauses
 from arrears.store import tables
 
 LOANS_PER_CHUNK = 1000  # loans per transaction of the per-loan close
-AccrualKernel = Literal["reference", "polars"]
-ACCRUAL_KERNELS: tuple[AccrualKernel, ...] = ("polars", "reference")
+AccrualKernel = Literal["reference", "polars", "spark"]
+ACCRUAL_KERNELS: tuple[AccrualKernel, ...] = ("polars", "reference", "spark")
 
 
 @dataclass(slots=True)
@@ -95,7 +95,10 @@ def close_through(
     ``loans_per_chunk``: loans per transaction (default the kernel's ``LOANS_PER_CHUNK``).
 
     ``kernel="polars"`` runs the columnar engine (``arrears.core.close``) on large chunks (the CLI's
-    default); ``"reference"`` the per-loan engine below. Both leave the same tables.
+    default); ``"reference"`` the per-loan engine below; ``"spark"`` the columnar kernel on
+    Apache Spark (``services/close/spark_engine``: the optional extra ``arrears[spark]``, one
+    transaction, no chunks, so ``after_chunk`` and ``loans_per_chunk`` do not apply). All
+    leave the same tables.
     """
     result = CloseResult(through)
     started = datetime.now(UTC)
@@ -103,6 +106,13 @@ def close_through(
         from arrears.services.close.accrual import run  # the columnar engine imports this module
 
         counts = run(engine, through, progress, after_chunk, loans_per_chunk)
+        result.loans_aged = counts.loans_aged
+        result.loan_days = counts.loan_days
+        result.entries_posted = counts.entries_posted
+    elif kernel == "spark":
+        from arrears.services.close.spark_engine import run as run_on_spark
+
+        counts = run_on_spark(engine, through, progress)
         result.loans_aged = counts.loans_aged
         result.loan_days = counts.loan_days
         result.entries_posted = counts.entries_posted
