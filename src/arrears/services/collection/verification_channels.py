@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from arrears.core.lender.settings import Settings
+from arrears.core.lender.settings import Lender, Settings
 from arrears.core.people.advice import Language, not_official
 from arrears.core.people.channels import (
     OfficialChannels,
@@ -82,5 +82,10 @@ def check_channel(
 
 def official_from_settings(settings: Settings) -> Result[OfficialChannels]:
     """The lender setting ``lender.official_channels``, each entry checked and normalised."""
-    listed = settings.lender.official_channels
+    return official_of(settings.lender)
+
+
+def official_of(lender: Lender) -> Result[OfficialChannels]:
+    """The lender's official phone numbers and accounts, each checked and normalised."""
+    listed = lender.official_channels
     return official_channels(listed.phones, listed.accounts)
