@@ -9,13 +9,27 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from arrears.web import pages_borrower, pages_signin
+from arrears.web import (
+    pages_borrower,
+    pages_pay,
+    pages_plan,
+    pages_portal,
+    pages_records,
+    pages_signin,
+)
 from arrears.web.pages import PageRefused, SignInFirst, Visitor, language_of, page
 from arrears.web.render import static_folder
 
 API_PREFIXES = ("/api/", "/openapi.json", "/docs", "/health", "/ready")
 # Every router of pages (tests/web/test_every_page.py visits each of their pages).
-ROUTERS = (pages_signin.router, pages_borrower.router)
+ROUTERS = (
+    pages_signin.router,
+    pages_borrower.router,
+    pages_portal.router,
+    pages_pay.router,
+    pages_plan.router,
+    pages_records.router,
+)
 
 
 def mount(app: FastAPI) -> None:
