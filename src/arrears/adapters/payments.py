@@ -7,8 +7,9 @@ hand the borrower to the provider; the provider's callback then applies the mone
 the ledger (``services.events``) with the provider's own reference, and ``result`` reports it.
 
 ``DemoPayments`` is the development channel: there is no provider, so ``start`` applies the
-payment through the ledger at once, exactly as the API's payment route does
-(``services.events.pay_in``), with the attempt's key as the payment's ref. The same attempt
+payment through the ledger at once, exactly as the API's payment route does: it is given
+``services.events.pay_in`` (adapters sit below the services, so the function is passed in),
+and the attempt's key is the payment's ref. The same attempt
 twice (a double-clicked button, a reloaded form) is the same ref, which the ledger applies
 once. It moves no real money and says so on the page: it is never a pretend success, the
 ledger shows what it applied.
@@ -16,14 +17,14 @@ ledger shows what it applied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, Protocol
 
 from sqlalchemy import Connection, select
 
-from arrears.core.problem import Problem
-from arrears.services import events
+from arrears.core.problem import Problem, Result
 from arrears.store import tables
 
 Status = Literal["succeeded", "pending", "failed"]
@@ -71,11 +72,23 @@ class PaymentAdapter(Protocol):
 MAX_ATTEMPT = 64
 
 
+class Applied(Protocol):
+    @property
+    def already_applied(self) -> bool: ...
+
+
+# The ledger's payment inside the caller's transaction: (conn, loan_id, fen, on, ref).
+ApplyPayment = Callable[[Connection, str, int, date, str], Result[Applied]]
+
+
 class DemoPayments:
     """The development channel: the payment is applied through the ledger at once."""
 
     name = "demo"
     demo = True
+
+    def __init__(self, apply: ApplyPayment) -> None:
+        self.apply = apply
 
     @staticmethod
     def ref(borrower_id: str, attempt: str) -> str:
@@ -89,7 +102,7 @@ class DemoPayments:
                 payment.attempt, "failed", payment.loan_id, payment.amount, ref, problems=(problem,)
             )
         savepoint = conn.begin_nested()  # a refused payment leaves nothing behind
-        done, problems = events.pay_in(conn, payment.loan_id, payment.amount, payment.on, ref)
+        done, problems = self.apply(conn, payment.loan_id, payment.amount, payment.on, ref)
         if done is None:
             savepoint.rollback()
             return PaymentResult(

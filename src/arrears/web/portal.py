@@ -51,8 +51,11 @@ def own_loan(db: Connection, me: Visitor, loan_id: str | None) -> str:
 
 
 def chosen_loan(ids: list[str], wanted: str | None) -> str | None:
-    """The loan a page is about: the one asked for if it is the borrower's, else their first."""
-    if wanted and wanted in ids:
+    """The loan a page is about: the one in the URL, which must be the borrower's (another's
+    is not found), else their first."""
+    if wanted:
+        if wanted not in ids:
+            raise PageRefused(404, "not_found")
         return wanted
     return ids[0] if ids else None
 
