@@ -74,17 +74,19 @@ async def pay(request: Request, me: Borrower) -> Response:
         raise PageRefused(404, "not_found")
     attempt = form_value(form, "attempt", 64)
     typed = form_value(form, "amount", 40)
+    # Render only after the transaction ends: on SQLite it holds the write lock.
+    done = None
     with config.engine.begin() as db:
         loan_id = own_loan(db, me, form.get("loan"))
         fen, error = amount(typed, "amount")
         _, day = mine(db, me)
         if error is None and day is None:
             error = FieldError("loan", "not_closed")
-        if error is not None or fen is None or day is None:
-            errors = [error or FieldError("amount", "required")]
-            return _form(request, me, loan_id, typed, errors, attempt, status=422)
-        start = PaymentStart(attempt, subject(me), loan_id, fen, day)
-        done = adapter.start(db, start)
+        if error is None and fen is not None and day is not None:
+            done = adapter.start(db, PaymentStart(attempt, subject(me), loan_id, fen, day))
+    if done is None:
+        errors = [error or FieldError("amount", "required")]
+        return _form(request, me, loan_id, typed, errors, attempt, status=422)
     if done.status == "failed":
         with config.engine.connect() as db:  # a double submit that lost the race: it is paid
             earlier = adapter.result(db, subject(me), attempt)

@@ -99,11 +99,13 @@ async def my_note(request: Request, me: Borrower) -> Response:
     config = config_of(request)
     typed = {k: v for k, v in form.items() if k != "csrf"}
     attempt = form_value(form, "attempt", 64)
+    with config.engine.connect() as db:
+        zone = borrower_zone(db, subject(me))
+    happened = _local_time(form_value(form, "happened_at", 40), zone)
+    if happened is None:
+        errors = [FieldError("happened_at", "bad_time")]
+        return _records_page(request, me, errors, typed, status=422)
     with config.engine.begin() as db:
-        happened = _local_time(form_value(form, "happened_at", 40), borrower_zone(db, subject(me)))
-        if happened is None:
-            errors = [FieldError("happened_at", "bad_time")]
-            return _records_page(request, me, errors, typed, status=422)
         note, problems = add_note(
             db,
             key=f"web:{subject(me)}:{attempt}",
