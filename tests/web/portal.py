@@ -5,14 +5,16 @@ write them, and the ledger's figures to compare with."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from playwright.sync_api import Page
 from sqlalchemy import func, select
 
 from arrears.core.money import fmt
 from arrears.services.verification_keys import code_secret, signing_key
 from arrears.store import tables as t
 from factories import succeeded
-from web.site import Site
+from web.site import Site, borrower_signs_in
 
 
 def yuan(fen: int) -> str:
@@ -61,3 +63,26 @@ def secrets_of_site() -> tuple[bytes, object]:
     """The site's code secret and signing key (the demo site keeps them in $ARREARS_KEY_DIR)."""
     env = dict(os.environ)
     return succeeded(code_secret(env, notice)), succeeded(signing_key(env, notice))
+
+
+_cookies: dict[tuple[str, str], list[Any]] = {}
+
+
+def signed_in(tab: Page, site: Site, borrower_id: str) -> None:
+    """The borrower signed in on ``tab``: by phone and code the first time in this test process,
+    then with that session's cookies again (a number gets at most 5 codes an hour)."""
+    key = (site.url, borrower_id)
+    if key not in _cookies:
+        borrower_signs_in(tab, site, borrower_id)
+        _cookies[key] = [c for c in tab.context.cookies() if c["name"] != "arrears_lang"]
+        return
+    tab.context.add_cookies(_cookies[key])
+    tab.goto("/my")
+
+
+def reader(site: Site) -> str:
+    """An overdue borrower the reading tests share (they change nothing): not the demo's
+    never-paying borrower, whom the home page's tests sign in already."""
+    return next(
+        b for b, _ in single_loan_borrowers(site, overdue=True) if b != site.run.never_borrower
+    )
