@@ -48,7 +48,7 @@ def test_what_happens_next_shows_the_forecasts_dates_and_what_stops_each_step(
     pay = next(s for s in first.stops if s.kind == "pay")
     assert pay.amount is not None
     expect(day.locator(".stop")).to_have_text(
-        f"如要避免：在 {pay.by} 前还款 {yuan(pay.amount)} 元。"
+        f"如要避免：最晚于 {pay.by} 还款 {yuan(pay.amount)} 元。"
     )
     loan = forecast.loans[0]
     expect(tab.locator(f"[data-loan='{loan.loan_id}']")).to_contain_text(f"已逾期 {loan.dpd} 天")

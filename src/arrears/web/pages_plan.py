@@ -10,7 +10,7 @@ redirects to the plan's own page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from arrears.api.deps import now
 from arrears.core.borrower.affordability import Household
 from arrears.core.money import fmt
+from arrears.core.problem import Problem
 from arrears.services.affordability import check_affordability, default_rules
 from arrears.services.close.forecast import owed_today
 from arrears.services.collection.plans import (
@@ -153,14 +154,26 @@ def _yuan(fen: int) -> str:
     return fmt(fen)
 
 
+def _plan_errors(problems: Sequence[Problem]) -> list[FieldError]:
+    """The plan service's problems as form errors; an amount each month too small for the
+    policy's longest plan is said in the visitor's words."""
+    longest = str(default_policy().max_months)
+    return [
+        FieldError("monthly", "plan_too_long", longest)
+        if p.field == "monthly"
+        else from_problems([p], PLAN_FIELDS)[0]
+        for p in problems
+    ]
+
+
 def _terms(form: Mapping[str, str]) -> tuple[int | None, int | None, list[FieldError]]:
     """The plan asked for: a number of months, or an amount each month (exactly one)."""
     months_text = form_value(form, "months", 10).strip()
     monthly_text = form_value(form, "monthly", 40).strip()
     if bool(months_text) == bool(monthly_text):
         return None, None, [FieldError("months", "months_or_monthly")]
-    if months_text:
-        months, error = whole(months_text, "months", 1, 999)
+    if months_text:  # the policy's limit, named on the page in the visitor's language
+        months, error = whole(months_text, "months", 1, default_policy().max_months)
         return months, None, [error] if error else []
     monthly, error = amount(monthly_text, "monthly")
     return None, monthly, [error] if error else []
@@ -177,7 +190,7 @@ async def plan_preview(request: Request, me: Borrower) -> Response:
         shown = None
         if not errors:
             shown, problems = preview_plan(db, loan_id, months=months, monthly=monthly)
-            errors = from_problems(problems, PLAN_FIELDS)
+            errors = _plan_errors(problems)
     if shown is None:
         return _wizard(request, me, "propose", loan_id, {"errors": errors, "typed": typed}, 422)
     extra = {"preview": shown, "attempt": attempt_key(), "typed": typed}
@@ -206,7 +219,7 @@ async def plan_request(request: Request, me: Borrower) -> Response:
                 months=months,
                 note=form_value(form, "note", 2000),
             )
-            errors = from_problems(problems, PLAN_FIELDS)
+            errors = _plan_errors(problems)
     if plan is None:
         extra = {"errors": errors, "typed": typed, "refused": True}
         return _wizard(request, me, "propose", loan_id, extra, 422)
