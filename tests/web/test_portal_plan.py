@@ -78,7 +78,7 @@ def test_terms_the_policy_does_not_allow_are_refused_on_the_form_and_change_noth
     tab.get_by_label("期数（月）").fill(str(longest + 1))
     tab.get_by_role("button", name="查看计划").click()
     expect(alert.locator("li[data-field=months]")).to_have_text(
-        f"期数（月）: 须在 1-{longest} 之间。"
+        f"期数（月）：须在 1-{longest} 之间。"
     )
     expect(tab.get_by_label("期数（月）")).to_have_attribute("aria-invalid", "true")
     tab.get_by_label("期数（月）").fill("")

@@ -117,7 +117,10 @@ async def my_note(request: Request, me: Borrower) -> Response:
             said=form_value(form, "said", 4000),
         )
     if note is None:
-        errors = from_problems(problems, NOTE_FIELDS)
+        errors = [
+            FieldError("happened_at", "bad_time") if e.field == "happened_at" else e
+            for e in from_problems(problems, NOTE_FIELDS)
+        ]
         return _records_page(request, me, errors, typed, status=422)
     return RedirectResponse(f"/my/records?added={note.seq}", status_code=303)
 
