@@ -5,16 +5,21 @@ write them, and the ledger's figures to compare with."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page
 from sqlalchemy import func, select
 
+from arrears.adapters.payments import DemoPayments, PaymentStart
+from arrears.api.deps import business_date
 from arrears.core.money import fmt
-from arrears.services.verification_keys import code_secret, signing_key
+from arrears.services import events
+from arrears.services.collection.plans import request_plan
+from arrears.services.verification_keys import signing_key
 from arrears.store import tables as t
 from factories import succeeded
-from web.site import Site, borrower_signs_in
+from web.site import Site
 
 
 def yuan(fen: int) -> str:
@@ -55,28 +60,51 @@ def own_borrower(site: Site, slot: str, size: str) -> tuple[str, str]:
     return found[k]
 
 
-def notice(_: str) -> None:
-    return None
+def signing_key_of_site() -> Ed25519PrivateKey:
+    """The site's credential and evidence signing key (the demo site keeps it in
+    $ARREARS_KEY_DIR)."""
+    return succeeded(signing_key(dict(os.environ), lambda _: None))
 
 
-def secrets_of_site() -> tuple[bytes, object]:
-    """The site's code secret and signing key (the demo site keeps them in $ARREARS_KEY_DIR)."""
-    env = dict(os.environ)
-    return succeeded(code_secret(env, notice)), succeeded(signing_key(env, notice))
+# Pages with a path parameter, for test_every_page: a record of the demo's never-paying
+# borrower that changes the least. A payment of one fen (by the demo channel, so its page
+# exists) and a plan the policy refers to a supervisor (a dispute), which pauses nothing.
+EVERY_PAGE_ATTEMPT = "every-page"
 
 
-_cookies: dict[tuple[str, str], list[Any]] = {}
+def a_payment_page(site: Site) -> str:
+    borrower, loan = site.run.never_borrower, site.run.never_loan
+    with site.engine.begin() as db:
+        day = business_date(db, [loan])
+        assert day is not None
+        adapter = DemoPayments(events.pay_in)
+        done = adapter.start(db, PaymentStart(EVERY_PAGE_ATTEMPT, borrower, loan, 1, day))
+        assert done.status == "succeeded", done.problems
+    return f"/my/pay/{EVERY_PAGE_ATTEMPT}"
+
+
+def a_plan_page(site: Site) -> str:
+    borrower, loan = site.run.never_borrower, site.run.never_loan
+    with site.engine.begin() as db:
+        plan = succeeded(
+            request_plan(
+                db,
+                key="test:every-page",
+                borrower_id=borrower,
+                loan_id=loan,
+                at=datetime.now(UTC),
+                reason="dispute",
+                months=6,
+            )
+        )
+    assert plan.status == "pending", plan.status
+    return f"/my/plan/{plan.plan_id}"
 
 
 def signed_in(tab: Page, site: Site, borrower_id: str) -> None:
-    """The borrower signed in on ``tab``: by phone and code the first time in this test process,
-    then with that session's cookies again (a number gets at most 5 codes an hour)."""
-    key = (site.url, borrower_id)
-    if key not in _cookies:
-        borrower_signs_in(tab, site, borrower_id)
-        _cookies[key] = [c for c in tab.context.cookies() if c["name"] != "arrears_lang"]
-        return
-    tab.context.add_cookies(_cookies[key])
+    """The borrower signed in on ``tab`` without the sign-in pages (a number gets at most 5
+    codes an hour; the sign-in pages have tests of their own)."""
+    site.session_cookies(tab.context, "borrower", borrower_id)
     tab.goto("/my")
 
 

@@ -21,6 +21,7 @@ from arrears.core.contact.templates import LANGUAGES
 from arrears.web.app import ROUTERS
 from arrears.web.pages import LANGUAGE_COOKIE
 from arrears.web.render import web_texts
+from web.portal import a_payment_page, a_plan_page
 from web.site import SIZES, STAFF, Site
 
 # Who visits the pages under each prefix (the longest prefix wins): "borrower" is the demo's
@@ -38,7 +39,10 @@ VISITOR_OF: dict[str, str] = {
 # Pages that only redirect (they have tests of their own).
 REDIRECTS = {"/", "/language/{language}"}
 # A concrete address for each page with a path parameter.
-EXAMPLES: dict[str, Callable[[Site], str]] = {}
+EXAMPLES: dict[str, Callable[[Site], str]] = {
+    "/my/pay/{attempt}": a_payment_page,
+    "/my/plan/{plan_id}": a_plan_page,
+}
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && e.type !== 'submit' && e.type !== 'button')

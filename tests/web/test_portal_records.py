@@ -19,10 +19,11 @@ from arrears.services.collection.complaints import list_complaints
 from arrears.services.collection.verification import issue_code
 from arrears.services.collection.verification_credentials import issue_credential
 from arrears.services.own_records import add_note, own_records
+from arrears.services.settings import default_settings
 from arrears.store.case_tables import collectors
 from arrears.store.profile_tables import borrower_profiles
 from factories import succeeded
-from web.portal import own_borrower, secrets_of_site
+from web.portal import own_borrower, signed_in, signing_key_of_site
 from web.site import Site, borrower_signs_in, shot
 
 
@@ -37,12 +38,12 @@ def test_a_real_collector_code_and_credential_verify_and_fake_ones_do_not(
     tab: Page, site: Site, size: str
 ) -> None:
     borrower, loan = own_borrower(site, "verify", size)
-    secret, key = secrets_of_site()
+    secret, key = site.secret, signing_key_of_site()
     collector = _collector(site)
     now = datetime.now(UTC)
     with site.engine.begin() as db:
         code = succeeded(issue_code(db, collector.collector_id, loan, now, secret, os.urandom))
-        credential = succeeded(issue_credential(db, collector.collector_id, now, key))  # type: ignore[arg-type]
+        credential = succeeded(issue_credential(db, collector.collector_id, now, key))
     borrower_signs_in(tab, site, borrower)
     tab.goto("/my/verify")
     if size == "phone":
@@ -181,3 +182,26 @@ def test_a_borrower_files_a_complaint_and_sees_by_when_we_must_answer(
     expect(row).to_contain_text("处理中")
     if size == "phone":
         shot(tab, "borrower-complaints-phone")
+
+
+def test_a_number_that_called_is_checked_against_the_lenders_own(
+    tab: Page, site: Site, size: str
+) -> None:
+    borrower, _ = own_borrower(site, "verify", size)
+    official = default_settings().lender.official_channels.phones[0]
+    signed_in(tab, site, borrower)
+    tab.goto("/my/verify")
+    verdict = tab.locator("section.verdict")
+    tab.get_by_label("给您打电话的号码").fill(official)
+    tab.get_by_role("button", name="核实", exact=True).click()
+    expect(verdict).to_have_attribute("data-official", "true")
+    tab.get_by_label("给您打电话的号码").fill("138 0013 8000")
+    tab.get_by_role("button", name="核实", exact=True).click()
+    expect(verdict).to_have_attribute("data-official", "false")
+    expect(verdict.locator("li").first).to_have_text("这不是我们的官方电话号码或还款账户。")
+    tab.get_by_label("给您打电话的号码").fill("138 0013 8000")
+    tab.get_by_label("对方要求您还款的账户").fill("6222 0000 1111")
+    tab.get_by_role("button", name="核实", exact=True).click()
+    expect(tab.get_by_role("alert").locator("li[data-field=phone]")).to_contain_text(
+        "请只填写电话号码或账户中的一项"
+    )

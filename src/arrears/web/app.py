@@ -30,11 +30,13 @@ ROUTERS = (
     pages_plan.router,
     pages_records.router,
 )
+# Routers of files to download (not pages: no frame, no language).
+FILES = (pages_records.files,)
 
 
 def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(static_folder())), name="static")
-    for router in ROUTERS:
+    for router in (*ROUTERS, *FILES):
         app.include_router(router)
 
     @app.exception_handler(SignInFirst)

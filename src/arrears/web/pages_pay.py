@@ -47,7 +47,7 @@ def _form(
     loan_id = chosen_loan(ids, wanted)
     loan = next((x for x in loans if x.loan_id == loan_id), None)
     if typed is None:
-        typed = "" if loan is None else fmt(loan.overdue or loan.payoff)
+        typed = fmt(loan.overdue) if loan is not None and loan.overdue else ""
     context = {
         "loans": loans,
         "loan": loan,

@@ -7,7 +7,7 @@ The same services as the API's ``/me/records``, ``/me/evidence`` and ``/me/compl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,7 +17,7 @@ from arrears.api.deps import now
 from arrears.services import evidence as log
 from arrears.services.collection.complaints import AGAINST, file_complaint, list_complaints
 from arrears.services.collection.evidence_pack import build_pack, render_pack_html
-from arrears.services.own_records import CHANNELS, add_note, own_records
+from arrears.services.own_records import CHANNELS, OwnRecord, add_note, own_records
 from arrears.web.pages import Borrower, PageRefused, Visitor, checked_form, config_of, page
 from arrears.web.portal import (
     FieldError,
@@ -31,6 +31,7 @@ from arrears.web.portal import (
 )
 
 router = APIRouter(include_in_schema=False)
+files = APIRouter(include_in_schema=False)  # downloads, not pages
 
 NOTE_FIELDS = {"happened_at": "happened_at", "channel": "channel", "said": "said"}
 COMPLAINT_FIELDS = {
@@ -61,6 +62,7 @@ def _records_page(
             "kind": r.kind,
             "p": r.payload if isinstance(r.payload, dict) else {},
             "note": notes.get(r.seq),
+            "happened": _happened(notes.get(r.seq), zone),
         }
         for r in reversed(chain)
     ]
@@ -77,6 +79,10 @@ def _records_page(
         "added": request.query_params.get("added", ""),
     }
     return page(request, me, "my_records", context, status=status)
+
+
+def _happened(note: OwnRecord | None, zone: tzinfo) -> datetime | None:
+    return None if note is None or note.happened_at is None else note.happened_at.astimezone(zone)
 
 
 @router.get("/my/records")
@@ -138,7 +144,7 @@ def _pack(request: Request, me: Visitor) -> Any:
     return pack
 
 
-@router.get("/my/records/evidence.json")
+@files.get("/my/records/evidence.json")
 def my_evidence(request: Request, me: Borrower) -> Response:
     """Everything recorded about me, signed by the lender: the file to keep, and to check with
     ``arrears evidence verify-pack`` and the lender's published key, with no database."""
