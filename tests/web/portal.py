@@ -50,7 +50,10 @@ def single_loan_borrowers(site: Site, overdue: bool) -> list[tuple[str, str]]:
 
 
 # Each test that changes records takes its own slot; a slot has a borrower per size.
-SLOTS = ("pay", "pay_bad", "plan", "plan_bad", "note", "note_bad", "complaint", "verify", "probe")
+SLOTS = (
+    "pay", "pay_bad", "plan", "plan_bad", "note", "note_bad", "complaint", "verify", "probe",
+    "offer",
+)  # fmt: skip
 
 
 def own_borrower(site: Site, slot: str, size: str) -> tuple[str, str]:

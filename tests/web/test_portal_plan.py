@@ -5,6 +5,7 @@ are refused on the form, naming the field, and record nothing."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -12,10 +13,15 @@ from sqlalchemy import select
 from arrears.core.borrower.affordability import Household
 from arrears.core.borrower.installments import decide
 from arrears.services.affordability import check_affordability
-from arrears.services.collection.plans import default_policy, preview_plan
+from arrears.services.collection.plans import (
+    decide_plan,
+    default_policy,
+    preview_plan,
+    request_plan,
+)
 from arrears.store.case_tables import plans
 from factories import succeeded
-from web.portal import own_borrower, yuan
+from web.portal import own_borrower, signed_in, yuan
 from web.site import Site, borrower_signs_in, shot
 
 
@@ -110,3 +116,35 @@ def test_terms_the_policy_does_not_allow_are_refused_on_the_form_and_change_noth
     expect(card).to_have_attribute("data-status", "pending")
     assert row.status == "pending"
     expect(card.get_by_role("heading")).to_contain_text("主管会审批您的计划")
+
+
+def test_a_borrower_accepts_a_supervisors_counter_offer(tab: Page, site: Site, size: str) -> None:
+    borrower, loan = own_borrower(site, "offer", size)
+    now = datetime.now(UTC)
+    with site.engine.begin() as db:
+        asked = succeeded(
+            request_plan(
+                db,
+                key=f"test:offer:{borrower}",
+                borrower_id=borrower,
+                loan_id=loan,
+                at=now,
+                reason="dispute",
+                months=2,
+            )
+        )
+        assert asked.status == "pending"
+        offer = succeeded(
+            decide_plan(db, asked.plan_id, decision="counter", by="supervisor", at=now, months=3)
+        )
+    assert offer.status == "countered"
+    signed_in(tab, site, borrower)
+    tab.goto(f"/my/plan/{offer.plan_id}")
+    card = tab.locator("section[data-status]")
+    expect(card).to_have_attribute("data-status", "countered")
+    expect(card.locator("[data-field=months]")).to_have_text("3")
+    expect(card.locator("[data-field=monthly]")).to_have_text(f"{yuan(offer.monthly)} 元")
+    tab.get_by_role("button", name="接受这个方案").click()
+    expect(card).to_have_attribute("data-status", "active")
+    [row] = _plans(site, borrower)
+    assert (row.status, row.months, row.monthly) == ("active", 3, offer.monthly)
