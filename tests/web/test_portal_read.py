@@ -77,8 +77,11 @@ def test_my_credit_record_shows_the_reported_and_the_coming_months(
         for m in months:
             row = card.locator(f"tr[data-month='{m['month']}']")
             expect(row).to_have_attribute("data-status", m["status"])
-            expect(row.locator("td").nth(0)).to_have_text(m["reporting_date"])
-            expect(row.locator("td").nth(3)).to_have_text(m["overdue_amount"])
+            expect(row.locator("[data-field=reporting_date]")).to_have_text(
+                f"{m['reporting_date']} 报送"
+            )
+            expect(row.locator("[data-field=dpd]")).to_have_text(str(m["dpd"]))
+            expect(row.locator("[data-field=overdue_amount]")).to_have_text(m["overdue_amount"])
         coming = card.get_by_role("table", name="如果不还款将要报送的月份")
         expect(coming.locator("tbody tr")).to_have_count(len(loan["if_nothing_is_paid"]))
     if size == "phone":
