@@ -205,3 +205,23 @@ def test_a_number_that_called_is_checked_against_the_lenders_own(
     expect(tab.get_by_role("alert").locator("li[data-field=phone]")).to_contain_text(
         "请只填写电话号码或账户中的一项"
     )
+
+
+def test_the_advice_on_a_failed_check_is_in_the_pages_language(
+    tab: Page, site: Site, size: str
+) -> None:
+    borrower, _ = own_borrower(site, "verify", size)
+    signed_in(tab, site, borrower)
+    tab.goto("/language/en?next=/my/verify")
+    tab.get_by_label("The collector's code").fill("7KQ2M-XD94R")
+    tab.get_by_role("button", name="Check the code").click()
+    verdict = tab.locator("section.verdict")
+    expect(verdict).to_have_attribute("data-verified", "false")
+    expect(verdict.locator("li").first).to_have_text(
+        "We cannot confirm that this person works for us or for a collection agency we use."
+    )
+    tab.get_by_label("The phone number that called you").fill("138 0013 8000")
+    tab.get_by_role("button", name="Check it").click()
+    expect(verdict.locator("li").first).to_have_text(
+        "This is not one of our official phone numbers or repayment accounts."
+    )

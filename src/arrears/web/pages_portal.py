@@ -72,6 +72,11 @@ def my_next(request: Request, me: Borrower) -> Response:
     return page(request, me, "my_next", context)
 
 
+def _language(me: Visitor) -> Language:
+    """The page's language, in which the services' advice is given."""
+    return "en" if me.language == "en" else "zh-CN"
+
+
 def _verify_page(
     request: Request,
     me: Visitor,
@@ -110,7 +115,9 @@ async def verify_collector_code(request: Request, me: Borrower) -> Response:
         errors = [FieldError("code", "required")]
         return _verify_page(request, me, errors=errors, typed={"code": typed}, status=422)
     with config.engine.begin() as db:
-        verdict, problems = verify_code(db, typed, subject(me), now(), config.secret)
+        verdict, problems = verify_code(
+            db, typed, subject(me), now(), config.secret, language=_language(me)
+        )
     if verdict is None:
         errors = from_problems(problems, {"code": "code", "": "code"})
         return _verify_page(request, me, errors=errors, typed={"code": typed}, status=422)
@@ -126,7 +133,7 @@ async def verify_collector_credential(request: Request, me: Borrower) -> Respons
     if config.signing_key is None:
         raise PageRefused(404, "not_found")
     text, problems = credential_text(typed)
-    language: Language = "en" if me.language == "en" else "zh-CN"
+    language = _language(me)
     verdict = None
     if text is not None and text:
         with config.engine.begin() as db:
@@ -162,6 +169,7 @@ async def verify_channel(request: Request, me: Borrower) -> Response:
                 phone=phone or None,
                 account=account or None,
                 borrower_id=subject(me),
+                page_language=_language(me),
             )
     if verdict is None:
         field = "phone" if phone else "account"

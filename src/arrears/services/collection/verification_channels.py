@@ -52,16 +52,18 @@ def check_channel(
     account: str | None = None,
     borrower_id: str | None = None,
     language: Language = "zh-CN",
+    page_language: Language | None = None,
 ) -> Result[ChannelVerdict]:
-    """Exactly one of ``phone`` and ``account``. With ``borrower_id`` the answer is in the
-    borrower's language and a non-official channel goes on their evidence chain too."""
+    """Exactly one of ``phone`` and ``account``. With ``borrower_id`` a non-official channel
+    goes on their evidence chain too, and the answer is in the borrower's language unless
+    ``page_language`` (the page they read) is given."""
     if (phone is None) == (account is None):
         return fail(Problem("channel", "", "give exactly one of a phone number or an account"))
     if borrower_id is not None:
         found = borrower_language(conn, borrower_id)
         if found is None:
             return fail(not_found(f"borrower {borrower_id}", "no such borrower", "borrower"))
-        language = found
+        language = page_language or found
     kind: ChannelKind = "phone" if phone is not None else "account"
     if phone is not None:
         value, problems = normalise_phone(phone)
