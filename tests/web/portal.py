@@ -52,7 +52,7 @@ def single_loan_borrowers(site: Site, overdue: bool) -> list[tuple[str, str]]:
 # Each test that changes records takes its own slot; a slot has a borrower per size.
 SLOTS = (
     "pay", "pay_bad", "plan", "plan_bad", "note", "note_bad", "complaint", "verify", "probe",
-    "offer",
+    "offer", "contact",
 )  # fmt: skip
 
 

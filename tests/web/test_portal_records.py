@@ -20,8 +20,9 @@ from arrears.services.collection.verification import issue_code
 from arrears.services.collection.verification_credentials import issue_credential
 from arrears.services.own_records import add_note, own_records
 from arrears.services.settings import default_settings
-from arrears.store.case_tables import collectors
+from arrears.store.case_tables import borrower_contacts, collectors
 from arrears.store.profile_tables import borrower_profiles
+from arrears.web.portal import borrower_zone as borrower_zone_of
 from factories import succeeded
 from web.portal import own_borrower, signed_in, signing_key_of_site
 from web.site import Site, borrower_signs_in, shot
@@ -225,3 +226,36 @@ def test_the_advice_on_a_failed_check_is_in_the_pages_language(
     expect(verdict.locator("li").first).to_have_text(
         "This is not one of our official phone numbers or repayment accounts."
     )
+
+
+def test_a_borrower_asks_for_a_call_back_at_a_time_they_choose(
+    tab: Page, site: Site, size: str
+) -> None:
+    borrower, _ = own_borrower(site, "contact", size)
+    signed_in(tab, site, borrower)
+    tab.goto("/my/contact")
+    with site.engine.connect() as db:
+        zone = borrower_zone_of(db, borrower)
+    past = (datetime.now(UTC) - timedelta(hours=2)).astimezone(zone)
+    tab.get_by_label("希望回电的时间", exact=False).fill(past.strftime("%Y-%m-%dT%H:%M"))
+    tab.get_by_role("button", name="发送", exact=True).click()
+    expect(tab.get_by_role("alert").locator("li[data-field=callback_at]")).to_contain_text(
+        "希望回电的时间"
+    )
+    assert _contacts(site, borrower) == []
+    later = (
+        (datetime.now(UTC) + timedelta(hours=3)).astimezone(zone).replace(second=0, microsecond=0)
+    )
+    tab.get_by_label("希望回电的时间", exact=False).fill(later.strftime("%Y-%m-%dT%H:%M"))
+    tab.get_by_label("您的留言").fill("我这周失业了，想谈谈分期。")
+    tab.get_by_role("button", name="发送", exact=True).click()
+    expect(tab.locator("[data-sent=callback]")).to_contain_text(later.strftime("%Y-%m-%d %H:%M"))
+    [row] = _contacts(site, borrower)
+    assert row.kind == "callback"
+    assert row.callback_at.replace(tzinfo=UTC) == later.astimezone(UTC)
+
+
+def _contacts(site: Site, borrower: str) -> list[Any]:
+    with site.engine.connect() as db:
+        q = select(borrower_contacts).where(borrower_contacts.c.borrower_id == borrower)
+        return list(db.execute(q).all())

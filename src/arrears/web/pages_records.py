@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from arrears.api.deps import now
 from arrears.services import evidence as log
+from arrears.services.collection.borrower_contact import reach_lender
 from arrears.services.collection.complaints import AGAINST, file_complaint, list_complaints
 from arrears.services.collection.evidence_pack import build_pack, render_pack_html
 from arrears.services.own_records import CHANNELS, OwnRecord, add_note, own_records
@@ -235,3 +237,67 @@ async def my_complaint(request: Request, me: Borrower) -> Response:
         errors = from_problems(problems, COMPLAINT_FIELDS)
         return _complaints_page(request, me, errors, typed, status=422)
     return RedirectResponse(f"/my/complaints?filed={complaint.complaint_id}", status_code=303)
+
+
+def _contact_page(
+    request: Request,
+    me: Visitor,
+    errors: list[FieldError] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    with config_of(request).engine.connect() as db:
+        zone = borrower_zone(db, subject(me))
+    context = {
+        "errors": errors or [],
+        "typed": typed or {},
+        "attempt": (typed or {}).get("attempt") or attempt_key(),
+        "zone": str(zone),
+        "sent": request.query_params.get("sent", ""),
+        "when": request.query_params.get("when", ""),
+    }
+    return page(request, me, "my_contact", context, status=status)
+
+
+@router.get("/my/contact")
+def contact_form(request: Request, me: Borrower) -> Response:
+    return _contact_page(request, me)
+
+
+@router.post("/my/contact")
+async def contact_us(request: Request, me: Borrower) -> Response:
+    """Write to the lender, or ask for a call back at a time I choose (it goes to the top of
+    the agents' queue): ``services.collection.borrower_contact.reach_lender``."""
+    form = await checked_form(request, me)
+    config = config_of(request)
+    typed = {k: v for k, v in form.items() if k != "csrf"}
+    attempt = form_value(form, "attempt", 64)
+    with config.engine.connect() as db:
+        zone = borrower_zone(db, subject(me))
+    when_text = form_value(form, "callback_at", 40)
+    callback = _local_time(when_text, zone) if when_text.strip() else None
+    if when_text.strip() and callback is None:
+        errors = [FieldError("callback_at", "bad_callback")]
+        return _contact_page(request, me, errors, typed, status=422)
+    with config.engine.begin() as db:
+        sent, problems = reach_lender(
+            db,
+            key=f"web:{subject(me)}:{attempt}",
+            borrower_id=subject(me),
+            at=now(),
+            text=form_value(form, "text", 2000),
+            callback_at=callback,
+        )
+    if sent is None:
+        errors = [
+            FieldError("callback_at", "bad_callback")
+            if p.field == "callback_at"
+            else FieldError("text", "required")
+            if p.field == "text" and not form_value(form, "text").strip()
+            else FieldError(p.field if p.field in ("text",) else "", "service", p.reason)
+            for p in problems
+        ]
+        return _contact_page(request, me, errors, typed, status=422)
+    when = "" if sent.callback_at is None else sent.callback_at.astimezone(zone)
+    shown = when.strftime("%Y-%m-%d %H:%M") if isinstance(when, datetime) else ""
+    return RedirectResponse(f"/my/contact?sent={sent.kind}&when={quote(shown)}", status_code=303)
