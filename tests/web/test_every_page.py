@@ -23,6 +23,7 @@ from arrears.services.collection.queue import next_item
 from arrears.web.app import ROUTERS
 from arrears.web.pages import LANGUAGE_COOKIE
 from arrears.web.render import web_texts
+from web.portal import a_payment_page, a_plan_page
 from web.site import SIZES, STAFF, Site
 
 # Who visits the pages under each prefix (the longest prefix wins): "borrower" is the demo's
@@ -56,6 +57,8 @@ EXAMPLES: dict[str, Callable[[Site], str]] = {
         f"/console/cases/{site.desk.assigned[STAFF['agent']][0]}"
     ),
     "/console/visits/{visit_id}": lambda site: f"/console/visits/{site.visits[0]}",
+    "/my/pay/{attempt}": a_payment_page,
+    "/my/plan/{plan_id}": a_plan_page,
 }
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]

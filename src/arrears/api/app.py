@@ -100,6 +100,8 @@ def create_app(config: ApiConfig) -> FastAPI:
 
 def default_config(db: str | None = None, *, show_codes: bool | None = None) -> ApiConfig:
     """The API on ``db`` (default: $ARREARS_DB, else ./arrears.db) with the bundled settings."""
+    from arrears.adapters.payments import DemoPayments
+    from arrears.services import events
     from arrears.services.policy_files import default_policy_set
     from arrears.services.settings import default_settings
     from arrears.services.verification_keys import code_secret, signing_key
@@ -121,4 +123,16 @@ def default_config(db: str | None = None, *, show_codes: bool | None = None) -> 
         else show_codes
     )
     close = CloseConfig(default_policy_set(), lender=settings.lender, capacity=settings.capacity)
-    return ApiConfig(engine, secret, settings.lender, close, shown, signing)
+    # No payment system is connected yet: in development the demo channel applies a payment
+    # straight to the ledger (and the pay page says it is the demo); elsewhere none is offered.
+    development = os.environ.get("ARREARS_ENV", "development") == "development"
+    payments = DemoPayments(events.pay_in) if development else None
+    return ApiConfig(
+        engine,
+        secret,
+        settings.lender,
+        close,
+        show_codes=shown,
+        signing_key=signing,
+        payments=payments,
+    )

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy import Connection, Engine, select
 
+from arrears.adapters.payments import PaymentAdapter
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.lender.settings import Lender
 from arrears.core.money import MoneyError, parse_amount
@@ -38,6 +39,9 @@ class ApiConfig:
     show_codes: bool = False  # development: sign-in codes are also written to the console
     cookie_secure: bool = True  # session cookies only over HTTPS (browsers count localhost)
     signing_key: Ed25519PrivateKey | None = None  # signs evidence packs (None: not offered)
+    # How the borrower's portal takes a payment (None: not offered online);
+    # ``adapters.payments.DemoPayments`` in development.
+    payments: PaymentAdapter | None = None
 
 
 def now() -> datetime:

@@ -30,7 +30,6 @@ from arrears.api.deps import (
 from arrears.api.idempotency import answer_once
 from arrears.api.problems import ProblemError
 from arrears.core.money import fmt
-from arrears.core.people.channels import official_channels
 from arrears.core.problem import Problem
 from arrears.services.close.forecast import LoanOwed, borrower_forecast, owed_today
 from arrears.services.collection.borrower_contact import reach_lender
@@ -38,7 +37,7 @@ from arrears.services.collection.complaints import file_complaint, list_complain
 from arrears.services.collection.evidence_pack import build_pack
 from arrears.services.collection.plans import list_plans, preview_plan, request_plan
 from arrears.services.collection.verification import borrower_language, verify_code
-from arrears.services.collection.verification_channels import check_channel
+from arrears.services.collection.verification_channels import check_channel, official_of
 from arrears.services.credit import borrower_credit_view
 from arrears.services.own_records import add_note, own_records
 from arrears.services.rights import borrower_rights
@@ -223,8 +222,7 @@ def my_verify_collector(body: CodeIn, me: Me, db: Db, config: Config) -> dict[st
 @router.post("/me/verify-channel")
 def my_verify_channel(body: ChannelIn, me: Me, db: Db, config: Config) -> dict[str, Any]:
     """Is this number that called me, or this account I was asked to pay, the lender's own?"""
-    listed = config.lender.official_channels
-    official = value(official_channels(listed.phones, listed.accounts))
+    official = value(official_of(config.lender))
     language = borrower_language(db, me.subject) or "zh-CN"
     verdict = value(
         check_channel(

@@ -9,7 +9,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from arrears.web import pages_borrower, pages_console, pages_oversight, pages_signin
+from arrears.web import (
+    pages_borrower,
+    pages_console,
+    pages_oversight,
+    pages_pay,
+    pages_plan,
+    pages_portal,
+    pages_records,
+    pages_signin,
+)
 from arrears.web.pages import PageRefused, SignInFirst, Visitor, language_of, page
 from arrears.web.render import static_folder
 
@@ -18,14 +27,20 @@ API_PREFIXES = ("/api/", "/openapi.json", "/docs", "/health", "/ready")
 ROUTERS = (
     pages_signin.router,
     pages_borrower.router,
+    pages_portal.router,
+    pages_pay.router,
+    pages_plan.router,
+    pages_records.router,
     pages_console.router,
     pages_oversight.router,
 )
+# Routers of files to download (not pages: no frame, no language).
+FILES = (pages_records.files,)
 
 
 def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(static_folder())), name="static")
-    for router in ROUTERS:
+    for router in (*ROUTERS, *FILES):
         app.include_router(router)
 
     @app.exception_handler(SignInFirst)

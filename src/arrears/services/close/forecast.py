@@ -284,33 +284,38 @@ def borrower_forecast(
     record = f"borrower {borrower_id}"
     if not 1 <= days <= MAX_DAYS:
         return fail(Problem(record, "days", f"must be 1 to {MAX_DAYS}"))
-    with engine.connect() as conn:
-        loan_ids = _loan_ids(conn, borrower_id)
-        if not loan_ids:
-            return fail(not_found(record, "no loans found", "borrower_id"))
-        closed = conn.execute(
-            select(func.max(tables.loan_state.c.as_of)).where(
-                tables.loan_state.c.loan_id.in_(loan_ids)
-            )
-        ).scalar()
-        if closed is None:
-            return fail(Problem(record, "as_of", "no close has aged these loans yet"))
-        start = as_of or closed
-        if start < closed:
-            return fail(Problem(record, "as_of", f"must be on or after the last close, {closed}"))
-        with tempfile.TemporaryDirectory(prefix="arrears-forecast-") as folder:
-            target = Path(folder) / "forecast.db"
-            shutil.copyfile(_empty_schema(), target)
-            scratch_engine = make_engine(str(target))
-            try:
+    with tempfile.TemporaryDirectory(prefix="arrears-forecast-") as folder:
+        target = Path(folder) / "forecast.db"
+        shutil.copyfile(_empty_schema(), target)
+        scratch_engine = make_engine(str(target))
+        try:
+            # Read the borrower in one short transaction and let it go before the scratch
+            # closes run: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
+            # and a payment or a sign-in waited for the whole forecast behind it.
+            with engine.connect() as conn:
+                loan_ids = _loan_ids(conn, borrower_id)
+                if not loan_ids:
+                    return fail(not_found(record, "no loans found", "borrower_id"))
+                closed = conn.execute(
+                    select(func.max(tables.loan_state.c.as_of)).where(
+                        tables.loan_state.c.loan_id.in_(loan_ids)
+                    )
+                ).scalar()
+                if closed is None:
+                    return fail(Problem(record, "as_of", "no close has aged these loans yet"))
+                start = as_of or closed
+                if start < closed:
+                    return fail(
+                        Problem(record, "as_of", f"must be on or after the last close, {closed}")
+                    )
                 with scratch_engine.begin() as scratch:
                     copy_borrower(conn, scratch, borrower_id)
-                result = _run(
-                    scratch_engine, borrower_id, loan_ids, config, closed, start, days, progress
-                )
-            finally:
-                scratch_engine.dispose()
-        credit = borrower_credit_view(conn, borrower_id, start)[0] or {}
+                credit = borrower_credit_view(conn, borrower_id, start)[0] or {}
+            result = _run(
+                scratch_engine, borrower_id, loan_ids, config, closed, start, days, progress
+            )
+        finally:
+            scratch_engine.dispose()
     owed, nexts, policy = result
     return ok(Forecast(borrower_id, start, days, policy, owed, nexts, credit))
 

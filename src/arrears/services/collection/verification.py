@@ -333,13 +333,16 @@ def verify_code(
     now: datetime,
     secret: bytes,
     limits: GuessLimits = DEFAULT_LIMITS,
+    language: Language | None = None,
 ) -> Result[CodeVerdict]:
     """Check the code a visitor gave ``borrower_id``. A verdict either way (a refused code is
     an answer, and is recorded); Problems only for an unknown borrower or a malformed code,
-    and then nothing is written."""
-    language = borrower_language(conn, borrower_id)
-    if language is None:
+    and then nothing is written. The advice is in ``language`` if given (the page the
+    borrower reads), else in the borrower's own."""
+    own_language = borrower_language(conn, borrower_id)
+    if own_language is None:
         return fail(not_found(f"borrower {borrower_id}", "no such borrower", "borrower"))
+    language = language or own_language
     code, problems = codes.read(code_text, f"code for borrower {borrower_id}")
     if code is None:
         return fail(*problems)

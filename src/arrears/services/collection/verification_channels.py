@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from arrears.core.lender.settings import Settings
+from arrears.core.lender.settings import Lender, Settings
 from arrears.core.people.advice import Language, not_official
 from arrears.core.people.channels import (
     OfficialChannels,
@@ -52,16 +52,18 @@ def check_channel(
     account: str | None = None,
     borrower_id: str | None = None,
     language: Language = "zh-CN",
+    page_language: Language | None = None,
 ) -> Result[ChannelVerdict]:
-    """Exactly one of ``phone`` and ``account``. With ``borrower_id`` the answer is in the
-    borrower's language and a non-official channel goes on their evidence chain too."""
+    """Exactly one of ``phone`` and ``account``. With ``borrower_id`` a non-official channel
+    goes on their evidence chain too, and the answer is in the borrower's language unless
+    ``page_language`` (the page they read) is given."""
     if (phone is None) == (account is None):
         return fail(Problem("channel", "", "give exactly one of a phone number or an account"))
     if borrower_id is not None:
         found = borrower_language(conn, borrower_id)
         if found is None:
             return fail(not_found(f"borrower {borrower_id}", "no such borrower", "borrower"))
-        language = found
+        language = page_language or found
     kind: ChannelKind = "phone" if phone is not None else "account"
     if phone is not None:
         value, problems = normalise_phone(phone)
@@ -82,5 +84,10 @@ def check_channel(
 
 def official_from_settings(settings: Settings) -> Result[OfficialChannels]:
     """The lender setting ``lender.official_channels``, each entry checked and normalised."""
-    listed = settings.lender.official_channels
+    return official_of(settings.lender)
+
+
+def official_of(lender: Lender) -> Result[OfficialChannels]:
+    """The lender's official phone numbers and accounts, each checked and normalised."""
+    listed = lender.official_channels
     return official_channels(listed.phones, listed.accounts)
