@@ -24,7 +24,7 @@ from arrears.services.collection.queue import enqueue_calls, next_item
 from arrears.store.case_tables import borrower_contacts, queue_items
 from factories import counts, refused, succeeded
 
-from .test_cases_support import call_action, overdue_loans, sh
+from .test_cases_support import CLOSE_AT, call_action, overdue_loans, sh
 
 CN = get_pack("cn")
 assert CN is not None
@@ -41,7 +41,7 @@ EC = Contact(
 def _setup(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1", "L2"], emergency={"B-L1": ["13900000001"]})
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
 
 
 def test_a_message_makes_the_debtor_reached_and_emergency_contacts_off_limits(

@@ -13,7 +13,7 @@ from arrears.services.collection.outcomes import record_outcome
 from arrears.services.collection.queue import enqueue_calls
 from arrears.store.case_tables import queue_items
 
-from .test_cases_support import call_action, overdue_loans, sh
+from .test_cases_support import CLOSE_AT, call_action, overdue_loans, sh
 
 
 def test_a_case_file_holds_what_was_recorded_and_nothing_of_another_borrower(
@@ -21,7 +21,7 @@ def test_a_case_file_holds_what_was_recorded_and_nothing_of_another_borrower(
 ) -> None:
     overdue_loans(engine, tmp_path, ["L1", "L2"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
         added, problems = enqueue_calls(conn, [call_action("L1")])  # type: ignore[list-item]
         assert (added, problems) == (1, [])
         item = int(conn.execute(select(func.max(queue_items.c.item_id))).scalar_one())

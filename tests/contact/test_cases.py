@@ -22,7 +22,7 @@ from arrears.store.case_tables import cases, contact_attempts, promises, queue_i
 from arrears.store.tables import loan_state
 from factories import refused, succeeded
 
-from .test_cases_support import call_action, overdue_loans, sh
+from .test_cases_support import CLOSE_AT, call_action, overdue_loans, sh
 
 CN = get_pack("cn")
 assert CN is not None
@@ -56,10 +56,10 @@ def _queue_one(engine: Engine, loan_id: str = "L1", **kw: object) -> int:
 def test_sync_cases_opens_for_overdue_and_closes_when_cured(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1", "L2"])
     with engine.begin() as conn:
-        synced = sync_cases(conn, date(2024, 3, 1))
+        synced = sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     assert (synced.opened, synced.closed) == (2, 0)
     with engine.begin() as conn:  # rerun: nothing new
-        again = sync_cases(conn, date(2024, 3, 1))
+        again = sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     assert (again.opened, again.reprioritised, again.closed) == (0, 0, 0)
     with engine.connect() as conn:
         dpd = conn.execute(select(loan_state.c.dpd).where(loan_state.c.loan_id == "L1")).scalar()
@@ -72,7 +72,7 @@ def test_sync_cases_opens_for_overdue_and_closes_when_cured(engine: Engine, tmp_
     paid = succeeded(ev.pay(engine, "L1", owed, date(2024, 3, 1), "PAY-L1"))
     assert paid.aged.dpd == 0
     with engine.begin() as conn:
-        synced = sync_cases(conn, date(2024, 3, 1))
+        synced = sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     assert synced.closed == 1
     with engine.connect() as conn:
         closed = conn.execute(
@@ -95,7 +95,7 @@ def test_each_outcome_reaches_the_gate_history(
 ) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     item = _queue_one(engine)
     promise = (date(2024, 3, 8), 50000) if outcome == "promise_to_pay" else None
     with engine.begin() as conn:
@@ -132,7 +132,7 @@ def test_each_outcome_reaches_the_gate_history(
 def test_dispute_pauses_collection_calls_at_the_gate(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     item = _queue_one(engine)
     with engine.begin() as conn:
         succeeded(record_outcome(conn, item_id=item, outcome="dispute", at=sh("2024-03-01 10:05")))
@@ -151,7 +151,7 @@ def test_refused_emergency_contact_is_not_called_again(engine: Engine, tmp_path:
     """CN: stop when a contact refuses further contact (REFERENCES.md, China)."""
     overdue_loans(engine, tmp_path, ["L1"], emergency={"B-L1": ["13900000001", "13900000002"]})
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     item = _queue_one(engine, party="emergency_contact", step="call_ec")
     with engine.connect() as conn:
         number = conn.execute(select(queue_items.c.number)).scalar()
@@ -316,7 +316,7 @@ def test_case_views_unreachable_days_and_promises(engine: Engine, tmp_path: Path
         emergency={"B-L2": ["139", "137"]},
     )
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     item = _queue_one(engine, "L2")
     with engine.begin() as conn:
         succeeded(
@@ -346,6 +346,6 @@ def test_one_open_case_per_borrower_is_enforced_by_the_database(
 
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(insert(cases).values(borrower_id="B-L1", opened_on=date(2024, 3, 2)))

@@ -6,7 +6,7 @@ overdue because a schedule says so, not because a row was typed in.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ from arrears.store.profile_tables import borrower_profiles, emergency_contacts
 from factories import import_rows, loan_row
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The close of 2024-03-01, which the tests sync cases for, runs as that day opens.
+CLOSE_AT = datetime(2024, 3, 1, 0, 30, tzinfo=UTC)
 # loan_row: 1,200.00 over 3 months from 2024-01-15, so installments fall due on the 15th of
 # February, March and April 2024 (400.00 principal each plus interest).
 FIRST_DUE = date(2024, 2, 15)

@@ -21,7 +21,7 @@ from arrears.services.collection.queue import enqueue_calls, get_item, next_item
 from arrears.services.pii_audit import count_reads, list_reads, record_reads
 from arrears.store import tables
 
-from .test_cases_support import call_action, overdue_loans, sh
+from .test_cases_support import CLOSE_AT, call_action, overdue_loans, sh
 
 
 def test_an_agent_opens_the_cases_assigned_to_them_and_the_call_they_hold(
@@ -29,7 +29,7 @@ def test_an_agent_opens_the_cases_assigned_to_them_and_the_call_they_hold(
 ) -> None:
     overdue_loans(engine, tmp_path, ["L1", "L2", "L3"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
         assert assign_case(conn, "B-L1", "ann") == ("ann", ())
         _, problems = assign_case(conn, "NOBODY", "ann")
         assert [(p.field, p.code) for p in problems] == [("borrower_id", "not_found")]
@@ -50,7 +50,7 @@ def test_an_agent_opens_the_cases_assigned_to_them_and_the_call_they_hold(
 def test_the_gate_on_a_held_call_is_the_close_gate_now(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
         enqueue_calls(conn, [call_action("L1")])
         item = next_item(conn, "ann", sh("2024-03-01 10:05"))
         assert item is not None
@@ -68,7 +68,7 @@ def test_search_finds_a_borrower_by_id_loan_or_the_end_of_their_phone(
 ) -> None:
     overdue_loans(engine, tmp_path, ["L1", "L2"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), CLOSE_AT)
         assign_case(conn, "B-L2", "ann")
         phone = conn.execute(
             select(tables.borrowers.c.phone).where(tables.borrowers.c.borrower_id == "B-L2")

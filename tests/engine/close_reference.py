@@ -52,12 +52,8 @@ def _open_cases(conn: Connection, borrower_ids: Iterable[str] | None = None) -> 
     return out
 
 
-def _at_end_of(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
-
-
 def open_or_update_cases(
-    conn: Connection, business_date: date, rows: Iterable[CaseInput]
+    conn: Connection, business_date: date, at: datetime, rows: Iterable[CaseInput]
 ) -> CasesSynced:
     """Open a case for each overdue borrower without one; update the others' priority."""
     wanted = list(rows)
@@ -78,7 +74,7 @@ def open_or_update_cases(
                     r.borrower_id,
                     "case.opened",
                     {"opened_on": business_date.isoformat(), "priority": r.priority},
-                    _at_end_of(business_date),
+                    at,
                 )
                 for r in changes.to_open
             ),
@@ -91,6 +87,7 @@ def open_or_update_cases(
 def close_cases(
     conn: Connection,
     business_date: date,
+    at: datetime,
     still_overdue: Iterable[str] | None = None,
     *,
     borrower_ids: Iterable[str] | None = None,
@@ -120,7 +117,7 @@ def close_cases(
                 c.borrower_id,
                 "case.closed",
                 {"closed_on": business_date.isoformat(), "reason": reason},
-                _at_end_of(business_date),
+                at,
             )
             for c in closing
         ),
@@ -138,7 +135,7 @@ def overdue_borrowers(conn: Connection) -> set[str]:
     return set(conn.execute(q).scalars())
 
 
-def sync_cases(conn: Connection, business_date: date) -> CasesSynced:
+def sync_cases(conn: Connection, business_date: date, at: datetime) -> CasesSynced:
     """Open cases for every overdue borrower in ``loan_state``, close the cured ones.
 
     Priority is the borrower's highest DPD (the policy may pass its own via
@@ -150,8 +147,8 @@ def sync_cases(conn: Connection, business_date: date) -> CasesSynced:
         .group_by(t.loans.c.borrower_id)
     )
     rows = [CaseInput(b, int(dpd)) for b, dpd in conn.execute(q)]
-    synced = open_or_update_cases(conn, business_date, rows)
-    closed = close_cases(conn, business_date, {r.borrower_id for r in rows})
+    synced = open_or_update_cases(conn, business_date, at, rows)
+    closed = close_cases(conn, business_date, at, {r.borrower_id for r in rows})
 
     return CasesSynced(synced.opened, synced.reprioritised, closed)
 

@@ -28,7 +28,7 @@ def _call(party: str) -> PlannedAction:
 def _plan(engine: Engine, refused: list[str]) -> tuple[list[str], list[str]]:
     """(numbers queued, rules that blocked) for one emergency-contact call on DAY."""
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), datetime(2024, 3, 1, 0, 30, tzinfo=UTC))
         at = datetime(2024, 3, 2, 2, 0, tzinfo=UTC)
         record_attempts(
             conn,

@@ -58,7 +58,7 @@ def routings(engine: Engine) -> list[tuple[Any, ...]]:
 def test_a_routing_is_recorded_on_its_first_day_only(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), datetime(2024, 3, 1, 0, 30, tzinfo=UTC))
         case_id = conn.execute(select(cases.c.case_id)).scalar_one()
     first = close_gate(engine, DAY, ["legal"])
     again = close_gate(engine, DAY + timedelta(1), ["legal", "forbearance"])
@@ -79,7 +79,7 @@ def test_a_routing_is_recorded_on_its_first_day_only(engine: Engine, tmp_path: P
 def test_a_new_case_is_routed_afresh(engine: Engine, tmp_path: Path) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), datetime(2024, 3, 1, 0, 30, tzinfo=UTC))
     close_gate(engine, DAY, ["legal"])
     with engine.begin() as conn:  # cured, then overdue again: a second case
         conn.execute(update(cases).values(closed_on=DAY, close_reason="cured"))
@@ -98,7 +98,7 @@ def test_the_migration_keeps_what_the_log_has_routed_already(
 ) -> None:
     overdue_loans(engine, tmp_path, ["L1"])
     with engine.begin() as conn:
-        sync_cases(conn, date(2024, 3, 1))
+        sync_cases(conn, date(2024, 3, 1), datetime(2024, 3, 1, 0, 30, tzinfo=UTC))
         case_id = conn.execute(select(cases.c.case_id)).scalar_one()
     downgrade(engine, "0012")
     for day in (DAY, DAY + timedelta(1)):  # the old close: a record every day

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -61,9 +61,9 @@ def test_a_close_runs_with_batch_thresholds(
     seen: list[tuple[int, int, int]] = []
     real = day_mod.sync_cases
 
-    def watched(conn: Connection, day: date) -> object:
+    def watched(conn: Connection, day: date, at: datetime) -> object:
         seen.append(gc.get_threshold())
-        return real(conn, day)
+        return real(conn, day, at)
 
     monkeypatch.setattr(day_mod, "sync_cases", watched)
     day_mod.close_business_day(engine, date(2026, 1, 5), day_mod.CloseConfig(default_policy_set()))

@@ -92,7 +92,7 @@ def case_sync(
         ),
         transaction(db) as conn,
     ):
-        res = sync_cases(conn, day)
+        res = sync_cases(conn, day, datetime.now(UTC))
     data = {"opened": res.opened, "reprioritised": res.reprioritised, "closed": res.closed}
     if json_out:
         print_json(data)

@@ -285,10 +285,11 @@ def _close_business_day(
         with engine.begin() as conn:
             expired = _expire_calls(conn, day, now)
             lift_restructured(conn)  # the ageing classifies by days past due alone
-            sync_cases(conn, day)
             # The close opens the business day: promises are judged once their date has
-            # ended, so today's close settles the promises that fell due yesterday.
+            # ended, so today's close settles the promises that fell due yesterday. First:
+            # their records are stamped with the end of yesterday, the cases' with now.
             promised = check_promises(conn, day - timedelta(days=1))
+            sync_cases(conn, day, now)
             # Plans in force: completed, broken past their grace, or still pausing the case
             # (a case the sync just opened for a plan installment a day late, too).
             check_plans(conn, day, now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -59,11 +59,6 @@ def _open_cases(conn: Connection, borrower_ids: Iterable[str] | None = None) -> 
     return out
 
 
-def _at_end_of(day: date) -> datetime:
-    # Case events belong to the business date's close; the evidence needs an instant.
-    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class CasesSynced:
     opened: int
@@ -71,8 +66,10 @@ class CasesSynced:
     closed: int
 
 
-def _insert_cases(conn: Connection, business_date: date, to_open: Sequence[CaseInput]) -> None:
-    """Open cases (bulk insert), one ``case.opened`` evidence record each."""
+def _insert_cases(
+    conn: Connection, business_date: date, at: datetime, to_open: Sequence[CaseInput]
+) -> None:
+    """Open cases (bulk insert), one ``case.opened`` evidence record each, stamped ``at``."""
     if not to_open:
         return
     for batch in chunks(to_open, _WRITE_BATCH):
@@ -90,7 +87,7 @@ def _insert_cases(conn: Connection, business_date: date, to_open: Sequence[CaseI
                 r.borrower_id,
                 "case.opened",
                 {"opened_on": business_date.isoformat(), "priority": r.priority},
-                _at_end_of(business_date),
+                at,
             )
             for r in to_open
         ),
@@ -130,7 +127,11 @@ def _set_priorities(conn: Connection, case_ids: Sequence[int], priorities: Seque
 
 
 def _close(
-    conn: Connection, business_date: date, closing: Sequence[tuple[int, str]], reason: str
+    conn: Connection,
+    business_date: date,
+    at: datetime,
+    closing: Sequence[tuple[int, str]],
+    reason: str,
 ) -> None:
     """Close (case id, borrower) pairs for ``reason``, one ``case.closed`` record each."""
     for batch in chunks([c for c, _ in closing]):
@@ -146,7 +147,7 @@ def _close(
                 b,
                 "case.closed",
                 {"closed_on": business_date.isoformat(), "reason": reason},
-                _at_end_of(business_date),
+                at,
             )
             for _, b in closing
         ),
@@ -154,13 +155,13 @@ def _close(
 
 
 def open_or_update_cases(
-    conn: Connection, business_date: date, rows: Iterable[CaseInput]
+    conn: Connection, business_date: date, at: datetime, rows: Iterable[CaseInput]
 ) -> CasesSynced:
     """Open a case for each overdue borrower without one; update the others' priority."""
     wanted = list(rows)
     current = _open_cases(conn, [r.borrower_id for r in wanted])
     changes = case_changes(current, wanted)
-    _insert_cases(conn, business_date, changes.to_open)
+    _insert_cases(conn, business_date, at, changes.to_open)
     moved = changes.to_reprioritise
     _set_priorities(conn, [c.case_id for c, _ in moved], [p for _, p in moved])
     return CasesSynced(len(changes.to_open), len(changes.to_reprioritise), 0)
@@ -191,8 +192,12 @@ def overdue_borrowers(conn: Connection) -> set[str]:
     return set(conn.execute(q).scalars())
 
 
-def sync_cases(conn: Connection, business_date: date) -> CasesSynced:
+def sync_cases(conn: Connection, business_date: date, at: datetime) -> CasesSynced:
     """Open cases for every overdue borrower in ``loan_state``, close the cured ones.
+
+    The evidence of each opening and closing is stamped ``at``, the instant of the close that
+    found it: the close opens the business day, so the day's contacts come after it in the
+    chain (the end of the business date, as once stamped, lay after them).
 
     Priority is the borrower's highest DPD (the policy may pass its own via
     ``open_or_update_cases``). Two reads (overdue borrowers, open cases) compared in Polars,
@@ -213,9 +218,10 @@ def sync_cases(conn: Connection, business_date: date) -> CasesSynced:
         pl.col("priority") != pl.col("current")
     )
     closing = current.join(overdue, on="borrower_id", how="anti").sort("borrower_id")
-    _insert_cases(conn, business_date, [CaseInput(b, p) for b, p in to_open.iter_rows()])
+    _insert_cases(conn, business_date, at, [CaseInput(b, p) for b, p in to_open.iter_rows()])
     _set_priorities(conn, moved["case_id"].to_list(), moved["priority"].to_list())
-    _close(conn, business_date, list(closing.select("case_id", "borrower_id").iter_rows()), "cured")
+    closed = list(closing.select("case_id", "borrower_id").iter_rows())
+    _close(conn, business_date, at, closed, "cured")
     return CasesSynced(to_open.height, moved.height, closing.height)
 
 
