@@ -279,3 +279,32 @@ def test_requests_in_bulk_answer_each_request_as_one_at_a_time_would(
             "requested_by": "agent7",
             "reason": "60 days",
         } in events
+
+
+def test_a_borrower_has_one_live_visit_at_a_time(engine: Engine, tmp_path: Path) -> None:
+    visit_id = _approved(engine, tmp_path)
+    at = sh("2024-03-12 09:00")
+    with engine.begin() as conn:
+        again = refused(request_visit(conn, "visit-2", "L1", "agent8", at, "no answer"))
+        batch = request_visits(conn, [VisitRequest("visit-3", "L1", "agent8", at)])
+    assert (again.code, again.field) == ("conflict", "loan_id")
+    assert f"visit {visit_id} is still approved" in again.reason
+    assert refused(batch[0]).code == "conflict"
+    with engine.connect() as conn:
+        assert conn.execute(select(visits.c.key)).scalars().all() == ["visit-1"]
+        asked = [r for r in log.load_chain(conn, "B-L1") if r.kind == "visit"]
+        assert [r.payload["event"] for r in asked] == ["requested", "approved"]
+    # Reported, the visit is over: the next one may be asked for.
+    succeeded(_assign(engine, visit_id, ("c1", "c2")))
+    with engine.begin() as conn:
+        succeeded(record_visit_notice(conn, visit_id, sh("2024-03-13 09:00")))
+        succeeded(report_visit(conn, visit_id, sh("2024-03-20 11:30"), "不在家", "not_home"))
+        first, second = request_visits(
+            conn,
+            [
+                VisitRequest("visit-4", "L1", "agent8", sh("2024-03-21 09:00")),
+                VisitRequest("visit-5", "L1", "agent9", sh("2024-03-21 09:05")),
+            ],
+        )
+    assert succeeded(first).status == "requested"
+    assert refused(second).code == "conflict"

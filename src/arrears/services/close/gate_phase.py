@@ -66,6 +66,7 @@ from arrears.services.collection.visits import (
     VisitRequest,
     assign_visit,
     list_visits,
+    live_visits,
     record_visit_notice,
     request_visits,
 )
@@ -459,7 +460,7 @@ def _route(
     and legal on the case file for people to act on; the ``case.routed`` records."""
     day, now = chunk.day, chunk.now
     evidence: list[Entry] = []
-    pending = _visits_in_progress(conn, chunk.borrower_ids)
+    pending = set(live_visits(conn, chunk.borrower_ids))
     cases_ = _open_cases(conn, sorted({r["borrower_id"] for r in chunk.routings}))
     for r in chunk.routings:
         plan.tally.routings[(r["kind"], r["policy"])] += 1
@@ -704,15 +705,6 @@ def _open_cases(conn: Connection, ids: Sequence[str]) -> dict[str, _OpenCase]:
         if kind is not None:
             case.routed.add(kind)
     return out
-
-
-def _visits_in_progress(conn: Connection, ids: Sequence[str]) -> set[str]:
-    """Borrowers with a visit requested, approved, assigned or noticed (not yet reported)."""
-    q = select(visits.c.borrower_id).where(
-        one_of(conn, visits.c.borrower_id, ids),
-        visits.c.status.in_(("requested", "approved", "assigned", "noticed")),
-    )
-    return set(conn.execute(q).scalars())
 
 
 def _regions_booked(conn: Connection, start: datetime, end: datetime) -> list[str]:

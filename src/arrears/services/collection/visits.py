@@ -140,6 +140,36 @@ def request_visit(
     return out
 
 
+# Until its report a visit is live: a borrower has one at a time, so two pairs of collectors
+# never call at one door for the same debt, and a supervisor never approves the same trip twice.
+LIVE_VISIT = ("requested", "approved", "assigned", "noticed")
+
+
+def live_visits(conn: Connection, borrower_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """(visit id, status) of the live visit of each of ``borrower_ids`` that has one."""
+    found: dict[str, tuple[int, str]] = {}
+    for batch in batches(conn, list(borrower_ids)):
+        q = select(V.c.borrower_id, V.c.visit_id, V.c.status).where(
+            one_of(conn, V.c.borrower_id, batch), V.c.status.in_(LIVE_VISIT)
+        )
+        found.update((b, (visit_id, status)) for b, visit_id, status in conn.execute(q))
+    return found
+
+
+def _second_visit(r: VisitRequest, live: tuple[int, str] | None) -> Problem:
+    which = (
+        "another visit for the borrower is asked for in this batch"
+        if live is None
+        else f"visit {live[0]} is still {live[1]}"
+    )
+    return Problem(
+        f"visit {r.key}",
+        "loan_id",
+        f"{which}; a borrower has one visit at a time, until it is reported",
+        "conflict",
+    )
+
+
 def _request_problem(r: VisitRequest) -> Problem | None:
     record = f"visit {r.key}"
     if not r.key.strip() or len(r.key) > 200:
@@ -176,6 +206,7 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[R
                 )
             ).all()
         )
+    live: dict[str, tuple[int, str] | None] = dict(live_visits(conn, sorted(set(owners.values()))))
     out: list[Result[Visit] | None] = []
     new: list[VisitRequest] = []
     for r in requests:
@@ -191,9 +222,12 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[R
             continue
         if problem is None and r.loan_id not in owners:
             problem = not_found(f"visit {r.key}", f"no such loan {r.loan_id}", "loan_id")
+        if problem is None and owners[r.loan_id] in live:
+            problem = _second_visit(r, live[owners[r.loan_id]])
         out.append(None if problem is None else fail(problem))
         if problem is None:
             new.append(r)
+            live[owners[r.loan_id]] = None
     if not new:
         return [res for res in out if res is not None]
     rows: list[dict[str, Any]] = [
