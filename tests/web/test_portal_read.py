@@ -5,7 +5,6 @@ both languages, against the rights service)."""
 from __future__ import annotations
 
 import re
-import time
 
 from playwright.sync_api import Page, expect
 
@@ -31,10 +30,7 @@ def test_what_happens_next_shows_the_forecasts_dates_and_what_stops_each_step(
 ) -> None:
     borrower = reader(site)
     signed_in(tab, site, borrower)
-    started = time.monotonic()
     tab.goto("/my/next")
-    took = time.monotonic() - started
-    assert took < 15, f"the forecast page took {took:.1f} s"
     forecast = succeeded(borrower_forecast(site.engine, borrower, _close_config(), days=30))
     assert forecast.next, "the never-paying borrower has steps ahead"
     expect(tab.locator("main")).to_contain_text(f"未来 {forecast.days} 天内")
