@@ -148,6 +148,13 @@ def test_bad_plans_say_what_is_wrong() -> None:
     assert refused(plan_payoff([card], 100_000, "custom", ("nope",))).field == "order"
     assert refused(plan_payoff([card, card], 200_000)).reason == "named twice: card"
     assert refused(plan_payoff([], 100)).field == "debts"
+    # 100.00 owed on a 200.00 minimum: with the month's 1.00 of interest 101.00 is due, which
+    # a 100.00 budget does not cover (it used to fail an assertion instead of saying so).
+    small = refused(plan_payoff([Debt("x", 10_000, Fraction(12, 100), 20_000)], 10_000))
+    assert small.field == "budget" and "101.00" in small.reason
+    assert (
+        succeeded(plan_payoff([Debt("x", 10_000, Fraction(12, 100), 20_000)], 10_100)).months == 1
+    )
 
 
 def test_debts_as_the_command_line_writes_them() -> None:

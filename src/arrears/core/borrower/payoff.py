@@ -151,7 +151,10 @@ def _check(
         problems.append(
             Problem("plan", "order", f"must name every debt once: {', '.join(sorted(names))}")
         )
-    minimums = sum(min(d.minimum, d.balance) for d in debts)
+    # The first month's minimums: a debt whose minimum is more than it owes pays what it owes
+    # once the month's interest is on it. Later months' are no more (a debt owing less than
+    # its minimum after the interest is paid off that month), so this is the most due.
+    minimums = sum(min(d.minimum, d.balance + round_half_up(d.balance * d.apr / 12)) for d in debts)
     if budget < minimums:
         problems.append(
             Problem(
@@ -205,7 +208,7 @@ def plan_payoff(
             paid[name] += due
             balance[name] -= due
             left -= due
-        assert left >= 0  # _check: the budget covers the minimums, and they only shrink
+        assert left >= 0  # _check: the budget covers the first month's minimums, the most
         for name in ranked:
             extra = min(left, balance[name])
             paid[name] += extra
