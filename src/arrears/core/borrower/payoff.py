@@ -10,7 +10,9 @@ Each month, for every debt still owed:
 A debt paid off pays no minimum, so its minimum rolls into what the budget has left for the
 others (the "snowball"). The order is fixed at the start:
 
-* ``avalanche``: the highest APR first (the least interest paid in all);
+* ``avalanche``: the highest APR first (the least interest paid in all, of any order, in exact
+  arithmetic; with each month's interest rounded to the fen it can pay a few fen more than
+  another order: tests/borrower/test_payoff.py bounds how many);
 * ``snowball``: the smallest balance first (the first debts gone soonest);
 * ``overdue-first``: debts already overdue first (they accrue penalty and are reported to the
   credit bureau), then the rest by APR as in avalanche;
