@@ -10,7 +10,9 @@ Each month, for every debt still owed:
 A debt paid off pays no minimum, so its minimum rolls into what the budget has left for the
 others (the "snowball"). The order is fixed at the start:
 
-* ``avalanche``: the highest APR first (the least interest paid in all);
+* ``avalanche``: the highest APR first (the least interest paid in all, of any order, in exact
+  arithmetic; with each month's interest rounded to the fen it can pay a few fen more than
+  another order: tests/borrower/test_payoff.py bounds how many);
 * ``snowball``: the smallest balance first (the first debts gone soonest);
 * ``overdue-first``: debts already overdue first (they accrue penalty and are reported to the
   credit bureau), then the rest by APR as in avalanche;
@@ -151,7 +153,10 @@ def _check(
         problems.append(
             Problem("plan", "order", f"must name every debt once: {', '.join(sorted(names))}")
         )
-    minimums = sum(min(d.minimum, d.balance) for d in debts)
+    # The first month's minimums: a debt whose minimum is more than it owes pays what it owes
+    # once the month's interest is on it. Later months' are no more (a debt owing less than
+    # its minimum after the interest is paid off that month), so this is the most due.
+    minimums = sum(min(d.minimum, d.balance + round_half_up(d.balance * d.apr / 12)) for d in debts)
     if budget < minimums:
         problems.append(
             Problem(
@@ -205,7 +210,7 @@ def plan_payoff(
             paid[name] += due
             balance[name] -= due
             left -= due
-        assert left >= 0  # _check: the budget covers the minimums, and they only shrink
+        assert left >= 0  # _check: the budget covers the first month's minimums, the most
         for name in ranked:
             extra = min(left, balance[name])
             paid[name] += extra
