@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from arrears.cli.main import app
+from arrears.services import events
 from arrears.services import evidence as log
+from arrears.services.close import forecast as forecast_mod
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.close.forecast import Forecast, borrower_forecast
 from arrears.services.close.reference import close_through
@@ -117,6 +120,32 @@ def test_what_is_owed_and_what_stops_each_step(book: Engine) -> None:
     assert loan.overdue <= pay.amount <= loan.overdue + 100  # type: ignore[operator]
     assert {s.kind for s in first.stops} >= {"pay", "promise", "plan", "dispute"}
     assert f.credit["borrower_id"] == "B-L1"
+
+
+def test_a_forecast_is_worked_out_once_per_state_of_the_borrowers_records(
+    book: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[str] = []
+    real_run = forecast_mod._run
+
+    def counted(*args: Any) -> Any:
+        runs.append(args[1])
+        return real_run(*args)
+
+    monkeypatch.setattr(forecast_mod, "_run", counted)
+    first = succeeded(borrower_forecast(book, "B-L1", CONFIG, days=5))
+    again = succeeded(borrower_forecast(book, "B-L1", CONFIG, days=5))
+    assert again == first and runs == ["B-L1"]  # read twice, worked out once
+    succeeded(borrower_forecast(book, "B-L1", CONFIG, days=6))  # asked otherwise: worked out
+    assert runs == ["B-L1", "B-L1"]
+    (loan,) = first.loans
+    with book.begin() as conn:
+        succeeded(events.pay_in(conn, "L1", loan.overdue, START, "forecast-cache-1"))
+    paid = succeeded(borrower_forecast(book, "B-L1", CONFIG, days=5))
+    assert runs == ["B-L1"] * 3  # the payment changed the records: a new dry run
+    (after,) = paid.loans
+    assert after.outstanding == loan.outstanding - loan.overdue
+    assert after.overdue == 0 and paid.next != first.next
 
 
 def test_bad_requests(book: Engine) -> None:

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,22 +174,75 @@ def _selection(table: Table, borrower_id: str, loan_ids: list[str], entries: Any
     raise AssertionError(f"table {table.name}: say how a forecast copies it")  # a new table
 
 
-def copy_borrower(source: Connection, scratch: Connection, borrower_id: str) -> int:
-    """Copy what the close reads of one borrower into an empty schema; rows copied."""
+Rows = list[tuple[Table, list[dict[str, Any]]]]
+
+
+def borrower_rows(source: Connection, borrower_id: str) -> Rows:
+    """What the close reads of one borrower, table by table in dependency order."""
     loan_ids = _loan_ids(source, borrower_id)
     entries = select(tables.journal_entries.c.entry_id).where(
         tables.journal_entries.c.loan_id.in_(loan_ids)
     )
-    copied = 0
+    out: Rows = []
     for table in metadata.sorted_tables:
         query = _selection(table, borrower_id, loan_ids, entries)
-        if query is None:
-            continue
-        rows = [dict(r._mapping) for r in source.execute(query)]
-        if rows:
-            scratch.execute(insert(table), rows)
-            copied += len(rows)
+        if query is not None:
+            out.append((table, [dict(r._mapping) for r in source.execute(query)]))
+    return out
+
+
+def copy_borrower(source: Connection, scratch: Connection, borrower_id: str) -> int:
+    """Copy what the close reads of one borrower into an empty schema; rows copied."""
+    return _write(scratch, borrower_rows(source, borrower_id))
+
+
+def _write(scratch: Connection, rows: Rows) -> int:
+    copied = 0
+    for table, found in rows:
+        if found:
+            scratch.execute(insert(table), found)
+            copied += len(found)
     return copied
+
+
+def _fingerprint(rows: Rows, *asked: object) -> str:
+    """A digest of everything a forecast is computed from: the rows the scratch close starts
+    with and what was asked. The same digest is the same forecast (the scratch close reads
+    nothing else, and its clock is the day's), so a forecast is worked out once per state
+    of the borrower's records; any payment, promise, plan, contact or close changes a row."""
+    h = hashlib.sha256(repr(asked).encode())
+    for table, found in rows:
+        h.update(table.name.encode())
+        for line in sorted(repr(sorted(r.items())) for r in found):
+            h.update(line.encode())
+    return h.hexdigest()
+
+
+class _Worked:
+    """Forecasts worked out lately, by fingerprint, for each close configuration (a page
+    read twice, or by the borrower and then an agent, costs one dry run, not two)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._found: OrderedDict[tuple[int, str], tuple[CloseConfig, Forecast]] = OrderedDict()
+
+    def get(self, config: CloseConfig, key: str) -> Forecast | None:
+        with self._lock:
+            hit = self._found.get((id(config), key))
+            if hit is None or hit[0] is not config:
+                return None
+            self._found.move_to_end((id(config), key))
+            return hit[1]
+
+    def put(self, config: CloseConfig, key: str, forecast: Forecast) -> None:
+        with self._lock:
+            self._found[(id(config), key)] = (config, forecast)
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+
+
+WORKED = _Worked()
 
 
 def owed_today(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwed, ...]:
@@ -284,40 +340,44 @@ def borrower_forecast(
     record = f"borrower {borrower_id}"
     if not 1 <= days <= MAX_DAYS:
         return fail(Problem(record, "days", f"must be 1 to {MAX_DAYS}"))
+    # Read the borrower in one short transaction and let it go before the scratch closes
+    # run: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE), and a payment
+    # or a sign-in waited for the whole forecast behind it.
+    with engine.connect() as conn:
+        loan_ids = _loan_ids(conn, borrower_id)
+        if not loan_ids:
+            return fail(not_found(record, "no loans found", "borrower_id"))
+        closed = conn.execute(
+            select(func.max(tables.loan_state.c.as_of)).where(
+                tables.loan_state.c.loan_id.in_(loan_ids)
+            )
+        ).scalar()
+        if closed is None:
+            return fail(Problem(record, "as_of", "no close has aged these loans yet"))
+        start = as_of or closed
+        if start < closed:
+            return fail(Problem(record, "as_of", f"must be on or after the last close, {closed}"))
+        rows = borrower_rows(conn, borrower_id)
+        credit = borrower_credit_view(conn, borrower_id, start)[0] or {}
+    key = _fingerprint(rows, borrower_id, start, days)
+    worked = WORKED.get(config, key)
+    if worked is not None:
+        return ok(replace(worked, credit=credit))
     with tempfile.TemporaryDirectory(prefix="arrears-forecast-") as folder:
         target = Path(folder) / "forecast.db"
         shutil.copyfile(_empty_schema(), target)
         scratch_engine = make_engine(str(target))
         try:
-            # Read the borrower in one short transaction and let it go before the scratch
-            # closes run: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
-            # and a payment or a sign-in waited for the whole forecast behind it.
-            with engine.connect() as conn:
-                loan_ids = _loan_ids(conn, borrower_id)
-                if not loan_ids:
-                    return fail(not_found(record, "no loans found", "borrower_id"))
-                closed = conn.execute(
-                    select(func.max(tables.loan_state.c.as_of)).where(
-                        tables.loan_state.c.loan_id.in_(loan_ids)
-                    )
-                ).scalar()
-                if closed is None:
-                    return fail(Problem(record, "as_of", "no close has aged these loans yet"))
-                start = as_of or closed
-                if start < closed:
-                    return fail(
-                        Problem(record, "as_of", f"must be on or after the last close, {closed}")
-                    )
-                with scratch_engine.begin() as scratch:
-                    copy_borrower(conn, scratch, borrower_id)
-                credit = borrower_credit_view(conn, borrower_id, start)[0] or {}
-            result = _run(
+            with scratch_engine.begin() as scratch:
+                _write(scratch, rows)
+            owed, nexts, policy = _run(
                 scratch_engine, borrower_id, loan_ids, config, closed, start, days, progress
             )
         finally:
             scratch_engine.dispose()
-    owed, nexts, policy = result
-    return ok(Forecast(borrower_id, start, days, policy, owed, nexts, credit))
+    forecast = Forecast(borrower_id, start, days, policy, owed, nexts, credit)
+    WORKED.put(config, key, forecast)
+    return ok(forecast)
 
 
 def _run(
