@@ -187,7 +187,10 @@ def borrower_rows(source: Connection, borrower_id: str) -> Rows:
     for table in metadata.sorted_tables:
         query = _selection(table, borrower_id, loan_ids, entries)
         if query is not None:
-            out.append((table, [dict(r._mapping) for r in source.execute(query)]))
+            # In key order: an evidence chain must go in seq by seq (its link trigger checks
+            # each record against the one before), and PostgreSQL returns no order unasked.
+            ordered = query.order_by(*table.primary_key.columns)
+            out.append((table, [dict(r._mapping) for r in source.execute(ordered)]))
     return out
 
 
