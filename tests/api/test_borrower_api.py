@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 
 from arrears.api.app import ApiConfig, create_app
 from arrears.services.close.day import CloseConfig
@@ -150,3 +150,22 @@ def test_forecast_rights_and_openapi(client: TestClient, engine: Engine) -> None
     assert rights["pack"] == "cn" and rights["language"] == "en"
     spec = client.get("/openapi.json").json()
     assert "/api/v1/me/plans" in spec["paths"] and date.today().year >= 2024
+
+
+def test_a_request_takes_one_connection_for_its_session_check_and_its_work(
+    client: TestClient, engine: Engine
+) -> None:
+    me = sign_in(client, engine)
+    checkouts: list[object] = []
+
+    def count(_dbapi: object, record: object, _proxy: object) -> None:
+        checkouts.append(record)
+
+    event.listen(engine, "checkout", count)
+    try:
+        loans = client.get("/api/v1/me/loans", headers=me)
+        assert loans.status_code == 200 and len(checkouts) == 1, loans.text
+        missing = client.get("/api/v1/loans/L2", headers=me)  # another's loan: refused, 404
+        assert missing.status_code == 404 and len(checkouts) == 2, missing.text
+    finally:
+        event.remove(engine, "checkout", count)

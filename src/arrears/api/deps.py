@@ -76,16 +76,23 @@ def _config(request: Request) -> ApiConfig:
 
 
 Config = Annotated[ApiConfig, Depends(_config)]
+AuthHeader = Annotated[str | None, Header()]
 
 
 def _conn(request: Request) -> Iterator[Connection]:
-    """The request's transaction: committed when the route returns, rolled back when it
-    raises, so a refused request changes nothing."""
+    """The request's one connection and transaction, shared by every dependency that asks
+    (FastAPI calls a dependency once a request): the caller's session check, the business
+    date, the borrower's loans and the route itself. Committed when the route returns, before
+    the answer is sent, so a commit that fails is answered as the error it is; rolled back
+    when the route raises, so a refused request changes nothing."""
     with _config(request).engine.begin() as c:
         yield c
 
 
-Db = Annotated[Connection, Depends(_conn)]
+# scope="function": the transaction ends when the route returns (the default, "request",
+# would hold the connection until the answer had been sent, and commit after it).
+_REQUEST_DB = Depends(_conn, scope="function")
+Db = Annotated[Connection, _REQUEST_DB]
 
 
 SESSION_COOKIE = "arrears_session"
@@ -94,21 +101,17 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _session(request: Request, authorization: str | None) -> Session:
-    """The live session of the bearer token, else of the session cookie (read in a short
-    transaction of its own: a route that runs long, the forecast, must not hold the database
-    meanwhile). A request that changes something on a cookie session must carry the session's
-    anti-forgery token in X-CSRF-Token: a browser sends the cookie on a forged request from
-    another site too, but that site cannot read the token."""
+def _session_on(db: Connection, request: Request, authorization: str | None) -> Session:
+    """The live session of the bearer token, else of the session cookie. A request that
+    changes something on a cookie session must carry the session's anti-forgery token in
+    X-CSRF-Token: a browser sends the cookie on a forged request from another site too, but
+    that site cannot read the token."""
     config = _config(request)
     token = (authorization or "").removeprefix("Bearer ").strip()
     by_cookie = not token
     if by_cookie:
         token = request.cookies.get(SESSION_COOKIE, "")
-    found = None
-    if token:
-        with config.engine.connect() as db:
-            found = session_for(db, token, now(), config.secret)
+    found = session_for(db, token, now(), config.secret) if token else None
     if found is None:
         raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
     if by_cookie and request.method not in SAFE_METHODS:
@@ -120,30 +123,64 @@ def _session(request: Request, authorization: str | None) -> Session:
     return found
 
 
-def _borrower(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-    found = _session(request, authorization)
+def _session(
+    request: Request, db: Connection = _REQUEST_DB, authorization: AuthHeader = None
+) -> Session:
+    """The caller's session, read on the request's own connection (one checkout a request)."""
+    return _session_on(db, request, authorization)
+
+
+def _session_apart(request: Request, authorization: AuthHeader = None) -> Session:
+    """The caller's session, read in a short transaction of its own: for the routes that run
+    long without the request's transaction (the forecast), which must not hold the database
+    meanwhile (on SQLite a transaction holds the write lock)."""
+    with _config(request).engine.connect() as db:
+        return _session_on(db, request, authorization)
+
+
+def _as_borrower(found: Session) -> Session:
     if found.role != "borrower":
         raise not_found("request", "path")
     return found
 
 
-# In a route, put the caller (Me, or a staff dependency) before Db: it reads the session in a
-# transaction of its own, and on SQLite a second writer would wait on the first.
+def _borrower(found: Annotated[Session, Depends(_session)]) -> Session:
+    return _as_borrower(found)
+
+
+def _borrower_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+    return _as_borrower(found)
+
+
+# In a route, put the caller (Me, or a staff dependency) before Db, so that the request's
+# connection is opened for the session check and the route's body finds it open.
 Me = Annotated[Session, Depends(_borrower)]
+# For a route without Db: the session read apart, no connection held while the route runs.
+MeApart = Annotated[Session, Depends(_borrower_apart)]
 
 
-def staff(*roles: str) -> Any:
-    """A dependency: the signed-in staff member, if their role is one of ``roles``."""
+def _as_staff(found: Session, roles: tuple[str, ...]) -> Session:
+    if found.kind != "staff":
+        raise not_found("request", "path")  # staff routes are not a borrower's to know of
+    if found.role not in roles:
+        raise ProblemError(
+            403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
+        )
+    return found
 
-    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-        found = _session(request, authorization)
-        if found.kind != "staff":
-            raise not_found("request", "path")  # staff routes are not a borrower's to know of
-        if found.role not in roles:
-            raise ProblemError(
-                403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
-            )
-        return found
+
+def staff(*roles: str, apart: bool = False) -> Any:
+    """A dependency: the signed-in staff member, if their role is one of ``roles``; ``apart``
+    for a route without Db (see ``MeApart``)."""
+    if apart:
+
+        def check_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+            return _as_staff(found, roles)
+
+        return Depends(check_apart)
+
+    def check(found: Annotated[Session, Depends(_session)]) -> Session:
+        return _as_staff(found, roles)
 
     return Depends(check)
 
@@ -152,6 +189,9 @@ Readers = Annotated[Session, staff("admin", "supervisor", "compliance")]
 Deciders = Annotated[Session, staff("admin", "supervisor")]
 CaseReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "agent")]
 Agents = Annotated[Session, staff("agent", "supervisor")]
+CaseReadersApart = Annotated[
+    Session, staff("admin", "supervisor", "compliance", "agent", apart=True)
+]
 MoneyMovers = Annotated[Session, staff("admin", "supervisor")]  # payments, reversals, waivers
 Auditors = Annotated[Session, staff("admin", "compliance")]
 VisitReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "field_collector")]

@@ -18,6 +18,7 @@ from arrears.api.deps import (
     ForecastDays,
     IdempotencyKey,
     Me,
+    MeApart,
     Paged,
     business_date,
     money,
@@ -135,7 +136,7 @@ def one_loan(loan_id: str, me: Me, db: Db) -> LoanOut:
 
 
 @router.get("/me/forecast")
-def my_forecast(me: Me, config: Config, days: ForecastDays = 30) -> dict[str, Any]:
+def my_forecast(me: MeApart, config: Config, days: ForecastDays = 30) -> dict[str, Any]:
     """What the close will do on which date if nothing is paid, and what stops each step."""
     found = value(borrower_forecast(config.engine, me.subject, config.close, days=days))
     return dict(found.as_dict())
