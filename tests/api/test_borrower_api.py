@@ -169,3 +169,30 @@ def test_a_request_takes_one_connection_for_its_session_check_and_its_work(
         assert missing.status_code == 404 and len(checkouts) == 2, missing.text
     finally:
         event.remove(engine, "checkout", count)
+
+
+def test_the_summary_asks_the_database_as_often_for_two_loans_as_for_one(
+    client: TestClient, engine: Engine
+) -> None:
+    me = sign_in(client, engine)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def summary() -> tuple[list[str], int]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            r = client.get("/api/v1/me/loans", headers=me)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert r.status_code == 200, r.text
+        return [x["loan_id"] for x in r.json()], len(statements)
+
+    one, queries_for_one = summary()
+    with engine.begin() as conn:  # L2 becomes the signed-in borrower's second loan
+        conn.execute(update(t.loans).where(t.loans.c.loan_id == "L2").values(borrower_id="B-L1"))
+    two, queries_for_two = summary()
+    assert one == ["L1"] and two == ["L1", "L2"]
+    assert queries_for_two == queries_for_one
