@@ -26,6 +26,7 @@ from arrears.services.close.day import CloseConfig
 from arrears.services.close.forecast import MAX_DAYS
 from arrears.services.signin import Session, same_csrf, session_for
 from arrears.store import tables
+from arrears.store.engine import POOL_SIZE
 
 T = TypeVar("T")
 
@@ -42,6 +43,8 @@ class ApiConfig:
     # How the borrower's portal takes a payment (None: not offered online);
     # ``adapters.payments.DemoPayments`` in development.
     payments: PaymentAdapter | None = None
+    # Requests in flight at most; the next is answered 503 with Retry-After (api.capacity).
+    max_in_flight: int = POOL_SIZE
 
 
 def now() -> datetime:
