@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from arrears.api.deps import ApiConfig
 
 GRACE_SECONDS = 30
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def serve_cmd(
@@ -73,4 +74,16 @@ def run_workers(host: str, port: int, workers: int) -> None:
 
     from arrears.web.site import FACTORY
 
-    uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers, **_options())
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # uvicorn kills and restarts a worker that does not answer its health check in time
+        # (5 s by default): a fresh interpreter importing the site took longer on this
+        # machine at load average 19, and the workers were restarted over and over, never
+        # serving. A worker that hangs for good is still restarted, a minute later.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **_options(),
+    )
