@@ -78,24 +78,14 @@ def _config(request: Request) -> ApiConfig:
     return config
 
 
-Config = Annotated[ApiConfig, Depends(_config)]
+# The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in
+# a worker thread, and each such hand-off and back costs more than the work itself.
+async def _config_dependency(request: Request) -> ApiConfig:
+    return _config(request)
+
+
+Config = Annotated[ApiConfig, Depends(_config_dependency)]
 AuthHeader = Annotated[str | None, Header()]
-
-
-def _conn(request: Request) -> Iterator[Connection]:
-    """The request's one connection and transaction, shared by every dependency that asks
-    (FastAPI calls a dependency once a request): the caller's session check, the business
-    date, the borrower's loans and the route itself. Committed when the route returns, before
-    the answer is sent, so a commit that fails is answered as the error it is; rolled back
-    when the route raises, so a refused request changes nothing."""
-    with _config(request).engine.begin() as c:
-        yield c
-
-
-# scope="function": the transaction ends when the route returns (the default, "request",
-# would hold the connection until the answer had been sent, and commit after it).
-_REQUEST_DB = Depends(_conn, scope="function")
-Db = Annotated[Connection, _REQUEST_DB]
 
 
 SESSION_COOKIE = "arrears_session"
@@ -104,41 +94,84 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _session_on(db: Connection, request: Request, authorization: str | None) -> Session:
-    """The live session of the bearer token, else of the session cookie. A request that
-    changes something on a cookie session must carry the session's anti-forgery token in
-    X-CSRF-Token: a browser sends the cookie on a forged request from another site too, but
-    that site cannot read the token."""
-    config = _config(request)
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """The request's transaction and the session its token or cookie stands for (None: none,
+    or not live)."""
+
+    db: Connection
+    session: Session | None
+    token: str
+    by_cookie: bool
+
+
+def _token(request: Request, authorization: str | None) -> tuple[str, bool]:
+    """The bearer token, else the session cookie's; and whether it came by cookie."""
     token = (authorization or "").removeprefix("Bearer ").strip()
-    by_cookie = not token
-    if by_cookie:
-        token = request.cookies.get(SESSION_COOKIE, "")
-    found = session_for(db, token, now(), config.secret) if token else None
+    if token:
+        return token, False
+    return request.cookies.get(SESSION_COOKIE, ""), True
+
+
+def _open(request: Request, authorization: AuthHeader = None) -> Iterator[_Opened]:
+    """The request's one connection and transaction, shared by every dependency that asks
+    (FastAPI calls a dependency once a request): the caller's session check, the business
+    date, the borrower's loans and the route itself. The session is read as the transaction
+    begins, so that both take one hand-off to a worker thread (each costs more CPU than the
+    session's query). Committed when the route returns, before the answer is sent, so a
+    commit that fails is answered as the error it is; rolled back when the route raises, so
+    a refused request changes nothing."""
+    config = _config(request)
+    token, by_cookie = _token(request, authorization)
+    with config.engine.begin() as c:
+        found = session_for(c, token, now(), config.secret) if token else None
+        yield _Opened(c, found, token, by_cookie)
+
+
+# scope="function": the transaction ends when the route returns (the default, "request",
+# would hold the connection until the answer had been sent, and commit after it).
+_OPENED = Depends(_open, scope="function")
+
+
+async def _db(opened: _Opened = _OPENED) -> Connection:
+    return opened.db
+
+
+Db = Annotated[Connection, Depends(_db)]
+
+
+def _checked(request: Request, found: Session | None, token: str, by_cookie: bool) -> Session:
+    """The session, if there is one. A request that changes something on a cookie session
+    must carry the session's anti-forgery token in X-CSRF-Token: a browser sends the cookie
+    on a forged request from another site too, but that site cannot read the token."""
     if found is None:
         raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
     if by_cookie and request.method not in SAFE_METHODS:
         given = request.headers.get(CSRF_HEADER, "")
-        if not same_csrf(token, given, config.secret):
+        if not same_csrf(token, given, _config(request).secret):
             raise ProblemError(
                 403, [Problem("request", CSRF_HEADER, "missing or not this session's token")]
             )
     return found
 
 
-def _session(
-    request: Request, db: Connection = _REQUEST_DB, authorization: AuthHeader = None
-) -> Session:
-    """The caller's session, read on the request's own connection (one checkout a request)."""
-    return _session_on(db, request, authorization)
+async def _session(request: Request, opened: _Opened = _OPENED) -> Session:
+    """The caller's session, as read on the request's own connection (one checkout a
+    request)."""
+    return _checked(request, opened.session, opened.token, opened.by_cookie)
 
 
 def _session_apart(request: Request, authorization: AuthHeader = None) -> Session:
     """The caller's session, read in a short transaction of its own: for the routes that run
     long without the request's transaction (the forecast), which must not hold the database
     meanwhile (on SQLite a transaction holds the write lock)."""
-    with _config(request).engine.connect() as db:
-        return _session_on(db, request, authorization)
+    config = _config(request)
+    token, by_cookie = _token(request, authorization)
+    found = None
+    if token:
+        with config.engine.connect() as db:
+            found = session_for(db, token, now(), config.secret)
+    return _checked(request, found, token, by_cookie)
 
 
 def _as_borrower(found: Session) -> Session:
@@ -147,11 +180,11 @@ def _as_borrower(found: Session) -> Session:
     return found
 
 
-def _borrower(found: Annotated[Session, Depends(_session)]) -> Session:
+async def _borrower(found: Annotated[Session, Depends(_session)]) -> Session:
     return _as_borrower(found)
 
 
-def _borrower_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+async def _borrower_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
     return _as_borrower(found)
 
 
@@ -177,12 +210,12 @@ def staff(*roles: str, apart: bool = False) -> Any:
     for a route without Db (see ``MeApart``)."""
     if apart:
 
-        def check_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+        async def check_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
             return _as_staff(found, roles)
 
         return Depends(check_apart)
 
-    def check(found: Annotated[Session, Depends(_session)]) -> Session:
+    async def check(found: Annotated[Session, Depends(_session)]) -> Session:
         return _as_staff(found, roles)
 
     return Depends(check)
@@ -219,7 +252,7 @@ class Page:
         return list(items[self.offset : self.offset + self.limit])
 
 
-def _page(
+async def _page(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many")] = 0,
 ) -> Page:
