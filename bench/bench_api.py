@@ -2,7 +2,8 @@
 agent's call outcome, each beside the bare ``/health`` of the same server (issue 17).
 
     .venv/bin/python bench/bench_api.py [--loans 100000] [--duration 20] [--rate 300]
-        [--connections 16] [--db postgresql://postgres@127.0.0.1:5432/bench_api] [--rebuild]
+        [--connections 16] [--workers 2] [--db postgresql://postgres@127.0.0.1:5432/bench_api]
+        [--rebuild]
     .venv/bin/python bench/bench_api.py --quick      # 5,000 loans, short phases (about a minute)
 
 The book: a generated portfolio (seed 1) imported with its payment history by the project's
@@ -16,9 +17,9 @@ the end), because each outcome posted finishes a queue item for good.
 On the copy: a staff account ``agent1`` (role agent, fresh random password, made with
 ``arrears users add``), every open queue item claimed for it, and ``--borrowers`` borrowers
 signed in through the API (code asked for, read from the outbox, session opened). The server is
-``arrears serve`` (one uvicorn process; ``create_app`` needs its configuration, so there is no
-factory for ``uvicorn --workers``) with ``ARREARS_ENV=production`` and fresh keys in the
-environment; its JSON request log goes to a file.
+``arrears serve --workers N`` (``--workers``, default 2: uvicorn's worker processes, each built
+by ``arrears.web.site:site_from_environment``) with ``ARREARS_ENV=production`` and fresh keys in
+the environment; its JSON request log goes to a file.
 
 Load comes from other processes on loopback, one endpoint at a time, in one run:
 
@@ -31,7 +32,8 @@ Load comes from other processes on loopback, one endpoint at a time, in one run:
   from its instant, so a server that falls behind is seen in the figures (no coordinated
   omission); then the same at ``--fraction`` (half) of each endpoint's closed-loop figure;
 * last, ``--burst`` (64) summaries sent at once, each on its own connection: more requests in
-  flight than the server's worker threads, which stalls its connection pool for 30 s.
+  flight than the server admits (16 a worker); those past the limit are answered 503 with
+  ``Retry-After`` at once (before the admission limit they stalled the pool for 30 s).
 
 The server's environment: ``ARREARS_SECRET_KEY`` and ``ARREARS_SIGNING_KEY`` made for the run;
 other keys (the evidence reference key) as the caller's environment or key directory has them,
@@ -41,7 +43,8 @@ the same for the close that built the book and the server.
 /api/v1/queue/{item_id}/outcome`` posts ``no_answer`` once per claimed item, each with its own
 ``Idempotency-Key`` and ``at`` a minute into the item's window. Afterwards the outcomes recorded
 in the database are counted against the answers 200. CPU per phase: the server process and the
-PostgreSQL backends connected to the copy (from ``/proc``), and the whole machine's busy share.
+PostgreSQL backends connected to the copy (from ``/proc``; the server is the ``arrears serve``
+process and its workers), and the whole machine's busy share.
 """
 
 from __future__ import annotations
@@ -202,9 +205,10 @@ def server_env() -> dict[str, str]:
 
 
 def start_server(
-    url: str, port: int, env: dict[str, str], logfile: Path
+    url: str, port: int, env: dict[str, str], logfile: Path, workers: int
 ) -> subprocess.Popen[bytes]:
     cmd = [str(BIN / "arrears"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     with logfile.open("wb") as out:
         proc = subprocess.Popen([*cmd, "--db", url], env=env, stdout=out, stderr=subprocess.STDOUT)
     import httpx
@@ -644,6 +648,22 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (the server's workers)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, pp in parent.items() if pp in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sorted(tree)
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all cores since boot."""
     cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -659,7 +679,7 @@ class CpuMeter:
     admin: str
     db: str
     start: dict[int, float] = field(default_factory=dict)
-    server0: float = 0.0
+    server0: dict[int, float] = field(default_factory=dict)
     machine0: tuple[float, float] = (0.0, 0.0)
 
     def backends(self) -> list[int]:
@@ -673,11 +693,12 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start = {p: proc_cpu(p) for p in self.backends()}
-        self.server0 = proc_cpu(self.server_pid)
+        self.server0 = {p: proc_cpu(p) for p in process_tree(self.server_pid)}
         self.machine0 = machine_busy()
 
     def end(self) -> dict[str, float]:
-        server = proc_cpu(self.server_pid) - self.server0
+        tree = process_tree(self.server_pid)
+        server = sum(proc_cpu(p) - self.server0.get(p, 0.0) for p in tree)
         pg = sum(proc_cpu(p) - self.start.get(p, 0.0) for p in self.backends())
         busy, total = machine_busy()
         share = (busy - self.machine0[0]) / max(1.0, total - self.machine0[1])
@@ -700,6 +721,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=300.0, help="open-loop requests per second")
     ap.add_argument("--connections", type=int, default=16, help="wrk's connections (closed loop)")
     ap.add_argument("--wrk-threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2, help="the server's worker processes")
     ap.add_argument(
         "--max-conns",
         type=int,
@@ -776,7 +798,7 @@ def run(args: argparse.Namespace) -> None:
         password = add_agent(url)
         items = claim_all(url)
         port = free_port()
-        server = start_server(url, port, server_env(), work / "server.log")
+        server = start_server(url, port, server_env(), work / "server.log", args.workers)
         tokens, loans_each = sign_in_borrowers(url, port, args.borrowers, args.seed)
         agent = staff_token(port, password)
         results["borrowers"] = len(tokens)
@@ -930,8 +952,8 @@ def measure(
                 )
                 phases[f"share/{kind}"]["rate"] = rate
     if args.burst:
-        # Every request on its own connection at once: more in flight than the server's
-        # threads (anyio's 40) with a pool of 15 connections (SQLAlchemy's 5 + 10).
+        # Every request on its own connection at once: more in flight than the server admits
+        # (16 a worker); the rest must be answered 503 at once, not stall.
         log(f"burst: {args.burst} GET /me/loans at once")
         burst = loans_raw(args.burst, 3)
         phases["burst/loans"] = timed("loans", run_open, port, 1e6, burst, args.burst, work, "b")
@@ -972,7 +994,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     base = phases["closed/health"]["rps"]
     print()
     print(
-        f"{results['loans']:,} loans on PostgreSQL, one `arrears serve` process; "
+        f"{results['loans']:,} loans on PostgreSQL, `arrears serve --workers {args.workers}`; "
         f"{results['queue_items']:,} queue items, {results['borrowers']} borrowers "
         f"({results['loans_per_borrower']:.2f} loans each); load average "
         f"{results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end"

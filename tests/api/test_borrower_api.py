@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 
 from arrears.api.app import ApiConfig, create_app
 from arrears.services.close.day import CloseConfig
@@ -150,3 +150,49 @@ def test_forecast_rights_and_openapi(client: TestClient, engine: Engine) -> None
     assert rights["pack"] == "cn" and rights["language"] == "en"
     spec = client.get("/openapi.json").json()
     assert "/api/v1/me/plans" in spec["paths"] and date.today().year >= 2024
+
+
+def test_a_request_takes_one_connection_for_its_session_check_and_its_work(
+    client: TestClient, engine: Engine
+) -> None:
+    me = sign_in(client, engine)
+    checkouts: list[object] = []
+
+    def count(_dbapi: object, record: object, _proxy: object) -> None:
+        checkouts.append(record)
+
+    event.listen(engine, "checkout", count)
+    try:
+        loans = client.get("/api/v1/me/loans", headers=me)
+        assert loans.status_code == 200 and len(checkouts) == 1, loans.text
+        missing = client.get("/api/v1/loans/L2", headers=me)  # another's loan: refused, 404
+        assert missing.status_code == 404 and len(checkouts) == 2, missing.text
+    finally:
+        event.remove(engine, "checkout", count)
+
+
+def test_the_summary_asks_the_database_as_often_for_two_loans_as_for_one(
+    client: TestClient, engine: Engine
+) -> None:
+    me = sign_in(client, engine)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def summary() -> tuple[list[str], int]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            r = client.get("/api/v1/me/loans", headers=me)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert r.status_code == 200, r.text
+        return [x["loan_id"] for x in r.json()], len(statements)
+
+    one, queries_for_one = summary()
+    with engine.begin() as conn:  # L2 becomes the signed-in borrower's second loan
+        conn.execute(update(t.loans).where(t.loans.c.loan_id == "L2").values(borrower_id="B-L1"))
+    two, queries_for_two = summary()
+    assert one == ["L1"] and two == ["L1", "L2"]
+    assert queries_for_two == queries_for_one

@@ -52,7 +52,7 @@ def test_over_http(base_url: str) -> None:
         assert "/api/v1/me/forecast" in http.get("/openapi.json").json()["paths"]
 
 
-def _start(db: Path, tmp_path: Path, port: int) -> subprocess.Popen[str]:
+def _start(db: Path, tmp_path: Path, port: int, *more: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "ARREARS_ENV": "production",
@@ -61,7 +61,7 @@ def _start(db: Path, tmp_path: Path, port: int) -> subprocess.Popen[str]:
     }
     arrears = Path(sys.executable).with_name("arrears")
     proc = subprocess.Popen(
-        [str(arrears), "serve", "--port", str(port), "--db", str(db)],
+        [str(arrears), "serve", "--port", str(port), "--db", str(db), *more],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -128,3 +128,56 @@ def test_the_server_logs_json_without_personal_data_and_stops_gracefully(
     everything = out + err
     for personal in ("13800138000", "138****8000", "secret-token-xyz", "served password", "L1"):
         assert personal not in everything, personal
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes uvicorn started under ``pid`` (multiprocessing's spawned
+    interpreters; its resource tracker is a child too, but not a worker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_two_workers_serve_one_port_and_agree_on_sessions(tmp_path: Path) -> None:
+    db = tmp_path / "served.db"
+    engine = make_engine(str(db))
+    upgrade(engine)
+    with engine.begin() as conn:
+        succeeded(add_user(conn, "sup", "served password 1", "supervisor", datetime.now(UTC)))
+    engine.dispose()
+    port = free_port()
+    proc = _start(db, tmp_path, port, "--workers", "2")
+    try:
+        workers = _workers_of(proc.pid)
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/staff/session",
+            json={"username": "sup", "password": "served password 1"},
+            timeout=60,
+        ).json()["token"]
+        # Each on a new connection, taken by whichever worker accepts it first: a session
+        # is good at either (both read one key), so every answer is 200.
+        statuses = [
+            httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/complaints",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ).status_code
+            for _ in range(20)
+        ]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    assert len(workers) == 2, err[-2000:]
+    assert statuses == [200] * 20
+    assert proc.returncode in (0, -signal.SIGTERM), err[-2000:]
+    assert err.count("Application shutdown complete.") == 2  # each worker stopped gracefully
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    routes = [x["route"] for x in lines if x.get("msg") == "request"]
+    assert routes.count("/api/v1/complaints") == 20  # a JSON line a request, in each worker

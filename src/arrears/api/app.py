@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from arrears.api import routes_auth, routes_me, routes_staff
 from arrears.api.bodies import no_nul_in_parameters
+from arrears.api.capacity import Admission
 from arrears.api.deps import ApiConfig, value
 from arrears.api.logs import RequestLog
 from arrears.api.problems import ProblemError, document_problems, problem_response
@@ -49,6 +50,8 @@ def create_app(config: ApiConfig) -> FastAPI:
         dependencies=[Depends(no_nul_in_parameters)],
     )
     app.state.config = config
+    app.add_middleware(Admission, limit=config.max_in_flight)
+    # Added last, so outermost: a request refused for capacity is logged with its id too.
     app.add_middleware(RequestLog)
 
     @app.exception_handler(ProblemError)

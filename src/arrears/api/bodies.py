@@ -29,8 +29,9 @@ class Body(BaseModel):
         return value
 
 
-def no_nul_in_parameters(request: Request) -> None:
-    """An app-wide dependency: path and query values without NUL characters."""
+async def no_nul_in_parameters(request: Request) -> None:
+    """An app-wide dependency: path and query values without NUL characters (``async``: no
+    I/O, so it runs on the event loop, not handed to a worker thread for every request)."""
     for where, values in (("path", request.path_params), ("query", request.query_params)):
         for name, text in values.items():
             if isinstance(text, str) and NUL in text:

@@ -26,6 +26,7 @@ from arrears.services.close.day import CloseConfig
 from arrears.services.close.forecast import MAX_DAYS
 from arrears.services.signin import Session, same_csrf, session_for
 from arrears.store import tables
+from arrears.store.engine import POOL_SIZE
 
 T = TypeVar("T")
 
@@ -42,6 +43,8 @@ class ApiConfig:
     # How the borrower's portal takes a payment (None: not offered online);
     # ``adapters.payments.DemoPayments`` in development.
     payments: PaymentAdapter | None = None
+    # Requests in flight at most; the next is answered 503 with Retry-After (api.capacity).
+    max_in_flight: int = POOL_SIZE
 
 
 def now() -> datetime:
@@ -75,17 +78,14 @@ def _config(request: Request) -> ApiConfig:
     return config
 
 
-Config = Annotated[ApiConfig, Depends(_config)]
+# The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in
+# a worker thread, and each such hand-off and back costs more than the work itself.
+async def _config_dependency(request: Request) -> ApiConfig:
+    return _config(request)
 
 
-def _conn(request: Request) -> Iterator[Connection]:
-    """The request's transaction: committed when the route returns, rolled back when it
-    raises, so a refused request changes nothing."""
-    with _config(request).engine.begin() as c:
-        yield c
-
-
-Db = Annotated[Connection, Depends(_conn)]
+Config = Annotated[ApiConfig, Depends(_config_dependency)]
+AuthHeader = Annotated[str | None, Header()]
 
 
 SESSION_COOKIE = "arrears_session"
@@ -94,56 +94,129 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _session(request: Request, authorization: str | None) -> Session:
-    """The live session of the bearer token, else of the session cookie (read in a short
-    transaction of its own: a route that runs long, the forecast, must not hold the database
-    meanwhile). A request that changes something on a cookie session must carry the session's
-    anti-forgery token in X-CSRF-Token: a browser sends the cookie on a forged request from
-    another site too, but that site cannot read the token."""
-    config = _config(request)
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """The request's transaction and the session its token or cookie stands for (None: none,
+    or not live)."""
+
+    db: Connection
+    session: Session | None
+    token: str
+    by_cookie: bool
+
+
+def _token(request: Request, authorization: str | None) -> tuple[str, bool]:
+    """The bearer token, else the session cookie's; and whether it came by cookie."""
     token = (authorization or "").removeprefix("Bearer ").strip()
-    by_cookie = not token
-    if by_cookie:
-        token = request.cookies.get(SESSION_COOKIE, "")
-    found = None
     if token:
-        with config.engine.connect() as db:
-            found = session_for(db, token, now(), config.secret)
+        return token, False
+    return request.cookies.get(SESSION_COOKIE, ""), True
+
+
+def _open(request: Request, authorization: AuthHeader = None) -> Iterator[_Opened]:
+    """The request's one connection and transaction, shared by every dependency that asks
+    (FastAPI calls a dependency once a request): the caller's session check, the business
+    date, the borrower's loans and the route itself. The session is read as the transaction
+    begins, so that both take one hand-off to a worker thread (each costs more CPU than the
+    session's query). Committed when the route returns, before the answer is sent, so a
+    commit that fails is answered as the error it is; rolled back when the route raises, so
+    a refused request changes nothing."""
+    config = _config(request)
+    token, by_cookie = _token(request, authorization)
+    with config.engine.begin() as c:
+        found = session_for(c, token, now(), config.secret) if token else None
+        yield _Opened(c, found, token, by_cookie)
+
+
+# scope="function": the transaction ends when the route returns (the default, "request",
+# would hold the connection until the answer had been sent, and commit after it).
+_OPENED = Depends(_open, scope="function")
+
+
+async def _db(opened: _Opened = _OPENED) -> Connection:
+    return opened.db
+
+
+Db = Annotated[Connection, Depends(_db)]
+
+
+def _checked(request: Request, found: Session | None, token: str, by_cookie: bool) -> Session:
+    """The session, if there is one. A request that changes something on a cookie session
+    must carry the session's anti-forgery token in X-CSRF-Token: a browser sends the cookie
+    on a forged request from another site too, but that site cannot read the token."""
     if found is None:
         raise ProblemError(401, [Problem("request", "Authorization", "sign in first")])
     if by_cookie and request.method not in SAFE_METHODS:
         given = request.headers.get(CSRF_HEADER, "")
-        if not same_csrf(token, given, config.secret):
+        if not same_csrf(token, given, _config(request).secret):
             raise ProblemError(
                 403, [Problem("request", CSRF_HEADER, "missing or not this session's token")]
             )
     return found
 
 
-def _borrower(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-    found = _session(request, authorization)
+async def _session(request: Request, opened: _Opened = _OPENED) -> Session:
+    """The caller's session, as read on the request's own connection (one checkout a
+    request)."""
+    return _checked(request, opened.session, opened.token, opened.by_cookie)
+
+
+def _session_apart(request: Request, authorization: AuthHeader = None) -> Session:
+    """The caller's session, read in a short transaction of its own: for the routes that run
+    long without the request's transaction (the forecast), which must not hold the database
+    meanwhile (on SQLite a transaction holds the write lock)."""
+    config = _config(request)
+    token, by_cookie = _token(request, authorization)
+    found = None
+    if token:
+        with config.engine.connect() as db:
+            found = session_for(db, token, now(), config.secret)
+    return _checked(request, found, token, by_cookie)
+
+
+def _as_borrower(found: Session) -> Session:
     if found.role != "borrower":
         raise not_found("request", "path")
     return found
 
 
-# In a route, put the caller (Me, or a staff dependency) before Db: it reads the session in a
-# transaction of its own, and on SQLite a second writer would wait on the first.
+async def _borrower(found: Annotated[Session, Depends(_session)]) -> Session:
+    return _as_borrower(found)
+
+
+async def _borrower_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+    return _as_borrower(found)
+
+
+# In a route, put the caller (Me, or a staff dependency) before Db, so that the request's
+# connection is opened for the session check and the route's body finds it open.
 Me = Annotated[Session, Depends(_borrower)]
+# For a route without Db: the session read apart, no connection held while the route runs.
+MeApart = Annotated[Session, Depends(_borrower_apart)]
 
 
-def staff(*roles: str) -> Any:
-    """A dependency: the signed-in staff member, if their role is one of ``roles``."""
+def _as_staff(found: Session, roles: tuple[str, ...]) -> Session:
+    if found.kind != "staff":
+        raise not_found("request", "path")  # staff routes are not a borrower's to know of
+    if found.role not in roles:
+        raise ProblemError(
+            403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
+        )
+    return found
 
-    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-        found = _session(request, authorization)
-        if found.kind != "staff":
-            raise not_found("request", "path")  # staff routes are not a borrower's to know of
-        if found.role not in roles:
-            raise ProblemError(
-                403, [Problem("request", "Authorization", f"the {found.role} role may not do this")]
-            )
-        return found
+
+def staff(*roles: str, apart: bool = False) -> Any:
+    """A dependency: the signed-in staff member, if their role is one of ``roles``; ``apart``
+    for a route without Db (see ``MeApart``)."""
+    if apart:
+
+        async def check_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
+            return _as_staff(found, roles)
+
+        return Depends(check_apart)
+
+    async def check(found: Annotated[Session, Depends(_session)]) -> Session:
+        return _as_staff(found, roles)
 
     return Depends(check)
 
@@ -152,6 +225,9 @@ Readers = Annotated[Session, staff("admin", "supervisor", "compliance")]
 Deciders = Annotated[Session, staff("admin", "supervisor")]
 CaseReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "agent")]
 Agents = Annotated[Session, staff("agent", "supervisor")]
+CaseReadersApart = Annotated[
+    Session, staff("admin", "supervisor", "compliance", "agent", apart=True)
+]
 MoneyMovers = Annotated[Session, staff("admin", "supervisor")]  # payments, reversals, waivers
 Auditors = Annotated[Session, staff("admin", "compliance")]
 VisitReaders = Annotated[Session, staff("admin", "supervisor", "compliance", "field_collector")]
@@ -176,7 +252,7 @@ class Page:
         return list(items[self.offset : self.offset + self.limit])
 
 
-def _page(
+async def _page(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="skip this many")] = 0,
 ) -> Page:

@@ -22,6 +22,7 @@ from arrears.api.deps import (
     Agents,
     Auditors,
     CaseReaders,
+    CaseReadersApart,
     Config,
     Db,
     Deciders,
@@ -185,7 +186,7 @@ def plan_decision(
 
 @router.get("/borrowers/{borrower_id}/forecast")
 def borrower_forecast_route(
-    borrower_id: str, who: CaseReaders, config: Config, days: ForecastDays = 30
+    borrower_id: str, who: CaseReadersApart, config: Config, days: ForecastDays = 30
 ) -> dict[str, Any]:
     """What the close will do for a borrower; an agent sees only cases assigned to them."""
     if who.role == "agent":

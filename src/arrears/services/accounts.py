@@ -45,8 +45,14 @@ def _terms(row: Any) -> LoanTerms:
     )
 
 
-def products(conn: Connection) -> dict[str, Product]:
-    return {r.product_id: Product.from_json(r.spec) for r in conn.execute(select(tables.products))}
+def products(conn: Connection, of_loans: Sequence[str] | None = None) -> dict[str, Product]:
+    """Every product, or (``of_loans``) those of these loans only: a borrower's request then
+    parses the one or two specs it needs, not the catalogue."""
+    q = select(tables.products)
+    if of_loans is not None:
+        used = select(tables.loans.c.product_id).where(tables.loans.c.loan_id.in_(of_loans))
+        q = q.where(tables.products.c.product_id.in_(used))
+    return {r.product_id: Product.from_json(r.spec) for r in conn.execute(q)}
 
 
 def load_loan(conn: Connection, loan_id: str, *, lock: bool = False) -> LoanRecord:
@@ -66,7 +72,16 @@ def load_accounts(
     conn: Connection, loan_ids: Sequence[str] | None = None
 ) -> dict[str, tuple[LoanRecord, Account]]:
     """Accounts with their stored state, in bulk (three queries, not one per loan)."""
-    prods = products(conn)
+    return {k: (rec, acct) for k, (rec, acct, _) in load_accounts_and_state(conn, loan_ids).items()}
+
+
+def load_accounts_and_state(
+    conn: Connection, loan_ids: Sequence[str] | None = None
+) -> dict[str, tuple[LoanRecord, Account, Any]]:
+    """As ``load_accounts``, each with its ``loan_state`` row as read (joined with its
+    ``loans`` row): its read-outs (days past due, overdue and outstanding amounts) come in the
+    same query, not one more a loan."""
+    prods = products(conn, loan_ids)
     lq = select(tables.loans, tables.loan_state).join(
         tables.loan_state, tables.loan_state.c.loan_id == tables.loans.c.loan_id
     )
@@ -83,7 +98,7 @@ def load_accounts(
                 r.n, r.start, r.due_date, r.principal, r.interest, r.paid_principal, r.paid_interest
             )
         )
-    out: dict[str, tuple[LoanRecord, Account]] = {}
+    out: dict[str, tuple[LoanRecord, Account, Any]] = {}
     for r in conn.execute(lq):
         terms = _terms(r)
         rec = LoanRecord(terms, r.borrower_id, prods[r.product_id], r.currency)
@@ -96,7 +111,7 @@ def load_accounts(
             r.prepaid_principal,
             Status(r.status),
         )
-        out[r.loan_id] = (rec, acct)
+        out[r.loan_id] = (rec, acct, r)
     return out
 
 

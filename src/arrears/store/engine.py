@@ -10,6 +10,11 @@ from sqlalchemy import Engine, create_engine, event
 
 DEFAULT_DB = "arrears.db"
 ENV_DB = "ARREARS_DB"
+# Connections kept open per engine: the API admits as many requests at once
+# (``api.capacity``), each holding one; the overflow is for the few paths that open a second
+# while the first is open (a page's read before its write) and for work beside the requests.
+POOL_SIZE = 16
+POOL_OVERFLOW = 4
 
 
 def database_url(db: str | None = None) -> str:
@@ -31,7 +36,9 @@ def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
     its transactions then begin DEFERRED, reading a snapshot without taking the write lock."""
     url = database_url(db)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        in_memory = url.endswith(":memory:")  # one connection (SQLAlchemy's own pool)
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -54,7 +61,13 @@ def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
     # the first close, contact_attempts was empty when the plan was made, and the lookups by a
     # list of keys stayed sequential scans while the close filled the table (a minute a
     # chunk at 100k loans). Planned on each run, a query sees the table as it is.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:

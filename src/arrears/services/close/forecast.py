@@ -43,7 +43,7 @@ from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.core.strategy.assign import assign
 from arrears.core.texts import render_parts
 from arrears.services import evidence as log
-from arrears.services.accounts import load_accounts
+from arrears.services.accounts import load_accounts_and_state
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.credit import borrower_credit_view
 from arrears.services.texts import text_set
@@ -252,10 +252,7 @@ def owed_today(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwe
     """Each loan's overdue amounts and days past due as the last close left them, and its
     payoff on ``on``."""
     out = []
-    for loan_id, (rec, acct) in sorted(load_accounts(conn, loan_ids).items()):
-        s = conn.execute(
-            select(tables.loan_state).where(tables.loan_state.c.loan_id == loan_id)
-        ).one()
+    for loan_id, (rec, acct, s) in sorted(load_accounts_and_state(conn, loan_ids).items()):
         payoff = payoff_amount(acct, rec.product, on) if s.status == "active" else 0
         outstanding = s.outstanding_principal + s.outstanding_interest + s.outstanding_penalty
         out.append(
