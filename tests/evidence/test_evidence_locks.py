@@ -7,11 +7,12 @@ Borrowers now share a fixed number of lock buckets.
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Connection, Engine, text
 
 from arrears.core.evidence.chain import Entry
 from arrears.services import evidence as log
-from arrears.services.evidence import LOCK_BUCKETS, _lock_key
+from arrears.services.evidence import _LOCK_NAMESPACE, LOCK_BUCKETS, _lock_key
 
 
 def test_lock_keys_fall_in_the_buckets() -> None:
@@ -27,3 +28,29 @@ def test_one_transaction_appends_for_twenty_thousand_borrowers(engine: Engine) -
         assert len(log.append_many(conn, entries)) == 20_000
     with engine.connect() as conn:
         assert log.verify_db(conn, borrower_id="B000123") == []
+
+
+def _holds_every_chain(conn: Connection) -> bool:
+    """Whether this session holds the ALL_CHAINS advisory lock (key -1, an oid of 2^32 - 1)."""
+    q = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "AND classid = :ns AND objid = 4294967295 AND objsubid = 2"
+    )
+    return bool(conn.execute(q, {"ns": _LOCK_NAMESPACE}).scalar())
+
+
+def test_a_lock_taken_in_a_rolled_back_savepoint_is_taken_again(engine: Engine) -> None:
+    """PostgreSQL releases a lock taken after a savepoint when the savepoint rolls back; the
+    chains' lock must not be remembered as held past it, or the next appends go unlocked."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite holds its one write lock")
+    at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    many = [Entry(f"S{k:04d}", "case.opened", {"n": k}, at) for k in range(300)]
+    with engine.begin() as conn:
+        point = conn.begin_nested()
+        log.append_many(conn, many)  # more than BULK_BORROWERS: every chain, exclusively
+        assert _holds_every_chain(conn)
+        point.rollback()
+        assert not _holds_every_chain(conn)
+        log.append_many(conn, many)
+        assert _holds_every_chain(conn)

@@ -77,7 +77,9 @@ def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
     # What this transaction holds already: every chain, or ALL_CHAINS shared and buckets.
     # (A transaction that holds buckets never asks for every chain: it would wait for the
     # other small ones, which may be waiting for its buckets. It takes buckets again.)
-    txn = conn.get_transaction()
+    # The innermost transaction: a lock taken inside a savepoint is released when the
+    # savepoint rolls back, so what a savepoint took is not remembered for its parent.
+    txn = conn.get_nested_transaction() or conn.get_transaction()
     held = conn.info.get(_HELD)
     mode = held[1] if held is not None and held[0] is txn else None
     if mode == "all":
