@@ -11,7 +11,7 @@ DEMO_DB ?= demo.db
 # EXTRAS=dev installs without it; that test then skips, outside CI.
 EXTRAS ?= dev,spark
 
-.PHONY: demo test lint typecheck check bench clean browser
+.PHONY: demo test lint typecheck check bench clean browser loadgen
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# The API benchmark's load generator is Debian's wrk.
+loadgen:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+
 test: $(STAMP) browser
 	$(BIN)/pytest -q -n 2
 
@@ -42,7 +47,7 @@ check: lint typecheck test
 
 # Every benchmark at the sizes the issues name (about half an hour on 2 cores); figures and the
 # command lines are in BENCHMARKS.md. BENCH_QUICK=1 runs small sizes to check they work.
-bench: $(STAMP)
+bench: $(STAMP) loadgen
 ifdef BENCH_QUICK
 	$(BIN)/python bench/bench_kernel.py --quick
 	$(BIN)/python bench/bench_close_e2e.py --loans 20000 --reference-loans 5000
