@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Header, Path, Query, Request
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from arrears.adapters.payments import PaymentAdapter
 from arrears.api.problems import ProblemError, status_of
@@ -262,9 +262,21 @@ async def _page(
 Paged = Annotated[Page, Depends(_page)]
 
 
+# Built once (see services.accounts): every borrower's request runs these two.
+_OWN_LOANS = (
+    select(tables.loans.c.loan_id)
+    .where(tables.loans.c.borrower_id == bindparam("borrower_id"))
+    .order_by(tables.loans.c.loan_id)
+)
+_AS_OF = (
+    select(tables.loan_state.c.as_of)
+    .where(tables.loan_state.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
+    .limit(1)
+)
+
+
 def own_loan_ids(db: Connection, borrower_id: str) -> list[str]:
-    q = select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == borrower_id)
-    return list(db.execute(q.order_by(tables.loans.c.loan_id)).scalars())
+    return list(db.execute(_OWN_LOANS, {"borrower_id": borrower_id}).scalars())
 
 
 def own(db: Connection, who: Session, loan_id: str) -> None:
@@ -277,6 +289,5 @@ def business_date(db: Connection, loan_ids: list[str]) -> date | None:
     """The date the loans were last closed to (the ledger's today)."""
     if not loan_ids:
         return None
-    q = select(tables.loan_state.c.as_of).where(tables.loan_state.c.loan_id.in_(loan_ids))
-    day = db.execute(q.limit(1)).scalar()
+    day = db.execute(_AS_OF, {"loan_ids": loan_ids}).scalar()
     return day if isinstance(day, date) else None

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from arrears.core.contact.messages import OutboundMessage
 from arrears.core.lender.settings import Lender
@@ -191,11 +191,13 @@ def sign_in(
     return ok(new_session(conn, "borrower", borrower_id, "borrower", now, secret))
 
 
+# Built once: every signed-in request looks its session up.
+_SESSION = select(api_sessions).where(api_sessions.c.token_hmac == bindparam("token_hmac"))
+
+
 def session_for(conn: Connection, token: str, now: datetime, secret: bytes) -> Session | None:
     """The live session a bearer token stands for, or None."""
-    row = conn.execute(
-        select(api_sessions).where(api_sessions.c.token_hmac == _mac(secret, token))
-    ).first()
+    row = conn.execute(_SESSION, {"token_hmac": _mac(secret, token)}).first()
     if row is None or from_db(row.expires_at) <= now:
         return None
     return Session("", row.kind, row.subject, row.role, from_db(row.expires_at))
