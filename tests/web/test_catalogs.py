@@ -9,8 +9,7 @@ import re
 import pytest
 
 from arrears.core.contact.templates import LANGUAGES
-from arrears.core.texts import environment
-from arrears.web.render import page_names, web_texts
+from arrears.web.render import page_names, web_environment, web_texts
 
 MSGID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)""")
 
@@ -33,7 +32,7 @@ def test_every_word_on_a_page_is_translated(language: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_compiles(language: str) -> None:
-    env = environment(web_texts(), language)
+    env = web_environment(language)
     names = page_names()
     assert {"my", "signin", "staff_signin", "error"} <= set(names)
     for name in names:

@@ -107,6 +107,8 @@ def test_terms_the_policy_does_not_allow_are_refused_on_the_form_and_change_noth
     tab.get_by_role("button", name="提交我的申请").click()
     if expected == "refuse":
         expect(alert.locator("li[data-field=months]")).to_contain_text("我们无法接受")
+        # The policy's reason, in Chinese too (web.problem_texts), not the service's English.
+        expect(alert.locator("li[data-field=months]")).not_to_have_text(re.compile("[a-z]{3}"))
         assert _plans(site, borrower) == []
         return
     assert expected == "refer", expected

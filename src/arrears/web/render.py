@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+import jinja2
 from babel.messages.pofile import read_po
 
 from arrears.core.contact.templates import LANGUAGES
 from arrears.core.texts import TEMPLATE_SUFFIX, TextSet, environment
+from arrears.web.problem_texts import problem_text
 
 DEFAULT_LANGUAGE = "zh-CN"
 
@@ -70,8 +72,16 @@ def page_names() -> tuple[str, ...]:
     return web_texts().template_ids(LANGUAGES[0])
 
 
-def render_page(name: str, language: str, context: Mapping[str, object]) -> str:
+def web_environment(language: str) -> jinja2.Environment:
+    """The pages' Jinja environment in ``language``, with the ``said`` filter: a service's
+    reason in the page's language (``web.problem_texts``)."""
     env = environment(web_texts(), language)
+    env.filters["said"] = functools.partial(problem_text, language)
+    return env
+
+
+def render_page(name: str, language: str, context: Mapping[str, object]) -> str:
+    env = web_environment(language)
     return env.get_template(name + TEMPLATE_SUFFIX).render(**context)
 
 
