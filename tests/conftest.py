@@ -11,6 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+# A fixed data key for the sealed columns, set before anything reads it (it is read once a
+# process): the tests never make a development key in the home directory, and the worker
+# processes and the commands the tests start share it.
+os.environ["ARREARS_DATA_KEY"] = "arrears tests: a fixed data key, never a real one"
+
 from arrears.store.engine import database_url, make_engine
 from arrears.store.migrate import upgrade
 

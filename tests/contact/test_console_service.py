@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text, update
 
 from arrears.services.collection.cases import sync_cases
 from arrears.services.collection.console import (
@@ -20,6 +20,7 @@ from arrears.services.collection.console import (
 from arrears.services.collection.queue import enqueue_calls, get_item, next_item
 from arrears.services.pii_audit import count_reads, list_reads, record_reads
 from arrears.store import tables
+from arrears.store.sealed import phone_tail
 
 from .test_cases_support import CLOSE_AT, call_action, overdue_loans, sh
 
@@ -84,6 +85,33 @@ def test_search_finds_a_borrower_by_id_loan_or_the_end_of_their_phone(
     ]
     assert "B-L2" in [f.borrower_id for f in by_phone]
     assert by_loan[0].dpd > 0
+
+
+def test_search_by_the_last_four_digits_goes_through_the_blind_index(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Phones are sealed: the search cannot match their ends in SQL, only the tails' HMACs,
+    and it checks digits before the last four on the phones it opens."""
+    overdue_loans(engine, tmp_path, ["L1", "L2", "L3"])
+    phones = {"B-L1": "138 0000 4321", "B-L2": "139-1111-4321", "B-L3": "13722224322"}
+    with engine.begin() as conn:
+        for bid, phone in phones.items():
+            conn.execute(
+                update(tables.borrowers)
+                .where(tables.borrowers.c.borrower_id == bid)
+                .values(phone=phone, phone_tail=phone_tail(phone))
+            )
+        [stored] = conn.execute(
+            text("SELECT phone_tail FROM borrowers WHERE borrower_id = 'B-L1'")
+        ).scalars()
+    assert len(stored) == 64 and "4321" not in stored
+    with engine.connect() as conn:
+        assert [f.borrower_id for f in search(conn, "4321")] == ["B-L1", "B-L2"]
+        assert [f.borrower_id for f in search(conn, "1111 4321")] == ["B-L2"]
+        assert [f.borrower_id for f in search(conn, "4322")] == ["B-L3"]
+        assert search(conn, "9999") == []
+        assert [f.borrower_id for f in search(conn, "04321")] == ["B-L1"]
+        assert [f.phone for f in search(conn, "4321", limit=1)] == ["138 0000 4321"]
 
 
 def test_no_blocked_contact_on_a_fresh_book(engine: Engine, tmp_path: Path) -> None:

@@ -133,6 +133,7 @@ def test_profiles_and_contacts_are_well_formed_and_fake(big: pl.DataFrame) -> No
     assert min(scores) >= 0 and max(scores) <= 1000
     assert 0 < sum(b["vulnerable"].to_list()) < 0.1 * b.height
     assert all(FAKE_PHONE.match(p) for p in b["phone"]), "borrower phones in fiction ranges"
+    assert b["phone"].n_unique() == b.height, "no two borrowers share a number (sign-in by SMS)"
     for k in (1, 2):
         has = b.filter(pl.col(f"emergency{k}_name").is_not_null())
         assert has.height > 0

@@ -26,6 +26,8 @@ from arrears.api.problems import ProblemError, status_of
 from arrears.core.people.masking import mask_phone
 from arrears.core.problem import Problem
 from arrears.services.signin import (
+    REFUSED,
+    SHARED_NUMBER,
     CodeSent,
     Session,
     csrf_token,
@@ -127,7 +129,9 @@ class CodeOut(BaseModel):
 def ask_code(body: PhoneIn, config: Config) -> CodeOut:
     """Send a one-time sign-in code by SMS (the same answer for a number we do not know)."""
     with config.engine.begin() as db:
-        sent = value(send_code(db, body.phone, now(), config.secret, config.lender))
+        sent, problems = send_code(db, body.phone, now(), config.secret, config.lender)
+    # A shared number answers as any number does (its SMS, committed above, says why).
+    value((sent, tuple(p for p in problems if p != SHARED_NUMBER)))
     announce_code(config, body.phone, sent)
     return CodeOut()
 
@@ -138,7 +142,8 @@ def open_session(body: SignInIn, config: Config) -> JSONResponse:
     with config.engine.begin() as db:
         session, problems = sign_in(db, body.phone, body.code, now(), config.secret)
     if session is None:
-        raise ProblemError(401, problems)
+        # A shared number is refused as a wrong code is: the answer tells no one it is ours.
+        raise ProblemError(401, [REFUSED if p == SHARED_NUMBER else p for p in problems])
     return _answer(session, body.cookie, config)
 
 

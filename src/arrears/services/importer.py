@@ -41,6 +41,7 @@ from arrears.core.money import MoneyError, Rate, RateBasis, parse_amount, parse_
 from arrears.core.problem import Problem, Result, fail, ok
 from arrears.services.accounts import post_entries, products, save_accounts
 from arrears.store import bulk, profile_tables, tables
+from arrears.store.sealed import phone_tail
 from arrears.store.stats import analyze_changed
 
 REQUIRED = (
@@ -576,7 +577,11 @@ def write(conn: Connection, good: list[LoanRow], progress: Progress = _quiet) ->
             new[g.borrower_id] = g
     total = len(good)
     progress("writing", 0, total)
-    bulk_insert(conn, tables.borrowers, [(b, g.borrower_name, g.phone) for b, g in new.items()])
+    bulk_insert(
+        conn,
+        tables.borrowers,
+        [(b, g.borrower_name, g.phone, phone_tail(g.phone)) for b, g in new.items()],
+    )
     # A borrower's profile is set when the borrower is first imported; later files leave it.
     bulk_insert(
         conn,
@@ -775,7 +780,7 @@ def iso(d: date) -> str:
 ID_COLUMNS: dict[str, str] = {"journal_entries": "entry_id"}
 # Columns written by bulk_insert, in the order the row tuples give them.
 BULK_COLUMNS: dict[str, tuple[str, ...]] = {
-    "borrowers": ("borrower_id", "name", "phone"),
+    "borrowers": ("borrower_id", "name", "phone", "phone_tail"),  # bulk sets no defaults
     "borrower_profiles": (
         "borrower_id", "language", "timezones", "email", "address", "risk_score", "vulnerable",
         "rule_pack",

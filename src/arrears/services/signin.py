@@ -5,7 +5,9 @@ Codes and tokens are kept as HMAC-SHA-256 with the server secret (``verification
 never in clear. A borrower may ask for at most ``CODES_PER_HOUR`` codes an hour; a code works
 once, for ``CODE_MINUTES`` minutes, and ``MAX_FAILURES`` wrong tries lock that code (a new one
 must be asked for). Asking for a code for a number we do not know says nothing different, so
-the endpoint cannot be used to find out who borrows from the lender.
+the endpoint cannot be used to find out who borrows from the lender; nor does a number shared
+by several borrowers (``SHARED_NUMBER``): the service says why, the callers answer as for any
+number, and the phone itself is told by SMS.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from arrears.core.lender.settings import Lender
 from arrears.core.problem import Problem, Result, fail, ok
 from arrears.core.texts import render_parts
 from arrears.services.outbox import enqueue
+from arrears.services.references import recipient_ref
 from arrears.services.texts import text_set
 from arrears.store import tables
 from arrears.store.api_tables import api_sessions, login_codes
@@ -46,20 +49,103 @@ class CodeSent:
     message_key: str
 
 
+REFUSED = Problem("sign-in", "code", "wrong or expired code", "unauthorized")
+# The problem a caller turns into the same answer as an unknown number (module docstring).
+SHARED_NUMBER = Problem(
+    "sign-in",
+    "phone",
+    "this number is on file for more than one borrower: sign-in by phone is refused; "
+    "the borrower must call the lender to have their own number recorded",
+    "conflict",
+)
+
+
+def _borrowers_with(conn: Connection, phone: str) -> list[str]:
+    """Every borrower whose phone is ``phone`` (sealed, so compared whole: the column's type
+    seals the parameter as it sealed the column)."""
+    b = tables.borrowers.c
+    return [str(r) for r in conn.execute(select(b.borrower_id).where(b.phone == phone)).scalars()]
+
+
+def _send_sms(
+    conn: Connection,
+    key: str,
+    borrower_id: str,
+    loan_id: str,
+    phone: str,
+    template: str,
+    lender: Lender,
+    values: dict[str, object],
+    now: datetime,
+    expires: datetime,
+) -> None:
+    """Queue the sign-in SMS ``template`` in the borrower's language, the lender named."""
+    language = conn.execute(
+        select(borrower_profiles.c.language).where(borrower_profiles.c.borrower_id == borrower_id)
+    ).scalar()
+    language = language if language in ("zh-CN", "en") else "zh-CN"
+    named = {**values, "lender": lender.name.get(language)}
+    parts = render_parts(text_set("borrower"), language, template, named, ("subject", "body"))
+    message = OutboundMessage(
+        key=key,
+        borrower_id=borrower_id,
+        loan_id=loan_id,
+        channel="sms",
+        party="debtor",
+        recipient=phone,
+        template=template,
+        language=language,
+        subject=parts["subject"],
+        body=parts["body"],
+        policy="signin",
+        step=template,
+        business_date=now.date(),
+        expires_at=expires,
+    )
+    enqueue(conn, [message], now)
+
+
+def _tell_shared_number(
+    conn: Connection, phone: str, borrowers: list[str], now: datetime, lender: Lender
+) -> None:
+    """SMS the number that it cannot sign in and whom to call: at most one an hour (the
+    message key is the number's keyed reference and the hour, and the outbox keeps the first),
+    so asking again and again cannot flood the phone."""
+    first = sorted(borrowers)[0]  # the outbox row needs a borrower; the text names none
+    hour = to_utc(now).replace(minute=0, second=0, microsecond=0).isoformat()
+    _send_sms(
+        conn,
+        f"signin-shared:{recipient_ref(phone)}:{hour}",
+        first,
+        "-",
+        phone,
+        "signin_shared_number",
+        lender,
+        {"hotline": lender.hotline},
+        now,
+        now + timedelta(minutes=CODE_MINUTES),
+    )
+
+
 def send_code(
     conn: Connection, phone: str, now: datetime, secret: bytes, lender: Lender
 ) -> Result[CodeSent | None]:
     """Queue a sign-in code by SMS to the borrower with ``phone``; None when no borrower has
-    that number (the caller answers the same either way)."""
+    that number (the caller answers the same either way).
+
+    A number on file for more than one borrower signs no one in (a code would open the
+    account of whichever borrower the lookup met first): ``SHARED_NUMBER``, and the number is
+    told by SMS to call the lender. The transaction must commit for that SMS to go."""
     phone = phone.strip()
     if not 5 <= len(phone) <= 40:
         return fail(Problem("sign-in", "phone", "must be a phone number"))
-    row = conn.execute(
-        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone)
-    ).first()
-    if row is None:
+    found = _borrowers_with(conn, phone)
+    if not found:
         return ok(None)
-    borrower_id = str(row[0])
+    if len(found) > 1:
+        _tell_shared_number(conn, phone, found, now, lender)
+        return fail(SHARED_NUMBER)
+    borrower_id = found[0]
     recent = conn.execute(
         select(func.count())
         .select_from(login_codes)
@@ -82,46 +168,16 @@ def send_code(
             expires_at=to_utc(expires),
         )
     )
-    language = conn.execute(
-        select(borrower_profiles.c.language).where(borrower_profiles.c.borrower_id == borrower_id)
-    ).scalar()
-    language = language if language in ("zh-CN", "en") else "zh-CN"
     loan_id = conn.execute(
         select(tables.loans.c.loan_id)
         .where(tables.loans.c.borrower_id == borrower_id)
         .order_by(tables.loans.c.loan_id)
         .limit(1)
     ).scalar()
-    parts = render_parts(
-        text_set("borrower"),
-        language,
-        "signin_code",
-        {"lender": lender.name.get(language), "code": code, "minutes": CODE_MINUTES},
-        ("subject", "body"),
-    )
     key = f"signin:{borrower_id}:{to_utc(now).isoformat()}"
-    enqueue(
-        conn,
-        [
-            OutboundMessage(
-                key=key,
-                borrower_id=borrower_id,
-                loan_id=str(loan_id or "-"),
-                channel="sms",
-                party="debtor",
-                recipient=phone,
-                template="signin_code",
-                language=language,
-                subject=parts["subject"],
-                body=parts["body"],
-                policy="signin",
-                step="signin_code",
-                business_date=now.date(),
-                expires_at=expires,
-            )
-        ],
-        now,
-    )
+    values: dict[str, object] = {"code": code, "minutes": CODE_MINUTES}
+    loan = str(loan_id or "-")
+    _send_sms(conn, key, borrower_id, loan, phone, "signin_code", lender, values, now, expires)
     return ok(CodeSent(borrower_id, expires, key))
 
 
@@ -156,13 +212,13 @@ def sign_in(
     conn: Connection, phone: str, code: str, now: datetime, secret: bytes
 ) -> Result[Session]:
     """A session for the borrower with ``phone`` whose latest code is ``code``."""
-    refused = Problem("sign-in", "code", "wrong or expired code", "unauthorized")
-    row = conn.execute(
-        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone.strip())
-    ).first()
-    if row is None:
+    refused = REFUSED
+    found = _borrowers_with(conn, phone.strip())
+    if not found:
         return fail(refused)
-    borrower_id = str(row[0])
+    if len(found) > 1:  # a code issued before the number was shared opens no one's account
+        return fail(SHARED_NUMBER)
+    borrower_id = found[0]
     latest = conn.execute(
         select(login_codes)
         .where(login_codes.c.borrower_id == borrower_id)

@@ -6,19 +6,16 @@ files made on first use outside any repository.
   or as the 32 raw bytes in base64url.
 
 Without them (development), each is generated once and kept in the key directory
-(``ARREARS_KEY_DIR``, else ``$XDG_CONFIG_HOME/arrears``, else ``~/.config/arrears``), readable by
-the owner only; ``notice`` is told once, when the file is made, so the shell can say so. A
-deployment sets both variables and never relies on the files.
+(``store.keyfiles``: ``ARREARS_KEY_DIR``, else ``$XDG_CONFIG_HOME/arrears``, else
+``~/.config/arrears``), readable by the owner only; ``notice`` is told once, when the file is
+made, so the shell can say so. A deployment sets both variables and never relies on the files.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import os
-import secrets
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -30,44 +27,19 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from arrears.core.problem import Problem, Result, fail, ok
+from arrears.store.keyfiles import Notice, key_dir, secret, write_private
 
 SECRET_ENV = "ARREARS_SECRET_KEY"
 SIGNING_ENV = "ARREARS_SIGNING_KEY"
-KEY_DIR_ENV = "ARREARS_KEY_DIR"
 SECRET_FILE = "code-secret.key"
 REFERENCE_ENV = "ARREARS_REFERENCE_KEY"
 REFERENCE_FILE = "reference.key"
 SIGNING_FILE = "credential-signing-key.pem"
-MIN_SECRET = 32
-
-Notice = Callable[[str], None]
-
-
-def key_dir(env: Mapping[str, str]) -> Path:
-    if env.get(KEY_DIR_ENV):
-        return Path(env[KEY_DIR_ENV])
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "arrears"
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` (owner-only) whole or not at all: written aside, then linked into
-    place, so a process that finds the file never reads it half-written. FileExistsError when
-    another process linked theirs first."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.link(aside, path)
-    finally:
-        aside.unlink()
 
 
 def code_secret(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
     """The HMAC key for visit codes."""
-    return _secret(env, notice, SECRET_ENV, SECRET_FILE, "visit codes")
+    return secret(env, notice, SECRET_ENV, SECRET_FILE, "visit codes")
 
 
 def reference_key(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
@@ -75,28 +47,7 @@ def reference_key(env: Mapping[str, str], notice: Notice) -> Result[bytes]:
     the evidence log and in message keys. Keep it as long as the evidence: with it the lender
     can still tell which number a record meant while the number is on file; after erasure no
     one can recover the number from the record."""
-    return _secret(env, notice, REFERENCE_ENV, REFERENCE_FILE, "evidence references")
-
-
-def _secret(
-    env: Mapping[str, str], notice: Notice, env_name: str, file_name: str, what: str
-) -> Result[bytes]:
-    given = env.get(env_name)
-    if given is not None:
-        if len(given) < MIN_SECRET:
-            return fail(Problem("environment", env_name, f"must be at least {MIN_SECRET} chars"))
-        return ok(given.encode())
-    path = key_dir(env) / file_name
-    if not path.exists():
-        try:
-            _write_private(path, secrets.token_urlsafe(48).encode())
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        else:
-            notice(
-                f"generated a development secret for {what} in {path}; set {env_name} in production"
-            )
-    return ok(path.read_bytes().strip())
+    return secret(env, notice, REFERENCE_ENV, REFERENCE_FILE, "evidence references")
 
 
 def _parse_signing(text: str, where: str) -> Result[Ed25519PrivateKey]:
@@ -124,7 +75,7 @@ def signing_key(env: Mapping[str, str], notice: Notice) -> Result[Ed25519Private
             Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
         )
         try:
-            _write_private(path, pem)
+            write_private(path, pem)
         except FileExistsError:
             pass  # another process made it first: use theirs
         else:

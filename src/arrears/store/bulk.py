@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Table
 
+from arrears.store.sealed import sealing
+
 BATCH = 5000  # rows per executemany on SQLite
 
 
@@ -32,7 +34,10 @@ def sqlite_text(value: date) -> str:
 def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], values: Iterable[tuple[Any, ...]]
 ) -> int:
-    """INSERT every row (a conflict is an error, as with a plain insert); how many."""
+    """INSERT every row (a conflict is an error, as with a plain insert); how many.
+
+    The table's sealed columns are sealed here (``store.sealed``): neither COPY nor the
+    driver's executemany applies the column types."""
     if not columns:  # no rows to name columns by (e.g. ``Rows.of([])``): nothing to insert
         if any(True for _ in values):
             raise ValueError(f"insert_rows: rows for {table.name} without column names")
@@ -40,10 +45,11 @@ def insert_rows(
     names = ", ".join(f'"{c}"' for c in columns)
     raw: Any = conn.connection.driver_connection
     count = 0
+    sealed = sealing(table, columns)
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as cp:
             for row in values:
-                cp.write_row(row)
+                cp.write_row(sealed(row))
                 count += 1
         return count
     if conn.dialect.name != "sqlite":  # pragma: no cover - the two databases we support
@@ -59,6 +65,7 @@ def insert_rows(
         batch.clear()
 
     for row in values:
+        row = sealed(row)
         if timed:
             cells = list(row)
             for k in timed:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 
+from arrears.store.sealed import Sealed
 from arrears.store.tables import metadata
 
 collectors = Table(
@@ -102,7 +103,8 @@ contact_attempts = Table(
     Column("on_date", Date, nullable=False),  # business date of the action
     Column("channel", String(10), nullable=True),
     Column("party", String(20), nullable=False),
-    Column("number", String(200), nullable=False, server_default=""),
+    # The number or address contacted, sealed (store.sealed; "" when there was none).
+    Column("number", Sealed("contact_attempts.number"), nullable=False, server_default=""),
     Column("connected", Boolean, nullable=False),
     Column("conversation", Boolean, nullable=False),
     Column("consent_until", DateTime(timezone=True), nullable=True),
@@ -155,7 +157,7 @@ visits = Table(
     Column("collectors", Text, nullable=False, server_default=""),  # comma-separated ids
     Column("window_start", DateTime(timezone=True), nullable=True),
     Column("window_end", DateTime(timezone=True), nullable=True),
-    Column("address", Text, nullable=True),
+    Column("address", Sealed("visits.address"), nullable=True),
     Column("notice_sent_at", DateTime(timezone=True), nullable=True),
     Column("reported_at", DateTime(timezone=True), nullable=True),
     Column("report", Text, nullable=True),
@@ -175,7 +177,7 @@ queue_items = Table(
     Column("policy", String(64), nullable=False),
     Column("step", String(64), nullable=False),
     Column("party", String(20), nullable=False),
-    Column("number", String(200), nullable=False),
+    Column("number", Sealed("queue_items.number"), nullable=False),
     Column("script", Text, nullable=False, server_default=""),
     Column("priority", Integer, nullable=False),
     Column("dpd", Integer, nullable=False),

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from arrears.core.contact.messages import KEY_LENGTH
 from arrears.store.bulk import sqlite_text
+from arrears.store.sealed import Sealed, sealing
 from arrears.store.tables import metadata
 
 outbox = Table(
@@ -32,7 +33,8 @@ outbox = Table(
     Column("loan_id", String(64), nullable=False),
     Column("channel", String(16), nullable=False),  # sms | email | call | visit | letter
     Column("party", String(32), nullable=False),  # debtor | emergency_contact | third_party
-    Column("recipient", String(320), nullable=False),  # phone number or email address
+    # phone number or email address, sealed (store.sealed)
+    Column("recipient", Sealed("outbox.recipient"), nullable=False),
     Column("template", String(64), nullable=False),
     Column("language", String(8), nullable=False),
     Column("subject", Text, nullable=False),
@@ -61,7 +63,7 @@ mailbox = Table(
     Column("message_key", String(KEY_LENGTH), nullable=False, unique=True),
     Column("borrower_id", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("recipient", String(320), nullable=False),
+    Column("recipient", Sealed("mailbox.recipient"), nullable=False),
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
@@ -99,9 +101,10 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
         f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS)'
     )
     cursor: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    sealed = sealing(table, names)  # COPY applies no column types
     with cursor.copy(f'COPY "{staging}" ({columns}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[n] for n in names])
+            copy.write_row(sealed(tuple(row[n] for n in names)))
     # DISTINCT ON: two rows with one key inside a batch would make the INSERT fail, not skip.
     inserted = conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({columns}) SELECT DISTINCT ON (message_key) {columns} '
@@ -125,4 +128,5 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
         values.append(
             [None if v is None else sqlite_text(v) for v in column] if is_time else column
         )
-    return int(conn.exec_driver_sql(sql, list(zip(*values, strict=True))).rowcount)
+    sealed = sealing(table, names)  # the driver's executemany applies no column types
+    return int(conn.exec_driver_sql(sql, [sealed(r) for r in zip(*values, strict=True)]).rowcount)

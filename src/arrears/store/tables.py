@@ -23,6 +23,14 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from arrears.store.sealed import Sealed, phone_tail
+
+
+def _phone_tail_of_row(context: Any) -> str:
+    """``phone_tail``'s default: the tail of the phone inserted with it."""
+    return phone_tail(context.get_current_parameters()["phone"])
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -43,8 +51,13 @@ borrowers = Table(
     "borrowers",
     metadata,
     Column("borrower_id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("phone", String(40), nullable=False),
+    # Sealed (store.sealed): encrypted at rest, equality lookups still work.
+    Column("name", Sealed("borrowers.name"), nullable=False),
+    Column("phone", Sealed("borrowers.phone"), nullable=False),
+    # The blind index of the phone's last four digits, for staff search (migration 0025).
+    # Set on every insert from the phone; a writer changing a phone sets it too.
+    Column("phone_tail", String(64), nullable=True, default=_phone_tail_of_row),
+    Index("ix_borrowers_phone_tail", "phone_tail"),
 )
 
 loans = Table(

@@ -345,6 +345,23 @@ def _fake_phones(rng: np.random.Generator, pack: npt.NDArray[np.int64]) -> pl.Se
     )
 
 
+# How many numbers each pack's fiction range holds (cn, us-reg-f, uk-conc; see _fake_phones).
+PHONE_ROOM = np.array([10**8, len(US_AREA) * 100, 1000], dtype=np.int64)
+
+
+def _unique_phones(rng: np.random.Generator, pack: npt.NDArray[np.int64]) -> pl.Series:
+    """Borrowers' fake phones, no two alike: SMS sign-in finds a borrower by phone and refuses
+    a number on file for two. A pack with more borrowers than its fiction range holds (US and
+    UK past about 20,000 borrowers of a portfolio) cannot be unique and repeats numbers."""
+    out = _fake_phones(rng, pack)
+    room = (np.bincount(pack, minlength=len(PHONE_ROOM)) <= PHONE_ROOM)[pack]
+    clash = out.is_duplicated().to_numpy() & ~out.is_first_distinct().to_numpy() & room
+    while clash.any():  # redraw the later of each pair until none is left
+        out = _where(~clash, out, _fake_phones(rng, pack))
+        clash = out.is_duplicated().to_numpy() & ~out.is_first_distinct().to_numpy() & room
+    return out
+
+
 def _other_phones(
     rng: np.random.Generator, pack: npt.NDArray[np.int64], avoid: pl.Series
 ) -> pl.Series:
@@ -407,7 +424,7 @@ def _borrower_profiles(
         "_idx": bidx,
         "borrower_id": ids,
         "borrower_name": _names(rng, pack),
-        "phone": _fake_phones(rng, pack),
+        "phone": _unique_phones(rng, pack),
         "language": language.tolist(),
         "timezones": zones.tolist(),
         "email": email,
