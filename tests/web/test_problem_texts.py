@@ -15,7 +15,7 @@ from arrears.web.problem_texts import PLACEHOLDER, UNMATCHED, catalog, problem_t
 
 SOURCE = Path(arrears.__file__).parent
 # Where reasons are made: the services, the domain, and the two faces that add their own.
-MADE_IN = ("services", "core", "api", "web")
+MADE_IN = ("services", "core", "store", "api", "web")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
