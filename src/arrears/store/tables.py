@@ -45,6 +45,8 @@ borrowers = Table(
     Column("borrower_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("phone", String(40), nullable=False),
+    # The day the borrower's personal data was erased (migration 0025); null while it is held.
+    Column("erased_on", Date, nullable=True),
 )
 
 loans = Table(
