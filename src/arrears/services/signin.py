@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
 from arrears.core.contact.messages import OutboundMessage
 from arrears.core.lender.settings import Lender
@@ -46,6 +46,13 @@ class CodeSent:
     message_key: str
 
 
+def _by_phone(phone: str) -> Select[tuple[str]]:
+    """The borrower a number signs in; an erased borrower's old number names no one (the
+    number is gone, and so is the way in)."""
+    b = tables.borrowers.c
+    return select(b.borrower_id).where(b.phone == phone, b.erased_on.is_(None))
+
+
 def send_code(
     conn: Connection, phone: str, now: datetime, secret: bytes, lender: Lender
 ) -> Result[CodeSent | None]:
@@ -54,9 +61,7 @@ def send_code(
     phone = phone.strip()
     if not 5 <= len(phone) <= 40:
         return fail(Problem("sign-in", "phone", "must be a phone number"))
-    row = conn.execute(
-        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone)
-    ).first()
+    row = conn.execute(_by_phone(phone)).first()
     if row is None:
         return ok(None)
     borrower_id = str(row[0])
@@ -157,9 +162,7 @@ def sign_in(
 ) -> Result[Session]:
     """A session for the borrower with ``phone`` whose latest code is ``code``."""
     refused = Problem("sign-in", "code", "wrong or expired code", "unauthorized")
-    row = conn.execute(
-        select(tables.borrowers.c.borrower_id).where(tables.borrowers.c.phone == phone.strip())
-    ).first()
+    row = conn.execute(_by_phone(phone.strip())).first()
     if row is None:
         return fail(refused)
     borrower_id = str(row[0])
