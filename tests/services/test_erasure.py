@@ -260,12 +260,14 @@ def test_due_borrowers_dry_run_lists_and_changes_nothing(engine: Engine, tmp_pat
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(evidence_records)).scalar() == 0
         assert set(conn.execute(select(t.borrowers.c.erased_on)).scalars()) == {None}
-    ticks: list[int] = []
+    ticks: list[tuple[int, int]] = []
     with engine.begin() as conn:
         run = succeeded(
-            svc.erase_due_borrowers(conn, date(2030, 1, 1), False, at=AT, progress=ticks.append)
+            svc.erase_due_borrowers(
+                conn, date(2030, 1, 1), False, at=AT, progress=lambda *tick: ticks.append(tick)
+            )
         )
-    assert [e.borrower_id for e in run.erased] == [due] and ticks == [1, 1]
+    assert [e.borrower_id for e in run.erased] == [due] and ticks == [(1, 2), (2, 2)]
     with engine.begin() as conn:  # run again: the erased one is no longer a candidate
         again = succeeded(svc.erase_due_borrowers(conn, date(2030, 1, 1), False, at=AT))
     assert (again.checked, again.due) == (1, ())

@@ -306,17 +306,17 @@ def erase_due_borrowers(
     *,
     settings: Settings | None = None,
     at: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Result[DueRun]:
     """Erase (or with ``dry_run`` only list) every borrower due on ``on``; nothing commits
-    here. ``progress`` is called with 1 for each borrower checked."""
+    here. ``progress(done, total)`` is called as each borrower is checked."""
     chosen = settings or default_settings()
     when = at or datetime.now(UTC)
     ids = candidates(conn)
     due: list[str] = []
     done: list[Erased] = []
     kept: Counter[str] = Counter()
-    for borrower_id in ids:
+    for done_count, borrower_id in enumerate(ids, start=1):
         v, problems = check(conn, borrower_id, on, chosen)
         if v is None:  # pragma: no cover - a candidate exists: read in this transaction
             return None, problems
@@ -327,5 +327,5 @@ def erase_due_borrowers(
         else:
             kept[v.reason.value] += 1
         if progress is not None:
-            progress(1)
+            progress(done_count, len(ids))
     return ok(DueRun(on, dry_run, len(ids), tuple(due), tuple(done), dict(kept)))
