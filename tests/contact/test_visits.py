@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from arrears.core.compliance import Context
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, validate_visit
+from arrears.core.evidence.chain import sha256_hex
 from arrears.core.people.collectors import Collector, Training
 from arrears.core.problem import Result
 from arrears.services import evidence as log
@@ -277,7 +278,7 @@ def test_requests_in_bulk_answer_each_request_as_one_at_a_time_would(
             "visit_key": "visit-1b",
             "loan_id": "L2",
             "requested_by": "agent7",
-            "reason": "60 days",
+            "reason_sha256": sha256_hex("60 days"),  # a person's words: the chain keeps a hash
         } in events
 
 

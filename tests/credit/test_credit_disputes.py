@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from test_credit_export import export_one, scenario
 
 from arrears.core.credit.report import read_history
-from arrears.core.evidence.chain import Kind
+from arrears.core.evidence.chain import Kind, sha256_hex
 from arrears.services import credit as svc
 from arrears.services import events as ev
 from arrears.services import evidence as log
@@ -97,7 +97,9 @@ def test_correction_is_re_reported_and_recorded_in_evidence(engine: Engine, tmp_
     outcome = [r for r in chain if r.kind == svc.DISPUTE_OUTCOME_KIND]
     assert len(outcome) == 1
     assert outcome[0].payload["outcome"] == "corrected"
-    assert outcome[0].payload["reason"] == "bank delay confirmed"
+    # a person's words go in as their SHA-256: the chain outlives erasure of personal data
+    assert outcome[0].payload["reason_sha256"] == sha256_hex("bank delay confirmed")
+    assert "reason" not in outcome[0].payload
     assert outcome[0].payload["late"] is False
 
 

@@ -43,9 +43,11 @@ def test_the_bundled_default_is_valid_and_says_what_the_docs_say() -> None:
     assert settings.channels == ("sms", "call", "email", "visit", "letter")
     assert settings.capacity.calls_per_day == 20 * 120
     assert settings.costs.sms == Decimal("0.05") and settings.costs.visit == Decimal("150.00")
+    assert settings.retention.personal_data_years == 5
     documented = Path(__file__).parents[2] / "docs" / "settings.md"
     keys = ("lender.name", "repayment_channel", "official_channels", "timezone")
     keys += ("calls_per_agent_per_day", "visits_per_region_per_day", "emergency_contact")
+    keys += ("retention.personal_data_years",)
     for key in keys:
         assert key in documented.read_text(encoding="utf-8"), key
 
@@ -110,6 +112,11 @@ def test_a_missing_key_is_named_by_its_path() -> None:
         (("channels",), ["sms", "pigeon"], "channels[1]: unknown channel 'pigeon'"),
         (("channels",), ["sms", "sms"], "channels[1]: sms is listed twice"),
         (("channels",), [], "channels: must be a non-empty list"),
+        (("retention", "personal_data_years"), 0, "must be at least 1 year, got 0"),
+        (("retention", "personal_data_years"), -2, "must not be negative, got -2"),
+        (("retention", "personal_data_years"), "5", "must be a whole number, got '5'"),
+        (("retention", "personal_data_years"), True, "must be a whole number, got True"),
+        (("retention",), 5, "retention: must be a mapping with keys personal_data_years"),
     ],
 )
 def test_a_wrong_type_or_value_is_named_by_its_path(
@@ -124,13 +131,25 @@ def test_a_wrong_type_or_value_is_named_by_its_path(
     assert len(found) == 1 and expected in found[0], found
 
 
+def test_the_retention_is_required_like_every_other_key() -> None:
+    data = document()
+    del data["retention"]
+    assert problems_of(data) == ["retention: missing"]
+    data = document()
+    data["retention"]["personal_data_years"] = 7
+    settings, problems = parse_settings(data)
+    assert problems == [] and settings is not None
+    assert settings.retention.personal_data_years == 7
+
+
 def test_an_unknown_key_is_refused_at_every_level() -> None:
     data = document()
     data["lender"]["colour"] = "blue"
     data["costs"]["fax"] = "1.00"
     data["currency"] = "CNY"
     assert problems_of(data) == [
-        "currency: unknown key; expected one of lender, timezone, channels, capacity, costs",
+        "currency: unknown key; expected one of lender, timezone, channels, capacity, costs, "
+        "retention",
         "lender.colour: unknown key; expected one of name, signature, hotline, "
         "repayment_channel, mailing_address, official_channels",
         "costs.fax: unknown key; expected one of sms, call, email, emergency_contact, visit",
@@ -161,7 +180,7 @@ def test_bad_yaml_a_repeated_key_and_no_file(tmp_path: Path) -> None:
         Problem(str(tmp_path / "none.yaml"), "", "settings file not found", "not_found")
     ]
     assert problems_of(None) == [
-        "(top): must be a mapping with keys lender, timezone, channels, capacity, costs"
+        "(top): must be a mapping with keys lender, timezone, channels, capacity, costs, retention"
     ]
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 
 from arrears.cli import collection as cases_cli
-from arrears.cli import collector, moratorium, restructure, serve, verify
+from arrears.cli import collector, erase, moratorium, restructure, serve, verify
 from arrears.cli.borrower import app as borrower_app
 from arrears.cli.common import (
     EXIT_BAD_INPUT,
@@ -91,6 +91,7 @@ app.add_typer(cases_cli.visit_app, name="visit")
 app.add_typer(collector.collector_app, name="collectors")
 app.add_typer(collector.collector_app, name="collector", hidden=True)
 app.command("verify")(verify.verify_cmd)
+app.command("erase")(erase.erase_cmd)
 app.command("verify-credential")(verify.verify_credential_cmd)
 app.command("verify-channel")(verify.verify_channel_cmd)
 app.add_typer(credit_app, name="credit")

@@ -34,7 +34,7 @@ from arrears.core.credit.notices import LoanOutlook, NoticeDue, due_notices
 from arrears.core.credit.report import LoanFacts, Reported, Withheld, month_record, record_json
 from arrears.core.credit.rules import CreditRules, rules_for
 from arrears.core.credit.view import borrower_view
-from arrears.core.evidence.chain import Kind
+from arrears.core.evidence.chain import Kind, sha256_hex
 from arrears.core.ledger.plan import reschedule_event
 from arrears.core.ledger.replay import Event, Payment, Waiver, WriteOff
 from arrears.core.loans.product import Component, Method, Product
@@ -478,7 +478,8 @@ def open_dispute(
             "dispute_id": dispute_id,
             "loan_id": loan_id,
             "month": month,
-            "reason": reason,
+            # the borrower's words, which may name people: the chain outlives erasure
+            "reason_sha256": sha256_hex(reason),
             "deadline": deadline.isoformat(),
         },
         at,
@@ -539,7 +540,7 @@ def resolve_dispute(
             "loan_id": d.loan_id,
             "month": d.month,
             "outcome": outcome,
-            "reason": reason,
+            "reason_sha256": sha256_hex(reason),
             "corrected_status": code,
             "late": at.date() > d.deadline,
         },

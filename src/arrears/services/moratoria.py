@@ -26,6 +26,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from arrears.core.compliance.model import MORATORIUM_KINDS, Moratorium, MoratoriumKind
+from arrears.core.evidence.chain import sha256_hex
 from arrears.core.ledger.account import Pauses
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
@@ -69,6 +70,15 @@ class MoratoriumRecord:
             "loan_ids": list(self.loan_ids),
             "end_reason": self.end_reason,
         }
+
+    def evidence_dict(self) -> dict[str, object]:
+        """As the chain records it: the end's reason (a person's words, which may name
+        people) as its SHA-256, since the chain outlives the erasure of personal data."""
+        out = self.as_dict()
+        reason = out.pop("end_reason")
+        if reason is not None:
+            out["end_reason_sha256"] = sha256_hex(str(reason))
+        return out
 
 
 def _records(conn: Connection, where: Sequence[ColumnElement[bool]]) -> list[MoratoriumRecord]:
@@ -297,7 +307,7 @@ def end_moratorium(
         m.moratorium_id, m.ref, m.borrower_id, m.kind, m.starts_on, on, m.loan_ids, m.started_at,
         now, reason,
     )  # fmt: skip
-    log.append(conn, m.borrower_id, ENDED, ended.as_dict(), now)
+    log.append(conn, m.borrower_id, ENDED, ended.evidence_dict(), now)
     return ok(ended)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from arrears.core.evidence.chain import Kind
+from arrears.core.evidence.chain import Kind, sha256_hex
 from arrears.core.jsonable import jsonable
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.core.requests import request_problems
@@ -142,7 +142,8 @@ def add_note(
         "key": key,
         "channel": channel,
         "happened_at": to_utc(happened_at).isoformat(),
-        "caller_name": caller_name,
+        # The chain outlives erasure (it is append-only): a name goes in as its SHA-256.
+        "caller_name_sha256": sha256_hex(caller_name),
         "text_sha256": digest,
     }
     return _save(conn, record, values, Kind.BORROWER_NOTE, payload)
@@ -179,7 +180,14 @@ def add_file(
         "sha256": digest,
         "received_at": to_utc(at),
     }
-    payload = {"key": key, "kind": kind, "name": name, "size": len(data), "sha256": digest}
+    # A file's name may name a person; the chain keeps its SHA-256 (it outlives erasure).
+    payload = {
+        "key": key,
+        "kind": kind,
+        "name_sha256": sha256_hex(name),
+        "size": len(data),
+        "sha256": digest,
+    }
     return _save(conn, record, values, Kind.BORROWER_FILE, payload)
 
 

@@ -64,7 +64,9 @@ def _borrowers_with(conn: Connection, phone: str) -> list[str]:
     """Every borrower whose phone is ``phone`` (sealed, so compared whole: the column's type
     seals the parameter as it sealed the column)."""
     b = tables.borrowers.c
-    return [str(r) for r in conn.execute(select(b.borrower_id).where(b.phone == phone)).scalars()]
+    # An erased borrower's old number names no one (the number is gone, and so is the way in).
+    q = select(b.borrower_id).where(b.phone == phone, b.erased_on.is_(None))
+    return [str(r) for r in conn.execute(q).scalars()]
 
 
 def _send_sms(

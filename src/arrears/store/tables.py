@@ -58,6 +58,8 @@ borrowers = Table(
     # Set on every insert from the phone; a writer changing a phone sets it too.
     Column("phone_tail", String(64), nullable=True, default=_phone_tail_of_row),
     Index("ix_borrowers_phone_tail", "phone_tail"),
+    # The day the borrower's personal data was erased (migration 0026); null while it is held.
+    Column("erased_on", Date, nullable=True),
 )
 
 loans = Table(

@@ -25,7 +25,7 @@ from arrears.core.contact.templates import LANGUAGES
 from arrears.core.problem import Problem
 
 COST_KEYS = ("sms", "call", "email", "emergency_contact", "visit")
-_TOP = ("lender", "timezone", "channels", "capacity", "costs")
+_TOP = ("lender", "timezone", "channels", "capacity", "costs", "retention")
 _LENDER = (
     "name",
     "signature",
@@ -36,6 +36,7 @@ _LENDER = (
 )
 _CAPACITY = ("agents", "calls_per_agent_per_day", "visits_per_region_per_day")
 _OFFICIAL = ("phones", "accounts")
+_RETENTION = ("personal_data_years",)
 MAX_TEXT = 200  # a name, a signature or a channel description, not a paragraph
 
 
@@ -94,12 +95,22 @@ class Costs:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How long a borrower's personal data is kept once nothing is left under way: whole
+    years from their last activity. A rule pack's record retention, when longer, governs
+    instead (``arrears.core.people.erasure``)."""
+
+    personal_data_years: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     lender: Lender
     timezone: str  # IANA name, the lender's business day
     channels: tuple[Channel, ...]  # enabled, in the order written
     capacity: Capacity
     costs: Costs
+    retention: Retention = Retention()
 
 
 class _Reader:
@@ -194,9 +205,22 @@ def parse_settings(data: object, source: str = "settings") -> tuple[Settings | N
     capacity = Capacity(*(reader.count(caps.get(k), f"capacity.{k}") for k in _CAPACITY))
     costs_in = reader.mapping(top.get("costs"), "costs", COST_KEYS) if "costs" in top else {}
     costs = Costs(*(reader.cost(costs_in.get(k), f"costs.{k}") for k in COST_KEYS))
+    retention = _retention(reader, top.get("retention")) if "retention" in top else Retention()
     if reader.problems:
         return None, reader.problems
-    return Settings(lender, timezone, channels, capacity, costs), []
+    return Settings(lender, timezone, channels, capacity, costs, retention), []
+
+
+def _retention(reader: _Reader, value: object) -> Retention:
+    found = reader.mapping(value, "retention", _RETENTION)
+    path = "retention.personal_data_years"
+    given = found.get("personal_data_years")
+    years = reader.count(given, path)
+    # At least a year: 0 would erase a borrower the day their last loan settles, before a
+    # late payment, a complaint or a dispute about the closing could come in.
+    if given == 0 and given is not False:
+        reader.bad(path, "must be at least 1 year, got 0")
+    return Retention(years)
 
 
 def _lender(reader: _Reader, value: object) -> Lender:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
@@ -122,6 +122,7 @@ class Found:
     loan_ids: tuple[str, ...]
     dpd: int
     assigned_agent: str | None
+    erased_on: date | None = None  # the console shows this instead of the erased values
 
 
 def search(conn: Connection, text: str, limit: int = 50) -> list[Found]:
@@ -170,6 +171,7 @@ def search(conn: Connection, text: str, limit: int = 50) -> list[Found]:
                 loans,
                 int(dpd or 0),
                 case.assigned_agent if case is not None else None,
+                r.erased_on,
             )
         )
     return out

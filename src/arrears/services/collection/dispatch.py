@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -35,6 +35,7 @@ from arrears.core.evidence.chain import Entry, Kind
 from arrears.services import evidence as log
 from arrears.services import outbox
 from arrears.services.collection.history import Attempt, insert_attempts, new_attempts
+from arrears.services.erasure import erased_among, erased_problem
 from arrears.services.outbox import OutboxRow
 from arrears.services.references import recipient_ref
 
@@ -183,10 +184,11 @@ def dispatch(
         with engine.begin() as conn:
             want = min(size, limit - counts["claimed"])
             rows = outbox.claim(conn, channels, now, want, rules.lease, cursor)
+            erased = erased_among(conn, (r.message.borrower_id for r in rows))
         if not rows:
             break
         counts["claimed"] += len(rows)
-        results = _deliver(adapters, rows, now, progress)
+        results = _deliver(adapters, rows, now, progress, erased)
         # One transaction marks the whole batch and appends its evidence: a crash before it
         # commits re-sends at most this batch, with the same keys.
         with engine.begin() as conn:
@@ -237,15 +239,19 @@ def _deliver(
     rows: Sequence[OutboxRow],
     now: datetime,
     progress: Callable[[int], None] | None,
+    erased: Mapping[str, date] | None = None,
 ) -> list[tuple[OutboxRow, Delivery | None]]:
     """Each row with its delivery (None: expired, not sent), in the batch's order. The rows of
     one adapter that takes batches go to it at once, whatever their channels; the others one by
-    one."""
+    one. A row to a borrower in ``erased`` is not sent: it fails for good, saying why."""
     got: dict[str, Delivery | None] = {}
     groups: dict[int, tuple[Adapter, list[OutboxRow]]] = {}
     for row in rows:
         m = row.message
-        if m.expires_at is not None and m.expires_at <= now:
+        gone = (erased or {}).get(m.borrower_id)
+        if gone is not None:
+            got[m.key] = Delivery.failed(str(erased_problem(m.borrower_id, gone)), permanent=True)
+        elif m.expires_at is not None and m.expires_at <= now:
             got[m.key] = None
         else:
             adapter = adapters[m.channel]

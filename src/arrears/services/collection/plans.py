@@ -444,16 +444,17 @@ def _pause(conn: Connection, borrower_id: str) -> None:
     set_case_flag(conn, borrower_id, "plan_in_force", in_plan and other_overdue is None)
 
 
-def _end(conn: Connection, plan: Plan, status: str, on: date, at: datetime, why: str) -> None:
+def _end(
+    conn: Connection, plan: Plan, status: str, on: date, at: datetime, why: str, note: str = ""
+) -> None:
+    """``why`` is the system's words; ``note`` a person's, which the chain keeps as a SHA-256
+    (it may name people, and the chain outlives the erasure of personal data)."""
     conn.execute(update(P).where(P.c.plan_id == plan.plan_id).values(status=status, ended_on=on))
     _pause(conn, plan.borrower_id)
-    log.append(
-        conn,
-        plan.borrower_id,
-        PLAN_ENDED,
-        {"plan_id": plan.plan_id, "loan_id": plan.loan_id, "status": status, "why": why},
-        at,
-    )
+    payload = {"plan_id": plan.plan_id, "loan_id": plan.loan_id, "status": status, "why": why}
+    if note:
+        payload["note_sha256"] = hashlib.sha256(note.encode("utf-8")).hexdigest()
+    log.append(conn, plan.borrower_id, PLAN_ENDED, payload, at)
 
 
 def cancel_plan(
@@ -472,7 +473,7 @@ def cancel_plan(
     done, problems = reverse_in(conn, plan.event_ref, f"cancel:{plan.event_ref}", on)
     if done is None:
         return fail(*problems)
-    _end(conn, plan, "cancelled", on, at, f"cancelled by {by}: {note}")
+    _end(conn, plan, "cancelled", on, at, f"cancelled by {by}", note)
     return ok(expect_plan(conn, plan_id))
 
 

@@ -27,6 +27,7 @@ from arrears.core.people.guessing import DEFAULT_LIMITS, Gate, GuessLimits, gate
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.common import for_update, from_db, split_ids, to_utc
+from arrears.services.references import recipient_ref
 from arrears.store import tables as t
 from arrears.store.case_tables import cases, collector_training, collectors, visits
 from arrears.store.people_tables import agencies, code_attempts, collector_codes, impostor_incidents
@@ -310,7 +311,8 @@ def record_incident(
     """A suspected impostor, for the lender to follow up; on the borrower's chain too."""
     seq = None
     if borrower_id is not None:
-        payload = {"source": source, "reason": reason, "collector_id": collector_id, **detail}
+        payload = {"source": source, "reason": reason, "collector_id": collector_id}
+        payload.update(_evidence_detail(detail))
         seq = log.append(conn, borrower_id, "collector.impostor_suspected", payload, at).seq
     inserted = conn.execute(
         insert(impostor_incidents).values(
@@ -324,6 +326,19 @@ def record_incident(
         )
     )
     return _new_id(inserted)
+
+
+# What an incident's detail may hold that names someone: a number or an account the borrower
+# was reached from. The incident row keeps it for the follow-up (and erasure clears it); the
+# chain, which outlives erasure, holds its keyed reference.
+_NAMING = ("phone", "account")
+
+
+def _evidence_detail(detail: dict[str, str]) -> dict[str, str]:
+    return {
+        (f"{k}_ref" if k in _NAMING else k): (recipient_ref(v) if k in _NAMING else v)
+        for k, v in detail.items()
+    }
 
 
 def verify_code(

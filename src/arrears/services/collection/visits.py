@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from arrears.core.compliance.model import Contact
 from arrears.core.compliance.packs import get_pack
 from arrears.core.contact.visits import VisitPlan, VisitRefusal, validate_visit
-from arrears.core.evidence.chain import Entry, Kind
+from arrears.core.evidence.chain import Entry, Kind, sha256_hex
 from arrears.core.problem import Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.common import (
@@ -252,7 +252,11 @@ def request_visits(conn: Connection, requests: Sequence[VisitRequest]) -> list[R
         conn,
         (
             _evidence_entry(
-                made[r.key], "requested", r.at, requested_by=r.by, reason=r.reason or None
+                made[r.key],
+                "requested",
+                r.at,
+                requested_by=r.by,
+                reason_sha256=sha256_hex(r.reason) if r.reason else None,
             )
             for r in new
         ),
@@ -505,6 +509,12 @@ def report_visit(
         conn, [Attempt(f"visit/{v.key}", v.borrower_id, visited, local_day, step="visit")]
     )
     _evidence(
-        conn, v, "reported", at, collectors=list(v.collectors), report=report, outcome=outcome
+        conn,
+        v,
+        "reported",
+        at,
+        collectors=list(v.collectors),
+        report_sha256=sha256_hex(report),  # a report names people; the chain outlives erasure
+        outcome=outcome,
     )
     return ok(replace(v, status="reported", reported_at=at, report=report, outcome=outcome))

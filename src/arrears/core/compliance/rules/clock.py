@@ -4,6 +4,9 @@ every zone the borrower may be in."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TypeVar
+
+Day = TypeVar("Day", date, datetime)
 
 
 def zone_name(zone: tzinfo) -> str:
@@ -24,7 +27,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last_day))
 
 
-def add_years(at: datetime, years: int) -> datetime:
+def add_years(at: Day, years: int) -> Day:
     """Calendar years; 29 Feb rolls forward to 1 Mar (a retention period never ends early)."""
     try:
         return at.replace(year=at.year + years)
