@@ -53,12 +53,14 @@ ifdef BENCH_QUICK
 	$(BIN)/python bench/bench_close_e2e.py --loans 20000 --reference-loans 5000
 	$(BIN)/python bench/bench_credit.py --loans 2000 --sample 20
 	$(BIN)/python bench/bench_api.py --quick
+	$(BIN)/python bench/bench_statements.py
 	$(BIN)/python bench/bench_spark.py --quick
 else
 	$(BIN)/python bench/bench_kernel.py
 	$(BIN)/python bench/bench_close_e2e.py
 	$(BIN)/python bench/bench_credit.py --workers 2
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_statements.py
 	$(BIN)/python bench/bench_spark.py
 endif
 
