@@ -596,7 +596,7 @@ def waive(acct: Account, ref: str, component: Component, amount: int, on: date) 
                 Problem(
                     f"ref {ref}",
                     "amount",
-                    f"{amount} fen exceeds the penalty owed, {acct.penalty_owed}",
+                    f"{amount} fen exceeds the penalty owed, {acct.penalty_owed} fen",
                 )
             )
         acct = _with(acct, penalty_owed=acct.penalty_owed - amount)
@@ -604,7 +604,7 @@ def waive(acct: Account, ref: str, component: Component, amount: int, on: date) 
         due = sum(i.unpaid_interest for i in acct.installments if i.due_date <= on)
         if amount > due:
             return fail(
-                Problem(f"ref {ref}", "amount", f"{amount} fen exceeds the interest due, {due}")
+                Problem(f"ref {ref}", "amount", f"{amount} fen exceeds the interest due, {due} fen")
             )
         insts, paid, _, left = _pay_installments(
             acct.installments, on, amount, (Component.INTEREST,)
