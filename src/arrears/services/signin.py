@@ -214,10 +214,9 @@ def sign_in(
     conn: Connection, phone: str, code: str, now: datetime, secret: bytes
 ) -> Result[Session]:
     """A session for the borrower with ``phone`` whose latest code is ``code``."""
-    refused = REFUSED
     found = _borrowers_with(conn, phone.strip())
     if not found:
-        return fail(refused)
+        return fail(REFUSED)
     if len(found) > 1:  # a code issued before the number was shared opens no one's account
         return fail(SHARED_NUMBER)
     borrower_id = found[0]
@@ -233,14 +232,14 @@ def sign_in(
         or latest.failures >= MAX_FAILURES
         or from_db(latest.expires_at) <= now
     ):
-        return fail(refused)
+        return fail(REFUSED)
     if not hmac.compare_digest(latest.code_hmac, _mac(secret, f"{borrower_id}:{code.strip()}")):
         conn.execute(
             update(login_codes)
             .where(login_codes.c.code_id == latest.code_id)
             .values(failures=login_codes.c.failures + 1)
         )
-        return fail(refused)
+        return fail(REFUSED)
     conn.execute(
         update(login_codes)
         .where(login_codes.c.code_id == latest.code_id)

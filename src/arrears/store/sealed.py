@@ -41,7 +41,7 @@ import hashlib
 import hmac
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -191,21 +191,3 @@ def sealing(table: Table, columns: Sequence[str]) -> Callable[[tuple[Any, ...]],
         return tuple(cells)
 
     return sealed
-
-
-def unsealed_rows(
-    table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> list[tuple[Any, ...]]:
-    """For raw readers: ``rows`` (in ``columns`` order, as stored) with ``table``'s sealed
-    columns opened."""
-    wanted = sealed_columns(table)
-    at = [(k, wanted[c]) for k, c in enumerate(columns) if c in wanted]
-    s = sealer()
-    out = []
-    for row in rows:
-        cells = list(row)
-        for k, where in at:
-            if cells[k] is not None:
-                cells[k] = s.unseal(where, cells[k])
-        out.append(tuple(cells))
-    return out

@@ -72,6 +72,7 @@ def page_names() -> tuple[str, ...]:
     return web_texts().template_ids(LANGUAGES[0])
 
 
+@functools.cache
 def web_environment(language: str) -> jinja2.Environment:
     """The pages' Jinja environment in ``language``, with the ``said`` filter: a service's
     reason in the page's language (``web.problem_texts``)."""
