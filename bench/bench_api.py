@@ -266,6 +266,8 @@ def sign_in_borrowers(url: str, port: int, k: int, seed: int) -> tuple[list[str]
     import httpx
     import psycopg
 
+    from arrears.store.sealed import unseal
+
     base = f"http://127.0.0.1:{port}/api/v1"
     with psycopg.connect(plain_url(url), autocommit=True) as c:
         people = c.execute(
@@ -279,7 +281,8 @@ def sign_in_borrowers(url: str, port: int, k: int, seed: int) -> tuple[list[str]
         ).fetchall()
         tokens = []
         with httpx.Client(base_url=base, timeout=30) as http:
-            for borrower_id, phone, _ in people:
+            for borrower_id, stored, _ in people:
+                phone = unseal("borrowers", "phone", stored)  # sealed at rest (store/sealed.py)
                 http.post("/auth/borrower/code", json={"phone": phone}).raise_for_status()
                 body = c.execute(
                     "SELECT body FROM outbox WHERE borrower_id = %s AND template = 'signin_code' "
