@@ -33,7 +33,7 @@ from arrears.api.idempotency import answer_once
 from arrears.api.problems import ProblemError
 from arrears.core.money import fmt
 from arrears.core.problem import Problem
-from arrears.services.close.forecast import LoanOwed, borrower_forecast, owed_today
+from arrears.services.close.forecast import LoanOwed, borrower_forecast, owed_by, owed_today
 from arrears.services.collection.borrower_contact import reach_lender
 from arrears.services.collection.complaints import file_complaint, list_complaints
 from arrears.services.collection.evidence_pack import build_pack
@@ -129,9 +129,7 @@ def _answer(models: list[LoanOut]) -> JSONResponse:
 @router.get("/me/loans", response_model=list[LoanOut])
 def my_loans(me: Me, db: Db) -> JSONResponse:
     """What each of my loans has overdue, its days past due, and the payoff today."""
-    ids = own_loan_ids(db, me.subject)
-    day = business_date(db, ids)
-    return _answer([loan_out(x) for x in owed_today(db, ids, day)] if day else [])
+    return _answer([loan_out(x) for x in owed_by(db, me.subject)])
 
 
 @router.get("/loans/{loan_id}")

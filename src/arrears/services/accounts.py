@@ -66,6 +66,23 @@ _PRODUCTS_OF = select(tables.products).where(
 )
 
 
+# A borrower's loans by the borrower's id, each with its state and its product's spec: the
+# borrower's summary in two queries (these and the installments), not one to find the loans,
+# one for the ledger date and one for the products besides.
+_BORROWER: BindParameter[str] = bindparam("borrower_id")
+_LOANS_WITH_STATE_AND_SPEC_OF_BORROWER = (
+    select(tables.loans, tables.loan_state, tables.products.c.spec)
+    .join(tables.loan_state, tables.loan_state.c.loan_id == tables.loans.c.loan_id)
+    .join(tables.products, tables.products.c.product_id == tables.loans.c.product_id)
+    .where(tables.loans.c.borrower_id == _BORROWER)
+)
+_INSTALLMENTS_OF_BORROWER = _INSTALLMENTS.where(
+    tables.installments.c.loan_id.in_(
+        select(tables.loans.c.loan_id).where(tables.loans.c.borrower_id == _BORROWER)
+    )
+)
+
+
 @functools.lru_cache(maxsize=256)
 def _product(spec: str) -> Product:
     """A product's settings parsed once per text: ``Product`` is frozen, and a spec that
@@ -114,15 +131,32 @@ def load_accounts_and_state(
         iq, lq, given = _INSTALLMENTS, _LOANS_WITH_STATE, {}
     else:
         iq, lq, given = _INSTALLMENTS_OF, _LOANS_WITH_STATE_OF, {"loan_ids": list(loan_ids)}
+    return _accounts_and_state(conn.execute(iq, given), conn.execute(lq, given), prods)
+
+
+def borrower_accounts_and_state(
+    conn: Connection, borrower_id: str
+) -> dict[str, tuple[LoanRecord, Account, Any]]:
+    """As ``load_accounts_and_state`` for the borrower's loans that have been closed at least
+    once (a loan with no ``loan_state`` row yet is not among them), in two queries."""
+    given = {"borrower_id": borrower_id}
+    insts = conn.execute(_INSTALLMENTS_OF_BORROWER, given).all()
+    loans = conn.execute(_LOANS_WITH_STATE_AND_SPEC_OF_BORROWER, given).all()
+    return _accounts_and_state(insts, loans, {r.product_id: _product(r.spec) for r in loans})
+
+
+def _accounts_and_state(
+    installment_rows: Iterable[Any], loan_rows: Iterable[Any], prods: dict[str, Product]
+) -> dict[str, tuple[LoanRecord, Account, Any]]:
     insts: dict[str, list[Inst]] = defaultdict(list)
-    for r in conn.execute(iq, given):
+    for r in installment_rows:
         insts[r.loan_id].append(
             Inst(
                 r.n, r.start, r.due_date, r.principal, r.interest, r.paid_principal, r.paid_interest
             )
         )
     out: dict[str, tuple[LoanRecord, Account, Any]] = {}
-    for r in conn.execute(lq, given):
+    for r in loan_rows:
         terms = _terms(r)
         rec = LoanRecord(terms, r.borrower_id, prods[r.product_id], r.currency)
         acct = Account(

@@ -36,14 +36,18 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from arrears.core.credit.codes import NEGATIVE
 from arrears.core.jsonable import jsonable
-from arrears.core.ledger.account import payoff_amount
+from arrears.core.ledger.account import Account, payoff_amount
 from arrears.core.lender.settings import Lender
 from arrears.core.money import fmt
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.core.strategy.assign import assign
 from arrears.core.texts import render_parts
 from arrears.services import evidence as log
-from arrears.services.accounts import load_accounts_and_state
+from arrears.services.accounts import (
+    LoanRecord,
+    borrower_accounts_and_state,
+    load_accounts_and_state,
+)
 from arrears.services.close.day import CloseConfig, close_business_day
 from arrears.services.credit import borrower_credit_view
 from arrears.services.texts import text_set
@@ -251,9 +255,21 @@ WORKED = _Worked()
 def owed_today(conn: Connection, loan_ids: list[str], on: date) -> tuple[LoanOwed, ...]:
     """Each loan's overdue amounts and days past due as the last close left them, and its
     payoff on ``on``."""
+    return _owed(load_accounts_and_state(conn, loan_ids), lambda _: on)
+
+
+def owed_by(conn: Connection, borrower_id: str) -> tuple[LoanOwed, ...]:
+    """``owed_today`` for each of the borrower's loans that has been closed, its payoff on the
+    date its last close reached (the ledger's today), by loan id."""
+    return _owed(borrower_accounts_and_state(conn, borrower_id), lambda acct: acct.as_of)
+
+
+def _owed(
+    found: dict[str, tuple[LoanRecord, Account, Any]], on: Callable[[Account], date]
+) -> tuple[LoanOwed, ...]:
     out = []
-    for loan_id, (rec, acct, s) in sorted(load_accounts_and_state(conn, loan_ids).items()):
-        payoff = payoff_amount(acct, rec.product, on) if s.status == "active" else 0
+    for loan_id, (rec, acct, s) in sorted(found.items()):
+        payoff = payoff_amount(acct, rec.product, on(acct)) if s.status == "active" else 0
         outstanding = s.outstanding_principal + s.outstanding_interest + s.outstanding_penalty
         out.append(
             LoanOwed(
