@@ -18,8 +18,9 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.problem import Problem, Result
@@ -50,26 +51,22 @@ def once(
         )
     digest = request_hash(method, path, body)
     mine = (K.c.subject == subject) & (K.c.key == key)
-    prior = conn.execute(select(K).where(mine)).first()
-    if prior is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(K).values(
-                        subject=subject,
-                        key=key,
-                        method=method,
-                        path=path,
-                        request_sha256=digest,
-                        status=0,  # claimed, at work
-                        response="",
-                        created_at=datetime.now(UTC),
-                    )
-                )
-        except IntegrityError:
-            # Another request with this key committed its claim while we looked.
-            prior = conn.execute(select(K).where(mine)).first()
-            assert prior is not None, "a claim that clashed is committed"
+    claim = {
+        "subject": subject,
+        "key": key,
+        "method": method,
+        "path": path,
+        "request_sha256": digest,
+        "status": 0,  # claimed, at work
+        "response": "",
+        "created_at": datetime.now(UTC),
+    }
+    prior = None
+    if not _claimed(conn, claim):
+        # The key is someone's already: a first request that committed (an insert that met
+        # one still at work waited for it to end), whose answer this one gets.
+        prior = conn.execute(select(K).where(mine)).first()
+        assert prior is not None, "a claim that clashed is committed"
     if prior is not None:
         if prior.request_sha256 != digest:
             raise ProblemError(
@@ -81,6 +78,23 @@ def once(
     text = json.dumps(answer, ensure_ascii=False, default=str)
     conn.execute(update(K).where(mine).values(status=status, response=text))
     return status, answer
+
+
+def _claimed(conn: Connection, claim: dict[str, Any]) -> bool:
+    """Insert the claim unless the caller's key is taken: one statement, no savepoint. On
+    PostgreSQL an insert that meets a claim still at work waits for its transaction, then
+    skips the row if that committed, or inserts it if that rolled back (a refused request)."""
+    new = _CLAIM_POSTGRESQL if conn.dialect.name == "postgresql" else _CLAIM_SQLITE
+    return conn.execute(new, claim).first() is not None
+
+
+# RETURNING says whether the row went in (the driver's row count is -1 for it on PostgreSQL).
+_CLAIM_POSTGRESQL = (
+    pg_insert(K).on_conflict_do_nothing(index_elements=["subject", "key"]).returning(K.c.key)
+)
+_CLAIM_SQLITE = (
+    sqlite_insert(K).on_conflict_do_nothing(index_elements=["subject", "key"]).returning(K.c.key)
+)
 
 
 def answer_once(
