@@ -124,12 +124,19 @@ def record_attempts(conn: Connection, attempts: Sequence[Attempt]) -> int:
     Keys already recorded (a rerun close, a redelivered callback) are skipped, so the same
     attempt is recorded once. Keys repeated inside ``attempts`` are a caller's bug.
     """
+    entries = insert_new_attempts(conn, attempts)
+    log.append_many(conn, entries)
+    return len(entries)
+
+
+def insert_new_attempts(conn: Connection, attempts: Sequence[Attempt]) -> list[Entry]:
+    """``record_attempts`` without the evidence: the new attempts inserted, and their records
+    for the caller to append in the same transaction, with records of its own in one append
+    (a call's outcome: the attempt and the outcome under one lock and one head read)."""
     new = new_attempts(conn, attempts)
-    if not new:
-        return 0
-    insert_attempts(conn, [row for _, row in new])
-    log.append_many(conn, attempt_entries(new))
-    return len(new)
+    if new:
+        insert_attempts(conn, [row for _, row in new])
+    return attempt_entries(new)
 
 
 def new_attempts(

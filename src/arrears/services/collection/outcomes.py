@@ -14,17 +14,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
-from arrears.core.evidence.chain import Kind
+from arrears.core.evidence.chain import Entry, Kind
 from arrears.core.problem import Problem, Result, fail, not_found, ok
 from arrears.services import evidence as log
 from arrears.services.collection.cases import set_case_flag
 from arrears.services.collection.common import for_update, to_utc
 from arrears.services.collection.gate_context import zones
-from arrears.services.collection.history import Attempt, Recording, record_attempts
+from arrears.services.collection.history import Attempt, Recording, insert_new_attempts
 from arrears.store.case_tables import contact_attempts, promises, queue_items
 from arrears.store.profile_tables import borrower_profiles
 
@@ -105,11 +105,13 @@ def record_outcome(
     agent: str | None = None,
     promise: tuple[date, int] | None = None,
     recording: Recording | None = None,
+    holder: str | None = None,
 ) -> Result[OutcomeRecorded]:
     """Record ``outcome`` for queue item ``item_id`` or for the call attempt ``attempt_key``.
 
     ``promise`` is (promised date, amount in fen) for ``promise_to_pay``; ``recording`` the
-    call recording's location and SHA-256.
+    call recording's location and SHA-256. ``holder``: only this agent's own items (an item
+    held by another, or by no one, is answered as one that does not exist).
     """
     if (item_id is None) == (attempt_key is None):
         raise ValueError("record_outcome: give exactly one of item_id or attempt_key")
@@ -117,13 +119,15 @@ def record_outcome(
     parsed, problems = _validate(record, outcome, at, promise, recording)
     if parsed is None:
         return None, problems
+    pending: list[Entry] = []  # the attempt's record, appended with the outcome's
     if item_id is not None:
-        result = _on_item(conn, record, item_id, parsed, at, agent, recording)
+        result = _on_item(conn, record, item_id, parsed, at, agent, recording, holder, pending)
     else:
         assert attempt_key is not None
         result = _on_attempt(conn, record, attempt_key, parsed, at, agent, recording)
     done = result[0]
     if done is None or done.already_recorded:
+        assert not pending, "nothing is recorded for an outcome refused or recorded before"
         return result
     effect = EFFECTS[parsed]
     if effect.case_flag is not None:
@@ -139,7 +143,7 @@ def record_outcome(
     if promise is not None:
         promise_key = f"promise/{done.attempt_key}"
         payload["promise"] = {"due_on": promise[0].isoformat(), "amount": promise[1]}
-    log.append(conn, done.borrower_id, Kind.CONTACT_OUTCOME, payload, at)
+    log.append_many(conn, [*pending, Entry(done.borrower_id, Kind.CONTACT_OUTCOME, payload, at)])
     if promise is not None:
         assert promise_key is not None
         _make_promise(conn, done, promise_key, promise, at)
@@ -154,6 +158,17 @@ def _same_or_problem(
     return fail(Problem(record, "outcome", f"already recorded as {stored}"))
 
 
+# The item, locked, with the borrower's time zones (the call's date is the borrower's).
+_ITEM_AND_ZONES = (
+    select(Q, borrower_profiles.c.timezones)
+    .outerjoin(borrower_profiles, borrower_profiles.c.borrower_id == Q.c.borrower_id)
+    .where(Q.c.item_id == bindparam("item_id"))
+)
+# PostgreSQL locks the item's row only (a borrower with no profile is the join's null side,
+# which cannot be locked); SQLite's BEGIN IMMEDIATE already serialises.
+_ITEM_AND_ZONES_LOCKED = _ITEM_AND_ZONES.with_for_update(of=Q)
+
+
 def _on_item(
     conn: Connection,
     record: str,
@@ -162,9 +177,13 @@ def _on_item(
     at: datetime,
     agent: str | None,
     recording: Recording | None,
+    holder: str | None,
+    pending: list[Entry],
 ) -> Result[OutcomeRecorded]:
-    row = conn.execute(for_update(conn, select(Q).where(Q.c.item_id == item_id))).first()
-    if row is None:
+    locked = conn.dialect.name == "postgresql"
+    item = _ITEM_AND_ZONES_LOCKED if locked else _ITEM_AND_ZONES
+    row = conn.execute(item, {"item_id": item_id}).first()
+    if row is None or (holder is not None and row.claimed_by != holder):
         return fail(not_found(record, "no such queue item", "item_id"))
     key = f"queue/{row.key}"
     if row.outcome is not None:
@@ -172,11 +191,6 @@ def _on_item(
     if agent and row.claimed_by and row.claimed_by != agent:
         return fail(Problem(record, "agent", f"the item is claimed by {row.claimed_by}"))
     effect = EFFECTS[outcome]
-    tz = conn.execute(
-        select(borrower_profiles.c.timezones).where(
-            borrower_profiles.c.borrower_id == row.borrower_id
-        )
-    ).scalar()
     contact = Contact(
         at=at,
         debt_id=row.loan_id,
@@ -188,8 +202,8 @@ def _on_item(
         outcome=outcome.value,
         content=row.script,
     )
-    on_date = at.astimezone(zones(tz or "")[0]).date()
-    record_attempts(
+    on_date = at.astimezone(zones(row.timezones or "")[0]).date()
+    pending += insert_new_attempts(
         conn,
         [
             Attempt(
