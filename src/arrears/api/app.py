@@ -111,7 +111,7 @@ def default_config(db: str | None = None, *, show_codes: bool | None = None) -> 
     from arrears.store.engine import make_engine
     from arrears.store.migrate import upgrade
 
-    engine = make_engine(db)
+    engine = make_engine(db, serving=True)
     upgrade(engine)
     settings = default_settings()
 

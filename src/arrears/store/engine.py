@@ -15,6 +15,7 @@ ENV_DB = "ARREARS_DB"
 # while the first is open (a page's read before its write) and for work beside the requests.
 POOL_SIZE = 16
 POOL_OVERFLOW = 4
+SERVING_RECYCLE_SECONDS = 600
 
 
 def database_url(db: str | None = None) -> str:
@@ -31,9 +32,11 @@ def database_url(db: str | None = None) -> str:
     return f"sqlite:///{Path(raw)}"
 
 
-def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
+def make_engine(db: str | None = None, *, read_only: bool = False, serving: bool = False) -> Engine:
     """``read_only``: for a process that only reads (the close's planning workers). On SQLite
-    its transactions then begin DEFERRED, reading a snapshot without taking the write lock."""
+    its transactions then begin DEFERRED, reading a snapshot without taking the write lock.
+    ``serving``: for the API and the pages (short requests, the same few statements over and
+    over): on PostgreSQL, server-side prepared statements (see below)."""
     url = database_url(db)
     if url.startswith("sqlite"):
         in_memory = url.endswith(":memory:")  # one connection (SQLAlchemy's own pool)
@@ -56,11 +59,26 @@ def make_engine(db: str | None = None, *, read_only: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    # No server-side prepared statements (psycopg prepares a query from its fifth run). A
-    # prepared statement settles on a generic plan made with the statistics of the moment: on
-    # the first close, contact_attempts was empty when the plan was made, and the lookups by a
-    # list of keys stayed sequential scans while the close filled the table (a minute a
-    # chunk at 100k loans). Planned on each run, a query sees the table as it is.
+    if serving:
+        # A request's statements prepared (psycopg prepares a query from its fifth run): a
+        # borrower's summary cost 0.5 ms less CPU in the server and 0.55 ms less in PostgreSQL,
+        # of 3.0 and 1.1 (BENCHMARKS.md). Its lookups go by key, and a plan cached on a
+        # connection is made again when autovacuum analyzes the table; connections are also
+        # renewed every ten minutes, so no plan outlives the statistics it was made with by
+        # long.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_recycle=SERVING_RECYCLE_SECONDS,
+        )
+    # Elsewhere (the close, imports, the CLI) no server-side prepared statements. A prepared
+    # statement settles on a generic plan made with the statistics of the moment: on the first
+    # close, contact_attempts was empty when the plan was made, and the lookups by a list of
+    # keys stayed sequential scans while the close filled the table (a minute a chunk at 100k
+    # loans), all inside one process before any analyze. Planned on each run, a query sees
+    # the table as it is.
     return create_engine(
         url,
         pool_pre_ping=True,
