@@ -19,12 +19,11 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.problem import Problem, Result
 from arrears.store.api_tables import idempotency_keys
+from arrears.store.insert_once import InsertOnce
 
 K = idempotency_keys
 
@@ -80,21 +79,10 @@ def once(
     return status, answer
 
 
-def _claimed(conn: Connection, claim: dict[str, Any]) -> bool:
-    """Insert the claim unless the caller's key is taken: one statement, no savepoint. On
-    PostgreSQL an insert that meets a claim still at work waits for its transaction, then
-    skips the row if that committed, or inserts it if that rolled back (a refused request)."""
-    new = _CLAIM_POSTGRESQL if conn.dialect.name == "postgresql" else _CLAIM_SQLITE
-    return conn.execute(new, claim).first() is not None
-
-
-# RETURNING says whether the row went in (the driver's row count is -1 for it on PostgreSQL).
-_CLAIM_POSTGRESQL = (
-    pg_insert(K).on_conflict_do_nothing(index_elements=["subject", "key"]).returning(K.c.key)
-)
-_CLAIM_SQLITE = (
-    sqlite_insert(K).on_conflict_do_nothing(index_elements=["subject", "key"]).returning(K.c.key)
-)
+# The key claimed unless it is someone's already. On PostgreSQL an insert that meets a claim
+# still at work waits for its transaction, then skips the row if that committed, or inserts
+# it if that rolled back (a refused request keeps nothing).
+_claimed = InsertOnce(K, ["subject", "key"])
 
 
 def answer_once(

@@ -38,6 +38,7 @@ from arrears.services.collection.common import (
 )
 from arrears.services.references import recipient_ref
 from arrears.store.case_tables import borrower_contacts, contact_attempts, queue_items
+from arrears.store.insert_once import InsertOnce
 from arrears.store.membership import batches, one_of
 from arrears.store.outbox_tables import outbox
 
@@ -133,10 +134,16 @@ def insert_new_attempts(conn: Connection, attempts: Sequence[Attempt]) -> list[E
     """``record_attempts`` without the evidence: the new attempts inserted, and their records
     for the caller to append in the same transaction, with records of its own in one append
     (a call's outcome: the attempt and the outcome under one lock and one head read)."""
+    if len(attempts) == 1:  # a call from the queue, a visit: one statement, not a read first
+        row = _attempt_row(attempts[0])
+        return attempt_entries([(attempts[0], row)] if _INSERT_ONCE(conn, row) else [])
     new = new_attempts(conn, attempts)
     if new:
         insert_attempts(conn, [row for _, row in new])
     return attempt_entries(new)
+
+
+_INSERT_ONCE = InsertOnce(contact_attempts, ["key"])
 
 
 def new_attempts(
