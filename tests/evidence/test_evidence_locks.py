@@ -54,3 +54,37 @@ def test_a_lock_taken_in_a_rolled_back_savepoint_is_taken_again(engine: Engine) 
         assert not _holds_every_chain(conn)
         log.append_many(conn, many)
         assert _holds_every_chain(conn)
+
+
+def _holds_bucket(conn: Connection, key: int) -> bool:
+    """Whether this session holds the advisory lock of bucket ``key`` (the two-key form)."""
+    q = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "AND classid = :ns AND objid = :key AND objsubid = 2 AND granted"
+    )
+    return bool(conn.execute(q, {"ns": _LOCK_NAMESPACE, "key": key}).scalar())
+
+
+def test_a_bucket_taken_in_a_rolled_back_savepoint_is_taken_again(engine: Engine) -> None:
+    """A transaction does not ask again for a bucket it holds (a call's outcome and its
+    promise append to one chain twice), but what a savepoint took goes with the savepoint."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite holds its one write lock")
+    first, second = "B100001", "B100002"
+    assert _lock_key(first) != _lock_key(second)
+    at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        log.append(conn, first, "case.opened", {"n": 1}, at)
+        log.append(conn, first, "case.note", {"n": 2}, at)
+        assert _holds_bucket(conn, _lock_key(first))
+        point = conn.begin_nested()
+        log.append(conn, second, "case.opened", {"n": 1}, at)
+        assert _holds_bucket(conn, _lock_key(second))
+        point.rollback()
+        assert not _holds_bucket(conn, _lock_key(second))
+        log.append(conn, second, "case.opened", {"n": 1}, at)
+        assert _holds_bucket(conn, _lock_key(second))
+        assert _holds_bucket(conn, _lock_key(first))
+    with engine.connect() as conn:
+        assert log.verify_db(conn, borrower_id=first) == []
+        assert log.verify_db(conn, borrower_id=second) == []

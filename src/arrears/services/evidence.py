@@ -67,7 +67,7 @@ def lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
 # one by one cost the close's gate writer 3 s at a million loans.
 BULK_BORROWERS = 256
 _ALL_CHAINS = -1  # outside the buckets' keys (0 .. LOCK_BUCKETS - 1)
-_HELD = "arrears.core.evidence.lock"  # conn.info: (transaction, "all" | "shared")
+_HELD = "arrears.core.evidence.lock"  # conn.info: (transaction, "all" | "shared", buckets)
 
 
 def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
@@ -84,12 +84,13 @@ def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
     mode = held[1] if held is not None and held[0] is txn else None
     if mode == "all":
         return
+    buckets: frozenset[int] = held[2] if held is not None and held[0] is txn else frozenset()
     if len(ids) > BULK_BORROWERS and mode is None:
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :all)"),
             {"ns": _LOCK_NAMESPACE, "all": _ALL_CHAINS},
         )
-        conn.info[_HELD] = (txn, "all")
+        conn.info[_HELD] = (txn, "all", frozenset())
         return
     if mode is None:
         # Every transaction takes ALL_CHAINS (shared or exclusive) before any bucket, and
@@ -98,8 +99,10 @@ def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
             text("SELECT pg_advisory_xact_lock_shared(:ns, :all)"),
             {"ns": _LOCK_NAMESPACE, "all": _ALL_CHAINS},
         )
-        conn.info[_HELD] = (txn, "shared")
-    keys = sorted({_lock_key(b) for b in ids})
+    # Buckets this transaction holds already are not asked for again (a call's outcome and
+    # the promise made in it append to one chain twice).
+    keys = sorted({_lock_key(b) for b in ids} - buckets)
+    conn.info[_HELD] = (txn, "shared", buckets.union(keys))
     for i in range(0, len(keys), _IDS_PER_STATEMENT):
         conn.execute(
             text(
@@ -138,6 +141,9 @@ def _row(record: Record) -> dict[str, Any]:
     }
 
 
+_INSERT = insert(R)
+
+
 def append(
     conn: Connection, borrower_id: str, kind: str, payload: dict[str, Any], at: datetime
 ) -> Record:
@@ -145,7 +151,7 @@ def append(
     _lock(conn, [borrower_id])
     head = heads(conn, [borrower_id]).get(borrower_id)
     record = chain.append(head, borrower_id, kind, payload, at)
-    conn.execute(insert(R), [_row(record)])
+    conn.execute(_INSERT, _row(record))
     return record
 
 
@@ -158,7 +164,9 @@ def append_many(conn: Connection, entries: Iterable[Entry]) -> list[Record]:
     _lock(conn, ids)
     records = chain.append_all(heads(conn, ids), batch)
     for i in range(0, len(records), _IDS_PER_STATEMENT):
-        conn.execute(insert(R), [_row(r) for r in records[i : i + _IDS_PER_STATEMENT]])
+        rows = [_row(r) for r in records[i : i + _IDS_PER_STATEMENT]]
+        # One row as one execute: psycopg's executemany costs more for a single row.
+        conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
     return records
 
 
