@@ -55,6 +55,7 @@ ifdef BENCH_QUICK
 	$(BIN)/python bench/bench_api.py --quick
 	$(BIN)/python bench/bench_statements.py
 	$(BIN)/python bench/bench_spark.py --quick
+	$(BIN)/python bench/bench_sealed.py --quick
 else
 	$(BIN)/python bench/bench_kernel.py
 	$(BIN)/python bench/bench_close_e2e.py
@@ -62,6 +63,7 @@ else
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_statements.py
 	$(BIN)/python bench/bench_spark.py
+	$(BIN)/python bench/bench_sealed.py
 endif
 
 clean:

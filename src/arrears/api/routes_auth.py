@@ -26,8 +26,6 @@ from arrears.api.problems import ProblemError, status_of
 from arrears.core.people.masking import mask_phone
 from arrears.core.problem import Problem
 from arrears.services.signin import (
-    REFUSED,
-    SHARED_NUMBER,
     CodeSent,
     Session,
     csrf_token,
@@ -130,8 +128,7 @@ def ask_code(body: PhoneIn, config: Config) -> CodeOut:
     """Send a one-time sign-in code by SMS (the same answer for a number we do not know)."""
     with config.engine.begin() as db:
         sent, problems = send_code(db, body.phone, now(), config.secret, config.lender)
-    # A shared number answers as any number does (its SMS, committed above, says why).
-    value((sent, tuple(p for p in problems if p != SHARED_NUMBER)))
+    value((sent, problems))
     announce_code(config, body.phone, sent)
     return CodeOut()
 
@@ -142,8 +139,7 @@ def open_session(body: SignInIn, config: Config) -> JSONResponse:
     with config.engine.begin() as db:
         session, problems = sign_in(db, body.phone, body.code, now(), config.secret)
     if session is None:
-        # A shared number is refused as a wrong code is: the answer tells no one it is ours.
-        raise ProblemError(401, [REFUSED if p == SHARED_NUMBER else p for p in problems])
+        raise ProblemError(401, problems)
     return _answer(session, body.cookie, config)
 
 

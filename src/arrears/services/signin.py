@@ -6,8 +6,9 @@ never in clear. A borrower may ask for at most ``CODES_PER_HOUR`` codes an hour;
 once, for ``CODE_MINUTES`` minutes, and ``MAX_FAILURES`` wrong tries lock that code (a new one
 must be asked for). Asking for a code for a number we do not know says nothing different, so
 the endpoint cannot be used to find out who borrows from the lender; nor does a number shared
-by several borrowers (``SHARED_NUMBER``): the service says why, the callers answer as for any
-number, and the phone itself is told by SMS.
+by several borrowers: ``send_code`` answers it as it answers a number we do not know (the
+phone itself is told by SMS why no code comes), and ``sign_in`` refuses it as a wrong code,
+so a caller need not tell the cases apart.
 """
 
 from __future__ import annotations
@@ -50,14 +51,6 @@ class CodeSent:
 
 
 REFUSED = Problem("sign-in", "code", "wrong or expired code", "unauthorized")
-# The problem a caller turns into the same answer as an unknown number (module docstring).
-SHARED_NUMBER = Problem(
-    "sign-in",
-    "phone",
-    "this number is on file for more than one borrower: sign-in by phone is refused; "
-    "the borrower must call the lender to have their own number recorded",
-    "conflict",
-)
 
 
 def _borrowers_with(conn: Connection, phone: str) -> list[str]:
@@ -132,12 +125,14 @@ def _tell_shared_number(
 def send_code(
     conn: Connection, phone: str, now: datetime, secret: bytes, lender: Lender
 ) -> Result[CodeSent | None]:
-    """Queue a sign-in code by SMS to the borrower with ``phone``; None when no borrower has
-    that number (the caller answers the same either way).
+    """Queue a sign-in code by SMS to the borrower with ``phone``; None when no code was sent
+    because no borrower has that number, or more than one has (the caller answers the same
+    either way, so the answer tells no one who borrows).
 
     A number on file for more than one borrower signs no one in (a code would open the
-    account of whichever borrower the lookup met first): ``SHARED_NUMBER``, and the number is
-    told by SMS to call the lender. The transaction must commit for that SMS to go."""
+    account of whichever borrower the lookup met first): no code is issued, and the number is
+    told by SMS, at most once an hour, to call the lender. The transaction must commit for
+    that SMS to go."""
     phone = phone.strip()
     if not 5 <= len(phone) <= 40:
         return fail(Problem("sign-in", "phone", "must be a phone number"))
@@ -146,7 +141,7 @@ def send_code(
         return ok(None)
     if len(found) > 1:
         _tell_shared_number(conn, phone, found, now, lender)
-        return fail(SHARED_NUMBER)
+        return ok(None)  # as for a number we do not know (module docstring)
     borrower_id = found[0]
     recent = conn.execute(
         select(func.count())
@@ -218,7 +213,7 @@ def sign_in(
     if not found:
         return fail(REFUSED)
     if len(found) > 1:  # a code issued before the number was shared opens no one's account
-        return fail(SHARED_NUMBER)
+        return fail(REFUSED)  # as a wrong code is: the answer tells no one the number is ours
     borrower_id = found[0]
     latest = conn.execute(
         select(login_codes)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from arrears.api.deps import now
 from arrears.api.routes_auth import announce_code, clear_session_cookies, set_session_cookies
 from arrears.core.contact.templates import LANGUAGES
-from arrears.services.signin import SHARED_NUMBER, end_session, send_code, sign_in
+from arrears.services.signin import end_session, send_code, sign_in
 from arrears.services.staff import staff_sign_in
 from arrears.web.pages import (
     LANGUAGE_COOKIE,
@@ -62,9 +62,7 @@ def signin_code(request: Request, visitor: Anyone, phone: Phone, next: Next = "/
         return page(request, visitor, "signin", context, status=422)
     with config.engine.begin() as db:
         sent, problems = send_code(db, phone, now(), config.secret, config.lender)
-    # A shared number goes on to the code step as any number does: its SMS says why no code
-    # comes (the page tells strangers nothing).
-    if any(p != SHARED_NUMBER for p in problems):
+    if problems:
         context = {"step": "phone", "phone": phone, "next": next, "error": "too_many"}
         return page(request, visitor, "signin", context, status=429)
     announce_code(config, phone, sent)
