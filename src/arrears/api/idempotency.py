@@ -60,13 +60,11 @@ def once(
         "response": "",
         "created_at": datetime.now(UTC),
     }
-    prior = None
     if not _claimed(conn, claim):
         # The key is someone's already: a first request that committed (an insert that met
         # one still at work waited for it to end), whose answer this one gets.
         prior = conn.execute(select(K).where(mine)).first()
         assert prior is not None, "a claim that clashed is committed"
-    if prior is not None:
         if prior.request_sha256 != digest:
             raise ProblemError(
                 422,

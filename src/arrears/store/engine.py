@@ -59,32 +59,23 @@ def make_engine(db: str | None = None, *, read_only: bool = False, serving: bool
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    if serving:
-        # A request's statements prepared (psycopg prepares a query from its fifth run): a
-        # borrower's summary cost 0.5 ms less CPU in the server and 0.55 ms less in PostgreSQL,
-        # of 3.0 and 1.1 (BENCHMARKS.md). Its lookups go by key, and a plan cached on a
-        # connection is made again when autovacuum analyzes the table; connections are also
-        # renewed every ten minutes, so no plan outlives the statistics it was made with by
-        # long.
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
-            pool_recycle=SERVING_RECYCLE_SECONDS,
-        )
-    # Elsewhere (the close, imports, the CLI) no server-side prepared statements. A prepared
-    # statement settles on a generic plan made with the statistics of the moment: on the first
-    # close, contact_attempts was empty when the plan was made, and the lookups by a list of
-    # keys stayed sequential scans while the close filled the table (a minute a chunk at 100k
-    # loans), all inside one process before any analyze. Planned on each run, a query sees
-    # the table as it is.
+    # Prepared statements (psycopg prepares a query from its fifth run) only when serving: a
+    # borrower's summary cost 0.5 ms less CPU in the server and 0.55 ms less in PostgreSQL, of
+    # 3.0 and 1.1 (BENCHMARKS.md). A request's lookups go by key, a plan cached on a connection
+    # is made again when autovacuum analyzes the table, and connections are renewed every ten
+    # minutes, so no plan outlives the statistics it was made with by long.
+    # Elsewhere (the close, imports, the CLI) none. A prepared statement settles on a generic
+    # plan made with the statistics of the moment: on the first close, contact_attempts was
+    # empty when the plan was made, and the lookups by a list of keys stayed sequential scans
+    # while the close filled the table (a minute a chunk at 100k loans), all inside one process
+    # before any analyze. Planned on each run, a query sees the table as it is.
+    plans: dict[str, Any] = (
+        {"pool_recycle": SERVING_RECYCLE_SECONDS}
+        if serving
+        else {"connect_args": {"prepare_threshold": None}}
+    )
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
-        connect_args={"prepare_threshold": None},
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **plans
     )
 
 
