@@ -92,25 +92,26 @@ def _lock(conn: Connection, borrower_ids: Iterable[str]) -> None:
         )
         conn.info[_HELD] = (txn, "all", frozenset())
         return
-    if mode is None:
-        # Every transaction takes ALL_CHAINS (shared or exclusive) before any bucket, and
-        # buckets in ascending order in each call, as before.
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:ns, :all)"),
-            {"ns": _LOCK_NAMESPACE, "all": _ALL_CHAINS},
-        )
     # Buckets this transaction holds already are not asked for again (a call's outcome and
     # the promise made in it append to one chain twice).
     keys = sorted({_lock_key(b) for b in ids} - buckets)
     conn.info[_HELD] = (txn, "shared", buckets.union(keys))
+    # Every transaction takes ALL_CHAINS (shared or exclusive) before any bucket, and buckets
+    # in ascending order in each call. ALL_CHAINS (-1) sorts before every bucket, so the first
+    # statement takes it shared, then its buckets, in one round trip.
+    if mode is None:
+        keys = [_ALL_CHAINS, *keys]
     for i in range(0, len(keys), _IDS_PER_STATEMENT):
-        conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(:ns, k)) FROM "
-                "(SELECT k FROM unnest(CAST(:keys AS integer[])) AS u(k) ORDER BY k) AS s"
-            ),
-            {"ns": _LOCK_NAMESPACE, "keys": keys[i : i + _IDS_PER_STATEMENT]},
-        )
+        conn.execute(_TAKE, {"ns": _LOCK_NAMESPACE, "keys": keys[i : i + _IDS_PER_STATEMENT]})
+
+
+# The keys in ascending order: ALL_CHAINS shared (other writers of small batches hold it too;
+# a bulk writer holds it exclusive), each bucket exclusive.
+_TAKE = text(
+    f"SELECT count(CASE WHEN k = {_ALL_CHAINS} THEN pg_advisory_xact_lock_shared(:ns, k) "
+    "ELSE pg_advisory_xact_lock(:ns, k) END) FROM "
+    "(SELECT k FROM unnest(CAST(:keys AS integer[])) AS u(k) ORDER BY k) AS s"
+)
 
 
 def _by_borrower(conn: Connection, column: ColumnElement[str]) -> ColumnElement[str]:

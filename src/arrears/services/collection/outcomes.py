@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
 
 from arrears.core.compliance.model import Contact
 from arrears.core.contact.outcomes import EFFECTS, Outcome, parse_outcome
@@ -158,15 +159,57 @@ def _same_or_problem(
     return fail(Problem(record, "outcome", f"already recorded as {stored}"))
 
 
-# The item, locked, with the borrower's time zones (the call's date is the borrower's).
-_ITEM_AND_ZONES = (
-    select(Q, borrower_profiles.c.timezones)
-    .outerjoin(borrower_profiles, borrower_profiles.c.borrower_id == Q.c.borrower_id)
-    .where(Q.c.item_id == bindparam("item_id"))
+_ITEM = select(Q).where(Q.c.item_id == bindparam("item_id"))
+
+
+# The borrower's time zones, for the call's date (the borrower's).
+_ZONES_OF_ITEM = (
+    select(borrower_profiles.c.timezones)
+    .where(borrower_profiles.c.borrower_id == Q.c.borrower_id)
+    .correlate(Q)
+    .scalar_subquery()
 )
-# PostgreSQL locks the item's row only (a borrower with no profile is the join's null side,
-# which cannot be locked); SQLite's BEGIN IMMEDIATE already serialises.
-_ITEM_AND_ZONES_LOCKED = _ITEM_AND_ZONES.with_for_update(of=Q)
+
+
+# The common case in one statement: an open item the caller may record on, finished and
+# returned (with the borrower's time zones). No row: not found, done already, or another's;
+# ``_not_finished`` reads the item to say which.
+@cache
+def _finish_open(holder: bool, agent: bool) -> Update:
+    """The statement, for a caller who holds the item (``holder``) and/or names an agent."""
+    where = [Q.c.item_id == bindparam("b_item_id"), Q.c.outcome.is_(None)]
+    if holder:  # only their own items
+        where.append(Q.c.claimed_by == bindparam("b_holder"))
+    if agent:  # not an item another agent holds
+        where.append(Q.c.claimed_by.is_(None) | (Q.c.claimed_by == bindparam("b_agent")))
+    claimed_by = func.coalesce(Q.c.claimed_by, bindparam("b_agent")) if agent else Q.c.claimed_by
+    return (
+        update(Q)
+        .where(*where)
+        .values(
+            done_at=bindparam("b_done_at"),
+            outcome=bindparam("b_outcome_value"),
+            claimed_by=claimed_by,
+            claimed_at=func.coalesce(Q.c.claimed_at, bindparam("b_done_at")),
+        )
+        .returning(
+            Q.c.key,
+            Q.c.borrower_id,
+            Q.c.loan_id,
+            Q.c.party,
+            Q.c.number,
+            Q.c.script,
+            Q.c.policy,
+            Q.c.step,
+            Q.c.claimed_by,
+            _ZONES_OF_ITEM.label("timezones"),
+        )
+    )
+
+
+# An item that changed between the statement and the look at it (a claim released at that
+# moment) is tried again; this many times at most.
+_TRIES = 3
 
 
 def _on_item(
@@ -180,16 +223,24 @@ def _on_item(
     holder: str | None,
     pending: list[Entry],
 ) -> Result[OutcomeRecorded]:
-    locked = conn.dialect.name == "postgresql"
-    item = _ITEM_AND_ZONES_LOCKED if locked else _ITEM_AND_ZONES
-    row = conn.execute(item, {"item_id": item_id}).first()
-    if row is None or (holder is not None and row.claimed_by != holder):
-        return fail(not_found(record, "no such queue item", "item_id"))
+    params = {
+        "b_item_id": item_id,
+        "b_holder": holder,
+        "b_agent": agent,
+        "b_done_at": to_utc(at),
+        "b_outcome_value": outcome.value,
+    }
+    finish = _finish_open(holder is not None, bool(agent))
+    for _ in range(_TRIES):
+        row = conn.execute(finish, params).first()
+        if row is not None:
+            break
+        why = _not_finished(conn, record, item_id, outcome, agent, holder)
+        if why is not None:
+            return why
+    else:
+        return fail(Problem(record, "item_id", "the item changed while recording; try again"))
     key = f"queue/{row.key}"
-    if row.outcome is not None:
-        return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
-    if agent and row.claimed_by and row.claimed_by != agent:
-        return fail(Problem(record, "agent", f"the item is claimed by {row.claimed_by}"))
     effect = EFFECTS[outcome]
     contact = Contact(
         at=at,
@@ -218,17 +269,28 @@ def _on_item(
             )
         ],
     )
-    conn.execute(
-        update(Q)
-        .where(Q.c.item_id == item_id)
-        .values(
-            done_at=to_utc(at),
-            outcome=outcome.value,
-            claimed_by=row.claimed_by or agent,
-            claimed_at=row.claimed_at or to_utc(at),
-        )
-    )
     return ok(OutcomeRecorded(key, row.borrower_id, outcome, False))
+
+
+def _not_finished(
+    conn: Connection,
+    record: str,
+    item_id: int,
+    outcome: Outcome,
+    agent: str | None,
+    holder: str | None,
+) -> Result[OutcomeRecorded] | None:
+    """Why ``_finish_open`` found no item to finish: the problem, or the same outcome
+    recorded before (a retry); None when the item can be finished now."""
+    row = conn.execute(_ITEM, {"item_id": item_id}).first()
+    if row is None or (holder is not None and row.claimed_by != holder):
+        return fail(not_found(record, "no such queue item", "item_id"))
+    key = f"queue/{row.key}"
+    if row.outcome is not None:
+        return _same_or_problem(record, key, row.borrower_id, row.outcome, outcome)
+    if agent and row.claimed_by and row.claimed_by != agent:
+        return fail(Problem(record, "agent", f"the item is claimed by {row.claimed_by}"))
+    return None
 
 
 def _on_attempt(
