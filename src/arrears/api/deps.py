@@ -155,9 +155,10 @@ def _checked(request: Request, found: Session | None, token: str, by_cookie: boo
     return found
 
 
-async def _session(request: Request, opened: _Opened = _OPENED) -> Session:
+def _session(request: Request, opened: _Opened) -> Session:
     """The caller's session, as read on the request's own connection (one checkout a
-    request)."""
+    request). Called by the role checks themselves, not as a dependency of theirs: each
+    level of dependencies costs FastAPI more per request than the check."""
     return _checked(request, opened.session, opened.token, opened.by_cookie)
 
 
@@ -180,8 +181,8 @@ def _as_borrower(found: Session) -> Session:
     return found
 
 
-async def _borrower(found: Annotated[Session, Depends(_session)]) -> Session:
-    return _as_borrower(found)
+async def _borrower(request: Request, opened: _Opened = _OPENED) -> Session:
+    return _as_borrower(_session(request, opened))
 
 
 async def _borrower_apart(found: Annotated[Session, Depends(_session_apart)]) -> Session:
@@ -215,8 +216,8 @@ def staff(*roles: str, apart: bool = False) -> Any:
 
         return Depends(check_apart)
 
-    async def check(found: Annotated[Session, Depends(_session)]) -> Session:
-        return _as_staff(found, roles)
+    async def check(request: Request, opened: _Opened = _OPENED) -> Session:
+        return _as_staff(_session(request, opened), roles)
 
     return Depends(check)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from arrears.api.problems import ProblemError, status_of
 from arrears.core.problem import Problem, Result
@@ -49,7 +49,6 @@ def once(
             [Problem("request", "Idempotency-Key", "this request needs a key of 1-200 characters")],
         )
     digest = request_hash(method, path, body)
-    mine = (K.c.subject == subject) & (K.c.key == key)
     claim = {
         "subject": subject,
         "key": key,
@@ -63,7 +62,7 @@ def once(
     if not _claimed(conn, claim):
         # The key is someone's already: a first request that committed (an insert that met
         # one still at work waited for it to end), whose answer this one gets.
-        prior = conn.execute(select(K).where(mine)).first()
+        prior = conn.execute(select(K).where(K.c.subject == subject, K.c.key == key)).first()
         assert prior is not None, "a claim that clashed is committed"
         if prior.request_sha256 != digest:
             raise ProblemError(
@@ -73,8 +72,18 @@ def once(
         return int(prior.status), json.loads(prior.response)
     status, answer = run()
     text = json.dumps(answer, ensure_ascii=False, default=str)
-    conn.execute(update(K).where(mine).values(status=status, response=text))
+    conn.execute(
+        _ANSWER, {"b_subject": subject, "b_key": key, "b_status": status, "b_response": text}
+    )
     return status, answer
+
+
+# Built once: every request that creates or moves something keeps its answer.
+_ANSWER = (
+    update(K)
+    .where(K.c.subject == bindparam("b_subject"), K.c.key == bindparam("b_key"))
+    .values(status=bindparam("b_status"), response=bindparam("b_response"))
+)
 
 
 # The key claimed unless it is someone's already. On PostgreSQL an insert that meets a claim
